@@ -1,0 +1,69 @@
+/**
+ * The contract between an actor kind and the host that runs it. An actor
+ * kind is a definition (name, limits, how to activate); an activation is an
+ * instance that receives its mailbox one batch at a time, in arrival order.
+ * The host owns NATS, leases and timers; the actor owns its state.
+ */
+import type { Logger } from 'pino';
+import type { ActorId, ActorKind } from '../protocol/ids.ts';
+import type { HeaderMap } from '../protocol/headers.ts';
+import type { WireMessage } from '../protocol/reply.ts';
+
+/** A command from NATS, queued in the mailbox. Reply exactly once via `respond`. */
+export interface CommandMessage {
+  readonly source: 'command';
+  readonly name: string;
+  readonly headers: HeaderMap;
+  readonly body: Uint8Array;
+  /** Whether the sender waits for a reply (requests) or not (plain publishes). */
+  readonly expectsReply: boolean;
+  respond(reply: WireMessage): void;
+}
+
+/** A signal from the host itself (not from the wire). */
+export interface SignalMessage {
+  readonly source: 'signal';
+  readonly name: 'gateway-gone';
+  readonly gatewayId: string;
+}
+
+export type MailboxMessage = CommandMessage | SignalMessage;
+
+/** What the host gives each activation: identity, logging, publishing, cancellation. */
+export interface ActorContext {
+  readonly kind: ActorKind;
+  readonly id: ActorId;
+  readonly log: Logger;
+  /** Aborted when the host deactivates the actor (passivation, step-down, shutdown). */
+  readonly signal: AbortSignal;
+  /** Publishes a fact on event.<kind>.<id>.<event> (fire and forget, ordered per actor). */
+  publish(event: string, body: Uint8Array, headers?: HeaderMap): void;
+}
+
+export interface ActorInstance {
+  /**
+   * Handles queued messages in arrival order. The host never calls it again
+   * before the returned promise settles. Throwing StepDownError makes the
+   * host drop the activation without flushing.
+   */
+  handle(batch: readonly MailboxMessage[]): Promise<void>;
+  /** Flushes state before the activation leaves memory (passivation or shutdown). */
+  onPassivate(): Promise<void>;
+  /** Releases timers and memory after passivation or step-down. */
+  dispose(): void;
+}
+
+export interface ActorDefinition {
+  readonly kind: ActorKind;
+  /** Rebuilds the actor's state from durable storage. */
+  activate(ctx: ActorContext): Promise<ActorInstance>;
+}
+
+/** An activation found it no longer owns its actor (fencing failed) and must stop. */
+export class StepDownError extends Error {
+  override readonly name = 'StepDownError';
+  readonly code = 'not-owner';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Renders a document's top-level shared types as JSON. Roots created by
+ * clients arrive untyped on the server, so each root's type is inferred from
+ * its content, on a throwaway copy so the live document is never re-typed.
+ */
+import * as Y from 'yjs';
+import type { DocRoot } from '../../protocol/doc.ts';
+
+export interface RenderedContent {
+  readonly roots: Record<string, DocRoot>;
+  /** Plain text when every root is text or xml (a text document), else null. */
+  readonly text: string | null;
+}
+
+type RootKind = DocRoot['type'];
+
+/** The two fields of a root that reveal its type (untyped roots are plain AbstractTypes). */
+interface UntypedRoot {
+  readonly _start: Y.Item | null;
+  readonly _map: Map<string, Y.Item>;
+}
+
+function inferKind(type: UntypedRoot): RootKind {
+  if (type._start === null) return type._map.size > 0 ? 'map' : 'text';
+  for (let item: Y.Item | null = type._start; item !== null; item = item.right) {
+    const content = item.content;
+    if (content instanceof Y.ContentString || content instanceof Y.ContentFormat || content instanceof Y.ContentEmbed) return 'text';
+    if (content instanceof Y.ContentType) {
+      return content.type instanceof Y.XmlElement || content.type instanceof Y.XmlText || content.type instanceof Y.XmlHook ? 'xml' : 'array';
+    }
+    if (content instanceof Y.ContentDeleted) continue;
+    return 'array';
+  }
+  return 'text';
+}
+
+/** Text of an XML tree: text nodes concatenated, block elements separated by newlines. */
+function xmlText(node: Y.XmlFragment | Y.XmlElement): string {
+  const parts: string[] = [];
+  for (const child of node.toArray()) {
+    if (child instanceof Y.XmlText) parts.push(child.toString().replace(/<[^>]*>/g, ''));
+    else if (child instanceof Y.XmlElement) parts.push(xmlText(child));
+  }
+  return node instanceof Y.XmlElement ? parts.join('') : parts.join('\n');
+}
+
+export function renderContent(live: Y.Doc): RenderedContent {
+  const copy = new Y.Doc();
+  try {
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(live));
+    const roots: Record<string, DocRoot> = {};
+    const texts: string[] = [];
+    let textual = true;
+    for (const [name, type] of live.share) {
+      const kind = inferKind(type);
+      switch (kind) {
+        case 'text': {
+          const t = copy.getText(name);
+          roots[name] = { type: kind, value: t.toString() };
+          texts.push(t.toString());
+          break;
+        }
+        case 'xml': {
+          const f = copy.getXmlFragment(name);
+          roots[name] = { type: kind, value: f.toJSON() };
+          texts.push(xmlText(f));
+          break;
+        }
+        case 'map':
+          roots[name] = { type: kind, value: copy.getMap(name).toJSON() };
+          textual = false;
+          break;
+        case 'array':
+          roots[name] = { type: kind, value: copy.getArray(name).toJSON() };
+          textual = false;
+          break;
+        default: {
+          const never: never = kind;
+          throw new Error(`unhandled root kind ${String(never)}`);
+        }
+      }
+    }
+    return { roots, text: textual && texts.length > 0 ? texts.join('\n') : null };
+  } finally {
+    copy.destroy();
+  }
+}

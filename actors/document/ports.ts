@@ -1,0 +1,62 @@
+/**
+ * What the document actor needs from the outside world, declared here by the
+ * consumer and implemented by adapters in src/ (JetStream log, Postgres
+ * snapshots). The actor never sees NATS or SQL.
+ */
+import type { DocId } from '../../protocol/ids.ts';
+
+/** One durable entry of a document's update log. */
+export interface LogEntry {
+  /** Position in the log; strictly increasing per document, starting at 1. */
+  readonly seq: number;
+  /** A Yjs update (v1 encoding). */
+  readonly update: Uint8Array;
+}
+
+/** The durable, per-document, append-only update log. */
+export interface DocumentLog {
+  /**
+   * Appends an update if the document's last entry still is `expectedLastSeq`
+   * (0 = no entry yet). That check fences a stale owner out.
+   * @returns the new entry's seq.
+   * @throws FencingError when another writer appended meanwhile.
+   */
+  append(id: DocId, update: Uint8Array, expectedLastSeq: number): Promise<number>;
+  /** Entries with seq > afterSeq in order, up to the log's current end. */
+  readAfter(id: DocId, afterSeq: number): AsyncIterable<LogEntry>;
+  /** Seq of the document's last entry, or 0 when its log is empty. */
+  lastSeq(id: DocId): Promise<number>;
+  /** Drops entries with seq < `seq` (the entry at `seq` itself is kept). */
+  truncateBefore(id: DocId, seq: number): Promise<void>;
+  /** Drops every entry of the document (used when a document is deleted). */
+  remove(id: DocId): Promise<void>;
+}
+
+/** Full document state covering the log up to and including `seq`. */
+export interface Snapshot {
+  readonly seq: number;
+  readonly state: Uint8Array;
+}
+
+/** Where compaction writes full document states. */
+export interface SnapshotStore {
+  /** The newest snapshot, or null when the document has none. */
+  latest(id: DocId): Promise<Snapshot | null>;
+  /** Stores a snapshot; older snapshots of the document may be pruned. */
+  save(id: DocId, snapshot: Snapshot): Promise<void>;
+  /** Deletes every snapshot of the document. */
+  remove(id: DocId): Promise<void>;
+}
+
+/** Thrown by DocumentLog.append when the expected last seq no longer holds. */
+export class FencingError extends Error {
+  override readonly name = 'FencingError';
+  readonly code = 'not-owner';
+  constructor(
+    readonly docId: DocId,
+    readonly expectedLastSeq: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`document ${docId} log moved past seq ${expectedLastSeq}: another owner wrote to it`, options);
+  }
+}

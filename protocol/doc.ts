@@ -1,0 +1,89 @@
+/**
+ * Document actor messages (kind `doc`): the public contract for gateways and
+ * internal services. Layouts are described in PROTOCOL.md.
+ *
+ * Commands (request/reply on actor.doc.<id>.<command>):
+ *   update     body: a Yjs update (v1)            reply: JSON UpdateAck
+ *   sync       body: a Yjs state vector or empty  reply: binary SyncReply
+ *   awareness  body: a y-protocols awareness update (headers name origin + gateway)  reply: empty
+ *   content    body: empty                        reply: JSON DocContent
+ *   presence   body: empty                        reply: awareness update of every present client (may be empty)
+ * Events (event.doc.<id>.<event>):
+ *   update     body: a Yjs update, headers Loom-Seq and (optional) Loom-Origin
+ *   awareness  body: an awareness update, header Loom-Origin (optional)
+ */
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { z } from 'zod';
+import { ProtocolError } from './errors.ts';
+import { CURRENT_VERSION } from './headers.ts';
+
+export const DOC_COMMANDS = ['update', 'sync', 'awareness', 'content', 'presence'] as const;
+export type DocCommand = (typeof DOC_COMMANDS)[number];
+export const DOC_EVENTS = ['update', 'awareness'] as const;
+export type DocEvent = (typeof DOC_EVENTS)[number];
+
+export function isDocCommand(name: string): name is DocCommand {
+  return (DOC_COMMANDS as readonly string[]).includes(name);
+}
+
+/** Reply to `update`: the log sequence that made the update durable. */
+export interface UpdateAck {
+  readonly seq: number;
+}
+export const updateAckSchema: z.ZodType<UpdateAck> = z.object({ seq: z.number().int().nonnegative() });
+
+/** Reply to `sync`: what the requester lacks, the actor's state vector and current presence. */
+export interface SyncReply {
+  readonly update: Uint8Array;
+  readonly stateVector: Uint8Array;
+  /** Awareness update carrying every known state; empty when nobody is present. */
+  readonly awareness: Uint8Array;
+}
+
+export function encodeSyncReply(reply: SyncReply): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, CURRENT_VERSION);
+  encoding.writeVarUint8Array(e, reply.update);
+  encoding.writeVarUint8Array(e, reply.stateVector);
+  encoding.writeVarUint8Array(e, reply.awareness);
+  return encoding.toUint8Array(e);
+}
+
+/** @throws ProtocolError `malformed-message` or `unsupported-version`. */
+export function decodeSyncReply(body: Uint8Array): SyncReply {
+  const d = decoding.createDecoder(body);
+  try {
+    const version = decoding.readVarUint(d);
+    if (version !== CURRENT_VERSION) throw new ProtocolError('unsupported-version', `sync reply version ${version}`);
+    const update = decoding.readVarUint8Array(d);
+    const stateVector = decoding.readVarUint8Array(d);
+    const awareness = decoding.readVarUint8Array(d);
+    return { update, stateVector, awareness };
+  } catch (err) {
+    if (err instanceof ProtocolError) throw err;
+    throw new ProtocolError('malformed-message', 'sync reply is truncated or malformed', { cause: err });
+  }
+}
+
+/** One top-level shared type of a document, rendered as JSON. */
+export interface DocRoot {
+  readonly type: 'text' | 'map' | 'array' | 'xml';
+  readonly value: unknown;
+}
+
+/** Reply to `content` (and the body of GET /v1/docs/:id). */
+export interface DocContent {
+  readonly id: string;
+  /** Log sequence the content reflects. */
+  readonly seq: number;
+  readonly roots: Readonly<Record<string, DocRoot>>;
+  /** Plain text when the document is a text document (its roots are text or xml). */
+  readonly text: string | null;
+}
+export const docContentSchema: z.ZodType<DocContent> = z.object({
+  id: z.string(),
+  seq: z.number().int().nonnegative(),
+  roots: z.record(z.object({ type: z.enum(['text', 'map', 'array', 'xml']), value: z.unknown() })),
+  text: z.string().nullable(),
+}) as z.ZodType<DocContent>;

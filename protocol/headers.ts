@@ -1,0 +1,45 @@
+/**
+ * NATS header names used on Loom messages. protocol/ does no I/O, so headers
+ * are plain string maps here; the NATS adapter copies them to real headers.
+ */
+import { ProtocolError } from './errors.ts';
+
+export const HEADERS = {
+  /** Message layout version; absent means 1. */
+  version: 'Loom-Version',
+  /** Opaque id of the connection an update or awareness change came from. */
+  origin: 'Loom-Origin',
+  /** Gateway that owns the origin connection (awareness is dropped when it dies). */
+  gateway: 'Loom-Gateway',
+  /** Sequence of the update in the document log (on update events and replies). */
+  seq: 'Loom-Seq',
+  /** Set on error replies: an ErrorCode. The body is then a JSON ErrorBody. */
+  error: 'Loom-Error',
+} as const;
+
+export type HeaderMap = Readonly<Record<string, string>>;
+
+export const CURRENT_VERSION = 1;
+
+/** Origins and gateway ids are short opaque tokens. */
+const OPAQUE = /^[A-Za-z0-9_:.-]{1,128}$/;
+
+/**
+ * Checks the version header of an incoming message.
+ * @throws ProtocolError `unsupported-version`.
+ */
+export function checkVersion(headers: HeaderMap): void {
+  const raw = headers[HEADERS.version];
+  if (raw === undefined) return;
+  if (raw !== String(CURRENT_VERSION)) {
+    throw new ProtocolError('unsupported-version', `unsupported ${HEADERS.version} ${JSON.stringify(raw)}; this server speaks ${CURRENT_VERSION}`);
+  }
+}
+
+/** Reads an optional opaque header (origin, gateway id), validating its shape. */
+export function readOpaqueHeader(headers: HeaderMap, name: string): string | undefined {
+  const raw = headers[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!OPAQUE.test(raw)) throw new ProtocolError('malformed-message', `header ${name} must match ${OPAQUE.source}`);
+  return raw;
+}

@@ -1,0 +1,132 @@
+/**
+ * Every NATS subject family Loom uses, each with a builder and a parser that
+ * invert each other. Nobody else concatenates subject strings.
+ *
+ *   actor.<kind>.<id-token>.<command>   request/reply to the actor's one live instance
+ *   event.<kind>.<id-token>.<event>     facts an actor publishes (fan-out)
+ *   log.doc.<id-token>                  a document's durable update log (JetStream)
+ *   sys.activate.<kind>                 "activate this actor" (queue group of actor hosts)
+ *   sys.gateway.<gateway-id>.<signal>   gateway liveness (heartbeat | bye)
+ */
+import { ProtocolError } from './errors.ts';
+import { type ActorId, type ActorKind, idToToken, isActorKind, tokenToId } from './ids.ts';
+
+/** Commands and events use lowercase tokens, multi-word ones joined by '-'. */
+const NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+function assertName(what: string, name: string): void {
+  if (!NAME.test(name)) throw new ProtocolError('invalid-subject', `invalid ${what} name ${JSON.stringify(name)}`);
+}
+
+function split(subject: string, prefix: string, parts: number): string[] {
+  const tokens = subject.split('.');
+  if (tokens.length !== parts || tokens[0] !== prefix) {
+    throw new ProtocolError('invalid-subject', `not a ${prefix} subject: ${JSON.stringify(subject.slice(0, 120))}`);
+  }
+  return tokens;
+}
+
+function parseKind(token: string | undefined): ActorKind {
+  if (token === undefined || !isActorKind(token)) {
+    throw new ProtocolError('invalid-subject', `unknown actor kind ${JSON.stringify(token)}`);
+  }
+  return token;
+}
+
+export interface ActorAddress<C extends string = string> {
+  readonly kind: ActorKind;
+  readonly id: ActorId;
+  readonly name: C;
+}
+
+/** `actor.<kind>.<token>.<command>` */
+export function commandSubject(kind: ActorKind, id: ActorId, command: string): string {
+  assertName('command', command);
+  return `actor.${kind}.${idToToken(id)}.${command}`;
+}
+
+/** Wildcard matching every command of one actor (what its owner subscribes to). */
+export function commandWildcard(kind: ActorKind, id: ActorId): string {
+  return `actor.${kind}.${idToToken(id)}.*`;
+}
+
+export function parseCommandSubject(subject: string): ActorAddress {
+  const [, kind, token, command] = split(subject, 'actor', 4);
+  assertName('command', command ?? '');
+  return { kind: parseKind(kind), id: tokenToId(token ?? ''), name: command ?? '' };
+}
+
+/** `event.<kind>.<token>.<event>` */
+export function eventSubject(kind: ActorKind, id: ActorId, event: string): string {
+  assertName('event', event);
+  return `event.${kind}.${idToToken(id)}.${event}`;
+}
+
+/** Wildcard matching every event of one actor (what a gateway follows). */
+export function eventWildcard(kind: ActorKind, id: ActorId): string {
+  return `event.${kind}.${idToToken(id)}.*`;
+}
+
+export function parseEventSubject(subject: string): ActorAddress {
+  const [, kind, token, event] = split(subject, 'event', 4);
+  assertName('event', event ?? '');
+  return { kind: parseKind(kind), id: tokenToId(token ?? ''), name: event ?? '' };
+}
+
+/** JetStream stream holding every document's update log. */
+export const DOC_LOG_STREAM = 'LOOM_DOC_LOG';
+/** The subjects DOC_LOG_STREAM captures. */
+export const DOC_LOG_SUBJECTS = 'log.doc.>';
+
+/** `log.doc.<token>`: one subject per document inside DOC_LOG_STREAM. */
+export function docLogSubject(id: ActorId): string {
+  return `log.doc.${idToToken(id)}`;
+}
+
+export function parseDocLogSubject(subject: string): ActorId {
+  const [, doc, token] = split(subject, 'log', 3);
+  if (doc !== 'doc') throw new ProtocolError('invalid-subject', `not a document log subject: ${subject}`);
+  return tokenToId(token ?? '');
+}
+
+/** KV bucket holding single-activation leases. */
+export const LEASE_BUCKET = 'loom_leases';
+
+/** Lease key for an actor: `<kind>.<token>` (both parts are KV-safe). */
+export function leaseKey(kind: ActorKind, id: ActorId): string {
+  return `${kind}.${idToToken(id)}`;
+}
+
+export function parseLeaseKey(key: string): { kind: ActorKind; id: ActorId } {
+  const [kind, token, ...rest] = key.split('.');
+  if (rest.length > 0 || token === undefined) throw new ProtocolError('invalid-subject', `not a lease key: ${key}`);
+  return { kind: parseKind(kind), id: tokenToId(token) };
+}
+
+/** `sys.activate.<kind>`: hosts listen in the ACTIVATION_QUEUE group. */
+export function activationSubject(kind: ActorKind): string {
+  return `sys.activate.${kind}`;
+}
+export const ACTIVATION_QUEUE = 'loom-actor-hosts';
+
+export const GATEWAY_SIGNALS = ['heartbeat', 'bye'] as const;
+export type GatewaySignal = (typeof GATEWAY_SIGNALS)[number];
+const GATEWAY_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** `sys.gateway.<gatewayId>.<signal>` */
+export function gatewaySignalSubject(gatewayId: string, signal: GatewaySignal): string {
+  if (!GATEWAY_ID.test(gatewayId)) throw new ProtocolError('invalid-id', `invalid gateway id ${JSON.stringify(gatewayId)}`);
+  return `sys.gateway.${gatewayId}.${signal}`;
+}
+export const GATEWAY_SIGNAL_WILDCARD = 'sys.gateway.*.*';
+
+export function parseGatewaySignalSubject(subject: string): { gatewayId: string; signal: GatewaySignal } {
+  const [, gw, gatewayId, signal] = split(subject, 'sys', 4);
+  if (gw !== 'gateway' || gatewayId === undefined || !GATEWAY_ID.test(gatewayId)) {
+    throw new ProtocolError('invalid-subject', `not a gateway signal subject: ${subject}`);
+  }
+  if (!(GATEWAY_SIGNALS as readonly string[]).includes(signal ?? '')) {
+    throw new ProtocolError('invalid-subject', `unknown gateway signal ${JSON.stringify(signal)}`);
+  }
+  return { gatewayId, signal: signal as GatewaySignal };
+}

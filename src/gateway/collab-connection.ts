@@ -1,0 +1,224 @@
+/**
+ * One y-websocket client socket on one document. Validates every frame,
+ * forwards updates and presence to the document actor over NATS, answers
+ * sync step 1 from the actor's state, and relays the room's events. Bad input
+ * closes this socket with a specific code; it never affects other sockets.
+ */
+import * as Y from 'yjs';
+import type { WebSocket, RawData } from 'ws';
+import { decodeAwarenessUpdate, encodeAwarenessRemoval } from '../../protocol/awareness.ts';
+import {
+  CollabFrameError,
+  decodeCollabFrame,
+  encodeAwarenessFrame,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  type CollabFrame,
+} from '../../protocol/collab.ts';
+import { decodeSyncReply } from '../../protocol/doc.ts';
+import { CLOSE_CODES, closeCodeForError, ProtocolError, type CloseCode } from '../../protocol/errors.ts';
+import { HEADERS } from '../../protocol/headers.ts';
+import type { DocId } from '../../protocol/ids.ts';
+import type { Logger } from '../log.ts';
+import type { ActorClient } from '../placement/actor-client.ts';
+import type { DocRoom, RoomMember } from './doc-room.ts';
+import type { GatewayLimits } from './limits.ts';
+
+/** y-websocket sends an empty step 2 when it has nothing the server lacks. */
+function isEmptyUpdate(update: Uint8Array): boolean {
+  return update.length === 2 && update[0] === 0 && update[1] === 0;
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+export class CollabConnection implements RoomMember {
+  private readonly awarenessClocks = new Map<number, number>();
+  private readonly early: Uint8Array[] = [];
+  private ready = false;
+  private closed = false;
+  private inFlight = 0;
+  private paused = false;
+  alive = true;
+
+  constructor(
+    readonly connId: string,
+    private readonly ws: WebSocket,
+    readonly docId: DocId,
+    private readonly room: DocRoom,
+    private readonly deps: { client: ActorClient; gatewayId: string; limits: GatewayLimits; log: Logger },
+  ) {}
+
+  /** Starts reading; frames are held until the room's subscription is live. */
+  start(): void {
+    this.room.join(this);
+    this.ws.on('message', (data, isBinary) => {
+      if (!isBinary) return this.close(CLOSE_CODES.unsupportedData, 'text frames are not supported');
+      const frame = toBytes(data);
+      if (this.ready) this.dispatch(frame);
+      else this.early.push(frame);
+    });
+    this.ws.on('pong', () => {
+      this.alive = true;
+    });
+    this.ws.on('close', () => this.onClosed());
+    this.ws.on('error', (err) => this.deps.log.warn({ err }, 'socket error'));
+    this.room.ready.then(
+      () => {
+        this.ready = true;
+        for (const frame of this.early.splice(0)) this.dispatch(frame);
+      },
+      (err: unknown) => {
+        this.deps.log.error({ err }, 'joining document events failed');
+        this.close(CLOSE_CODES.unavailable, 'document events unavailable');
+      },
+    );
+  }
+
+  /** Sends a frame unless the socket is backed up, in which case it is closed as a slow consumer. */
+  send(frame: Uint8Array): void {
+    if (this.closed) return;
+    if (this.ws.bufferedAmount + frame.length > this.deps.limits.maxBufferedBytes) {
+      this.close(CLOSE_CODES.slowConsumer, 'slow consumer: too many unsent bytes');
+      return;
+    }
+    this.ws.send(frame);
+  }
+
+  private dispatch(raw: Uint8Array): void {
+    if (this.closed) return;
+    let frame: CollabFrame;
+    try {
+      frame = decodeCollabFrame(raw);
+    } catch (err) {
+      const e = err as CollabFrameError;
+      this.deps.log.debug({ err }, 'bad frame');
+      this.close(e.reason === 'unknown-type' ? CLOSE_CODES.unknownMessageType : CLOSE_CODES.malformedFrame, e.message);
+      return;
+    }
+    switch (frame.type) {
+      case 'sync-step1':
+        this.track(this.answerSync(frame.stateVector));
+        break;
+      case 'sync-step2':
+      case 'update':
+        if (!isEmptyUpdate(frame.update)) this.track(this.forwardUpdate(frame.update));
+        break;
+      case 'awareness':
+        this.forwardAwareness(frame.update);
+        break;
+      case 'query-awareness':
+        this.track(this.answerPresenceQuery());
+        break;
+      default: {
+        const never: never = frame;
+        throw new Error(`unhandled frame ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Counts requests in flight and stops reading the socket while too many are. */
+  private track(work: Promise<void>): void {
+    this.inFlight++;
+    if (this.inFlight >= this.deps.limits.maxInFlight && !this.paused) {
+      this.paused = true;
+      this.ws.pause();
+    }
+    work
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        this.inFlight--;
+        if (this.paused && this.inFlight < this.deps.limits.maxInFlight / 2) {
+          this.paused = false;
+          if (!this.closed) this.ws.resume();
+        }
+      });
+  }
+
+  private request(command: string, body: Uint8Array, headers: Record<string, string>) {
+    return this.deps.client.request('doc', this.docId, command, body, headers);
+  }
+
+  private async answerSync(stateVector: Uint8Array): Promise<void> {
+    try {
+      Y.decodeStateVector(stateVector);
+    } catch (err) {
+      throw new ProtocolError('malformed-message', 'sync step 1 carries an invalid state vector', { cause: err });
+    }
+    const reply = decodeSyncReply((await this.request('sync', stateVector, {})).body);
+    this.send(encodeSyncStep2(reply.update));
+    // Ask the client for whatever the document lacks.
+    this.send(encodeSyncStep1(reply.stateVector));
+    if (reply.awareness.length > 0) this.send(encodeAwarenessFrame(reply.awareness));
+  }
+
+  private async forwardUpdate(update: Uint8Array): Promise<void> {
+    await this.request('update', update, { [HEADERS.origin]: this.connId });
+  }
+
+  private forwardAwareness(update: Uint8Array): void {
+    let entries;
+    try {
+      entries = decodeAwarenessUpdate(update);
+    } catch (err) {
+      this.close(CLOSE_CODES.malformedFrame, (err as Error).message);
+      return;
+    }
+    for (const e of entries) {
+      if (e.removed) this.awarenessClocks.delete(e.clientId);
+      else this.awarenessClocks.set(e.clientId, e.clock);
+    }
+    this.track(this.sendAwareness(update));
+  }
+
+  private async sendAwareness(update: Uint8Array): Promise<void> {
+    await this.request('awareness', update, { [HEADERS.origin]: this.connId, [HEADERS.gateway]: this.deps.gatewayId });
+  }
+
+  private async answerPresenceQuery(): Promise<void> {
+    const reply = await this.request('presence', new Uint8Array(0), {});
+    if (reply.body.length > 0) this.send(encodeAwarenessFrame(reply.body));
+  }
+
+  private fail(err: unknown): void {
+    if (this.closed) return;
+    if (err instanceof ProtocolError) {
+      this.deps.log.info({ code: err.code, reason: err.message }, 'closing connection after refused request');
+      this.close(closeCodeForError(err.code), err.message);
+      return;
+    }
+    this.deps.log.error({ err }, 'connection request failed');
+    this.close(CLOSE_CODES.internalError, 'internal error');
+  }
+
+  /** Closes with a code and a reason (trimmed to the 123 bytes a close frame allows). */
+  close(code: CloseCode, reason: string): void {
+    if (this.closed) return;
+    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    this.onClosed();
+  }
+
+  ping(): void {
+    if (!this.closed) this.ws.ping();
+  }
+
+  /** Kills a socket that stopped answering pings. */
+  terminate(): void {
+    this.ws.terminate();
+    this.onClosed();
+  }
+
+  private onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.room.leave(this);
+    if (this.awarenessClocks.size > 0) {
+      const removal = encodeAwarenessRemoval(this.awarenessClocks);
+      this.awarenessClocks.clear();
+      this.sendAwareness(removal).catch((err: unknown) => this.deps.log.warn({ err }, 'presence removal failed; it will time out'));
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The WebSocket side of the gateway: accepts upgrades on /collab/<docId>,
+ * keeps one DocRoom per document with local sockets, pings every socket,
+ * announces its own liveness on NATS, and closes every socket with "going
+ * away" on shutdown so clients reconnect elsewhere.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { GATEWAY_HEARTBEAT_MS } from '../../protocol/activation.ts';
+import { CLOSE_CODES } from '../../protocol/errors.ts';
+import { parseActorId, type DocId } from '../../protocol/ids.ts';
+import { gatewaySignalSubject } from '../../protocol/subjects.ts';
+import type { Logger } from '../log.ts';
+import type { ActorClient } from '../placement/actor-client.ts';
+import { CollabConnection } from './collab-connection.ts';
+import { DocRoom } from './doc-room.ts';
+import type { GatewayLimits } from './limits.ts';
+
+export const COLLAB_PATH_PREFIX = '/collab/';
+
+export class CollabGateway {
+  private readonly wss: WebSocketServer;
+  private readonly rooms = new Map<DocId, DocRoom>();
+  private readonly connections = new Set<CollabConnection>();
+  private pingTimer: NodeJS.Timeout | undefined;
+  private beaconTimer: NodeJS.Timeout | undefined;
+  private nextConn = 0;
+
+  constructor(
+    private readonly deps: { nc: NatsConnection; client: ActorClient; gatewayId: string; limits: GatewayLimits; log: Logger },
+  ) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.limits.maxFrameBytes, perMessageDeflate: false });
+  }
+
+  /** Number of open collaboration sockets. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  start(): void {
+    this.pingTimer = setInterval(() => this.pingAll(), this.deps.limits.heartbeatMs);
+    this.pingTimer.unref();
+    const beat = () => this.deps.nc.publish(gatewaySignalSubject(this.deps.gatewayId, 'heartbeat'));
+    beat();
+    this.beaconTimer = setInterval(beat, GATEWAY_HEARTBEAT_MS);
+    this.beaconTimer.unref();
+  }
+
+  /** @returns false when the request is not for this gateway (caller answers 404). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if (!url.pathname.startsWith(COLLAB_PATH_PREFIX)) return false;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url));
+    return true;
+  }
+
+  private accept(ws: WebSocket, url: URL): void {
+    const connId = `${this.deps.gatewayId}:${++this.nextConn}`;
+    let docId: DocId;
+    try {
+      docId = parseActorId(decodeURIComponent(url.pathname.slice(COLLAB_PATH_PREFIX.length)));
+    } catch (err) {
+      this.deps.log.debug({ err, connId }, 'invalid document id');
+      ws.close(CLOSE_CODES.invalidDocId, err instanceof Error ? err.message.slice(0, 120) : 'invalid document id');
+      return;
+    }
+    const log = this.deps.log.child({ connId, docId });
+    let room = this.rooms.get(docId);
+    if (room === undefined) {
+      room = new DocRoom(this.deps.nc, docId, log, (r) => {
+        if (this.rooms.get(r.docId) === r) this.rooms.delete(r.docId);
+      });
+      this.rooms.set(docId, room);
+    }
+    const conn = new CollabConnection(connId, ws, docId, room, {
+      client: this.deps.client,
+      gatewayId: this.deps.gatewayId,
+      limits: this.deps.limits,
+      log,
+    });
+    this.connections.add(conn);
+    ws.on('close', () => this.connections.delete(conn));
+    conn.start();
+    log.debug('collab connection opened');
+  }
+
+  private pingAll(): void {
+    for (const conn of this.connections) {
+      if (!conn.alive) {
+        this.deps.log.info({ connId: conn.connId }, 'closing unresponsive socket');
+        conn.terminate();
+        this.connections.delete(conn);
+        continue;
+      }
+      conn.alive = false;
+      conn.ping();
+    }
+  }
+
+  /** Closes every socket with 1001 and tells actor hosts this gateway is gone. */
+  async stop(): Promise<void> {
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    if (this.beaconTimer !== undefined) clearInterval(this.beaconTimer);
+    for (const conn of this.connections) conn.close(CLOSE_CODES.goingAway, 'server shutting down');
+    this.connections.clear();
+    this.deps.nc.publish(gatewaySignalSubject(this.deps.gatewayId, 'bye'));
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * One live actor on this host: its lease, its command subscription, its
+ * bounded mailbox and the loop that feeds the instance one batch at a time.
+ * Ends by passivation (idle or shutdown: flush, then release the lease) or
+ * by stepping down (lease or fencing lost: drop everything, flush nothing).
+ */
+import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
+import {
+  type ActorDefinition,
+  type ActorInstance,
+  type CommandMessage,
+  type MailboxMessage,
+  type SignalMessage,
+  StepDownError,
+} from '../../actors/actor.ts';
+import type { ActorId, ActorKind } from '../../protocol/ids.ts';
+import type { HeaderMap } from '../../protocol/headers.ts';
+import { errorReply, type WireMessage } from '../../protocol/reply.ts';
+import { commandWildcard, eventSubject, parseCommandSubject } from '../../protocol/subjects.ts';
+import type { Logger } from '../log.ts';
+import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
+import type { Lease } from '../placement/lease.ts';
+import { Mailbox, type MailboxLimits } from './mailbox.ts';
+
+export type EndReason = 'passivated' | 'stepped-down';
+
+export interface ActivationDeps {
+  readonly nc: NatsConnection;
+  readonly kind: ActorKind;
+  readonly id: ActorId;
+  readonly definition: ActorDefinition;
+  readonly lease: Lease;
+  readonly idleMs: number;
+  readonly mailbox: MailboxLimits;
+  readonly log: Logger;
+  readonly onEnded: (activation: Activation, reason: EndReason) => void;
+}
+
+/** A command whose reply is sent at most once, whoever answers first. */
+class Command implements CommandMessage {
+  readonly source = 'command';
+  answered = false;
+  constructor(
+    private readonly msg: Msg,
+    readonly name: string,
+    readonly headers: HeaderMap,
+  ) {}
+  get body(): Uint8Array {
+    return this.msg.data;
+  }
+  get expectsReply(): boolean {
+    return Boolean(this.msg.reply);
+  }
+  respond(reply: WireMessage): void {
+    if (this.answered) return;
+    this.answered = true;
+    if (!this.msg.reply) return;
+    const headers = toNatsHeaders(reply.headers);
+    this.msg.respond(reply.body, headers ? { headers } : undefined);
+  }
+}
+
+export class Activation {
+  private readonly abort = new AbortController();
+  private mailbox: Mailbox<MailboxMessage>;
+  private sub: Subscription | undefined;
+  private instance: ActorInstance | undefined;
+  private loop: Promise<void> | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastActivityAt = Date.now();
+  private busy = false;
+  private ending: Promise<void> | undefined;
+
+  constructor(private readonly deps: ActivationDeps) {
+    this.mailbox = new Mailbox(deps.mailbox);
+  }
+
+  get key(): string {
+    return this.deps.lease.key;
+  }
+
+  /** Loads the actor's state, then starts taking commands. */
+  async start(): Promise<void> {
+    const { nc, kind, id, log } = this.deps;
+    this.instance = await this.deps.definition.activate({
+      kind,
+      id,
+      log,
+      signal: this.abort.signal,
+      publish: (event, body, headers) => {
+        const h = toNatsHeaders(headers);
+        nc.publish(eventSubject(kind, id, event), body, h ? { headers: h } : undefined);
+      },
+    });
+    this.subscribe();
+    // Replying "active" before the server knows the subscription would send
+    // the caller's retry into "no responders" again.
+    await nc.flush();
+    const everyMs = Math.max(50, Math.min(1_000, Math.floor(this.deps.idleMs / 2)));
+    this.idleTimer = setInterval(() => this.checkIdle(), everyMs);
+    this.idleTimer.unref();
+    log.info({ leaseRevision: this.deps.lease.currentRevision }, 'actor activated');
+  }
+
+  private subscribe(): void {
+    this.mailbox = new Mailbox(this.deps.mailbox);
+    this.sub = this.deps.nc.subscribe(commandWildcard(this.deps.kind, this.deps.id), {
+      callback: (err, msg) => {
+        if (err) {
+          this.deps.log.error({ err }, 'command subscription failed');
+          return;
+        }
+        this.enqueue(msg);
+      },
+    });
+    this.loop = this.run();
+  }
+
+  private enqueue(msg: Msg): void {
+    let name: string;
+    try {
+      name = parseCommandSubject(msg.subject).name;
+    } catch (err) {
+      this.deps.log.debug({ err, subject: msg.subject }, 'bad command subject');
+      if (msg.reply) msg.respond(errorReply('invalid-subject', (err as Error).message).body);
+      return;
+    }
+    const command = new Command(msg, name, fromNatsHeaders(msg.headers));
+    if (!this.mailbox.push(command, msg.data.length)) {
+      command.respond(errorReply('mailbox-full', `actor ${this.deps.kind}/${this.deps.id} is busy; retry later`));
+    }
+  }
+
+  /** Delivers a host signal through the mailbox, in order with commands. */
+  signal(message: SignalMessage): void {
+    if (!this.mailbox.push(message, 0)) this.deps.log.warn({ signal: message.name }, 'signal dropped: mailbox full or closed');
+  }
+
+  private async run(): Promise<void> {
+    const instance = this.instance;
+    if (instance === undefined) throw new Error('activation loop started before the instance');
+    for (;;) {
+      const batch = await this.mailbox.takeAll();
+      if (batch.length === 0) return;
+      this.busy = true;
+      this.lastActivityAt = Date.now();
+      try {
+        await instance.handle(batch);
+      } catch (err) {
+        if (err instanceof StepDownError) {
+          this.refuse(batch, 'not-owner', 'actor moved; retry');
+          void this.stepDown(err.message);
+          return;
+        }
+        this.deps.log.error({ err }, 'actor handler failed');
+        this.refuse(batch, 'internal', 'internal error');
+      } finally {
+        this.busy = false;
+        this.lastActivityAt = Date.now();
+      }
+      this.refuse(batch, 'internal', 'actor did not reply');
+    }
+  }
+
+  private refuse(batch: readonly MailboxMessage[], code: 'not-owner' | 'internal', message: string): void {
+    for (const m of batch) {
+      if (m.source === 'command' && m instanceof Command && !m.answered) {
+        if (code === 'internal') this.deps.log.error({ command: m.name }, 'command left unanswered');
+        m.respond(errorReply(code, message));
+      }
+    }
+  }
+
+  private checkIdle(): void {
+    if (this.ending || this.busy || this.mailbox.size > 0) return;
+    if (Date.now() - this.lastActivityAt >= this.deps.idleMs) void this.passivate('idle');
+  }
+
+  /** Flushes and leaves memory. If the flush fails the actor stays active and retries later. */
+  passivate(reason: string): Promise<void> {
+    this.ending ??= this.doPassivate(reason).finally(() => {
+      this.ending = undefined;
+    });
+    return this.ending;
+  }
+
+  private async doPassivate(reason: string): Promise<void> {
+    const log = this.deps.log;
+    await this.closeIntake();
+    try {
+      await this.instance?.onPassivate();
+    } catch (err) {
+      if (reason !== 'shutdown') {
+        log.error({ err, reason }, 'passivation flush failed; staying active to retry');
+        this.lastActivityAt = Date.now();
+        this.subscribe();
+        return;
+      }
+      // Leaving anyway: the durable log still holds every acknowledged write.
+      log.error({ err, reason }, 'flush failed at shutdown; recovery will replay the log');
+    }
+    this.finish();
+    await this.deps.lease.release();
+    log.info({ reason }, 'actor passivated');
+    this.deps.onEnded(this, 'passivated');
+  }
+
+  /** Drops the activation without flushing: another owner's state wins. */
+  stepDown(reason: string): Promise<void> {
+    this.ending ??= this.doStepDown(reason);
+    return this.ending;
+  }
+
+  private async doStepDown(reason: string): Promise<void> {
+    this.deps.log.warn({ reason }, 'actor stepping down');
+    this.mailbox.close();
+    this.refuse(this.mailbox.drain(), 'not-owner', 'actor moved; retry');
+    await this.sub?.drain().catch((err: unknown) => this.deps.log.debug({ err }, 'unsubscribe on step-down failed'));
+    this.refuse(this.mailbox.drain(), 'not-owner', 'actor moved; retry');
+    this.finish();
+    this.deps.onEnded(this, 'stepped-down');
+  }
+
+  /** Stops new commands, lets queued ones finish. */
+  private async closeIntake(): Promise<void> {
+    // drain() lets messages already routed to us arrive before the subscription ends.
+    await this.sub?.drain().catch((err: unknown) => this.deps.log.warn({ err }, 'draining command subscription failed'));
+    this.mailbox.close();
+    await this.loop;
+  }
+
+  private finish(): void {
+    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
+    this.abort.abort();
+    this.instance?.dispose();
+  }
+}

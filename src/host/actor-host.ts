@@ -1,0 +1,150 @@
+/**
+ * Hosts actors on this process. Answers activation requests (queue group),
+ * wins a lease before activating, keeps the registry of live activations,
+ * routes host signals to them and passivates them all on shutdown.
+ */
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { KV } from '@nats-io/kv';
+import type { ActorDefinition } from '../../actors/actor.ts';
+import { activateRequestSchema, type ActivateReply } from '../../protocol/activation.ts';
+import { ProtocolError } from '../../protocol/errors.ts';
+import { type ActorKind, parseActorId, type ActorId } from '../../protocol/ids.ts';
+import { decodeJson, encodeJson, errorReply } from '../../protocol/reply.ts';
+import { ACTIVATION_QUEUE, activationSubject, leaseKey } from '../../protocol/subjects.ts';
+import type { Logger } from '../log.ts';
+import { toNatsHeaders } from '../nats/headers.ts';
+import { acquireLease, leaseHolder } from '../placement/lease.ts';
+import { Activation } from './activation.ts';
+import type { MailboxLimits } from './mailbox.ts';
+
+export interface ActorHostOptions {
+  readonly nc: NatsConnection;
+  readonly leases: KV;
+  readonly hostId: string;
+  readonly definitions: readonly ActorDefinition[];
+  readonly leaseTtlMs: number;
+  readonly idleMs: number;
+  readonly mailbox: MailboxLimits;
+  readonly log: Logger;
+}
+
+export class ActorHost {
+  private readonly active = new Map<string, Activation>();
+  private readonly activating = new Map<string, Promise<ActivateReply>>();
+  private readonly subs: Subscription[] = [];
+  private stopping = false;
+
+  constructor(private readonly opts: ActorHostOptions) {}
+
+  /** Number of live activations (for metrics and tests). */
+  get size(): number {
+    return this.active.size;
+  }
+
+  start(): void {
+    for (const definition of this.opts.definitions) {
+      const sub = this.opts.nc.subscribe(activationSubject(definition.kind), {
+        queue: ACTIVATION_QUEUE,
+        callback: (err, msg) => {
+          if (err) {
+            this.opts.log.error({ err, kind: definition.kind }, 'activation subscription failed');
+            return;
+          }
+          // Activation is async I/O; it runs beside the callback, and every failure is answered.
+          void this.onActivateRequest(definition, msg);
+        },
+      });
+      this.subs.push(sub);
+    }
+    this.opts.log.info({ kinds: this.opts.definitions.map((d) => d.kind) }, 'actor host started');
+  }
+
+  private async onActivateRequest(definition: ActorDefinition, msg: Msg): Promise<void> {
+    const reply = (body: Uint8Array, headers?: Record<string, string>) => {
+      const h = toNatsHeaders(headers);
+      msg.respond(body, h ? { headers: h } : undefined);
+    };
+    try {
+      const { id: rawId } = decodeJson(msg.data, activateRequestSchema, 'activate request');
+      const id = parseActorId(rawId);
+      const result = await this.ensureActive(definition, id);
+      reply(encodeJson(result));
+    } catch (err) {
+      const e = err instanceof ProtocolError ? err : undefined;
+      if (e === undefined) this.opts.log.error({ err, kind: definition.kind }, 'activation failed');
+      const wire = errorReply(e?.code ?? 'unavailable', e?.message ?? 'activation failed; retry');
+      reply(wire.body, { ...wire.headers });
+    }
+  }
+
+  /** Activates (kind, id) here unless it is live here or elsewhere. */
+  ensureActive(definition: ActorDefinition, id: ActorId): Promise<ActivateReply> {
+    if (this.stopping) return Promise.reject(new ProtocolError('unavailable', 'host is shutting down'));
+    const key = leaseKey(definition.kind, id);
+    if (this.active.has(key)) return Promise.resolve({ status: 'active' });
+    let pending = this.activating.get(key);
+    if (pending === undefined) {
+      pending = this.activate(definition, id, key).finally(() => this.activating.delete(key));
+      this.activating.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async activate(definition: ActorDefinition, id: ActorId, key: string): Promise<ActivateReply> {
+    const kind: ActorKind = definition.kind;
+    const log = this.opts.log.child({ kind, id, host: this.opts.hostId });
+    let activation: Activation | undefined;
+    const lease = await acquireLease(this.opts.leases, key, {
+      host: this.opts.hostId,
+      ttlMs: this.opts.leaseTtlMs,
+      logger: log,
+      onLost: (reason) => {
+        log.warn({ reason }, 'lease lost');
+        void activation?.stepDown(reason);
+      },
+    });
+    if (lease === null) {
+      const holder = await leaseHolder(this.opts.leases, key);
+      return { status: 'elsewhere', host: holder?.host ?? null };
+    }
+    lease.start();
+    activation = new Activation({
+      nc: this.opts.nc,
+      kind,
+      id,
+      definition,
+      lease,
+      idleMs: this.opts.idleMs,
+      mailbox: this.opts.mailbox,
+      log,
+      onEnded: (a) => {
+        if (this.active.get(a.key) === a) this.active.delete(a.key);
+      },
+    });
+    try {
+      await activation.start();
+    } catch (err) {
+      await lease.release();
+      throw new Error(`activating ${kind}/${id} failed`, { cause: err });
+    }
+    this.active.set(key, activation);
+    return { status: 'active' };
+  }
+
+  /** Delivers a signal to every live actor of a kind. */
+  broadcast(kind: ActorKind, signal: { name: 'gateway-gone'; gatewayId: string }): void {
+    for (const activation of this.active.values()) {
+      if (activation.key.startsWith(`${kind}.`)) activation.signal({ source: 'signal', ...signal });
+    }
+  }
+
+  /** Stops taking activations and passivates every live actor (flush + lease release). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.subs.map((s) => s.drain().catch((err: unknown) => this.opts.log.warn({ err }, 'draining activation subscription failed'))));
+    await Promise.allSettled([...this.activating.values()]);
+    const all = [...this.active.values()];
+    this.opts.log.info({ actors: all.length }, 'passivating all actors');
+    await Promise.all(all.map((a) => a.passivate('shutdown')));
+  }
+}

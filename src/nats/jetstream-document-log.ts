@@ -1,0 +1,88 @@
+/**
+ * DocumentLog on JetStream: one subject per document in one stream. Appends
+ * carry Nats-Expected-Last-Subject-Sequence, which is the fencing check: a
+ * stale owner's append fails once anyone else has written. Sequences are the
+ * stream's, so they only grow.
+ */
+import { DeliverPolicy, JetStreamApiError, jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../log.ts';
+import { type DocumentLog, FencingError, type LogEntry } from '../../actors/document/ports.ts';
+import type { DocId } from '../../protocol/ids.ts';
+import { DOC_LOG_STREAM, docLogSubject } from '../../protocol/subjects.ts';
+
+/** JetStream's API error code for a failed expected-last-subject-sequence check. */
+const WRONG_LAST_SEQUENCE = 10071;
+const READ_BATCH = 256;
+const READ_EXPIRES_MS = 2_000;
+
+export class JetStreamDocumentLog implements DocumentLog {
+  private readonly js: JetStreamClient;
+
+  constructor(
+    nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly opts: { timeoutMs: number; logger: Logger },
+  ) {
+    this.js = jetstream(nc, { timeout: opts.timeoutMs });
+  }
+
+  async append(id: DocId, update: Uint8Array, expectedLastSeq: number): Promise<number> {
+    try {
+      const ack = await this.js.publish(docLogSubject(id), update, {
+        expect: { lastSubjectSequence: expectedLastSeq },
+        timeout: this.opts.timeoutMs,
+      });
+      return ack.seq;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+        throw new FencingError(id, expectedLastSeq, { cause: err });
+      }
+      throw new Error(`appending to the log of document ${id} failed`, { cause: err });
+    }
+  }
+
+  async lastSeq(id: DocId): Promise<number> {
+    const msg = await this.jsm.streams.getMessage(DOC_LOG_STREAM, { last_by_subj: docLogSubject(id) });
+    return msg?.seq ?? 0;
+  }
+
+  async *readAfter(id: DocId, afterSeq: number): AsyncIterable<LogEntry> {
+    const last = await this.lastSeq(id);
+    if (last <= afterSeq) return;
+    const consumer = await this.js.consumers.get(DOC_LOG_STREAM, {
+      filter_subjects: docLogSubject(id),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: afterSeq + 1,
+    });
+    let seen = afterSeq;
+    try {
+      while (seen < last) {
+        const batch = await consumer.fetch({ max_messages: READ_BATCH, expires: READ_EXPIRES_MS });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          seen = m.seq;
+          yield { seq: m.seq, update: m.data };
+          if (seen >= last) break;
+        }
+        if (got === 0 && seen < last) {
+          throw new Error(`log of document ${id} ended at seq ${seen} before its last seq ${last}`);
+        }
+      }
+    } finally {
+      await consumer.delete().catch((err: unknown) => {
+        // Ordered consumers are ephemeral and expire on their own; nothing is lost.
+        this.opts.logger.debug({ err, docId: id }, 'ordered consumer cleanup failed');
+      });
+    }
+  }
+
+  async truncateBefore(id: DocId, seq: number): Promise<void> {
+    await this.jsm.streams.purge(DOC_LOG_STREAM, { filter: docLogSubject(id), seq });
+  }
+
+  async remove(id: DocId): Promise<void> {
+    await this.jsm.streams.purge(DOC_LOG_STREAM, { filter: docLogSubject(id) });
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The caller's side of actor addressing, used by gateways, HTTP and tests.
+ * Sends a command to actor.<kind>.<id>.<command>; on "no responders" asks a
+ * host to activate the actor, then retries; on a retryable error (actor moved,
+ * mailbox full, host died mid-request) backs off with jitter and retries until
+ * the activation deadline. Commands are safe to repeat: Yjs updates are
+ * idempotent and reads have no effect.
+ */
+import { type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
+import { activateReplySchema } from '../../protocol/activation.ts';
+import { ProtocolError } from '../../protocol/errors.ts';
+import type { HeaderMap } from '../../protocol/headers.ts';
+import type { ActorId, ActorKind } from '../../protocol/ids.ts';
+import { decodeJson, encodeJson, replyError, type WireMessage } from '../../protocol/reply.ts';
+import { activationSubject, commandSubject } from '../../protocol/subjects.ts';
+import type { Logger } from '../log.ts';
+import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
+
+export interface ActorClientOptions {
+  /** Per-request timeout. */
+  readonly requestTimeoutMs: number;
+  /** Total time to keep retrying through activation and failover. */
+  readonly deadlineMs: number;
+  readonly log: Logger;
+}
+
+const BACKOFF_START_MS = 25;
+const BACKOFF_MAX_MS = 500;
+
+export class ActorClient {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly opts: ActorClientOptions,
+  ) {}
+
+  /**
+   * Sends a command and returns the actor's successful reply.
+   * @throws ProtocolError with the actor's error code, or `unavailable` after the deadline.
+   */
+  async request(kind: ActorKind, id: ActorId, command: string, body: Uint8Array, headers?: HeaderMap, signal?: AbortSignal): Promise<WireMessage> {
+    const subject = commandSubject(kind, id, command);
+    const deadline = Date.now() + this.opts.deadlineMs;
+    const h = toNatsHeaders(headers);
+    let attempt = 0;
+    let lastProblem = 'no attempt made';
+    while (Date.now() < deadline) {
+      signal?.throwIfAborted();
+      try {
+        const msg = await this.nc.request(subject, body, {
+          timeout: Math.min(this.opts.requestTimeoutMs, Math.max(1, deadline - Date.now())),
+          ...(h ? { headers: h } : {}),
+        });
+        const reply: WireMessage = { headers: fromNatsHeaders(msg.headers), body: msg.data };
+        const err = replyError(reply);
+        if (err === null) return reply;
+        if (!err.retryable) throw err;
+        lastProblem = `${err.code}: ${err.message}`;
+      } catch (err) {
+        if (err instanceof ProtocolError) throw err;
+        if (err instanceof RequestError && err.isNoResponders()) {
+          lastProblem = 'actor not active';
+          if (await this.activate(kind, id, deadline)) continue;
+        } else if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError)) {
+          lastProblem = 'request timed out';
+          this.opts.log.debug({ kind, id, command }, 'actor request timed out; retrying');
+        } else {
+          throw new ProtocolError('unavailable', `request to ${kind}/${id} failed: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      await backoff(attempt++, deadline, signal);
+    }
+    throw new ProtocolError('unavailable', `actor ${kind}/${id} unavailable (${lastProblem})`);
+  }
+
+  /** @returns true when a host reports the actor active (retry the command now). */
+  private async activate(kind: ActorKind, id: ActorId, deadline: number): Promise<boolean> {
+    try {
+      const msg = await this.nc.request(activationSubject(kind), encodeJson({ id }), {
+        timeout: Math.min(this.opts.requestTimeoutMs, Math.max(1, deadline - Date.now())),
+      });
+      const reply: WireMessage = { headers: fromNatsHeaders(msg.headers), body: msg.data };
+      const err = replyError(reply);
+      if (err !== null) {
+        if (!err.retryable) throw err;
+        return false;
+      }
+      return decodeJson(reply.body, activateReplySchema, 'activate reply').status === 'active';
+    } catch (err) {
+      if (err instanceof ProtocolError && !err.retryable) throw err;
+      // No host answered (none running yet, or one just died): wait and retry.
+      this.opts.log.debug({ err, kind, id }, 'activation attempt failed');
+      return false;
+    }
+  }
+}
+
+async function backoff(attempt: number, deadline: number, signal?: AbortSignal): Promise<void> {
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** attempt);
+  const waitMs = Math.min(Math.max(0, deadline - Date.now()), ceiling / 2 + Math.random() * (ceiling / 2));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, waitMs);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(signal.reason as Error);
+    }, { once: true });
+  });
+}

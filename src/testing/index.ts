@@ -1,0 +1,14 @@
+/**
+ * testing/: harness that starts real servers and processes for tests.
+ *
+ * Servers start once per test file; tests isolate by name (random stream,
+ * bucket and database names), never by mocking (STYLE.md §8).
+ */
+export { waitFor, WaitForTimeoutError } from './wait-for.ts';
+export type { WaitForOptions } from './wait-for.ts';
+export { startNatsServer } from './nats-server.ts';
+export type { NatsServerHandle, StartNatsServerOptions } from './nats-server.ts';
+export { startPostgresServer } from './postgres-server.ts';
+export type { PostgresServerHandle, StartPostgresServerOptions } from './postgres-server.ts';
+export { spawnChild, removeOnExit, ChildProcessError, describeExit, formatOutput } from './child-process.ts';
+export type { Child, ChildExit, ChildProcessErrorCode, SpawnChildOptions } from './child-process.ts';
