@@ -1,0 +1,108 @@
+/**
+ * Runs Loom itself as a separate OS process (`node --import tsx src/main.ts`)
+ * with chosen roles, so integration tests cross real process boundaries and
+ * can SIGKILL a host. The HTTP port is picked by the process on first start
+ * and kept across restarts, so clients reconnect to the same address.
+ */
+import { fileURLToPath } from 'node:url';
+import type { Role } from '../config.ts';
+import { spawnChild, type Child } from './child-process.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const READY = /"msg":"loom ready"/;
+const PORT_IN_READY = /"port":(\d+)/;
+
+export interface LoomProcessOptions {
+  /** Becomes LOOM_INSTANCE_ID (and the gateway id / host id in leases). */
+  readonly name: string;
+  readonly roles: readonly Role[];
+  readonly natsUrl?: string;
+  readonly databaseUrl?: string;
+  readonly dataDir?: string;
+  /** Extra LOOM_* settings, e.g. short idle or lease times. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface LoomProcess {
+  readonly name: string;
+  /** HTTP/WebSocket port (stable across restarts). */
+  readonly port: number;
+  readonly httpUrl: string;
+  /** Base for y-websocket: `${wsUrl}/collab` + '/' + room. */
+  readonly wsUrl: string;
+  readonly pid: number | undefined;
+  output(): string[];
+  /** Lines of output matching `pattern` (for counting activations etc.). */
+  grep(pattern: RegExp): string[];
+  start(): Promise<void>;
+  /** SIGTERM and wait (graceful drain). */
+  stop(): Promise<void>;
+  /** SIGKILL and wait. */
+  kill(): Promise<void>;
+}
+
+export async function startLoomProcess(opts: LoomProcessOptions): Promise<LoomProcess> {
+  let port = 0;
+  let child: Child | undefined;
+  const lines: string[] = [];
+
+  const start = async () => {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TMPDIR: process.env.TMPDIR,
+      PORT: String(port),
+      LOOM_ROLES: opts.roles.join(','),
+      LOOM_INSTANCE_ID: opts.name,
+      LOG_LEVEL: 'info',
+      ...(opts.natsUrl ? { NATS_URL: opts.natsUrl } : {}),
+      ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
+      ...(opts.dataDir ? { LOOM_DATA_DIR: opts.dataDir } : {}),
+      ...opts.env,
+    };
+    const previous = child?.output() ?? [];
+    lines.push(...previous);
+    child = spawnChild({
+      command: process.execPath,
+      args: ['--import', 'tsx', 'src/main.ts'],
+      cwd: REPO_ROOT,
+      env,
+      name: `loom:${opts.name}`,
+      maxLines: 5_000,
+    });
+    const ready = await child.waitForLine(READY, 60_000);
+    const m = PORT_IN_READY.exec(ready.input);
+    if (!m?.[1]) throw new Error(`loom:${opts.name} ready line has no port: ${ready.input}`);
+    port = Number(m[1]);
+  };
+  await start();
+
+  const current = () => {
+    if (child === undefined) throw new Error('not started');
+    return child;
+  };
+  return {
+    name: opts.name,
+    get port() {
+      return port;
+    },
+    get httpUrl() {
+      return `http://127.0.0.1:${port}`;
+    },
+    get wsUrl() {
+      return `ws://127.0.0.1:${port}`;
+    },
+    get pid() {
+      return child?.pid;
+    },
+    output: () => [...lines, ...current().output()],
+    grep: (pattern) => [...lines, ...current().output()].filter((l) => pattern.test(l)),
+    start,
+    stop: async () => {
+      await current().stop(30_000);
+    },
+    kill: async () => {
+      await current().kill();
+    },
+  };
+}
