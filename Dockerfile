@@ -1,0 +1,32 @@
+# Loom runtime image: one image for every role; LOOM_ROLES picks what runs.
+# TypeScript runs through tsx at runtime (a production dependency), so there is
+# no build step: the image holds the sources and production node_modules only.
+# A deployment must set NATS_URL and DATABASE_URL: the image has no nats-server
+# for the embedded setup. deploy/deploy.test.ts checks this file.
+FROM node:20-bookworm-slim
+
+WORKDIR /app
+
+# Dependencies first, so a change to the sources reuses this layer.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# Sources stay owned by root: the service user can read them, not change them.
+COPY . .
+
+# Writable state (embedded defaults) lives outside the read-only sources.
+RUN mkdir -p /var/lib/loom && chown node:node /var/lib/loom
+ENV LOOM_HOST=0.0.0.0 \
+    LOOM_DATA_DIR=/var/lib/loom
+
+# The node image's unprivileged user (uid 1000).
+USER node
+EXPOSE 1234
+
+# Every role serves /healthz and /readyz on PORT; a one-shot command such as
+# the migration serves no HTTP and disables this check in docker-compose.yml.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 1234) + '/healthz', { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# src/main.ts drains on SIGTERM (force-exits after 30 s); it also works as PID 1.
+CMD ["node", "--import", "tsx", "src/main.ts"]
