@@ -83,3 +83,12 @@ export function encodeAwarenessFrame(update: Uint8Array): Uint8Array {
   encoding.writeVarUint8Array(e, update);
   return encoding.toUint8Array(e);
 }
+
+/** y-protocols auth message: permission denied, with a reason the client logs. */
+export function encodePermissionDenied(reason: string): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, COLLAB_MESSAGE.auth);
+  encoding.writeVarUint(e, 0);
+  encoding.writeVarString(e, reason);
+  return encoding.toUint8Array(e);
+}

@@ -7,10 +7,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { documentActorDefinition } from '../actors/document/index.ts';
 import type { Config } from './config.ts';
+import { openAccess } from './gateway/access.ts';
 import { CollabGateway } from './gateway/collab-gateway.ts';
 import { ActorHost } from './host/actor-host.ts';
 import { GatewayLiveness } from './host/gateway-liveness.ts';
 import { createApp } from './http/app.ts';
+import { docsRoutes } from './http/routes/docs.ts';
 import { startHttpServer, type HttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { JetStreamDocumentLog } from './nats/jetstream-document-log.ts';
@@ -82,6 +84,7 @@ export async function startRoles(opts: {
         heartbeatMs: config.gateway.heartbeatMs,
         maxInFlight: MAX_IN_FLIGHT_PER_SOCKET,
       },
+      access: openAccess,
       log: gwLog,
     });
     gateway.start();
@@ -92,7 +95,7 @@ export async function startRoles(opts: {
   const database = opts.database;
   const app = createApp({
     log: log.child({ component: 'http' }),
-    client,
+    routes: client === undefined ? [] : [{ path: '/v1/docs', router: docsRoutes({ client }) }],
     readinessChecks: [
       {
         name: 'nats',

@@ -11,6 +11,7 @@ import {
   CollabFrameError,
   decodeCollabFrame,
   encodeAwarenessFrame,
+  encodePermissionDenied,
   encodeSyncStep1,
   encodeSyncStep2,
   type CollabFrame,
@@ -21,6 +22,7 @@ import { HEADERS } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
+import { canWrite, type CollabAccess } from './access.ts';
 import type { DocRoom, RoomMember } from './doc-room.ts';
 import type { GatewayLimits } from './limits.ts';
 
@@ -43,6 +45,8 @@ export class CollabConnection implements RoomMember {
   private inFlight = 0;
   private paused = false;
   alive = true;
+  /** Who is connected and with which role; replaced when rights are re-checked. */
+  access: CollabAccess;
 
   constructor(
     readonly connId: string,
@@ -50,7 +54,10 @@ export class CollabConnection implements RoomMember {
     readonly docId: DocId,
     private readonly room: DocRoom,
     private readonly deps: { client: ActorClient; gatewayId: string; limits: GatewayLimits; log: Logger },
-  ) {}
+    access: CollabAccess,
+  ) {
+    this.access = access;
+  }
 
   /** Starts reading; frames are held until the room's subscription is live. */
   start(): void {
@@ -105,7 +112,13 @@ export class CollabConnection implements RoomMember {
         break;
       case 'sync-step2':
       case 'update':
-        if (!isEmptyUpdate(frame.update)) this.track(this.forwardUpdate(frame.update));
+        if (isEmptyUpdate(frame.update)) break;
+        if (!canWrite(this.access.role)) {
+          // A viewer stays connected and keeps receiving; its edits never reach the document.
+          this.send(encodePermissionDenied(`role ${this.access.role} may not edit this document`));
+          break;
+        }
+        this.track(this.forwardUpdate(frame.update));
         break;
       case 'awareness':
         this.forwardAwareness(frame.update);

@@ -14,6 +14,7 @@ import { parseActorId, type DocId } from '../../protocol/ids.ts';
 import { gatewaySignalSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
+import { AccessDeniedError, type CollabAccess, type CollabAccessPolicy } from './access.ts';
 import { CollabConnection } from './collab-connection.ts';
 import { DocRoom } from './doc-room.ts';
 import type { GatewayLimits } from './limits.ts';
@@ -29,7 +30,14 @@ export class CollabGateway {
   private nextConn = 0;
 
   constructor(
-    private readonly deps: { nc: NatsConnection; client: ActorClient; gatewayId: string; limits: GatewayLimits; log: Logger },
+    private readonly deps: {
+      nc: NatsConnection;
+      client: ActorClient;
+      gatewayId: string;
+      limits: GatewayLimits;
+      access: CollabAccessPolicy;
+      log: Logger;
+    },
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.limits.maxFrameBytes, perMessageDeflate: false });
   }
@@ -52,11 +60,12 @@ export class CollabGateway {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (!url.pathname.startsWith(COLLAB_PATH_PREFIX)) return false;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url));
+    this.wss.handleUpgrade(req, socket, head, (ws) => void this.admit(ws, req, url));
     return true;
   }
 
-  private accept(ws: WebSocket, url: URL): void {
+  /** Validates the document id and asks the access policy before the socket joins a room. */
+  private async admit(ws: WebSocket, req: IncomingMessage, url: URL): Promise<void> {
     const connId = `${this.deps.gatewayId}:${++this.nextConn}`;
     let docId: DocId;
     try {
@@ -66,7 +75,27 @@ export class CollabGateway {
       ws.close(CLOSE_CODES.invalidDocId, err instanceof Error ? err.message.slice(0, 120) : 'invalid document id');
       return;
     }
-    const log = this.deps.log.child({ connId, docId });
+    // Paused, the socket keeps early frames in its buffer until the connection is admitted.
+    ws.pause();
+    let access: CollabAccess;
+    try {
+      access = await this.deps.access.authorize({ headers: req.headers, url, docId });
+    } catch (err) {
+      if (err instanceof AccessDeniedError) {
+        this.deps.log.info({ connId, docId, status: err.status, reason: err.message }, 'collab connection refused');
+        ws.close(err.status === 401 ? CLOSE_CODES.unauthorized : CLOSE_CODES.forbidden, err.message.slice(0, 120));
+      } else {
+        this.deps.log.error({ err, connId, docId }, 'access check failed');
+        ws.close(CLOSE_CODES.internalError, 'access check failed');
+      }
+      return;
+    }
+    ws.resume();
+    this.accept(ws, connId, docId, access);
+  }
+
+  private accept(ws: WebSocket, connId: string, docId: DocId, access: CollabAccess): void {
+    const log = this.deps.log.child({ connId, docId, principal: access.principalId });
     let room = this.rooms.get(docId);
     if (room === undefined) {
       room = new DocRoom(this.deps.nc, docId, log, (r) => {
@@ -79,11 +108,31 @@ export class CollabGateway {
       gatewayId: this.deps.gatewayId,
       limits: this.deps.limits,
       log,
-    });
+    }, access);
     this.connections.add(conn);
     ws.on('close', () => this.connections.delete(conn));
     conn.start();
     log.debug('collab connection opened');
+  }
+
+  /**
+   * Re-checks the rights of every socket on a document (call when its members
+   * change): a socket that lost access is closed with 4403, a changed role
+   * applies from the next frame.
+   */
+  async recheckDocument(docId: DocId): Promise<void> {
+    const affected = [...this.connections].filter((c) => c.docId === docId);
+    await Promise.all(
+      affected.map(async (conn) => {
+        try {
+          const next = await this.deps.access.recheck(conn.access, docId);
+          if (next === null) conn.close(CLOSE_CODES.forbidden, 'access to this document was revoked');
+          else conn.access = next;
+        } catch (err) {
+          this.deps.log.error({ err, connId: conn.connId, docId }, 'access re-check failed');
+        }
+      }),
+    );
   }
 
   private pingAll(): void {

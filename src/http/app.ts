@@ -1,20 +1,16 @@
 /**
- * The Hono app: probes for every role, and the document read API for the
- * gateway role. Talks to actors only over NATS through the ActorClient.
+ * The Hono app: probes for every role, request ids, error mapping, and the
+ * resource routers the roles mount (src/http/routes/). Routes talk to actors
+ * only over NATS through the ActorClient.
  */
 import { Hono } from 'hono';
-import { decodeJson } from '../../protocol/reply.ts';
-import { docContentSchema } from '../../protocol/doc.ts';
-import { ProtocolError } from '../../protocol/errors.ts';
-import { parseActorId } from '../../protocol/ids.ts';
 import type { Logger } from '../log.ts';
-import type { ActorClient } from '../placement/actor-client.ts';
 import { errorResponse } from './errors.ts';
 
 export interface AppDeps {
   readonly log: Logger;
-  /** Present in the gateway role. */
-  readonly client: ActorClient | undefined;
+  /** Resource routers mounted under their path (e.g. /v1/docs), per role. */
+  readonly routes: ReadonlyArray<{ readonly path: string; readonly router: Hono }>;
   /** Each check throws (or rejects) when its dependency is not ready. */
   readonly readinessChecks: ReadonlyArray<{ readonly name: string; check(): Promise<void> }>;
 }
@@ -50,22 +46,6 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ status: ready ? 'ready' : 'not-ready', failures }, ready ? 200 : 503);
   });
 
-  const client = deps.client;
-  if (client !== undefined) {
-    app.get('/v1/docs/:id', async (c) => {
-      const id = parseActorId(c.req.param('id'));
-      const reply = await client.request('doc', id, 'content', new Uint8Array(0));
-      const content = decodeJson(reply.body, docContentSchema, 'content reply');
-      if (content.seq === 0 && Object.keys(content.roots).length === 0) {
-        throw new ProtocolError('not-found', `document ${id} has no content`);
-      }
-      const wantsText = c.req.query('format') === 'text' || (c.req.header('accept') ?? '').startsWith('text/plain');
-      if (wantsText) {
-        if (content.text === null) throw new ProtocolError('malformed-message', `document ${id} is not a text document; ask for JSON`);
-        return c.text(content.text);
-      }
-      return c.json(content);
-    });
-  }
+  for (const { path, router } of deps.routes) app.route(path, router);
   return app;
 }
