@@ -27,7 +27,14 @@ export interface SignalMessage {
   readonly gatewayId: string;
 }
 
-export type MailboxMessage = CommandMessage | SignalMessage;
+/** A message the actor scheduled to itself (timeouts, retry backoff). Lost if the activation ends. */
+export interface TimerMessage {
+  readonly source: 'timer';
+  readonly name: string;
+  readonly payload: unknown;
+}
+
+export type MailboxMessage = CommandMessage | SignalMessage | TimerMessage;
 
 /** What the host gives each activation: identity, logging, publishing, cancellation. */
 export interface ActorContext {
@@ -38,6 +45,12 @@ export interface ActorContext {
   readonly signal: AbortSignal;
   /** Publishes a fact on event.<kind>.<id>.<event> (fire and forget, ordered per actor). */
   publish(event: string, body: Uint8Array, headers?: HeaderMap): void;
+  /**
+   * Delivers `{ source: 'timer', name, payload }` to this actor's mailbox after
+   * `delayMs`. Timers die with the activation: durable waits must be
+   * re-armed from durable state in `activate`.
+   */
+  schedule(delayMs: number, name: string, payload?: unknown): void;
 }
 
 export interface ActorInstance {
@@ -47,6 +60,8 @@ export interface ActorInstance {
    * host drop the activation without flushing.
    */
   handle(batch: readonly MailboxMessage[]): Promise<void>;
+  /** Return false to stay in memory although idle (e.g. work in flight elsewhere). */
+  canPassivate?(): boolean;
   /** Flushes state before the activation leaves memory (passivation or shutdown). */
   onPassivate(): Promise<void>;
   /** Releases timers and memory after passivation or step-down. */

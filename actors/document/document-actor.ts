@@ -55,6 +55,7 @@ export class DocumentActor implements ActorInstance {
 
   async handle(batch: readonly MailboxMessage[]): Promise<void> {
     for (const message of batch) {
+      if (message.source === 'timer') continue; // documents schedule nothing
       if (message.source === 'signal') {
         const removal = this.presence.dropGateway(message.gatewayId);
         if (removal !== null) this.ctx.publish('awareness', removal);

@@ -70,6 +70,7 @@ export class Activation {
   private lastActivityAt = Date.now();
   private busy = false;
   private ending: Promise<void> | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly deps: ActivationDeps) {
     this.mailbox = new Mailbox(deps.mailbox);
@@ -90,6 +91,13 @@ export class Activation {
       publish: (event, body, headers) => {
         const h = toNatsHeaders(headers);
         nc.publish(eventSubject(kind, id, event), body, h ? { headers: h } : undefined);
+      },
+      schedule: (delayMs, name, payload) => {
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          if (!this.mailbox.push({ source: 'timer', name, payload }, 0)) log.warn({ timer: name }, 'timer dropped: mailbox full or closed');
+        }, Math.max(0, delayMs));
+        this.timers.add(t);
       },
     });
     this.subscribe();
@@ -172,7 +180,9 @@ export class Activation {
   }
 
   private checkIdle(): void {
-    if (this.ending || this.busy || this.mailbox.size > 0) return;
+    // Pending timers mean the actor is waiting for itself (a backoff, a timeout): not idle.
+    if (this.ending || this.busy || this.mailbox.size > 0 || this.timers.size > 0) return;
+    if (this.instance?.canPassivate?.() === false) return;
     if (Date.now() - this.lastActivityAt >= this.deps.idleMs) void this.passivate('idle');
   }
 
@@ -231,6 +241,8 @@ export class Activation {
 
   private finish(): void {
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     this.abort.abort();
     this.instance?.dispose();
   }
