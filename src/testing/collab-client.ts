@@ -19,7 +19,11 @@ export interface CollabClient {
   destroy(): void;
 }
 
+/** y-websocket adds one process 'exit' listener per provider; tests open dozens. */
+const MAX_PROVIDERS_PER_TEST_PROCESS = 200;
+
 export function connectCollabClient(wsBase: string, room: string, opts: { params?: Record<string, string>; connect?: boolean } = {}): CollabClient {
+  if (process.getMaxListeners() < MAX_PROVIDERS_PER_TEST_PROCESS) process.setMaxListeners(MAX_PROVIDERS_PER_TEST_PROCESS);
   const doc = new Y.Doc();
   const provider = new WebsocketProvider(`${wsBase}/collab`, room, doc, {
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
