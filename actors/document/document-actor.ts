@@ -29,7 +29,8 @@ import type { RecoveredDocument } from './recovery.ts';
 
 interface PendingUpdate {
   readonly command: CommandMessage;
-  readonly update: Uint8Array;
+  /** null when the update changed nothing: acknowledged, never appended. */
+  readonly update: Uint8Array | null;
   readonly origin: string | undefined;
 }
 
@@ -40,6 +41,8 @@ export class DocumentActor implements ActorInstance {
   private lastSeq: number;
   private readonly presence: Presence;
   private pending: PendingUpdate[] = [];
+  /** Set by the doc's update event, which Yjs emits only for transactions that changed something. */
+  private changed = false;
 
   constructor(
     private readonly ctx: ActorContext,
@@ -51,6 +54,9 @@ export class DocumentActor implements ActorInstance {
     this.doc = recovered.doc;
     this.lastSeq = recovered.lastSeq;
     this.presence = new Presence(this.doc, (removal) => ctx.publish('awareness', removal));
+    this.doc.on('update', () => {
+      this.changed = true;
+    });
   }
 
   async handle(batch: readonly MailboxMessage[]): Promise<void> {
@@ -102,11 +108,12 @@ export class DocumentActor implements ActorInstance {
     if (update.length > this.limits.maxUpdateBytes) {
       throw new ProtocolError('update-too-large', `update of ${update.length} bytes exceeds the limit of ${this.limits.maxUpdateBytes}`);
     }
-    const pendingBytes = this.pending.reduce((n, p) => n + p.update.length, 0);
+    const pendingBytes = this.pending.reduce((n, p) => n + (p.update?.length ?? 0), 0);
     if (this.compactor.approxDocumentBytes + pendingBytes + update.length > this.limits.maxDocumentBytes) {
       throw new ProtocolError('document-too-large', `document would exceed ${this.limits.maxDocumentBytes} bytes`);
     }
     const origin = readOpaqueHeader(command.headers, HEADERS.origin);
+    this.changed = false;
     try {
       // Decoding first rejects garbage before it can touch the document.
       Y.decodeUpdate(update);
@@ -114,7 +121,9 @@ export class DocumentActor implements ActorInstance {
     } catch (err) {
       throw new ProtocolError('invalid-update', 'not a valid Yjs update', { cause: err });
     }
-    this.pending.push({ command, update, origin });
+    // Structs waiting for missing dependencies change nothing yet but must be kept.
+    const waiting = this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null;
+    this.pending.push({ command, update: this.changed || waiting ? update : null, origin });
   }
 
   /** Appends pending updates as one log entry, then publishes and acknowledges them. */
@@ -122,7 +131,13 @@ export class DocumentActor implements ActorInstance {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    const merged = batch.length === 1 ? batch[0]!.update : Y.mergeUpdates(batch.map((p) => p.update));
+    const updates = batch.flatMap((p) => (p.update === null ? [] : [p.update]));
+    if (updates.length === 0) {
+      // Duplicates (resends, retries): already durable, nothing to append or broadcast.
+      for (const p of batch) p.command.respond({ headers: { [HEADERS.seq]: String(this.lastSeq) }, body: encodeJson({ seq: this.lastSeq }) });
+      return;
+    }
+    const merged = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates);
     let seq: number;
     try {
       seq = await this.log.append(this.ctx.id, merged, this.lastSeq);

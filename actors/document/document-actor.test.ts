@@ -1,0 +1,162 @@
+/**
+ * The document actor against a real JetStream log (harness nats-server) and
+ * an in-memory PGlite snapshot store, driven directly through its mailbox
+ * interface: batching, duplicate suppression, limits, fencing, recovery.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import * as Y from 'yjs';
+import type { ActorContext, CommandMessage, MailboxMessage } from '../actor.ts';
+import { StepDownError } from '../actor.ts';
+import { HEADERS } from '../../protocol/headers.ts';
+import { parseActorId } from '../../protocol/ids.ts';
+import { replyError, type WireMessage } from '../../protocol/reply.ts';
+import { JetStreamDocumentLog } from '../../src/nats/jetstream-document-log.ts';
+import { provisionNats } from '../../src/nats/provision.ts';
+import { openDatabase, PostgresSnapshotStore, type Database } from '../../src/storage/index.ts';
+import { startNatsServer, type NatsServerHandle } from '../../src/testing/index.ts';
+import { documentActorDefinition } from './definition.ts';
+import type { DocumentLimits } from './limits.ts';
+
+const log = pino({ level: 'silent' });
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let database: Database;
+let docLog: JetStreamDocumentLog;
+const published: { event: string; body: Uint8Array; headers: Record<string, string> }[] = [];
+
+const limits: DocumentLimits = { maxUpdateBytes: 4_096, maxDocumentBytes: 16_384, snapshotEveryUpdates: 1_000, snapshotEveryBytes: 1_000_000 };
+
+before(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+  const nats = await provisionNats(nc, { leaseTtlMs: 5_000, logger: log });
+  docLog = new JetStreamDocumentLog(nc, nats.jsm, { timeoutMs: 5_000, logger: log });
+  database = await openDatabase({ logger: log });
+  await database.migrate();
+});
+after(async () => {
+  await nc.close();
+  await database.close();
+  await server.dispose();
+});
+
+function activate(id: string, overrides: Partial<DocumentLimits> = {}) {
+  const ctx: ActorContext = {
+    kind: 'doc',
+    id: parseActorId(id),
+    log,
+    signal: new AbortController().signal,
+    publish: (event, body, headers) => published.push({ event, body, headers: { ...headers } }),
+    schedule: () => undefined,
+  };
+  return documentActorDefinition({ log: docLog, snapshots: new PostgresSnapshotStore(database.db), limits: { ...limits, ...overrides } }).activate(ctx);
+}
+
+function command(name: string, body: Uint8Array, headers: Record<string, string> = {}): CommandMessage & { reply: () => WireMessage } {
+  let reply: WireMessage | undefined;
+  return {
+    source: 'command',
+    name,
+    body,
+    headers,
+    expectsReply: true,
+    respond(r) {
+      reply ??= r;
+    },
+    reply() {
+      assert.ok(reply, `${name} was answered`);
+      return reply;
+    },
+  };
+}
+
+function edit(text: string): Uint8Array {
+  const d = new Y.Doc();
+  d.getText('t').insert(0, text);
+  return Y.encodeStateAsUpdate(d);
+}
+
+test('updates queued together become one log entry, published once and acknowledged with its seq', async () => {
+  const id = `batch-${Date.now()}`;
+  const actor = await activate(id);
+  const before = published.length;
+  const cmds = [command('update', edit('a'), { [HEADERS.origin]: 'c1' }), command('update', edit('b'), { [HEADERS.origin]: 'c1' })];
+  await actor.handle(cmds);
+  const seqs = cmds.map((c) => (JSON.parse(Buffer.from(c.reply().body).toString()) as { seq: number }).seq);
+  assert.equal(seqs[0], seqs[1], 'one append for both');
+  assert.equal(await docLog.lastSeq(parseActorId(id)), seqs[0]);
+  const events = published.slice(before).filter((p) => p.event === 'update');
+  assert.equal(events.length, 1);
+  assert.equal(events[0]!.headers[HEADERS.origin], 'c1', 'single origin is named so its gateway skips the echo');
+  actor.dispose();
+});
+
+test('an update that changes nothing is acknowledged without an append', async () => {
+  const id = `dup-${Date.now()}`;
+  const actor = await activate(id);
+  const u = edit('same');
+  await actor.handle([command('update', u)]);
+  const seq = await docLog.lastSeq(parseActorId(id));
+  const again = command('update', u);
+  await actor.handle([again]);
+  assert.equal(replyError(again.reply()), null);
+  assert.equal(await docLog.lastSeq(parseActorId(id)), seq, 'no new entry');
+  actor.dispose();
+});
+
+test('garbage, oversized updates and a full document are refused with their codes and leave the document intact', async () => {
+  const id = `limits-${Date.now()}`;
+  const actor = await activate(id, { maxDocumentBytes: 2_048 });
+  const garbage = command('update', new Uint8Array([1, 200, 3, 4, 5, 6, 7]));
+  const huge = command('update', edit('x'.repeat(5_000)));
+  const ok = command('update', edit('kept'));
+  await actor.handle([garbage, huge, ok]);
+  assert.equal(replyError(garbage.reply())?.code, 'invalid-update');
+  assert.equal(replyError(huge.reply())?.code, 'update-too-large');
+  assert.equal(replyError(ok.reply()), null);
+  const fill: CommandMessage[] = [];
+  for (let i = 0; i < 3; i++) fill.push(command('update', edit('y'.repeat(1_000))));
+  await actor.handle(fill);
+  assert.equal(replyError((fill[2] as ReturnType<typeof command>).reply())?.code, 'document-too-large');
+  const content = command('content', new Uint8Array(0));
+  await actor.handle([content]);
+  const body = JSON.parse(Buffer.from(content.reply().body).toString()) as { roots: { t: { value: string } } };
+  assert.ok(body.roots.t.value.includes('kept'));
+  assert.ok(!body.roots.t.value.includes('x'));
+  actor.dispose();
+});
+
+test('a stale owner is fenced out of the log and steps down; the new owner recovers everything', async () => {
+  const id = `fence-${Date.now()}`;
+  const stale = await activate(id);
+  await stale.handle([command('update', edit('one'))]);
+  // A second activation (as after a lease expiry) recovers and writes.
+  const fresh = await activate(id);
+  await fresh.handle([command('update', edit('two'))]);
+  const late = command('update', edit('lost?'));
+  await assert.rejects(stale.handle([late]), StepDownError);
+  assert.equal(replyError(late.reply())?.code, 'not-owner', 'the sender is told to retry');
+  const third = await activate(id);
+  const content = command('content', new Uint8Array(0));
+  await third.handle([content]);
+  const text = (JSON.parse(Buffer.from(content.reply().body).toString()) as { roots: { t: { value: string } } }).roots.t.value;
+  assert.ok(text.includes('one') && text.includes('two'));
+  assert.ok(!text.includes('lost?'), 'the fenced write never became durable');
+  for (const a of [stale, fresh, third]) a.dispose();
+});
+
+test('bad commands get error replies: unknown command, bad version, bad state vector, bad awareness', async () => {
+  const actor = await activate(`bad-${Date.now()}`);
+  const cases: [MailboxMessage & { reply: () => WireMessage }, string][] = [
+    [command('explode', new Uint8Array(0)), 'invalid-subject'],
+    [command('update', edit('v'), { [HEADERS.version]: '99' }), 'unsupported-version'],
+    [command('sync', new Uint8Array([255, 255, 255])), 'malformed-message'],
+    [command('awareness', new Uint8Array([1, 2])), 'malformed-message'],
+  ];
+  await actor.handle(cases.map(([c]) => c));
+  for (const [c, code] of cases) assert.equal(replyError(c.reply())?.code, code);
+  actor.dispose();
+});
