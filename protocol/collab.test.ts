@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as encoding from 'lib0/encoding';
+import { decodeAwarenessUpdate, encodeAwarenessRemoval } from './awareness.ts';
+import { CollabFrameError, decodeCollabFrame, encodeAwarenessFrame, encodeSyncStep1, encodeSyncStep2, encodeUpdateFrame } from './collab.ts';
+import { decodeSyncReply, encodeSyncReply } from './doc.ts';
+import { ProtocolError } from './errors.ts';
+
+const payload = new Uint8Array([1, 2, 3]);
+
+test('y-websocket frames round-trip with the y-protocols numbering', () => {
+  assert.deepEqual(decodeCollabFrame(encodeSyncStep1(payload)), { type: 'sync-step1', stateVector: payload });
+  assert.deepEqual(decodeCollabFrame(encodeSyncStep2(payload)), { type: 'sync-step2', update: payload });
+  assert.deepEqual(decodeCollabFrame(encodeUpdateFrame(payload)), { type: 'update', update: payload });
+  assert.deepEqual(decodeCollabFrame(encodeAwarenessFrame(payload)), { type: 'awareness', update: payload });
+  assert.deepEqual(decodeCollabFrame(new Uint8Array([3])), { type: 'query-awareness' });
+  assert.deepEqual([...encodeSyncStep1(payload).subarray(0, 2)], [0, 0]);
+});
+
+test('malformed and unknown frames are told apart', () => {
+  const reason = (frame: Uint8Array) => {
+    try {
+      decodeCollabFrame(frame);
+    } catch (err) {
+      assert.ok(err instanceof CollabFrameError);
+      return err.reason;
+    }
+    return 'accepted';
+  };
+  assert.equal(reason(new Uint8Array([])), 'malformed');
+  assert.equal(reason(new Uint8Array([0, 0, 10, 1])), 'malformed', 'length past the end');
+  assert.equal(reason(new Uint8Array([0, 0, 1, 1, 99])), 'malformed', 'trailing bytes');
+  assert.equal(reason(new Uint8Array([9])), 'unknown-type');
+  assert.equal(reason(new Uint8Array([0, 7, 0])), 'unknown-type');
+  assert.equal(reason(new Uint8Array([2, 0])), 'unknown-type', 'clients do not send auth');
+});
+
+test('sync replies round-trip and truncated ones are refused', () => {
+  const reply = { update: payload, stateVector: new Uint8Array([0]), awareness: new Uint8Array(0) };
+  assert.deepEqual(decodeSyncReply(encodeSyncReply(reply)), reply);
+  assert.throws(() => decodeSyncReply(encodeSyncReply(reply).subarray(0, 3)), ProtocolError);
+});
+
+test('awareness updates are validated entry by entry, and removals encode as null states', () => {
+  const removal = encodeAwarenessRemoval(new Map([[7, 3]]));
+  assert.deepEqual(decodeAwarenessUpdate(removal), [{ clientId: 7, clock: 4, removed: true }]);
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarUint(e, 5);
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarString(e, '{not json');
+  assert.throws(() => decodeAwarenessUpdate(encoding.toUint8Array(e)), ProtocolError);
+  const number = encoding.createEncoder();
+  encoding.writeVarUint(number, 1);
+  encoding.writeVarUint(number, 5);
+  encoding.writeVarUint(number, 1);
+  encoding.writeVarString(number, '42');
+  assert.throws(() => decodeAwarenessUpdate(encoding.toUint8Array(number)), /not an object/);
+});
