@@ -1,0 +1,61 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm, type KV } from '@nats-io/kv';
+import { pino } from 'pino';
+import { startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
+import { acquireLease, leaseHolder } from './lease.ts';
+
+const log = pino({ level: 'silent' });
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let kv: KV;
+const TTL_MS = 1_000;
+
+before(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+  kv = await new Kvm(nc).create(`leases_${Date.now()}`, { ttl: TTL_MS, history: 1 });
+});
+after(async () => {
+  await nc.close();
+  await server.dispose();
+});
+
+const opts = (host: string, onLost: (reason: string) => void = () => undefined) => ({ host, ttlMs: TTL_MS, logger: log, onLost });
+
+test('a lease is exclusive while its owner refreshes it, and free again once released', async () => {
+  const a = await acquireLease(kv, 'doc.k1', opts('host-a'));
+  assert.ok(a);
+  a.start();
+  assert.equal(await acquireLease(kv, 'doc.k1', opts('host-b')), null);
+  // Several TTLs pass: refreshing keeps it.
+  const first = a.currentRevision;
+  await waitFor(() => a.currentRevision >= first + 3, { what: 'refreshed three times (over a TTL)', timeoutMs: 5_000 });
+  assert.equal(await acquireLease(kv, 'doc.k1', opts('host-b')), null);
+  assert.equal((await leaseHolder(kv, 'doc.k1'))?.host, 'host-a');
+  await a.release();
+  const b = await acquireLease(kv, 'doc.k1', opts('host-b'));
+  assert.ok(b, 'released lease is immediately available');
+  await b.release();
+});
+
+test('a lease whose owner stops refreshing expires and can be taken', async () => {
+  const a = await acquireLease(kv, 'doc.k2', opts('host-a'));
+  assert.ok(a, 'acquired');
+  // Never started: like a host killed right after winning.
+  const b = await waitFor(() => acquireLease(kv, 'doc.k2', opts('host-b')), { what: 'lease expired and taken', timeoutMs: 10_000 });
+  assert.equal((await leaseHolder(kv, 'doc.k2'))?.host, 'host-b');
+  await b.release();
+});
+
+test('an owner whose compare-and-set fails learns it lost the lease', async () => {
+  let lost = '';
+  const a = await acquireLease(kv, 'doc.k3', opts('host-a', (reason) => (lost = reason)));
+  assert.ok(a);
+  // Someone overwrites the key (e.g. after an expiry the owner missed).
+  await kv.put('doc.k3', new TextEncoder().encode('{"host":"intruder","acquiredAt":""}'));
+  a.start();
+  await waitFor(() => lost.length > 0, { what: 'lease loss reported' });
+  assert.match(lost, /taken by another host/);
+});
