@@ -1,0 +1,88 @@
+/**
+ * The OpenAI-compatible client adapter: one streamed chat completion through
+ * the `openai` SDK (vLLM in production, the suite's fake in tests). Retries
+ * are the work queue's job, so the SDK's own are off.
+ */
+import OpenAI from 'openai';
+import type { ChatMessage } from '../../protocol/inference.ts';
+
+/** What the worker asks of a model server. */
+export interface ModelCall {
+  readonly model: string;
+  readonly messages: readonly ChatMessage[];
+  readonly maxTokens?: number;
+  readonly temperature?: number;
+  readonly responseFormat?: 'text' | 'json';
+}
+
+/** Events of one streamed call: content deltas, then exactly one `done`. */
+export type ModelEvent =
+  | { readonly type: 'delta'; readonly text: string }
+  | {
+      readonly type: 'done';
+      readonly finishReason: string;
+      /** From the server's usage chunk; null when it sent none. */
+      readonly usage: { readonly promptTokens: number; readonly completionTokens: number } | null;
+    };
+
+/** The port the worker calls; `OpenAiModelClient` is the adapter. */
+export interface ModelClient {
+  /**
+   * Streams one chat completion. Aborting `signal` ends the call (the
+   * iterator throws). Throws the SDK's errors (`APIError` and subclasses).
+   */
+  stream(call: ModelCall, signal: AbortSignal): AsyncIterable<ModelEvent>;
+}
+
+export interface OpenAiModelClientOptions {
+  /** `OPENAI_BASE_URL`, e.g. `http://127.0.0.1:8000/v1`. */
+  readonly baseUrl: string;
+  /** `OPENAI_API_KEY`; local servers accept any. */
+  readonly apiKey: string;
+  /** Upper bound of one HTTP call, headers to last byte. */
+  readonly timeoutMs: number;
+}
+
+export class OpenAiModelClient implements ModelClient {
+  readonly #client: OpenAI;
+  readonly #timeoutMs: number;
+
+  constructor(opts: OpenAiModelClientOptions) {
+    this.#client = new OpenAI({ baseURL: opts.baseUrl, apiKey: opts.apiKey, maxRetries: 0, timeout: opts.timeoutMs });
+    this.#timeoutMs = opts.timeoutMs;
+  }
+
+  async *stream(call: ModelCall, signal: AbortSignal): AsyncIterable<ModelEvent> {
+    const stream = await this.#client.chat.completions.create(
+      {
+        model: call.model,
+        messages: call.messages.map((m) => ({ role: m.role, content: m.content })),
+        stream: true,
+        stream_options: { include_usage: true },
+        ...(call.maxTokens !== undefined ? { max_tokens: call.maxTokens } : {}),
+        ...(call.temperature !== undefined ? { temperature: call.temperature } : {}),
+        ...(call.responseFormat === 'json' ? { response_format: { type: 'json_object' as const } } : {}),
+      },
+      { signal, timeout: this.#timeoutMs, maxRetries: 0 },
+    );
+    let finishReason: string | undefined;
+    let usage: { promptTokens: number; completionTokens: number } | null = null;
+    for await (const chunk of stream) {
+      const choice = chunk.choices[0];
+      const text = choice?.delta?.content;
+      if (typeof text === 'string' && text.length > 0) yield { type: 'delta', text };
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+      if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+    }
+    // The SDK ends an aborted stream quietly, without throwing: never report that as an answer.
+    signal.throwIfAborted();
+    if (finishReason === undefined) throw new IncompleteStreamError('the model stream ended without a finish_reason');
+    yield { type: 'done', finishReason, usage };
+  }
+}
+
+/** The stream stopped before the server said it was finished (dropped connection). Retryable. */
+export class IncompleteStreamError extends Error {
+  override readonly name = 'IncompleteStreamError';
+  readonly code = 'incomplete-stream';
+}

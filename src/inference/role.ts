@@ -1,0 +1,43 @@
+/**
+ * Starts the `inference` role: an InferenceWorker for LOOM_INFERENCE_MODELS
+ * calling the model server at OPENAI_BASE_URL, delivering results through an
+ * activation-aware ActorClient.
+ */
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { ActorClient } from '../placement/actor-client.ts';
+import { OpenAiModelClient } from './model-client.ts';
+import { InferenceWorker } from './worker.ts';
+
+export interface InferenceRole {
+  stop(): Promise<void>;
+}
+
+export async function startInferenceRole(opts: {
+  config: Pick<Config, 'inference' | 'gateway'>;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  cancels: KV;
+  log: Logger;
+}): Promise<InferenceRole> {
+  const { inference, gateway } = opts.config;
+  const log = opts.log;
+  const worker = new InferenceWorker({
+    nc: opts.nc,
+    jsm: opts.jsm,
+    cancels: opts.cancels,
+    actors: new ActorClient(opts.nc, { requestTimeoutMs: gateway.requestTimeoutMs, deadlineMs: gateway.activationDeadlineMs, log }),
+    model: new OpenAiModelClient({ baseUrl: inference.baseUrl, apiKey: inference.apiKey, timeoutMs: inference.callTimeoutMs }),
+    models: inference.models,
+    concurrency: inference.concurrency,
+    maxDeliver: inference.maxDeliver,
+    ackWaitMs: inference.ackWaitMs,
+    callTimeoutMs: inference.callTimeoutMs,
+    log,
+  });
+  await worker.start();
+  return { stop: () => worker.stop() };
+}
