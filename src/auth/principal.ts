@@ -14,12 +14,16 @@ export interface Principal {
   /** Set for API keys. */
   readonly keyId: string | undefined;
   readonly scopes: ReadonlySet<ApiScope>;
+  /** For users: the login session (refresh-token family) the access token belongs to. */
+  readonly sessionId?: string | undefined;
 }
 
 /** Hono environment of authenticated routes. */
 export interface AuthEnv {
   Variables: {
     principal: Principal;
+    /** The client's address, set for every request by createApp (src/http/app.ts). */
+    clientIp: string;
   };
 }
 

@@ -16,7 +16,8 @@ export interface HttpServer {
 }
 
 export async function startHttpServer(opts: {
-  app: Hono;
+  /** Any Hono app (createApp's OpenAPIHono included): only its fetch is used. */
+  app: Pick<Hono, 'fetch'>;
   host: string;
   port: number;
   upgrades: readonly UpgradeHandler[];

@@ -1,0 +1,89 @@
+/**
+ * Builds the accounts module from a database and its config slice: the
+ * services, the rate limiters and the one `authenticateToken` that HTTP and
+ * the WebSocket gateway share. `src/roles.ts` calls it for the gateway role.
+ */
+import type { MiddlewareHandler } from 'hono';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { LoomDatabase } from '../storage/index.ts';
+import { AccountService } from './account-service.ts';
+import { API_KEY_PREFIX, ApiKeyService } from './api-key-service.ts';
+import { AuditLog } from './audit-log.ts';
+import { resolveJwtKeys } from './jwt-keys.ts';
+import { authMiddleware } from './middleware.ts';
+import { PasswordHasher, type PasswordHasherOptions } from './password-hasher.ts';
+import type { AuthEnv, Principal } from './principal.ts';
+import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import { TokenService } from './token-service.ts';
+
+/** The accounts module, wired. */
+export interface Auth {
+  readonly accounts: AccountService;
+  readonly tokens: TokenService;
+  readonly apiKeys: ApiKeyService;
+  readonly audit: AuditLog;
+  /** Token buckets: `login` keyed by IP and by account, `api` by IP and by user, `wsMessages` by connection id. */
+  readonly limiters: { readonly login: RateLimiter; readonly api: RateLimiter; readonly wsMessages: RateLimiter };
+  /** Browser origins allowed to open WebSockets (see `isOriginAllowed`). */
+  readonly allowedOrigins: readonly string[];
+  /** Requires credentials on a route and sets `c.get('principal')`; applies the per-user API limit. */
+  readonly middleware: MiddlewareHandler<AuthEnv>;
+  /**
+   * The principal of a raw credential: an API key (`loom_…`) or a JWT access token.
+   * @throws AuthError 401 when it is not valid (expired, revoked, forged, unknown).
+   */
+  authenticateToken(raw: string): Promise<Principal>;
+}
+
+/** Options of {@link createAuth}. */
+export interface CreateAuthOptions {
+  readonly db: LoomDatabase;
+  readonly config: Pick<Config, 'auth' | 'rateLimits' | 'dataDir'>;
+  readonly log: Logger;
+  /** Clock in ms for tokens, keys, limits and the audit log. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Argon2id costs; tests pass cheap ones. */
+  readonly hasher?: PasswordHasherOptions;
+}
+
+/**
+ * Wires the accounts module. Reads (or creates) the development JWT key when none is configured.
+ * @throws JwtKeyFileError when the development key file is unusable.
+ */
+export async function createAuth(opts: CreateAuthOptions): Promise<Auth> {
+  const { db, config, now } = opts;
+  const log = opts.log.child({ component: 'auth' });
+  const keys = await resolveJwtKeys({ configured: config.auth.jwtKeys, dataDir: config.dataDir, log });
+  const audit = new AuditLog({ db, log, now });
+  const tokens = new TokenService({
+    db,
+    keys,
+    issuer: config.auth.jwtIssuer,
+    audience: config.auth.jwtAudience,
+    accessTokenTtlS: config.auth.accessTokenTtlS,
+    refreshTokenTtlS: config.auth.refreshTokenTtlS,
+    audit,
+    log,
+    now,
+  });
+  const apiKeys = new ApiKeyService({ db, now });
+  const accounts = new AccountService({ db, hasher: new PasswordHasher(opts.hasher), tokens, audit, log });
+  const limiters = {
+    login: createRateLimiter({ ...config.rateLimits.login, now }),
+    api: createRateLimiter({ ...config.rateLimits.api, now }),
+    wsMessages: createRateLimiter({ ...config.rateLimits.wsMessages, now }),
+  };
+  const authenticateToken = (raw: string): Promise<Principal> =>
+    raw.startsWith(API_KEY_PREFIX) ? apiKeys.authenticate(raw) : tokens.verifyAccessToken(raw);
+  return {
+    accounts,
+    tokens,
+    apiKeys,
+    audit,
+    limiters,
+    allowedOrigins: config.auth.allowedOrigins,
+    middleware: authMiddleware({ authenticate: authenticateToken, limiter: limiters.api }),
+    authenticateToken,
+  };
+}
