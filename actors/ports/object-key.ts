@@ -10,6 +10,7 @@
  * suffixes. Builders below turn free-form ids into segments reversibly:
  * a spelling already safe is kept, anything else becomes `=` + base64url.
  */
+import { idToToken, parseActorId } from '../../protocol/ids.ts';
 
 /** Longest key, in bytes (keys are ASCII). S3 allows 1024; half leaves room for a bucket-side prefix. */
 export const MAX_OBJECT_KEY_BYTES = 512;
@@ -109,9 +110,13 @@ export function artifactKey(jobId: string, stepName: string, name: string): stri
   return parseObjectKey(`${jobArtifactsPrefix(jobId)}${keySegment(stepName)}/${keySegment(name)}`);
 }
 
-/** Prefix of every artifact of a job, for `deletePrefix` when the job is deleted. */
+/**
+ * Prefix of every artifact of a job, for `deletePrefix` when the job is
+ * deleted. Actor ids become the same token as in NATS subjects (idToToken).
+ * @throws ProtocolError `invalid-id` for an id no actor can have.
+ */
 export function jobArtifactsPrefix(jobId: string): string {
-  return `jobs/${keySegment(jobId)}/`;
+  return `jobs/${idToToken(parseActorId(jobId))}/`;
 }
 
 /** Key of a named object belonging to a document (large snapshots, embedded files). */
@@ -119,7 +124,11 @@ export function documentObjectKey(docId: string, name: string): string {
   return parseObjectKey(`${documentObjectsPrefix(docId)}${keySegment(name)}`);
 }
 
-/** Prefix of every object of a document: deleting the document deletes this prefix. */
+/**
+ * Prefix of every object of a document: deleting the document deletes this
+ * prefix (the same as src/documents' documentObjectPrefix).
+ * @throws ProtocolError `invalid-id` for an id no actor can have.
+ */
 export function documentObjectsPrefix(docId: string): string {
-  return `docs/${keySegment(docId)}/`;
+  return `docs/${idToToken(parseActorId(docId))}/`;
 }
