@@ -74,11 +74,18 @@ export interface ActorDefinition {
   activate(ctx: ActorContext): Promise<ActorInstance>;
 }
 
-/** An activation found it no longer owns its actor (fencing failed) and must stop. */
+/**
+ * An activation must stop without flushing: it lost ownership (fencing
+ * failed), or its in-memory state can no longer be trusted. With
+ * `releaseLease` the host gives the lease up at once so the next message
+ * rebuilds the actor from durable state without waiting for expiry.
+ */
 export class StepDownError extends Error {
   override readonly name = 'StepDownError';
   readonly code = 'not-owner';
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly releaseLease: boolean;
+  constructor(message: string, options?: { cause?: unknown; releaseLease?: boolean }) {
     super(message, options);
+    this.releaseLease = options?.releaseLease ?? false;
   }
 }

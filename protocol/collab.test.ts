@@ -4,7 +4,7 @@ import * as encoding from 'lib0/encoding';
 import { decodeAwarenessUpdate, encodeAwarenessRemoval } from './awareness.ts';
 import { CollabFrameError, decodeCollabFrame, encodeAwarenessFrame, encodeSyncStep1, encodeSyncStep2, encodeUpdateFrame } from './collab.ts';
 import { decodeSyncReply, encodeSyncReply } from './doc.ts';
-import { ProtocolError } from './errors.ts';
+import { closeReason, MAX_CLOSE_REASON_BYTES, ProtocolError } from './errors.ts';
 
 const payload = new Uint8Array([1, 2, 3]);
 
@@ -56,4 +56,13 @@ test('awareness updates are validated entry by entry, and removals encode as nul
   encoding.writeVarUint(number, 1);
   encoding.writeVarString(number, '42');
   assert.throws(() => decodeAwarenessUpdate(encoding.toUint8Array(number)), /not an object/);
+});
+
+test('close reasons are trimmed on a character boundary to fit a close frame', () => {
+  const long = '文'.repeat(60);
+  const trimmed = closeReason(long);
+  assert.ok(Buffer.byteLength(trimmed) <= MAX_CLOSE_REASON_BYTES);
+  assert.ok(trimmed.endsWith('...'));
+  assert.ok(!trimmed.includes('\ufffd'), 'no broken character');
+  assert.equal(closeReason('short'), 'short');
 });

@@ -16,6 +16,10 @@ export const ERROR_CODES = {
   unavailable: 'unavailable',
   timeout: 'timeout',
   notFound: 'not-found',
+  /** A well-formed message whose content is refused (a job input failing its schema, an unknown job kind). */
+  invalidInput: 'invalid-input',
+  /** The request contradicts the target's state (a reused idempotency key with another input, approving a job that waits for nothing). */
+  conflict: 'conflict',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -81,6 +85,8 @@ export function closeCodeForError(code: ErrorCode): CloseCode {
     case 'invalid-update':
     case 'malformed-message':
     case 'unsupported-version':
+    case 'invalid-input':
+    case 'conflict':
       return CLOSE_CODES.updateRejected;
     case 'invalid-id':
     case 'invalid-subject':
@@ -99,4 +105,21 @@ export function closeCodeForError(code: ErrorCode): CloseCode {
       throw new Error(`unhandled error code ${String(never)}`);
     }
   }
+}
+
+/** A WebSocket close reason may carry at most 123 UTF-8 bytes. */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** Trims a close reason to MAX_CLOSE_REASON_BYTES on a character boundary (ws throws past the limit). */
+export function closeReason(text: string): string {
+  if (Buffer.byteLength(text, 'utf8') <= MAX_CLOSE_REASON_BYTES) return text;
+  let out = '';
+  let bytes = 0;
+  for (const ch of text) {
+    const size = Buffer.byteLength(ch, 'utf8');
+    if (bytes + size > MAX_CLOSE_REASON_BYTES - 3) break;
+    out += ch;
+    bytes += size;
+  }
+  return `${out}...`;
 }

@@ -17,11 +17,12 @@ import {
   type CollabFrame,
 } from '../../protocol/collab.ts';
 import { decodeSyncReply } from '../../protocol/doc.ts';
-import { CLOSE_CODES, closeCodeForError, ProtocolError, type CloseCode } from '../../protocol/errors.ts';
+import { CLOSE_CODES, closeCodeForError, closeReason, ProtocolError, type CloseCode } from '../../protocol/errors.ts';
 import { HEADERS } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
+import type { RateLimiter } from '../auth/index.ts';
 import { canWrite, type CollabAccess } from './access.ts';
 import type { DocRoom, RoomMember } from './doc-room.ts';
 import type { GatewayLimits } from './limits.ts';
@@ -53,7 +54,7 @@ export class CollabConnection implements RoomMember {
     private readonly ws: WebSocket,
     readonly docId: DocId,
     private readonly room: DocRoom,
-    private readonly deps: { client: ActorClient; gatewayId: string; limits: GatewayLimits; log: Logger },
+    private readonly deps: { client: ActorClient; gatewayId: string; limits: GatewayLimits; messageLimiter?: RateLimiter | undefined; log: Logger },
     access: CollabAccess,
   ) {
     this.access = access;
@@ -63,6 +64,9 @@ export class CollabConnection implements RoomMember {
   start(): void {
     this.room.join(this);
     this.ws.on('message', (data, isBinary) => {
+      if (this.deps.messageLimiter !== undefined && !this.deps.messageLimiter.take(this.connId).ok) {
+        return this.close(CLOSE_CODES.rateLimited, 'too many messages; slow down');
+      }
       if (!isBinary) return this.close(CLOSE_CODES.unsupportedData, 'text frames are not supported');
       const frame = toBytes(data);
       if (this.ready) this.dispatch(frame);
@@ -207,10 +211,10 @@ export class CollabConnection implements RoomMember {
     this.close(CLOSE_CODES.internalError, 'internal error');
   }
 
-  /** Closes with a code and a reason (trimmed to the 123 bytes a close frame allows). */
+  /** Closes with a code and a reason (trimmed on a character boundary to what a close frame allows). */
   close(code: CloseCode, reason: string): void {
     if (this.closed) return;
-    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    this.ws.close(code, closeReason(reason));
     this.onClosed();
   }
 
@@ -227,6 +231,7 @@ export class CollabConnection implements RoomMember {
   private onClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    this.deps.messageLimiter?.reset(this.connId);
     this.room.leave(this);
     if (this.awarenessClocks.size > 0) {
       const removal = encodeAwarenessRemoval(this.awarenessClocks);

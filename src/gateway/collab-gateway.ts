@@ -9,11 +9,12 @@ import type { Duplex } from 'node:stream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { GATEWAY_HEARTBEAT_MS } from '../../protocol/activation.ts';
-import { CLOSE_CODES } from '../../protocol/errors.ts';
+import { CLOSE_CODES, closeReason } from '../../protocol/errors.ts';
 import { parseActorId, type DocId } from '../../protocol/ids.ts';
 import { gatewaySignalSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
+import { selectSubprotocol, type RateLimiter } from '../auth/index.ts';
 import { AccessDeniedError, type CollabAccess, type CollabAccessPolicy } from './access.ts';
 import { CollabConnection } from './collab-connection.ts';
 import { DocRoom } from './doc-room.ts';
@@ -36,10 +37,18 @@ export class CollabGateway {
       gatewayId: string;
       limits: GatewayLimits;
       access: CollabAccessPolicy;
+      /** Token bucket per connection on incoming messages; over it, close 4429. */
+      messageLimiter?: RateLimiter | undefined;
       log: Logger;
     },
   ) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.limits.maxFrameBytes, perMessageDeflate: false });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.limits.maxFrameBytes,
+      perMessageDeflate: false,
+      // A client carrying its token as a `loom.bearer.<token>` subprotocol also offers `loom`; answer with that one.
+      handleProtocols: (offered) => selectSubprotocol(offered),
+    });
   }
 
   /** Number of open collaboration sockets. */
@@ -72,7 +81,7 @@ export class CollabGateway {
       docId = parseActorId(decodeURIComponent(url.pathname.slice(COLLAB_PATH_PREFIX.length)));
     } catch (err) {
       this.deps.log.debug({ err, connId }, 'invalid document id');
-      ws.close(CLOSE_CODES.invalidDocId, err instanceof Error ? err.message.slice(0, 120) : 'invalid document id');
+      ws.close(CLOSE_CODES.invalidDocId, closeReason(err instanceof Error ? err.message : 'invalid document id'));
       return;
     }
     // Paused, the socket keeps early frames in its buffer until the connection is admitted.
@@ -83,7 +92,7 @@ export class CollabGateway {
     } catch (err) {
       if (err instanceof AccessDeniedError) {
         this.deps.log.info({ connId, docId, status: err.status, reason: err.message }, 'collab connection refused');
-        ws.close(err.status === 401 ? CLOSE_CODES.unauthorized : CLOSE_CODES.forbidden, err.message.slice(0, 120));
+        ws.close(err.status === 401 ? CLOSE_CODES.unauthorized : CLOSE_CODES.forbidden, closeReason(err.message));
       } else {
         this.deps.log.error({ err, connId, docId }, 'access check failed');
         ws.close(CLOSE_CODES.internalError, 'access check failed');
@@ -98,15 +107,22 @@ export class CollabGateway {
     const log = this.deps.log.child({ connId, docId, principal: access.principalId });
     let room = this.rooms.get(docId);
     if (room === undefined) {
-      room = new DocRoom(this.deps.nc, docId, log, (r) => {
-        if (this.rooms.get(r.docId) === r) this.rooms.delete(r.docId);
-      });
+      room = new DocRoom(
+        this.deps.nc,
+        docId,
+        log,
+        (r) => {
+          if (this.rooms.get(r.docId) === r) this.rooms.delete(r.docId);
+        },
+        (r) => void this.recheckDocument(r.docId),
+      );
       this.rooms.set(docId, room);
     }
     const conn = new CollabConnection(connId, ws, docId, room, {
       client: this.deps.client,
       gatewayId: this.deps.gatewayId,
       limits: this.deps.limits,
+      messageLimiter: this.deps.messageLimiter,
       log,
     }, access);
     this.connections.add(conn);
@@ -126,8 +142,13 @@ export class CollabGateway {
       affected.map(async (conn) => {
         try {
           const next = await this.deps.access.recheck(conn.access, docId);
-          if (next === null) conn.close(CLOSE_CODES.forbidden, 'access to this document was revoked');
-          else conn.access = next;
+          if (next === null) {
+            this.deps.log.info({ connId: conn.connId, docId, principal: conn.access.principalId }, 'collab access revoked');
+            conn.close(CLOSE_CODES.forbidden, 'access to this document was revoked');
+          } else {
+            if (next.role !== conn.access.role) this.deps.log.info({ connId: conn.connId, docId, principal: next.principalId, role: next.role }, 'collab role changed');
+            conn.access = next;
+          }
         } catch (err) {
           this.deps.log.error({ err, connId: conn.connId, docId }, 'access re-check failed');
         }

@@ -130,7 +130,12 @@ export class Activation {
       name = parseCommandSubject(msg.subject).name;
     } catch (err) {
       this.deps.log.debug({ err, subject: msg.subject }, 'bad command subject');
-      if (msg.reply) msg.respond(errorReply('invalid-subject', (err as Error).message).body);
+      if (msg.reply) {
+        // The Loom-Error header is what marks a reply as an error; the body alone reads as success.
+        const wire = errorReply('invalid-subject', (err as Error).message);
+        const headers = toNatsHeaders(wire.headers);
+        msg.respond(wire.body, headers ? { headers } : undefined);
+      }
       return;
     }
     const command = new Command(msg, name, fromNatsHeaders(msg.headers));
@@ -157,7 +162,7 @@ export class Activation {
       } catch (err) {
         if (err instanceof StepDownError) {
           this.refuse(batch, 'not-owner', 'actor moved; retry');
-          void this.stepDown(err.message);
+          void this.stepDown(err.message, err.releaseLease);
           return;
         }
         this.deps.log.error({ err }, 'actor handler failed');
@@ -216,18 +221,19 @@ export class Activation {
   }
 
   /** Drops the activation without flushing: another owner's state wins. */
-  stepDown(reason: string): Promise<void> {
-    this.ending ??= this.doStepDown(reason);
+  stepDown(reason: string, releaseLease = false): Promise<void> {
+    this.ending ??= this.doStepDown(reason, releaseLease);
     return this.ending;
   }
 
-  private async doStepDown(reason: string): Promise<void> {
+  private async doStepDown(reason: string, releaseLease: boolean): Promise<void> {
     this.deps.log.warn({ reason }, 'actor stepping down');
     this.mailbox.close();
     this.refuse(this.mailbox.drain(), 'not-owner', 'actor moved; retry');
     await this.sub?.drain().catch((err: unknown) => this.deps.log.debug({ err }, 'unsubscribe on step-down failed'));
     this.refuse(this.mailbox.drain(), 'not-owner', 'actor moved; retry');
     this.finish();
+    if (releaseLease) await this.deps.lease.release();
     this.deps.onEnded(this, 'stepped-down');
   }
 

@@ -29,6 +29,20 @@ export class NatsServerMissingError extends Error {
   }
 }
 
+/** Debian installs nats-server in /usr/sbin, which a non-root PATH lacks. */
+const FALLBACK_DIRS = ['/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
+
+function resolveBinary(binary: string): string {
+  if (binary.includes('/')) return binary;
+  const onPath = spawnSync(binary, ['--version'], { stdio: 'ignore' });
+  if (onPath.error === undefined) return binary;
+  for (const dir of FALLBACK_DIRS) {
+    const candidate = path.join(dir, binary);
+    if (spawnSync(candidate, ['--version'], { stdio: 'ignore' }).error === undefined) return candidate;
+  }
+  return binary;
+}
+
 function hasSetpriv(): boolean {
   return spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
 }
@@ -74,7 +88,8 @@ export async function startEmbeddedNatsServer(opts: { binary: string; dataDir: s
   const configFile = path.join(dir, 'nats-server.conf');
   await writeFile(configFile, `max_payload: ${8 * 1024 * 1024}\n`);
   const args = ['-c', configFile, '-a', '127.0.0.1', '-p', '-1', '-js', '-sd', storeDir, '-P', pidFile];
-  const [command, argv] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', '--', opts.binary, ...args]] : [opts.binary, args];
+  const binary = resolveBinary(opts.binary);
+  const [command, argv] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
   const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await waitForReady(child, opts.binary, log);
   log.info({ url, storeDir, pid: child.pid }, 'embedded nats-server started');
