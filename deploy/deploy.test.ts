@@ -2,7 +2,7 @@
  * Checks the deployment files without a Docker engine or a cluster: the
  * Dockerfile, docker-compose.yml, every YAML file under deploy/, the NATS
  * configs and .ci/run. Loom containers may set only variables src/config.ts
- * declares (or the allow-list below) and their settings must pass loadConfig;
+ * declares and their settings must pass loadConfig;
  * ports, probes, entry files, images and the NATS version must agree.
  * Each failure lists every problem with the file and object at fault.
  */
@@ -12,14 +12,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, ENV_SCHEMA, loadConfig, ROLES, type Config } from '../src/config.ts';
+import { ConfigError, ENV_SCHEMA, loadConfig, type Config } from '../src/config.ts';
 import { imageName, isObj, listOf, loadManifests, objOf, podSpecOf, REPO_ROOT, type LoomContainer } from './manifests.ts';
 import { readNatsConf } from './nats-conf.ts';
-
-// Added by the inference issue: names deploy/k8s/inference.yaml already uses
-// before src/config.ts knows them. An entry stops mattering once config has it.
-const PENDING_ENV: ReadonlySet<string> = new Set(['OPENAI_BASE_URL', 'OPENAI_API_KEY', 'LOOM_INFERENCE_MODELS']);
-const PENDING_ROLES: ReadonlySet<string> = new Set(['inference']);
 
 /** Production NATS: KV compare-and-set on R3 is atomic from 2.10.19; we require the 2.11 line. */
 const MIN_NATS: readonly [number, number] = [2, 11];
@@ -33,8 +28,6 @@ const CI_RUN = path.join(REPO_ROOT, '.ci', 'run');
 
 const m = loadManifests();
 const known: ReadonlySet<string> = new Set(Object.keys(ENV_SCHEMA.shape));
-const isPendingEnv = (name: string) => PENDING_ENV.has(name) && !known.has(name);
-const isPendingRole = (role: string) => PENDING_ROLES.has(role) && !(ROLES as readonly string[]).includes(role);
 
 function expectNone(problems: readonly string[], what: string): void {
   assert.equal(problems.length, 0, `${what}:\n  - ${problems.join('\n  - ')}`);
@@ -47,16 +40,11 @@ interface Resolved {
   readonly problems: readonly string[];
 }
 
-/** Runs a container's effective environment through loadConfig, leaving out allow-listed names and roles. */
+/** Runs a container's effective environment through loadConfig. */
 function resolve(c: LoomContainer): Resolved {
   const env: Record<string, string> = {};
-  for (const [name, entry] of c.env) if (entry.value !== undefined && !isPendingEnv(name)) env[name] = entry.value;
+  for (const [name, entry] of c.env) if (entry.value !== undefined) env[name] = entry.value;
   const declared = (c.env.get('LOOM_ROLES')?.value ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '');
-  if (declared.some(isPendingRole)) {
-    const rest = declared.filter((r) => !isPendingRole(r));
-    if (rest.length > 0) env.LOOM_ROLES = rest.join(',');
-    else delete env.LOOM_ROLES;
-  }
   try {
     const config = loadConfig(env);
     return { c, config, roles: declared.length > 0 ? declared : config.roles, problems: [] };
@@ -99,12 +87,11 @@ describe('deployment files', () => {
     expectNone(m.unchecked, 'settings this check cannot follow');
   });
 
-  it('set only variables that ENV_SCHEMA in src/config.ts declares (or the inference allow-list)', (t) => {
+  it('set only variables that ENV_SCHEMA in src/config.ts declares', () => {
     const problems = m.envSettings
-      .filter((s) => !known.has(s.name) && !PENDING_ENV.has(s.name))
+      .filter((s) => !known.has(s.name))
       .map((s) => `${s.where}: ${s.name} is not a key of ENV_SCHEMA in src/config.ts`);
     expectNone(problems, 'unknown environment variables');
-    for (const name of PENDING_ENV) if (known.has(name)) t.diagnostic(`${name} is now in ENV_SCHEMA: drop it from PENDING_ENV`);
   });
 
   it('give every Loom container settings that pass loadConfig, LOOM_ROLES included', () => {

@@ -8,9 +8,12 @@
  *   awareness  body: a y-protocols awareness update (headers name origin + gateway)  reply: empty
  *   content    body: empty                        reply: JSON DocContent
  *   presence   body: empty                        reply: awareness update of every present client (may be empty)
+ *   restore    body: JSON RestoreRequest          reply: JSON RestoreReply
+ *   delete     body: empty                        reply: JSON DeleteReply
  * Events (event.doc.<id>.<event>):
  *   update     body: a Yjs update, headers Loom-Seq and (optional) Loom-Origin
  *   awareness  body: an awareness update, header Loom-Origin (optional)
+ *   access     body: JSON AccessChanged (published by gateways' HTTP side, not the actor)
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
@@ -18,9 +21,9 @@ import { z } from 'zod';
 import { ProtocolError } from './errors.ts';
 import { CURRENT_VERSION } from './headers.ts';
 
-export const DOC_COMMANDS = ['update', 'sync', 'awareness', 'content', 'presence'] as const;
+export const DOC_COMMANDS = ['update', 'sync', 'awareness', 'content', 'presence', 'restore', 'delete'] as const;
 export type DocCommand = (typeof DOC_COMMANDS)[number];
-export const DOC_EVENTS = ['update', 'awareness'] as const;
+export const DOC_EVENTS = ['update', 'awareness', 'access'] as const;
 export type DocEvent = (typeof DOC_EVENTS)[number];
 
 export function isDocCommand(name: string): name is DocCommand {
@@ -80,10 +83,64 @@ export interface DocContent {
   readonly roots: Readonly<Record<string, DocRoot>>;
   /** Plain text when the document is a text document (its roots are text or xml). */
   readonly text: string | null;
+  /**
+   * Markdown when the document is a text document: headings, paragraphs,
+   * lists, quotes, code and bold/italic/code/strike/link marks from
+   * prosemirror-style XML roots; text roots as they are. Absent from replies
+   * of older actors, null for other documents.
+   */
+  readonly markdown?: string | null;
 }
 export const docContentSchema: z.ZodType<DocContent> = z.object({
   id: z.string(),
   seq: z.number().int().nonnegative(),
   roots: z.record(z.object({ type: z.enum(['text', 'map', 'array', 'xml']), value: z.unknown() })),
   text: z.string().nullable(),
+  markdown: z.string().nullable().optional(),
 }) as z.ZodType<DocContent>;
+
+/** Body of `restore`: the snapshot (by the log seq it covers) whose content the document takes again. */
+export interface RestoreRequest {
+  readonly seq: number;
+}
+export const restoreRequestSchema: z.ZodType<RestoreRequest> = z.object({ seq: z.number().int().positive() }).strict();
+
+/**
+ * Reply to `restore`: `seq` is the log sequence of the update that made the
+ * document equal the snapshot again (the current seq when nothing differed,
+ * `changed` false).
+ */
+export interface RestoreReply {
+  readonly seq: number;
+  readonly restoredFrom: number;
+  readonly changed: boolean;
+}
+export const restoreReplySchema: z.ZodType<RestoreReply> = z.object({
+  seq: z.number().int().nonnegative(),
+  restoredFrom: z.number().int().positive(),
+  changed: z.boolean(),
+});
+
+/** Reply to `delete`: the log and the snapshots are gone; the actor answers `not-found` from now on. */
+export interface DeleteReply {
+  readonly deleted: true;
+}
+export const deleteReplySchema: z.ZodType<DeleteReply> = z.object({ deleted: z.literal(true) });
+
+/** Why the rights on a document changed. */
+export const ACCESS_CHANGES = ['member-removed', 'member-changed', 'document-deleted'] as const;
+export type AccessChange = (typeof ACCESS_CHANGES)[number];
+
+/**
+ * Body of the `access` event: someone's rights on the document shrank or
+ * changed. Gateways re-check every socket they hold on the document; the
+ * body is informational (`userId` absent: everyone may be affected).
+ */
+export interface AccessChanged {
+  readonly change: AccessChange;
+  readonly userId?: string;
+}
+export const accessChangedSchema: z.ZodType<AccessChanged> = z.object({
+  change: z.enum(ACCESS_CHANGES),
+  userId: z.string().min(1).max(200).optional(),
+}) as z.ZodType<AccessChanged>;

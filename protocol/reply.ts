@@ -29,7 +29,7 @@ export function encodeJson(value: unknown): Uint8Array {
  * Parses a JSON body against a schema.
  * @throws ProtocolError `malformed-message` naming what was wrong.
  */
-export function decodeJson<T>(body: Uint8Array, schema: z.ZodType<T>, what: string): T {
+export function decodeJson<T>(body: Uint8Array, schema: z.ZodType<T, z.ZodTypeDef, unknown>, what: string): T {
   let value: unknown;
   try {
     value = JSON.parse(textDecoder.decode(body));

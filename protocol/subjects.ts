@@ -5,6 +5,7 @@
  *   actor.<kind>.<id-token>.<command>   request/reply to the actor's one live instance
  *   event.<kind>.<id-token>.<event>     facts an actor publishes (fan-out)
  *   log.doc.<id-token>                  a document's durable update log (JetStream)
+ *   log.job.<id-token>                  a job's durable event log (JetStream)
  *   sys.activate.<kind>                 "activate this actor" (queue group of actor hosts)
  *   sys.gateway.<gateway-id>.<signal>   gateway liveness (heartbeat | bye)
  */
@@ -86,6 +87,22 @@ export function docLogSubject(id: ActorId): string {
 export function parseDocLogSubject(subject: string): ActorId {
   const [, doc, token] = split(subject, 'log', 3);
   if (doc !== 'doc') throw new ProtocolError('invalid-subject', `not a document log subject: ${subject}`);
+  return tokenToId(token ?? '');
+}
+
+/** JetStream stream holding every job's event log. */
+export const JOB_LOG_STREAM = 'LOOM_JOB_LOG';
+/** The subjects JOB_LOG_STREAM captures. */
+export const JOB_LOG_SUBJECTS = 'log.job.>';
+
+/** `log.job.<token>`: one subject per job inside JOB_LOG_STREAM. */
+export function jobLogSubject(id: ActorId): string {
+  return `log.job.${idToToken(id)}`;
+}
+
+export function parseJobLogSubject(subject: string): ActorId {
+  const [, job, token] = split(subject, 'log', 3);
+  if (job !== 'job') throw new ProtocolError('invalid-subject', `not a job log subject: ${subject}`);
   return tokenToId(token ?? '');
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, redactedConfig } from './config.ts';
 
 test('an empty environment gives the embedded single-process setup', () => {
   const config = loadConfig({});
@@ -26,4 +26,65 @@ test('every invalid variable is reported at once', () => {
 
 test('roles are parsed from a comma list and deduplicated', () => {
   assert.deepEqual([...loadConfig({ LOOM_ROLES: ' actors, actors ' }).roles], ['actors']);
+});
+
+test('the inference role needs its models; the API key is optional and redacted', () => {
+  assert.throws(() => loadConfig({ LOOM_ROLES: 'inference' }), (err: unknown) => err instanceof ConfigError && /LOOM_INFERENCE_MODELS/.test(err.message));
+  const config = loadConfig({ LOOM_ROLES: 'inference', LOOM_INFERENCE_MODELS: 'Qwen/Qwen2.5-7B-Instruct, llama3,llama3', OPENAI_BASE_URL: 'http://gpu:8000/v1' });
+  assert.deepEqual([...config.inference.models], ['Qwen/Qwen2.5-7B-Instruct', 'llama3']);
+  assert.equal(config.inference.baseUrl, 'http://gpu:8000/v1');
+  assert.equal(config.inference.apiKey, 'loom-local-no-key');
+  assert.equal(config.inference.concurrency, 8);
+  assert.equal(redactedConfig(loadConfig({ OPENAI_API_KEY: 'sk-secret' })).inference.apiKey, '[redacted]');
+  assert.throws(() => loadConfig({ LOOM_INFERENCE_MODELS: 'a b' }), ConfigError);
+});
+
+test('auth settings default to a generated key, 15 min access and 7 day refresh tokens', () => {
+  const config = loadConfig({});
+  assert.equal(config.auth.jwtKeys, undefined);
+  assert.equal(config.auth.accessTokenTtlS, 900);
+  assert.equal(config.auth.refreshTokenTtlS, 604_800);
+  assert.deepEqual([...config.auth.allowedOrigins], []);
+  assert.equal(config.http.trustProxy, false);
+  assert.equal(config.rateLimits.login.refillPerSec, 10 / 60);
+});
+
+test('LOOM_JWT_KEYS parses kid:secret pairs, current first, and problems never echo a secret', () => {
+  const secret = 'x'.repeat(40);
+  const config = loadConfig({ LOOM_JWT_KEYS: `new:${secret}, old:${'y'.repeat(32)}`, LOOM_ALLOWED_ORIGINS: 'https://a.example, https://b.example' });
+  assert.deepEqual(config.auth.jwtKeys?.map((k) => k.kid), ['new', 'old']);
+  assert.deepEqual([...config.auth.allowedOrigins], ['https://a.example', 'https://b.example']);
+  assert.throws(
+    () => loadConfig({ LOOM_JWT_KEYS: 'k:tooshortsecret-1234,bad kid:whatever,k:tooshortsecret-1234' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.problems.length, 3);
+      assert.doesNotMatch(err.message, /tooshortsecret/);
+      return true;
+    },
+  );
+});
+
+test('redactedConfig hides JWT secrets', () => {
+  const config = loadConfig({ LOOM_JWT_KEYS: `k:${'s'.repeat(32)}` });
+  assert.doesNotMatch(JSON.stringify(redactedConfig(config)), /s{32}/);
+});
+
+test('object storage defaults to the filesystem, and S3 needs both keys', () => {
+  const embedded = loadConfig({});
+  assert.equal(embedded.objects.s3, undefined);
+  assert.equal(embedded.objects.uploadMaxBytes, 100 * 1024 * 1024);
+  assert.equal(embedded.objects.publicUrl, undefined);
+  const s3 = loadConfig({ LOOM_S3_ENDPOINT: 'http://127.0.0.1:9000', LOOM_S3_ACCESS_KEY: 'ak', LOOM_S3_SECRET_KEY: 'sk', LOOM_PUBLIC_URL: 'https://loom.example/' });
+  assert.deepEqual(s3.objects.s3, { endpoint: 'http://127.0.0.1:9000', accessKey: 'ak', secretKey: 'sk', bucket: 'loom', region: 'us-east-1' });
+  assert.equal(s3.objects.publicUrl, 'https://loom.example');
+  assert.throws(() => loadConfig({ LOOM_S3_ENDPOINT: 'http://127.0.0.1:9000', LOOM_S3_ACCESS_KEY: 'ak' }), /LOOM_S3_SECRET_KEY/);
+  assert.throws(() => loadConfig({ LOOM_S3_ENDPOINT: 'http://127.0.0.1:9000/bucket', LOOM_S3_ACCESS_KEY: 'a', LOOM_S3_SECRET_KEY: 's' }), ConfigError);
+  assert.throws(() => loadConfig({ LOOM_URL_SIGNING_KEY: 'short' }), /LOOM_URL_SIGNING_KEY/);
+});
+
+test('redactedConfig hides the S3 secret and the URL signing key', () => {
+  const config = loadConfig({ LOOM_S3_ENDPOINT: 'http://s3:9000', LOOM_S3_ACCESS_KEY: 'ak', LOOM_S3_SECRET_KEY: 'the-s3-secret', LOOM_URL_SIGNING_KEY: 'u'.repeat(40) });
+  const text = JSON.stringify(redactedConfig(config));
+  assert.doesNotMatch(text, /the-s3-secret|u{40}/);
 });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
-export const ROLES = ['gateway', 'actors'] as const;
+export const ROLES = ['gateway', 'actors', 'inference'] as const;
 export type Role = (typeof ROLES)[number];
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -27,6 +27,83 @@ const rolesSchema = z
     }
     return [...new Set(names)] as Role[];
   });
+
+/** A comma list; blanks dropped. */
+const listSchema = z.string().transform((raw) => raw.split(',').map((v) => v.trim()).filter((v) => v.length > 0));
+
+/** Model names as the model server serves them: a comma list, each 1-128 bytes without whitespace. */
+const modelListSchema = listSchema.refine(
+  (models) => models.every((m) => Buffer.byteLength(m, 'utf8') <= 128 && !/[\u0000-\u0020\u007f-\u009f]/.test(m)),
+  'each model name must be 1-128 bytes without whitespace or control characters',
+);
+
+const booleanSchema = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** One JWT signing key: `kid` goes into the token header; `secret` is the HMAC key. */
+export interface JwtKeyConfig {
+  readonly kid: string;
+  readonly secret: string;
+}
+
+/** Shortest HMAC secret accepted: HS256 wants at least 256 bits of key. */
+export const MIN_JWT_SECRET_CHARS = 32;
+
+/**
+ * `kid:secret,kid:secret`; the first key signs, all of them verify (rotation:
+ * prepend the new key, drop the old one after the access-token TTL). Issues
+ * never repeat a secret: the message names the entry by position and kid only.
+ */
+const jwtKeysSchema = z.string().transform((raw, ctx) => {
+  const keys: JwtKeyConfig[] = [];
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e.length > 0);
+  for (const [i, entry] of entries.entries()) {
+    const colon = entry.indexOf(':');
+    const kid = colon < 0 ? '' : entry.slice(0, colon);
+    const secret = colon < 0 ? '' : entry.slice(colon + 1);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(kid)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1}: expected kid:secret with a kid of letters, digits, _ or - (1-64)` });
+    } else if (secret.length < MIN_JWT_SECRET_CHARS) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1} (kid ${kid}): secret must be at least ${MIN_JWT_SECRET_CHARS} characters` });
+    } else if (keys.some((k) => k.kid === kid)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1}: kid ${kid} appears twice` });
+    } else {
+      keys.push({ kid, secret });
+    }
+  }
+  if (entries.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'at least one kid:secret is required' });
+  return keys;
+});
+
+/** Token bucket settings: `capacity` tokens, refilled at `refillPerSec`. */
+export interface RateLimitConfig {
+  readonly capacity: number;
+  readonly refillPerSec: number;
+}
+
+/** USD per million tokens of one model, prompt and completion. */
+export interface ModelPrice {
+  readonly promptPerMillionUsd: number;
+  readonly completionPerMillionUsd: number;
+}
+
+/** JSON `{"<model>": {"promptPerMillionUsd": n, "completionPerMillionUsd": n}, ...}`; unlisted models cost 0. */
+const modelPricesSchema = z.string().transform((raw, ctx) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be JSON: {"<model>": {"promptPerMillionUsd": 0.5, "completionPerMillionUsd": 1.5}}' });
+    return z.NEVER;
+  }
+  const price = z.object({ promptPerMillionUsd: z.number().nonnegative().finite(), completionPerMillionUsd: z.number().nonnegative().finite() }).strict();
+  const parsed = z.record(z.string().min(1).max(128), price).safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${issue?.path.join('.') || 'prices'}: ${issue?.message ?? 'invalid'}` });
+    return z.NEVER;
+  }
+  return parsed.data as Readonly<Record<string, ModelPrice>>;
+});
 
 /** Environment variables, their defaults and meaning. The README table mirrors this. */
 export const ENV_SCHEMA = z
@@ -53,6 +130,50 @@ export const ENV_SCHEMA = z
     LOOM_WS_HEARTBEAT_MS: int(100, 600_000).default(30_000),
     LOOM_REQUEST_TIMEOUT_MS: int(100, 600_000).default(5_000),
     LOOM_ACTIVATION_DEADLINE_MS: int(500, 600_000).default(15_000),
+    // Accounts and the public API (issue 4, part A).
+    LOOM_JWT_KEYS: jwtKeysSchema.optional(),
+    LOOM_JWT_ISSUER: z.string().min(1).max(256).default('loom'),
+    LOOM_JWT_AUDIENCE: z.string().min(1).max(256).default('loom-api'),
+    LOOM_ACCESS_TOKEN_TTL_S: int(10, 86_400).default(900),
+    LOOM_REFRESH_TOKEN_TTL_S: int(60, 31_536_000).default(604_800),
+    LOOM_ALLOWED_ORIGINS: listSchema.default(''),
+    // Who may open documents: members by role (needs a token), or anyone as an editor.
+    LOOM_DOC_ACCESS: z.enum(['members', 'open']).default('members'),
+    LOOM_TRUST_PROXY: booleanSchema.default('false'),
+    LOOM_HTTP_MAX_BODY_BYTES: int(1_024, 1_073_741_824).default(1024 * 1024),
+    LOOM_RATE_LOGIN_BURST: int(1, 1_000_000).default(10),
+    LOOM_RATE_LOGIN_PER_MIN: int(1, 1_000_000).default(10),
+    LOOM_RATE_API_BURST: int(1, 1_000_000).default(300),
+    LOOM_RATE_API_PER_S: int(1, 1_000_000).default(50),
+    LOOM_RATE_WS_BURST: int(1, 1_000_000).default(500),
+    LOOM_RATE_WS_PER_S: int(1, 1_000_000).default(200),
+    // Object storage and uploads (issue 3, artifacts and uploads).
+    LOOM_S3_ENDPOINT: z.string().url().regex(/^https?:\/\/[^/]+\/?$/, 'must be http(s)://host[:port]').optional(),
+    LOOM_S3_ACCESS_KEY: z.string().min(1).optional(),
+    LOOM_S3_SECRET_KEY: z.string().min(1).optional(),
+    LOOM_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name').default('loom'),
+    LOOM_S3_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/).default('us-east-1'),
+    LOOM_UPLOAD_MAX_BYTES: int(1, 5 * 1024 ** 4).default(100 * 1024 * 1024),
+    LOOM_URL_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    LOOM_PUBLIC_URL: z.string().url().regex(/^https?:\/\//, 'must be an http(s) URL').optional(),
+    // Inference workers (issue 3): the OpenAI SDK's own variable names for the model server.
+    OPENAI_BASE_URL: z.string().url().regex(/^https?:\/\//, 'must be an http(s) URL').default('http://127.0.0.1:8000/v1'),
+    OPENAI_API_KEY: z.string().min(1).default('loom-local-no-key'),
+    LOOM_INFERENCE_MODELS: modelListSchema.default(''),
+    LOOM_INFERENCE_CONCURRENCY: int(1, 4_096).default(8),
+    LOOM_INFERENCE_MAX_DELIVER: int(1, 100).default(5),
+    LOOM_INFERENCE_ACK_WAIT_MS: int(500, 3_600_000).default(30_000),
+    LOOM_INFERENCE_CALL_TIMEOUT_MS: int(1_000, 3_600_000).default(600_000),
+    // Jobs (issue 3): the job engine's policy, default model and price table.
+    LOOM_DEFAULT_MODEL: z.string().min(1).max(128).regex(/^\S+$/, 'must not contain whitespace').default('loom-default'),
+    LOOM_JOB_MAX_PARALLEL_STEPS: int(1, 1_000).default(4),
+    LOOM_JOB_STEP_MAX_ATTEMPTS: int(1, 100).default(4),
+    LOOM_JOB_STEP_TIMEOUT_MS: int(100, 86_400_000).default(300_000),
+    LOOM_JOB_RETRY_BASE_MS: int(0, 3_600_000).default(1_000),
+    LOOM_JOB_RETRY_MAX_MS: int(0, 86_400_000).default(60_000),
+    LOOM_JOB_MAX_INPUT_BYTES: int(64, 16 * 1024 * 1024).default(256 * 1024),
+    LOOM_JOB_SUPERVISOR_INTERVAL_MS: int(100, 3_600_000).default(5_000),
+    LOOM_MODEL_PRICES: modelPricesSchema.default('{}'),
   })
   .strict();
 
@@ -61,7 +182,14 @@ export interface Config {
   readonly roles: readonly Role[];
   readonly logLevel: z.infer<typeof ENV_SCHEMA>['LOG_LEVEL'];
   readonly dataDir: string;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Largest request body accepted (413 above). */
+    readonly maxBodyBytes: number;
+    /** Take the client IP from the last X-Forwarded-For entry (one trusted proxy in front). */
+    readonly trustProxy: boolean;
+  };
   /** `url` absent means: start an embedded nats-server child under dataDir. */
   readonly nats: { readonly url: string | undefined; readonly serverBinary: string };
   /** `url` absent means: embedded PGlite under dataDir. */
@@ -84,6 +212,89 @@ export interface Config {
     readonly heartbeatMs: number;
     readonly requestTimeoutMs: number;
     readonly activationDeadlineMs: number;
+  };
+  readonly auth: {
+    /** Signing keys, current first; absent means a development key generated under dataDir. */
+    readonly jwtKeys: readonly JwtKeyConfig[] | undefined;
+    readonly jwtIssuer: string;
+    readonly jwtAudience: string;
+    readonly accessTokenTtlS: number;
+    readonly refreshTokenTtlS: number;
+    /**
+     * Browser origins allowed to open WebSockets (exact `scheme://host[:port]`,
+     * or `*`). Empty: only same-origin browsers and clients sending no Origin.
+     */
+    readonly allowedOrigins: readonly string[];
+  };
+  /** Blob storage: S3 when `s3` is set, else the filesystem under dataDir/objects. */
+  readonly objects: {
+    readonly s3:
+      | {
+          readonly endpoint: string;
+          readonly accessKey: string;
+          readonly secretKey: string;
+          readonly bucket: string;
+          readonly region: string;
+        }
+      | undefined;
+    /** Largest upload accepted by POST /v1/uploads, in bytes. */
+    readonly uploadMaxBytes: number;
+    /** Key for signed gateway URLs (filesystem store); absent = generated and kept under dataDir. */
+    readonly urlSigningKey: string | undefined;
+    /** Origin clients reach the gateway at, for gateway URLs; absent = http://127.0.0.1:<bound port>. */
+    readonly publicUrl: string | undefined;
+  };
+  /** The `inference` role: which models this node serves and how it calls its model server. */
+  readonly inference: {
+    /** OPENAI_BASE_URL, e.g. vLLM's `http://127.0.0.1:8000/v1`. */
+    readonly baseUrl: string;
+    /** OPENAI_API_KEY; a placeholder for local servers that check none. */
+    readonly apiKey: string;
+    readonly models: readonly string[];
+    /** Model calls in flight on this node, all its models together. */
+    readonly concurrency: number;
+    /** Deliveries that call the model before a request is dead-lettered. */
+    readonly maxDeliver: number;
+    /** JetStream AckWait; in-progress acks go out every third of it. */
+    readonly ackWaitMs: number;
+    /** Upper bound of one model call. */
+    readonly callTimeoutMs: number;
+  };
+  /** The job engine (actors role) and the jobs API (gateway role). */
+  readonly jobs: {
+    /** Model of jobs that name none. */
+    readonly defaultModel: string;
+    /** Steps of one job running at once (approvals and tools not counted). */
+    readonly maxParallelSteps: number;
+    /** Attempts per step before the job fails (and is dead-lettered). */
+    readonly stepMaxAttempts: number;
+    /** Longest one attempt of a step may take before it counts as failed. */
+    readonly stepTimeoutMs: number;
+    /** Backoff before retry n is between half and all of min(max, base * 2^(n-1)). */
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    /** Largest job input, as JSON bytes. */
+    readonly maxInputBytes: number;
+    /** How often each actor host looks for jobs whose host died. */
+    readonly supervisorIntervalMs: number;
+    /** USD per million tokens, by model. */
+    readonly modelPrices: Readonly<Record<string, ModelPrice>>;
+  };
+  /**
+   * Who may open a document over WebSocket and read it with GET /v1/docs/:id:
+   * `members` (its owner, editors and viewers, with a token) or `open`
+   * (anyone, as an editor: local development and tests of the collaboration
+   * path). The documents API itself always requires credentials.
+   */
+  readonly docAccess: 'members' | 'open';
+  /** Token buckets; in-process, so each limit applies per gateway process. */
+  readonly rateLimits: {
+    /** Per IP and per account on login and registration. */
+    readonly login: RateLimitConfig;
+    /** Per IP and per principal on every /v1 request. */
+    readonly api: RateLimitConfig;
+    /** Per WebSocket connection, on every message. */
+    readonly wsMessages: RateLimitConfig;
   };
 }
 
@@ -116,12 +327,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.LOOM_S3_ENDPOINT !== undefined && (e.LOOM_S3_ACCESS_KEY === undefined || e.LOOM_S3_SECRET_KEY === undefined)) {
+    throw new ConfigError(['LOOM_S3_ACCESS_KEY and LOOM_S3_SECRET_KEY: both are required with LOOM_S3_ENDPOINT']);
+  }
+  if (e.LOOM_ROLES.includes('inference') && e.LOOM_INFERENCE_MODELS.length === 0) {
+    throw new ConfigError(['LOOM_INFERENCE_MODELS: the inference role needs at least one model']);
+  }
   const config: Config = {
     instanceId: e.LOOM_INSTANCE_ID ?? `${os.hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`,
     roles: e.LOOM_ROLES,
     logLevel: e.LOG_LEVEL,
     dataDir: path.resolve(e.LOOM_DATA_DIR),
-    http: { host: e.LOOM_HOST, port: e.PORT },
+    http: { host: e.LOOM_HOST, port: e.PORT, maxBodyBytes: e.LOOM_HTTP_MAX_BODY_BYTES, trustProxy: e.LOOM_TRUST_PROXY },
     nats: { url: e.NATS_URL, serverBinary: e.LOOM_NATS_SERVER_BIN },
     database: { url: e.DATABASE_URL },
     actors: {
@@ -143,14 +360,75 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.LOOM_REQUEST_TIMEOUT_MS,
       activationDeadlineMs: e.LOOM_ACTIVATION_DEADLINE_MS,
     },
+    auth: {
+      jwtKeys: e.LOOM_JWT_KEYS,
+      jwtIssuer: e.LOOM_JWT_ISSUER,
+      jwtAudience: e.LOOM_JWT_AUDIENCE,
+      accessTokenTtlS: e.LOOM_ACCESS_TOKEN_TTL_S,
+      refreshTokenTtlS: e.LOOM_REFRESH_TOKEN_TTL_S,
+      allowedOrigins: e.LOOM_ALLOWED_ORIGINS,
+    },
+    objects: {
+      s3:
+        e.LOOM_S3_ENDPOINT === undefined
+          ? undefined
+          : {
+              endpoint: e.LOOM_S3_ENDPOINT,
+              accessKey: e.LOOM_S3_ACCESS_KEY ?? '',
+              secretKey: e.LOOM_S3_SECRET_KEY ?? '',
+              bucket: e.LOOM_S3_BUCKET,
+              region: e.LOOM_S3_REGION,
+            },
+      uploadMaxBytes: e.LOOM_UPLOAD_MAX_BYTES,
+      urlSigningKey: e.LOOM_URL_SIGNING_KEY,
+      publicUrl: e.LOOM_PUBLIC_URL?.replace(/\/+$/, ''),
+    },
+    inference: {
+      baseUrl: e.OPENAI_BASE_URL,
+      apiKey: e.OPENAI_API_KEY,
+      models: [...new Set(e.LOOM_INFERENCE_MODELS)],
+      concurrency: e.LOOM_INFERENCE_CONCURRENCY,
+      maxDeliver: e.LOOM_INFERENCE_MAX_DELIVER,
+      ackWaitMs: e.LOOM_INFERENCE_ACK_WAIT_MS,
+      callTimeoutMs: e.LOOM_INFERENCE_CALL_TIMEOUT_MS,
+    },
+    jobs: {
+      defaultModel: e.LOOM_DEFAULT_MODEL,
+      maxParallelSteps: e.LOOM_JOB_MAX_PARALLEL_STEPS,
+      stepMaxAttempts: e.LOOM_JOB_STEP_MAX_ATTEMPTS,
+      stepTimeoutMs: e.LOOM_JOB_STEP_TIMEOUT_MS,
+      retryBaseMs: e.LOOM_JOB_RETRY_BASE_MS,
+      retryMaxMs: e.LOOM_JOB_RETRY_MAX_MS,
+      maxInputBytes: e.LOOM_JOB_MAX_INPUT_BYTES,
+      supervisorIntervalMs: e.LOOM_JOB_SUPERVISOR_INTERVAL_MS,
+      modelPrices: e.LOOM_MODEL_PRICES,
+    },
+    docAccess: e.LOOM_DOC_ACCESS,
+    rateLimits: {
+      login: { capacity: e.LOOM_RATE_LOGIN_BURST, refillPerSec: e.LOOM_RATE_LOGIN_PER_MIN / 60 },
+      api: { capacity: e.LOOM_RATE_API_BURST, refillPerSec: e.LOOM_RATE_API_PER_S },
+      wsMessages: { capacity: e.LOOM_RATE_WS_BURST, refillPerSec: e.LOOM_RATE_WS_PER_S },
+    },
   };
   return deepFreeze(config);
 }
 
-/** The effective config with secrets (credentials in URLs) redacted, for the start-up log line. */
+/** The effective config with secrets (credentials in URLs, JWT keys) redacted, for the start-up log line. */
 export function redactedConfig(config: Config): Config {
   const redact = (url: string | undefined) => (url === undefined ? url : url.replace(/\/\/([^@/]*)@/, '//***@'));
-  return { ...config, nats: { ...config.nats, url: redact(config.nats.url) }, database: { url: redact(config.database.url) } };
+  const jwtKeys = config.auth.jwtKeys?.map((k) => ({ kid: k.kid, secret: '[redacted]' }));
+  return {
+    ...config,
+    nats: { ...config.nats, url: redact(config.nats.url) },
+    database: { url: redact(config.database.url) },
+    auth: { ...config.auth, jwtKeys },
+    objects: {
+      ...config.objects,
+      s3: config.objects.s3 && { ...config.objects.s3, secretKey: '[redacted]' },
+      urlSigningKey: config.objects.urlSigningKey && '[redacted]',
+    },
+    inference: { ...config.inference, baseUrl: redact(config.inference.baseUrl) ?? '', apiKey: '[redacted]' },
+  };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -45,7 +45,11 @@ async function main(): Promise<void> {
     const nats = await provisionNats(nc, { leaseTtlMs: config.actors.leaseTtlMs, logger: log });
 
     let database: Database | undefined;
-    if (config.roles.includes('actors')) {
+    // Actors keep snapshots in it; gateways keep accounts, keys and the audit log.
+    if (config.roles.includes('actors') || config.roles.includes('gateway')) {
+      if (config.database.url === undefined && !config.roles.includes('actors')) {
+        log.warn('gateway without DATABASE_URL: accounts live in a private embedded database that no other process sees');
+      }
       const db = await openDatabase({ url: config.database.url, dataDir: embeddedDataDir(config.dataDir), logger: log });
       cleanups.unshift(() => db.close());
       await db.migrate();

@@ -49,6 +49,11 @@ export class Compactor {
     }
   }
 
+  /** Waits for a running snapshot, if any, to finish (its failure is already logged). */
+  async settle(): Promise<void> {
+    await this.inFlight;
+  }
+
   /**
    * Waits for a running snapshot, then writes a final one if anything is not covered.
    * @throws when the snapshot cannot be written.

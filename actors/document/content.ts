@@ -5,22 +5,30 @@
  */
 import * as Y from 'yjs';
 import type { DocRoot } from '../../protocol/doc.ts';
+import { textToMarkdown, xmlToMarkdown } from './markdown.ts';
 
 export interface RenderedContent {
   readonly roots: Record<string, DocRoot>;
   /** Plain text when every root is text or xml (a text document), else null. */
   readonly text: string | null;
+  /** Markdown under the same condition as `text` (see markdown.ts). */
+  readonly markdown: string | null;
 }
 
-type RootKind = DocRoot['type'];
+export type RootKind = DocRoot['type'];
 
 /** The two fields of a root that reveal its type (untyped roots are plain AbstractTypes). */
-interface UntypedRoot {
+export interface UntypedRoot {
   readonly _start: Y.Item | null;
   readonly _map: Map<string, Y.Item>;
 }
 
-function inferKind(type: UntypedRoot): RootKind {
+/**
+ * The type a root's content implies (roots arrive untyped on the server):
+ * map entries and no list content → map; strings, formats, embeds → text;
+ * nested XML types → xml; other list content → array; empty → text.
+ */
+export function inferKind(type: UntypedRoot): RootKind {
   if (type._start === null) return type._map.size > 0 ? 'map' : 'text';
   for (let item: Y.Item | null = type._start; item !== null; item = item.right) {
     const content = item.content;
@@ -50,6 +58,7 @@ export function renderContent(live: Y.Doc): RenderedContent {
     Y.applyUpdate(copy, Y.encodeStateAsUpdate(live));
     const roots: Record<string, DocRoot> = {};
     const texts: string[] = [];
+    const markdowns: string[] = [];
     let textual = true;
     for (const [name, type] of live.share) {
       const kind = inferKind(type);
@@ -58,12 +67,14 @@ export function renderContent(live: Y.Doc): RenderedContent {
           const t = copy.getText(name);
           roots[name] = { type: kind, value: t.toString() };
           texts.push(t.toString());
+          markdowns.push(textToMarkdown(t));
           break;
         }
         case 'xml': {
           const f = copy.getXmlFragment(name);
           roots[name] = { type: kind, value: f.toJSON() };
           texts.push(xmlText(f));
+          markdowns.push(xmlToMarkdown(f));
           break;
         }
         case 'map':
@@ -80,7 +91,8 @@ export function renderContent(live: Y.Doc): RenderedContent {
         }
       }
     }
-    return { roots, text: textual && texts.length > 0 ? texts.join('\n') : null };
+    const isText = textual && texts.length > 0;
+    return { roots, text: isText ? texts.join('\n') : null, markdown: isText ? markdowns.filter((m) => m !== '').join('\n\n') : null };
   } finally {
     copy.destroy();
   }

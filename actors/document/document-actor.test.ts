@@ -27,7 +27,7 @@ let database: Database;
 let docLog: JetStreamDocumentLog;
 const published: { event: string; body: Uint8Array; headers: Record<string, string> }[] = [];
 
-const limits: DocumentLimits = { maxUpdateBytes: 4_096, maxDocumentBytes: 16_384, snapshotEveryUpdates: 1_000, snapshotEveryBytes: 1_000_000 };
+const limits: DocumentLimits = { maxUpdateBytes: 4_096, maxAppendBytes: 8_192, maxDocumentBytes: 16_384, snapshotEveryUpdates: 1_000, snapshotEveryBytes: 1_000_000 };
 
 before(async () => {
   server = await startNatsServer();

@@ -1,9 +1,12 @@
 /**
  * The document actor: owns one Y.Doc and is the only writer of its log.
  *
- * States: recovering (in `activate`) -> serving -> passivated | stepped down.
- * Messages: update, sync, awareness, content, presence (commands, see
- * protocol/doc.ts) and the host signal gateway-gone.
+ * States: recovering (in `activate`) -> serving -> passivated | stepped down,
+ * and serving -> deleted (or deleted from the start, when the directory says
+ * so at activation). A deleted actor answers every command `not-found`
+ * except `delete` itself, so a late update can never recreate the log.
+ * Messages: update, sync, awareness, content, presence, restore, delete
+ * (commands, see protocol/doc.ts) and the host signal gateway-gone.
  *
  * Write path: validate an update by decoding and applying it, append it to the
  * durable log (updates queued together are merged into one append), and only
@@ -16,16 +19,17 @@ import * as Y from 'yjs';
 import type { ActorContext, ActorInstance, CommandMessage, MailboxMessage } from '../actor.ts';
 import { StepDownError } from '../actor.ts';
 import { decodeAwarenessUpdate } from '../../protocol/awareness.ts';
-import { type DocContent, encodeSyncReply, isDocCommand } from '../../protocol/doc.ts';
+import { type DeleteReply, type DocContent, encodeSyncReply, isDocCommand, restoreRequestSchema, type RestoreReply } from '../../protocol/doc.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { checkVersion, HEADERS, readOpaqueHeader } from '../../protocol/headers.ts';
-import { encodeJson, errorReply } from '../../protocol/reply.ts';
+import { decodeJson, encodeJson, errorReply, type WireMessage } from '../../protocol/reply.ts';
 import { Compactor } from './compactor.ts';
 import { renderContent } from './content.ts';
 import type { DocumentLimits } from './limits.ts';
-import { FencingError, type DocumentLog } from './ports.ts';
+import { FencingError, type DocumentLog, type SnapshotStore } from './ports.ts';
 import { Presence } from './presence.ts';
 import type { RecoveredDocument } from './recovery.ts';
+import { restoreUpdate } from './restore.ts';
 
 interface PendingUpdate {
   readonly command: CommandMessage;
@@ -36,6 +40,13 @@ interface PendingUpdate {
 
 const EMPTY = new Uint8Array(0);
 
+/** An update passed decoding but threw while being integrated. */
+class SuspectStateError extends ProtocolError {
+  constructor(cause: unknown) {
+    super('invalid-update', 'not a valid Yjs update: it failed while being integrated into the document', { cause });
+  }
+}
+
 export class DocumentActor implements ActorInstance {
   private readonly doc: Y.Doc;
   private lastSeq: number;
@@ -43,6 +54,8 @@ export class DocumentActor implements ActorInstance {
   private pending: PendingUpdate[] = [];
   /** Set by the doc's update event, which Yjs emits only for transactions that changed something. */
   private changed = false;
+  /** The in-memory doc may have integrated part of a refused update: never snapshot it. */
+  private suspect = false;
 
   constructor(
     private readonly ctx: ActorContext,
@@ -50,6 +63,9 @@ export class DocumentActor implements ActorInstance {
     private readonly log: DocumentLog,
     private readonly compactor: Compactor,
     private readonly limits: DocumentLimits,
+    private readonly snapshots: SnapshotStore,
+    /** True when the directory marks the document deleted: serve nothing. */
+    private deleted = false,
   ) {
     this.doc = recovered.doc;
     this.lastSeq = recovered.lastSeq;
@@ -70,6 +86,7 @@ export class DocumentActor implements ActorInstance {
       try {
         checkVersion(message.headers);
         if (!isDocCommand(message.name)) throw new ProtocolError('invalid-subject', `unknown document command ${message.name}`);
+        if (this.deleted && message.name !== 'delete') throw new ProtocolError('not-found', `document ${this.ctx.id} was deleted`);
         if (message.name === 'update') {
           this.acceptUpdate(message);
           continue;
@@ -88,6 +105,12 @@ export class DocumentActor implements ActorInstance {
           case 'presence':
             message.respond({ headers: {}, body: this.presence.snapshot() });
             break;
+          case 'restore':
+            await this.restore(message);
+            break;
+          case 'delete':
+            await this.remove(message);
+            break;
           default: {
             const never: never = message.name;
             throw new Error(`unhandled command ${String(never)}`);
@@ -95,6 +118,10 @@ export class DocumentActor implements ActorInstance {
         }
       } catch (err) {
         if (err instanceof StepDownError) throw err;
+        if (err instanceof SuspectStateError) {
+          message.respond(errorReply('invalid-update', err.message));
+          await this.quarantine(err);
+        }
         if (err instanceof ProtocolError) message.respond(errorReply(err.code, err.message));
         else throw err;
       }
@@ -108,6 +135,10 @@ export class DocumentActor implements ActorInstance {
     if (update.length > this.limits.maxUpdateBytes) {
       throw new ProtocolError('update-too-large', `update of ${update.length} bytes exceeds the limit of ${this.limits.maxUpdateBytes}`);
     }
+    // An update the log cannot take in one message could never become durable.
+    if (update.length > this.limits.maxAppendBytes) {
+      throw new ProtocolError('update-too-large', `update of ${update.length} bytes exceeds what the log accepts in one message (${this.limits.maxAppendBytes})`);
+    }
     const pendingBytes = this.pending.reduce((n, p) => n + (p.update?.length ?? 0), 0);
     if (this.compactor.approxDocumentBytes + pendingBytes + update.length > this.limits.maxDocumentBytes) {
       throw new ProtocolError('document-too-large', `document would exceed ${this.limits.maxDocumentBytes} bytes`);
@@ -117,20 +148,46 @@ export class DocumentActor implements ActorInstance {
     try {
       // Decoding first rejects garbage before it can touch the document.
       Y.decodeUpdate(update);
-      Y.applyUpdate(this.doc, update, origin);
     } catch (err) {
       throw new ProtocolError('invalid-update', 'not a valid Yjs update', { cause: err });
+    }
+    try {
+      Y.applyUpdate(this.doc, update, origin);
+    } catch (err) {
+      // Yjs may have integrated part of it before throwing.
+      throw new SuspectStateError(err);
     }
     // Structs waiting for missing dependencies change nothing yet but must be kept.
     const waiting = this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null;
     this.pending.push({ command, update: this.changed || waiting ? update : null, origin });
   }
 
-  /** Appends pending updates as one log entry, then publishes and acknowledges them. */
+  /** Appends pending updates (merged, in chunks that fit one message), then publishes and acknowledges them. */
   private async flush(): Promise<void> {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    for (const chunk of this.chunks(batch)) await this.appendChunk(chunk);
+  }
+
+  /** Splits a batch in arrival order so each chunk's updates fit in one append. */
+  private *chunks(batch: readonly PendingUpdate[]): Generator<PendingUpdate[]> {
+    let chunk: PendingUpdate[] = [];
+    let bytes = 0;
+    for (const p of batch) {
+      const size = p.update?.length ?? 0;
+      if (chunk.length > 0 && bytes + size > this.limits.maxAppendBytes) {
+        yield chunk;
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(p);
+      bytes += size;
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  private async appendChunk(batch: readonly PendingUpdate[]): Promise<void> {
     const updates = batch.flatMap((p) => (p.update === null ? [] : [p.update]));
     if (updates.length === 0) {
       // Duplicates (resends, retries): already durable, nothing to append or broadcast.
@@ -157,7 +214,20 @@ export class DocumentActor implements ActorInstance {
     this.ctx.publish('update', merged, headers);
     const ack = encodeJson({ seq });
     for (const p of batch) p.command.respond({ headers: { [HEADERS.seq]: String(seq) }, body: ack });
-    this.compactor.afterAppend(this.doc, seq, merged.length);
+    if (!this.suspect) this.compactor.afterAppend(this.doc, seq, merged.length);
+  }
+
+  /**
+   * After an update failed half-way through integration, the in-memory doc
+   * may differ from anything durable: make the earlier pending updates
+   * durable (their bytes are intact), never snapshot this doc, and step down
+   * releasing the lease so the next message rebuilds from snapshot + log.
+   */
+  private async quarantine(cause: SuspectStateError): Promise<never> {
+    this.suspect = true;
+    this.ctx.log.warn({ err: cause }, 'update failed mid-integration; rebuilding document from durable state');
+    await this.flush();
+    throw new StepDownError('document state suspect after a refused update', { cause, releaseLease: true });
   }
 
   private sync(command: CommandMessage): void {
@@ -181,11 +251,70 @@ export class DocumentActor implements ActorInstance {
   }
 
   private content(): DocContent {
-    const { roots, text } = renderContent(this.doc);
-    return { id: this.ctx.id, seq: this.lastSeq, roots, text };
+    const { roots, text, markdown } = renderContent(this.doc);
+    return { id: this.ctx.id, seq: this.lastSeq, roots, text, markdown };
+  }
+
+  /**
+   * Makes the document equal a snapshot again with one new update (see
+   * restore.ts), appended and broadcast like a client's: every replica
+   * converges to the snapshot's content, and the log stays append-only.
+   * Runs after the mailbox flushed, so it rewrites durable state only.
+   */
+  private async restore(command: CommandMessage): Promise<void> {
+    const { seq } = decodeJson(command.body, restoreRequestSchema, 'restore request');
+    const snapshot = await this.snapshots.get(this.ctx.id, seq);
+    if (snapshot === null) throw new ProtocolError('not-found', `document ${this.ctx.id} has no snapshot at seq ${seq}`);
+    const update = restoreUpdate(this.doc, snapshot.state);
+    const restored = (at: number, changed: boolean): WireMessage => ({
+      headers: { [HEADERS.seq]: String(at) },
+      body: encodeJson({ seq: at, restoredFrom: seq, changed } satisfies RestoreReply),
+    });
+    if (update === null) {
+      command.respond(restored(this.lastSeq, false));
+      return;
+    }
+    if (update.length > this.limits.maxAppendBytes || this.compactor.approxDocumentBytes + update.length > this.limits.maxDocumentBytes) {
+      throw new ProtocolError('document-too-large', `restoring seq ${seq} needs an update of ${update.length} bytes, over the document limits`);
+    }
+    Y.applyUpdate(this.doc, update, 'restore');
+    // The write path acknowledges with an UpdateAck; the caller gets a RestoreReply instead.
+    const asRestore: CommandMessage = {
+      source: 'command',
+      name: command.name,
+      headers: command.headers,
+      body: command.body,
+      expectsReply: command.expectsReply,
+      respond: (reply) => command.respond(reply.headers[HEADERS.error] === undefined ? restored(Number(reply.headers[HEADERS.seq]), true) : reply),
+    };
+    this.pending.push({ command: asRestore, update, origin: undefined });
+    await this.flush();
+    this.ctx.log.info({ restoredFrom: seq, seq: this.lastSeq, bytes: update.length }, 'snapshot restored');
+  }
+
+  /**
+   * Deletes the document's durable state: waits out a running snapshot (so
+   * none lands after), then removes the log and every snapshot. The actor
+   * counts as deleted from the first step; a failed removal is answered
+   * `unavailable`, and a retried `delete` finishes it.
+   */
+  private async remove(command: CommandMessage): Promise<void> {
+    this.deleted = true;
+    try {
+      await this.compactor.settle();
+      await this.log.remove(this.ctx.id);
+      await this.snapshots.remove(this.ctx.id);
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'deleting document state failed');
+      throw new ProtocolError('unavailable', `deleting document ${this.ctx.id} failed; retry`, { cause: err });
+    }
+    this.ctx.log.info({ lastSeq: this.lastSeq }, 'document deleted');
+    command.respond({ headers: {}, body: encodeJson({ deleted: true } satisfies DeleteReply) });
   }
 
   async onPassivate(): Promise<void> {
+    // A deleted document writes nothing: a final snapshot would bring it back.
+    if (this.deleted) return;
     await this.flush();
     await this.compactor.flush(this.doc, this.lastSeq);
   }

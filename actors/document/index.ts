@@ -1,3 +1,3 @@
 export { documentActorDefinition, type DocumentActorDeps } from './definition.ts';
 export type { DocumentLimits } from './limits.ts';
-export { FencingError, type DocumentLog, type LogEntry, type Snapshot, type SnapshotStore } from './ports.ts';
+export { FencingError, type DocumentDirectory, type DocumentLog, type LogEntry, type Snapshot, type SnapshotStore } from './ports.ts';

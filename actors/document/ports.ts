@@ -42,10 +42,21 @@ export interface Snapshot {
 export interface SnapshotStore {
   /** The newest snapshot, or null when the document has none. */
   latest(id: DocId): Promise<Snapshot | null>;
+  /** The snapshot covering exactly `seq`, or null when there is none (never taken, or pruned). */
+  get(id: DocId, seq: number): Promise<Snapshot | null>;
   /** Stores a snapshot; older snapshots of the document may be pruned. */
   save(id: DocId, snapshot: Snapshot): Promise<void>;
   /** Deletes every snapshot of the document. */
   remove(id: DocId): Promise<void>;
+}
+
+/**
+ * Which documents were deleted. A deleted document's actor activates empty
+ * and answers `not-found`, so a late message can never recreate its log.
+ */
+export interface DocumentDirectory {
+  /** Whether the document was deleted (unknown documents are not). */
+  isDeleted(id: DocId): Promise<boolean>;
 }
 
 /** Thrown by DocumentLog.append when the expected last seq no longer holds. */

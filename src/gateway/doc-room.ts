@@ -1,7 +1,9 @@
 /**
  * A gateway's view of one document: the local sockets on it and one
  * subscription to the document's events, fanned out to every socket except
- * the one an update came from. Holds no document state.
+ * the one an update came from. Holds no document state. An `access` event
+ * (rights on the document changed) is not relayed: it asks the gateway to
+ * re-check the room's sockets.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { encodeAwarenessFrame, encodeUpdateFrame } from '../../protocol/collab.ts';
@@ -27,6 +29,7 @@ export class DocRoom {
     readonly docId: DocId,
     private readonly log: Logger,
     private readonly onEmpty: (room: DocRoom) => void,
+    private readonly onAccessChanged: (room: DocRoom) => void = () => undefined,
   ) {
     this.sub = nc.subscribe(eventWildcard('doc', docId), {
       callback: (err, msg) => {
@@ -59,7 +62,11 @@ export class DocRoom {
       const { name } = parseEventSubject(msg.subject);
       if (name === 'update') frame = encodeUpdateFrame(msg.data);
       else if (name === 'awareness') frame = encodeAwarenessFrame(msg.data);
-      else return;
+      else if (name === 'access') {
+        // The body only informs; every socket is re-checked whatever it says.
+        this.onAccessChanged(this);
+        return;
+      } else return;
     } catch (err) {
       this.log.warn({ err, subject: msg.subject }, 'ignoring malformed document event');
       return;

@@ -289,6 +289,27 @@ test('an update that is not a valid Yjs update, or a sync step 1 that is not a s
   await assertStillServing(room, bystander);
 });
 
+/**
+ * A valid update of one client ("hello world" in `t`, `k` in map `m`, an edit and
+ * a delete) with two bytes changed: Y.decodeUpdate accepts it, Y.applyUpdate
+ * integrates part of it and then throws "Unexpected case" from the transaction
+ * cleanup, leaving the Y.Doc it was applied to corrupted.
+ */
+const DECODES_BUT_FAILS_TO_APPLY = Uint8Array.from(
+  Buffer.from('010501000101017400840101016c840102086c6f20776f726c642801016d016b0177017600010201030358595a0101010002', 'hex'),
+);
+
+test(
+  'an update that decodes but fails to apply is closed with 4422 and leaves the document intact',
+  async () => {
+    const { room, bystander, before } = await documentWithBystander('half-applied');
+    assert.doesNotThrow(() => Y.decodeUpdate(DECODES_BUT_FAILS_TO_APPLY), 'precondition: the update decodes');
+    assertClosedWith(await sendAndAwaitClose(BAD_GW, room, [encodeUpdateFrame(DECODES_BUT_FAILS_TO_APPLY)]), CLOSE_CODES.updateRejected, /not a valid Yjs update/);
+    assert.deepEqual(await serverContent(room), before, 'nothing reached the document');
+    await assertStillServing(room, bystander);
+  },
+);
+
 test('a malformed awareness update is closed with 4400 and never reaches the other clients', async () => {
   const { room, bystander, before } = await documentWithBystander('awareness');
   const awareness = (state: string) => {

@@ -255,3 +255,26 @@ test('bad NATS input gets an error reply with its code and the actor keeps servi
   assert.ok(!text.includes('never;'), 'refused updates never reached the document');
   assert.deepEqual(Object.keys(content.roots), ['t']);
 });
+
+/** See bad-input.test.ts: decodes, then corrupts the Y.Doc it is applied to. */
+const DECODES_BUT_FAILS_TO_APPLY = Uint8Array.from(
+  Buffer.from('010501000101017400840101016c840102086c6f20776f726c642801016d016b0177017600010201030358595a0101010002', 'hex'),
+);
+
+test(
+  'an update that decodes but fails to apply is refused and every later update is still made durable',
+  async () => {
+    const id = uniqueDocName('half-applied');
+    const firstSeq = ackSeq(await command(id, id, 'update', textUpdate('kept;')));
+    assertErrorReply(await request(`actor.doc.${id}.update`, DECODES_BUT_FAILS_TO_APPLY), 'invalid-update', /not a valid Yjs update/);
+    // An acknowledged update must be appended: its seq is new.
+    const seq = ackSeq(await request(`actor.doc.${id}.update`, textUpdate('after;')));
+    assert.ok(seq > firstSeq, `acknowledged with seq ${seq} although the document was already at ${firstSeq}: never appended`);
+    const content = await request(`actor.doc.${id}.content`, new Uint8Array(0));
+    assert.equal(content.headers?.get('Loom-Error') ?? '', '', `content: ${content.string()}`);
+    const sync = decodeSyncReply((await request(`actor.doc.${id}.sync`, new Uint8Array(0))).data);
+    const copy = new Y.Doc();
+    assert.doesNotThrow(() => Y.applyUpdate(copy, sync.update), 'the sync reply applies on a fresh client');
+    assert.equal(copy.getText('t').toString(), content.json<Content>().text);
+  },
+);

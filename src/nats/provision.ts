@@ -6,11 +6,15 @@ import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, jetstreamManager, 
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DOC_LOG_STREAM, DOC_LOG_SUBJECTS, LEASE_BUCKET } from '../../protocol/subjects.ts';
+import { provisionInferenceQueue } from '../inference/provision.ts';
+import { ensureJobLogStream } from './provision-job-log.ts';
 import type { Logger } from '../log.ts';
 
 export interface Provisioned {
   readonly jsm: JetStreamManager;
   readonly leases: KV;
+  /** Cancel marks of inference requests (`cancelInference`); the inference streams exist too. */
+  readonly inferenceCancels: KV;
 }
 
 export async function provisionNats(nc: NatsConnection, opts: { leaseTtlMs: number; logger: Logger }): Promise<Provisioned> {
@@ -23,7 +27,10 @@ export async function provisionNats(nc: NatsConnection, opts: { leaseTtlMs: numb
   if (status.ttl !== opts.leaseTtlMs) {
     opts.logger.warn({ bucket: LEASE_BUCKET, bucketTtlMs: status.ttl, configuredTtlMs: opts.leaseTtlMs }, 'lease bucket exists with another ttl; using the bucket\'s');
   }
-  return { jsm, leases };
+  await ensureJobLogStream(jsm, opts.logger);
+  // Callers publish to the work queue from any role, so every process provisions it.
+  const inferenceCancels = await provisionInferenceQueue(nc, jsm, opts.logger);
+  return { jsm, leases, inferenceCancels };
 }
 
 async function ensureStream(jsm: JetStreamManager, log: Logger): Promise<void> {

@@ -13,6 +13,34 @@ export {
   type LoomDatabase,
   type OpenDatabaseOptions,
 } from './postgres/database.ts';
-export { PostgresSnapshotStore, type PostgresSnapshotStoreOptions } from './postgres/postgres-snapshot-store.ts';
-export { StorageError, isTransient, type StorageErrorCode, type StorageErrorContext } from './postgres/storage-error.ts';
-export { docSnapshots, documents } from './postgres/schema.ts';
+export { PostgresSnapshotStore, type PostgresSnapshotStoreOptions, type SnapshotInfo } from './postgres/postgres-snapshot-store.ts';
+export { PostgresDocumentRegistry } from './postgres/postgres-document-registry.ts';
+export { StorageError, isTransient, isUniqueViolation, type StorageErrorCode, type StorageErrorContext } from './postgres/storage-error.ts';
+export { docSnapshots, documentMembers, documents } from './postgres/schema.ts';
+export { apiKeys, auditLog, refreshTokens, users } from './postgres/accounts-schema.ts';
+export { uploads, UPLOAD_STATUSES, type UploadStatus } from './postgres/uploads-schema.ts';
+export {
+  artifactKey,
+  checkContentType,
+  DEFAULT_DOWNLOAD_TTL_S,
+  downloadUrl,
+  FsObjectStore,
+  GatewayUrlError,
+  GatewayUrlSigner,
+  InvalidObjectKeyError,
+  InvalidObjectRequestError,
+  ObjectStoreError,
+  ObjectTooLargeError,
+  OBJECTS_ROUTE_PATH,
+  openObjectStore,
+  parseObjectKey,
+  S3ObjectStore,
+  type ArtifactStore,
+  type ObjectInfo,
+  type ObjectStorageConfig,
+  type ObjectStore,
+  type OpenedObjectStore,
+  type PresignedRequest,
+} from './objects/index.ts';
+export { PostgresJobProjection, type JobNeedingHost } from './postgres/postgres-job-projection.ts';
+export { jobDeadLetters, jobs, jobSteps } from './postgres/jobs-schema.ts';

@@ -4,6 +4,7 @@
  * can SIGKILL a host. The HTTP port is picked by the process on first start
  * and kept across restarts, so clients reconnect to the same address.
  */
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Role } from '../config.ts';
 import { spawnChild, type Child } from './child-process.ts';
@@ -19,7 +20,7 @@ export interface LoomProcessOptions {
   readonly natsUrl?: string;
   readonly databaseUrl?: string;
   readonly dataDir?: string;
-  /** Extra LOOM_* settings, e.g. short idle or lease times. */
+  /** Extra LOOM_* settings, e.g. short idle or lease times. LOOM_DOC_ACCESS defaults to `open` here. */
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -41,6 +42,17 @@ export interface LoomProcess {
   kill(): Promise<void>;
 }
 
+let jwtKeys: string | undefined;
+/**
+ * The LOOM_JWT_KEYS value every Loom process started by this test process
+ * gets: one random `test:<secret>` key, made on first use. Tests that need
+ * a token the processes accept (an expired one, say) sign with it.
+ */
+export function testJwtKeys(): string {
+  jwtKeys ??= `test:${randomBytes(32).toString('base64url')}`;
+  return jwtKeys;
+}
+
 export async function startLoomProcess(opts: LoomProcessOptions): Promise<LoomProcess> {
   let port = 0;
   let child: Child | undefined;
@@ -55,9 +67,15 @@ export async function startLoomProcess(opts: LoomProcessOptions): Promise<LoomPr
       LOOM_ROLES: opts.roles.join(','),
       LOOM_INSTANCE_ID: opts.name,
       LOG_LEVEL: 'info',
+      // Most integration tests exercise the collaboration path without accounts;
+      // tests of permissions pass LOOM_DOC_ACCESS: 'members' in `env`.
+      LOOM_DOC_ACCESS: 'open',
       ...(opts.natsUrl ? { NATS_URL: opts.natsUrl } : {}),
       ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
       ...(opts.dataDir ? { LOOM_DATA_DIR: opts.dataDir } : {}),
+      // Every process of one test run signs and verifies with the same key,
+      // so a token from one gateway works at another (opts.env may override).
+      LOOM_JWT_KEYS: testJwtKeys(),
       ...opts.env,
     };
     const previous = child?.output() ?? [];

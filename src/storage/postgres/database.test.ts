@@ -7,6 +7,7 @@
  * success and non-zero with a logged error on failure.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,11 +18,13 @@ import { integer, pgSchema, text } from 'drizzle-orm/pg-core';
 import { createRootLogger } from '../../log.ts';
 import { spawnChild, startPostgresServer, type PostgresServerHandle } from '../../testing/index.ts';
 import { openDatabase, type Database } from './database.ts';
-import { documents } from './schema.ts';
+import { docSnapshots } from './schema.ts';
 import { StorageError } from './storage-error.ts';
 
 const logger = createRootLogger({ level: 'silent', instanceId: 'test' });
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** Migrations in migrations/meta/_journal.json: what a fresh database ends up with. */
+const MIGRATIONS = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'migrations', 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }).entries.length;
 
 // On the driver-independent PgDatabase type, db.execute() returns `unknown`
 // (pg and PGlite shape results differently), so catalog reads go through
@@ -72,9 +75,9 @@ describe('openDatabase on PGlite', () => {
       assert.equal(first.kind, 'pglite');
       await first.migrate();
       await first.migrate();
-      assert.equal(await appliedMigrations(first), 1);
+      assert.equal(await appliedMigrations(first), MIGRATIONS);
       assert.deepEqual(await columnTypes(first, 'doc_snapshots'), EXPECTED_SNAPSHOT_COLUMNS);
-      await first.db.insert(documents).values({ id: 'kept' });
+      await first.db.insert(docSnapshots).values({ docId: 'kept', seq: 1, state: new Uint8Array([0, 0]), bytes: 2 });
       await first.ping();
     } finally {
       await first.close();
@@ -83,8 +86,8 @@ describe('openDatabase on PGlite', () => {
     const second = await openDatabase({ dataDir, logger });
     try {
       await second.migrate();
-      assert.equal(await appliedMigrations(second), 1);
-      assert.deepEqual(await second.db.select({ id: documents.id }).from(documents), [{ id: 'kept' }]);
+      assert.equal(await appliedMigrations(second), MIGRATIONS);
+      assert.deepEqual(await second.db.select({ docId: docSnapshots.docId }).from(docSnapshots), [{ docId: 'kept' }]);
     } finally {
       await second.close();
     }
@@ -111,9 +114,9 @@ describe('openDatabase on PostgreSQL 15', () => {
       await database.ping();
       await database.migrate();
       await database.migrate();
-      assert.equal(await appliedMigrations(database), 1);
+      assert.equal(await appliedMigrations(database), MIGRATIONS);
       assert.deepEqual(await columnTypes(database, 'doc_snapshots'), EXPECTED_SNAPSHOT_COLUMNS);
-      assert.deepEqual(Object.keys(await columnTypes(database, 'documents')).sort(), ['created_at', 'id', 'updated_at']);
+      assert.deepEqual(Object.keys(await columnTypes(database, 'documents')).sort(), ['created_at', 'deleted_at', 'id', 'owner_id', 'title', 'updated_at']);
     } finally {
       await database.close();
     }
@@ -126,7 +129,7 @@ describe('openDatabase on PostgreSQL 15', () => {
     const c = await openDatabase({ url, logger });
     try {
       await Promise.all([a.migrate(), b.migrate(), c.migrate(), a.migrate()]);
-      assert.equal(await appliedMigrations(a), 1);
+      assert.equal(await appliedMigrations(a), MIGRATIONS);
       // The lock was released: a later run neither blocks nor fails.
       await b.migrate();
     } finally {
@@ -160,7 +163,7 @@ describe('openDatabase on PostgreSQL 15', () => {
     assert.equal((await ok.waitForExit(60_000)).code, 0, ok.output().join('\n'));
     const database = await openDatabase({ url, logger });
     try {
-      assert.equal(await appliedMigrations(database), 1);
+      assert.equal(await appliedMigrations(database), MIGRATIONS);
     } finally {
       await database.close();
     }

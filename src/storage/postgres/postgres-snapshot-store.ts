@@ -12,6 +12,14 @@ import type { LoomDatabase } from './database.ts';
 import { docSnapshots } from './schema.ts';
 import { StorageError } from './storage-error.ts';
 
+/** A stored snapshot without its state. */
+export interface SnapshotInfo {
+  /** The log seq the snapshot covers; restore by this number. */
+  readonly seq: number;
+  readonly bytes: number;
+  readonly createdAt: Date;
+}
+
 /** Options for {@link PostgresSnapshotStore}. */
 export interface PostgresSnapshotStoreOptions {
   /** Snapshots kept per document after a save, newest first. Default 3; at least 1. */
@@ -47,6 +55,35 @@ export class PostgresSnapshotStore implements SnapshotStore {
       return rows[0] ?? null;
     } catch (err) {
       throw new StorageError(`reading the latest snapshot of document ${JSON.stringify(id)} failed`, { op: 'latest', docId: id }, { cause: err });
+    }
+  }
+
+  async get(id: DocId, seq: number): Promise<Snapshot | null> {
+    try {
+      const rows = await this.#db
+        .select({ seq: docSnapshots.seq, state: docSnapshots.state })
+        .from(docSnapshots)
+        .where(and(eq(docSnapshots.docId, id), eq(docSnapshots.seq, seq)))
+        .limit(1);
+      return rows[0] ?? null;
+    } catch (err) {
+      throw new StorageError(`reading snapshot seq ${seq} of document ${JSON.stringify(id)} failed`, { op: 'get', docId: id, seq }, { cause: err });
+    }
+  }
+
+  /**
+   * The document's stored snapshots, newest first, without their states:
+   * what a client may restore (see SnapshotInfo).
+   */
+  async list(id: DocId): Promise<SnapshotInfo[]> {
+    try {
+      return await this.#db
+        .select({ seq: docSnapshots.seq, bytes: docSnapshots.bytes, createdAt: docSnapshots.createdAt })
+        .from(docSnapshots)
+        .where(eq(docSnapshots.docId, id))
+        .orderBy(desc(docSnapshots.seq));
+    } catch (err) {
+      throw new StorageError(`listing the snapshots of document ${JSON.stringify(id)} failed`, { op: 'list', docId: id }, { cause: err });
     }
   }
 

@@ -3,8 +3,8 @@
  * reads to generate `migrations/`. It must stay within what PostgreSQL 15
  * accepts: PGlite embeds a newer server and would let PG 16+ features slip
  * through unnoticed. `doc_snapshots` holds full Yjs states written by
- * compaction, keyed by document and the log seq they cover; `documents` is a
- * placeholder registry that will grow metadata columns later.
+ * compaction, keyed by document and the log seq they cover; the documents
+ * registry (owners, members, tombstones) is in documents-schema.ts.
  */
 import { bigint, integer, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import { bytea } from './bytea.ts';
@@ -25,9 +25,14 @@ export const docSnapshots = pgTable(
   (t) => [primaryKey({ columns: [t.docId, t.seq] })],
 );
 
-/** Known documents; minimal for now. */
-export const documents = pgTable('documents', {
-  id: text('id').primaryKey(),
-  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).defaultNow(),
-  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).defaultNow(),
-});
+// The documents registry (owners, members, tombstones) lives in its own file.
+export { documentMembers, documents } from './documents-schema.ts';
+
+// Accounts, credentials and the audit log live in their own file.
+export { apiKeys, auditLog, refreshTokens, users } from './accounts-schema.ts';
+
+// Uploads for job inputs live in their own file.
+export { uploads } from './uploads-schema.ts';
+
+// The job projection (jobs, steps, dead letters) lives in its own file.
+export { jobDeadLetters, jobs, jobSteps } from './jobs-schema.ts';

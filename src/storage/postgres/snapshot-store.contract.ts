@@ -66,6 +66,14 @@ export function snapshotStoreContract(name: string, open: () => Promise<Snapshot
       assertSnapshot(await f().store.latest(id), { seq: 9, state: bytesFor(9) });
     });
 
+    it('reads a kept snapshot by its seq, and null for a seq it does not hold', async () => {
+      const id = freshId();
+      for (const seq of [4, 8]) await f().store.save(id, { seq, state: bytesFor(seq) });
+      assertSnapshot(await f().store.get(id, 4), { seq: 4, state: bytesFor(4) });
+      assert.equal(await f().store.get(id, 5), null);
+      assert.equal(await f().store.get(freshId(), 4), null);
+    });
+
     it('treats saving the same document and seq twice as harmless', async () => {
       const id = freshId();
       await f().store.save(id, { seq: 3, state: bytesFor(3) });

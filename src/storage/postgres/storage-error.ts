@@ -53,3 +53,27 @@ export function isTransient(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Whether an error (or its cause chain) is a unique-constraint violation
+ * (SQLSTATE 23505), optionally of the named constraint or index.
+ */
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const { code, constraint: name } = e as { code?: unknown; constraint?: unknown };
+    if (code === '23505') return constraint === undefined || name === constraint || e.message.includes(constraint);
+  }
+  return false;
+}
+
+/**
+ * Whether an error (or its cause chain) is a foreign-key violation (SQLSTATE
+ * 23503), optionally of the named constraint.
+ */
+export function isForeignKeyViolation(err: unknown, constraint?: string): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const { code, constraint: name } = e as { code?: unknown; constraint?: unknown };
+    if (code === '23503') return constraint === undefined || name === constraint || e.message.includes(constraint);
+  }
+  return false;
+}

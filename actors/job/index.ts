@@ -1,0 +1,18 @@
+export { jobActorDefinition, replayJob, type JobActorDeps } from './definition.ts';
+export type { JobDefaults } from './engine.ts';
+export type { InferenceCall } from './effects.ts';
+export type { AnyPipeline, Pipeline } from './pipeline.ts';
+export { BUILT_IN_PIPELINES, pipelineCatalog } from './pipelines/catalog.ts';
+export type { PriceTable } from './planner.ts';
+export {
+  JobLogFencingError,
+  type DocumentPort,
+  type InferenceQueue,
+  type JobClock,
+  type JobLog,
+  type JobLogEntry,
+  type JobProjection,
+  type JobProjectionRecord,
+} from './ports.ts';
+export { emptyJobState, evolve, foldJob, type JobState } from './state.ts';
+export { jobView, needsHost, projectionRecord } from './view.ts';

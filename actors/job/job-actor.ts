@@ -1,0 +1,308 @@
+/**
+ * The job actor: a durable workflow whose state is the fold of its log.
+ *
+ * States (protocol/job.ts JobStatus): pending -> running <-> waiting-approval
+ * -> succeeded | failed | cancelled | rejected.
+ * Messages: commands start, get, cancel, approve, resume, inference-result
+ * (protocol/job.ts); its own timers `job-timer` (attempt deadlines, retry
+ * backoffs), `activity-done` (a local activity ended), `recover` (first
+ * message after activation) and `projection-retry`.
+ *
+ * Each message is decided by a pure function (engine.ts) into events and
+ * effects. The shell appends the events one by one to the log with the
+ * expected-last-sequence check (a stale owner is fenced out and steps
+ * down), publishes each on event.job.<id>.<type> with its sequence, then
+ * performs the effects: model calls go to the inference queue and come back
+ * as commands; artifact and document writes run beside the mailbox and come
+ * back as `activity-done`. Nothing long is awaited inside the mailbox. While
+ * anything is in flight the actor refuses to passivate, so a running job
+ * lives until it ends or its host dies (then the supervisor resumes it).
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { ActorContext, ActorInstance, CommandMessage, MailboxMessage, TimerMessage } from '../actor.ts';
+import { StepDownError } from '../actor.ts';
+import { ProtocolError } from '../../protocol/errors.ts';
+import { checkVersion, HEADERS } from '../../protocol/headers.ts';
+import { decodeInferenceResult } from '../../protocol/inference.ts';
+import { artifactRefSchema, encodeJobEvent } from '../../protocol/job-events.ts';
+import {
+  approveJobRequestSchema,
+  cancelJobRequestSchema,
+  isJobCommand,
+  startJobRequestSchema,
+  type JobView,
+} from '../../protocol/job.ts';
+import { decodeJson, encodeJson, errorReply } from '../../protocol/reply.ts';
+import { failureOutcome, putArtifact, writeDocument } from './activities.ts';
+import type { ActivityOutcome, JobEffect } from './effects.ts';
+import {
+  decideActivityDone,
+  decideApprove,
+  decideCancel,
+  decideInferenceResult,
+  decideRecover,
+  decideStart,
+  decideTimer,
+  type Draft,
+  type EngineEnv,
+  type JobDefaults,
+} from './engine.ts';
+import type { AnyPipeline } from './pipeline.ts';
+import type { PriceTable } from './planner.ts';
+import { JobLogFencingError, type ArtifactStore, type DocumentPort, type InferenceQueue, type JobClock, type JobLog, type JobProjection } from './ports.ts';
+import { ProjectionSync } from './projection-sync.ts';
+import { evolve, type JobState } from './state.ts';
+import { jobView, needsHost } from './view.ts';
+
+/** Everything a job activation needs; built once per host by the definition. */
+export interface JobActorDeps {
+  readonly log: JobLog;
+  readonly inference: InferenceQueue;
+  readonly artifacts: ArtifactStore;
+  readonly documents: DocumentPort;
+  readonly projection: JobProjection;
+  readonly clock: JobClock;
+  readonly pipelines: ReadonlyMap<string, AnyPipeline>;
+  readonly prices: PriceTable;
+  readonly defaults: JobDefaults;
+  /** Longest the start command waits for the job's first projection row (the supervisor finds jobs through it). */
+  readonly createProjectionTimeoutMs: number;
+}
+
+const timerPayload = z.object({ timer: z.enum(['timeout', 'retry']), step: z.string(), attempt: z.number().int() });
+const outcomeSchema: z.ZodType<ActivityOutcome> = z.union([
+  z.object({ ok: z.literal(true), output: z.unknown(), artifact: artifactRefSchema.nullable() }),
+  z.object({ ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }), retryable: z.boolean() }),
+]) as z.ZodType<ActivityOutcome>;
+const activityDonePayload = z.object({ step: z.string(), attempt: z.number().int(), outcome: outcomeSchema });
+
+const EMPTY = new Uint8Array(0);
+
+export class JobActor implements ActorInstance {
+  private readonly running = new Map<string, AbortController>();
+  private submitsInFlight = 0;
+  private readonly projection: ProjectionSync;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ctx: ActorContext,
+    private state: JobState,
+    private readonly deps: JobActorDeps,
+  ) {
+    this.log = ctx.log;
+    this.projection = new ProjectionSync(deps.projection, ctx.log, (delayMs) => ctx.schedule(delayMs, 'projection-retry'));
+  }
+
+  private env(): EngineEnv {
+    return { now: this.deps.clock.now(), random: () => this.deps.clock.random(), pipelines: this.deps.pipelines, prices: this.deps.prices };
+  }
+
+  async handle(batch: readonly MailboxMessage[]): Promise<void> {
+    for (const message of batch) {
+      if (message.source === 'signal') continue; // jobs keep no per-gateway state
+      if (message.source === 'timer') {
+        await this.onTimer(message);
+        continue;
+      }
+      try {
+        await this.onCommand(message);
+      } catch (err) {
+        if (err instanceof StepDownError) throw err;
+        if (err instanceof ProtocolError) message.respond(errorReply(err.code, err.message));
+        else throw err;
+      }
+    }
+  }
+
+  private async onCommand(command: CommandMessage): Promise<void> {
+    checkVersion(command.headers);
+    const name = command.name;
+    if (!isJobCommand(name)) throw new ProtocolError('invalid-subject', `unknown job command ${name}`);
+    switch (name) {
+      case 'start': {
+        const req = decodeJson(command.body, startJobRequestSchema, 'start request');
+        const { draft, created } = decideStart(this.state, req, this.env(), this.deps.defaults);
+        await this.commit(draft);
+        if (created) await this.projectCreation();
+        command.respond({ headers: {}, body: encodeJson({ created, job: this.view() }) });
+        return;
+      }
+      case 'get':
+        command.respond({ headers: {}, body: encodeJson(this.view()) });
+        return;
+      case 'resume':
+        command.respond({ headers: {}, body: encodeJson(this.view()) });
+        return;
+      case 'cancel': {
+        const req = decodeJson(command.body, cancelJobRequestSchema, 'cancel request');
+        await this.commit(decideCancel(this.state, req, this.env()));
+        command.respond({ headers: {}, body: encodeJson(this.view()) });
+        return;
+      }
+      case 'approve': {
+        const req = decodeJson(command.body, approveJobRequestSchema, 'approve request');
+        await this.commit(decideApprove(this.state, req, this.env()));
+        command.respond({ headers: {}, body: encodeJson(this.view()) });
+        return;
+      }
+      case 'inference-result': {
+        const result = decodeInferenceResult({ headers: command.headers, body: command.body });
+        await this.commit(decideInferenceResult(this.state, result, this.env()));
+        // Acknowledged once durable (or recognised as stale): the worker may ack its queue message.
+        command.respond({ headers: {}, body: EMPTY });
+        return;
+      }
+      default: {
+        const never: never = name;
+        throw new Error(`unhandled job command ${String(never)}`);
+      }
+    }
+  }
+
+  private view(): JobView {
+    if (this.state.created === null) throw new ProtocolError('not-found', `job ${this.ctx.id} does not exist`);
+    return jobView(this.state);
+  }
+
+  /** The supervisor finds jobs through the projection: the first row is written before the creator hears back. */
+  private async projectCreation(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no projection within ${this.deps.createProjectionTimeoutMs} ms`)), this.deps.createProjectionTimeoutMs);
+    });
+    try {
+      await Promise.race([this.projection.flush(), timeout]);
+    } catch (err) {
+      // The job exists in its log and runs here; the projection catches up in the background.
+      this.log.warn({ err }, 'first projection of a new job failed; continuing');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async onTimer(message: TimerMessage): Promise<void> {
+    switch (message.name) {
+      case 'recover':
+        this.projection.mark(this.state);
+        await this.commit(decideRecover(this.state, this.env()));
+        return;
+      case 'projection-retry':
+        this.projection.retry();
+        return;
+      case 'job-timer': {
+        const parsed = timerPayload.safeParse(message.payload);
+        if (!parsed.success) throw new Error(`malformed job timer payload: ${parsed.error.message}`);
+        await this.commit(decideTimer(this.state, parsed.data, this.env()));
+        return;
+      }
+      case 'activity-done': {
+        const parsed = activityDonePayload.safeParse(message.payload);
+        if (!parsed.success) throw new Error(`malformed activity-done payload: ${parsed.error.message}`);
+        await this.commit(decideActivityDone(this.state, parsed.data, this.env()));
+        return;
+      }
+      default:
+        this.log.warn({ timer: message.name }, 'unknown job timer ignored');
+    }
+  }
+
+  /** Appends the draft's events (fenced), publishes them, then performs its effects. */
+  private async commit(draft: Draft): Promise<void> {
+    const changed = new Set<string>();
+    for (const event of draft.events) {
+      const body = encodeJobEvent(event);
+      let seq: number;
+      try {
+        seq = await this.deps.log.append(this.ctx.id, body, this.state.lastSeq);
+      } catch (err) {
+        // Either someone else owns the job now, or we cannot tell what is durable: the next activation rebuilds from the log.
+        const why = err instanceof JobLogFencingError ? 'fenced out of the job log' : 'append to the job log failed';
+        throw new StepDownError(why, { cause: err });
+      }
+      this.state = evolve(this.state, event, seq);
+      if ('step' in event && event.step !== null) changed.add(event.step);
+      if (event.type === 'job-failed' || event.type === 'job-cancelled' || event.type === 'job-rejected') {
+        for (const id of this.state.steps.keys()) changed.add(id);
+      }
+      this.ctx.publish(event.type, body, { [HEADERS.seq]: String(seq) });
+    }
+    if (draft.events.length > 0) this.projection.mark(this.state, changed);
+    for (const effect of draft.effects) this.perform(effect);
+  }
+
+  private perform(effect: JobEffect): void {
+    switch (effect.type) {
+      case 'arm-timer':
+        this.ctx.schedule(Math.max(0, effect.at - this.deps.clock.now()), 'job-timer', { timer: effect.timer, step: effect.step, attempt: effect.attempt });
+        return;
+      case 'submit-inference':
+        this.submitsInFlight++;
+        this.deps.inference
+          .submit(this.ctx.id, effect.call)
+          .catch((err: unknown) => {
+            this.log.warn({ err, step: effect.step, attempt: effect.attempt }, 'inference submit failed');
+            this.done(effect.step, effect.attempt, failureOutcome(err, 'queue-unavailable'));
+          })
+          .finally(() => {
+            this.submitsInFlight--;
+          });
+        return;
+      case 'cancel-inference':
+        this.deps.inference.cancel(effect.requestId).catch((err: unknown) => {
+          // Best effort: a result that still arrives is recognised as stale and ignored.
+          this.log.warn({ err, step: effect.step, requestId: effect.requestId }, 'inference cancel failed');
+        });
+        return;
+      case 'put-artifact':
+        this.runLocal(effect.step, effect.attempt, () => putArtifact(this.deps.artifacts, this.ctx.id, effect));
+        return;
+      case 'write-document':
+        this.runLocal(effect.step, effect.attempt, (signal) => writeDocument(this.deps.documents, this.ctx.id, effect, signal));
+        return;
+      case 'abort-step':
+        this.running.get(effect.step)?.abort(new Error(`step ${effect.step} stopped`));
+        this.running.delete(effect.step);
+        return;
+      default: {
+        const never: never = effect;
+        throw new Error(`unhandled job effect ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Runs a local activity beside the mailbox; its outcome comes back as `activity-done`. */
+  private runLocal(step: string, attempt: number, work: (signal: AbortSignal) => Promise<ActivityOutcome>): void {
+    this.running.get(step)?.abort(new Error(`step ${step} restarted`));
+    const abort = new AbortController();
+    this.running.set(step, abort);
+    const signal = AbortSignal.any([abort.signal, this.ctx.signal]);
+    work(signal)
+      .catch((err: unknown) => failureOutcome(err, 'activity-failed'))
+      .then((outcome) => {
+        if (this.running.get(step) === abort) this.running.delete(step);
+        if (signal.aborted) return;
+        if (!outcome.ok) this.log.warn({ step, attempt, error: outcome.error }, 'job activity failed');
+        this.done(step, attempt, outcome);
+      })
+      .catch((err: unknown) => this.log.error({ err, step }, 'reporting a job activity failed'));
+  }
+
+  private done(step: string, attempt: number, outcome: ActivityOutcome): void {
+    this.ctx.schedule(0, 'activity-done', { step, attempt, outcome });
+  }
+
+  canPassivate(): boolean {
+    return this.running.size === 0 && this.submitsInFlight === 0 && this.projection.idle && !needsHost(this.state);
+  }
+
+  async onPassivate(): Promise<void> {
+    await this.projection.flush();
+  }
+
+  dispose(): void {
+    this.projection.stop();
+    for (const abort of this.running.values()) abort.abort(new Error('job activation ended'));
+    this.running.clear();
+  }
+}

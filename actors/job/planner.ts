@@ -1,0 +1,300 @@
+/**
+ * The scheduler at the heart of the engine, pure: given a job's state and
+ * its pipeline, it starts every step whose dependencies succeeded (bounded
+ * by the job's parallelism; approvals and tools take no slot), runs tool
+ * steps on the spot, finishes the job when every step succeeded, and turns
+ * failed attempts into retries (backoff with jitter) or a failed job. It
+ * works on a Draft: events are folded into the draft's state as they are
+ * emitted, so each decision sees the consequences of the previous one.
+ */
+import type { JobError, JobEvent, Usage } from '../../protocol/job-events.ts';
+import { createHash } from 'node:crypto';
+import type { JobEffect, InferenceCall } from './effects.ts';
+import type { Activity, AnyPipeline, PipelineContext, StepSpec } from './pipeline.ts';
+import { nextRetryAt } from './retry-policy.ts';
+import { evolve, isBusy, isTerminal, type JobState, type StepState } from './state.ts';
+
+/** Prices per million tokens, by model. Unlisted models cost 0. */
+export type PriceTable = Readonly<Record<string, { readonly promptPerMillionUsd: number; readonly completionPerMillionUsd: number }>>;
+
+/** What decisions depend on besides the state: the time, a random source (jitter), pipelines and prices. */
+export interface EngineEnv {
+  readonly now: number;
+  /** Draws in [0, 1). */
+  readonly random: () => number;
+  readonly pipelines: ReadonlyMap<string, AnyPipeline>;
+  readonly prices: PriceTable;
+}
+
+/** Events to append (in order) and effects to perform once they are durable. */
+export class Draft {
+  readonly events: JobEvent[] = [];
+  readonly effects: JobEffect[] = [];
+  constructor(
+    public state: JobState,
+    readonly env: EngineEnv,
+  ) {}
+
+  emit(event: JobEvent): void {
+    this.state = evolve(this.state, event, this.state.lastSeq);
+    this.events.push(event);
+  }
+
+  effect(effect: JobEffect): void {
+    this.effects.push(effect);
+  }
+
+  get now(): number {
+    return this.env.now;
+  }
+}
+
+/** Request ids allow 1-128 of [A-Za-z0-9_:.-] (protocol/inference.ts). */
+const PLAIN_JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The inference request id of one attempt: `<job>.<step>.<attempt>`, stable,
+ * so a resubmission after a crash is deduplicated by the queue. Job ids that
+ * are not short plain tokens are replaced by a digest of themselves.
+ */
+export function requestIdFor(jobId: string, step: string, attempt: number): string {
+  const digest = (text: string) => `h${createHash('sha256').update(text).digest('base64url').slice(0, 32)}`;
+  const id = `${PLAIN_JOB_ID.test(jobId) ? jobId : digest(jobId)}.${step}.${attempt}`;
+  return id.length <= 128 ? id : `${digest(`${jobId}\n${step}`)}.${attempt}`;
+}
+
+/** Prices a model call with the configured table. */
+export function priceUsage(usage: Omit<Usage, 'costUsd'>, prices: PriceTable): Usage {
+  const price = prices[usage.model];
+  const costUsd = price === undefined ? 0 : (usage.promptTokens * price.promptPerMillionUsd + usage.completionTokens * price.completionPerMillionUsd) / 1_000_000;
+  return { ...usage, costUsd: Math.round(costUsd * 1e9) / 1e9 };
+}
+
+const parsedInputs = new WeakMap<object, unknown>();
+
+/**
+ * The context step functions see for the current state.
+ * @throws Error when the job does not exist.
+ */
+export function contextFor(state: JobState, pipeline: AnyPipeline): PipelineContext<unknown> {
+  const created = state.created;
+  if (created === null) throw new Error(`job ${state.id} does not exist`);
+  let input = parsedInputs.get(created);
+  if (input === undefined) {
+    // Validated at creation; parsing again applies the schema's defaults the same way on every replay.
+    input = pipeline.input.parse(created.input);
+    parsedInputs.set(created, input);
+  }
+  return {
+    jobId: state.id,
+    input,
+    targetDocId: created.targetDocId,
+    model: created.model,
+    has: (id) => state.steps.get(id)?.status === 'succeeded',
+    output: (id, schema) => {
+      const s = state.steps.get(id);
+      if (s === undefined || s.status !== 'succeeded') throw new Error(`step ${id} has not succeeded`);
+      return schema.parse(s.output);
+    },
+  };
+}
+
+export function pipelineOf(state: JobState, env: EngineEnv): AnyPipeline {
+  const kind = state.created?.kind ?? '';
+  const pipeline = env.pipelines.get(kind);
+  if (pipeline === undefined) throw new Error(`job ${state.id} has kind ${kind}, which no pipeline serves`);
+  return pipeline;
+}
+
+function specOf(state: JobState, pipeline: AnyPipeline, stepId: string): StepSpec<unknown> {
+  const spec = pipeline.steps(contextFor(state, pipeline)).find((s) => s.id === stepId);
+  if (spec === undefined) throw new Error(`pipeline ${pipeline.kind} has no step ${stepId}`);
+  return spec;
+}
+
+/** Builds a step's activity for the draft's state. @throws Error when the pipeline cannot. */
+export function activityOf(d: Draft, stepId: string): Activity {
+  const pipeline = pipelineOf(d.state, d.env);
+  const spec = specOf(d.state, pipeline, stepId);
+  const activity = spec.build(contextFor(d.state, pipeline));
+  if (activity.type !== spec.activity) throw new Error(`step ${stepId} declared ${spec.activity} but built ${activity.type}`);
+  return activity;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Stops everything in flight: cancels model calls, aborts local activities. Call before the terminal event. */
+export function stopInFlight(d: Draft): void {
+  for (const s of d.state.steps.values()) {
+    if (s.status !== 'running') continue;
+    if (s.activity === 'inference' && s.requestId !== null) d.effect({ type: 'cancel-inference', step: s.id, requestId: s.requestId });
+    else if (s.activity === 'artifact' || s.activity === 'document-write') d.effect({ type: 'abort-step', step: s.id });
+  }
+}
+
+/** Ends the job as failed (the caller has recorded the step's last failure). */
+export function failJob(d: Draft, step: string | null, error: JobError, attempts: number): void {
+  stopInFlight(d);
+  d.emit({ type: 'job-failed', v: 1, at: d.now, step, error, attempts });
+}
+
+/** Records a failed attempt, then schedules the retry or fails the job. */
+export function attemptFailed(d: Draft, s: StepState, error: JobError, usage: Usage | null, terminal: boolean): void {
+  const policy = requirePolicy(d.state);
+  const retryAt = nextRetryAt(s.attempt, d.now, policy, d.env.random(), terminal);
+  d.emit({ type: 'step-attempt-failed', v: 1, at: d.now, step: s.id, attempt: s.attempt, error, usage, retryAt });
+  if (retryAt !== null) {
+    d.effect({ type: 'arm-timer', timer: 'retry', step: s.id, attempt: s.attempt, at: retryAt });
+    return;
+  }
+  const why = terminal ? 'a terminal error' : `${s.attempt} attempt${s.attempt === 1 ? '' : 's'}`;
+  failJob(d, s.id, { code: error.code, message: `step ${s.id} failed after ${why}: ${error.message}` }, s.attempt);
+}
+
+function requirePolicy(state: JobState) {
+  if (state.created === null) throw new Error(`job ${state.id} does not exist`);
+  return state.created.policy;
+}
+
+/** The inference call of an attempt, rebuilt the same way on every replay. */
+export function inferenceCall(d: Draft, stepId: string, attempt: number, activity: Activity & { type: 'inference' }): InferenceCall {
+  const created = d.state.created;
+  if (created === null) throw new Error(`job ${d.state.id} does not exist`);
+  return {
+    requestId: requestIdFor(d.state.id, stepId, attempt),
+    model: activity.model ?? created.model,
+    messages: activity.messages,
+    ...(activity.maxTokens === undefined ? {} : { maxTokens: activity.maxTokens }),
+    ...(activity.temperature === undefined ? {} : { temperature: activity.temperature }),
+    ...(activity.responseFormat === undefined ? {} : { responseFormat: activity.responseFormat }),
+    priority: created.priority,
+    meta: { jobId: d.state.id, step: stepId, attempt },
+  };
+}
+
+/** The effects that (re)run an attempt of a started step whose work happens elsewhere. */
+export function runEffects(d: Draft, s: StepState, activity: Activity): void {
+  switch (activity.type) {
+    case 'inference':
+      d.effect({ type: 'submit-inference', step: s.id, attempt: s.attempt, call: inferenceCall(d, s.id, s.attempt, activity) });
+      break;
+    case 'artifact':
+      d.effect({ type: 'put-artifact', step: s.id, attempt: s.attempt, name: activity.name, contentType: activity.contentType, body: activity.body });
+      break;
+    case 'document-write':
+      d.effect({
+        type: 'write-document',
+        step: s.id,
+        attempt: s.attempt,
+        docId: activity.docId,
+        root: activity.root,
+        text: activity.text,
+        offset: activity.offset,
+      });
+      break;
+    case 'tool':
+    case 'approval':
+      return;
+    default: {
+      const never: never = activity;
+      throw new Error(`unhandled activity ${JSON.stringify(never)}`);
+    }
+  }
+  if (s.deadlineAt !== null) d.effect({ type: 'arm-timer', timer: 'timeout', step: s.id, attempt: s.attempt, at: s.deadlineAt });
+}
+
+/** Starts attempt `attempt` of a step. Tools run (and finish) right here. */
+export function startStep(d: Draft, stepId: string, attempt: number): void {
+  let activity: Activity;
+  try {
+    activity = activityOf(d, stepId);
+  } catch (err) {
+    failJob(d, stepId, { code: 'pipeline-error', message: `step ${stepId} could not be built: ${describe(err)}` }, attempt);
+    return;
+  }
+  const policy = requirePolicy(d.state);
+  const timed = activity.type === 'inference' || activity.type === 'artifact' || activity.type === 'document-write';
+  d.emit({
+    type: 'step-started',
+    v: 1,
+    at: d.now,
+    step: stepId,
+    activity: activity.type,
+    attempt,
+    requestId: activity.type === 'inference' ? requestIdFor(d.state.id, stepId, attempt) : null,
+    deadlineAt: timed ? d.now + policy.stepTimeoutMs : null,
+  });
+  if (activity.type === 'tool') {
+    let output: unknown;
+    try {
+      output = activity.run();
+    } catch (err) {
+      const s = d.state.steps.get(stepId);
+      if (s !== undefined) attemptFailed(d, s, { code: 'tool-failed', message: describe(err) }, null, true);
+      return;
+    }
+    d.emit({ type: 'step-succeeded', v: 1, at: d.now, step: stepId, attempt, output: output ?? null, usage: null, artifact: null });
+    return;
+  }
+  const s = d.state.steps.get(stepId);
+  if (s !== undefined) runEffects(d, s, activity);
+}
+
+/** Occupies a parallelism slot while it runs. */
+function takesSlot(spec: StepSpec<unknown>): boolean {
+  return spec.activity !== 'approval' && spec.activity !== 'tool';
+}
+
+/**
+ * Starts what is ready and finishes the job when nothing is left. Loops
+ * because a tool finishing at once can make further steps ready.
+ */
+export function plan(d: Draft): void {
+  for (let round = 0; round < 10_000; round++) {
+    if (d.state.created === null || isTerminal(d.state)) return;
+    const pipeline = pipelineOf(d.state, d.env);
+    let specs: readonly StepSpec<unknown>[];
+    try {
+      specs = pipeline.steps(contextFor(d.state, pipeline));
+    } catch (err) {
+      failJob(d, null, { code: 'pipeline-error', message: `pipeline ${pipeline.kind} failed to plan: ${describe(err)}` }, 0);
+      return;
+    }
+    const policy = requirePolicy(d.state);
+    let slots = policy.maxParallelSteps - [...d.state.steps.values()].filter(isBusy).length;
+    let started = false;
+    for (const spec of specs) {
+      if (isTerminal(d.state)) return;
+      if (d.state.steps.has(spec.id)) continue;
+      if (!spec.after.every((dep) => d.state.steps.get(dep)?.status === 'succeeded')) continue;
+      if (takesSlot(spec)) {
+        if (slots <= 0) continue;
+        slots--;
+      }
+      startStep(d, spec.id, 1);
+      started = true;
+    }
+    if (started) continue;
+    if (isTerminal(d.state)) return;
+    const live = [...d.state.steps.values()].some((s) => isBusy(s) || s.status === 'waiting-approval');
+    if (live) return;
+    const pending = specs.filter((s) => d.state.steps.get(s.id)?.status !== 'succeeded');
+    if (pending.length > 0) {
+      const names = pending.map((s) => s.id).slice(0, 5).join(', ');
+      failJob(d, null, { code: 'pipeline-stuck', message: `steps ${names} can never start: a dependency is missing` }, 0);
+      return;
+    }
+    let output: unknown;
+    try {
+      output = pipeline.result(contextFor(d.state, pipeline));
+    } catch (err) {
+      failJob(d, null, { code: 'pipeline-error', message: `pipeline ${pipeline.kind} could not compose its result: ${describe(err)}` }, 0);
+      return;
+    }
+    d.emit({ type: 'job-succeeded', v: 1, at: d.now, output: output ?? null });
+    return;
+  }
+  throw new Error(`job ${d.state.id}: planning did not settle`);
+}

@@ -1,0 +1,185 @@
+/**
+ * A job's state is the fold of its log: `evolve(state, event, seq)` is pure,
+ * total over every event type, and the only way state changes, in the actor
+ * and in replays alike. Steps appear in the state when they start; steps of
+ * the pipeline that have not started yet live only in the pipeline.
+ */
+import type { ArtifactRef, ActivityType, JobError, JobEvent, JobEventOf, Usage } from '../../protocol/job-events.ts';
+import type { JobStatus, StepStatus } from '../../protocol/job.ts';
+
+export interface StepState {
+  readonly id: string;
+  readonly activity: ActivityType;
+  readonly status: StepStatus;
+  /** The current (or last) attempt, from 1. */
+  readonly attempt: number;
+  /** Inference request id of the current attempt. */
+  readonly requestId: string | null;
+  readonly startedAt: number;
+  readonly attemptStartedAt: number;
+  readonly deadlineAt: number | null;
+  readonly retryAt: number | null;
+  readonly finishedAt: number | null;
+  readonly output: unknown;
+  /** The last attempt's error. */
+  readonly error: JobError | null;
+  /** Every model call the step made, failed attempts included. */
+  readonly calls: readonly Usage[];
+  readonly artifact: ArtifactRef | null;
+}
+
+export interface JobState {
+  readonly id: string;
+  /** Sequence of the last event folded in (0: empty log). */
+  readonly lastSeq: number;
+  /** The creation event; null while the job does not exist. */
+  readonly created: JobEventOf<'job-created'> | null;
+  readonly status: JobStatus;
+  /** Started steps, in start order. */
+  readonly steps: ReadonlyMap<string, StepState>;
+  readonly output: unknown;
+  readonly error: JobError | null;
+  readonly updatedAt: number;
+  readonly finishedAt: number | null;
+}
+
+export function emptyJobState(id: string): JobState {
+  return { id, lastSeq: 0, created: null, status: 'pending', steps: new Map(), output: null, error: null, updatedAt: 0, finishedAt: null };
+}
+
+export function isTerminal(state: JobState): boolean {
+  return state.status === 'succeeded' || state.status === 'failed' || state.status === 'cancelled' || state.status === 'rejected';
+}
+
+/** Steps holding a parallelism slot: running, or waiting to retry. */
+export function isBusy(step: StepState): boolean {
+  return step.status === 'running' || step.status === 'retry-wait';
+}
+
+/** Status of a live job from its steps: running while anything runs or waits to retry, else waiting while an approval waits. */
+function liveStatus(steps: ReadonlyMap<string, StepState>): JobStatus {
+  let waiting = false;
+  for (const s of steps.values()) {
+    if (isBusy(s)) return 'running';
+    if (s.status === 'waiting-approval') waiting = true;
+  }
+  if (waiting) return 'waiting-approval';
+  return steps.size === 0 ? 'pending' : 'running';
+}
+
+function withStep(state: JobState, step: StepState): Map<string, StepState> {
+  const steps = new Map(state.steps);
+  steps.set(step.id, step);
+  return steps;
+}
+
+function requireStep(state: JobState, id: string, type: string): StepState {
+  const s = state.steps.get(id);
+  if (s === undefined) throw new Error(`job ${state.id}: ${type} for step ${id} that never started`);
+  return s;
+}
+
+/**
+ * Folds one event into the state.
+ * @throws Error when the event contradicts the state (a log that was not written by this fold's rules).
+ */
+export function evolve(state: JobState, event: JobEvent, seq: number): JobState {
+  const at = event.at;
+  const next = (patch: Partial<JobState>): JobState => ({ ...state, ...patch, lastSeq: seq, updatedAt: at });
+  switch (event.type) {
+    case 'job-created':
+      if (state.created !== null) throw new Error(`job ${state.id} created twice`);
+      return next({ created: event, status: 'pending' });
+    case 'step-started': {
+      const previous = state.steps.get(event.step);
+      const step: StepState = {
+        id: event.step,
+        activity: event.activity,
+        status: event.activity === 'approval' ? 'waiting-approval' : 'running',
+        attempt: event.attempt,
+        requestId: event.requestId,
+        startedAt: previous?.startedAt ?? at,
+        attemptStartedAt: at,
+        deadlineAt: event.deadlineAt,
+        retryAt: null,
+        finishedAt: null,
+        output: null,
+        error: previous?.error ?? null,
+        calls: previous?.calls ?? [],
+        artifact: null,
+      };
+      const steps = withStep(state, step);
+      return next({ steps, status: liveStatus(steps) });
+    }
+    case 'step-succeeded': {
+      const s = requireStep(state, event.step, event.type);
+      const steps = withStep(state, {
+        ...s,
+        status: 'succeeded',
+        finishedAt: at,
+        deadlineAt: null,
+        output: event.output,
+        error: null,
+        calls: event.usage === null ? s.calls : [...s.calls, event.usage],
+        artifact: event.artifact,
+      });
+      return next({ steps, status: liveStatus(steps) });
+    }
+    case 'step-attempt-failed': {
+      const s = requireStep(state, event.step, event.type);
+      const steps = withStep(state, {
+        ...s,
+        status: event.retryAt === null ? 'failed' : 'retry-wait',
+        retryAt: event.retryAt,
+        deadlineAt: null,
+        finishedAt: event.retryAt === null ? at : null,
+        error: event.error,
+        calls: event.usage === null ? s.calls : [...s.calls, event.usage],
+      });
+      return next({ steps, status: liveStatus(steps) });
+    }
+    case 'approval-decided': {
+      // The decision is recorded; step-succeeded or job-rejected that follows changes the state.
+      requireStep(state, event.step, event.type);
+      return next({});
+    }
+    case 'job-succeeded':
+      return next({ status: 'succeeded', output: event.output, finishedAt: at });
+    case 'job-failed':
+      return next({ status: 'failed', error: event.error, finishedAt: at, steps: settleSteps(state, at) });
+    case 'job-cancelled':
+      return next({ status: 'cancelled', error: { code: 'cancelled', message: event.reason ?? `cancelled by ${event.by}` }, finishedAt: at, steps: settleSteps(state, at) });
+    case 'job-rejected':
+      return next({ status: 'rejected', error: { code: 'rejected', message: event.comment ?? `rejected by ${event.by}` }, finishedAt: at, steps: settleSteps(state, at) });
+    default: {
+      const never: never = event;
+      throw new Error(`unhandled job event ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** When a job ends, steps still running or waiting are cancelled. */
+function settleSteps(state: JobState, at: number): ReadonlyMap<string, StepState> {
+  let steps: Map<string, StepState> | undefined;
+  for (const s of state.steps.values()) {
+    if (s.status === 'running' || s.status === 'retry-wait' || s.status === 'waiting-approval') {
+      steps ??= new Map(state.steps);
+      steps.set(s.id, { ...s, status: 'cancelled', finishedAt: at, deadlineAt: null, retryAt: null });
+    }
+  }
+  return steps ?? state.steps;
+}
+
+/** Folds a whole log. */
+export function foldJob(id: string, events: Iterable<{ seq: number; event: JobEvent }>): JobState {
+  let state = emptyJobState(id);
+  for (const { seq, event } of events) state = evolve(state, event, seq);
+  return state;
+}
+
+/** Outputs of succeeded steps, by id. */
+export function succeededOutputs(state: JobState): ReadonlyMap<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const s of state.steps.values()) if (s.status === 'succeeded') out.set(s.id, s.output);
+  return out;
+}

@@ -1,0 +1,186 @@
+/**
+ * The events of a job's durable log (JetStream subject log.job.<id-token>,
+ * one event per message, JSON). The job actor is their only writer; the same
+ * bytes are published live on event.job.<id-token>.<type> with a Loom-Seq
+ * header carrying the log sequence, which is also the event id clients
+ * resume from (SSE Last-Event-ID, /ws `lastEventId`). State is the fold of
+ * these events; PostgreSQL rows are a projection of it.
+ *
+ * Every event carries `v` (layout version) and `at` (ms since the epoch,
+ * when the actor decided it). Decoders reject unknown versions.
+ */
+import { z } from 'zod';
+import { decodeJson, encodeJson } from './reply.ts';
+
+export const JOB_EVENT_VERSION = 1;
+
+/** What a step does: a model call, a pure built-in tool, an object write, a write into a live document, a human decision. */
+export const ACTIVITY_TYPES = ['inference', 'tool', 'artifact', 'document-write', 'approval'] as const;
+export type ActivityType = (typeof ACTIVITY_TYPES)[number];
+
+/** Token and latency accounting of one model call, priced when it was recorded. */
+export const usageSchema = z.object({
+  model: z.string().max(200),
+  promptTokens: z.number().int().nonnegative(),
+  completionTokens: z.number().int().nonnegative(),
+  timeToFirstTokenMs: z.number().nonnegative().nullable(),
+  durationMs: z.number().nonnegative(),
+  /** From the configured price table at the time of the call; 0 for unpriced models. */
+  costUsd: z.number().nonnegative(),
+});
+export type Usage = z.infer<typeof usageSchema>;
+
+/** Why an attempt, a step or a job failed. `code` is stable, `message` is for people. */
+export const jobErrorSchema = z.object({ code: z.string().min(1).max(64), message: z.string().max(4_000) });
+export type JobError = z.infer<typeof jobErrorSchema>;
+
+/** An object a step wrote (exactly once, under a key derived from job, step and name). */
+export const artifactRefSchema = z.object({
+  step: z.string(),
+  name: z.string(),
+  key: z.string(),
+  contentType: z.string(),
+  bytes: z.number().int().nonnegative(),
+});
+export type ArtifactRef = z.infer<typeof artifactRefSchema>;
+
+/** Retry and concurrency policy fixed at creation, so a replay never depends on today's config. */
+export const jobPolicySchema = z.object({
+  maxAttempts: z.number().int().min(1).max(100),
+  stepTimeoutMs: z.number().int().min(1),
+  maxParallelSteps: z.number().int().min(1).max(1_000),
+  retryBaseMs: z.number().int().min(0),
+  retryMaxMs: z.number().int().min(0),
+});
+export type JobPolicy = z.infer<typeof jobPolicySchema>;
+
+export const JOB_PRIORITIES = ['interactive', 'batch'] as const;
+export type JobPriority = (typeof JOB_PRIORITIES)[number];
+
+const base = { v: z.literal(JOB_EVENT_VERSION), at: z.number().int().nonnegative() };
+const stepName = z.string().min(1).max(64);
+
+const jobCreated = z.object({
+  type: z.literal('job-created'),
+  ...base,
+  kind: z.string(),
+  input: z.unknown(),
+  owner: z.string(),
+  idempotencyKey: z.string().nullable(),
+  targetDocId: z.string().nullable(),
+  /** sha256 of the canonical input; a reused idempotency key with another input is a conflict. */
+  inputHash: z.string(),
+  priority: z.enum(JOB_PRIORITIES),
+  model: z.string(),
+  policy: jobPolicySchema,
+});
+
+const stepStarted = z.object({
+  type: z.literal('step-started'),
+  ...base,
+  step: stepName,
+  activity: z.enum(ACTIVITY_TYPES),
+  attempt: z.number().int().min(1),
+  /** Inference request id of this attempt (dedup key on the queue and of results). */
+  requestId: z.string().nullable(),
+  /** When the attempt times out; null for approvals, which wait as long as it takes. */
+  deadlineAt: z.number().int().nullable(),
+});
+
+const stepSucceeded = z.object({
+  type: z.literal('step-succeeded'),
+  ...base,
+  step: stepName,
+  attempt: z.number().int().min(1),
+  output: z.unknown(),
+  usage: usageSchema.nullable(),
+  artifact: artifactRefSchema.nullable(),
+});
+
+const stepAttemptFailed = z.object({
+  type: z.literal('step-attempt-failed'),
+  ...base,
+  step: stepName,
+  attempt: z.number().int().min(1),
+  error: jobErrorSchema,
+  /** Tokens spent by the failed attempt (an invalid structured output still cost them). */
+  usage: usageSchema.nullable(),
+  /** When the next attempt starts; null when the step has failed for good. */
+  retryAt: z.number().int().nullable(),
+});
+
+const approvalDecided = z.object({
+  type: z.literal('approval-decided'),
+  ...base,
+  step: stepName,
+  approved: z.boolean(),
+  by: z.string(),
+  comment: z.string().nullable(),
+});
+
+const jobSucceeded = z.object({ type: z.literal('job-succeeded'), ...base, output: z.unknown() });
+
+const jobFailed = z.object({
+  type: z.literal('job-failed'),
+  ...base,
+  /** The step that exhausted its attempts, or null for a job-level cause. */
+  step: stepName.nullable(),
+  error: jobErrorSchema,
+  attempts: z.number().int().nonnegative(),
+});
+
+const jobCancelled = z.object({ type: z.literal('job-cancelled'), ...base, by: z.string(), reason: z.string().nullable() });
+
+const jobRejected = z.object({ type: z.literal('job-rejected'), ...base, step: stepName, by: z.string(), comment: z.string().nullable() });
+
+export const jobEventSchema = z.discriminatedUnion('type', [
+  jobCreated,
+  stepStarted,
+  stepSucceeded,
+  stepAttemptFailed,
+  approvalDecided,
+  jobSucceeded,
+  jobFailed,
+  jobCancelled,
+  jobRejected,
+]);
+export type JobEvent = z.infer<typeof jobEventSchema>;
+export type JobEventType = JobEvent['type'];
+export type JobEventOf<T extends JobEventType> = Extract<JobEvent, { type: T }>;
+
+export const JOB_EVENT_TYPES = [
+  'job-created',
+  'step-started',
+  'step-succeeded',
+  'step-attempt-failed',
+  'approval-decided',
+  'job-succeeded',
+  'job-failed',
+  'job-cancelled',
+  'job-rejected',
+] as const satisfies readonly JobEventType[];
+
+/** Events after which nothing more is appended. */
+export const TERMINAL_JOB_EVENTS: ReadonlySet<JobEventType> = new Set(['job-succeeded', 'job-failed', 'job-cancelled', 'job-rejected']);
+
+export function isJobEventType(name: string): name is JobEventType {
+  return (JOB_EVENT_TYPES as readonly string[]).includes(name);
+}
+
+/** A job event with its position in the job's log. */
+export interface SequencedJobEvent {
+  readonly seq: number;
+  readonly event: JobEvent;
+}
+
+export function encodeJobEvent(event: JobEvent): Uint8Array {
+  return encodeJson(event);
+}
+
+/**
+ * Decodes one log entry or live event body.
+ * @throws ProtocolError `malformed-message` naming the fault (unknown type or version included).
+ */
+export function decodeJobEvent(body: Uint8Array): JobEvent {
+  return decodeJson(body, jobEventSchema, 'job event');
+}

@@ -1,0 +1,132 @@
+/**
+ * Job actor messages (kind `job`): the public contract for gateways and
+ * internal services. Layouts are described in PROTOCOL.md ("Jobs").
+ *
+ * Commands (request/reply on actor.job.<id-token>.<command>, JSON bodies):
+ *   start             StartJobRequest      -> StartJobReply   creates the job, or returns the existing one (idempotent by id)
+ *   get               empty                -> JobView
+ *   cancel            CancelJobRequest     -> JobView         no new steps; in-flight inference is cancelled
+ *   approve           ApproveJobRequest    -> JobView         decides the step waiting for approval
+ *   resume            empty                -> JobView         no-op beyond activation: re-arms a job whose host died
+ *   inference-result  InferenceResult      -> empty           from inference workers (protocol/inference.ts); duplicates are acknowledged and ignored
+ * Events (event.job.<id-token>.<event>):
+ *   <JobEvent type>   a JobEvent (protocol/job-events.ts), header Loom-Seq = its log sequence
+ *   token             TokenDelta (protocol/inference.ts), published by inference workers; live only, no sequence
+ */
+import { z } from 'zod';
+import { JOB_PRIORITIES, artifactRefSchema, jobErrorSchema, usageSchema, ACTIVITY_TYPES } from './job-events.ts';
+
+export const JOB_COMMANDS = ['start', 'get', 'cancel', 'approve', 'resume', 'inference-result'] as const;
+export type JobCommand = (typeof JOB_COMMANDS)[number];
+
+export function isJobCommand(name: string): name is JobCommand {
+  return (JOB_COMMANDS as readonly string[]).includes(name);
+}
+
+/** Command that carries inference results back to a job (InferenceRequest.replyTo.command). */
+export const JOB_INFERENCE_RESULT_COMMAND = 'inference-result' satisfies JobCommand;
+/** Event name inference workers publish token deltas on (InferenceRequest.tokensTo.event). */
+export const JOB_TOKEN_EVENT = 'token';
+
+export const JOB_STATUSES = ['pending', 'running', 'waiting-approval', 'succeeded', 'failed', 'cancelled', 'rejected'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_JOB_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'rejected']);
+
+export const STEP_STATUSES = ['running', 'retry-wait', 'waiting-approval', 'succeeded', 'failed', 'cancelled'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+/** Job kinds are dotted lowercase names: `document.generate`. */
+export const JOB_KIND_PATTERN = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
+/** Idempotency keys: printable ASCII, as in the IETF Idempotency-Key draft. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+export const startJobRequestSchema = z
+  .object({
+    kind: z.string().regex(JOB_KIND_PATTERN, 'must be a dotted lowercase job kind such as document.generate').max(64),
+    input: z.unknown(),
+    /** Who the job belongs to (user id). Only the owner may read, follow, cancel or approve it through the gateway. */
+    owner: z.string().min(1).max(200),
+    idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1-255 printable ASCII characters').nullable().default(null),
+    targetDocId: z.string().min(1).max(200).nullable().default(null),
+    priority: z.enum(JOB_PRIORITIES).default('batch'),
+    /** Model for the job's calls; null: the server's default model. */
+    model: z.string().min(1).max(200).nullable().default(null),
+  })
+  .strict();
+export type StartJobRequest = z.input<typeof startJobRequestSchema>;
+export type ParsedStartJobRequest = z.output<typeof startJobRequestSchema>;
+
+export const cancelJobRequestSchema = z.object({ by: z.string().min(1).max(200), reason: z.string().max(1_000).nullable().default(null) }).strict();
+export type CancelJobRequest = z.input<typeof cancelJobRequestSchema>;
+
+export const approveJobRequestSchema = z
+  .object({
+    by: z.string().min(1).max(200),
+    approved: z.boolean(),
+    /** Which waiting step; optional while only one step waits. */
+    step: z.string().min(1).max(64).nullable().default(null),
+    comment: z.string().max(4_000).nullable().default(null),
+  })
+  .strict();
+export type ApproveJobRequest = z.input<typeof approveJobRequestSchema>;
+
+const usageTotalsSchema = z.object({
+  calls: z.number().int().nonnegative(),
+  promptTokens: z.number().int().nonnegative(),
+  completionTokens: z.number().int().nonnegative(),
+  costUsd: z.number().nonnegative(),
+  /** Sum of model call durations. */
+  modelMs: z.number().nonnegative(),
+});
+export type UsageTotals = z.infer<typeof usageTotalsSchema>;
+
+export const jobStepViewSchema = z.object({
+  id: z.string(),
+  activity: z.enum(ACTIVITY_TYPES),
+  status: z.enum(STEP_STATUSES),
+  attempt: z.number().int(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  retryAt: z.string().nullable(),
+  error: jobErrorSchema.nullable(),
+  usage: usageTotalsSchema,
+  calls: z.array(usageSchema),
+  output: z.unknown(),
+});
+export type JobStepView = z.infer<typeof jobStepViewSchema>;
+
+/** What `get` (and GET /v1/jobs/:id, minus download URLs) returns. */
+export const jobViewSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  status: z.enum(JOB_STATUSES),
+  owner: z.string(),
+  idempotencyKey: z.string().nullable(),
+  targetDocId: z.string().nullable(),
+  priority: z.enum(JOB_PRIORITIES),
+  model: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  /** Sequence of the last event folded in: the id to resume events after. */
+  lastSeq: z.number().int().nonnegative(),
+  steps: z.array(jobStepViewSchema),
+  /** Steps waiting for a human decision. */
+  waitingFor: z.array(z.string()),
+  output: z.unknown(),
+  artifacts: z.array(artifactRefSchema),
+  error: jobErrorSchema.nullable(),
+  usage: usageTotalsSchema.extend({ durationMs: z.number().nonnegative() }),
+});
+export type JobView = z.infer<typeof jobViewSchema>;
+
+export const startJobReplySchema = z.object({ created: z.boolean(), job: jobViewSchema });
+export type StartJobReply = z.infer<typeof startJobReplySchema>;
+
+/** What a job puts in `meta` of its inference requests (echoed on results and token deltas, protocol/inference.ts). */
+export interface JobRequestMeta {
+  readonly [key: string]: string | number;
+  readonly jobId: string;
+  readonly step: string;
+  readonly attempt: number;
+}

@@ -1,0 +1,267 @@
+/**
+ * /v1/jobs: create a job (idempotent by `Idempotency-Key`), read it, cancel
+ * it, approve or reject its waiting step, and follow its events as
+ * Server-Sent Events (job-events-sse.ts). Jobs belong to their creator:
+ * everyone else gets 404, as if the job did not exist. A job that writes
+ * into a document needs editor rights on it at creation. Bad input (unknown
+ * kind, invalid or oversized input) is refused before anything is recorded:
+ * the job actor validates and appends nothing.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { JSONValue } from 'hono/utils/types';
+import type { AuthEnv, Principal } from '../../auth/principal.ts';
+import { ProtocolError } from '../../../protocol/errors.ts';
+import { parseActorId, type ActorId, type DocId } from '../../../protocol/ids.ts';
+import { artifactRefSchema, JOB_PRIORITIES } from '../../../protocol/job-events.ts';
+import { IDEMPOTENCY_KEY_PATTERN, JOB_KIND_PATTERN, jobViewSchema, startJobReplySchema, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
+import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
+import { jobIdForKey, newJobId } from '../../jobs/job-ids.ts';
+import type { JobEventFeedDeps } from '../../jobs/job-event-feed.ts';
+import type { JetStreamJobLog } from '../../nats/jetstream-job-log.ts';
+import type { Logger } from '../../log.ts';
+import type { ActorClient } from '../../placement/actor-client.ts';
+import { HttpError } from '../errors.ts';
+import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
+import { jobEventsHandler } from './job-events-sse.ts';
+
+export interface JobsRoutesDeps {
+  readonly client: ActorClient;
+  readonly jobLog: JetStreamJobLog;
+  readonly feed: JobEventFeedDeps;
+  /** The caller (set by the auth middleware in production; tests supply their own). */
+  readonly getPrincipal: (c: Context<AuthEnv>) => Principal;
+  /** Whether the principal may edit the document a job would write into. */
+  readonly canEditDocument: (principal: Principal, docId: DocId) => Promise<boolean>;
+  /** A URL the owner can download an artifact from; artifacts are listed without one when absent. */
+  readonly downloadUrl?: (key: string) => Promise<string>;
+  /** Largest `input`, as JSON bytes (413 above). */
+  readonly maxInputBytes: number;
+  /** Runs before every route (authentication). */
+  readonly middleware?: MiddlewareHandler<AuthEnv>;
+  readonly logger: Logger;
+}
+
+const EMPTY = new Uint8Array(0);
+
+const jobIdParam = z.object({ id: z.string().min(1).max(200).openapi({ description: 'Job id', example: 'job_3k2mx7q4d5c6b7a8e9f0g1h2j3' }) });
+
+const createBody = z
+  .object({
+    kind: z.string().regex(JOB_KIND_PATTERN, 'must be a job kind such as document.generate').max(64).openapi({ example: 'document.generate' }),
+    input: z.record(z.unknown()).openapi({ description: "The pipeline's input; its schema depends on `kind`", example: { topic: 'Tides', sections: 5 } }),
+    targetDocId: z.string().min(1).max(200).optional().openapi({ description: 'A document the job writes its text into, live (needs editor rights)' }),
+    idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1-255 printable ASCII characters').optional().openapi({
+      description: 'Same key (per owner) = same job. The Idempotency-Key header works too.',
+    }),
+    priority: z.enum(JOB_PRIORITIES).optional(),
+    model: z.string().min(1).max(128).optional(),
+  })
+  .strict()
+  .openapi('CreateJob');
+
+/** A job as HTTP clients get it: artifacts carry a download URL. */
+type HttpJobView = Omit<JobView, 'artifacts' | 'output' | 'steps'> & {
+  /** Decoded from JSON, so JSON. */
+  output: JSONValue;
+  steps: Array<Omit<JobView['steps'][number], 'output'> & { output: JSONValue }>;
+  artifacts: Array<JobView['artifacts'][number] & { downloadUrl: string | null }>;
+};
+const httpJobView = jobViewSchema
+  .extend({ artifacts: z.array(artifactRefSchema.extend({ downloadUrl: z.string().nullable() })) })
+  .openapi('Job') as unknown as z.ZodType<HttpJobView>;
+
+const createdSchema = z.object({ created: z.boolean(), job: httpJobView }).openapi('CreatedJob');
+
+const createRouteDef = createRoute({
+  method: 'post',
+  path: '/',
+  tags: ['jobs'],
+  summary: 'Start a job',
+  description: 'Returns 201 with the new job, or 200 with the existing one when the idempotency key was used before with the same request.',
+  security: SECURITY,
+  request: {
+    headers: z.object({ 'idempotency-key': z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional() }),
+    body: { content: { 'application/json': { schema: createBody } }, required: true },
+  },
+  responses: {
+    201: jsonContent(createdSchema, 'Created'),
+    200: jsonContent(createdSchema, 'The job this idempotency key created before'),
+    ...errorResponses(400, 401, 403, 409, 413, 429, 503),
+  },
+});
+
+const getRouteDef = createRoute({
+  method: 'get',
+  path: '/{id}',
+  tags: ['jobs'],
+  summary: 'A job: status, steps, outputs with artifact download URLs, usage and cost',
+  security: SECURITY,
+  request: { params: jobIdParam },
+  responses: { 200: jsonContent(httpJobView, 'The job'), ...errorResponses(400, 401, 404, 503) },
+});
+
+const cancelRouteDef = createRoute({
+  method: 'post',
+  path: '/{id}/cancel',
+  tags: ['jobs'],
+  summary: 'Cancel a job: no new steps start, in-flight model calls are cancelled',
+  security: SECURITY,
+  request: {
+    params: jobIdParam,
+    body: { content: { 'application/json': { schema: z.object({ reason: z.string().max(1_000).optional() }).strict().openapi('CancelJob') } }, required: false },
+  },
+  responses: { 200: jsonContent(httpJobView, 'The cancelled job'), ...errorResponses(400, 401, 404, 409, 503) },
+});
+
+const approveRouteDef = createRoute({
+  method: 'post',
+  path: '/{id}/approve',
+  tags: ['jobs'],
+  summary: 'Approve (the job goes on) or reject (the job ends) the step waiting for approval',
+  security: SECURITY,
+  request: {
+    params: jobIdParam,
+    body: {
+      content: {
+        'application/json': {
+          schema: z
+            .object({ approved: z.boolean(), step: z.string().min(1).max(64).optional(), comment: z.string().max(4_000).optional() })
+            .strict()
+            .openapi('ApproveJob'),
+        },
+      },
+      required: true,
+    },
+  },
+  responses: { 200: jsonContent(httpJobView, 'The job after the decision'), ...errorResponses(400, 401, 404, 409, 503) },
+});
+
+const eventsRouteDef = createRoute({
+  method: 'get',
+  path: '/{id}/events',
+  tags: ['jobs'],
+  summary: "A job's events as Server-Sent Events, resumable with Last-Event-ID",
+  description:
+    'Each job event is sent with `id:` = its log sequence and `event:` = its type; model token deltas come as `event: token` without an id. ' +
+    'Reconnect with the `Last-Event-ID` header (or `?lastEventId=`) to get every event after it exactly once. The stream ends after the job ends.',
+  security: SECURITY,
+  request: {
+    params: jobIdParam,
+    headers: z.object({ 'last-event-id': z.string().regex(/^\d{1,16}$/, 'must be an event id (a sequence number)').optional() }),
+    query: z.object({ lastEventId: z.string().regex(/^\d{1,16}$/, 'must be an event id (a sequence number)').optional() }),
+  },
+  responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } }, ...errorResponses(400, 401, 404) },
+});
+
+function requireJobsScope(principal: Principal): void {
+  if (!principal.scopes.has('jobs:run')) throw new HttpError(403, 'insufficient-scope', 'this API key lacks the jobs:run scope');
+}
+
+function parseJobId(raw: string): ActorId {
+  try {
+    return parseActorId(raw);
+  } catch (err) {
+    throw new HttpError(400, 'invalid-request', `id: ${(err as Error).message}`, { field: 'id', cause: err });
+  }
+}
+
+/** The jobs router, to mount at /v1/jobs. */
+export function jobsRoutes(deps: JobsRoutesDeps): Router {
+  const router = createRouter();
+  if (deps.middleware !== undefined) router.use('*', deps.middleware);
+
+  const withUrls = async (job: JobView): Promise<HttpJobView> => ({
+    ...job,
+    output: (job.output ?? null) as JSONValue,
+    steps: job.steps.map((st) => ({ ...st, output: (st.output ?? null) as JSONValue })),
+    artifacts: await Promise.all(job.artifacts.map(async (a) => ({ ...a, downloadUrl: deps.downloadUrl === undefined ? null : await deps.downloadUrl(a.key) }))),
+  });
+
+  /** The job as its owner sees it; 404 for everyone else and for jobs that do not exist. */
+  const ownJob = async (id: ActorId, principal: Principal): Promise<JobView> => {
+    const notFound = () => new ProtocolError('not-found', `job ${id} does not exist`);
+    // Checking the log first keeps a lookup of a made-up id from activating an actor.
+    if ((await deps.jobLog.lastSeq(id)) === 0) throw notFound();
+    const job = decodeJson((await deps.client.request('job', id, 'get', EMPTY)).body, jobViewSchema, 'job');
+    if (job.owner !== principal.userId) throw notFound();
+    return job;
+  };
+
+  router.openapi(createRouteDef, async (c) => {
+    const principal = deps.getPrincipal(c);
+    requireJobsScope(principal);
+    const body = c.req.valid('json');
+    const headerKey = c.req.valid('header')['idempotency-key'];
+    if (headerKey !== undefined && body.idempotencyKey !== undefined && headerKey !== body.idempotencyKey) {
+      throw new HttpError(400, 'invalid-request', 'the Idempotency-Key header and body.idempotencyKey differ', { field: 'idempotencyKey' });
+    }
+    const key = headerKey ?? body.idempotencyKey ?? null;
+    const inputBytes = Buffer.byteLength(JSON.stringify(body.input));
+    if (inputBytes > deps.maxInputBytes) {
+      throw new HttpError(413, 'input-too-large', `input is ${inputBytes} bytes of JSON; the limit is ${deps.maxInputBytes}`, { field: 'input' });
+    }
+    let targetDocId: DocId | null = null;
+    if (body.targetDocId !== undefined) {
+      try {
+        targetDocId = parseActorId(body.targetDocId);
+      } catch (err) {
+        throw new HttpError(400, 'invalid-request', `targetDocId: ${(err as Error).message}`, { field: 'targetDocId', cause: err });
+      }
+      if (!(await deps.canEditDocument(principal, targetDocId))) {
+        throw new HttpError(403, 'forbidden', `you may not edit document ${targetDocId}, so a job may not write into it`, { field: 'targetDocId' });
+      }
+    }
+    const id = key === null ? newJobId() : jobIdForKey(principal.userId, key);
+    const request: StartJobRequest = {
+      kind: body.kind,
+      input: body.input,
+      owner: principal.userId,
+      idempotencyKey: key,
+      targetDocId,
+      priority: body.priority ?? 'batch',
+      model: body.model ?? null,
+    };
+    const reply = decodeJson((await deps.client.request('job', id, 'start', encodeJson(request))).body, startJobReplySchema, 'start reply');
+    c.header('Location', `/v1/jobs/${encodeURIComponent(id)}`);
+    const out = { created: reply.created, job: await withUrls(reply.job) };
+    return reply.created ? c.json(out, 201) : c.json(out, 200);
+  });
+
+  router.openapi(getRouteDef, async (c) => {
+    const principal = deps.getPrincipal(c);
+    requireJobsScope(principal);
+    const job = await ownJob(parseJobId(c.req.valid('param').id), principal);
+    return c.json(await withUrls(job), 200);
+  });
+
+  router.openapi(cancelRouteDef, async (c) => {
+    const principal = deps.getPrincipal(c);
+    requireJobsScope(principal);
+    const id = parseJobId(c.req.valid('param').id);
+    await ownJob(id, principal);
+    const body = (c.req.header('content-type') ?? '').includes('json') ? c.req.valid('json') : {};
+    const reply = await deps.client.request('job', id, 'cancel', encodeJson({ by: principal.userId, reason: body.reason ?? null }));
+    return c.json(await withUrls(decodeJson(reply.body, jobViewSchema, 'job')), 200);
+  });
+
+  router.openapi(approveRouteDef, async (c) => {
+    const principal = deps.getPrincipal(c);
+    requireJobsScope(principal);
+    const id = parseJobId(c.req.valid('param').id);
+    await ownJob(id, principal);
+    const body = c.req.valid('json');
+    const reply = await deps.client.request('job', id, 'approve', encodeJson({ by: principal.userId, approved: body.approved, step: body.step ?? null, comment: body.comment ?? null }));
+    return c.json(await withUrls(decodeJson(reply.body, jobViewSchema, 'job')), 200);
+  });
+
+  router.openapi(eventsRouteDef, async (c) => {
+    const principal = deps.getPrincipal(c);
+    requireJobsScope(principal);
+    const id = parseJobId(c.req.valid('param').id);
+    const raw = c.req.valid('header')['last-event-id'] ?? c.req.valid('query').lastEventId;
+    return jobEventsHandler(c, { ...deps, principal, jobId: id, afterSeq: raw === undefined ? 0 : Number(raw) });
+  });
+
+  return router;
+}

@@ -1,0 +1,123 @@
+/**
+ * Resumes jobs whose host died. A job with work in flight never passivates,
+ * so a job that needs a host (projection: `needs_host`) but holds no lease
+ * (KV loom_leases, key job.<token>) lost its host: nothing would ever wake
+ * it, because its in-flight results may have gone to the dead host and its
+ * timers died with it. The supervisor sends such a job `resume` through the
+ * ActorClient, which activates it on some host; activation replays its log
+ * and recovers its in-flight work. Every actor host runs one, at start and
+ * then periodically; duplicate resumes are harmless (single activation).
+ */
+import type { KV } from '@nats-io/kv';
+import { ProtocolError } from '../../protocol/errors.ts';
+import { parseActorId } from '../../protocol/ids.ts';
+import { leaseKey } from '../../protocol/subjects.ts';
+import type { Logger } from '../log.ts';
+import type { ActorClient } from '../placement/actor-client.ts';
+import type { JobNeedingHost } from '../storage/index.ts';
+
+export interface JobSupervisorOptions {
+  readonly jobs: { needingHost(limit: number, after?: JobNeedingHost): Promise<JobNeedingHost[]> };
+  readonly leases: KV;
+  readonly client: ActorClient;
+  readonly intervalMs: number;
+  readonly log: Logger;
+  /** Jobs examined per query page. Default 200. */
+  readonly pageSize?: number;
+  /** Resumes in flight at once. Default 8. */
+  readonly concurrency?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Upper bound on pages per sweep, so one sweep always ends. */
+const MAX_PAGES = 1_000;
+
+export class JobSupervisor {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private stopped = false;
+  private failures = 0;
+
+  constructor(private readonly opts: JobSupervisorOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.sweep().then(
+        () => {
+          this.failures = 0;
+          this.schedule(this.opts.intervalMs);
+        },
+        (err: unknown) => {
+          this.failures++;
+          const backoffMs = Math.min(this.opts.intervalMs * 2 ** Math.min(this.failures, 5), 60_000);
+          this.opts.log.warn({ err, failures: this.failures, backoffMs }, 'job supervisor sweep failed');
+          this.schedule(backoffMs);
+        },
+      );
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /**
+   * One pass: resumes every job that needs a host and has none.
+   * @returns how many jobs were sent `resume`.
+   */
+  sweep(): Promise<number> {
+    this.running ??= this.doSweep().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async doSweep(): Promise<number> {
+    const pageSize = this.opts.pageSize ?? 200;
+    let after: JobNeedingHost | undefined;
+    let resumed = 0;
+    for (let page = 0; page < MAX_PAGES && !this.stopped; page++) {
+      const jobs = await this.opts.jobs.needingHost(pageSize, after);
+      const orphans = (await Promise.all(jobs.map(async (j) => ((await this.hasLease(j.id)) ? null : j.id)))).filter((id): id is string => id !== null);
+      resumed += await this.resumeAll(orphans);
+      if (jobs.length < pageSize) break;
+      after = jobs[jobs.length - 1];
+    }
+    if (resumed > 0) this.opts.log.info({ resumed }, 'resumed jobs whose host died');
+    return resumed;
+  }
+
+  private async hasLease(jobId: string): Promise<boolean> {
+    const entry = await this.opts.leases.get(leaseKey('job', parseActorId(jobId)));
+    return entry !== null && entry.operation === 'PUT';
+  }
+
+  private async resumeAll(ids: readonly string[]): Promise<number> {
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < ids.length && !this.stopped) {
+        const id = ids[next++];
+        if (id === undefined) return;
+        try {
+          await this.opts.client.request('job', parseActorId(id), 'resume', EMPTY);
+          done++;
+        } catch (err) {
+          const level = err instanceof ProtocolError && err.code === 'not-found' ? 'error' : 'warn';
+          this.opts.log[level]({ err, jobId: id }, 'resuming a job failed');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 8, ids.length) }, worker));
+    return done;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.running?.catch((err: unknown) => this.opts.log.debug({ err }, 'last supervisor sweep failed'));
+  }
+}
