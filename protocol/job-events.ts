@@ -14,8 +14,8 @@ import { decodeJson, encodeJson } from './reply.ts';
 
 export const JOB_EVENT_VERSION = 1;
 
-/** What a step does: a model call, a pure built-in tool, an object write, a write into a live document, a human decision. */
-export const ACTIVITY_TYPES = ['inference', 'tool', 'artifact', 'document-write', 'approval'] as const;
+/** What a step does: a model call, a pure built-in tool, an object write, a write into a live document, a human decision, reading an uploaded input. */
+export const ACTIVITY_TYPES = ['inference', 'tool', 'artifact', 'document-write', 'approval', 'object-read'] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 
 /** Token and latency accounting of one model call, priced when it was recorded. */

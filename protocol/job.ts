@@ -123,6 +123,22 @@ export type JobView = z.infer<typeof jobViewSchema>;
 export const startJobReplySchema = z.object({ created: z.boolean(), job: jobViewSchema });
 export type StartJobReply = z.infer<typeof startJobReplySchema>;
 
+/**
+ * An uploaded file a job reads as input. Clients send `{ "uploadId" }`; the
+ * gateway checks it is theirs and complete (POST /v1/uploads) and stores the
+ * resolved object here. Internal services may name an object key directly.
+ */
+export const jobSourceSchema = z
+  .object({
+    uploadId: z.string().max(100).optional(),
+    objectKey: z.string().min(1).max(512),
+    filename: z.string().max(255).default('source'),
+    contentType: z.string().max(255).default('text/plain'),
+    size: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type JobSource = z.infer<typeof jobSourceSchema>;
+
 /** What a job puts in `meta` of its inference requests (echoed on results and token deltas, protocol/inference.ts). */
 export interface JobRequestMeta {
   readonly [key: string]: string | number;

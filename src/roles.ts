@@ -12,10 +12,11 @@ import type { Config } from './config.ts';
 import { DocumentService, natsAccessEvents } from './documents/index.ts';
 import { openAccess } from './gateway/access.ts';
 import { CollabGateway } from './gateway/collab-gateway.ts';
+import { JobSocketGateway } from './gateway/job-socket.ts';
 import { MemberAccessPolicy } from './gateway/member-access-policy.ts';
 import { ActorHost } from './host/actor-host.ts';
 import { GatewayLiveness } from './host/gateway-liveness.ts';
-import { createAuth, type Auth } from './auth/index.ts';
+import { createAuth, type Auth, type Principal } from './auth/index.ts';
 import { createApp } from './http/app.ts';
 import { apiKeysRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes, defaultOwnershipChecks } from './http/routes/audit.ts';
@@ -27,7 +28,7 @@ import { JetStreamJobLog } from './nats/jetstream-job-log.ts';
 import { objectsRoutes } from './http/routes/objects.ts';
 import { uploadsRoutes } from './http/routes/uploads.ts';
 import type { Router } from './http/router.ts';
-import { startHttpServer, type HttpServer } from './http/server.ts';
+import { startHttpServer, type HttpServer, type UpgradeHandler } from './http/server.ts';
 import { startInferenceRole } from './inference/index.ts';
 import type { Logger } from './log.ts';
 import { JetStreamDocumentLog } from './nats/jetstream-document-log.ts';
@@ -158,6 +159,7 @@ export async function startRoles(opts: {
     stops.unshift(() => inference.stop());
   }
 
+  const upgrades: UpgradeHandler[] = [];
   let gateway: CollabGateway | undefined;
   let client: ActorClient | undefined;
   let auth: Auth | undefined;
@@ -199,6 +201,21 @@ export async function startRoles(opts: {
     gateway.start();
     const gatewayRef = gateway;
     stops.unshift(() => gatewayRef.stop());
+    // The multiplexed application socket at /ws: job events and token streams.
+    const jobSocket = new JobSocketGateway({
+      gatewayId: config.instanceId,
+      jobLog,
+      feed: { nc, log: jobLog, logger: gwLog.child({ component: 'job-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs },
+      authenticateToken: auth.authenticateToken,
+      allowedOrigins: auth.allowedOrigins,
+      heartbeatMs: config.gateway.heartbeatMs,
+      maxBufferedBytes: config.gateway.maxBufferedBytes,
+      messageLimiter: auth.limiters.wsMessages,
+      log: gwLog.child({ component: 'job-socket' }),
+    });
+    jobSocket.start();
+    upgrades.push(jobSocket);
+    stops.unshift(() => jobSocket.stop());
   }
 
   const database = opts.database;
@@ -231,6 +248,12 @@ export async function startRoles(opts: {
             return true;
           },
           downloadUrl: async (key) => (await downloadUrl(objects.store, key)).url,
+          ...(database === undefined
+            ? {}
+            : (() => {
+                const uploads = new UploadService({ db: database.db, store: objects.store, maxBytes: config.objects.uploadMaxBytes });
+                return { resolveUpload: (ref: string, principal: Principal) => uploads.resolveUploadInput(ref, principal) };
+              })()),
           maxInputBytes: config.jobs.maxInputBytes,
           middleware: auth.middleware,
           logger: log.child({ component: 'jobs' }),
@@ -258,7 +281,7 @@ export async function startRoles(opts: {
       { name: 'objects', check: () => objects.store.ping() },
     ],
   });
-  const http = await startHttpServer({ app, host: config.http.host, port: config.http.port, upgrades: gateway ? [gateway] : [], log });
+  const http = await startHttpServer({ app, host: config.http.host, port: config.http.port, upgrades: gateway ? [gateway, ...upgrades] : [], log });
   boundPort = http.port;
 
   return {

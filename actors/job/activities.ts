@@ -15,6 +15,31 @@ export const DOCUMENT_CHUNK_CHARS = 240;
 
 const encoder = new TextEncoder();
 
+/** Reads an input object as text (at most `maxBytes`); a missing object is a terminal failure naming it. */
+export async function readObject(store: ArtifactStore, effect: Extract<JobEffect, { type: 'read-object' }>, signal: AbortSignal): Promise<ActivityOutcome> {
+  const read = await store.get(effect.key);
+  if (read === null) {
+    return { ok: false, error: { code: 'input-missing', message: `input object ${effect.key} is missing: it was deleted or never stored; upload it again` }, retryable: false };
+  }
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  try {
+    for await (const chunk of read.body) {
+      signal.throwIfAborted();
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      chunks.push(buf);
+      bytes += buf.length;
+      if (bytes >= effect.maxBytes) break;
+    }
+  } finally {
+    read.body.destroy();
+  }
+  const all = Buffer.concat(chunks);
+  const truncated = read.info.size > effect.maxBytes;
+  const text = all.subarray(0, effect.maxBytes).toString('utf8');
+  return { ok: true, output: { key: effect.key, bytes: read.info.size, contentType: read.info.contentType, truncated, text }, artifact: null };
+}
+
 /** Errors that no retry will fix: they say so with `public`/`retryable` flags or are key/size refusals. */
 function isTerminal(err: unknown): boolean {
   if (!(err instanceof Error)) return false;

@@ -42,6 +42,7 @@ export type JobEffect =
       readonly text: string;
       readonly offset: number;
     }
+  | { readonly type: 'read-object'; readonly step: string; readonly attempt: number; readonly key: string; readonly maxBytes: number }
   /** Stops a local activity (artifact or document write) still running for `step`. */
   | { readonly type: 'abort-step'; readonly step: string }
   | { readonly type: 'arm-timer'; readonly timer: JobTimer; readonly step: string; readonly attempt: number; readonly at: number };

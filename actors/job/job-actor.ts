@@ -34,7 +34,7 @@ import {
   type JobView,
 } from '../../protocol/job.ts';
 import { decodeJson, encodeJson, errorReply } from '../../protocol/reply.ts';
-import { failureOutcome, putArtifact, writeDocument } from './activities.ts';
+import { failureOutcome, putArtifact, readObject, writeDocument } from './activities.ts';
 import type { ActivityOutcome, JobEffect } from './effects.ts';
 import {
   decideActivityDone,
@@ -259,6 +259,9 @@ export class JobActor implements ActorInstance {
         return;
       case 'write-document':
         this.runLocal(effect.step, effect.attempt, (signal) => writeDocument(this.deps.documents, this.ctx.id, effect, signal));
+        return;
+      case 'read-object':
+        this.runLocal(effect.step, effect.attempt, (signal) => readObject(this.deps.artifacts, effect, signal));
         return;
       case 'abort-step':
         this.running.get(effect.step)?.abort(new Error(`step ${effect.step} stopped`));

@@ -65,12 +65,22 @@ export interface DocumentWriteActivity {
   readonly offset: number;
 }
 
+/**
+ * Reads an object (an uploaded input) as UTF-8 text, at most `maxBytes` of
+ * it. A missing object fails the step for good: the job fails clearly.
+ */
+export interface ObjectReadActivity {
+  readonly type: 'object-read';
+  readonly key: string;
+  readonly maxBytes: number;
+}
+
 /** Waits, durably, for a person to approve or reject (POST /v1/jobs/:id/approve). */
 export interface ApprovalActivity {
   readonly type: 'approval';
 }
 
-export type Activity = InferenceActivity | ToolActivity | ArtifactActivity | DocumentWriteActivity | ApprovalActivity;
+export type Activity = InferenceActivity | ToolActivity | ArtifactActivity | DocumentWriteActivity | ApprovalActivity | ObjectReadActivity;
 
 /** What step functions see. */
 export interface PipelineContext<I> {

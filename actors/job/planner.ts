@@ -130,7 +130,7 @@ export function stopInFlight(d: Draft): void {
   for (const s of d.state.steps.values()) {
     if (s.status !== 'running') continue;
     if (s.activity === 'inference' && s.requestId !== null) d.effect({ type: 'cancel-inference', step: s.id, requestId: s.requestId });
-    else if (s.activity === 'artifact' || s.activity === 'document-write') d.effect({ type: 'abort-step', step: s.id });
+    else if (s.activity === 'artifact' || s.activity === 'document-write' || s.activity === 'object-read') d.effect({ type: 'abort-step', step: s.id });
   }
 }
 
@@ -194,6 +194,9 @@ export function runEffects(d: Draft, s: StepState, activity: Activity): void {
         offset: activity.offset,
       });
       break;
+    case 'object-read':
+      d.effect({ type: 'read-object', step: s.id, attempt: s.attempt, key: activity.key, maxBytes: activity.maxBytes });
+      break;
     case 'tool':
     case 'approval':
       return;
@@ -215,7 +218,7 @@ export function startStep(d: Draft, stepId: string, attempt: number): void {
     return;
   }
   const policy = requirePolicy(d.state);
-  const timed = activity.type === 'inference' || activity.type === 'artifact' || activity.type === 'document-write';
+  const timed = activity.type !== 'tool' && activity.type !== 'approval';
   d.emit({
     type: 'step-started',
     v: 1,

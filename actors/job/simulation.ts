@@ -40,6 +40,8 @@ export class JobSimulation {
   timers: Extract<JobEffect, { type: 'arm-timer' }>[] = [];
   now = 1_000_000;
   private seq = 0;
+  /** Objects `read-object` effects find, by key. */
+  readonly objects = new Map<string, string>();
   private draws = 0;
 
   constructor(
@@ -97,14 +99,22 @@ export class JobSimulation {
 
   /** Completes every pending local activity successfully. */
   completeLocal(): number {
-    const local = this.effects.filter((e) => e.type === 'put-artifact' || e.type === 'write-document');
-    this.take((e) => e.type === 'put-artifact' || e.type === 'write-document' || e.type === 'abort-step' || e.type === 'cancel-inference');
+    const local = this.effects.filter((e) => e.type === 'put-artifact' || e.type === 'write-document' || e.type === 'read-object');
+    this.take((e) => e.type === 'put-artifact' || e.type === 'write-document' || e.type === 'read-object' || e.type === 'abort-step' || e.type === 'cancel-inference');
     for (const e of local) {
-      if (e.type !== 'put-artifact' && e.type !== 'write-document') continue;
-      const outcome: ActivityOutcome =
-        e.type === 'put-artifact'
-          ? { ok: true, output: { key: `jobs/${this.state.id}/${e.step}/${e.name}` }, artifact: { step: e.step, name: e.name, key: `jobs/${this.state.id}/${e.step}/${e.name}`, contentType: e.contentType, bytes: e.body.length } }
-          : { ok: true, output: { chars: e.text.length }, artifact: null };
+      let outcome: ActivityOutcome;
+      if (e.type === 'put-artifact') {
+        const key = `jobs/${this.state.id}/${e.step}/${e.name}`;
+        outcome = { ok: true, output: { key }, artifact: { step: e.step, name: e.name, key, contentType: e.contentType, bytes: e.body.length } };
+      } else if (e.type === 'write-document') {
+        outcome = { ok: true, output: { chars: e.text.length }, artifact: null };
+      } else if (e.type === 'read-object') {
+        const text = this.objects.get(e.key);
+        outcome =
+          text === undefined
+            ? { ok: false, error: { code: 'input-missing', message: `input object ${e.key} is missing` }, retryable: false }
+            : { ok: true, output: { key: e.key, bytes: text.length, contentType: 'text/plain', truncated: false, text }, artifact: null };
+      } else continue;
       this.apply(decideActivityDone(this.state, { step: e.step, attempt: e.attempt, outcome }, this.env()));
     }
     return local.length;

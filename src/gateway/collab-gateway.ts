@@ -90,6 +90,8 @@ export class CollabGateway {
     try {
       access = await this.deps.access.authorize({ headers: req.headers, url, docId });
     } catch (err) {
+      // A paused socket never reads the client's close reply, which would hold the close handshake open for ws's 30 s timeout.
+      ws.resume();
       if (err instanceof AccessDeniedError) {
         this.deps.log.info({ connId, docId, status: err.status, reason: err.message }, 'collab connection refused');
         ws.close(err.status === 401 ? CLOSE_CODES.unauthorized : CLOSE_CODES.forbidden, closeReason(err.message));

@@ -217,7 +217,9 @@ test('restoring a snapshot converges every connected client to it', async () => 
     () => [a, b].every((c) => c.doc.getText('t').toString() === 'version one' && c.doc.getMap('meta').size === 0),
     { what: 'both clients converged to the snapshot' },
   );
-  assert.equal(await contentText(id), 'version one');
+  const content = (await api('GET', `/v1/docs/${encodeURIComponent(id)}`, users.owner!.token)).body as { roots: Record<string, { value: unknown }> };
+  assert.equal(content.roots.t?.value, 'version one');
+  assert.deepEqual(content.roots.meta?.value, {});
 });
 
 test('a client flooding messages is closed with 4429', async () => {

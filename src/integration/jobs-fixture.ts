@@ -250,7 +250,8 @@ export async function readSse(
     if (res.status !== 200 || res.body === null) return { events, ended: true, status: res.status };
     const decoder = new TextDecoder();
     let buffered = '';
-    for await (const chunk of res.body) {
+    let stopped = false;
+    reading: for await (const chunk of res.body) {
       buffered += decoder.decode(chunk as Uint8Array, { stream: true });
       let cut: number;
       while ((cut = buffered.indexOf('\n\n')) >= 0) {
@@ -272,12 +273,12 @@ export async function readSse(
         const e: SseEvent = { id, event, data: data.join('\n') };
         events.push(e);
         if (opts.stopAfter?.(e, events) === true) {
-          abort.abort();
-          return { events, ended: false, status: 200 };
+          stopped = true;
+          break reading;
         }
       }
     }
-    return { events, ended: true, status: 200 };
+    return { events, ended: !stopped, status: 200 };
   } finally {
     clearTimeout(timer);
     abort.abort();

@@ -8,6 +8,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
 import { startJobsCluster, TEST_MODEL, type JobBody, type JobsCluster } from './jobs-fixture.ts';
 
@@ -58,4 +60,64 @@ test('document.generate: outline, sections in parallel, composed markdown saved 
   } finally {
     await db.end();
   }
+});
+
+test('research.deep: a plan of sub-questions, parallel answers, a synthesis citing them, a report artifact', async () => {
+  const job = await runToEnd({ kind: 'research.deep', input: { question: 'Why are there tides?', maxSubQuestions: 3 } });
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  const report = await download(job, 'report.md');
+  assert.match(report, /^# Why are there tides\?\n\nThe moon pulls the oceans \[1\]/);
+  assert.match(report, /## Sources\n\n\[1\] \*\*What causes tides\?\*\*\n\nFinding 1\./);
+  assert.deepEqual((job.output as { cited: number[] }).cited, [1, 2, 3]);
+  assert.equal(job.steps.filter((s) => s.id.startsWith('answer-')).length, 3);
+});
+
+test('script.variations: N variations, each adapted to each language (N x languages steps), bundled as JSON', async () => {
+  const job = await runToEnd({ kind: 'script.variations', input: { script: 'Meet the boat that sails itself.', variations: 2, languages: ['es', 'pt-BR'] } });
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  assert.equal(job.steps.filter((s) => s.id.startsWith('adapt-')).length, 4);
+  const bundle = JSON.parse(await download(job, 'scripts.json')) as { variations: Array<{ index: number; text: string; adaptations: Record<string, string> }> };
+  assert.equal(bundle.variations.length, 2);
+  assert.equal(bundle.variations[1]!.adaptations['pt-BR'], '[pt-BR] Variation 2 of the script.');
+});
+
+test('slides.generate: a schema-valid outline, speaker notes per slide, the deck as JSON', async () => {
+  const job = await runToEnd({ kind: 'slides.generate', input: { topic: 'Tides', slideCount: 3 } });
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  const deck = JSON.parse(await download(job, 'slides.json')) as { title: string; slides: Array<{ title: string; layout: string; notes: string; bullets: string[] }> };
+  assert.equal(deck.slides.length, 3);
+  assert.deepEqual(deck.slides.map((s) => s.layout), ['title', 'title-bullets', 'title-bullets']);
+  assert.equal(deck.slides[2]!.notes, 'Say this about slide 3.');
+});
+
+async function upload(filename: string, contentType: string, text: string): Promise<{ uploadId: string; objectKey: string }> {
+  const bytes = Buffer.from(text);
+  const created = await cluster.api<{ uploadId: string; objectKey: string; put: { url: string; method: string; headers: Record<string, string> } }>('POST', '/v1/uploads', {
+    body: { filename, contentType, size: bytes.length },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const put = await fetch(created.body.put.url, { method: created.body.put.method, headers: created.body.put.headers, body: bytes });
+  assert.ok(put.ok, `PUT ${put.status}`);
+  return { uploadId: created.body.uploadId, objectKey: created.body.objectKey };
+}
+
+test('a job reads an uploaded file as input; an upload that does not exist or lost its file is refused at creation', async () => {
+  const notes = await upload('notes.md', 'text/markdown', '# Field notes\n\nThe tide gauge at Brest rose 7.2 m today.');
+  const job = await runToEnd({ kind: 'research.deep', input: { question: 'What did the gauge show?', maxSubQuestions: 3, sources: [{ uploadId: notes.uploadId }] } });
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  assert.equal(job.steps.find((s) => s.id === 'source-1')?.status, 'succeeded');
+  const plan = cluster.model.calls.find((c) => c.request.messages.some((m) => m.content.includes('Question: What did the gauge show?')));
+  assert.match(plan?.request.messages.find((m) => m.role === 'user')?.content ?? '', /--- notes\.md ---\n# Field notes\n\nThe tide gauge at Brest rose 7\.2 m today\./);
+
+  const unknown = await cluster.createJob({ kind: 'research.deep', input: { question: 'x', sources: [{ uploadId: '00000000-0000-4000-8000-000000000000' }] } });
+  assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+  const noId = await cluster.createJob({ kind: 'research.deep', input: { question: 'x', sources: [{ objectKey: notes.objectKey }] } });
+  assert.equal(noId.status, 400, 'clients name uploads, never raw object keys');
+
+  const lost = await upload('lost.md', 'text/markdown', 'soon gone');
+  assert.equal((await cluster.api<{ status: string }>('GET', `/v1/uploads/${lost.uploadId}`)).body.status, 'complete');
+  await rm(path.join(cluster.dataDir, 'objects', ...lost.objectKey.split('/').slice(0, -1)), { recursive: true, force: true });
+  const missing = await cluster.createJob({ kind: 'document.generate', input: { topic: 'Lost', sources: [{ uploadId: lost.uploadId }] } });
+  assert.equal(missing.status, 409, JSON.stringify(missing.body));
+  assert.match(JSON.stringify(missing.body), /upload-object-missing/);
 });

@@ -8,9 +8,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { parseActorId, type ActorId } from '../../protocol/ids.ts';
 
-/** `job_` + 26 base32 characters of sha256(owner, key). */
+/** `job_` + 26 base32 characters of sha256(owner, key); the owner is length-prefixed, so no two (owner, key) pairs share an input. */
 export function jobIdForKey(owner: string, idempotencyKey: string): ActorId {
-  const digest = createHash('sha256').update(`loom-job\u0000${owner}\u0000${idempotencyKey}`).digest();
+  const digest = createHash('sha256').update(`loom-job\u0000${owner.length}:${owner}\u0000${idempotencyKey}`).digest();
   return parseActorId(`job_${base32(digest).slice(0, 26)}`);
 }
 

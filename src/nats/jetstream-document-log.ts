@@ -79,6 +79,9 @@ export class JetStreamDocumentLog implements DocumentLog {
   }
 
   async truncateBefore(id: DocId, seq: number): Promise<void> {
+    // Nothing precedes seq 1, and nats-server reads a purge up to seq 1 as
+    // "no bound": it would drop the whole subject, entry 1 included.
+    if (seq <= 1) return;
     await this.jsm.streams.purge(DOC_LOG_STREAM, { filter: docLogSubject(id), seq });
   }
 

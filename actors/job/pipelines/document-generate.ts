@@ -6,11 +6,12 @@
  * the title once the outline is known, then each section in order, as the
  * job's own Yjs client, so editors watch it arrive and keep typing.
  *
- * Steps: outline, [approve-outline], section-1..N, [write-0..N], compose, save.
+ * Steps: [source-1..K], outline, [approve-outline], section-1..N, [write-0..N], compose, save.
  */
 import { z } from 'zod';
 import { definePipeline, step, type PipelineContext, type StepSpec } from '../pipeline.ts';
 import { InvalidModelOutputError, jsonInstruction, parseJsonOutput, parseTextOutput } from '../structured-output.ts';
+import { sourcesPrompt, sourcesSchema, sourceStepIds, sourceSteps } from './sources.ts';
 
 const inputSchema = z
   .object({
@@ -24,6 +25,8 @@ const inputSchema = z
     /** Stop after the outline until someone approves it. */
     requireApproval: z.boolean().default(false),
     maxTokensPerSection: z.number().int().min(16).max(8_192).default(1_024),
+    /** Uploaded files (notes, transcripts) the outline is based on (`[{ "uploadId" }]` over HTTP). */
+    sources: sourcesSchema,
   })
   .strict();
 type Input = z.infer<typeof inputSchema>;
@@ -76,6 +79,7 @@ function sectionSteps(ctx: PipelineContext<Input>, outline: Outline): StepSpec<I
             content:
               `Document: ${outline.title}\nTopic: ${c.input.topic}\n${c.input.instructions ? `Instructions: ${c.input.instructions}\n` : ''}` +
               `Outline: ${outline.sections.map((s, j) => `${j + 1}. ${s.heading}`).join('; ')}\n` +
+              sourcesPrompt(c, c.input.sources) +
               `Write section ${i} of ${n}: "${section.heading}". ${section.summary}`,
           },
         ],
@@ -119,7 +123,8 @@ export const documentGenerate = definePipeline<Input>({
   input: inputSchema,
   steps(ctx) {
     const specs: StepSpec<Input>[] = [
-      step<Input>('outline', [], 'inference', (c) => ({
+      ...sourceSteps<Input>(ctx.input.sources),
+      step<Input>('outline', sourceStepIds(ctx.input.sources), 'inference', (c) => ({
         type: 'inference',
         responseFormat: 'json',
         maxTokens: 2_048,
@@ -127,7 +132,7 @@ export const documentGenerate = definePipeline<Input>({
           { role: 'system', content: `Task: ${TASK}/outline. You plan documents. ${jsonInstruction('{"title": string, "sections": [{"heading": string, "summary": string}]}')}` },
           {
             role: 'user',
-            content: `Topic: ${c.input.topic}\nAudience: ${c.input.audience}\n${c.input.instructions ? `Instructions: ${c.input.instructions}\n` : ''}Plan exactly ${c.input.sections} sections.`,
+            content: `Topic: ${c.input.topic}\nAudience: ${c.input.audience}\n${c.input.instructions ? `Instructions: ${c.input.instructions}\n` : ''}${sourcesPrompt(c, c.input.sources)}Plan exactly ${c.input.sections} sections.`,
           },
         ],
         parse: (text) => {

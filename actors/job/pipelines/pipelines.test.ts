@@ -148,3 +148,25 @@ test('slides.generate: an outline with an unknown layout is an invalid answer, n
   const failure = s.log.find((e) => e.event.type === 'step-attempt-failed')?.event;
   assert.ok(failure?.type === 'step-attempt-failed' && failure.error.code === 'invalid-output' && /layout/.test(failure.error.message), JSON.stringify(failure));
 });
+
+test('uploaded sources are read first and quoted in the prompts; a missing one fails the job clearly', () => {
+  const sources = [{ objectKey: 'uploads/u1/notes.md', filename: 'notes.md', contentType: 'text/markdown' }];
+  const s = new JobSimulation(pipelines);
+  s.objects.set('uploads/u1/notes.md', 'The moon is 384,400 km away.');
+  s.start({ kind: 'research.deep', input: { question: 'Why tides?', sources } });
+  assert.deepEqual([...s.state.steps.keys()], ['source-1'], 'the plan waits for its sources');
+  const prompts: string[] = [];
+  s.run((call) => {
+    prompts.push(call.messages.find((m) => m.role === 'user')?.content ?? '');
+    return model(call);
+  });
+  assert.equal(s.state.status, 'succeeded', JSON.stringify(s.state.error));
+  assert.match(prompts[0]!, /--- notes\.md ---\nThe moon is 384,400 km away\./);
+
+  const missing = new JobSimulation(pipelines);
+  missing.start({ kind: 'document.generate', input: { topic: 'Tides', sources: [{ objectKey: 'uploads/gone/x.md' }] } });
+  missing.run(model);
+  assert.equal(missing.state.status, 'failed');
+  assert.equal(missing.state.error?.code, 'input-missing');
+  assert.match(missing.state.error!.message, /step source-1 failed after a terminal error: input object uploads\/gone\/x\.md is missing/);
+});

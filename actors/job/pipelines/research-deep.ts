@@ -5,11 +5,12 @@
  * does not exist, is an invalid answer and is retried) -> a Markdown report
  * with its sources, saved as an artifact.
  *
- * Steps: plan, answer-1..N, synthesis, report, save.
+ * Steps: [source-1..K], plan, answer-1..N, synthesis, report, save.
  */
 import { z } from 'zod';
 import { definePipeline, step, type PipelineContext, type StepSpec } from '../pipeline.ts';
 import { InvalidModelOutputError, jsonInstruction, parseJsonOutput, parseTextOutput } from '../structured-output.ts';
+import { sourcesPrompt, sourcesSchema, sourceStepIds, sourceSteps } from './sources.ts';
 
 const inputSchema = z
   .object({
@@ -17,6 +18,8 @@ const inputSchema = z
     /** Upper bound on the plan's sub-questions. */
     maxSubQuestions: z.number().int().min(1).max(10).default(4),
     context: z.string().max(16_000).default(''),
+    /** Uploaded files to research from (`[{ "uploadId" }]` over HTTP). */
+    sources: sourcesSchema,
   })
   .strict();
 type Input = z.infer<typeof inputSchema>;
@@ -53,7 +56,10 @@ function afterPlan(ctx: PipelineContext<Input>): StepSpec<Input>[] {
       type: 'inference',
       messages: [
         { role: 'system', content: `Task: ${TASK}/answer. You answer one sub-question of a research question, concisely and factually.` },
-        { role: 'user', content: `Research question: ${c.input.question}\n${c.input.context ? `Context: ${c.input.context}\n` : ''}Sub-question ${i + 1}: ${q}` },
+        {
+          role: 'user',
+          content: `Research question: ${c.input.question}\n${c.input.context ? `Context: ${c.input.context}\n` : ''}${sourcesPrompt(c, c.input.sources)}Sub-question ${i + 1}: ${q}`,
+        },
       ],
       parse: (text) => parseTextOutput(text, `answer ${i + 1}`),
     })),
@@ -106,12 +112,16 @@ export const researchDeep = definePipeline<Input>({
   input: inputSchema,
   steps(ctx) {
     const specs: StepSpec<Input>[] = [
-      step<Input>('plan', [], 'inference', (c) => ({
+      ...sourceSteps<Input>(ctx.input.sources),
+      step<Input>('plan', sourceStepIds(ctx.input.sources), 'inference', (c) => ({
         type: 'inference',
         responseFormat: 'json',
         messages: [
           { role: 'system', content: `Task: ${TASK}/plan. You split research questions into sub-questions. ${jsonInstruction('{"subQuestions": [string]}')}` },
-          { role: 'user', content: `Question: ${c.input.question}\n${c.input.context ? `Context: ${c.input.context}\n` : ''}At most ${c.input.maxSubQuestions} sub-questions.` },
+          {
+            role: 'user',
+            content: `Question: ${c.input.question}\n${c.input.context ? `Context: ${c.input.context}\n` : ''}${sourcesPrompt(c, c.input.sources)}At most ${c.input.maxSubQuestions} sub-questions.`,
+          },
         ],
         parse: (text) => parseJsonOutput(text, planSchema, 'plan'),
       })),

@@ -120,7 +120,8 @@ export function docsRoutes(deps: DocsRoutesDeps): Router {
       const content = await service.content(contentPrincipal(c), id);
       const wantsText = c.req.valid('query').format === 'text' || (c.req.header('accept') ?? '').startsWith('text/plain');
       if (wantsText) {
-        if (content.text === null) throw new HttpError(400, 'not-a-text-document', `document ${id} is not a text document; ask for JSON`, { field: 'format' });
+        // The code this route has always answered with (before the registry existed).
+        if (content.text === null) throw new HttpError(400, 'malformed-message', `document ${id} is not a text document; ask for JSON`, { field: 'format' });
         return c.text(content.text, 200);
       }
       return c.json(content, 200);

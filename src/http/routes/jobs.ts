@@ -21,6 +21,7 @@ import type { JobEventFeedDeps } from '../../jobs/job-event-feed.ts';
 import type { JetStreamJobLog } from '../../nats/jetstream-job-log.ts';
 import type { Logger } from '../../log.ts';
 import type { ActorClient } from '../../placement/actor-client.ts';
+import type { ResolvedUpload } from '../../uploads/index.ts';
 import { HttpError } from '../errors.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
 import { jobEventsHandler } from './job-events-sse.ts';
@@ -35,6 +36,12 @@ export interface JobsRoutesDeps {
   readonly canEditDocument: (principal: Principal, docId: DocId) => Promise<boolean>;
   /** A URL the owner can download an artifact from; artifacts are listed without one when absent. */
   readonly downloadUrl?: (key: string) => Promise<string>;
+  /**
+   * Resolves an upload a job input names (`input.sources[].uploadId`): the
+   * caller's, complete, still stored. Its UploadError (404/409/422) is the
+   * answer to the create request. Jobs cannot take uploads when absent.
+   */
+  readonly resolveUpload?: (ref: string, principal: Principal) => Promise<ResolvedUpload>;
   /** Largest `input`, as JSON bytes (413 above). */
   readonly maxInputBytes: number;
   /** Runs before every route (authentication). */
@@ -43,6 +50,8 @@ export interface JobsRoutesDeps {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Uploaded inputs per job (the pipelines take at most 5; more is refused here without resolving any). */
+const MAX_SOURCES = 5;
 
 const jobIdParam = z.object({ id: z.string().min(1).max(200).openapi({ description: 'Job id', example: 'job_3k2mx7q4d5c6b7a8e9f0g1h2j3' }) });
 
@@ -188,6 +197,29 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     return job;
   };
 
+  /**
+   * Uploaded inputs: clients name their uploads by id (`input.sources: [{ "uploadId" }]`);
+   * each is checked (theirs, complete, stored) and replaced by the object it names.
+   * A client never names an object key itself.
+   */
+  const resolveSources = async (input: Record<string, unknown>, principal: Principal): Promise<Record<string, unknown>> => {
+    const raw = input['sources'];
+    if (raw === undefined) return input;
+    if (!Array.isArray(raw)) throw new HttpError(400, 'invalid-input', 'input.sources must be a list of {"uploadId": "..."}', { field: 'input.sources' });
+    if (deps.resolveUpload === undefined) throw new HttpError(400, 'invalid-input', 'this server takes no uploaded inputs', { field: 'input.sources' });
+    if (raw.length > MAX_SOURCES) throw new HttpError(400, 'invalid-input', `input.sources: at most ${MAX_SOURCES} files`, { field: 'input.sources' });
+    const resolve = deps.resolveUpload;
+    const sources = await Promise.all(
+      raw.map(async (item: unknown, i) => {
+        const ref = typeof item === 'object' && item !== null ? (item as { uploadId?: unknown }).uploadId : undefined;
+        if (typeof ref !== 'string') throw new HttpError(400, 'invalid-input', `input.sources.${i}: needs an uploadId`, { field: `input.sources.${i}.uploadId` });
+        const r = await resolve(ref, principal);
+        return { uploadId: r.uploadId, objectKey: r.objectKey, filename: r.filename, contentType: r.contentType, size: r.size };
+      }),
+    );
+    return { ...input, sources };
+  };
+
   router.openapi(createRouteDef, async (c) => {
     const principal = deps.getPrincipal(c);
     requireJobsScope(principal);
@@ -212,10 +244,11 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
         throw new HttpError(403, 'forbidden', `you may not edit document ${targetDocId}, so a job may not write into it`, { field: 'targetDocId' });
       }
     }
+    const input = await resolveSources(body.input, principal);
     const id = key === null ? newJobId() : jobIdForKey(principal.userId, key);
     const request: StartJobRequest = {
       kind: body.kind,
-      input: body.input,
+      input,
       owner: principal.userId,
       idempotencyKey: key,
       targetDocId,

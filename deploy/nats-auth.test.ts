@@ -1,0 +1,156 @@
+/**
+ * The NATS users and permissions of deploy/nats/auth/accounts.conf: the file
+ * passes `nats-server -t`, and on a real nats-server started by the harness
+ * with it, Loom runs with one user per role (an actor host as `actors`, a
+ * gateway as `gateway`) while each user is held to its subjects: an internal
+ * service may request `actor.doc.*.update` but not publish to `log.doc.>` or
+ * `event.doc.>`; a gateway cannot write or purge the log; an inference
+ * worker reaches its queue and nothing of documents; nobody connects without
+ * a password.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import * as Y from 'yjs';
+import { updateAckSchema } from '../protocol/doc.ts';
+import { parseActorId } from '../protocol/ids.ts';
+import { INFERENCE_STREAM } from '../protocol/inference.ts';
+import { decodeJson } from '../protocol/reply.ts';
+import { commandSubject, DOC_LOG_STREAM, docLogSubject, eventSubject } from '../protocol/subjects.ts';
+import {
+  connectCollabClient,
+  startLoomProcess,
+  startNatsServer,
+  startPostgresServer,
+  waitFor,
+  type CollabClient,
+  type LoomProcess,
+  type NatsServerHandle,
+  type PostgresServerHandle,
+} from '../src/testing/index.ts';
+import { REPO_ROOT } from './manifests.ts';
+
+const ACCOUNTS_CONF = path.join(REPO_ROOT, 'deploy', 'nats', 'auth', 'accounts.conf');
+const PASSWORDS: Readonly<Record<string, string>> = {
+  gateway: 'gateway-secret-1',
+  actors: 'actors-secret-1',
+  inference: 'inference-secret-1',
+  service: 'service-secret-1',
+};
+/** The server-side variables the file reads, as a deployment sets them from a Secret. */
+const PASSWORD_ENV = Object.fromEntries(Object.entries(PASSWORDS).map(([user, pw]) => [`LOOM_NATS_${user.toUpperCase()}_PASSWORD`, pw]));
+const TIMEOUT_MS = 3_000;
+
+const probe = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });
+const skip = probe.error !== undefined ? 'no nats-server on PATH' : false;
+
+/** Rejects unless the request is refused by the server's permissions. */
+async function assertDenied(attempt: Promise<unknown>, what: string): Promise<void> {
+  await assert.rejects(attempt, (err: Error) => /Permissions Violation/i.test(`${err.message} ${String(err.cause ?? '')}`), what);
+}
+
+function textUpdate(text: string): Uint8Array {
+  const d = new Y.Doc();
+  d.getText('t').insert(0, text);
+  const u = Y.encodeStateAsUpdate(d);
+  d.destroy();
+  return u;
+}
+
+describe('deploy/nats/auth/accounts.conf', { skip }, () => {
+  it('passes `nats-server -t` with the passwords in the environment', () => {
+    const run = spawnSync('nats-server', ['-t', '-c', ACCOUNTS_CONF], { encoding: 'utf8', env: { ...process.env, ...PASSWORD_ENV } });
+    assert.equal(run.status, 0, `nats-server -t: ${run.stderr || run.stdout}`);
+  });
+
+  describe('on a real server, with Loom running one user per role', () => {
+    let dir: string;
+    let nats: NatsServerHandle;
+    let pg: PostgresServerHandle;
+    let host: LoomProcess;
+    let gateway: LoomProcess;
+    const conns: NatsConnection[] = [];
+    const clients: CollabClient[] = [];
+    const as = async (user: string): Promise<NatsConnection> => {
+      const nc = await connect({ servers: nats.url, user, pass: PASSWORDS[user] ?? '' });
+      conns.push(nc);
+      return nc;
+    };
+    const urlFor = (user: string) => `nats://${user}:${PASSWORDS[user] ?? ''}@127.0.0.1:${nats.port}`;
+
+    before(async () => {
+      // The harness passes one file; variables defined at its top stand in for the environment.
+      dir = mkdtempSync(path.join(os.tmpdir(), 'loom-nats-auth-'));
+      const conf = path.join(dir, 'server.conf');
+      const vars = Object.entries(PASSWORD_ENV).map(([k, v]) => `${k}: "${v}"`).join('\n');
+      writeFileSync(conf, `${vars}\n${readFileSync(ACCOUNTS_CONF, 'utf8')}`);
+      [nats, pg] = await Promise.all([startNatsServer({ configFile: conf }), startPostgresServer()]);
+      const databaseUrl = await pg.createDatabase();
+      host = await startLoomProcess({ name: 'auth-host', roles: ['actors'], natsUrl: urlFor('actors'), databaseUrl });
+      gateway = await startLoomProcess({ name: 'auth-gw', roles: ['gateway'], natsUrl: urlFor('gateway'), databaseUrl, env: { LOOM_DOC_ACCESS: 'open' } });
+    });
+    after(async () => {
+      for (const c of clients) c.destroy();
+      for (const nc of conns) await nc.close();
+      await Promise.allSettled([gateway?.stop(), host?.stop()]);
+      await nats?.dispose();
+      await pg?.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('lets Loom work and an internal service edit through the actor, but not write the log or forge events', async () => {
+      const room = `auth-${Date.now()}`;
+      const id = parseActorId(room);
+      const editor = connectCollabClient(gateway.wsUrl, room);
+      clients.push(editor);
+      await editor.synced();
+      editor.doc.getText('t').insert(0, 'from the editor;');
+
+      const service = await as('service');
+      const reply = await service.request(commandSubject('doc', id, 'update'), textUpdate('from the service;'), { timeout: TIMEOUT_MS });
+      assert.equal(reply.headers?.get('Loom-Error') ?? '', '', reply.string());
+      decodeJson(reply.data, updateAckSchema, 'update ack');
+      const both = (text: string) => text.includes('from the service;') && text.includes('from the editor;') && text.length === 33;
+      await waitFor(() => both(editor.doc.getText('t').toString()), {
+        what: 'the service edit reached the editor',
+      });
+
+      const jsm = await jetstreamManager(await as('actors'));
+      const lastSeq = async () => (await jsm.streams.getMessage(DOC_LOG_STREAM, { last_by_subj: docLogSubject(id) }))?.seq ?? 0;
+      const before = await lastSeq();
+      assert.ok(before > 0, 'the log holds the edits');
+
+      await assertDenied(service.request(docLogSubject(id), textUpdate('forged;'), { timeout: TIMEOUT_MS }), 'service writes the log');
+      await assertDenied(jetstream(service).publish(docLogSubject(id), textUpdate('forged;'), { timeout: TIMEOUT_MS }), 'service writes the log through JetStream');
+      await assertDenied(service.request(eventSubject('doc', id, 'update'), textUpdate('forged event;'), { timeout: TIMEOUT_MS }), 'service forges an event');
+      await assertDenied(service.request('$JS.API.STREAM.INFO.LOOM_DOC_LOG', new Uint8Array(0), { timeout: TIMEOUT_MS }), 'service reads JetStream');
+
+      const gw = await as('gateway');
+      await assertDenied(jetstream(gw).publish(docLogSubject(id), textUpdate('forged;'), { timeout: TIMEOUT_MS }), 'gateway writes the log');
+      await assertDenied(jetstreamManager(gw).then((m) => m.streams.purge(DOC_LOG_STREAM, { filter: docLogSubject(id) })), 'gateway purges the log');
+
+      const inference = await as('inference');
+      await assertDenied(inference.request(docLogSubject(id), textUpdate('forged;'), { timeout: TIMEOUT_MS }), 'inference writes the log');
+      await assertDenied(inference.request(commandSubject('doc', id, 'content'), new Uint8Array(0), { timeout: TIMEOUT_MS }), 'inference reads a document');
+      const queue = await jetstreamManager(inference);
+      assert.equal((await queue.streams.info(INFERENCE_STREAM)).config.name, INFERENCE_STREAM, 'inference reaches its queue');
+
+      assert.equal(await lastSeq(), before, 'nothing forged reached the log');
+      const content = await fetch(`${gateway.httpUrl}/v1/docs/${room}?format=text`).then((r) => r.text());
+      assert.ok(both(content), content);
+      assert.ok(!editor.doc.getText('t').toString().includes('forged'));
+      // Loom itself never hit a rule: every subject its roles use is allowed.
+      for (const p of [host, gateway]) assert.deepEqual(p.grep(/Permissions Violation|Authorization Violation/i), [], `${p.name} was refused something`);
+    });
+
+    it('refuses connections without the right password', async () => {
+      await assert.rejects(connect({ servers: nats.url, reconnect: false }), /Authorization Violation/i);
+      await assert.rejects(connect({ servers: nats.url, user: 'service', pass: 'wrong', reconnect: false }), /Authorization Violation/i);
+    });
+  });
+});

@@ -1,0 +1,169 @@
+/**
+ * One client on the multiplexed `/ws` socket: validates every frame,
+ * subscribes it to the job channels it asks for (owner only; others get an
+ * error frame as for a job that does not exist) and relays each job's
+ * events and token deltas, resumable by sequence exactly like SSE. Bad
+ * frames close this socket with a code from protocol/errors.ts; a client
+ * too slow to read is closed as a slow consumer rather than buffered.
+ */
+import type { RawData, WebSocket } from 'ws';
+import type { Principal } from '../auth/principal.ts';
+import { CLOSE_CODES, ProtocolError, type CloseCode } from '../../protocol/errors.ts';
+import type { ActorId } from '../../protocol/ids.ts';
+import { decodeSocketClientFrame, MAX_SOCKET_CHANNELS, parseJobChannel, SocketFrameError, type SocketServerFrame } from '../../protocol/socket.ts';
+import type { RateLimiter } from '../auth/rate-limiter.ts';
+import { followJobEvents, type JobEventFeedDeps } from '../jobs/job-event-feed.ts';
+import { jobOwner } from '../jobs/job-owner.ts';
+import type { Logger } from '../log.ts';
+import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+
+export interface JobSocketConnectionDeps {
+  readonly jobLog: JetStreamJobLog;
+  readonly feed: JobEventFeedDeps;
+  readonly maxBufferedBytes: number;
+  readonly messageLimiter: RateLimiter | undefined;
+  readonly log: Logger;
+}
+
+export class JobSocketConnection {
+  private readonly channels = new Map<string, AbortController>();
+  private closed = false;
+  alive = true;
+
+  constructor(
+    readonly connId: string,
+    private readonly ws: WebSocket,
+    private readonly principal: Principal,
+    private readonly deps: JobSocketConnectionDeps,
+  ) {}
+
+  start(): void {
+    this.ws.on('message', (data, isBinary) => {
+      if (isBinary) return this.close(CLOSE_CODES.unsupportedData, 'binary frames are not supported; send JSON text');
+      const limit = this.deps.messageLimiter?.take(`ws:${this.connId}`);
+      if (limit !== undefined && !limit.ok) return this.close(CLOSE_CODES.rateLimited, 'too many messages');
+      this.dispatch(toText(data));
+    });
+    this.ws.on('pong', () => {
+      this.alive = true;
+    });
+    this.ws.on('close', () => this.onClosed());
+    this.ws.on('error', (err) => this.deps.log.debug({ err }, 'socket error'));
+  }
+
+  private dispatch(text: string): void {
+    if (this.closed) return;
+    let frame;
+    try {
+      frame = decodeSocketClientFrame(text);
+    } catch (err) {
+      const e = err as SocketFrameError;
+      this.close(e.reason === 'unknown-type' ? CLOSE_CODES.unknownMessageType : CLOSE_CODES.malformedFrame, e.message);
+      return;
+    }
+    switch (frame.type) {
+      case 'ping':
+        this.send({ type: 'pong' });
+        return;
+      case 'unsubscribe': {
+        const abort = this.channels.get(frame.channel);
+        this.channels.delete(frame.channel);
+        abort?.abort();
+        this.send({ type: 'unsubscribed', channel: frame.channel });
+        return;
+      }
+      case 'subscribe':
+        void this.subscribe(frame.channel, frame.lastEventId ?? 0);
+        return;
+      default: {
+        const never: never = frame;
+        throw new Error(`unhandled frame ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private async subscribe(channel: string, afterSeq: number): Promise<void> {
+    if (this.channels.has(channel)) return this.send({ type: 'subscribed', channel });
+    if (this.channels.size >= MAX_SOCKET_CHANNELS) {
+      return this.send({ type: 'error', channel, code: 'too-many-channels', message: `at most ${MAX_SOCKET_CHANNELS} channels per socket` });
+    }
+    const abort = new AbortController();
+    this.channels.set(channel, abort);
+    try {
+      let jobId: ActorId;
+      try {
+        jobId = parseJobChannel(channel);
+      } catch (err) {
+        throw err instanceof ProtocolError ? err : new ProtocolError('invalid-subject', (err as Error).message);
+      }
+      const owner = await jobOwner(this.deps.jobLog, jobId, abort.signal);
+      if (owner === null || owner !== this.principal.userId) throw new ProtocolError('not-found', `job ${jobId} does not exist`);
+      if (abort.signal.aborted) return;
+      // Acknowledged before the replay starts, so `subscribed` precedes the channel's events.
+      this.send({ type: 'subscribed', channel });
+      await followJobEvents(this.deps.feed, jobId, {
+        afterSeq,
+        signal: abort.signal,
+        onItem: (item) => {
+          if (item.kind === 'event') this.send({ type: 'event', channel, id: String(item.seq), event: item.event.type, data: item.event });
+          else this.send({ type: 'token', channel, data: item.token });
+        },
+        onEnd: (why, err) => {
+          if (why === 'closed') return;
+          if (why === 'error') this.deps.log.warn({ err, channel }, 'following job events failed');
+          if (this.channels.get(channel) === abort) this.channels.delete(channel);
+          this.send({ type: 'end', channel, reason: why });
+        },
+      });
+    } catch (err) {
+      if (this.channels.get(channel) === abort) this.channels.delete(channel);
+      abort.abort();
+      if (err instanceof ProtocolError) {
+        this.send({ type: 'error', channel, code: err.code, message: err.message });
+      } else {
+        this.deps.log.error({ err, channel }, 'subscribing to a job failed');
+        this.send({ type: 'error', channel, code: 'unavailable', message: 'could not follow this job; retry' });
+      }
+    }
+  }
+
+  /** Sends a frame unless the socket is backed up, in which case it is closed as a slow consumer. */
+  send(frame: SocketServerFrame): void {
+    if (this.closed) return;
+    const text = JSON.stringify(frame);
+    if (this.ws.bufferedAmount + text.length > this.deps.maxBufferedBytes) {
+      this.close(CLOSE_CODES.slowConsumer, 'slow consumer: too many unsent bytes');
+      return;
+    }
+    this.ws.send(text);
+  }
+
+  /** Closes with a code and a reason (trimmed to what a close frame allows). */
+  close(code: CloseCode, reason: string): void {
+    if (this.closed) return;
+    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    this.onClosed();
+  }
+
+  ping(): void {
+    if (!this.closed) this.ws.ping();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+    this.onClosed();
+  }
+
+  private onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const abort of this.channels.values()) abort.abort();
+    this.channels.clear();
+  }
+}
+
+function toText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}

@@ -1,0 +1,123 @@
+/**
+ * The multiplexed application WebSocket at `/ws` (protocol/socket.ts): one
+ * socket per client following any number of jobs. At upgrade a browser
+ * Origin must be allowed (else 4403) and a token must authenticate (else
+ * 4401; same sources as /collab: `?token=`, Authorization, X-Api-Key or a
+ * `loom.bearer.<token>` subprotocol), with the `jobs:run` scope (4403).
+ * Sockets are pinged every heartbeat and closed with 1001 on shutdown.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AuthError, extractUpgradeToken, isOriginAllowed, selectSubprotocol, type Principal, type RateLimiter } from '../auth/index.ts';
+import { CLOSE_CODES } from '../../protocol/errors.ts';
+import { MAX_SOCKET_FRAME_BYTES } from '../../protocol/socket.ts';
+import type { JobEventFeedDeps } from '../jobs/job-event-feed.ts';
+import type { Logger } from '../log.ts';
+import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+import { JobSocketConnection } from './job-socket-connection.ts';
+
+export const JOB_SOCKET_PATH = '/ws';
+
+export interface JobSocketGatewayDeps {
+  readonly gatewayId: string;
+  readonly jobLog: JetStreamJobLog;
+  readonly feed: JobEventFeedDeps;
+  /** The principal of a raw credential. @throws AuthError when it is not valid. */
+  authenticateToken(raw: string): Promise<Principal>;
+  readonly allowedOrigins: readonly string[];
+  readonly heartbeatMs: number;
+  readonly maxBufferedBytes: number;
+  readonly messageLimiter: RateLimiter | undefined;
+  readonly log: Logger;
+}
+
+export class JobSocketGateway {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<JobSocketConnection>();
+  private pingTimer: NodeJS.Timeout | undefined;
+  private nextConn = 0;
+
+  constructor(private readonly deps: JobSocketGatewayDeps) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_SOCKET_FRAME_BYTES,
+      perMessageDeflate: false,
+      handleProtocols: (offered) => selectSubprotocol(offered),
+    });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  start(): void {
+    this.pingTimer = setInterval(() => this.pingAll(), this.deps.heartbeatMs);
+    this.pingTimer.unref();
+  }
+
+  /** @returns false when the request is not for `/ws` (another handler may take it). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if (url.pathname !== JOB_SOCKET_PATH) return false;
+    this.wss.handleUpgrade(req, socket, head, (ws) => void this.admit(ws, req, url));
+    return true;
+  }
+
+  private async admit(ws: WebSocket, req: IncomingMessage, url: URL): Promise<void> {
+    const connId = `${this.deps.gatewayId}:ws${++this.nextConn}`;
+    // Paused, the socket keeps early frames until the connection is admitted.
+    ws.pause();
+    const refuse = (code: 4401 | 4403, reason: string) => {
+      this.deps.log.info({ connId, code, reason }, 'job socket refused');
+      ws.close(code, reason.slice(0, 120));
+    };
+    if (!isOriginAllowed(req.headers, this.deps.allowedOrigins)) return refuse(CLOSE_CODES.forbidden, `origin ${String(req.headers.origin)} may not connect`);
+    const found = extractUpgradeToken(req.headers, url);
+    if (found === null) return refuse(CLOSE_CODES.unauthorized, 'a token is required: ?token=, Authorization: Bearer, or a loom.bearer.<token> subprotocol');
+    let principal: Principal;
+    try {
+      principal = await this.deps.authenticateToken(found.token);
+    } catch (err) {
+      if (err instanceof AuthError) return refuse(err.status === 403 ? CLOSE_CODES.forbidden : CLOSE_CODES.unauthorized, err.message);
+      this.deps.log.error({ err, connId }, 'authenticating a job socket failed');
+      ws.close(CLOSE_CODES.internalError, 'authentication failed');
+      return;
+    }
+    if (!principal.scopes.has('jobs:run')) return refuse(CLOSE_CODES.forbidden, 'this API key lacks the jobs:run scope');
+    const log = this.deps.log.child({ connId, userId: principal.userId });
+    const conn = new JobSocketConnection(connId, ws, principal, {
+      jobLog: this.deps.jobLog,
+      feed: this.deps.feed,
+      maxBufferedBytes: this.deps.maxBufferedBytes,
+      messageLimiter: this.deps.messageLimiter,
+      log,
+    });
+    this.connections.add(conn);
+    ws.on('close', () => this.connections.delete(conn));
+    conn.start();
+    ws.resume();
+    log.debug('job socket opened');
+  }
+
+  private pingAll(): void {
+    for (const conn of this.connections) {
+      if (!conn.alive) {
+        this.deps.log.info({ connId: conn.connId }, 'closing unresponsive job socket');
+        conn.terminate();
+        this.connections.delete(conn);
+        continue;
+      }
+      conn.alive = false;
+      conn.ping();
+    }
+  }
+
+  /** Closes every socket with 1001 (clients reconnect elsewhere and resume by sequence). */
+  async stop(): Promise<void> {
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    for (const conn of this.connections) conn.close(CLOSE_CODES.goingAway, 'server shutting down');
+    this.connections.clear();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
