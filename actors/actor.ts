@@ -76,16 +76,14 @@ export interface ActorDefinition {
 
 /**
  * An activation must stop without flushing: it lost ownership (fencing
- * failed), or its in-memory state can no longer be trusted. With
- * `releaseLease` the host gives the lease up at once so the next message
- * rebuilds the actor from durable state without waiting for expiry.
+ * failed), or its in-memory state can no longer be trusted. The host drops
+ * it and gives up the lease (compare-and-set, so a lease another host already
+ * took is left alone); the next message rebuilds the actor from durable state.
  */
 export class StepDownError extends Error {
   override readonly name = 'StepDownError';
   readonly code = 'not-owner';
-  readonly releaseLease: boolean;
-  constructor(message: string, options?: { cause?: unknown; releaseLease?: boolean }) {
+  constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.releaseLease = options?.releaseLease ?? false;
   }
 }

@@ -4,7 +4,6 @@
  * clock, varString JSON state ("null" removes the client).
  */
 import * as decoding from 'lib0/decoding';
-import * as encoding from 'lib0/encoding';
 import { ProtocolError } from './errors.ts';
 
 export interface AwarenessEntry {
@@ -43,17 +42,3 @@ export function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
   return entries;
 }
 
-/**
- * An update removing the given clients' presence: each entry gets its last
- * known clock + 1 and a null state, which every peer applies as a removal.
- */
-export function encodeAwarenessRemoval(lastClocks: ReadonlyMap<number, number>): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, lastClocks.size);
-  for (const [clientId, clock] of lastClocks) {
-    encoding.writeVarUint(e, clientId);
-    encoding.writeVarUint(e, clock + 1);
-    encoding.writeVarString(e, 'null');
-  }
-  return encoding.toUint8Array(e);
-}

@@ -8,6 +8,8 @@
  *   awareness  body: a y-protocols awareness update (headers name origin + gateway)  reply: empty
  *   content    body: empty                        reply: JSON DocContent
  *   presence   body: empty                        reply: awareness update of every present client (may be empty)
+ *   disconnect body: empty, header Loom-Origin     reply: empty; drops the presence that connection introduced
+ *   sync-part  body: JSON SyncPartRequest         reply: the requested byte range of a cut sync update
  *   restore    body: JSON RestoreRequest          reply: JSON RestoreReply
  *   delete     body: empty                        reply: JSON DeleteReply
  * Events (event.doc.<id>.<event>):
@@ -21,7 +23,7 @@ import { z } from 'zod';
 import { ProtocolError } from './errors.ts';
 import { CURRENT_VERSION } from './headers.ts';
 
-export const DOC_COMMANDS = ['update', 'sync', 'awareness', 'content', 'presence', 'restore', 'delete'] as const;
+export const DOC_COMMANDS = ['update', 'sync', 'sync-part', 'awareness', 'content', 'presence', 'disconnect', 'restore', 'delete'] as const;
 export type DocCommand = (typeof DOC_COMMANDS)[number];
 export const DOC_EVENTS = ['update', 'awareness', 'access'] as const;
 export type DocEvent = (typeof DOC_EVENTS)[number];
@@ -36,13 +38,26 @@ export interface UpdateAck {
 }
 export const updateAckSchema: z.ZodType<UpdateAck> = z.object({ seq: z.number().int().nonnegative() });
 
-/** Reply to `sync`: what the requester lacks, the actor's state vector and current presence. */
+/**
+ * Reply to `sync`: what the requester lacks, the actor's state vector and
+ * current presence. An update too big for one NATS message is cut into
+ * `parts` byte ranges: `update` is part 0, the rest are fetched with
+ * `sync-part` under `syncId` (kept by the actor for SYNC_PART_TTL_MS) and
+ * concatenated in order.
+ */
 export interface SyncReply {
   readonly update: Uint8Array;
   readonly stateVector: Uint8Array;
   /** Awareness update carrying every known state; empty when nobody is present. */
   readonly awareness: Uint8Array;
+  /** Number of parts the update was cut into (1 = `update` is complete). */
+  readonly parts: number;
+  /** Names the cut update for `sync-part`; empty when `parts` is 1. */
+  readonly syncId: string;
 }
+
+/** How long an actor keeps the parts of a cut sync reply. */
+export const SYNC_PART_TTL_MS = 30_000;
 
 export function encodeSyncReply(reply: SyncReply): Uint8Array {
   const e = encoding.createEncoder();
@@ -50,24 +65,41 @@ export function encodeSyncReply(reply: SyncReply): Uint8Array {
   encoding.writeVarUint8Array(e, reply.update);
   encoding.writeVarUint8Array(e, reply.stateVector);
   encoding.writeVarUint8Array(e, reply.awareness);
+  encoding.writeVarUint(e, reply.parts);
+  encoding.writeVarString(e, reply.syncId);
   return encoding.toUint8Array(e);
 }
 
 /** @throws ProtocolError `malformed-message` or `unsupported-version`. */
 export function decodeSyncReply(body: Uint8Array): SyncReply {
   const d = decoding.createDecoder(body);
+  let reply: SyncReply;
   try {
     const version = decoding.readVarUint(d);
     if (version !== CURRENT_VERSION) throw new ProtocolError('unsupported-version', `sync reply version ${version}`);
     const update = decoding.readVarUint8Array(d);
     const stateVector = decoding.readVarUint8Array(d);
     const awareness = decoding.readVarUint8Array(d);
-    return { update, stateVector, awareness };
+    const parts = decoding.readVarUint(d);
+    const syncId = decoding.readVarString(d);
+    reply = { update, stateVector, awareness, parts, syncId };
   } catch (err) {
     if (err instanceof ProtocolError) throw err;
     throw new ProtocolError('malformed-message', 'sync reply is truncated or malformed', { cause: err });
   }
+  if (decoding.hasContent(d)) throw new ProtocolError('malformed-message', 'trailing bytes after sync reply');
+  if (reply.parts < 1 || (reply.parts > 1 && reply.syncId === '')) throw new ProtocolError('malformed-message', 'sync reply parts without a sync id');
+  return reply;
 }
+
+/** Body of `sync-part`: which part of which cut sync reply. */
+export interface SyncPartRequest {
+  readonly syncId: string;
+  readonly index: number;
+}
+export const syncPartRequestSchema: z.ZodType<SyncPartRequest> = z
+  .object({ syncId: z.string().min(1).max(64), index: z.number().int().min(1).max(100_000) })
+  .strict();
 
 /** One top-level shared type of a document, rendered as JSON. */
 export interface DocRoot {

@@ -23,7 +23,9 @@ import { auditRoutes, defaultOwnershipChecks } from './http/routes/audit.ts';
 import { authRoutes } from './http/routes/auth.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { jobsRoutes } from './http/routes/jobs.ts';
-import { ActorDocumentPort, JobSupervisor, NatsInferenceQueue } from './jobs/index.ts';
+import { ActorDocumentPort, jobOwner, JobSupervisor, NatsInferenceQueue } from './jobs/index.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import { parseActorId } from '../protocol/ids.ts';
 import { JetStreamJobLog } from './nats/jetstream-job-log.ts';
 import { objectsRoutes } from './http/routes/objects.ts';
 import { uploadsRoutes } from './http/routes/uploads.ts';
@@ -226,7 +228,24 @@ export async function startRoles(opts: {
       { path: '/v1/auth', router: authRoutes(auth) },
       { path: '/v1/api-keys', router: apiKeysRoutes(auth) },
       // The documents and jobs modules add their `doc` and `job` ownership checks here.
-      { path: '/v1/audit', router: auditRoutes(auth, { ...defaultOwnershipChecks(auth), ...(documents === undefined ? {} : { doc: documents.ownership.bind(documents) }) }) },
+      {
+        path: '/v1/audit',
+        router: auditRoutes(auth, {
+          ...defaultOwnershipChecks(auth),
+          ...(documents === undefined ? {} : { doc: documents.ownership.bind(documents) }),
+          // A job's audit trail is its owner's; the owner is read from the job's log.
+          job: async (principal, targetId) => {
+            let owner: string | null;
+            try {
+              owner = await jobOwner(jobLog, parseActorId(targetId));
+            } catch (err) {
+              if (err instanceof ProtocolError) return 'not-found';
+              throw err;
+            }
+            return owner === principal.userId ? 'owner' : 'not-found';
+          },
+        }),
+      },
     );
     if (database !== undefined) {
       const uploads = new UploadService({ db: database.db, store: objects.store, maxBytes: config.objects.uploadMaxBytes });
@@ -255,6 +274,7 @@ export async function startRoles(opts: {
                 return { resolveUpload: (ref: string, principal: Principal) => uploads.resolveUploadInput(ref, principal) };
               })()),
           maxInputBytes: config.jobs.maxInputBytes,
+          audit: auth.audit,
           middleware: auth.middleware,
           logger: log.child({ component: 'jobs' }),
         }),

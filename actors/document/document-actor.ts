@@ -19,7 +19,7 @@ import * as Y from 'yjs';
 import type { ActorContext, ActorInstance, CommandMessage, MailboxMessage } from '../actor.ts';
 import { StepDownError } from '../actor.ts';
 import { decodeAwarenessUpdate } from '../../protocol/awareness.ts';
-import { type DeleteReply, type DocContent, encodeSyncReply, isDocCommand, restoreRequestSchema, type RestoreReply } from '../../protocol/doc.ts';
+import { type DeleteReply, type DocContent, encodeSyncReply, isDocCommand, restoreRequestSchema, type RestoreReply, syncPartRequestSchema } from '../../protocol/doc.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { checkVersion, HEADERS, readOpaqueHeader } from '../../protocol/headers.ts';
 import { decodeJson, encodeJson, errorReply, type WireMessage } from '../../protocol/reply.ts';
@@ -28,6 +28,7 @@ import { renderContent } from './content.ts';
 import type { DocumentLimits } from './limits.ts';
 import { FencingError, type DocumentLog, type SnapshotStore } from './ports.ts';
 import { Presence } from './presence.ts';
+import { SyncParts } from './sync-parts.ts';
 import type { RecoveredDocument } from './recovery.ts';
 import { restoreUpdate } from './restore.ts';
 
@@ -39,6 +40,8 @@ interface PendingUpdate {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Smallest part a cut sync reply uses, however large the presence is. */
+const MIN_SYNC_PART_BYTES = 64 * 1024;
 
 /** An update passed decoding but threw while being integrated. */
 class SuspectStateError extends ProtocolError {
@@ -54,6 +57,7 @@ export class DocumentActor implements ActorInstance {
   private pending: PendingUpdate[] = [];
   /** Set by the doc's update event, which Yjs emits only for transactions that changed something. */
   private changed = false;
+  private readonly syncParts = new SyncParts();
   /** The in-memory doc may have integrated part of a refused update: never snapshot it. */
   private suspect = false;
 
@@ -96,14 +100,25 @@ export class DocumentActor implements ActorInstance {
           case 'sync':
             this.sync(message);
             break;
+          case 'sync-part':
+            this.syncPart(message);
+            break;
           case 'awareness':
             this.awareness(message);
             break;
-          case 'content':
-            message.respond({ headers: {}, body: encodeJson(this.content()) });
+          case 'content': {
+            const body = encodeJson(this.content());
+            if (body.length > this.limits.maxAppendBytes) {
+              throw new ProtocolError('document-too-large', `content is ${body.length} bytes, more than one message carries; read it with sync`);
+            }
+            message.respond({ headers: {}, body });
             break;
+          }
           case 'presence':
             message.respond({ headers: {}, body: this.presence.snapshot() });
+            break;
+          case 'disconnect':
+            this.disconnect(message);
             break;
           case 'restore':
             await this.restore(message);
@@ -227,7 +242,7 @@ export class DocumentActor implements ActorInstance {
     this.suspect = true;
     this.ctx.log.warn({ err: cause }, 'update failed mid-integration; rebuilding document from durable state');
     await this.flush();
-    throw new StepDownError('document state suspect after a refused update', { cause, releaseLease: true });
+    throw new StepDownError('document state suspect after a refused update', { cause });
   }
 
   private sync(command: CommandMessage): void {
@@ -237,8 +252,20 @@ export class DocumentActor implements ActorInstance {
     } catch (err) {
       throw new ProtocolError('malformed-message', 'sync body is not a valid Yjs state vector', { cause: err });
     }
-    const body = encodeSyncReply({ update, stateVector: Y.encodeStateVector(this.doc), awareness: this.presence.snapshot() });
+    const stateVector = Y.encodeStateVector(this.doc);
+    const awareness = this.presence.snapshot();
+    // What fits beside the state vector and presence in one message; the rest goes by sync-part.
+    const room = Math.max(MIN_SYNC_PART_BYTES, this.limits.maxAppendBytes - stateVector.length - awareness.length - 1_024);
+    const { first, parts, syncId } = this.syncParts.split(update, room);
+    const body = encodeSyncReply({ update: first, stateVector, awareness, parts, syncId });
     command.respond({ headers: { [HEADERS.seq]: String(this.lastSeq) }, body });
+  }
+
+  private syncPart(command: CommandMessage): void {
+    const { syncId, index } = decodeJson(command.body, syncPartRequestSchema, 'sync-part request');
+    const part = this.syncParts.part(syncId, index);
+    if (part === null) throw new ProtocolError('not-found', `sync part ${index} of ${syncId} is unknown or expired; sync again`);
+    command.respond({ headers: {}, body: part });
   }
 
   private awareness(command: CommandMessage): void {
@@ -247,6 +274,15 @@ export class DocumentActor implements ActorInstance {
     const gateway = readOpaqueHeader(command.headers, HEADERS.gateway);
     this.presence.apply(command.body, entries, origin, gateway);
     this.ctx.publish('awareness', command.body, origin === undefined ? {} : { [HEADERS.origin]: origin });
+    command.respond({ headers: {}, body: EMPTY });
+  }
+
+  /** A connection closed: its presence leaves with it. */
+  private disconnect(command: CommandMessage): void {
+    const origin = readOpaqueHeader(command.headers, HEADERS.origin);
+    if (origin === undefined) throw new ProtocolError('malformed-message', `disconnect needs a ${HEADERS.origin} header`);
+    const removal = this.presence.dropOrigin(origin);
+    if (removal !== null) this.ctx.publish('awareness', removal);
     command.respond({ headers: {}, body: EMPTY });
   }
 

@@ -11,12 +11,21 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decodeJobEvent, type JobEvent } from '../../protocol/job-events.ts';
 import { parseEventSubject } from '../../protocol/subjects.ts';
 
+/** The successful attempt of a model step, in the actor's clock. */
+export interface TrackedStep {
+  readonly startedAt: number;
+  readonly succeededAt: number;
+  readonly modelMs: number;
+}
+
 export interface TrackedJob {
   createdAt: number | undefined;
   endedAt: number | undefined;
   status: 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rejected';
   /** `<step>#<attempt>` → start time of the attempt. */
   readonly attemptStarts: Map<string, number>;
+  /** Model steps that succeeded, by step id. */
+  readonly steps: Map<string, TrackedStep>;
 }
 
 export class JobTracker {
@@ -62,7 +71,7 @@ export class JobTracker {
   private job(id: string): TrackedJob {
     let job = this.jobs.get(id);
     if (job === undefined) {
-      job = { createdAt: undefined, endedAt: undefined, status: 'running', attemptStarts: new Map() };
+      job = { createdAt: undefined, endedAt: undefined, status: 'running', attemptStarts: new Map(), steps: new Map() };
       this.jobs.set(id, job);
     }
     return job;
@@ -82,6 +91,7 @@ export class JobTracker {
         if (started !== undefined && event.usage !== null) {
           this.modelMs.push(event.usage.durationMs);
           this.stepOverheadMs.push(event.at - started - event.usage.durationMs);
+          job.steps.set(event.step, { startedAt: started, succeededAt: event.at, modelMs: event.usage.durationMs });
         }
         break;
       }

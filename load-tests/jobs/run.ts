@@ -9,7 +9,7 @@
  * overhead per model step (step end-to-end minus model time) p50/p99.
  *
  *   node --import tsx load-tests/jobs/run.ts [--jobs 1000] [--sections 5]
- *     [--latency-ms 50] [--worker-concurrency 256] [--submit-concurrency 100]
+ *     [--latency-ms 50] [--worker-concurrency 256] [--submit-concurrency 100] [--max-running 0]
  *     [--sample-ms 1000] [--timeout-s 600]
  *
  * Loopback only; every server is a child of this process and is stopped at
@@ -44,6 +44,8 @@ function options() {
       'latency-ms': { type: 'string', default: '50' },
       'worker-concurrency': { type: 'string', default: '256' },
       'submit-concurrency': { type: 'string', default: '100' },
+      /** Jobs running at once (0: no limit, every job is started as fast as possible). */
+      'max-running': { type: 'string', default: '0' },
       'sample-ms': { type: 'string', default: '1000' },
       'timeout-s': { type: 'string', default: '600' },
     },
@@ -60,6 +62,7 @@ function options() {
     latencyMs: int('latency-ms', 0, 60_000),
     workerConcurrency: int('worker-concurrency', 1, 4_096),
     submitConcurrency: int('submit-concurrency', 1, 10_000),
+    maxRunning: int('max-running', 0, 1_000_000),
     sampleMs: int('sample-ms', 100, 60_000),
     timeoutS: int('timeout-s', 10, 86_400),
   };
@@ -132,6 +135,8 @@ async function main(): Promise<number> {
     let next = 0;
     const submitter = async () => {
       while (next < opts.jobs) {
+        while (opts.maxRunning > 0 && submitted - tracker.ended >= opts.maxRunning) await new Promise((r) => setTimeout(r, 5));
+        if (next >= opts.jobs) return;
         const id = parseActorId(`${prefix}_${next++}`);
         const body = encodeJson({ kind: 'document.generate', input: { topic: `Bench ${id}`, sections: opts.sections }, owner: 'bench', priority: 'batch' });
         try {
@@ -151,6 +156,20 @@ async function main(): Promise<number> {
     tracker.stop();
 
     const jobs = [...tracker.jobs.values()];
+    // Where a step's time went, from the fake model server's own timestamps (same clock):
+    // dispatch = step started -> model call started (queue wait + worker pickup),
+    // return = model call ended -> step durable in the job's log (result delivery + append).
+    const dispatchMs: number[] = [];
+    const returnMs: number[] = [];
+    for (const call of model.calls) {
+      const user = call.request.messages.find((m) => m.role === 'user')?.content ?? '';
+      const id = /Topic: Bench (\S+)/.exec(user)?.[1];
+      const section = /Write section (\d+)/.exec(user)?.[1];
+      const step = tracker.jobs.get(id ?? '')?.steps.get(section === undefined ? 'outline' : `section-${section}`);
+      if (step === undefined || call.endedAt === undefined || call.outcome !== 'ok') continue;
+      dispatchMs.push(call.startedAt - step.startedAt);
+      returnMs.push(step.succeededAt - call.endedAt);
+    }
     const durations = jobs.flatMap((j) => (j.createdAt !== undefined && j.endedAt !== undefined ? [j.endedAt - j.createdAt] : []));
     const waves = 1 + Math.ceil(opts.sections / 4);
     print({
@@ -169,6 +188,8 @@ async function main(): Promise<number> {
       jobsPerSecond: Math.round((submitted / (totalMs / 1000)) * 10) / 10,
       modelStepsPerSecond: Math.round((tracker.stepOverheadMs.length / (totalMs / 1000)) * 10) / 10,
       stepOverheadMs: { p50: percentile(tracker.stepOverheadMs, 50), p99: percentile(tracker.stepOverheadMs, 99), count: tracker.stepOverheadMs.length },
+      dispatchMs: { p50: percentile(dispatchMs, 50), p99: percentile(dispatchMs, 99) },
+      returnMs: { p50: percentile(returnMs, 50), p99: percentile(returnMs, 99) },
       modelMs: { p50: percentile(tracker.modelMs, 50), p99: percentile(tracker.modelMs, 99) },
       jobDurationMs: { p50: percentile(durations, 50), p99: percentile(durations, 99), idealMs: waves * opts.latencyMs },
     });

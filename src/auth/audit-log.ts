@@ -27,6 +27,9 @@ export const AUDIT_ACTIONS = [
   'doc.unshare',
   'doc.restore',
   'job.delete',
+  'job.create',
+  'job.cancel',
+  'job.approve',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

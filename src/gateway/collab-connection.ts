@@ -6,7 +6,7 @@
  */
 import * as Y from 'yjs';
 import type { WebSocket, RawData } from 'ws';
-import { decodeAwarenessUpdate, encodeAwarenessRemoval } from '../../protocol/awareness.ts';
+import { decodeAwarenessUpdate } from '../../protocol/awareness.ts';
 import {
   CollabFrameError,
   decodeCollabFrame,
@@ -16,12 +16,12 @@ import {
   encodeSyncStep2,
   type CollabFrame,
 } from '../../protocol/collab.ts';
-import { decodeSyncReply } from '../../protocol/doc.ts';
 import { CLOSE_CODES, closeCodeForError, closeReason, ProtocolError, type CloseCode } from '../../protocol/errors.ts';
 import { HEADERS } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
+import { requestSync } from '../placement/doc-sync.ts';
 import type { RateLimiter } from '../auth/index.ts';
 import { canWrite, type CollabAccess } from './access.ts';
 import type { DocRoom, RoomMember } from './doc-room.ts';
@@ -39,7 +39,8 @@ function toBytes(data: RawData): Uint8Array {
 }
 
 export class CollabConnection implements RoomMember {
-  private readonly awarenessClocks = new Map<number, number>();
+  /** Whether this socket ever sent presence (then the actor drops it when the socket closes). */
+  private sentAwareness = false;
   private readonly early: Uint8Array[] = [];
   private ready = false;
   private closed = false;
@@ -92,7 +93,8 @@ export class CollabConnection implements RoomMember {
   /** Sends a frame unless the socket is backed up, in which case it is closed as a slow consumer. */
   send(frame: Uint8Array): void {
     if (this.closed) return;
-    if (this.ws.bufferedAmount + frame.length > this.deps.limits.maxBufferedBytes) {
+    // Slow = a backlog already past the limit; one large frame on an idle socket is fine.
+    if (this.ws.bufferedAmount > this.deps.limits.maxBufferedBytes) {
       this.close(CLOSE_CODES.slowConsumer, 'slow consumer: too many unsent bytes');
       return;
     }
@@ -165,7 +167,7 @@ export class CollabConnection implements RoomMember {
     } catch (err) {
       throw new ProtocolError('malformed-message', 'sync step 1 carries an invalid state vector', { cause: err });
     }
-    const reply = decodeSyncReply((await this.request('sync', stateVector, {})).body);
+    const reply = await requestSync(this.deps.client, this.docId, stateVector);
     this.send(encodeSyncStep2(reply.update));
     // Ask the client for whatever the document lacks.
     this.send(encodeSyncStep1(reply.stateVector));
@@ -177,17 +179,13 @@ export class CollabConnection implements RoomMember {
   }
 
   private forwardAwareness(update: Uint8Array): void {
-    let entries;
     try {
-      entries = decodeAwarenessUpdate(update);
+      decodeAwarenessUpdate(update);
     } catch (err) {
       this.close(CLOSE_CODES.malformedFrame, (err as Error).message);
       return;
     }
-    for (const e of entries) {
-      if (e.removed) this.awarenessClocks.delete(e.clientId);
-      else this.awarenessClocks.set(e.clientId, e.clock);
-    }
+    this.sentAwareness = true;
     this.track(this.sendAwareness(update));
   }
 
@@ -233,10 +231,10 @@ export class CollabConnection implements RoomMember {
     this.closed = true;
     this.deps.messageLimiter?.reset(this.connId);
     this.room.leave(this);
-    if (this.awarenessClocks.size > 0) {
-      const removal = encodeAwarenessRemoval(this.awarenessClocks);
-      this.awarenessClocks.clear();
-      this.sendAwareness(removal).catch((err: unknown) => this.deps.log.warn({ err }, 'presence removal failed; it will time out'));
+    if (this.sentAwareness) {
+      this.request('disconnect', new Uint8Array(0), { [HEADERS.origin]: this.connId }).catch((err: unknown) =>
+        this.deps.log.warn({ err }, 'presence removal failed; it will time out'),
+      );
     }
   }
 }

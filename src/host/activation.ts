@@ -162,7 +162,7 @@ export class Activation {
       } catch (err) {
         if (err instanceof StepDownError) {
           this.refuse(batch, 'not-owner', 'actor moved; retry');
-          void this.stepDown(err.message, err.releaseLease);
+          void this.stepDown(err.message);
           return;
         }
         this.deps.log.error({ err }, 'actor handler failed');
@@ -221,19 +221,22 @@ export class Activation {
   }
 
   /** Drops the activation without flushing: another owner's state wins. */
-  stepDown(reason: string, releaseLease = false): Promise<void> {
-    this.ending ??= this.doStepDown(reason, releaseLease);
+  stepDown(reason: string): Promise<void> {
+    this.ending ??= this.doStepDown(reason);
     return this.ending;
   }
 
-  private async doStepDown(reason: string, releaseLease: boolean): Promise<void> {
+  private async doStepDown(reason: string): Promise<void> {
     this.deps.log.warn({ reason }, 'actor stepping down');
     this.mailbox.close();
     this.refuse(this.mailbox.drain(), 'not-owner', 'actor moved; retry');
     await this.sub?.drain().catch((err: unknown) => this.deps.log.debug({ err }, 'unsubscribe on step-down failed'));
     this.refuse(this.mailbox.drain(), 'not-owner', 'actor moved; retry');
     this.finish();
-    if (releaseLease) await this.deps.lease.release();
+    // Stop refreshing and give the lease up: a lease kept by an activation that
+    // no longer serves would keep the actor unreachable. The delete is
+    // compare-and-set on our revision, so a lease another host took is left alone.
+    await this.deps.lease.release();
     this.deps.onEnded(this, 'stepped-down');
   }
 

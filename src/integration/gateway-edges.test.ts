@@ -16,7 +16,7 @@ let cluster: ClusterFixture;
 const clients: CollabClient[] = [];
 
 before(async () => {
-  cluster = await startCluster({ hosts: 1, gateways: 2, env: { LOOM_WS_MAX_BUFFERED_BYTES: '65536' } });
+  cluster = await startCluster({ hosts: 1, gateways: 2, env: { LOOM_WS_MAX_BUFFERED_BYTES: String(4 * 1024 * 1024) } });
 });
 after(async () => {
   for (const c of clients) c.destroy();
@@ -35,7 +35,7 @@ test('presence owned by a SIGKILLed gateway is removed for clients on other gate
   doomed.provider.shouldConnect = false;
   await cluster.gateways[0]!.kill();
   await waitFor(() => !watcher.provider.awareness.getStates().has(doomed.doc.clientID), {
-    what: 'presence of the dead gateway removed',
+    what: `presence of the dead gateway removed (hosts saw: ${cluster.hosts.flatMap((h) => h.grep(/gateway gone/)).join(' | ') || 'no gateway gone'})`,
     timeoutMs: 15_000,
   });
   await cluster.gateways[0]!.start();
@@ -57,13 +57,36 @@ test('a socket that stops reading is closed as a slow consumer; other clients ar
   slow.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())));
   slow.pause(); // never read again
 
-  const chunk = 'x'.repeat(16_000);
-  for (let i = 0; i < 400; i++) writer.doc.getArray<string>('blobs').push([`${i}:${chunk}`]);
-  const code = await Promise.race([
-    closed,
-    waitFor(() => peer.doc.getArray('blobs').length === 400, { what: 'peer received everything', timeoutMs: 30_000 }).then(() => closed),
-  ]);
+  // Far more than the loopback socket buffers plus the 4 MiB backlog limit, paced
+  // so the test process (which also reads for the peer) is not blocked by its own burst.
+  const chunk = 'x'.repeat(60_000);
+  let pushed = 0;
+  const pacer = setInterval(() => {
+    for (let k = 0; k < 4 && pushed < 400; k++, pushed++) writer.doc.getArray<string>('blobs').push([`${pushed}:${chunk}`]);
+    if (pushed >= 400) clearInterval(pacer);
+  }, 5);
+  await waitFor(() => peer.doc.getArray('blobs').length === 400, { what: 'peer received everything', timeoutMs: 60_000 });
+  // The paused socket reads again only now, and finds the server's close frame behind the backlog.
+  slow.resume();
+  const code = await waitFor(() => Promise.race([closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]), {
+    what: 'slow socket closed',
+    timeoutMs: 60_000,
+  });
   assert.equal(code, CLOSE_CODES.slowConsumer);
-  await waitFor(() => peer.doc.getArray('blobs').length === 400, { what: 'peer unaffected', timeoutMs: 30_000 });
   assert.equal(peer.disconnects(), 0);
+});
+
+test('a document larger than one NATS message syncs to a new client in parts', async () => {
+  const room = uniqueDocName('big');
+  const writer = connectCollabClient(cluster.gateways[1]!.wsUrl, room);
+  clients.push(writer);
+  await writer.synced();
+  const chunk = 'y'.repeat(100_000);
+  // The harness's nats-server keeps the default 1 MiB max_payload; this is 3 MB.
+  for (let i = 0; i < 30; i++) writer.doc.getArray<string>('blobs').push([`${i}:${chunk}`]);
+  const reader = connectCollabClient(cluster.gateways[1]!.wsUrl, room);
+  clients.push(reader);
+  await waitFor(() => reader.doc.getArray('blobs').length === 30, { what: 'late joiner has the whole document', timeoutMs: 30_000 });
+  assert.equal(reader.disconnects() + writer.disconnects(), 0);
+  assert.deepEqual(reader.closes, []);
 });

@@ -237,6 +237,11 @@ test('an approval step waits until approved; a rejection ends the job', async ()
   await cluster.waitForJob(other.id, (j) => j.status === 'waiting-approval', 'to wait for approval');
   const rejected = await cluster.api<JobBody>('POST', `/v1/jobs/${other.id}/approve`, { body: { approved: false, comment: 'off topic' } });
   assert.equal(rejected.body.status, 'rejected');
+  // Creation and decisions are in the owner's audit trail of the job, and nobody else's.
+  const trail = await cluster.api<{ entries: Array<{ action: string; detail: Record<string, unknown> | null }> }>('GET', `/v1/audit?targetType=job&targetId=${job.id}`);
+  assert.equal(trail.status, 200, JSON.stringify(trail.body));
+  assert.deepEqual(trail.body.entries.map((e) => e.action).sort(), ['job.approve', 'job.create']);
+  assert.equal((await cluster.api('GET', `/v1/audit?targetType=job&targetId=${job.id}`, { token: cluster.stranger.token })).status, 404);
   assert.equal(cluster.model.calls.filter((c) => userOf(c.request).includes('Reject me')).length, 1, 'only the outline was generated');
 });
 

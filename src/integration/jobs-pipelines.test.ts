@@ -10,7 +10,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
+import pino from 'pino';
+import { rebuildJobProjection } from '../jobs/index.ts';
+import { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+import { openDatabase, PostgresJobProjection } from '../storage/index.ts';
 import { startJobsCluster, TEST_MODEL, type JobBody, type JobsCluster } from './jobs-fixture.ts';
 
 let cluster: JobsCluster;
@@ -120,4 +125,45 @@ test('a job reads an uploaded file as input; an upload that does not exist or lo
   const missing = await cluster.createJob({ kind: 'document.generate', input: { topic: 'Lost', sources: [{ uploadId: lost.uploadId }] } });
   assert.equal(missing.status, 409, JSON.stringify(missing.body));
   assert.match(JSON.stringify(missing.body), /upload-object-missing/);
+});
+
+test('the projection is rebuilt from the job logs alone (rebuild = replay)', async () => {
+  const snapshot = async () => {
+    const db = new pg.Client({ connectionString: cluster.databaseUrl });
+    await db.connect();
+    try {
+      const jobs = await db.query('select id, kind, owner_id, status, last_seq, calls, prompt_tokens, completion_tokens, cost_usd, output from jobs order by id');
+      const steps = await db.query('select job_id, step, activity, status, attempt, calls from job_steps order by job_id, step');
+      return { jobs: jobs.rows, steps: steps.rows };
+    } finally {
+      await db.end();
+    }
+  };
+  const before = await snapshot();
+  assert.ok(before.jobs.length >= 5);
+  const wipe = new pg.Client({ connectionString: cluster.databaseUrl });
+  await wipe.connect();
+  await wipe.query('delete from jobs');
+  await wipe.end();
+  assert.equal((await snapshot()).jobs.length, 0);
+
+  const logger = pino({ level: 'silent' });
+  const database = await openDatabase({ url: cluster.databaseUrl, logger });
+  try {
+    const jsm = await jetstreamManager(cluster.nc);
+    const result = await rebuildJobProjection({ jsm, log: new JetStreamJobLog(cluster.nc, jsm, { timeoutMs: 5_000, logger }), projection: new PostgresJobProjection(database.db), logger });
+    assert.equal(result.failed, 0);
+  } finally {
+    await database.close();
+  }
+  assert.deepEqual(await snapshot(), before);
+});
+
+test('/openapi.json describes the jobs API from the schemas that validate it', async () => {
+  const res = await fetch(`${cluster.gateways[0]!.httpUrl}/openapi.json`);
+  assert.equal(res.status, 200);
+  const doc = (await res.json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
+  assert.ok(doc.paths['/v1/jobs']?.post, 'POST /v1/jobs');
+  for (const p of ['/v1/jobs/{id}', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/approve', '/v1/jobs/{id}/events']) assert.ok(doc.paths[p], p);
+  assert.ok(doc.components.schemas['CreateJob'] && doc.components.schemas['Job']);
 });

@@ -1,15 +1,14 @@
 /** The job actor's DocumentPort: the document actor's `sync` and `update` commands over NATS. */
 import type { DocumentPort } from '../../actors/job/index.ts';
-import { decodeSyncReply } from '../../protocol/doc.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
+import { requestSync } from '../placement/doc-sync.ts';
 
 export class ActorDocumentPort implements DocumentPort {
   constructor(private readonly client: ActorClient) {}
 
   async sync(docId: string, stateVector: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
-    const reply = await this.client.request('doc', parseActorId(docId), 'sync', stateVector, undefined, signal);
-    return decodeSyncReply(reply.body).update;
+    return (await requestSync(this.client, parseActorId(docId), stateVector, undefined, signal)).update;
   }
 
   async update(docId: string, update: Uint8Array, signal: AbortSignal): Promise<void> {

@@ -10,3 +10,4 @@ export { jobIdForKey, newJobId } from './job-ids.ts';
 export { jobOwner } from './job-owner.ts';
 export { JobSupervisor, type JobSupervisorOptions } from './job-supervisor.ts';
 export { NatsInferenceQueue } from './inference-queue.ts';
+export { rebuildJobProjection, type RebuildResult } from './rebuild-projection.ts';

@@ -43,6 +43,8 @@ export interface JobEventFeedDeps {
   readonly log: JetStreamJobLog;
   readonly logger: Logger;
   readonly flushTimeoutMs: number;
+  /** Gap check interval (default 10 s). */
+  readonly repairIntervalMs?: number;
 }
 
 const DEFAULT_MAX_BUFFERED = 10_000;
@@ -107,25 +109,60 @@ export async function followJobEvents(deps: JobEventFeedDeps, jobId: string, opt
     throw err;
   }
 
+  /** Replays the log after what was delivered, holding live messages meanwhile, then releases them. */
+  const catchUp = async () => {
+    buffer ??= [];
+    for await (const entry of deps.log.readAfter(id, lastSeq, opts.signal)) {
+      if (ended) return;
+      emitEvent(entry.seq, decodeJobEvent(entry.body));
+    }
+    const held = buffer;
+    buffer = null;
+    for (const msg of held) deliver(msg);
+  };
+
   void (async () => {
     try {
-      for await (const entry of deps.log.readAfter(id, opts.afterSeq, opts.signal)) {
-        if (ended) return;
-        emitEvent(entry.seq, decodeJobEvent(entry.body));
-      }
+      await catchUp();
       // A client resuming after the job's last event: nothing more will come.
-      if (lastSeq === opts.afterSeq && opts.afterSeq > 0) {
+      if (!ended && lastSeq === opts.afterSeq && opts.afterSeq > 0) {
         const last = await deps.log.last(id);
         if (last !== null && last.seq <= opts.afterSeq && TERMINAL_JOB_EVENTS.has(decodeJobEvent(last.body).type)) return end('job-ended');
       }
-      const held = buffer ?? [];
-      buffer = null;
-      for (const msg of held) deliver(msg);
+      // Live events are core NATS (at most once): one lost in a reconnect would leave a gap. A log
+      // that stays ahead of what was delivered for a whole interval is read again from there.
+      let suspect = -1;
+      while (!ended) {
+        await sleep(deps.repairIntervalMs ?? REPAIR_INTERVAL_MS, opts.signal);
+        if (ended) return;
+        const logSeq = (await deps.log.last(id))?.seq ?? 0;
+        if (logSeq <= lastSeq) suspect = -1;
+        else if (suspect !== lastSeq) suspect = lastSeq;
+        else {
+          deps.logger.warn({ jobId, delivered: lastSeq, logSeq }, 'job events went missing live; reading them from the log');
+          await catchUp();
+        }
+      }
     } catch (err) {
       if (!ended && !opts.signal.aborted) deps.logger.warn({ err, jobId }, 'replaying job events failed');
       end(opts.signal.aborted ? 'closed' : 'error', err);
     }
   })();
+}
+
+/** How often a follower checks that the log is not ahead of what it delivered. */
+const REPAIR_INTERVAL_MS = 10_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 async function bounded<T>(work: Promise<T>, ms: number, what: string): Promise<T> {

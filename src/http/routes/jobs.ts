@@ -10,6 +10,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { JSONValue } from 'hono/utils/types';
+import type { AuditEvent } from '../../auth/audit-log.ts';
 import type { AuthEnv, Principal } from '../../auth/principal.ts';
 import { ProtocolError } from '../../../protocol/errors.ts';
 import { parseActorId, type ActorId, type DocId } from '../../../protocol/ids.ts';
@@ -44,6 +45,8 @@ export interface JobsRoutesDeps {
   readonly resolveUpload?: (ref: string, principal: Principal) => Promise<ResolvedUpload>;
   /** Largest `input`, as JSON bytes (413 above). */
   readonly maxInputBytes: number;
+  /** Records job creation, cancellation and approval decisions (GET /v1/audit). */
+  readonly audit?: { record(event: AuditEvent): Promise<void> };
   /** Runs before every route (authentication). */
   readonly middleware?: MiddlewareHandler<AuthEnv>;
   readonly logger: Logger;
@@ -180,6 +183,16 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   const router = createRouter();
   if (deps.middleware !== undefined) router.use('*', deps.middleware);
 
+  /** The action happened whatever the audit log says: a failed record is logged, not returned. */
+  const audit = async (c: Context<AuthEnv>, principal: Principal, action: 'job.create' | 'job.cancel' | 'job.approve', jobId: string, detail?: Record<string, unknown>) => {
+    if (deps.audit === undefined) return;
+    try {
+      await deps.audit.record({ action, actor: principal, targetType: 'job', targetId: jobId, ip: c.get('clientIp'), ...(detail === undefined ? {} : { detail }) });
+    } catch (err) {
+      deps.logger.warn({ err, action, jobId }, 'recording a job action in the audit log failed');
+    }
+  };
+
   const withUrls = async (job: JobView): Promise<HttpJobView> => ({
     ...job,
     output: (job.output ?? null) as JSONValue,
@@ -256,6 +269,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       model: body.model ?? null,
     };
     const reply = decodeJson((await deps.client.request('job', id, 'start', encodeJson(request))).body, startJobReplySchema, 'start reply');
+    if (reply.created) await audit(c, principal, 'job.create', id, { kind: body.kind });
     c.header('Location', `/v1/jobs/${encodeURIComponent(id)}`);
     const out = { created: reply.created, job: await withUrls(reply.job) };
     return reply.created ? c.json(out, 201) : c.json(out, 200);
@@ -275,6 +289,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     await ownJob(id, principal);
     const body = (c.req.header('content-type') ?? '').includes('json') ? c.req.valid('json') : {};
     const reply = await deps.client.request('job', id, 'cancel', encodeJson({ by: principal.userId, reason: body.reason ?? null }));
+    await audit(c, principal, 'job.cancel', id);
     return c.json(await withUrls(decodeJson(reply.body, jobViewSchema, 'job')), 200);
   });
 
@@ -285,6 +300,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     await ownJob(id, principal);
     const body = c.req.valid('json');
     const reply = await deps.client.request('job', id, 'approve', encodeJson({ by: principal.userId, approved: body.approved, step: body.step ?? null, comment: body.comment ?? null }));
+    await audit(c, principal, 'job.approve', id, { approved: body.approved, ...(body.step === undefined ? {} : { step: body.step }) });
     return c.json(await withUrls(decodeJson(reply.body, jobViewSchema, 'job')), 200);
   });
 
