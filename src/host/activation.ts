@@ -95,7 +95,8 @@ export class Activation {
       schedule: (delayMs, name, payload) => {
         const t = setTimeout(() => {
           this.timers.delete(t);
-          if (!this.mailbox.push({ source: 'timer', name, payload }, 0)) log.warn({ timer: name }, 'timer dropped: mailbox full or closed');
+          const outcome = this.mailbox.push({ source: 'timer', name, payload }, 0);
+          if (outcome !== 'queued') log.warn({ timer: name, outcome }, 'timer dropped');
         }, Math.max(0, delayMs));
         this.timers.add(t);
       },
@@ -139,14 +140,19 @@ export class Activation {
       return;
     }
     const command = new Command(msg, name, fromNatsHeaders(msg.headers));
-    if (!this.mailbox.push(command, msg.data.length)) {
+    const outcome = this.mailbox.push(command, msg.data.length);
+    if (outcome === 'full') {
       command.respond(errorReply('mailbox-full', `actor ${this.deps.kind}/${this.deps.id} is busy; retry later`));
+    } else if (outcome === 'closed') {
+      // The activation is ending (passivation or step-down): the next attempt reaches its next home.
+      command.respond(errorReply('not-owner', `actor ${this.deps.kind}/${this.deps.id} is moving; retry`));
     }
   }
 
   /** Delivers a host signal through the mailbox, in order with commands. */
   signal(message: SignalMessage): void {
-    if (!this.mailbox.push(message, 0)) this.deps.log.warn({ signal: message.name }, 'signal dropped: mailbox full or closed');
+    const outcome = this.mailbox.push(message, 0);
+    if (outcome !== 'queued') this.deps.log.warn({ signal: message.name, outcome }, 'signal dropped');
   }
 
   private async run(): Promise<void> {

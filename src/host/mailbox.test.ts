@@ -14,20 +14,20 @@ test('messages come out in arrival order, all queued ones at once', async () => 
 
 test('a full mailbox refuses by count and by bytes', () => {
   const byCount = new Mailbox<string>({ maxMessages: 2, maxBytes: 1_000 });
-  assert.equal(byCount.push('a', 1), true);
-  assert.equal(byCount.push('b', 1), true);
-  assert.equal(byCount.push('c', 1), false);
+  assert.equal(byCount.push('a', 1), 'queued');
+  assert.equal(byCount.push('b', 1), 'queued');
+  assert.equal(byCount.push('c', 1), 'full');
   const byBytes = new Mailbox<string>({ maxMessages: 100, maxBytes: 10 });
-  assert.equal(byBytes.push('a', 8), true);
-  assert.equal(byBytes.push('b', 3), false);
-  assert.equal(byBytes.push('c', 2), true);
+  assert.equal(byBytes.push('a', 8), 'queued');
+  assert.equal(byBytes.push('b', 3), 'full');
+  assert.equal(byBytes.push('c', 2), 'queued');
 });
 
 test('a closed mailbox hands out what is queued, then ends', async () => {
   const box = new Mailbox<number>({ maxMessages: 10, maxBytes: 100 });
   box.push(1, 1);
   box.close();
-  assert.equal(box.push(2, 1), false);
+  assert.equal(box.push(2, 1), 'closed');
   assert.deepEqual(await box.takeAll(), [1]);
   assert.deepEqual(await box.takeAll(), []);
 });

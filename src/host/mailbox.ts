@@ -21,14 +21,14 @@ export class Mailbox<T> {
     return this.items.length;
   }
 
-  /** @returns false when the mailbox is full or closed (the caller refuses the message). */
-  push(item: T, bytes: number): boolean {
-    if (this.closed) return false;
-    if (this.items.length >= this.limits.maxMessages || this.bytes + bytes > this.limits.maxBytes) return false;
+  /** @returns 'queued', or why the caller must refuse the message. */
+  push(item: T, bytes: number): 'queued' | 'full' | 'closed' {
+    if (this.closed) return 'closed';
+    if (this.items.length >= this.limits.maxMessages || this.bytes + bytes > this.limits.maxBytes) return 'full';
     this.items.push({ item, bytes });
     this.bytes += bytes;
     this.wake();
-    return true;
+    return 'queued';
   }
 
   /** Waits until something is queued, then returns all of it; [] once closed and empty. */
