@@ -4,20 +4,32 @@
  * stale owner's append fails once anyone else has written. Sequences are the
  * stream's, so they only grow.
  */
-import { DeliverPolicy, JetStreamApiError, jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
 import type { Logger } from '../log.ts';
+import { RequestMux } from './request-mux.ts';
 import { type DocumentLog, FencingError, type LogEntry } from '../../actors/document/ports.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import { DOC_LOG_STREAM, docLogSubject } from '../../protocol/subjects.ts';
 
 /** JetStream's API error code for a failed expected-last-subject-sequence check. */
 const WRONG_LAST_SEQUENCE = 10071;
+const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
+const textDecoder = new TextDecoder();
+
+const pubAckSchema = z.object({
+  stream: z.string().optional(),
+  seq: z.number().int().nonnegative().optional(),
+  error: z.object({ code: z.number().optional(), err_code: z.number().optional(), description: z.string().optional() }).optional(),
+});
+type PubAck = z.infer<typeof pubAckSchema>;
 const READ_BATCH = 256;
 const READ_EXPIRES_MS = 2_000;
 
 export class JetStreamDocumentLog implements DocumentLog {
   private readonly js: JetStreamClient;
+  private readonly mux: RequestMux;
 
   constructor(
     nc: NatsConnection,
@@ -25,21 +37,34 @@ export class JetStreamDocumentLog implements DocumentLog {
     private readonly opts: { timeoutMs: number; logger: Logger },
   ) {
     this.js = jetstream(nc, { timeout: opts.timeoutMs });
+    this.mux = new RequestMux(nc);
   }
 
+  /**
+   * A JetStream publish done by hand on the shared request mux (see
+   * request-mux.ts for why): the expected-last-subject-sequence header, then
+   * the server's PubAck, `{"stream","seq"}` or `{"error":{"err_code",...}}`.
+   */
   async append(id: DocId, update: Uint8Array, expectedLastSeq: number): Promise<number> {
-    try {
-      const ack = await this.js.publish(docLogSubject(id), update, {
-        expect: { lastSubjectSequence: expectedLastSeq },
-        timeout: this.opts.timeoutMs,
-      });
-      return ack.seq;
-    } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
-        throw new FencingError(id, expectedLastSeq, { cause: err });
-      }
-      throw new Error(`appending to the log of document ${id} failed`, { cause: err });
+    const h = headers();
+    h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expectedLastSeq));
+    const outcome = await this.mux.request(docLogSubject(id), update, { timeoutMs: this.opts.timeoutMs, headers: h });
+    if (outcome.kind !== 'reply') {
+      throw new Error(`appending to the log of document ${id} failed: ${outcome.kind === 'timeout' ? 'no ack in time' : 'no stream captures the subject'}`);
     }
+    let ack: PubAck;
+    try {
+      ack = pubAckSchema.parse(JSON.parse(textDecoder.decode(outcome.msg.data)));
+    } catch (err) {
+      throw new Error(`appending to the log of document ${id} failed: unreadable ack`, { cause: err });
+    }
+    if (ack.error !== undefined) {
+      const cause = new Error(`${ack.error.description ?? 'jetstream error'} (${ack.error.err_code ?? ack.error.code ?? '?'})`);
+      if (ack.error.err_code === WRONG_LAST_SEQUENCE) throw new FencingError(id, expectedLastSeq, { cause });
+      throw new Error(`appending to the log of document ${id} failed`, { cause });
+    }
+    if (ack.seq === undefined || ack.seq === 0 || ack.stream !== DOC_LOG_STREAM) throw new Error(`appending to the log of document ${id} got an ack without a sequence`);
+    return ack.seq;
   }
 
   async lastSeq(id: DocId): Promise<number> {

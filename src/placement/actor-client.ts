@@ -6,7 +6,7 @@
  * the activation deadline. Commands are safe to repeat: Yjs updates are
  * idempotent and reads have no effect.
  */
-import { type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { activateReplySchema } from '../../protocol/activation.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import type { HeaderMap } from '../../protocol/headers.ts';
@@ -15,6 +15,7 @@ import { decodeJson, encodeJson, replyError, type WireMessage } from '../../prot
 import { activationSubject, commandSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
+import { RequestMux, type RequestOutcome } from '../nats/request-mux.ts';
 
 export interface ActorClientOptions {
   /** Per-request timeout. */
@@ -28,10 +29,14 @@ const BACKOFF_START_MS = 25;
 const BACKOFF_MAX_MS = 500;
 
 export class ActorClient {
+  private readonly mux: RequestMux;
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly opts: ActorClientOptions,
-  ) {}
+  ) {
+    this.mux = new RequestMux(nc);
+  }
 
   /**
    * Sends a command and returns the actor's successful reply.
@@ -45,27 +50,27 @@ export class ActorClient {
     let lastProblem = 'no attempt made';
     while (Date.now() < deadline) {
       signal?.throwIfAborted();
+      let outcome: RequestOutcome;
       try {
-        const msg = await this.nc.request(subject, body, {
-          timeout: Math.min(this.opts.requestTimeoutMs, Math.max(1, deadline - Date.now())),
+        outcome = await this.mux.request(subject, body, {
+          timeoutMs: Math.min(this.opts.requestTimeoutMs, Math.max(1, deadline - Date.now())),
           ...(h ? { headers: h } : {}),
         });
-        const reply: WireMessage = { headers: fromNatsHeaders(msg.headers), body: msg.data };
+      } catch (err) {
+        throw new ProtocolError('unavailable', `request to ${kind}/${id} failed: ${(err as Error).message}`, { cause: err });
+      }
+      if (outcome.kind === 'reply') {
+        const reply: WireMessage = { headers: fromNatsHeaders(outcome.msg.headers), body: outcome.msg.data };
         const err = replyError(reply);
         if (err === null) return reply;
         if (!err.retryable) throw err;
         lastProblem = `${err.code}: ${err.message}`;
-      } catch (err) {
-        if (err instanceof ProtocolError) throw err;
-        if (err instanceof RequestError && err.isNoResponders()) {
-          lastProblem = 'actor not active';
-          if (await this.activate(kind, id, deadline)) continue;
-        } else if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError)) {
-          lastProblem = 'request timed out';
-          this.opts.log.debug({ kind, id, command }, 'actor request timed out; retrying');
-        } else {
-          throw new ProtocolError('unavailable', `request to ${kind}/${id} failed: ${(err as Error).message}`, { cause: err });
-        }
+      } else if (outcome.kind === 'no-responders') {
+        lastProblem = 'actor not active';
+        if (await this.activate(kind, id, deadline)) continue;
+      } else {
+        lastProblem = 'request timed out';
+        this.opts.log.debug({ kind, id, command }, 'actor request timed out; retrying');
       }
       await backoff(attempt++, deadline, signal);
     }
