@@ -60,7 +60,7 @@ function resolve(c: LoomContainer): Resolved {
 
 const resolved = m.loom.map(resolve);
 const longRunning = (r: Resolved) => r.c.command === undefined;
-/** src/roles.ts serves /healthz and /readyz on PORT in every role; one-shot commands (migrate) serve nothing. */
+/** src/roles/index.ts serves /healthz and /readyz on PORT in every role; one-shot commands (migrate) serve nothing. */
 const servesHttp = longRunning;
 const isGateway = (r: Resolved) => longRunning(r) && r.roles.includes('gateway');
 

@@ -9,7 +9,7 @@ import { createRootLogger, type Logger } from './log.ts';
 import { openNatsConnection } from './nats/connection.ts';
 import { startEmbeddedNatsServer, type EmbeddedNatsServer } from './nats/embedded-server.ts';
 import { provisionNats } from './nats/provision.ts';
-import { startRoles } from './roles.ts';
+import { startRoles } from './roles/index.ts';
 import { embeddedDataDir, openDatabase, type Database } from './storage/index.ts';
 
 async function main(): Promise<void> {

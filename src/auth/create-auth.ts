@@ -1,7 +1,7 @@
 /**
  * Builds the accounts module from a database and its config slice: the
  * services, the rate limiters and the one `authenticateToken` that HTTP and
- * the WebSocket gateway share. `src/roles.ts` calls it for the gateway role.
+ * the WebSocket gateway share. `src/roles/gateway-role.ts` calls it for the gateway role.
  */
 import type { MiddlewareHandler } from 'hono';
 import type { Config } from '../config.ts';

@@ -19,14 +19,14 @@ import { AccessDeniedError, type CollabAccess, type CollabAccessPolicy } from '.
 import { CollabConnection } from './collab-connection.ts';
 import { DocRoom } from './doc-room.ts';
 import type { GatewayLimits } from './limits.ts';
+import { SocketHeartbeat } from './socket-heartbeat.ts';
 
 export const COLLAB_PATH_PREFIX = '/collab/';
 
 export class CollabGateway {
   private readonly wss: WebSocketServer;
   private readonly rooms = new Map<DocId, DocRoom>();
-  private readonly connections = new Set<CollabConnection>();
-  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly connections: SocketHeartbeat<CollabConnection>;
   private beaconTimer: NodeJS.Timeout | undefined;
   private nextConn = 0;
 
@@ -49,6 +49,7 @@ export class CollabGateway {
       // A client carrying its token as a `loom.bearer.<token>` subprotocol also offers `loom`; answer with that one.
       handleProtocols: (offered) => selectSubprotocol(offered),
     });
+    this.connections = new SocketHeartbeat({ intervalMs: deps.limits.heartbeatMs, log: deps.log, unresponsiveMessage: 'closing unresponsive socket' });
   }
 
   /** Number of open collaboration sockets. */
@@ -57,8 +58,7 @@ export class CollabGateway {
   }
 
   start(): void {
-    this.pingTimer = setInterval(() => this.pingAll(), this.deps.limits.heartbeatMs);
-    this.pingTimer.unref();
+    this.connections.start();
     const beat = () => this.deps.nc.publish(gatewaySignalSubject(this.deps.gatewayId, 'heartbeat'));
     beat();
     this.beaconTimer = setInterval(beat, GATEWAY_HEARTBEAT_MS);
@@ -139,7 +139,7 @@ export class CollabGateway {
    * applies from the next frame.
    */
   async recheckDocument(docId: DocId): Promise<void> {
-    const affected = [...this.connections].filter((c) => c.docId === docId);
+    const affected = this.connections.members().filter((c) => c.docId === docId);
     await Promise.all(
       affected.map(async (conn) => {
         try {
@@ -158,25 +158,10 @@ export class CollabGateway {
     );
   }
 
-  private pingAll(): void {
-    for (const conn of this.connections) {
-      if (!conn.alive) {
-        this.deps.log.info({ connId: conn.connId }, 'closing unresponsive socket');
-        conn.terminate();
-        this.connections.delete(conn);
-        continue;
-      }
-      conn.alive = false;
-      conn.ping();
-    }
-  }
-
   /** Closes every socket with 1001 and tells actor hosts this gateway is gone. */
   async stop(): Promise<void> {
-    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
     if (this.beaconTimer !== undefined) clearInterval(this.beaconTimer);
-    for (const conn of this.connections) conn.close(CLOSE_CODES.goingAway, 'server shutting down');
-    this.connections.clear();
+    this.connections.closeAll(CLOSE_CODES.goingAway, 'server shutting down');
     this.deps.nc.publish(gatewaySignalSubject(this.deps.gatewayId, 'bye'));
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }

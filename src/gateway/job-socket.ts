@@ -16,6 +16,7 @@ import type { JobEventFeedDeps } from '../jobs/job-event-feed.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import { JobSocketConnection } from './job-socket-connection.ts';
+import { SocketHeartbeat } from './socket-heartbeat.ts';
 
 export const JOB_SOCKET_PATH = '/ws';
 
@@ -34,8 +35,7 @@ export interface JobSocketGatewayDeps {
 
 export class JobSocketGateway {
   private readonly wss: WebSocketServer;
-  private readonly connections = new Set<JobSocketConnection>();
-  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly connections: SocketHeartbeat<JobSocketConnection>;
   private nextConn = 0;
 
   constructor(private readonly deps: JobSocketGatewayDeps) {
@@ -45,6 +45,7 @@ export class JobSocketGateway {
       perMessageDeflate: false,
       handleProtocols: (offered) => selectSubprotocol(offered),
     });
+    this.connections = new SocketHeartbeat({ intervalMs: deps.heartbeatMs, log: deps.log, unresponsiveMessage: 'closing unresponsive job socket' });
   }
 
   get connectionCount(): number {
@@ -52,8 +53,7 @@ export class JobSocketGateway {
   }
 
   start(): void {
-    this.pingTimer = setInterval(() => this.pingAll(), this.deps.heartbeatMs);
-    this.pingTimer.unref();
+    this.connections.start();
   }
 
   /** @returns false when the request is not for `/ws` (another handler may take it). */
@@ -100,24 +100,9 @@ export class JobSocketGateway {
     log.debug('job socket opened');
   }
 
-  private pingAll(): void {
-    for (const conn of this.connections) {
-      if (!conn.alive) {
-        this.deps.log.info({ connId: conn.connId }, 'closing unresponsive job socket');
-        conn.terminate();
-        this.connections.delete(conn);
-        continue;
-      }
-      conn.alive = false;
-      conn.ping();
-    }
-  }
-
   /** Closes every socket with 1001 (clients reconnect elsewhere and resume by sequence). */
   async stop(): Promise<void> {
-    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
-    for (const conn of this.connections) conn.close(CLOSE_CODES.goingAway, 'server shutting down');
-    this.connections.clear();
+    this.connections.closeAll(CLOSE_CODES.goingAway, 'server shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 }

@@ -4,53 +4,42 @@
  * Nats-Expected-Last-Subject-Sequence, which fences a stale owner out;
  * sequences are the stream's, so they only grow (but are not contiguous per
  * job). The same reader serves replays in the actor and event resumption at
- * the gateway (SSE, /ws).
+ * the gateway (SSE, /ws). The JetStream mechanics live in
+ * fenced-subject-log.ts, shared with the document log.
  */
-import { DeliverPolicy, JetStreamApiError, jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JobLogFencingError, type JobLog, type JobLogEntry } from '../../actors/job/index.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import { JOB_LOG_STREAM, jobLogSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
-
-/** JetStream's API error code for a failed expected-last-subject-sequence check. */
-const WRONG_LAST_SEQUENCE = 10071;
-const READ_BATCH = 256;
-const READ_EXPIRES_MS = 2_000;
+import { FencedSubjectLog, type SubjectLogTarget } from './fenced-subject-log.ts';
 
 export class JetStreamJobLog implements JobLog {
-  private readonly js: JetStreamClient;
+  private readonly log: FencedSubjectLog;
 
-  constructor(
-    nc: NatsConnection,
-    private readonly jsm: JetStreamManager,
-    private readonly opts: { timeoutMs: number; logger: Logger },
-  ) {
-    this.js = jetstream(nc, { timeout: opts.timeoutMs });
+  constructor(nc: NatsConnection, jsm: JetStreamManager, opts: { timeoutMs: number; logger: Logger }) {
+    this.log = new FencedSubjectLog(nc, jsm, { stream: JOB_LOG_STREAM, ...opts });
   }
 
   async append(id: string, body: Uint8Array, expectedLastSeq: number): Promise<number> {
+    let subject: SubjectLogTarget;
     try {
-      const ack = await this.js.publish(jobLogSubject(parseActorId(id)), body, {
-        expect: { lastSubjectSequence: expectedLastSeq },
-        timeout: this.opts.timeoutMs,
-      });
-      return ack.seq;
+      subject = target(id);
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) throw new JobLogFencingError(id, expectedLastSeq, { cause: err });
       throw new Error(`appending to the log of job ${id} failed`, { cause: err });
     }
+    return this.log.append(subject, body, expectedLastSeq, (cause) => new JobLogFencingError(id, expectedLastSeq, { cause }));
   }
 
   /** Seq of the job's last event, or 0 when the job has no log (does not exist). */
   async lastSeq(id: string): Promise<number> {
-    const msg = await this.jsm.streams.getMessage(JOB_LOG_STREAM, { last_by_subj: jobLogSubject(parseActorId(id)) });
-    return msg?.seq ?? 0;
+    return (await this.last(id))?.seq ?? 0;
   }
 
   /** The job's last entry, or null when the job does not exist. */
   async last(id: string): Promise<JobLogEntry | null> {
-    const msg = await this.jsm.streams.getMessage(JOB_LOG_STREAM, { last_by_subj: jobLogSubject(parseActorId(id)) });
+    const msg = await this.log.last(jobLogSubject(parseActorId(id)));
     return msg === null ? null : { seq: msg.seq, body: msg.data };
   }
 
@@ -61,34 +50,11 @@ export class JetStreamJobLog implements JobLog {
   }
 
   async *readAfter(id: string, afterSeq: number, signal?: AbortSignal, limit = Infinity): AsyncIterable<JobLogEntry> {
-    const last = await this.lastSeq(id);
-    if (last <= afterSeq) return;
-    const consumer = await this.js.consumers.get(JOB_LOG_STREAM, {
-      filter_subjects: jobLogSubject(parseActorId(id)),
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: afterSeq + 1,
-    });
-    let seen = afterSeq;
-    let count = 0;
-    try {
-      while (seen < last && count < limit) {
-        signal?.throwIfAborted();
-        const batch = await consumer.fetch({ max_messages: Math.min(READ_BATCH, limit - count), expires: READ_EXPIRES_MS });
-        let got = 0;
-        for await (const m of batch) {
-          got++;
-          count++;
-          seen = m.seq;
-          yield { seq: m.seq, body: m.data };
-          if (seen >= last || count >= limit) break;
-        }
-        if (got === 0 && seen < last) throw new Error(`log of job ${id} ended at seq ${seen} before its last seq ${last}`);
-      }
-    } finally {
-      await consumer.delete().catch((err: unknown) => {
-        // Ordered consumers are ephemeral and expire on their own; nothing is lost.
-        this.opts.logger.debug({ err, jobId: id }, 'ordered consumer cleanup failed');
-      });
-    }
+    for await (const m of this.log.readAfter(target(id), afterSeq, signal, limit)) yield { seq: m.seq, body: m.data };
   }
+}
+
+/** @throws {Error} from parseActorId when the id is not a valid actor id. */
+function target(id: string): SubjectLogTarget {
+  return { subject: jobLogSubject(parseActorId(id)), label: `job ${id}`, bindings: { jobId: id } };
 }

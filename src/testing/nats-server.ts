@@ -6,11 +6,12 @@
  * find the same server with the same store directory. This is the nats.js
  * `nst` design, on the Debian nats-server 2.9.10 these machines carry.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ChildProcessError, formatOutput, removeOnExit, spawnChild, type Child } from './child-process.ts';
+import { formatOutput, spawnChild, type Child } from './child-process.ts';
+import { ServerLifecycle } from './server-lifecycle.ts';
 
 /** Options for {@link startNatsServer}. */
 export interface StartNatsServerOptions {
@@ -72,18 +73,14 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   return server;
 }
 
-class NatsServer implements NatsServerHandle {
+class NatsServer extends ServerLifecycle implements NatsServerHandle {
   readonly storeDir: string;
-  #dir: string;
   #opts: StartNatsServerOptions;
   #port: number | undefined;
-  #child: Child | undefined;
-  #disposed = false;
-  #cancelDirRemoval: () => void;
 
   constructor(dir: string, opts: StartNatsServerOptions) {
-    this.#dir = dir;
-    this.#cancelDirRemoval = removeOnExit(dir);
+    // SIGTERM, then SIGKILL after 10 s.
+    super('nats-server', dir, 10_000);
     this.#opts = opts;
     this.storeDir = join(dir, 'store');
   }
@@ -97,52 +94,23 @@ class NatsServer implements NatsServerHandle {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  get pid(): number | undefined {
-    return this.#child?.running ? this.#child.pid : undefined;
-  }
-
   async start(): Promise<void> {
-    if (this.#disposed) throw new Error('nats-server handle was disposed');
-    if (this.#child?.running) return;
+    this.assertNotDisposed();
+    if (this.child?.running) return;
     for (let attempt = 1; ; attempt += 1) {
       const child = this.#spawn();
       try {
         await this.#awaitReady(child);
-        this.#child = child;
+        this.child = child;
         return;
       } catch (err) {
         await child.kill();
         // A restart on a fixed port can race the old socket's release.
         const retry = this.#port !== undefined && attempt < BIND_ATTEMPTS && child.output().some((l) => ADDRESS_IN_USE.test(l));
-        if (!retry) throw startError(err, child);
+        if (!retry) throw this.startError(err, child);
         await delay(100 * attempt);
       }
     }
-  }
-
-  async stop(): Promise<void> {
-    await this.#child?.stop(10_000);
-  }
-
-  async kill(): Promise<void> {
-    await this.#child?.kill();
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.start();
-  }
-
-  async dispose(): Promise<void> {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    await this.stop();
-    await rm(this.#dir, { recursive: true, force: true });
-    this.#cancelDirRemoval();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.dispose();
   }
 
   #spawn(): Child {
@@ -158,7 +126,7 @@ class NatsServer implements NatsServerHandle {
         '-sd', this.storeDir,
         ...args,
       ],
-      cwd: this.#dir,
+      cwd: this.dir,
     });
   }
 
@@ -172,9 +140,4 @@ class NatsServer implements NatsServerHandle {
     this.#port = port;
     await child.waitForLine(READY, Math.max(1, deadline - Date.now()));
   }
-}
-
-function startError(err: unknown, child: Child): Error {
-  const reason = err instanceof ChildProcessError ? err.message : `${String(err)}${formatOutput(child.output())}`;
-  return new Error(`nats-server failed to start: ${reason}`, { cause: err });
 }

@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
-import { ChildProcessError, describeExit, formatOutput, removeOnExit, spawnChild, type Child } from './child-process.ts';
+import { describeExit, formatOutput, spawnChild, type Child } from './child-process.ts';
+import { ServerLifecycle } from './server-lifecycle.ts';
 import { waitFor } from './wait-for.ts';
 
 /** Options for {@link startPostgresServer}. */
@@ -81,20 +82,16 @@ export async function startPostgresServer(opts: StartPostgresServerOptions = {})
   return server;
 }
 
-class PostgresServer implements PostgresServerHandle {
+class PostgresServer extends ServerLifecycle implements PostgresServerHandle {
   readonly dataDir: string;
-  #dir: string;
   #socketDir: string;
   #binDir: string;
   #owner: SystemUser | undefined;
   #port: number | undefined;
-  #child: Child | undefined;
-  #disposed = false;
-  #cancelDirRemoval: () => void;
 
   constructor(dir: string, binDir: string, owner: SystemUser | undefined) {
-    this.#dir = dir;
-    this.#cancelDirRemoval = removeOnExit(dir);
+    // Fast shutdown (SIGINT), then SIGKILL after 15 s.
+    super('postgres', dir, 15_000);
     this.#binDir = binDir;
     this.#owner = owner;
     this.dataDir = join(dir, 'data');
@@ -110,15 +107,11 @@ class PostgresServer implements PostgresServerHandle {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
   }
 
-  get pid(): number | undefined {
-    return this.#child?.running ? this.#child.pid : undefined;
-  }
-
   /** Creates the cluster; the temp dir goes to the postgres user first when we are root. */
   async init(): Promise<void> {
     await mkdir(this.#socketDir);
     if (this.#owner) {
-      await chown(this.#dir, this.#owner.uid, this.#owner.gid);
+      await chown(this.dir, this.#owner.uid, this.#owner.gid);
       await chown(this.#socketDir, this.#owner.uid, this.#owner.gid);
     }
     const initdb = this.#spawn('initdb', [
@@ -134,8 +127,8 @@ class PostgresServer implements PostgresServerHandle {
   }
 
   async start(): Promise<void> {
-    if (this.#disposed) throw new Error('postgres handle was disposed');
-    if (this.#child?.running) return;
+    this.assertNotDisposed();
+    if (this.child?.running) return;
     await this.#removeStalePidFile();
     const fixedPort = this.#port !== undefined;
     for (let attempt = 1; ; attempt += 1) {
@@ -147,44 +140,19 @@ class PostgresServer implements PostgresServerHandle {
       try {
         await this.#awaitReady(child, port);
         this.#port = port;
-        this.#child = child;
+        this.child = child;
         return;
       } catch (err) {
         await child.kill();
         const log = child.output();
         const portTaken = log.some((l) => PORT_TAKEN.test(l));
         const held = log.some((l) => STILL_HELD.test(l));
-        if (attempt >= START_ATTEMPTS || !(portTaken || held)) throw startError(err, child);
+        if (attempt >= START_ATTEMPTS || !(portTaken || held)) throw this.startError(err, child);
         // A free port chosen by us can be taken before postgres binds it:
         // pick another. A fixed one (restart) we wait for instead.
         if (fixedPort || held) await delay(100 * attempt);
       }
     }
-  }
-
-  async stop(): Promise<void> {
-    await this.#child?.stop(15_000);
-  }
-
-  async kill(): Promise<void> {
-    await this.#child?.kill();
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.start();
-  }
-
-  async dispose(): Promise<void> {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    await this.stop();
-    await rm(this.#dir, { recursive: true, force: true });
-    this.#cancelDirRemoval();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.dispose();
   }
 
   async createDatabase(name = `test_${randomBytes(6).toString('hex')}`): Promise<string> {
@@ -204,7 +172,7 @@ class PostgresServer implements PostgresServerHandle {
       name: binary,
       command: join(this.#binDir, binary),
       args,
-      cwd: this.#dir,
+      cwd: this.dir,
       uid: this.#owner?.uid,
       gid: this.#owner?.gid,
       ...extra,
@@ -223,7 +191,7 @@ class PostgresServer implements PostgresServerHandle {
    * start, so we drop the file once we know our postmaster has exited.
    */
   async #removeStalePidFile(): Promise<void> {
-    const previous = this.#child;
+    const previous = this.child;
     if (!previous || previous.running) return;
     await previous.waitForExit();
     await rm(join(this.dataDir, 'postmaster.pid'), { force: true });
@@ -305,9 +273,4 @@ function freePort(): Promise<number> {
       srv.close(() => (port > 0 ? resolve(port) : reject(new Error('could not read a free port'))));
     });
   });
-}
-
-function startError(err: unknown, child: Child): Error {
-  const reason = err instanceof ChildProcessError ? err.message : `${String(err)}${formatOutput(child.output())}`;
-  return new Error(`postgres failed to start: ${reason}`, { cause: err });
 }

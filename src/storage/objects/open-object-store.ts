@@ -1,7 +1,7 @@
 /**
  * Builds the configured ObjectStore: S3 when an endpoint is configured, else
  * the filesystem under `<dataDir>/objects` with signed gateway URLs. Used by
- * src/roles.ts for the gateway and for the actors role (job artifacts).
+ * src/roles/index.ts for the gateway and for the actors role (job artifacts).
  */
 import path from 'node:path';
 import type { Config } from '../../config.ts';

@@ -1,0 +1,106 @@
+/**
+ * actors-role.ts: the actor host with the document and job actors, the
+ * gateway-liveness listener, and the supervisor that resumes orphaned jobs.
+ */
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { documentActorDefinition } from '../../actors/document/index.ts';
+import { jobActorDefinition, pipelineCatalog } from '../../actors/job/index.ts';
+import type { Config } from '../config.ts';
+import { ActorHost } from '../host/actor-host.ts';
+import { GatewayLiveness } from '../host/gateway-liveness.ts';
+import { ActorDocumentPort, JobSupervisor, NatsInferenceQueue } from '../jobs/index.ts';
+import type { Logger } from '../log.ts';
+import { JetStreamDocumentLog } from '../nats/jetstream-document-log.ts';
+import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+import type { Provisioned } from '../nats/provision.ts';
+import { ActorClient } from '../placement/actor-client.ts';
+import type { Database, ObjectStore } from '../storage/index.ts';
+import { PostgresDocumentRegistry, PostgresJobProjection, PostgresSnapshotStore } from '../storage/index.ts';
+import { capToPayload, PAYLOAD_HEADROOM_BYTES } from './payload-limits.ts';
+
+/** A started role; stop() drains it. */
+export interface RoleHandle {
+  stop(): Promise<void>;
+}
+
+/** @throws {Error} when there is no database (actors keep snapshots and job projections in it). */
+export function startActorsRole(opts: {
+  config: Config;
+  nc: NatsConnection;
+  nats: Provisioned;
+  database: Database | undefined;
+  /** The process's object store, handed to the job engine as its ArtifactStore. */
+  artifacts: ObjectStore;
+  jobLog: JetStreamJobLog;
+  maxPayload: number;
+  log: Logger;
+}): RoleHandle {
+  const { config, nc, maxPayload } = opts;
+  if (opts.database === undefined) throw new Error('the actors role needs a database');
+  const hostLog = opts.log.child({ role: 'actors' });
+  const hostClient = new ActorClient(nc, { requestTimeoutMs: config.gateway.requestTimeoutMs, deadlineMs: config.gateway.activationDeadlineMs, log: hostLog });
+  const jobProjection = new PostgresJobProjection(opts.database.db);
+  const host = new ActorHost({
+    nc,
+    leases: opts.nats.leases,
+    hostId: config.instanceId,
+    definitions: [
+      documentActorDefinition({
+        log: new JetStreamDocumentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: hostLog }),
+        snapshots: new PostgresSnapshotStore(opts.database.db),
+        // Deleted documents activate empty and answer not-found (the registry's tombstones).
+        directory: new PostgresDocumentRegistry(opts.database.db),
+        limits: {
+          ...config.documents,
+          maxUpdateBytes: capToPayload('LOOM_DOC_MAX_UPDATE_BYTES', config.documents.maxUpdateBytes, maxPayload, hostLog),
+          maxAppendBytes: maxPayload - PAYLOAD_HEADROOM_BYTES,
+        },
+      }),
+      jobActorDefinition({
+        log: opts.jobLog,
+        inference: new NatsInferenceQueue(jetstream(nc), opts.nats.inferenceCancels, { timeoutMs: config.gateway.requestTimeoutMs }),
+        artifacts: opts.artifacts,
+        documents: new ActorDocumentPort(hostClient),
+        projection: jobProjection,
+        clock: { now: () => Date.now(), random: () => Math.random() },
+        pipelines: pipelineCatalog(),
+        prices: config.jobs.modelPrices,
+        defaults: {
+          model: config.jobs.defaultModel,
+          policy: {
+            maxAttempts: config.jobs.stepMaxAttempts,
+            stepTimeoutMs: config.jobs.stepTimeoutMs,
+            maxParallelSteps: config.jobs.maxParallelSteps,
+            retryBaseMs: config.jobs.retryBaseMs,
+            retryMaxMs: config.jobs.retryMaxMs,
+          },
+        },
+        createProjectionTimeoutMs: config.gateway.requestTimeoutMs,
+      }),
+    ],
+    leaseTtlMs: config.actors.leaseTtlMs,
+    idleMs: config.actors.idleMs,
+    mailbox: { maxMessages: config.actors.mailboxMaxMessages, maxBytes: config.actors.mailboxMaxBytes },
+    log: hostLog,
+  });
+  const liveness = new GatewayLiveness(nc, hostLog, (gatewayId) => host.broadcast('doc', { name: 'gateway-gone', gatewayId }));
+  host.start();
+  liveness.start();
+  // Resumes jobs whose host died (their work was in flight, so nothing else would wake them).
+  const supervisor = new JobSupervisor({
+    jobs: jobProjection,
+    leases: opts.nats.leases,
+    client: hostClient,
+    intervalMs: config.jobs.supervisorIntervalMs,
+    log: hostLog.child({ component: 'job-supervisor' }),
+  });
+  supervisor.start();
+  return {
+    async stop() {
+      await supervisor.stop();
+      liveness.stop();
+      await host.stop();
+    },
+  };
+}

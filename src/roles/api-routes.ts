@@ -1,0 +1,98 @@
+/**
+ * api-routes.ts: the HTTP API a process serves, given which roles it runs.
+ * Accounts, audit, uploads and objects need the gateway's auth; documents
+ * need its document service; jobs need its actor client.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Principal } from '../auth/index.ts';
+import type { Config } from '../config.ts';
+import { apiKeysRoutes } from '../http/routes/api-keys.ts';
+import { auditRoutes, defaultOwnershipChecks } from '../http/routes/audit.ts';
+import { authRoutes } from '../http/routes/auth.ts';
+import { docsRoutes } from '../http/routes/docs.ts';
+import { jobsRoutes } from '../http/routes/jobs.ts';
+import { objectsRoutes } from '../http/routes/objects.ts';
+import { uploadsRoutes } from '../http/routes/uploads.ts';
+import type { Router } from '../http/router.ts';
+import { jobOwner } from '../jobs/index.ts';
+import type { Logger } from '../log.ts';
+import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+import type { Database, OpenedObjectStore } from '../storage/index.ts';
+import { downloadUrl, OBJECTS_ROUTE_PATH } from '../storage/index.ts';
+import { UploadService } from '../uploads/index.ts';
+import { ProtocolError } from '../../protocol/errors.ts';
+import { parseActorId } from '../../protocol/ids.ts';
+import type { GatewayRole } from './gateway-role.ts';
+
+/** The routers to mount; none without the gateway role (then only health and readiness answer). */
+export function apiRoutes(opts: {
+  config: Config;
+  nc: NatsConnection;
+  gateway: GatewayRole | undefined;
+  database: Database | undefined;
+  objects: OpenedObjectStore;
+  jobLog: JetStreamJobLog;
+  log: Logger;
+}): Array<{ path: string; router: Router }> {
+  const { config, nc, database, objects, jobLog, log } = opts;
+  const routes: Array<{ path: string; router: Router }> = [];
+  if (opts.gateway === undefined) return routes;
+  const { auth, documents, client } = opts.gateway;
+  routes.push({ path: '/v1/docs', router: docsRoutes({ service: documents, authenticate: auth.middleware }) });
+  routes.push(
+    { path: '/v1/auth', router: authRoutes(auth) },
+    { path: '/v1/api-keys', router: apiKeysRoutes(auth) },
+    // The documents and jobs modules add their `doc` and `job` ownership checks here.
+    {
+      path: '/v1/audit',
+      router: auditRoutes(auth, {
+        ...defaultOwnershipChecks(auth),
+        doc: documents.ownership.bind(documents),
+        // A job's audit trail is its owner's; the owner is read from the job's log.
+        job: async (principal, targetId) => {
+          let owner: string | null;
+          try {
+            owner = await jobOwner(jobLog, parseActorId(targetId));
+          } catch (err) {
+            if (err instanceof ProtocolError) return 'not-found';
+            throw err;
+          }
+          return owner === principal.userId ? 'owner' : 'not-found';
+        },
+      }),
+    },
+  );
+  if (database !== undefined) {
+    const uploads = new UploadService({ db: database.db, store: objects.store, maxBytes: config.objects.uploadMaxBytes });
+    routes.push({ path: '/v1/uploads', router: uploadsRoutes({ uploads, auth: auth.middleware }) });
+  }
+  routes.push({
+    path: '/v1/jobs',
+    router: jobsRoutes({
+      client,
+      jobLog,
+      feed: { nc, log: jobLog, logger: log.child({ component: 'job-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs },
+      getPrincipal: (c) => c.get('principal'),
+      // A job writes into a document only for someone who may edit it (any member in `open` access mode).
+      canEditDocument: async (principal, docId) => {
+        if (config.docAccess === 'open') return true;
+        await documents.authorize(principal, docId, 'editor', 'docs:write');
+        return true;
+      },
+      downloadUrl: async (key) => (await downloadUrl(objects.store, key)).url,
+      ...(database === undefined
+        ? {}
+        : (() => {
+            const uploads = new UploadService({ db: database.db, store: objects.store, maxBytes: config.objects.uploadMaxBytes });
+            return { resolveUpload: (ref: string, principal: Principal) => uploads.resolveUploadInput(ref, principal) };
+          })()),
+      maxInputBytes: config.jobs.maxInputBytes,
+      audit: auth.audit,
+      middleware: auth.middleware,
+      logger: log.child({ component: 'jobs' }),
+    }),
+  });
+  // Signed gateway URLs exist only for the filesystem store; their signature is the authorisation.
+  if (objects.signer !== undefined) routes.push({ path: OBJECTS_ROUTE_PATH, router: objectsRoutes({ store: objects.store, signer: objects.signer }) });
+  return routes;
+}

@@ -1,0 +1,102 @@
+/**
+ * gateway-role.ts: accounts and auth, the document service, and the two
+ * WebSocket endpoints (/collab/<docId> and the multiplexed /ws).
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { createAuth, type Auth } from '../auth/index.ts';
+import type { Config } from '../config.ts';
+import { DocumentService, natsAccessEvents } from '../documents/index.ts';
+import { openAccess } from '../gateway/access.ts';
+import { CollabGateway } from '../gateway/collab-gateway.ts';
+import { JobSocketGateway } from '../gateway/job-socket.ts';
+import { MemberAccessPolicy } from '../gateway/member-access-policy.ts';
+import type { UpgradeHandler } from '../http/server.ts';
+import type { Logger } from '../log.ts';
+import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+import { ActorClient } from '../placement/actor-client.ts';
+import type { Database, ObjectStore } from '../storage/index.ts';
+import { PostgresDocumentRegistry, PostgresSnapshotStore } from '../storage/index.ts';
+import { capToPayload } from './payload-limits.ts';
+
+/** Max updates a socket may have in flight before it stops being read. */
+const MAX_IN_FLIGHT_PER_SOCKET = 64;
+
+export interface GatewayRole {
+  readonly auth: Auth;
+  readonly client: ActorClient;
+  readonly documents: DocumentService;
+  /** The WebSocket endpoints, for the HTTP server's upgrade handling. */
+  readonly upgrades: UpgradeHandler[];
+  /** Closes every socket with "going away": /ws first, then /collab. */
+  stop(): Promise<void>;
+}
+
+/** @throws {Error} when there is no database (accounts live in it). */
+export async function startGatewayRole(opts: {
+  config: Config;
+  nc: NatsConnection;
+  database: Database | undefined;
+  objects: ObjectStore;
+  jobLog: JetStreamJobLog;
+  maxPayload: number;
+  log: Logger;
+}): Promise<GatewayRole> {
+  const { config, nc, jobLog, maxPayload } = opts;
+  const gwLog = opts.log.child({ role: 'gateway' });
+  if (opts.database === undefined) throw new Error('the gateway role needs a database (accounts)');
+  const auth = await createAuth({ db: opts.database.db, config, log: gwLog });
+  const client = new ActorClient(nc, { requestTimeoutMs: config.gateway.requestTimeoutMs, deadlineMs: config.gateway.activationDeadlineMs, log: gwLog });
+  const registry = new PostgresDocumentRegistry(opts.database.db);
+  const documents = new DocumentService({
+    registry,
+    actors: client,
+    snapshots: new PostgresSnapshotStore(opts.database.db),
+    objects: opts.objects,
+    accessEvents: natsAccessEvents(nc),
+    audit: auth.audit,
+    access: config.docAccess,
+    log: gwLog.child({ component: 'documents' }),
+  });
+  const gateway = new CollabGateway({
+    nc,
+    client,
+    gatewayId: config.instanceId,
+    limits: {
+      maxFrameBytes: capToPayload('LOOM_WS_MAX_FRAME_BYTES', config.gateway.maxFrameBytes, maxPayload, gwLog),
+      maxBufferedBytes: config.gateway.maxBufferedBytes,
+      heartbeatMs: config.gateway.heartbeatMs,
+      maxInFlight: MAX_IN_FLIGHT_PER_SOCKET,
+    },
+    // `members`: tokens and roles (LOOM_DOC_ACCESS); `open`: anyone edits.
+    access:
+      config.docAccess === 'members'
+        ? new MemberAccessPolicy({ authenticateToken: auth.authenticateToken, registry, allowedOrigins: auth.allowedOrigins })
+        : openAccess,
+    messageLimiter: auth.limiters.wsMessages,
+    log: gwLog,
+  });
+  gateway.start();
+  // The multiplexed application socket at /ws: job events and token streams.
+  const jobSocket = new JobSocketGateway({
+    gatewayId: config.instanceId,
+    jobLog,
+    feed: { nc, log: jobLog, logger: gwLog.child({ component: 'job-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs },
+    authenticateToken: auth.authenticateToken,
+    allowedOrigins: auth.allowedOrigins,
+    heartbeatMs: config.gateway.heartbeatMs,
+    maxBufferedBytes: config.gateway.maxBufferedBytes,
+    messageLimiter: auth.limiters.wsMessages,
+    log: gwLog.child({ component: 'job-socket' }),
+  });
+  jobSocket.start();
+  return {
+    auth,
+    client,
+    documents,
+    upgrades: [gateway, jobSocket],
+    async stop() {
+      await jobSocket.stop();
+      await gateway.stop();
+    },
+  };
+}
