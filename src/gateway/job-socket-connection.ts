@@ -8,7 +8,7 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.ts';
-import { CLOSE_CODES, ProtocolError, type CloseCode } from '../../protocol/errors.ts';
+import { CLOSE_CODES, ProtocolError, type CloseCode, closeReason } from '../../protocol/errors.ts';
 import type { ActorId } from '../../protocol/ids.ts';
 import { decodeSocketClientFrame, MAX_SOCKET_CHANNELS, parseJobChannel, SocketFrameError, type SocketServerFrame } from '../../protocol/socket.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
@@ -141,7 +141,7 @@ export class JobSocketConnection {
   /** Closes with a code and a reason (trimmed to what a close frame allows). */
   close(code: CloseCode, reason: string): void {
     if (this.closed) return;
-    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    this.ws.close(code, closeReason(reason));
     this.onClosed();
   }
 
