@@ -73,5 +73,7 @@ test('kill -9 of the all-in-one process leaves nothing that blocks the next star
   await loom.stop();
   await waitFor(() => watcher.closes.some((c) => c.code === CLOSE_CODES.goingAway), { what: 'client told going away' });
   assert.ok(loom.grep(/"msg":"bye"/).length >= 1, 'process logged a clean shutdown');
+  // Draining passivated the live document: snapshot flushed, lease released.
+  assert.ok(loom.grep(/"reason":"shutdown".*"msg":"actor passivated"/).length >= 1, 'the open document was passivated on SIGTERM');
   await waitFor(() => isZombieOrGone(secondNats), { what: 'nats-server stopped with it' });
 });
