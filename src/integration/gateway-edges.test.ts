@@ -35,7 +35,7 @@ test('presence owned by a SIGKILLed gateway is removed for clients on other gate
   doomed.provider.shouldConnect = false;
   await cluster.gateways[0]!.kill();
   await waitFor(() => !watcher.provider.awareness.getStates().has(doomed.doc.clientID), {
-    what: `presence of the dead gateway removed (hosts saw: ${cluster.hosts.flatMap((h) => h.grep(/gateway gone/)).join(' | ') || 'no gateway gone'})`,
+    what: 'presence of the dead gateway removed',
     timeoutMs: 15_000,
   });
   await cluster.gateways[0]!.start();

@@ -72,7 +72,7 @@ test('SIGKILL of the host running a job: it completes on the other host, no comp
     const done = await cluster.waitForJob(id, ended, 'to end after the kill', 60_000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     const survivor = cluster.hosts.find((h) => h !== victim)!;
-    assert.ok(survivor.grep(/"msg":"actor activated"/).some((l) => l.includes(id)), 'the other host took the job over');
+    await waitFor(() => survivor.grep(/"msg":"actor activated"/).some((l) => l.includes(id)), { what: 'the other host took the job over' });
 
     // One model call per step: the outline once, every section once, completed ones never again.
     const calls = cluster.model.calls.filter((c) => c.request.messages.some((m) => m.content.includes(`Topic: ${topic}`)));
@@ -126,7 +126,7 @@ test('a job whose host died while it waited to retry is resumed by the superviso
     assert.equal(rest.ended, true);
     assert.equal(rest.events.filter((e) => e.id !== undefined).at(-1)?.event, 'job-succeeded');
     const survivor = cluster.hosts.find((h) => h !== victim)!;
-    assert.ok(survivor.grep(/resumed jobs whose host died/).length > 0, 'the supervisor resumed it');
+    await waitFor(() => survivor.grep(/resumed jobs whose host died/).length > 0, { what: 'the supervisor resumed it' });
     await victim.start();
   } finally {
     cluster.model.configure({ respond: scriptedAnswer });
