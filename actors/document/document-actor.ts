@@ -55,6 +55,8 @@ export class DocumentActor implements ActorInstance {
   private lastSeq: number;
   private readonly presence: Presence;
   private pending: PendingUpdate[] = [];
+  /** Bytes of the pending updates, kept beside them so the size check stays O(1) per update. */
+  private pendingBytes = 0;
   /** Set by the doc's update event, which Yjs emits only for transactions that changed something. */
   private changed = false;
   private readonly syncParts = new SyncParts();
@@ -154,8 +156,7 @@ export class DocumentActor implements ActorInstance {
     if (update.length > this.limits.maxAppendBytes) {
       throw new ProtocolError('update-too-large', `update of ${update.length} bytes exceeds what the log accepts in one message (${this.limits.maxAppendBytes})`);
     }
-    const pendingBytes = this.pending.reduce((n, p) => n + (p.update?.length ?? 0), 0);
-    if (this.compactor.approxDocumentBytes + pendingBytes + update.length > this.limits.maxDocumentBytes) {
+    if (this.compactor.approxDocumentBytes + this.pendingBytes + update.length > this.limits.maxDocumentBytes) {
       throw new ProtocolError('document-too-large', `document would exceed ${this.limits.maxDocumentBytes} bytes`);
     }
     const origin = readOpaqueHeader(command.headers, HEADERS.origin);
@@ -174,7 +175,12 @@ export class DocumentActor implements ActorInstance {
     }
     // Structs waiting for missing dependencies change nothing yet but must be kept.
     const waiting = this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null;
-    this.pending.push({ command, update: this.changed || waiting ? update : null, origin });
+    this.enqueue({ command, update: this.changed || waiting ? update : null, origin });
+  }
+
+  private enqueue(p: PendingUpdate): void {
+    this.pending.push(p);
+    this.pendingBytes += p.update?.length ?? 0;
   }
 
   /** Appends pending updates (merged, in chunks that fit one message), then publishes and acknowledges them. */
@@ -182,6 +188,7 @@ export class DocumentActor implements ActorInstance {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    this.pendingBytes = 0;
     for (const chunk of this.chunks(batch)) await this.appendChunk(chunk);
   }
 
@@ -323,7 +330,7 @@ export class DocumentActor implements ActorInstance {
       expectsReply: command.expectsReply,
       respond: (reply) => command.respond(reply.headers[HEADERS.error] === undefined ? restored(Number(reply.headers[HEADERS.seq]), true) : reply),
     };
-    this.pending.push({ command: asRestore, update, origin: undefined });
+    this.enqueue({ command: asRestore, update, origin: undefined });
     await this.flush();
     this.ctx.log.info({ restoredFrom: seq, seq: this.lastSeq, bytes: update.length }, 'snapshot restored');
   }

@@ -16,7 +16,7 @@ import {
   encodeSyncStep2,
   type CollabFrame,
 } from '../../protocol/collab.ts';
-import { CLOSE_CODES, closeCodeForError, closeReason, ProtocolError, type CloseCode } from '../../protocol/errors.ts';
+import { CLOSE_CODES, closeCodeForError, ProtocolError } from '../../protocol/errors.ts';
 import { HEADERS } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import type { Logger } from '../log.ts';
@@ -25,6 +25,7 @@ import { requestSync } from '../placement/doc-sync.ts';
 import type { RateLimiter } from '../auth/index.ts';
 import { canWrite, type CollabAccess } from './access.ts';
 import type { DocRoom, RoomMember } from './doc-room.ts';
+import { GatewaySocket } from './gateway-socket.ts';
 import type { GatewayLimits } from './limits.ts';
 
 /** y-websocket sends an empty step 2 when it has nothing the server lacks. */
@@ -38,46 +39,37 @@ function toBytes(data: RawData): Uint8Array {
   return data;
 }
 
-export class CollabConnection implements RoomMember {
+export class CollabConnection extends GatewaySocket implements RoomMember {
   /** Whether this socket ever sent presence (then the actor drops it when the socket closes). */
   private sentAwareness = false;
   private readonly early: Uint8Array[] = [];
   private ready = false;
-  private closed = false;
   private inFlight = 0;
   private paused = false;
-  alive = true;
   /** Who is connected and with which role; replaced when rights are re-checked. */
   access: CollabAccess;
 
   constructor(
-    readonly connId: string,
-    private readonly ws: WebSocket,
+    connId: string,
+    ws: WebSocket,
     readonly docId: DocId,
     private readonly room: DocRoom,
     private readonly deps: { client: ActorClient; gatewayId: string; limits: GatewayLimits; messageLimiter?: RateLimiter | undefined; log: Logger },
     access: CollabAccess,
   ) {
+    super(connId, ws, { maxBufferedBytes: deps.limits.maxBufferedBytes, messageLimiter: deps.messageLimiter, log: deps.log });
     this.access = access;
   }
 
   /** Starts reading; frames are held until the room's subscription is live. */
   start(): void {
     this.room.join(this);
-    this.ws.on('message', (data, isBinary) => {
-      if (this.deps.messageLimiter !== undefined && !this.deps.messageLimiter.take(this.connId).ok) {
-        return this.close(CLOSE_CODES.rateLimited, 'too many messages; slow down');
-      }
+    this.listen((data, isBinary) => {
       if (!isBinary) return this.close(CLOSE_CODES.unsupportedData, 'text frames are not supported');
       const frame = toBytes(data);
       if (this.ready) this.dispatch(frame);
       else this.early.push(frame);
     });
-    this.ws.on('pong', () => {
-      this.alive = true;
-    });
-    this.ws.on('close', () => this.onClosed());
-    this.ws.on('error', (err) => this.deps.log.warn({ err }, 'socket error'));
     this.room.ready.then(
       () => {
         this.ready = true;
@@ -90,15 +82,9 @@ export class CollabConnection implements RoomMember {
     );
   }
 
-  /** Sends a frame unless the socket is backed up, in which case it is closed as a slow consumer. */
+  /** Sends a frame unless the socket is backed up (then it is closed as a slow consumer). */
   send(frame: Uint8Array): void {
-    if (this.closed) return;
-    // Slow = a backlog already past the limit; one large frame on an idle socket is fine.
-    if (this.ws.bufferedAmount > this.deps.limits.maxBufferedBytes) {
-      this.close(CLOSE_CODES.slowConsumer, 'slow consumer: too many unsent bytes');
-      return;
-    }
-    this.ws.send(frame);
+    this.transmit(frame);
   }
 
   private dispatch(raw: Uint8Array): void {
@@ -209,27 +195,7 @@ export class CollabConnection implements RoomMember {
     this.close(CLOSE_CODES.internalError, 'internal error');
   }
 
-  /** Closes with a code and a reason (trimmed on a character boundary to what a close frame allows). */
-  close(code: CloseCode, reason: string): void {
-    if (this.closed) return;
-    this.ws.close(code, closeReason(reason));
-    this.onClosed();
-  }
-
-  ping(): void {
-    if (!this.closed) this.ws.ping();
-  }
-
-  /** Kills a socket that stopped answering pings. */
-  terminate(): void {
-    this.ws.terminate();
-    this.onClosed();
-  }
-
-  private onClosed(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.deps.messageLimiter?.reset(this.connId);
+  protected onClosed(): void {
     this.room.leave(this);
     if (this.sentAwareness) {
       this.request('disconnect', new Uint8Array(0), { [HEADERS.origin]: this.connId }).catch((err: unknown) =>

@@ -8,13 +8,14 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.ts';
-import { CLOSE_CODES, ProtocolError, type CloseCode, closeReason } from '../../protocol/errors.ts';
+import { CLOSE_CODES, ProtocolError } from '../../protocol/errors.ts';
 import type { ActorId } from '../../protocol/ids.ts';
 import { decodeSocketClientFrame, MAX_SOCKET_CHANNELS, parseJobChannel, SocketFrameError, type SocketServerFrame } from '../../protocol/socket.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { followJobEvents, type JobEventFeedDeps } from '../jobs/job-event-feed.ts';
 import { jobOwner } from '../jobs/job-owner.ts';
 import type { Logger } from '../log.ts';
+import { GatewaySocket } from './gateway-socket.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 
 export interface JobSocketConnectionDeps {
@@ -25,30 +26,23 @@ export interface JobSocketConnectionDeps {
   readonly log: Logger;
 }
 
-export class JobSocketConnection {
+export class JobSocketConnection extends GatewaySocket {
   private readonly channels = new Map<string, AbortController>();
-  private closed = false;
-  alive = true;
 
   constructor(
-    readonly connId: string,
-    private readonly ws: WebSocket,
+    connId: string,
+    ws: WebSocket,
     private readonly principal: Principal,
     private readonly deps: JobSocketConnectionDeps,
-  ) {}
+  ) {
+    super(connId, ws, deps);
+  }
 
   start(): void {
-    this.ws.on('message', (data, isBinary) => {
+    this.listen((data, isBinary) => {
       if (isBinary) return this.close(CLOSE_CODES.unsupportedData, 'binary frames are not supported; send JSON text');
-      const limit = this.deps.messageLimiter?.take(`ws:${this.connId}`);
-      if (limit !== undefined && !limit.ok) return this.close(CLOSE_CODES.rateLimited, 'too many messages');
       this.dispatch(toText(data));
     });
-    this.ws.on('pong', () => {
-      this.alive = true;
-    });
-    this.ws.on('close', () => this.onClosed());
-    this.ws.on('error', (err) => this.deps.log.debug({ err }, 'socket error'));
   }
 
   private dispatch(text: string): void {
@@ -127,36 +121,12 @@ export class JobSocketConnection {
     }
   }
 
-  /** Sends a frame unless the socket is backed up, in which case it is closed as a slow consumer. */
+  /** Sends a frame unless the socket is backed up (then it is closed as a slow consumer). */
   send(frame: SocketServerFrame): void {
-    if (this.closed) return;
-    const text = JSON.stringify(frame);
-    if (this.ws.bufferedAmount + text.length > this.deps.maxBufferedBytes) {
-      this.close(CLOSE_CODES.slowConsumer, 'slow consumer: too many unsent bytes');
-      return;
-    }
-    this.ws.send(text);
+    if (!this.closed) this.transmit(JSON.stringify(frame));
   }
 
-  /** Closes with a code and a reason (trimmed to what a close frame allows). */
-  close(code: CloseCode, reason: string): void {
-    if (this.closed) return;
-    this.ws.close(code, closeReason(reason));
-    this.onClosed();
-  }
-
-  ping(): void {
-    if (!this.closed) this.ws.ping();
-  }
-
-  terminate(): void {
-    this.ws.terminate();
-    this.onClosed();
-  }
-
-  private onClosed(): void {
-    if (this.closed) return;
-    this.closed = true;
+  protected onClosed(): void {
     for (const abort of this.channels.values()) abort.abort();
     this.channels.clear();
   }

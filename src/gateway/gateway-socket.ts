@@ -1,0 +1,82 @@
+/**
+ * What every gateway WebSocket connection shares, /collab and /ws alike: the
+ * per-connection message rate limit, the pong that keeps it alive for the
+ * heartbeat, the slow-consumer rule on send, and closing exactly once with a
+ * close reason that fits a close frame. Subclasses read frames and release
+ * their own resources in `onClosed`.
+ */
+import type { RawData, WebSocket } from 'ws';
+import { CLOSE_CODES, closeReason, type CloseCode } from '../../protocol/errors.ts';
+import type { RateLimiter } from '../auth/rate-limiter.ts';
+import type { Logger } from '../log.ts';
+import type { HeartbeatMember } from './socket-heartbeat.ts';
+
+export interface GatewaySocketDeps {
+  /** A socket whose unsent bytes already exceed this is a slow consumer and is closed. */
+  readonly maxBufferedBytes: number;
+  readonly messageLimiter: RateLimiter | undefined;
+  readonly log: Logger;
+}
+
+export abstract class GatewaySocket implements HeartbeatMember {
+  protected closed = false;
+  alive = true;
+
+  constructor(
+    readonly connId: string,
+    protected readonly ws: WebSocket,
+    private readonly socketDeps: GatewaySocketDeps,
+  ) {}
+
+  /** Starts reading: every message passes the rate limit before `onMessage` sees it. */
+  protected listen(onMessage: (data: RawData, isBinary: boolean) => void): void {
+    this.ws.on('message', (data, isBinary) => {
+      if (this.socketDeps.messageLimiter !== undefined && !this.socketDeps.messageLimiter.take(this.connId).ok) {
+        return this.close(CLOSE_CODES.rateLimited, 'too many messages; slow down');
+      }
+      onMessage(data, isBinary);
+    });
+    this.ws.on('pong', () => {
+      this.alive = true;
+    });
+    this.ws.on('close', () => this.closeOnce());
+    this.ws.on('error', (err) => this.socketDeps.log.warn({ err }, 'socket error'));
+  }
+
+  /** Sends unless the socket is backed up: a backlog already past the limit closes it as a slow consumer. */
+  protected transmit(data: Uint8Array | string): void {
+    if (this.closed) return;
+    if (this.ws.bufferedAmount > this.socketDeps.maxBufferedBytes) {
+      this.close(CLOSE_CODES.slowConsumer, 'slow consumer: too many unsent bytes');
+      return;
+    }
+    this.ws.send(data);
+  }
+
+  /** Closes with a code and a reason trimmed on a character boundary to what a close frame allows. */
+  close(code: CloseCode, reason: string): void {
+    if (this.closed) return;
+    this.ws.close(code, closeReason(reason));
+    this.closeOnce();
+  }
+
+  ping(): void {
+    if (!this.closed) this.ws.ping();
+  }
+
+  /** Kills a socket that stopped answering pings. */
+  terminate(): void {
+    this.ws.terminate();
+    this.closeOnce();
+  }
+
+  private closeOnce(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socketDeps.messageLimiter?.reset(this.connId);
+    this.onClosed();
+  }
+
+  /** Releases what the connection holds; runs once, however the socket ended. */
+  protected abstract onClosed(): void;
+}
