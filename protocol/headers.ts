@@ -9,6 +9,12 @@ export const HEADERS = {
   version: 'Loom-Version',
   /** Opaque id of the connection an update or awareness change came from. */
   origin: 'Loom-Origin',
+  /**
+   * Who wrote a document update, for attribution and revert: `user:<id>`,
+   * `job:<id>` or `agent:<id>` (protocol/attribution.ts). Set by the gateway
+   * from the connection's principal, by jobs and by agent sessions.
+   */
+  author: 'Loom-Author',
   /** Gateway that owns the origin connection (awareness is dropped when it dies). */
   gateway: 'Loom-Gateway',
   /** Sequence of the update in the document log (on update events and replies). */
