@@ -62,7 +62,8 @@ export interface ToolRunner {
   /**
    * The tools visible to a session: the named ones, or every built-in when
    * `names` is undefined (service tools are offered only when named).
-   * Unknown names are left out; `describe` tells which.
+   * Unknown names are left out, so a caller that must refuse them (session
+   * creation answers 400) compares the names it asked for with the result.
    */
   list(names: readonly string[] | undefined, signal: AbortSignal): Promise<readonly ToolDescriptor[]>;
   /** Runs a call; never throws for a failure of the tool itself. */
