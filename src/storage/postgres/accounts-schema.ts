@@ -90,5 +90,10 @@ export const auditLog = pgTable(
     ip: text('ip'),
     detail: jsonb('detail').$type<Record<string, unknown>>(),
   },
-  (t) => [index('audit_log_target_idx').on(t.targetType, t.targetId, t.id)],
+  (t) => [
+    index('audit_log_target_idx').on(t.targetType, t.targetId, t.id),
+    // Account export and deletion find a user's own entries; the retention purge finds old ones.
+    index('audit_log_actor_idx').on(t.actorUserId, t.id),
+    index('audit_log_at_idx').on(t.at),
+  ],
 );

@@ -41,9 +41,13 @@ export const jobs = pgTable(
     createdAt: at('created_at').notNull(),
     updatedAt: at('updated_at').notNull(),
     finishedAt: at('finished_at'),
+    /** Set by the retention purge (src/privacy/) once the job's artifacts were deleted; the projection never writes it. */
+    artifactsPurgedAt: at('artifacts_purged_at'),
   },
   (t) => [
     index('jobs_owner_created_idx').on(t.ownerId, t.createdAt),
+    // The retention purge looks for finished jobs by age.
+    index('jobs_finished_idx').on(t.finishedAt).where(sql`${t.finishedAt} is not null`),
     index('jobs_needs_host_idx').on(t.updatedAt).where(sql`${t.needsHost}`),
     check('jobs_status_check', sql`${t.status} in ('pending', 'running', 'waiting-approval', 'succeeded', 'failed', 'cancelled', 'rejected')`),
   ],
