@@ -30,6 +30,9 @@ export const AUDIT_ACTIONS = [
   'job.create',
   'job.cancel',
   'job.approve',
+  'account.export',
+  'account.delete',
+  'doc.transfer',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
