@@ -6,9 +6,13 @@
  *   event.<kind>.<id-token>.<event>     facts an actor publishes (fan-out)
  *   log.doc.<id-token>                  a document's durable update log (JetStream)
  *   log.job.<id-token>                  a job's durable event log (JetStream)
+ *   log.agent.<id-token>                an agent session's durable event log (JetStream)
  *   sys.activate.<kind>                 "activate this actor" (queue group of actor hosts)
  *   sys.gateway.<gateway-id>.<signal>   gateway liveness (heartbeat | bye)
+ *   sys.auth.revoked                    a credential was revoked (every gateway closes its sockets)
  */
+import type { AgentEventType } from './agent-events.ts';
+import { type AgentCommand, isAgentCommand } from './agent.ts';
 import { ProtocolError } from './errors.ts';
 import { type ActorId, type ActorKind, idToToken, isActorKind, tokenToId } from './ids.ts';
 
@@ -146,4 +150,53 @@ export function parseGatewaySignalSubject(subject: string): { gatewayId: string;
     throw new ProtocolError('invalid-subject', `unknown gateway signal ${JSON.stringify(signal)}`);
   }
   return { gatewayId, signal: signal as GatewaySignal };
+}
+
+/**
+ * `sys.auth.revoked`: a gateway publishes here after revoking an API key or
+ * ending sessions (body: protocol/revocation.ts); every gateway subscribes and
+ * closes the sockets that credential opened. One fixed subject: there is
+ * nothing to parse.
+ */
+export const CREDENTIAL_REVOKED_SUBJECT = 'sys.auth.revoked';
+
+/** JetStream stream holding every agent session's event log. */
+export const AGENT_LOG_STREAM = 'LOOM_AGENT_LOG';
+/** The subjects AGENT_LOG_STREAM captures. */
+export const AGENT_LOG_SUBJECTS = 'log.agent.>';
+
+/** `log.agent.<token>`: one subject per agent session inside AGENT_LOG_STREAM. */
+export function agentLogSubject(id: ActorId): string {
+  return `log.agent.${idToToken(id)}`;
+}
+
+export function parseAgentLogSubject(subject: string): ActorId {
+  const [, agent, token] = split(subject, 'log', 3);
+  if (agent !== 'agent') throw new ProtocolError('invalid-subject', `not an agent log subject: ${subject}`);
+  return tokenToId(token ?? '');
+}
+
+/** `actor.agent.<token>.<command>` for one of the agent commands (protocol/agent.ts). */
+export function agentCommandSubject(id: ActorId, command: AgentCommand): string {
+  if (!isAgentCommand(command)) throw new ProtocolError('invalid-subject', `unknown agent command ${JSON.stringify(command)}`);
+  return commandSubject('agent', id, command);
+}
+
+/** @throws ProtocolError `invalid-subject` when not a command subject of an agent session, or an unknown command. */
+export function parseAgentCommandSubject(subject: string): { id: ActorId; command: AgentCommand } {
+  const { kind, id, name } = parseCommandSubject(subject);
+  if (kind !== 'agent' || !isAgentCommand(name)) throw new ProtocolError('invalid-subject', `not an agent command subject: ${JSON.stringify(subject.slice(0, 120))}`);
+  return { id, command: name };
+}
+
+/** `event.agent.<token>.<event>`: an AgentEvent type, `token` or `status`. */
+export function agentEventSubject(id: ActorId, event: AgentEventType | 'token' | 'status'): string {
+  return eventSubject('agent', id, event);
+}
+
+/** @throws ProtocolError `invalid-subject` when not an event subject of an agent session. */
+export function parseAgentEventSubject(subject: string): { id: ActorId; event: string } {
+  const { kind, id, name } = parseEventSubject(subject);
+  if (kind !== 'agent') throw new ProtocolError('invalid-subject', `not an agent event subject: ${JSON.stringify(subject.slice(0, 120))}`);
+  return { id, event: name };
 }

@@ -1,0 +1,227 @@
+/**
+ * The events of an agent session's durable log (JetStream subject
+ * log.agent.<id-token> in stream LOOM_AGENT_LOG, one event per message,
+ * JSON). The session actor is their only writer; the same bytes are
+ * published live on event.agent.<id-token>.<type> with a Loom-Seq header
+ * carrying the log sequence, which is the event id clients resume from
+ * (SSE Last-Event-ID, /ws `lastEventId`). The session's state is the fold
+ * of these events; the PostgreSQL row is a projection of it.
+ *
+ * Every event carries `v` (layout version) and `at` (ms since the epoch,
+ * when the actor decided it). Decoders reject unknown versions.
+ */
+import { z } from 'zod';
+import { usageSchema } from './job-events.ts';
+import { decodeJson, encodeJson } from './reply.ts';
+
+export const AGENT_EVENT_VERSION = 1;
+
+/** Tool names follow the OpenAI function-name rule (same as actors/agent/tool.ts). */
+export const AGENT_TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A tool as the session offers it to the model, fixed when the session starts. */
+export const agentToolSchema = z.object({
+  name: z.string().regex(AGENT_TOOL_NAME),
+  description: z.string().max(4_000),
+  /** JSON Schema of the arguments object. */
+  parameters: z.record(z.unknown()),
+  needsApproval: z.boolean(),
+  timeoutMs: z.number().int().positive(),
+  source: z.enum(['builtin', 'service']),
+});
+export type AgentTool = z.infer<typeof agentToolSchema>;
+
+/** One `tool_calls` entry of a model answer; `arguments` is the JSON text exactly as the model sent it. */
+export const agentToolCallSchema = z.object({
+  id: z.string().min(1).max(128),
+  name: z.string().max(128),
+  arguments: z.string(),
+});
+export type AgentToolCall = z.infer<typeof agentToolCallSchema>;
+
+/** What a tool call returned; a failure is a result the model sees, never a crash. */
+export const agentToolResultSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), content: z.string() }),
+  z.object({ ok: z.literal(false), code: z.string().min(1).max(64), error: z.string() }),
+]);
+export type AgentToolResult = z.infer<typeof agentToolResultSchema>;
+
+export const agentErrorSchema = z.object({ code: z.string().min(1).max(64), message: z.string().max(4_000) });
+export type AgentError = z.infer<typeof agentErrorSchema>;
+
+/** How a turn ended. */
+export const TURN_STATUSES = ['completed', 'cancelled', 'max-steps', 'failed'] as const;
+export type TurnStatus = (typeof TURN_STATUSES)[number];
+
+/** Why a model call is made: to answer (a step of the turn) or to summarise older turns (context management). */
+export const MODEL_CALL_PURPOSES = ['answer', 'summary'] as const;
+export type ModelCallPurpose = (typeof MODEL_CALL_PURPOSES)[number];
+
+const base = { v: z.literal(AGENT_EVENT_VERSION), at: z.number().int().nonnegative() };
+const turnId = z.string().min(1).max(32);
+const step = z.number().int().min(1);
+const callId = z.string().min(1).max(128);
+
+const sessionStarted = z.object({
+  type: z.literal('session-started'),
+  ...base,
+  ownerId: z.string(),
+  instructions: z.string().nullable(),
+  model: z.string(),
+  tools: z.array(agentToolSchema),
+  docId: z.string().nullable(),
+  maxSteps: z.number().int().min(1),
+  tokenBudget: z.number().int().min(1),
+  /** sha256 of the canonical start request: starting the same id again with another request is a conflict. */
+  requestHash: z.string(),
+});
+
+const turnStarted = z.object({ type: z.literal('turn-started'), ...base, turnId, content: z.string() });
+
+const modelCallStarted = z.object({
+  type: z.literal('model-call-started'),
+  ...base,
+  turnId,
+  step,
+  purpose: z.enum(MODEL_CALL_PURPOSES),
+  /** Inference request id (dedup key on the queue and of results). */
+  requestId: z.string(),
+  /** When the call counts as failed if no result came. */
+  deadlineAt: z.number().int(),
+});
+
+const modelCallCompleted = z.object({
+  type: z.literal('model-call-completed'),
+  ...base,
+  turnId,
+  step,
+  purpose: z.enum(MODEL_CALL_PURPOSES),
+  requestId: z.string(),
+  content: z.string(),
+  toolCalls: z.array(agentToolCallSchema),
+  finishReason: z.string(),
+  usage: usageSchema,
+});
+
+const modelCallFailed = z.object({
+  type: z.literal('model-call-failed'),
+  ...base,
+  turnId,
+  step,
+  purpose: z.enum(MODEL_CALL_PURPOSES),
+  requestId: z.string(),
+  error: agentErrorSchema,
+});
+
+const toolCallStarted = z.object({
+  type: z.literal('tool-call-started'),
+  ...base,
+  turnId,
+  step,
+  callId,
+  name: z.string(),
+  arguments: z.string(),
+});
+
+const toolCallCompleted = z.object({
+  type: z.literal('tool-call-completed'),
+  ...base,
+  turnId,
+  step,
+  callId,
+  name: z.string(),
+  result: agentToolResultSchema,
+  durationMs: z.number().nonnegative(),
+});
+
+const approvalRequested = z.object({
+  type: z.literal('approval-requested'),
+  ...base,
+  turnId,
+  step,
+  callId,
+  name: z.string(),
+  arguments: z.string(),
+});
+
+const approvalDecided = z.object({
+  type: z.literal('approval-decided'),
+  ...base,
+  turnId,
+  callId,
+  approved: z.boolean(),
+  by: z.string(),
+  comment: z.string().nullable(),
+});
+
+const summaryRecorded = z.object({
+  type: z.literal('summary-recorded'),
+  ...base,
+  turnId,
+  /** Turns up to and including this one are replaced by `content` in later model calls. */
+  throughTurnId: turnId,
+  content: z.string(),
+});
+
+const turnCompleted = z.object({
+  type: z.literal('turn-completed'),
+  ...base,
+  turnId,
+  status: z.enum(TURN_STATUSES),
+  /** The model's final answer (status `completed`), else null. */
+  answer: z.string().nullable(),
+  error: agentErrorSchema.nullable(),
+});
+
+export const agentEventSchema = z.discriminatedUnion('type', [
+  sessionStarted,
+  turnStarted,
+  modelCallStarted,
+  modelCallCompleted,
+  modelCallFailed,
+  toolCallStarted,
+  toolCallCompleted,
+  approvalRequested,
+  approvalDecided,
+  summaryRecorded,
+  turnCompleted,
+]);
+export type AgentEvent = z.infer<typeof agentEventSchema>;
+export type AgentEventType = AgentEvent['type'];
+export type AgentEventOf<T extends AgentEventType> = Extract<AgentEvent, { type: T }>;
+
+export const AGENT_EVENT_TYPES = [
+  'session-started',
+  'turn-started',
+  'model-call-started',
+  'model-call-completed',
+  'model-call-failed',
+  'tool-call-started',
+  'tool-call-completed',
+  'approval-requested',
+  'approval-decided',
+  'summary-recorded',
+  'turn-completed',
+] as const satisfies readonly AgentEventType[];
+
+export function isAgentEventType(name: string): name is AgentEventType {
+  return (AGENT_EVENT_TYPES as readonly string[]).includes(name);
+}
+
+/** An agent event with its position in the session's log. */
+export interface SequencedAgentEvent {
+  readonly seq: number;
+  readonly event: AgentEvent;
+}
+
+export function encodeAgentEvent(event: AgentEvent): Uint8Array {
+  return encodeJson(event);
+}
+
+/**
+ * Decodes one log entry or live event body.
+ * @throws ProtocolError `malformed-message` naming the fault (unknown type or version included).
+ */
+export function decodeAgentEvent(body: Uint8Array): AgentEvent {
+  return decodeJson(body, agentEventSchema, 'agent event');
+}

@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeAgentEvent, encodeAgentEvent, type AgentEvent } from './agent-events.ts';
+import { AGENT_LIMITS, agentMessageRequestSchema, approveAgentRequestSchema, cancelAgentRequestSchema, decodeAgentCommand, startAgentRequestSchema } from './agent.ts';
+import { ProtocolError } from './errors.ts';
+import { parseActorId } from './ids.ts';
+import { encodeJson } from './reply.ts';
+import {
+  agentCommandSubject,
+  agentEventSubject,
+  agentLogSubject,
+  jobLogSubject,
+  parseAgentCommandSubject,
+  parseAgentEventSubject,
+  parseAgentLogSubject,
+  parseJobLogSubject,
+} from './subjects.ts';
+
+const ids = ['agent_abc', 'team/agents:1', 'ünï code'].map(parseActorId);
+
+test('agent subjects round-trip for every id spelling and are not other kinds’ subjects', () => {
+  for (const id of ids) {
+    assert.equal(parseAgentLogSubject(agentLogSubject(id)), id);
+    assert.throws(() => parseJobLogSubject(agentLogSubject(id)), ProtocolError);
+    assert.throws(() => parseAgentLogSubject(jobLogSubject(id)), ProtocolError);
+    for (const command of ['start', 'message', 'get', 'cancel', 'approve', 'resume', 'inference-result'] as const) {
+      assert.deepEqual(parseAgentCommandSubject(agentCommandSubject(id, command)), { id, command });
+    }
+    for (const event of ['turn-started', 'tool-call-completed', 'token', 'status'] as const) {
+      assert.deepEqual(parseAgentEventSubject(agentEventSubject(id, event)), { id, event });
+    }
+  }
+  for (const bad of ['actor.agent.x.explode', 'actor.job.x.start', 'actor.agent.x', 'log.agent', 'log.agent.=!!']) {
+    assert.throws(() => (bad.startsWith('log') ? parseAgentLogSubject(bad) : parseAgentCommandSubject(bad)), ProtocolError, bad);
+  }
+  assert.throws(() => parseAgentEventSubject('event.job.x.token'), ProtocolError);
+});
+
+test('start requests take defaults and refuse unknown fields, bad tool names and out-of-range limits', () => {
+  const parsed = startAgentRequestSchema.parse({ ownerId: 'u1' });
+  assert.deepEqual(parsed, { ownerId: 'u1', instructions: null, model: null, tools: null, docId: null, maxSteps: AGENT_LIMITS.defaultMaxSteps, tokenBudget: AGENT_LIMITS.defaultTokenBudget });
+  for (const bad of [
+    { ownerId: '' },
+    { ownerId: 'u', extra: 1 },
+    { ownerId: 'u', tools: ['has space'] },
+    { ownerId: 'u', tools: ['a', 'a'] },
+    { ownerId: 'u', maxSteps: 0 },
+    { ownerId: 'u', maxSteps: AGENT_LIMITS.maxStepsCeiling + 1 },
+    { ownerId: 'u', tokenBudget: 10 },
+    { ownerId: 'u', model: 'has space' },
+    { ownerId: 'u', docId: 'a\u0001b' },
+    { ownerId: 'u', instructions: 'é'.repeat(AGENT_LIMITS.maxInstructionsBytes / 2 + 1) },
+  ]) {
+    assert.equal(startAgentRequestSchema.safeParse(bad).success, false, JSON.stringify(bad).slice(0, 80));
+  }
+});
+
+test('message size is counted in UTF-8 bytes at the limit and one past it, and oversized bodies are refused before parsing', () => {
+  const at = 'x'.repeat(AGENT_LIMITS.maxMessageBytes);
+  assert.equal(agentMessageRequestSchema.safeParse({ content: at }).success, true);
+  assert.equal(agentMessageRequestSchema.safeParse({ content: `${at.slice(2)}é` }).success, true);
+  assert.equal(agentMessageRequestSchema.safeParse({ content: `${at.slice(1)}é` }).success, false);
+  assert.equal(agentMessageRequestSchema.safeParse({ content: '' }).success, false);
+  const huge = encodeJson({ content: 'x'.repeat(AGENT_LIMITS.maxRequestBytes) });
+  assert.throws(
+    () => decodeAgentCommand(huge, agentMessageRequestSchema, 'message request'),
+    (err: unknown) => err instanceof ProtocolError && err.code === 'malformed-message' && /limit/.test(err.message),
+  );
+  assert.throws(() => decodeAgentCommand(encodeJson({ content: `${at}x` }), agentMessageRequestSchema, 'message request'), /content must be at most/);
+});
+
+test('cancel takes an empty body; approve needs a call id and a decision', () => {
+  assert.deepEqual(decodeAgentCommand(new Uint8Array(0), cancelAgentRequestSchema, 'cancel request'), { by: null, reason: null });
+  assert.deepEqual(approveAgentRequestSchema.parse({ callId: 'c1', approved: false }), { callId: 'c1', approved: false, comment: null, by: null });
+  assert.equal(approveAgentRequestSchema.safeParse({ approved: true }).success, false);
+  assert.equal(approveAgentRequestSchema.safeParse({ callId: 'c1', approved: 'yes' }).success, false);
+});
+
+test('agent events round-trip and unknown types or versions are refused', () => {
+  const event: AgentEvent = {
+    type: 'tool-call-completed',
+    v: 1,
+    at: 1,
+    turnId: 't1',
+    step: 1,
+    callId: 'call_1',
+    name: 'doc_read',
+    result: { ok: false, code: 'timeout', error: 'no answer in 5000 ms' },
+    durationMs: 5_000,
+  };
+  assert.deepEqual(decodeAgentEvent(encodeAgentEvent(event)), event);
+  assert.throws(() => decodeAgentEvent(encodeJson({ ...event, v: 2 })), ProtocolError);
+  assert.throws(() => decodeAgentEvent(encodeJson({ ...event, type: 'teleported' })), ProtocolError);
+});
