@@ -36,3 +36,6 @@ export { uploads } from './uploads-schema.ts';
 
 // The job projection (jobs, steps, dead letters) lives in its own file.
 export { jobDeadLetters, jobs, jobSteps } from './jobs-schema.ts';
+
+// The agent-session projection lives in its own file.
+export { agentSessions } from './agent-sessions-schema.ts';
