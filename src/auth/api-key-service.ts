@@ -9,6 +9,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, count, desc, eq, isNull, lt, or } from 'drizzle-orm';
 import { apiKeys, isUniqueViolation, type LoomDatabase } from '../storage/index.ts';
+import { ServiceError } from '../errors/index.ts';
 import { AuthError } from './auth-error.ts';
 import { API_SCOPES, type ApiScope, type Principal } from './principal.ts';
 import { sha256 } from './token-service.ts';
@@ -34,11 +35,10 @@ export interface ApiKeyRecord {
 }
 
 /** Thrown by {@link ApiKeyService.create} when the user has too many live keys. */
-export class ApiKeyLimitError extends Error {
+export class ApiKeyLimitError extends ServiceError {
   override readonly name = 'ApiKeyLimitError';
-  readonly code = 'api-key-limit';
   constructor(readonly limit: number) {
-    super(`at most ${limit} active API keys per user; revoke one first`);
+    super('conflict', 'api-key-limit', `at most ${limit} active API keys per user; revoke one first`);
   }
 }
 
@@ -110,13 +110,13 @@ export class ApiKeyService {
 
   /**
    * The principal a presented key stands for.
-   * @throws AuthError 401 `invalid-api-key` for malformed, unknown or revoked keys.
+   * @throws AuthError (unauthenticated) `invalid-api-key` for malformed, unknown or revoked keys.
    */
   async authenticate(key: string): Promise<Principal> {
-    if (!key.startsWith(API_KEY_PREFIX) || key.length !== KEY_CHARS) throw new AuthError(401, 'invalid-api-key', 'malformed API key');
+    if (!key.startsWith(API_KEY_PREFIX) || key.length !== KEY_CHARS) throw new AuthError('invalid-api-key', 'malformed API key');
     const [row] = await this.#db.select().from(apiKeys).where(eq(apiKeys.prefix, key.slice(0, PREFIX_CHARS))).limit(1);
-    if (row === undefined || !sameHash(row.keyHash, sha256(key))) throw new AuthError(401, 'invalid-api-key', 'unknown API key');
-    if (row.revokedAt !== null) throw new AuthError(401, 'invalid-api-key', 'API key revoked');
+    if (row === undefined || !sameHash(row.keyHash, sha256(key))) throw new AuthError('invalid-api-key', 'unknown API key');
+    if (row.revokedAt !== null) throw new AuthError('invalid-api-key', 'API key revoked');
     const now = new Date(this.#now());
     if (row.lastUsedAt === null || now.getTime() - row.lastUsedAt.getTime() >= LAST_USED_GRANULARITY_MS) {
       const stale = new Date(now.getTime() - LAST_USED_GRANULARITY_MS);

@@ -103,10 +103,10 @@ export class TokenService {
 
   /**
    * Verifies an access token and returns its user principal (every scope).
-   * @throws AuthError 401 `token-expired`, or `invalid-token` for anything else wrong.
+   * @throws AuthError (unauthenticated) `token-expired`, or `invalid-token` for anything else wrong.
    */
   async verifyAccessToken(token: string): Promise<Principal> {
-    if (token.length > MAX_TOKEN_CHARS) throw new AuthError(401, 'invalid-token', 'access token too long');
+    if (token.length > MAX_TOKEN_CHARS) throw new AuthError('invalid-token', 'access token too long');
     try {
       const { payload } = await jwtVerify(token, (header: JWTHeaderParameters) => this.#keyFor(header), {
         algorithms: [ALGORITHM],
@@ -118,12 +118,12 @@ export class TokenService {
         clockTolerance: CLOCK_TOLERANCE_S,
       });
       const sid = payload.sid;
-      if (typeof payload.sub !== 'string' || typeof sid !== 'string') throw new AuthError(401, 'invalid-token', 'access token lacks sub or sid');
+      if (typeof payload.sub !== 'string' || typeof sid !== 'string') throw new AuthError('invalid-token', 'access token lacks sub or sid');
       return { kind: 'user', userId: payload.sub, keyId: undefined, scopes: new Set(API_SCOPES), sessionId: sid };
     } catch (err) {
       if (err instanceof AuthError) throw err;
-      if (err instanceof joseErrors.JWTExpired) throw new AuthError(401, 'token-expired', 'access token expired', { cause: err });
-      if (err instanceof joseErrors.JOSEError) throw new AuthError(401, 'invalid-token', 'access token is not valid', { cause: err });
+      if (err instanceof joseErrors.JWTExpired) throw new AuthError('token-expired', 'access token expired', { cause: err });
+      if (err instanceof joseErrors.JOSEError) throw new AuthError('invalid-token', 'access token is not valid', { cause: err });
       throw err;
     }
   }
@@ -142,10 +142,10 @@ export class TokenService {
    * Exchanges a refresh token for a new pair (rotation). Presenting a token
    * that was already exchanged revokes its whole family.
    * @param ctx.ip recorded in the audit entry when reuse is detected.
-   * @throws AuthError 401 `invalid-refresh-token` for unknown, expired, revoked or reused tokens.
+   * @throws AuthError (unauthenticated) `invalid-refresh-token` for unknown, expired, revoked or reused tokens.
    */
   async refresh(raw: string, ctx: { ip?: string | undefined } = {}): Promise<TokenPair> {
-    if (!raw.startsWith(REFRESH_TOKEN_PREFIX) || raw.length > 200) throw new AuthError(401, 'invalid-refresh-token', 'not a refresh token');
+    if (!raw.startsWith(REFRESH_TOKEN_PREFIX) || raw.length > 200) throw new AuthError('invalid-refresh-token', 'not a refresh token');
     const now = new Date(this.#now());
     const hash = sha256(raw);
     const t = refreshTokens;
@@ -166,8 +166,8 @@ export class TokenService {
     if (rotated !== null) return this.#pair(rotated.userId, rotated.familyId, rotated.next);
 
     const [row] = await this.#opts.db.select().from(t).where(eq(t.tokenHash, hash)).limit(1);
-    if (row === undefined) throw new AuthError(401, 'invalid-refresh-token', 'unknown refresh token');
-    if (row.revokedAt !== null) throw new AuthError(401, 'invalid-refresh-token', 'refresh token revoked');
+    if (row === undefined) throw new AuthError('invalid-refresh-token', 'unknown refresh token');
+    if (row.revokedAt !== null) throw new AuthError('invalid-refresh-token', 'refresh token revoked');
     if (row.rotatedAt !== null) {
       await this.#revokeFamily(row.familyId, now);
       this.#opts.log.warn({ userId: row.userId, sessionId: row.familyId }, 'refresh token reused; session revoked');
@@ -179,9 +179,9 @@ export class TokenService {
         ip: ctx.ip,
         detail: { sessionId: row.familyId },
       });
-      throw new AuthError(401, 'invalid-refresh-token', 'refresh token already used; the session was revoked');
+      throw new AuthError('invalid-refresh-token', 'refresh token already used; the session was revoked');
     }
-    throw new AuthError(401, 'invalid-refresh-token', 'refresh token expired');
+    throw new AuthError('invalid-refresh-token', 'refresh token expired');
   }
 
   /** Revokes one session of a user. @returns false when the user has no such live session. */
@@ -213,7 +213,7 @@ export class TokenService {
 
   #keyFor(header: JWTHeaderParameters): Uint8Array {
     const key = header.kid === undefined ? undefined : this.#keys.get(header.kid);
-    if (key === undefined) throw new AuthError(401, 'invalid-token', 'access token signed with an unknown key');
+    if (key === undefined) throw new AuthError('invalid-token', 'access token signed with an unknown key');
     return key;
   }
 

@@ -39,3 +39,6 @@ export { jobDeadLetters, jobs, jobSteps } from './jobs-schema.ts';
 
 // The agent-session projection lives in its own file.
 export { agentSessions } from './agent-sessions-schema.ts';
+
+// Document text for full-text search (agents' doc_search) lives in its own file.
+export { documentTexts } from './document-texts-schema.ts';
