@@ -71,6 +71,8 @@ export const CLOSE_CODES = {
   unknownMessageType: 4415,
   updateRejected: 4422,
   rateLimited: 4429,
+  /** Too many open sockets for this user or this IP on the gateway (LOOM_WS_MAX_CONNECTIONS_PER_*); close one first. */
+  tooManyConnections: 4430,
   unavailable: 4503,
 } as const;
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];

@@ -7,6 +7,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { DocId } from '../../protocol/ids.ts';
+import type { SocketCredential } from './socket-credential.ts';
 
 export type DocRole = 'owner' | 'editor' | 'viewer';
 
@@ -14,6 +15,8 @@ export interface CollabAccess {
   /** Stable id of the user or API key, for logs and re-checks. */
   readonly principalId: string;
   readonly role: DocRole;
+  /** The credential that opened the socket (closed when it is revoked or expires); none for anonymous access. */
+  readonly credential?: SocketCredential | undefined;
 }
 
 export interface UpgradeRequest {

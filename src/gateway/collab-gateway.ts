@@ -2,14 +2,15 @@
  * The WebSocket side of the gateway: accepts upgrades on /collab/<docId>,
  * keeps one DocRoom per document with local sockets, pings every socket,
  * announces its own liveness on NATS, and closes every socket with "going
- * away" on shutdown so clients reconnect elsewhere.
+ * away" on shutdown so clients reconnect elsewhere. Connection limits per
+ * address (before the access check) and per user (after it) apply: 4430.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { GATEWAY_HEARTBEAT_MS } from '../../protocol/activation.ts';
-import { CLOSE_CODES, closeReason } from '../../protocol/errors.ts';
+import { CLOSE_CODES } from '../../protocol/errors.ts';
 import { parseActorId, type DocId } from '../../protocol/ids.ts';
 import { gatewaySignalSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
@@ -17,8 +18,10 @@ import type { ActorClient } from '../placement/actor-client.ts';
 import { selectSubprotocol, type RateLimiter } from '../auth/index.ts';
 import { AccessDeniedError, type CollabAccess, type CollabAccessPolicy } from './access.ts';
 import { CollabConnection } from './collab-connection.ts';
+import type { ConnectionQuota } from './connection-quota.ts';
 import { DocRoom } from './doc-room.ts';
 import type { GatewayLimits } from './limits.ts';
+import { closeSocket } from './socket-close.ts';
 import { SocketHeartbeat } from './socket-heartbeat.ts';
 
 export const COLLAB_PATH_PREFIX = '/collab/';
@@ -39,6 +42,8 @@ export class CollabGateway {
       access: CollabAccessPolicy;
       /** Token bucket per connection on incoming messages; over it, close 4429. */
       messageLimiter?: RateLimiter | undefined;
+      /** Per-address and per-user socket limits, shared with /ws. */
+      quota?: ConnectionQuota | undefined;
       log: Logger;
     },
   ) {
@@ -55,6 +60,11 @@ export class CollabGateway {
   /** Number of open collaboration sockets. */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** The open sockets (for revocation). */
+  sockets(): CollabConnection[] {
+    return this.connections.members();
   }
 
   start(): void {
@@ -76,12 +86,18 @@ export class CollabGateway {
   /** Validates the document id and asks the access policy before the socket joins a room. */
   private async admit(ws: WebSocket, req: IncomingMessage, url: URL): Promise<void> {
     const connId = `${this.deps.gatewayId}:${++this.nextConn}`;
+    const quota = this.deps.quota;
+    if (quota !== undefined && !quota.holdForIp(ws, quota.clientIp(req))) {
+      this.deps.log.info({ connId }, 'collab connection refused: too many from this address');
+      closeSocket(ws, CLOSE_CODES.tooManyConnections, `too many open sockets from this address (at most ${quota.limits.maxPerIp})`);
+      return;
+    }
     let docId: DocId;
     try {
       docId = parseActorId(decodeURIComponent(url.pathname.slice(COLLAB_PATH_PREFIX.length)));
     } catch (err) {
       this.deps.log.debug({ err, connId }, 'invalid document id');
-      ws.close(CLOSE_CODES.invalidDocId, closeReason(err instanceof Error ? err.message : 'invalid document id'));
+      closeSocket(ws, CLOSE_CODES.invalidDocId, err instanceof Error ? err.message : 'invalid document id');
       return;
     }
     // Paused, the socket keeps early frames in its buffer until the connection is admitted.
@@ -90,15 +106,19 @@ export class CollabGateway {
     try {
       access = await this.deps.access.authorize({ headers: req.headers, url, docId });
     } catch (err) {
-      // A paused socket never reads the client's close reply, which would hold the close handshake open for ws's 30 s timeout.
-      ws.resume();
       if (err instanceof AccessDeniedError) {
         this.deps.log.info({ connId, docId, status: err.status, reason: err.message }, 'collab connection refused');
-        ws.close(err.status === 401 ? CLOSE_CODES.unauthorized : CLOSE_CODES.forbidden, closeReason(err.message));
+        closeSocket(ws, err.status === 401 ? CLOSE_CODES.unauthorized : CLOSE_CODES.forbidden, err.message);
       } else {
         this.deps.log.error({ err, connId, docId }, 'access check failed');
-        ws.close(CLOSE_CODES.internalError, 'access check failed');
+        closeSocket(ws, CLOSE_CODES.internalError, 'access check failed');
       }
+      return;
+    }
+    const userId = access.credential?.userId;
+    if (quota !== undefined && userId !== undefined && !quota.holdForUser(ws, userId)) {
+      this.deps.log.info({ connId, docId, userId }, 'collab connection refused: too many for this user');
+      closeSocket(ws, CLOSE_CODES.tooManyConnections, `too many open sockets for this user (at most ${quota.limits.maxPerUser} per gateway)`);
       return;
     }
     ws.resume();

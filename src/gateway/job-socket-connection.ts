@@ -16,6 +16,7 @@ import { followJobEvents, type JobEventFeedDeps } from '../jobs/job-event-feed.t
 import { jobOwner } from '../jobs/job-owner.ts';
 import type { Logger } from '../log.ts';
 import { GatewaySocket } from './gateway-socket.ts';
+import { credentialOf } from './socket-credential.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 
 export interface JobSocketConnectionDeps {
@@ -35,7 +36,7 @@ export class JobSocketConnection extends GatewaySocket {
     private readonly principal: Principal,
     private readonly deps: JobSocketConnectionDeps,
   ) {
-    super(connId, ws, deps);
+    super(connId, ws, { ...deps, credential: credentialOf(principal) });
   }
 
   start(): void {
