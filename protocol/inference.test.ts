@@ -19,6 +19,7 @@ import {
   parseDeadLetterSubject,
   parseInferenceRequestSubject,
   tokenToModel,
+  CHAT_LIMITS,
   type InferenceRequest,
 } from './inference.ts';
 import { encodeJson } from './reply.ts';
@@ -98,7 +99,8 @@ test('results, token deltas and dead letters round-trip', () => {
     requestId: 'r1',
     ok: true as const,
     text: 'hi',
-    finishReason: 'stop',
+    toolCalls: [{ id: 'call_1', name: 'doc_search', arguments: '{"query":"tide"}' }],
+    finishReason: 'tool_calls',
     usage: { model: 'm', promptTokens: 3, completionTokens: 1, timeToFirstTokenMs: 5, durationMs: 9 },
     attempt: 1,
     meta: { step: 's' },
@@ -112,4 +114,67 @@ test('results, token deltas and dead letters round-trip', () => {
   const wire = encodeDeadLetter(letter);
   assert.equal(wire.headers['Nats-Msg-Id'], `dead:${request.requestId}`);
   assert.deepEqual(decodeDeadLetter(wire), letter);
+});
+
+const toolRequest: InferenceRequest = {
+  ...request,
+  tools: [
+    { type: 'function', function: { name: 'doc_search', description: 'search my documents', parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } } },
+    { type: 'function', function: { name: 'doc_edit', parameters: { type: 'object' } } },
+  ],
+  toolChoice: { type: 'function', function: { name: 'doc_search' } },
+  messages: [
+    { role: 'system', content: 'you edit documents' },
+    { role: 'user', content: 'find the tide notes' },
+    { role: 'assistant', content: '', toolCalls: [{ id: 'call_1', name: 'doc_search', arguments: '{"query":"tide"}' }] },
+    { role: 'tool', toolCallId: 'call_1', content: '[{"docId":"d1"}]' },
+  ],
+};
+
+test('requests with tools, tool_choice and messages of every role round-trip', () => {
+  assert.deepEqual(decodeInferenceRequest(encodeInferenceRequest(toolRequest)), toolRequest);
+  for (const toolChoice of ['auto', 'none', 'required'] as const) {
+    assert.equal(decodeInferenceRequest(encodeInferenceRequest({ ...toolRequest, toolChoice })).toolChoice, toolChoice);
+  }
+});
+
+test('malformed tool requests are refused, naming the field', () => {
+  const body = (value: unknown) => ({ headers: {}, body: encodeJson(value) });
+  const fn = (name: string) => ({ type: 'function' as const, function: { name } });
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['tool name', { ...toolRequest, tools: [fn('has space')], toolChoice: 'auto' }, /tools\.0\.function\.name/],
+    ['long tool name', { ...toolRequest, tools: [fn('x'.repeat(65))], toolChoice: 'auto' }, /tools\.0\.function\.name/],
+    ['duplicate tools', { ...toolRequest, tools: [fn('a'), fn('a')], toolChoice: 'auto' }, /tools must have unique/],
+    ['too many tools', { ...toolRequest, tools: Array.from({ length: CHAT_LIMITS.maxTools + 1 }, (_, i) => fn(`t${i}`)), toolChoice: 'auto' }, /tools/],
+    ['empty tools', { ...toolRequest, tools: [], toolChoice: undefined }, /tools/],
+    ['not a function tool', { ...toolRequest, tools: [{ type: 'custom', function: { name: 'a' } }] }, /tools\.0\.type/],
+    ['parameters not an object', { ...toolRequest, tools: [{ type: 'function', function: { name: 'doc_search', parameters: 'x' } }] }, /parameters/],
+    ['long description', { ...toolRequest, tools: [{ type: 'function', function: { name: 'doc_search', description: 'd'.repeat(CHAT_LIMITS.maxToolDescriptionChars + 1) } }] }, /description/],
+    ['tool_choice without tools', { ...request, toolChoice: 'auto' }, /toolChoice needs tools/],
+    ['tool_choice naming no tool', { ...toolRequest, toolChoice: fn('doc_read') }, /toolChoice\.function\.name must name one of the tools/],
+    ['tool_choice unknown mode', { ...toolRequest, toolChoice: 'sometimes' }, /toolChoice/],
+    ['tool message answering nothing', { ...toolRequest, messages: [{ role: 'user', content: 'x' }, { role: 'tool', toolCallId: 'call_9', content: 'r' }] }, /messages\.1\.toolCallId answers no earlier/],
+    ['tool message without id', { ...toolRequest, messages: [{ role: 'tool', content: 'r' }] }, /messages\.0\.toolCallId/],
+    ['call id with a space', { ...toolRequest, messages: [{ role: 'assistant', content: '', toolCalls: [{ id: 'a b', name: 'x', arguments: '{}' }] }] }, /messages\.0\.toolCalls\.0\.id/],
+    ['empty toolCalls', { ...toolRequest, messages: [{ role: 'assistant', content: 'x', toolCalls: [] }] }, /messages\.0\.toolCalls/],
+    ['arguments not text', { ...toolRequest, messages: [{ role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'x', arguments: { a: 1 } }] }] }, /arguments/],
+    ['oversized arguments', { ...toolRequest, messages: [{ role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'x', arguments: 'a'.repeat(CHAT_LIMITS.maxToolArgumentsChars + 1) }] }] }, /arguments/],
+    ['toolCalls on a user message', { ...toolRequest, messages: [{ role: 'user', content: 'x', toolCalls: [{ id: 'c', name: 'x', arguments: '{}' }] }] }, /messages\.0/],
+  ];
+  for (const [what, value, message] of cases) {
+    assert.throws(() => decodeInferenceRequest(body(value)), (err: unknown) => err instanceof ProtocolError && err.code === 'malformed-message' && message.test(err.message), what);
+    assert.throws(() => encodeInferenceRequest(value as InferenceRequest), isCode('malformed-message'), `encode: ${what}`);
+  }
+});
+
+test('results validate their tool calls, and results without any decode with none', () => {
+  const ok = { requestId: 'r1', ok: true, text: 'hi', finishReason: 'stop', usage: { model: 'm', promptTokens: 1, completionTokens: 1, timeToFirstTokenMs: 1, durationMs: 1 }, attempt: 1, meta: {} };
+  const wire = (value: unknown) => ({ headers: { 'Loom-Version': '1' }, body: encodeJson(value) });
+  const decoded = decodeInferenceResult(wire(ok));
+  assert.ok(decoded.ok);
+  assert.deepEqual(decoded.toolCalls, []);
+  const tooMany = Array.from({ length: CHAT_LIMITS.maxToolCallsPerMessage + 1 }, (_, i) => ({ id: `c${i}`, name: 'x', arguments: '{}' }));
+  assert.throws(() => decodeInferenceResult(wire({ ...ok, toolCalls: tooMany })), /toolCalls/);
+  assert.throws(() => decodeInferenceResult(wire({ ...ok, toolCalls: [{ id: '', name: 'x', arguments: '{}' }] })), /toolCalls\.0\.id/);
+  assert.throws(() => decodeInferenceResult(wire({ ...ok, toolCalls: [{ id: 'c', name: 'n'.repeat(CHAT_LIMITS.maxToolCallNameChars + 1), arguments: '{}' }] })), /toolCalls\.0\.name/);
 });

@@ -16,7 +16,10 @@ import { z } from 'zod';
 import { ProtocolError } from './errors.ts';
 import { CURRENT_VERSION, HEADERS, checkVersion } from './headers.ts';
 import { idToToken, parseActorId, tokenToId } from './ids.ts';
+import { CHAT_LIMITS, chatMessageSchema, toolCallsSchema, toolChoiceSchema, toolsSchema, type ChatMessage, type ToolCall, type ToolChoice, type ToolDefinition } from './inference-chat.ts';
 import { decodeJson, encodeJson, type WireMessage } from './reply.ts';
+
+export { CHAT_LIMITS, TOOL_FUNCTION_NAME, type ChatMessage, type ToolCall, type ToolChoice, type ToolDefinition } from './inference-chat.ts';
 
 /** Work-queue stream (retention: work queue) holding every pending request. */
 export const INFERENCE_STREAM = 'LOOM_INFERENCE';
@@ -134,7 +137,7 @@ export const INFERENCE_LIMITS = {
   /** Under nats-server's default max_payload (1 MiB) with room for headers and the dead-letter envelope. */
   maxBodyBytes: 768 * 1024,
   maxMessages: 256,
-  maxMessageChars: 256 * 1024,
+  maxMessageChars: CHAT_LIMITS.maxMessageChars,
   maxTokens: 1_000_000,
   maxMetaKeys: 32,
   maxMetaStringChars: 512,
@@ -157,11 +160,6 @@ const metaSchema = z
 export type InferenceMeta = Readonly<Record<string, string | number>>;
 export type CallerKind = 'job' | 'agent';
 
-export interface ChatMessage {
-  readonly role: 'system' | 'user' | 'assistant';
-  readonly content: string;
-}
-
 /** Body of `inference.request.<model-token>.<priority>`. */
 export interface InferenceRequest {
   /** Unique per attempt of the caller's step; also the Nats-Msg-Id (de-duplication window: 2 min). */
@@ -171,6 +169,10 @@ export interface InferenceRequest {
   readonly maxTokens?: number;
   readonly temperature?: number;
   readonly responseFormat?: 'text' | 'json';
+  /** Tools the model may call (OpenAI format); its calls come back in the result's `toolCalls`. */
+  readonly tools?: readonly ToolDefinition[];
+  /** OpenAI `tool_choice`; only with `tools`, and a named function must be one of them. */
+  readonly toolChoice?: ToolChoice;
   /** Where the result goes: command `actor.<kind>.<id-token>.<command>`. */
   readonly replyTo: { readonly kind: CallerKind; readonly id: string; readonly command: string };
   /** Where streamed tokens go, if anywhere: `event.<kind>.<id-token>.<event>`. */
@@ -194,18 +196,36 @@ export const inferenceRequestSchema: z.ZodType<InferenceRequest> = z
         return false;
       }
     }, `must be 1-${MAX_MODEL_NAME_BYTES} bytes without whitespace or control characters`),
-    messages: z
-      .array(z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(INFERENCE_LIMITS.maxMessageChars) }).strict())
-      .min(1)
-      .max(INFERENCE_LIMITS.maxMessages),
+    messages: z.array(chatMessageSchema).min(1).max(INFERENCE_LIMITS.maxMessages),
     maxTokens: z.number().int().min(1).max(INFERENCE_LIMITS.maxTokens).optional(),
     temperature: z.number().min(0).max(2).optional(),
     responseFormat: z.enum(['text', 'json']).optional(),
+    tools: toolsSchema.optional(),
+    toolChoice: toolChoiceSchema.optional(),
     replyTo: z.object({ kind: callerKind, id: actorIdSchema, command: nameSchema }).strict(),
     tokensTo: z.object({ kind: callerKind, id: actorIdSchema, event: nameSchema }).strict().optional(),
     meta: metaSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(checkToolConsistency);
+
+/** What a model server would refuse with a 400 is refused here, before the request is queued. */
+function checkToolConsistency(r: Pick<InferenceRequest, 'messages' | 'tools' | 'toolChoice'>, ctx: z.RefinementCtx): void {
+  if (r.toolChoice !== undefined) {
+    if (r.tools === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['toolChoice'], message: 'needs tools' });
+    else if (typeof r.toolChoice === 'object' && !r.tools.some((t) => t.function.name === (r.toolChoice as { function: { name: string } }).function.name)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['toolChoice', 'function', 'name'], message: 'must name one of the tools' });
+    }
+  }
+  // Each tool message answers a call of an earlier assistant message.
+  const called = new Set<string>();
+  for (const [i, m] of r.messages.entries()) {
+    if (m.role === 'assistant') for (const c of m.toolCalls ?? []) called.add(c.id);
+    if (m.role === 'tool' && !called.has(m.toolCallId)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['messages', i, 'toolCallId'], message: 'answers no earlier assistant tool call' });
+    }
+  }
+}
 
 /**
  * The wire form of a request: JSON body, `Loom-Version` and `Nats-Msg-Id` headers.
@@ -248,9 +268,11 @@ export const INFERENCE_ERROR_CODES = {
   cancelled: 'cancelled',
   /** Retryable failures exhausted the deliveries; the request is in LOOM_INFERENCE_DLQ. */
   deadLettered: 'dead-lettered',
+  /** The model's answer broke the result's limits (too many tool calls, oversized arguments). */
+  invalidOutput: 'invalid-output',
 } as const;
 export type InferenceErrorCode = (typeof INFERENCE_ERROR_CODES)[keyof typeof INFERENCE_ERROR_CODES];
-const errorCodeSchema = z.enum(['model-rejected', 'content-refused', 'invalid-request', 'cancelled', 'dead-lettered']);
+const errorCodeSchema = z.enum(['model-rejected', 'content-refused', 'invalid-request', 'cancelled', 'dead-lettered', 'invalid-output']);
 
 /** Token and latency accounting of one successful call. */
 export interface InferenceUsage {
@@ -268,7 +290,9 @@ export type InferenceResult =
       readonly requestId: string;
       readonly ok: true;
       readonly text: string;
-      /** The model server's finish_reason (`stop`, `length`, ...). */
+      /** The calls the model asked for, in its order (empty when it answered in text). */
+      readonly toolCalls: readonly ToolCall[];
+      /** The model server's finish_reason (`stop`, `length`, `tool_calls`, ...). */
       readonly finishReason: string;
       readonly usage: InferenceUsage;
       /** Delivery of the work-queue message that produced this result (1 = first). */
@@ -284,11 +308,13 @@ export type InferenceResult =
     };
 
 const count = z.number().int().nonnegative();
-export const inferenceResultSchema: z.ZodType<InferenceResult> = z.discriminatedUnion('ok', [
+export const inferenceResultSchema: z.ZodType<InferenceResult, z.ZodTypeDef, unknown> = z.discriminatedUnion('ok', [
   z.object({
     requestId: z.string(),
     ok: z.literal(true),
     text: z.string(),
+    // Results from workers older than tool calling carry none.
+    toolCalls: toolCallsSchema.default([]),
     finishReason: z.string(),
     usage: z.object({ model: z.string(), promptTokens: count, completionTokens: count, timeToFirstTokenMs: count, durationMs: count }),
     attempt: z.number().int().min(1),

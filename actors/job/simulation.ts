@@ -92,7 +92,7 @@ export class JobSimulation {
     this.take((e) => e.type === 'submit-inference' && e.call.requestId === call.requestId);
     const result: InferenceResult =
       typeof answer === 'string'
-        ? { requestId: call.requestId, ok: true, text: answer, finishReason: 'stop', attempt: 1, meta: call.meta, usage: { model: call.model, promptTokens: 10, completionTokens: 20, timeToFirstTokenMs: 5, durationMs: 50 } }
+        ? { requestId: call.requestId, ok: true, text: answer, toolCalls: [], finishReason: 'stop', attempt: 1, meta: call.meta, usage: { model: call.model, promptTokens: 10, completionTokens: 20, timeToFirstTokenMs: 5, durationMs: 50 } }
         : { requestId: call.requestId, ok: false, attempt: 1, meta: call.meta, error: { code: answer.terminal === true ? 'model-rejected' : 'dead-lettered', message: answer.error, terminal: true } };
     this.apply(decideInferenceResult(this.state, result, this.env()));
   }

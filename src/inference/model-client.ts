@@ -4,7 +4,9 @@
  * are the work queue's job, so the SDK's own are off.
  */
 import OpenAI from 'openai';
-import type { ChatMessage } from '../../protocol/inference.ts';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatMessage, ToolCall, ToolChoice, ToolDefinition } from '../../protocol/inference.ts';
+import { ToolCallAssembler } from './tool-call-assembler.ts';
 
 /** What the worker asks of a model server. */
 export interface ModelCall {
@@ -13,6 +15,8 @@ export interface ModelCall {
   readonly maxTokens?: number;
   readonly temperature?: number;
   readonly responseFormat?: 'text' | 'json';
+  readonly tools?: readonly ToolDefinition[];
+  readonly toolChoice?: ToolChoice;
 }
 
 /** Events of one streamed call: content deltas, then exactly one `done`. */
@@ -21,6 +25,8 @@ export type ModelEvent =
   | {
       readonly type: 'done';
       readonly finishReason: string;
+      /** Assembled from the streamed `tool_calls` deltas, in index order; ids may be empty if the server sent none. */
+      readonly toolCalls: readonly ToolCall[];
       /** From the server's usage chunk; null when it sent none. */
       readonly usage: { readonly promptTokens: number; readonly completionTokens: number } | null;
     };
@@ -56,28 +62,55 @@ export class OpenAiModelClient implements ModelClient {
     const stream = await this.#client.chat.completions.create(
       {
         model: call.model,
-        messages: call.messages.map((m) => ({ role: m.role, content: m.content })),
+        messages: call.messages.map(toSdkMessage),
         stream: true,
         stream_options: { include_usage: true },
         ...(call.maxTokens !== undefined ? { max_tokens: call.maxTokens } : {}),
         ...(call.temperature !== undefined ? { temperature: call.temperature } : {}),
         ...(call.responseFormat === 'json' ? { response_format: { type: 'json_object' as const } } : {}),
+        ...(call.tools !== undefined ? { tools: call.tools.map((t) => ({ type: t.type, function: { ...t.function } })) } : {}),
+        ...(call.toolChoice !== undefined ? { tool_choice: call.toolChoice } : {}),
       },
       { signal, timeout: this.#timeoutMs, maxRetries: 0 },
     );
     let finishReason: string | undefined;
     let usage: { promptTokens: number; completionTokens: number } | null = null;
+    const toolCalls = new ToolCallAssembler();
     for await (const chunk of stream) {
       const choice = chunk.choices[0];
       const text = choice?.delta?.content;
       if (typeof text === 'string' && text.length > 0) yield { type: 'delta', text };
+      for (const delta of choice?.delta?.tool_calls ?? []) toolCalls.add(delta);
       if (choice?.finish_reason) finishReason = choice.finish_reason;
       if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
     }
     // The SDK ends an aborted stream quietly, without throwing: never report that as an answer.
     signal.throwIfAborted();
     if (finishReason === undefined) throw new IncompleteStreamError('the model stream ended without a finish_reason');
-    yield { type: 'done', finishReason, usage };
+    yield { type: 'done', finishReason, toolCalls: toolCalls.calls(), usage };
+  }
+}
+
+/** Our flat tool calls and camelCase keys to the OpenAI message shapes. */
+function toSdkMessage(m: ChatMessage): ChatCompletionMessageParam {
+  switch (m.role) {
+    case 'system':
+    case 'user':
+      return { role: m.role, content: m.content };
+    case 'assistant':
+      if (m.toolCalls === undefined || m.toolCalls.length === 0) return { role: 'assistant', content: m.content };
+      return {
+        role: 'assistant',
+        // OpenAI wants null, not '', beside tool calls.
+        content: m.content === '' ? null : m.content,
+        tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })),
+      };
+    case 'tool':
+      return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };
+    default: {
+      const never: never = m;
+      throw new Error(`unknown chat role in ${JSON.stringify(never)}`);
+    }
   }
 }
 

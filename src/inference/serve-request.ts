@@ -32,9 +32,10 @@ import type { Logger } from '../log.ts';
 import { toNatsHeaders } from '../nats/headers.ts';
 import type { CancelWatch } from './cancel-watch.ts';
 import { backoffDelayMs, classifyCallError, ModelOutputError, type AbortReason, type BackoffPolicy, type Failure } from './failure.ts';
-import type { ModelClient } from './model-client.ts';
+import type { ModelClient, ModelEvent } from './model-client.ts';
 import type { WorkMessage } from './no-wait-pull.ts';
 import type { Delivery, ResultSink } from './result-sink.ts';
+import { checkToolCalls } from './tool-call-assembler.ts';
 
 export interface ServePolicy {
   /** Deliveries that call the model; the last retryable failure dead-letters. */
@@ -171,13 +172,15 @@ async function callModel(s: Served, ctx: ServeContext, signal: AbortSignal): Pro
   let firstTokenAt: number | undefined;
   let index = 0;
   const parts: string[] = [];
-  let done: { finishReason: string; usage: { promptTokens: number; completionTokens: number } | null } | undefined;
+  let done: Extract<ModelEvent, { type: 'done' }> | undefined;
   const call = {
     model: request.model,
     messages: request.messages,
     ...(request.maxTokens !== undefined ? { maxTokens: request.maxTokens } : {}),
     ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
     ...(request.responseFormat !== undefined ? { responseFormat: request.responseFormat } : {}),
+    ...(request.tools !== undefined ? { tools: request.tools } : {}),
+    ...(request.toolChoice !== undefined ? { toolChoice: request.toolChoice } : {}),
   };
   for await (const event of ctx.model.stream(call, signal)) {
     if (event.type === 'delta') {
@@ -185,16 +188,18 @@ async function callModel(s: Served, ctx: ServeContext, signal: AbortSignal): Pro
       parts.push(event.text);
       ctx.sink.publishDelta(request, { requestId: request.requestId, index: index++, delta: event.text, attempt, meta });
     } else {
-      done = { finishReason: event.finishReason, usage: event.usage };
+      done = event;
     }
   }
   if (done === undefined) throw new Error('model stream ended without a final chunk');
   if (done.finishReason === 'content_filter') throw new ModelOutputError('content-refused', 'the model server refused the content (finish_reason content_filter)');
+  const toolCalls = checkToolCalls(done.toolCalls, request.requestId);
   const durationMs = Math.round(performance.now() - started);
   return {
     requestId: request.requestId,
     ok: true,
     text: parts.join(''),
+    toolCalls,
     finishReason: done.finishReason,
     usage: {
       model: request.model,

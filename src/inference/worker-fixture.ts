@@ -26,7 +26,7 @@ import { commandSubject, eventSubject } from '../../protocol/subjects.ts';
 import { createRootLogger, type Logger } from '../log.ts';
 import { fromNatsHeaders } from '../nats/headers.ts';
 import { ActorClient } from '../placement/actor-client.ts';
-import { startFakeModelServer, startNatsServer, type FakeModelServer, type NatsServerHandle } from '../testing/index.ts';
+import { startFakeModelServer, startNatsServer, waitFor, type FakeModelServer, type NatsServerHandle } from '../testing/index.ts';
 import { OpenAiModelClient } from './model-client.ts';
 import { provisionInferenceQueue } from './provision.ts';
 import { submitInference } from './submit.ts';
@@ -72,6 +72,11 @@ export const FAST = {
   idlePollMs: 100,
   drainTimeoutMs: 2_000,
 } as const;
+
+/** The caller's first result, once it has one. */
+export async function firstResult(caller: TestCaller): Promise<InferenceResult> {
+  return waitFor(() => caller.results[0], { what: 'the result' });
+}
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;

@@ -14,13 +14,12 @@ import {
   INFERENCE_STREAM,
   inferenceConsumerName,
   inferenceRequestSubject,
-  type InferenceResult,
 } from '../../protocol/inference.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { waitFor } from '../testing/index.ts';
 import { pullNoWait } from './no-wait-pull.ts';
 import { cancelInference } from './submit.ts';
-import { startInferenceFixture, uniqueName, type InferenceFixture, type TestCaller } from './worker-fixture.ts';
+import { firstResult, startInferenceFixture, uniqueName, type InferenceFixture } from './worker-fixture.ts';
 
 let f: InferenceFixture;
 
@@ -28,11 +27,6 @@ before(async () => {
   f = await startInferenceFixture();
 });
 after(() => f.stop());
-
-/** The caller's first result, once it has one. */
-async function firstResult(caller: TestCaller): Promise<InferenceResult> {
-  return waitFor(() => caller.results[0], { what: 'the result' });
-}
 
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
 

@@ -86,3 +86,66 @@ test('latency controls keep calls in flight, and a client abort is recorded', as
   assert.equal(model.maxInFlight, 3);
   assert.ok(model.calls.every((c) => c.outcome === 'aborted'));
 });
+
+const tools = [{ type: 'function' as const, function: { name: 'doc_search', parameters: { type: 'object' } } }];
+
+test('scripted replies stream tool_calls in the OpenAI delta shape, in order, per model', async () => {
+  model.reset();
+  model.script([{ content: 'Looking. ', toolCalls: [{ id: 'call_a', name: 'doc_search', arguments: { query: 'tide gauge readings' } }, { name: 'doc_read', arguments: '{"docId":' }] }], { model: 'tools' });
+  model.script(['second answer'], { model: 'tools' });
+  const stream = await openai.chat.completions.create({ model: 'tools', messages, tools, tool_choice: 'auto', stream: true });
+  const calls = new Map<number, { id?: string; name?: string; args: string; chunks: number }>();
+  const text: string[] = [];
+  let finish: string | null | undefined;
+  for await (const chunk of stream) {
+    const c = chunk.choices[0];
+    if (c?.delta.content) text.push(c.delta.content);
+    for (const d of c?.delta.tool_calls ?? []) {
+      const entry = calls.get(d.index) ?? { args: '', chunks: 0 };
+      if (entry.chunks === 0) assert.ok(d.id && d.function?.name, 'the first delta of a call carries its id and name');
+      else assert.equal(d.id, undefined, 'later deltas carry only arguments');
+      calls.set(d.index, { id: entry.id ?? d.id, name: entry.name ?? d.function?.name, args: entry.args + (d.function?.arguments ?? ''), chunks: entry.chunks + 1 });
+    }
+    if (c?.finish_reason) finish = c.finish_reason;
+  }
+  assert.equal(text.join(''), 'Looking. ');
+  assert.equal(finish, 'tool_calls');
+  assert.deepEqual([...calls.values()].map(({ id, name, args }) => ({ id, name, args })), [
+    { id: 'call_a', name: 'doc_search', args: '{"query":"tide gauge readings"}' },
+    { id: 'call_1_1', name: 'doc_read', args: '{"docId":' },
+  ]);
+  assert.ok((calls.get(0)?.chunks ?? 0) > 2, 'arguments arrive over several chunks');
+  assert.deepEqual(model.calls[0]?.request.toolNames, ['doc_search']);
+  assert.equal(model.calls[0]?.request.toolChoice, 'auto');
+  assert.equal(model.scriptedLeft('tools'), 1);
+  // A call for another model does not take the script meant for `tools`.
+  const other = await openai.chat.completions.create({ model: 'other', messages });
+  assert.equal(other.choices[0]?.message.content, 'answer to the question');
+  const second = await openai.chat.completions.create({ model: 'tools', messages });
+  assert.equal(second.choices[0]?.message.content, 'second answer');
+  assert.equal(model.scriptedLeft(), 0);
+});
+
+test('non-streamed tool calls come back whole, and tool results are read back from the conversation', async () => {
+  model.reset();
+  model.configure({
+    respond: (r) => {
+      const last = r.messages.at(-1);
+      return last?.role === 'tool' ? `got ${last.content} for ${last.toolCallId}` : { toolCalls: [{ id: 'call_x', name: 'doc_search', arguments: { query: 'q' } }] };
+    },
+  });
+  const first = await openai.chat.completions.create({ model: 'm', messages, tools });
+  const message = first.choices[0]?.message;
+  assert.equal(first.choices[0]?.finish_reason, 'tool_calls');
+  assert.equal(message?.content, null);
+  const call = message?.tool_calls?.[0];
+  assert.ok(call?.type === 'function');
+  assert.deepEqual({ id: call.id, name: call.function.name, args: JSON.parse(call.function.arguments) }, { id: 'call_x', name: 'doc_search', args: { query: 'q' } });
+  const followUp = await openai.chat.completions.create({
+    model: 'm',
+    tools,
+    messages: [...messages, { role: 'assistant', content: null, tool_calls: [call] }, { role: 'tool', tool_call_id: 'call_x', content: '3 hits' }],
+  });
+  assert.equal(followUp.choices[0]?.message.content, 'got 3 hits for call_x');
+  assert.deepEqual(model.calls[1]?.request.messages.at(-2)?.toolCalls, [{ id: 'call_x', name: 'doc_search', arguments: '{"query":"q"}' }]);
+});

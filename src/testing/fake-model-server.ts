@@ -5,9 +5,11 @@
  * `POST /v1/chat/completions`, streamed (SSE `data:` chunks with
  * `choices[0].delta.content`, a final chunk with `finish_reason`, a `usage`
  * chunk when `stream_options.include_usage`, then `data: [DONE]`) or not.
- * Tests control what it answers (`respond`), how fast (`firstTokenDelayMs`,
- * `tokenDelayMs`), when it fails (`failNext`, `failModel`), and read what it
- * saw (`calls`, `callCount`, `inFlight`, `maxInFlight`).
+ * Tests control what it answers (`respond`, or `script` for a queue of
+ * replies: text, or `tool_calls` streamed in the OpenAI delta shape), how fast
+ * (`firstTokenDelayMs`, `tokenDelayMs`), when it fails (`failNext`,
+ * `failModel`), and read what it saw (`calls`, `callCount`, `inFlight`,
+ * `maxInFlight`).
  *
  * @example
  *   await using model = await startFakeModelServer({ respond: (r) => `echo ${r.messages.at(-1)?.content}` });
@@ -16,19 +18,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isRecord, parseChatRequest, planReply, type FakeAnswer, type FakeChatRequest } from './fake-model-chat.ts';
 
-/** A chat completion request as the fake parsed it. */
-export interface FakeChatRequest {
-  readonly model: string;
-  readonly messages: ReadonlyArray<{ readonly role: string; readonly content: string }>;
-  readonly stream: boolean;
-  readonly maxTokens: number | undefined;
-  readonly temperature: number | undefined;
-  /** `response_format.type` (`json_object`, `text`), if any. */
-  readonly responseFormat: string | undefined;
-  /** The whole JSON body. */
-  readonly body: Readonly<Record<string, unknown>>;
-}
+export type { FakeAnswer, FakeChatMessage, FakeChatRequest, FakeReply, FakeToolCall } from './fake-model-chat.ts';
 
 /** One call the fake received, updated as it progresses. */
 export interface FakeModelCall {
@@ -59,8 +51,8 @@ export interface FakeFailure {
 }
 
 export interface FakeModelServerOptions {
-  /** The full answer text for a request (default: `echo: <last user message>`). May be async, to hold a call. */
-  readonly respond?: (request: FakeChatRequest) => string | Promise<string>;
+  /** The full answer (text, or a reply with tool calls) for a request without a scripted one (default: `echo: <last user message>`). May be async, to hold a call. */
+  readonly respond?: (request: FakeChatRequest) => FakeAnswer | Promise<FakeAnswer>;
   /** Delay after the headers before the first token (streamed) or before the body. Default 0. */
   readonly firstTokenDelayMs?: number;
   /** Delay between streamed tokens. Default 0. */
@@ -86,9 +78,16 @@ export interface FakeModelServer {
   configure(options: FakeModelServerOptions): void;
   /** The next `count` calls (matching `failure.model` if set) fail as described. */
   failNext(count: number, failure: FakeFailure): void;
+  /**
+   * Queues replies: each later call (for `model`, if given) takes the next one
+   * before `respond` is asked. A function reply sees the request.
+   */
+  script(replies: ReadonlyArray<FakeAnswer | ((request: FakeChatRequest) => FakeAnswer | Promise<FakeAnswer>)>, opts?: { readonly model?: string }): void;
+  /** Scripted replies not yet taken (for `model`, if given). */
+  scriptedLeft(model?: string): number;
   /** Every call for `model` fails as described until called again with null. */
   failModel(model: string, failure: Omit<FakeFailure, 'model'> | null): void;
-  /** Forgets calls, failures and the max-in-flight mark; restores the start options. */
+  /** Forgets calls, failures, scripts and the max-in-flight mark; restores the start options. */
   reset(): void;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -119,6 +118,8 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
   let current: FakeModelServerOptions = { ...options };
   let calls: MutableCall[] = [];
   let queued: Array<{ remaining: number; failure: FakeFailure }> = [];
+  type Scripted = FakeAnswer | ((request: FakeChatRequest) => FakeAnswer | Promise<FakeAnswer>);
+  let scripts: Array<{ reply: Scripted; model: string | undefined }> = [];
   const perModel = new Map<string, Omit<FakeFailure, 'model'>>();
   let inFlight = 0;
   let maxInFlight = 0;
@@ -131,6 +132,13 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
     entry.remaining -= 1;
     queued = queued.filter((q) => q.remaining > 0);
     return entry.failure;
+  };
+
+  const answer = (request: FakeChatRequest, opts: FakeModelServerOptions): FakeAnswer | Promise<FakeAnswer> => {
+    const at = scripts.findIndex((s) => s.model === undefined || s.model === request.model);
+    if (at < 0) return (opts.respond ?? defaultRespond)(request);
+    const reply = scripts.splice(at, 1)[0]?.reply ?? '';
+    return typeof reply === 'function' ? reply(request) : reply;
   };
 
   const server: Server = createServer((req, res) => {
@@ -149,7 +157,7 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
     const raw = await readBody(req);
     let request: FakeChatRequest;
     try {
-      request = parseRequest(raw);
+      request = parseChatRequest(raw);
     } catch (err) {
       sendError(res, 400, (err as Error).message);
       return;
@@ -182,9 +190,9 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
       sendError(res, call.status, failure.message ?? `injected failure ${call.status}`);
       return;
     }
-    let text: string;
+    let reply: FakeAnswer;
     try {
-      text = await (opts.respond ?? defaultRespond)(request);
+      reply = await answer(request, opts);
     } catch (err) {
       call.status = 500;
       call.outcome = 'failed';
@@ -192,12 +200,8 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
       return;
     }
     if (closed) return;
-    let tokens = (opts.tokenize ?? defaultTokenize)(text);
-    let finishReason = 'stop';
-    if (request.maxTokens !== undefined && tokens.length > request.maxTokens) {
-      tokens = tokens.slice(0, request.maxTokens);
-      finishReason = 'length';
-    }
+    const { tokens, toolCalls, finishReason, completionTokens } = planReply(reply, call.seq, request.maxTokens, opts.tokenize ?? defaultTokenize);
+    const usage = () => ({ prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens });
     const promptTokens = request.messages.reduce((n, m) => n + (opts.tokenize ?? defaultTokenize)(m.content).length, 0);
     const id = `chatcmpl-fake-${call.seq}`;
     const created = Math.floor(Date.now() / 1000);
@@ -212,8 +216,21 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
         object: 'chat.completion',
         created,
         model: request.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: tokens.join('') }, finish_reason: finishReason, logprobs: null }],
-        usage: { prompt_tokens: promptTokens, completion_tokens: tokens.length, total_tokens: promptTokens + tokens.length },
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: tokens.length === 0 && toolCalls.length > 0 ? null : tokens.join(''),
+              ...(toolCalls.length > 0
+                ? { tool_calls: toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.argumentPieces.join('') } })) }
+                : {}),
+            },
+            finish_reason: finishReason,
+            logprobs: null,
+          },
+        ],
+        usage: usage(),
       });
       return;
     }
@@ -241,11 +258,16 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
       res.destroy();
       return;
     }
+    // OpenAI's shape: a call's first delta names it (index, id, name), later ones add argument text by index.
+    for (const [index, c] of toolCalls.entries()) {
+      await pause(opts.tokenDelayMs ?? 0, () => closed);
+      if (closed) return;
+      chunk([{ index: 0, delta: { tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] }, finish_reason: null }]);
+      for (const piece of c.argumentPieces) chunk([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: piece } }] }, finish_reason: null }]);
+    }
     chunk([{ index: 0, delta: {}, finish_reason: finishReason }]);
     const streamOptions = request.body['stream_options'];
-    if (isRecord(streamOptions) && streamOptions['include_usage'] === true) {
-      chunk([], { usage: { prompt_tokens: promptTokens, completion_tokens: tokens.length, total_tokens: promptTokens + tokens.length } });
-    }
+    if (isRecord(streamOptions) && streamOptions['include_usage'] === true) chunk([], { usage: usage() });
     res.write('data: [DONE]\n\n');
     call.outcome = 'ok';
     res.end();
@@ -288,6 +310,10 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
     failNext(count, failure) {
       if (count > 0) queued.push({ remaining: count, failure });
     },
+    script(replies, opts) {
+      for (const reply of replies) scripts.push({ reply, model: opts?.model });
+    },
+    scriptedLeft: (model) => scripts.filter((s) => model === undefined || s.model === undefined || s.model === model).length,
     failModel(model, failure) {
       if (failure === null) perModel.delete(model);
       else perModel.set(model, failure);
@@ -296,43 +322,13 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
       current = { ...initial };
       calls = [];
       queued = [];
+      scripts = [];
       perModel.clear();
       maxInFlight = inFlight;
     },
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-function parseRequest(raw: string): FakeChatRequest {
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    throw new Error('body is not JSON');
-  }
-  if (!isRecord(body)) throw new Error('body must be a JSON object');
-  const { model, messages } = body;
-  if (typeof model !== 'string' || model.length === 0) throw new Error('model is required');
-  if (!Array.isArray(messages) || messages.length === 0) throw new Error('messages must be a non-empty array');
-  const parsed = messages.map((m, i) => {
-    if (!isRecord(m) || typeof m['role'] !== 'string' || typeof m['content'] !== 'string') throw new Error(`messages[${i}] needs a role and string content`);
-    return { role: m['role'], content: m['content'] };
-  });
-  const responseFormat = isRecord(body['response_format']) && typeof body['response_format']['type'] === 'string' ? body['response_format']['type'] : undefined;
-  return {
-    model,
-    messages: parsed,
-    stream: body['stream'] === true,
-    maxTokens: typeof body['max_tokens'] === 'number' ? body['max_tokens'] : undefined,
-    temperature: typeof body['temperature'] === 'number' ? body['temperature'] : undefined,
-    responseFormat,
-    body,
-  };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

@@ -19,7 +19,7 @@ export type { CollabClient } from './collab-client.ts';
 export { startS3rver } from './s3rver.ts';
 export type { S3rverHandle } from './s3rver.ts';
 export { startFakeModelServer } from './fake-model-server.ts';
-export type { FakeChatRequest, FakeFailure, FakeModelCall, FakeModelServer, FakeModelServerOptions } from './fake-model-server.ts';
+export type { FakeAnswer, FakeChatMessage, FakeChatRequest, FakeFailure, FakeModelCall, FakeModelServer, FakeModelServerOptions, FakeReply, FakeToolCall } from './fake-model-server.ts';
 export { startObjectGateway } from './object-gateway.ts';
 export type { ObjectGatewayHandle } from './object-gateway.ts';
 export { createAccountsApp, randomIp } from './accounts-app.ts';
