@@ -6,11 +6,10 @@
  * exists, and takes as long either way (see PasswordHasher.verify).
  */
 import { eq, sql } from 'drizzle-orm';
-import { HttpError } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
 import { isUniqueViolation, users, type LoomDatabase } from '../storage/index.ts';
 import type { AuditLog } from './audit-log.ts';
-import { AuthError } from './auth-error.ts';
+import { AccountError, AuthError } from './auth-error.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import type { TokenPair, TokenService } from './token-service.ts';
 
@@ -44,7 +43,7 @@ export class AccountService {
 
   /**
    * Creates an account and signs it in.
-   * @throws HttpError 409 `email-taken` (field `email`) when the address is in use, in any case.
+   * @throws AccountError `email-taken` (field `email`) when the address is in use, in any case.
    */
   async register(input: { email: string; password: string }, ctx: RequestContext = {}): Promise<{ user: UserRecord; tokens: TokenPair }> {
     const email = input.email.trim();
@@ -54,7 +53,7 @@ export class AccountService {
       [user] = await this.#db.insert(users).values({ email, passwordHash }).returning({ id: users.id, email: users.email, createdAt: users.createdAt });
     } catch (err) {
       if (isUniqueViolation(err, 'users_email_lower_key')) {
-        throw new HttpError(409, 'email-taken', 'an account with this email already exists', { field: 'email', cause: err });
+        throw new AccountError('email-taken', 'an account with this email already exists', { field: 'email', cause: err });
       }
       throw err;
     }
@@ -66,7 +65,7 @@ export class AccountService {
 
   /**
    * Checks email and password and starts a session.
-   * @throws AuthError 401 `invalid-credentials` (never saying which part was wrong).
+   * @throws AuthError (unauthenticated) `invalid-credentials` (never saying which part was wrong).
    */
   async login(input: { email: string; password: string }, ctx: RequestContext = {}): Promise<{ user: UserRecord; tokens: TokenPair }> {
     const [row] = await this.#db
@@ -84,7 +83,7 @@ export class AccountService {
         ip: ctx.ip,
         detail: { reason: row === undefined ? 'unknown-email' : 'wrong-password' },
       });
-      throw new AuthError(401, 'invalid-credentials', 'email or password is wrong');
+      throw new AuthError('invalid-credentials', 'email or password is wrong');
     }
     const user: UserRecord = { id: row.id, email: row.email, createdAt: row.createdAt };
     const tokens = await this.#tokens.startSession(user.id);

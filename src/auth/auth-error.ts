@@ -1,9 +1,10 @@
 /**
- * Authentication and authorisation failures. They are HttpErrors, so routes
- * just throw them; the WebSocket gateway maps `status` to close codes 4401 and
- * 4403. Messages never contain the credential itself.
+ * Authentication and authorisation failures of the accounts module. Each
+ * code is either `unauthenticated` (who are you?) or `forbidden` (not
+ * allowed); src/http/errors.ts turns them into 401/403 and the WebSocket
+ * gateways into close codes 4401/4403. Messages never contain the credential.
  */
-import { HttpError } from '../http/errors.ts';
+import { ServiceError } from '../errors/index.ts';
 
 /** Stable codes of {@link AuthError}s. */
 export const AUTH_ERROR_CODES = {
@@ -25,15 +26,27 @@ export const AUTH_ERROR_CODES = {
 } as const;
 export type AuthErrorCode = (typeof AUTH_ERROR_CODES)[keyof typeof AUTH_ERROR_CODES];
 
-/** 401 (who are you?) or 403 (not allowed) with a stable code. */
-export class AuthError extends HttpError {
+/** Codes that mean "known, but not allowed"; every other code means "not known". */
+const FORBIDDEN_CODES: ReadonlySet<AuthErrorCode> = new Set<AuthErrorCode>(['insufficient-scope', 'user-required']);
+
+/**
+ * Credentials missing or not valid (`kind` unauthenticated), or valid but not
+ * enough (`kind` forbidden), with a stable code.
+ * @example throw new AuthError('insufficient-scope', 'this API key lacks the docs:write scope');
+ */
+export class AuthError extends ServiceError {
   override readonly name = 'AuthError';
-  constructor(
-    override readonly status: 401 | 403,
-    override readonly code: AuthErrorCode,
-    message: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super(status, code, message, options);
+  declare readonly code: AuthErrorCode;
+  constructor(code: AuthErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(FORBIDDEN_CODES.has(code) ? 'forbidden' : 'unauthenticated', code, message, options);
+  }
+}
+
+/** An account operation refused by the state of the accounts (`email-taken`: conflict, field `email`). */
+export class AccountError extends ServiceError {
+  override readonly name = 'AccountError';
+  declare readonly code: 'email-taken';
+  constructor(code: 'email-taken', message: string, options: { field?: string; cause?: unknown } = {}) {
+    super('conflict', code, message, options);
   }
 }

@@ -18,7 +18,7 @@ export {
   type AuditEvent,
   type AuditTargetType,
 } from './audit-log.ts';
-export { AUTH_ERROR_CODES, AuthError, type AuthErrorCode } from './auth-error.ts';
+export { AccountError, AUTH_ERROR_CODES, AuthError, type AuthErrorCode } from './auth-error.ts';
 export { createAuth, type Auth, type CreateAuthOptions } from './create-auth.ts';
 export { DEV_KEY_FILE, JwtKeyFileError, resolveJwtKeys } from './jwt-keys.ts';
 export { authMiddleware, requireScope, requireUser, type AuthMiddlewareOptions } from './middleware.ts';

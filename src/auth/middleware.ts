@@ -6,7 +6,7 @@
  */
 import { createMiddleware } from 'hono/factory';
 import type { MiddlewareHandler } from 'hono';
-import { HttpError } from '../http/errors.ts';
+import { RateLimitedError } from '../errors/index.ts';
 import { AuthError } from './auth-error.ts';
 import type { ApiScope, AuthEnv, Principal } from './principal.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -22,16 +22,16 @@ export interface AuthMiddlewareOptions {
 
 /**
  * Requires credentials; sets `principal`.
- * @throws AuthError 401 (`unauthenticated`, `invalid-token`, `token-expired`, `invalid-api-key`), HttpError 429 `rate-limited`.
+ * @throws AuthError (`unauthenticated`, `invalid-token`, `token-expired`, `invalid-api-key`), RateLimitedError `rate-limited`.
  */
 export function authMiddleware(opts: AuthMiddlewareOptions): MiddlewareHandler<AuthEnv> {
   return createMiddleware<AuthEnv>(async (c, next) => {
     const raw = bearerToken(c.req.header('authorization')) ?? c.req.header('x-api-key')?.trim() ?? null;
-    if (raw === null || raw === '') throw new AuthError(401, 'unauthenticated', 'credentials required: Authorization: Bearer <token> or X-Api-Key');
+    if (raw === null || raw === '') throw new AuthError('unauthenticated', 'credentials required: Authorization: Bearer <token> or X-Api-Key');
     const principal = await opts.authenticate(raw);
     if (opts.limiter !== undefined) {
       const r = opts.limiter.take(`user:${principal.userId}`);
-      if (!r.ok) throw new HttpError(429, 'rate-limited', 'too many requests', { retryAfterMs: r.retryAfterMs });
+      if (!r.ok) throw new RateLimitedError('too many requests', r.retryAfterMs);
     }
     c.set('principal', principal);
     await next();
@@ -40,22 +40,22 @@ export function authMiddleware(opts: AuthMiddlewareOptions): MiddlewareHandler<A
 
 /**
  * Requires an API key scope (users' own tokens hold every scope). Mount after {@link authMiddleware}.
- * @throws AuthError 403 `insufficient-scope`.
+ * @throws AuthError (forbidden) `insufficient-scope`.
  */
 export function requireScope(scope: ApiScope): MiddlewareHandler<AuthEnv> {
   return createMiddleware<AuthEnv>(async (c, next) => {
-    if (!c.get('principal').scopes.has(scope)) throw new AuthError(403, 'insufficient-scope', `this API key lacks the ${scope} scope`);
+    if (!c.get('principal').scopes.has(scope)) throw new AuthError('insufficient-scope', `this API key lacks the ${scope} scope`);
     await next();
   });
 }
 
 /**
  * Requires a signed-in user rather than an API key (key management, audit, logout). Mount after {@link authMiddleware}.
- * @throws AuthError 403 `user-required`.
+ * @throws AuthError (forbidden) `user-required`.
  */
 export function requireUser(): MiddlewareHandler<AuthEnv> {
   return createMiddleware<AuthEnv>(async (c, next) => {
-    if (c.get('principal').kind !== 'user') throw new AuthError(403, 'user-required', 'API keys cannot do this; sign in as the user');
+    if (c.get('principal').kind !== 'user') throw new AuthError('user-required', 'API keys cannot do this; sign in as the user');
     await next();
   });
 }

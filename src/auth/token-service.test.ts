@@ -41,7 +41,7 @@ function service(overrides: Partial<TokenServiceOptions> = {}): TokenService {
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
     assert.ok(err instanceof AuthError, String(err));
-    assert.equal(err.status, 401);
+    assert.equal(err.kind, 'unauthenticated');
     assert.equal(err.code, code);
     return true;
   });

@@ -24,9 +24,10 @@ import {
 import { type DocId, idToToken, parseActorId } from '../../protocol/ids.ts';
 import { decodeJson, encodeJson } from '../../protocol/reply.ts';
 import { type ApiScope, type AuditEvent, AuthError, type Principal } from '../auth/index.ts';
-import { HttpError } from '../http/errors.ts';
+import { InvalidInputError } from '../errors/index.ts';
 import type { Logger } from '../log.ts';
 import type { AccessEvents } from './access-events.ts';
+import { DocumentError } from './document-error.ts';
 import {
   type DocRole,
   DocumentExistsError,
@@ -81,7 +82,7 @@ export function documentObjectPrefix(id: DocId): string {
 const EMPTY = new Uint8Array(0);
 
 function requireScope(principal: Principal, scope: ApiScope): void {
-  if (!principal.scopes.has(scope)) throw new AuthError(403, 'insufficient-scope', `this API key lacks the ${scope} scope`);
+  if (!principal.scopes.has(scope)) throw new AuthError('insufficient-scope', `this API key lacks the ${scope} scope`);
 }
 
 /** Encodes a listing cursor for clients (opaque to them). */
@@ -89,7 +90,7 @@ export function encodeCursor(cursor: ListCursor): string {
   return Buffer.from(JSON.stringify([cursor.createdAt.getTime(), cursor.id])).toString('base64url');
 }
 
-/** @throws HttpError 400 naming `cursor` when it is not one {@link encodeCursor} made. */
+/** @throws InvalidInputError naming `cursor` when it is not one {@link encodeCursor} made. */
 export function decodeCursor(raw: string): ListCursor {
   try {
     const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
@@ -97,9 +98,9 @@ export function decodeCursor(raw: string): ListCursor {
       return { createdAt: new Date(value[0] as number), id: value[1] };
     }
   } catch (err) {
-    throw new HttpError(400, 'invalid-request', 'cursor: not a cursor this API returned', { field: 'cursor', cause: err });
+    throw new InvalidInputError('cursor', 'not a cursor this API returned', { cause: err });
   }
-  throw new HttpError(400, 'invalid-request', 'cursor: not a cursor this API returned', { field: 'cursor' });
+  throw new InvalidInputError('cursor', 'not a cursor this API returned');
 }
 
 export class DocumentService {
@@ -118,21 +119,21 @@ export class DocumentService {
 
   /**
    * The caller's role on a live document.
-   * @throws HttpError 404 (unknown or deleted), 403 `not-a-member` (or `role-required` when the role is too weak).
+   * @throws DocumentError `not-found` (unknown or deleted), `not-a-member` (or `role-required` when the role is too weak).
    */
   async authorize(principal: Principal, id: DocId, needed: DocRole, scope: ApiScope): Promise<{ record: DocumentRecord; role: DocRole }> {
     requireScope(principal, scope);
     const record = await this.#d.registry.get(id);
-    if (record === null || record.deletedAt !== null) throw new HttpError(404, 'not-found', `no document ${JSON.stringify(id)}`);
+    if (record === null || record.deletedAt !== null) throw new DocumentError('not-found', `no document ${JSON.stringify(id)}`);
     const role = await this.#d.registry.roleOf(id, principal.userId);
-    if (role === null) throw new HttpError(403, 'not-a-member', 'you are not a member of this document');
-    if (!roleAtLeast(role, needed)) throw new HttpError(403, 'role-required', `this needs the ${needed} role; you are ${role}`);
+    if (role === null) throw new DocumentError('not-a-member', 'you are not a member of this document');
+    if (!roleAtLeast(role, needed)) throw new DocumentError('role-required', `this needs the ${needed} role; you are ${role}`);
     return { record, role };
   }
 
   /**
    * Registers a document owned by the caller, with a generated id unless one is given.
-   * @throws HttpError 409 `document-exists` when the id is (or was) taken.
+   * @throws DocumentError `document-exists` when the id is (or was) taken.
    */
   async create(ctx: RequestContext, input: { id?: string | undefined; title: string }): Promise<DocumentListing> {
     requireScope(ctx.principal, 'docs:write');
@@ -141,7 +142,7 @@ export class DocumentService {
     try {
       record = await this.#d.registry.create({ id, title: input.title, ownerId: ctx.principal.userId, at: new Date(this.#now()) });
     } catch (err) {
-      if (err instanceof DocumentExistsError) throw new HttpError(409, err.code, err.message, { field: 'id', cause: err });
+      if (err instanceof DocumentExistsError) throw new DocumentError(err.code, err.message, { field: 'id', cause: err });
       throw err;
     }
     await this.#audit({ action: 'doc.create', ctx, id, detail: { title: input.title } });
@@ -163,7 +164,7 @@ export class DocumentService {
   async rename(principal: Principal, id: DocId, title: string): Promise<DocumentListing> {
     const { role } = await this.authorize(principal, id, 'editor', 'docs:write');
     const record = await this.#d.registry.rename(id, title, new Date(this.#now()));
-    if (record === null) throw new HttpError(404, 'not-found', `no document ${JSON.stringify(id)}`);
+    if (record === null) throw new DocumentError('not-found', `no document ${JSON.stringify(id)}`);
     return { ...record, role };
   }
 
@@ -171,7 +172,7 @@ export class DocumentService {
    * Deletes the document with its log, snapshots and objects (owners only;
    * see the module comment for the order). Repeating it as the owner of a
    * deleted document finishes an interrupted deletion.
-   * @throws HttpError 404, 403; ProtocolError `unavailable` when the actor cannot be reached.
+   * @throws DocumentError, AuthError; ProtocolError `unavailable` when the actor cannot be reached.
    */
   async delete(ctx: RequestContext, id: DocId): Promise<void> {
     requireScope(ctx.principal, 'docs:write');
@@ -195,16 +196,16 @@ export class DocumentService {
    * Gives a user a role (owners only). The creator's own role never changes.
    * A changed role is announced so gateways apply it to open sockets.
    * @returns the membership and whether the user was added (false: changed).
-   * @throws HttpError 404 `user-not-found`, 409 `owner-fixed`.
+   * @throws DocumentError `user-not-found`, `owner-fixed`.
    */
   async share(ctx: RequestContext, id: DocId, userId: string, role: DocRole): Promise<{ added: boolean; member: MemberRecord }> {
     const { record } = await this.authorize(ctx.principal, id, 'owner', 'docs:write');
-    if (userId === record.ownerId) throw new HttpError(409, 'owner-fixed', "the document's creator stays its owner", { field: 'userId' });
+    if (userId === record.ownerId) throw new DocumentError('owner-fixed', "the document's creator stays its owner", { field: 'userId' });
     let added: boolean;
     try {
       added = await this.#d.registry.setMember(id, userId, role, new Date(this.#now()));
     } catch (err) {
-      if (err instanceof UnknownUserError) throw new HttpError(404, err.code, err.message, { field: 'userId', cause: err });
+      if (err instanceof UnknownUserError) throw new DocumentError(err.code, err.message, { field: 'userId', cause: err });
       throw err;
     }
     if (!added) this.#d.accessEvents.publish(id, { change: 'member-changed', userId });
@@ -216,13 +217,13 @@ export class DocumentService {
   /**
    * Removes a member (owners, or members removing themselves); their sockets
    * on the document are closed by every gateway.
-   * @throws HttpError 404 `member-not-found`, 409 `owner-fixed`.
+   * @throws DocumentError `member-not-found`, `owner-fixed`.
    */
   async unshare(ctx: RequestContext, id: DocId, userId: string): Promise<void> {
     const self = userId === ctx.principal.userId;
     const { record } = await this.authorize(ctx.principal, id, self ? 'viewer' : 'owner', 'docs:write');
-    if (userId === record.ownerId) throw new HttpError(409, 'owner-fixed', "the document's creator cannot be removed", { field: 'userId' });
-    if (!(await this.#d.registry.removeMember(id, userId))) throw new HttpError(404, 'member-not-found', `user ${userId} is not a member`, { field: 'userId' });
+    if (userId === record.ownerId) throw new DocumentError('owner-fixed', "the document's creator cannot be removed", { field: 'userId' });
+    if (!(await this.#d.registry.removeMember(id, userId))) throw new DocumentError('member-not-found', `user ${userId} is not a member`, { field: 'userId' });
     this.#d.accessEvents.publish(id, { change: 'member-removed', userId });
     await this.#audit({ action: 'doc.unshare', ctx, id, detail: { userId } });
   }
@@ -234,13 +235,13 @@ export class DocumentService {
   async content(principal: Principal | null, id: DocId): Promise<DocContent> {
     let registered = false;
     if (this.membersOnly) {
-      if (principal === null) throw new AuthError(401, 'unauthenticated', 'credentials required: Authorization: Bearer <token> or X-Api-Key');
+      if (principal === null) throw new AuthError('unauthenticated', 'credentials required: Authorization: Bearer <token> or X-Api-Key');
       await this.authorize(principal, id, 'viewer', 'docs:read');
       registered = true;
     }
     const content = decodeJson((await this.#d.actors.request('doc', id, 'content', EMPTY)).body, docContentSchema, 'content reply');
     if (!registered && content.seq === 0 && Object.keys(content.roots).length === 0) {
-      throw new HttpError(404, 'not-found', `document ${id} has no content`);
+      throw new DocumentError('not-found', `document ${id} has no content`);
     }
     return content;
   }

@@ -6,6 +6,7 @@
  * it is src/gateway/member-access-policy.ts.
  */
 export { natsAccessEvents, type AccessEvents } from './access-events.ts';
+export { DocumentError, type DocumentErrorCode } from './document-error.ts';
 export {
   decodeCursor,
   documentObjectPrefix,

@@ -79,7 +79,7 @@ export class JobSocketGateway {
     try {
       principal = await this.deps.authenticateToken(found.token);
     } catch (err) {
-      if (err instanceof AuthError) return refuse(err.status === 403 ? CLOSE_CODES.forbidden : CLOSE_CODES.unauthorized, err.message);
+      if (err instanceof AuthError) return refuse(err.kind === 'forbidden' ? CLOSE_CODES.forbidden : CLOSE_CODES.unauthorized, err.message);
       this.deps.log.error({ err, connId }, 'authenticating a job socket failed');
       ws.close(CLOSE_CODES.internalError, 'authentication failed');
       return;

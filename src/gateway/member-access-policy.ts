@@ -48,7 +48,7 @@ export class MemberAccessPolicy implements CollabAccessPolicy {
     try {
       principal = await this.#deps.authenticateToken(found.token);
     } catch (err) {
-      if (err instanceof AuthError) throw new AccessDeniedError(err.status, err.message, { cause: err });
+      if (err instanceof AuthError) throw new AccessDeniedError(err.kind === 'forbidden' ? 403 : 401, err.message, { cause: err });
       throw err;
     }
     if (!principal.scopes.has('docs:read')) throw new AccessDeniedError(403, 'this API key lacks the docs:read scope');

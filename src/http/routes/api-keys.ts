@@ -4,7 +4,7 @@
  * (403 `user-required`). Another user's key answers 404, as if absent.
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import { ApiKeyLimitError, type ApiKeyRecord } from '../../auth/api-key-service.ts';
+import type { ApiKeyRecord } from '../../auth/api-key-service.ts';
 import type { Auth } from '../../auth/create-auth.ts';
 import { requireUser } from '../../auth/middleware.ts';
 import { API_SCOPES } from '../../auth/principal.ts';
@@ -62,13 +62,7 @@ export function apiKeysRoutes(auth: Auth): Router {
     }),
     async (c) => {
       const principal = c.get('principal');
-      let created: Awaited<ReturnType<typeof auth.apiKeys.create>>;
-      try {
-        created = await auth.apiKeys.create(principal.userId, c.req.valid('json'));
-      } catch (err) {
-        if (err instanceof ApiKeyLimitError) throw new HttpError(409, err.code, err.message, { cause: err });
-        throw err;
-      }
+      const created = await auth.apiKeys.create(principal.userId, c.req.valid('json'));
       await auth.audit.record({
         action: 'api-key.create',
         actor: principal,

@@ -93,7 +93,7 @@ for (const [name, storeOf] of [
       const pending = await call('GET', `/v1/uploads/${c.uploadId}`, user);
       assert.equal(pending.json.status, 'pending');
       assert.equal(pending.json.download, null);
-      await assert.rejects(service.resolveUploadInput(c.uploadId, principal(user)), (err: unknown) => err instanceof UploadError && err.status === 409 && err.code === 'upload-incomplete');
+      await assert.rejects(service.resolveUploadInput(c.uploadId, principal(user)), (err: unknown) => err instanceof UploadError && err.kind === 'conflict' && err.code === 'upload-incomplete');
 
       const putRes = await fetch(c.put.url, { method: c.put.method, headers: c.put.headers, body: file });
       assert.equal(putRes.status, 200, await putRes.text());
@@ -121,7 +121,7 @@ for (const [name, storeOf] of [
       assert.equal((await fetch(c.put.url, { method: 'PUT', headers: c.put.headers, body: 'hello' })).status, 200);
       assert.equal((await service.resolveUploadInput(c.uploadId, principal(user))).size, 5);
 
-      await assert.rejects(service.resolveUploadInput(c.uploadId, principal(randomUUID())), (err: unknown) => err instanceof UploadError && err.status === 404 && err.code === 'upload-not-found');
+      await assert.rejects(service.resolveUploadInput(c.uploadId, principal(randomUUID())), (err: unknown) => err instanceof UploadError && err.kind === 'not-found' && err.code === 'upload-not-found');
       assert.equal((await call('GET', `/v1/uploads/${c.uploadId}`, randomUUID())).status, 404, 'another user sees nothing');
       await assert.rejects(service.resolveUploadInput(randomUUID(), principal(user)), (err: unknown) => err instanceof UploadError && err.code === 'upload-not-found');
       await assert.rejects(service.resolveUploadInput('uploads/none/x', principal(user)), (err: unknown) => err instanceof UploadError && err.code === 'upload-not-found');
@@ -129,7 +129,7 @@ for (const [name, storeOf] of [
       await store.delete(c.objectKey);
       await assert.rejects(service.resolveUploadInput(c.uploadId, principal(user)), (err: unknown) => {
         assert.ok(err instanceof UploadError);
-        assert.equal(err.status, 409);
+        assert.equal(err.kind, 'conflict');
         assert.equal(err.code, 'upload-object-missing');
         assert.match(err.message, /notes\.md.*no longer stored/);
         return true;
@@ -184,6 +184,6 @@ describe('uploads refused', () => {
     assert.equal(view.json.status, 'rejected');
     assert.match(String(view.json.rejection), /24 bytes, 5 were declared/);
     assert.equal(await store.stat(c.objectKey), null, 'the refused object is deleted');
-    await assert.rejects(service.resolveUploadInput(c.uploadId, principal(user)), (err: unknown) => err instanceof UploadError && err.status === 422 && err.code === 'upload-rejected');
+    await assert.rejects(service.resolveUploadInput(c.uploadId, principal(user)), (err: unknown) => err instanceof UploadError && err.kind === 'refused' && err.code === 'upload-rejected');
   });
 });

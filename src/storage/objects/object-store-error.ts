@@ -6,6 +6,7 @@
  * InvalidObjectRequestError is public: the caller's content type, metadata or
  * ttl is unusable.
  */
+import { ServiceError } from '../../errors/index.ts';
 
 /** `object-store-unavailable` may succeed on retry; `object-store-failed` will not without a change. */
 export type ObjectStoreErrorCode = 'object-store-unavailable' | 'object-store-failed';
@@ -29,10 +30,11 @@ export class ObjectStoreError extends Error {
 }
 
 /** A content type, metadata map or ttl an adapter cannot store or sign. */
-export class InvalidObjectRequestError extends Error {
+export class InvalidObjectRequestError extends ServiceError {
   override readonly name = 'InvalidObjectRequestError';
-  readonly code = 'invalid-object-request';
-  readonly public = true;
+  constructor(message: string) {
+    super('invalid', 'invalid-object-request', message);
+  }
 }
 
 const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EMFILE', 'ENFILE', 'EBUSY']);
