@@ -58,6 +58,7 @@ const EXPECTED_SNAPSHOT_COLUMNS = {
   state: 'bytea',
   bytes: 'integer',
   created_at: 'timestamp with time zone',
+  attribution: 'bytea',
 };
 
 describe('openDatabase on PGlite', () => {

@@ -19,6 +19,8 @@ export const docSnapshots = pgTable(
     state: bytea('state').notNull(),
     /** state's length in bytes, so sizes can be queried without reading blobs. */
     bytes: integer('bytes').notNull(),
+    /** Who wrote what in `state` (actors/document/attribution-record.ts); null in snapshots older than attribution. */
+    attribution: bytea('attribution'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).defaultNow().notNull(),
   },
   // The primary key's btree also serves "newest seq of a document" (backward scan).
