@@ -8,6 +8,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, count, desc, eq, isNull, lt, or } from 'drizzle-orm';
+import type { CredentialRevoked } from '../../protocol/revocation.ts';
 import { apiKeys, isUniqueViolation, type LoomDatabase } from '../storage/index.ts';
 import { ServiceError } from '../errors/index.ts';
 import { AuthError } from './auth-error.ts';
@@ -47,9 +48,12 @@ export class ApiKeyService {
   readonly #db: LoomDatabase;
   readonly #now: () => number;
   readonly #maxActivePerUser: number;
+  readonly #onRevoked: ((notice: CredentialRevoked) => void) | undefined;
 
-  constructor(opts: { db: LoomDatabase; now?: () => number; maxActivePerUser?: number }) {
+  /** @param opts.onRevoked told after a key was revoked, so sockets it opened can be closed. */
+  constructor(opts: { db: LoomDatabase; now?: () => number; maxActivePerUser?: number; onRevoked?: ((notice: CredentialRevoked) => void) | undefined }) {
     this.#db = opts.db;
+    this.#onRevoked = opts.onRevoked;
     this.#now = opts.now ?? Date.now;
     this.#maxActivePerUser = opts.maxActivePerUser ?? 50;
   }
@@ -105,7 +109,15 @@ export class ApiKeyService {
       .set({ revokedAt: new Date(this.#now()) })
       .where(and(eq(apiKeys.id, keyId), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
       .returning({ id: apiKeys.id });
+    if (rows.length > 0) this.#onRevoked?.({ kind: 'api-key', userId, keyId });
     return rows.length > 0;
+  }
+
+  /** Whether a key no longer works: revoked, or gone. */
+  async isRevoked(keyId: string): Promise<boolean> {
+    if (!UUID.test(keyId)) return true;
+    const [row] = await this.#db.select({ revokedAt: apiKeys.revokedAt }).from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1);
+    return row === undefined || row.revokedAt !== null;
   }
 
   /**

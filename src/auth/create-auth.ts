@@ -4,6 +4,7 @@
  * the WebSocket gateway share. `src/roles/gateway-role.ts` calls it for the gateway role.
  */
 import type { MiddlewareHandler } from 'hono';
+import type { CredentialRevoked } from '../../protocol/revocation.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { LoomDatabase } from '../storage/index.ts';
@@ -31,7 +32,7 @@ export interface Auth {
   readonly middleware: MiddlewareHandler<AuthEnv>;
   /**
    * The principal of a raw credential: an API key (`loom_…`) or a JWT access token.
-   * @throws AuthError 401 when it is not valid (expired, revoked, forged, unknown).
+   * @throws AuthError (unauthenticated) when it is not valid (expired, revoked, forged, unknown).
    */
   authenticateToken(raw: string): Promise<Principal>;
 }
@@ -45,6 +46,8 @@ export interface CreateAuthOptions {
   readonly now?: () => number;
   /** Argon2id costs; tests pass cheap ones. */
   readonly hasher?: PasswordHasherOptions;
+  /** Told after an API key or sessions were revoked (the gateway role publishes it to every gateway). */
+  readonly onRevoked?: ((notice: CredentialRevoked) => void) | undefined;
 }
 
 /**
@@ -66,8 +69,9 @@ export async function createAuth(opts: CreateAuthOptions): Promise<Auth> {
     audit,
     log,
     now,
+    onRevoked: opts.onRevoked,
   });
-  const apiKeys = new ApiKeyService({ db, now });
+  const apiKeys = new ApiKeyService({ db, now, onRevoked: opts.onRevoked });
   const accounts = new AccountService({ db, hasher: new PasswordHasher(opts.hasher), tokens, audit, log });
   const limiters = {
     login: createRateLimiter({ ...config.rateLimits.login, now }),

@@ -16,6 +16,8 @@ export interface Principal {
   readonly scopes: ReadonlySet<ApiScope>;
   /** For users: the login session (refresh-token family) the access token belongs to. */
   readonly sessionId?: string | undefined;
+  /** For users: when the access token expires (long-lived sockets close then). */
+  readonly expiresAt?: Date | undefined;
 }
 
 /** Hono environment of authenticated routes. */

@@ -23,6 +23,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { and, eq, gt, isNull, lt } from 'drizzle-orm';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+import type { CredentialRevoked } from '../../protocol/revocation.ts';
 import type { JwtKeyConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { refreshTokens, type LoomDatabase } from '../storage/index.ts';
@@ -37,6 +38,8 @@ export const REFRESH_TOKEN_PREFIX = 'loomr_';
 /** Allowed clock difference between the gateway that issued a token and the one verifying it. */
 const CLOCK_TOLERANCE_S = 5;
 const MAX_TOKEN_CHARS = 4_096;
+/** Session ids are uuids; anything else must not reach a uuid column. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What login, registration and refresh return to the client. */
 export interface TokenPair {
@@ -61,6 +64,8 @@ export interface TokenServiceOptions {
   readonly log: Logger;
   /** Clock in ms; injectable for tests. Default `Date.now`. */
   readonly now?: () => number;
+  /** Told after sessions were revoked, so open sockets of those sessions can be closed. */
+  readonly onRevoked?: ((notice: CredentialRevoked) => void) | undefined;
 }
 
 /** Issues, verifies, rotates and revokes tokens. */
@@ -119,7 +124,8 @@ export class TokenService {
       });
       const sid = payload.sid;
       if (typeof payload.sub !== 'string' || typeof sid !== 'string') throw new AuthError('invalid-token', 'access token lacks sub or sid');
-      return { kind: 'user', userId: payload.sub, keyId: undefined, scopes: new Set(API_SCOPES), sessionId: sid };
+      const expiresAt = typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : undefined;
+      return { kind: 'user', userId: payload.sub, keyId: undefined, scopes: new Set(API_SCOPES), sessionId: sid, expiresAt };
     } catch (err) {
       if (err instanceof AuthError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw new AuthError('token-expired', 'access token expired', { cause: err });
@@ -170,6 +176,7 @@ export class TokenService {
     if (row.revokedAt !== null) throw new AuthError('invalid-refresh-token', 'refresh token revoked');
     if (row.rotatedAt !== null) {
       await this.#revokeFamily(row.familyId, now);
+      this.#opts.onRevoked?.({ kind: 'session', userId: row.userId, sessionId: row.familyId });
       this.#opts.log.warn({ userId: row.userId, sessionId: row.familyId }, 'refresh token reused; session revoked');
       await this.#opts.audit.record({
         action: 'auth.refresh-reused',
@@ -192,6 +199,7 @@ export class TokenService {
       .set({ revokedAt: new Date(this.#now()) })
       .where(and(eq(t.userId, userId), eq(t.familyId, sessionId), isNull(t.revokedAt)))
       .returning({ id: t.id });
+    if (rows.length > 0) this.#opts.onRevoked?.({ kind: 'session', userId, sessionId });
     return rows.length > 0;
   }
 
@@ -203,7 +211,19 @@ export class TokenService {
       .set({ revokedAt: new Date(this.#now()) })
       .where(and(eq(t.userId, userId), isNull(t.revokedAt)))
       .returning({ id: t.id });
+    this.#opts.onRevoked?.({ kind: 'all-sessions', userId });
     return rows.length;
+  }
+
+  /**
+   * Whether a session was revoked (logout, reuse). A session whose rows were
+   * pruned after expiry counts as revoked too: no access token outlives them.
+   */
+  async isSessionRevoked(sessionId: string): Promise<boolean> {
+    const t = refreshTokens;
+    if (!UUID.test(sessionId)) return true;
+    const [live] = await this.#opts.db.select({ id: t.id }).from(t).where(and(eq(t.familyId, sessionId), isNull(t.revokedAt))).limit(1);
+    return live === undefined;
   }
 
   async #revokeFamily(familyId: string, now: Date): Promise<void> {

@@ -4,18 +4,21 @@
  * Origin must be allowed (else 4403) and a token must authenticate (else
  * 4401; same sources as /collab: `?token=`, Authorization, X-Api-Key or a
  * `loom.bearer.<token>` subprotocol), with the `jobs:run` scope (4403).
+ * Connection limits per address and per user apply (4430, ConnectionQuota).
  * Sockets are pinged every heartbeat and closed with 1001 on shutdown.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthError, extractUpgradeToken, isOriginAllowed, selectSubprotocol, type Principal, type RateLimiter } from '../auth/index.ts';
-import { CLOSE_CODES } from '../../protocol/errors.ts';
+import { CLOSE_CODES, type CloseCode } from '../../protocol/errors.ts';
 import { MAX_SOCKET_FRAME_BYTES } from '../../protocol/socket.ts';
 import type { JobEventFeedDeps } from '../jobs/job-event-feed.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+import type { ConnectionQuota } from './connection-quota.ts';
 import { JobSocketConnection } from './job-socket-connection.ts';
+import { closeSocket } from './socket-close.ts';
 import { SocketHeartbeat } from './socket-heartbeat.ts';
 
 export const JOB_SOCKET_PATH = '/ws';
@@ -30,6 +33,8 @@ export interface JobSocketGatewayDeps {
   readonly heartbeatMs: number;
   readonly maxBufferedBytes: number;
   readonly messageLimiter: RateLimiter | undefined;
+  /** Per-address and per-user socket limits, shared with /collab. */
+  readonly quota?: ConnectionQuota | undefined;
   readonly log: Logger;
 }
 
@@ -52,6 +57,11 @@ export class JobSocketGateway {
     return this.connections.size;
   }
 
+  /** The open sockets (for revocation). */
+  sockets(): JobSocketConnection[] {
+    return this.connections.members();
+  }
+
   start(): void {
     this.connections.start();
   }
@@ -68,10 +78,13 @@ export class JobSocketGateway {
     const connId = `${this.deps.gatewayId}:ws${++this.nextConn}`;
     // Paused, the socket keeps early frames until the connection is admitted.
     ws.pause();
-    const refuse = (code: 4401 | 4403, reason: string) => {
+    const refuse = (code: CloseCode, reason: string) => {
       this.deps.log.info({ connId, code, reason }, 'job socket refused');
-      ws.close(code, reason.slice(0, 120));
+      closeSocket(ws, code, reason);
     };
+    const quota = this.deps.quota;
+    const ip = quota?.clientIp(req) ?? '';
+    if (quota !== undefined && !quota.holdForIp(ws, ip)) return refuse(CLOSE_CODES.tooManyConnections, `too many open sockets from this address (at most ${quota.limits.maxPerIp})`);
     if (!isOriginAllowed(req.headers, this.deps.allowedOrigins)) return refuse(CLOSE_CODES.forbidden, `origin ${String(req.headers.origin)} may not connect`);
     const found = extractUpgradeToken(req.headers, url);
     if (found === null) return refuse(CLOSE_CODES.unauthorized, 'a token is required: ?token=, Authorization: Bearer, or a loom.bearer.<token> subprotocol');
@@ -81,10 +94,13 @@ export class JobSocketGateway {
     } catch (err) {
       if (err instanceof AuthError) return refuse(err.kind === 'forbidden' ? CLOSE_CODES.forbidden : CLOSE_CODES.unauthorized, err.message);
       this.deps.log.error({ err, connId }, 'authenticating a job socket failed');
-      ws.close(CLOSE_CODES.internalError, 'authentication failed');
+      closeSocket(ws, CLOSE_CODES.internalError, 'authentication failed');
       return;
     }
     if (!principal.scopes.has('jobs:run')) return refuse(CLOSE_CODES.forbidden, 'this API key lacks the jobs:run scope');
+    if (quota !== undefined && !quota.holdForUser(ws, principal.userId)) {
+      return refuse(CLOSE_CODES.tooManyConnections, `too many open sockets for this user (at most ${quota.limits.maxPerUser} per gateway)`);
+    }
     const log = this.deps.log.child({ connId, userId: principal.userId });
     const conn = new JobSocketConnection(connId, ws, principal, {
       jobLog: this.deps.jobLog,

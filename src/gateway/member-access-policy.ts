@@ -19,6 +19,7 @@ import type { DocId } from '../../protocol/ids.ts';
 import { AuthError, extractUpgradeToken, isOriginAllowed, type Principal } from '../auth/index.ts';
 import type { DocRole } from '../documents/registry.ts';
 import { AccessDeniedError, type CollabAccess, type CollabAccessPolicy, type UpgradeRequest } from './access.ts';
+import { credentialOf } from './socket-credential.ts';
 
 export interface MemberAccessPolicyDeps {
   /** The principal of a raw credential. @throws AuthError when it is not valid. */
@@ -71,6 +72,7 @@ export class MemberAccessPolicy implements CollabAccessPolicy {
       principalId: principal.keyId === undefined ? principal.userId : `key:${principal.keyId}`,
       // A read-only API key never edits, whatever its owner's role.
       role: role !== 'viewer' && !principal.scopes.has('docs:write') ? 'viewer' : role,
+      credential: credentialOf(principal),
     };
     this.#principals.set(access, principal);
     return access;

@@ -1,6 +1,7 @@
 /**
  * gateway-role.ts: accounts and auth, the document service, and the two
- * WebSocket endpoints (/collab/<docId> and the multiplexed /ws).
+ * WebSocket endpoints (/collab/<docId> and the multiplexed /ws), which share
+ * connection limits and close sockets whose credential is revoked anywhere.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createAuth, type Auth } from '../auth/index.ts';
@@ -8,8 +9,11 @@ import type { Config } from '../config.ts';
 import { DocumentService, natsAccessEvents } from '../documents/index.ts';
 import { openAccess } from '../gateway/access.ts';
 import { CollabGateway } from '../gateway/collab-gateway.ts';
+import { ConnectionQuota } from '../gateway/connection-quota.ts';
 import { JobSocketGateway } from '../gateway/job-socket.ts';
 import { MemberAccessPolicy } from '../gateway/member-access-policy.ts';
+import { RevocationNotices } from '../gateway/revocation-notices.ts';
+import { refusingEndedSessions, storedCredentialStatus } from '../gateway/socket-credential.ts';
 import type { UpgradeHandler } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
@@ -44,7 +48,17 @@ export async function startGatewayRole(opts: {
   const { config, nc, jobLog, maxPayload } = opts;
   const gwLog = opts.log.child({ role: 'gateway' });
   if (opts.database === undefined) throw new Error('the gateway role needs a database (accounts)');
-  const auth = await createAuth({ db: opts.database.db, config, log: gwLog });
+  // Revocations are published once the notices exist (below); none can happen before the role serves requests.
+  let notices: RevocationNotices | undefined;
+  const auth = await createAuth({ db: opts.database.db, config, log: gwLog, onRevoked: (notice) => notices?.publish(notice) });
+  const credentials = storedCredentialStatus(auth);
+  // Sockets outlive access tokens, so a token of a signed-out session opens none.
+  const authenticateSocketToken = refusingEndedSessions(auth.authenticateToken, credentials);
+  const quota = new ConnectionQuota({
+    maxPerUser: config.gateway.maxConnectionsPerUser,
+    maxPerIp: config.gateway.maxConnectionsPerIp,
+    trustProxy: config.http.trustProxy,
+  });
   const client = new ActorClient(nc, { requestTimeoutMs: config.gateway.requestTimeoutMs, deadlineMs: config.gateway.activationDeadlineMs, log: gwLog });
   const registry = new PostgresDocumentRegistry(opts.database.db);
   const documents = new DocumentService({
@@ -70,9 +84,10 @@ export async function startGatewayRole(opts: {
     // `members`: tokens and roles (LOOM_DOC_ACCESS); `open`: anyone edits.
     access:
       config.docAccess === 'members'
-        ? new MemberAccessPolicy({ authenticateToken: auth.authenticateToken, registry, allowedOrigins: auth.allowedOrigins })
+        ? new MemberAccessPolicy({ authenticateToken: authenticateSocketToken, registry, allowedOrigins: auth.allowedOrigins })
         : openAccess,
     messageLimiter: auth.limiters.wsMessages,
+    quota,
     log: gwLog,
   });
   gateway.start();
@@ -81,20 +96,29 @@ export async function startGatewayRole(opts: {
     gatewayId: config.instanceId,
     jobLog,
     feed: { nc, log: jobLog, logger: gwLog.child({ component: 'job-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs },
-    authenticateToken: auth.authenticateToken,
+    authenticateToken: authenticateSocketToken,
     allowedOrigins: auth.allowedOrigins,
     heartbeatMs: config.gateway.heartbeatMs,
     maxBufferedBytes: config.gateway.maxBufferedBytes,
     messageLimiter: auth.limiters.wsMessages,
+    quota,
     log: gwLog.child({ component: 'job-socket' }),
   });
   jobSocket.start();
+  notices = new RevocationNotices({
+    nc,
+    status: credentials,
+    sockets: () => [...gateway.sockets(), ...jobSocket.sockets()],
+    log: gwLog.child({ component: 'revocation' }),
+  });
+  await notices.start();
   return {
     auth,
     client,
     documents,
     upgrades: [gateway, jobSocket],
     async stop() {
+      await notices?.stop();
       await jobSocket.stop();
       await gateway.stop();
     },
