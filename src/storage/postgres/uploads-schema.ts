@@ -35,6 +35,12 @@ export const uploads = pgTable(
     /** When the presigned PUT URL stops working. */
     expiresAt: at('expires_at').notNull(),
     completedAt: at('completed_at'),
+    /**
+     * The stored object's ETag when it was verified (status `complete`). A
+     * presigned S3 PUT stays usable until it expires, so a later object with
+     * another ETag was put there after the checks and is refused.
+     */
+    etag: text('etag'),
   },
   (t) => [
     index('uploads_owner_created_idx').on(t.ownerId, t.createdAt),
