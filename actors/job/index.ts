@@ -1,4 +1,5 @@
 export { jobActorDefinition, replayJob, type JobActorDeps } from './definition.ts';
+export { clientIdForJob } from './document-writer.ts';
 export type { JobDefaults } from './engine.ts';
 export type { InferenceCall } from './effects.ts';
 export type { AnyPipeline, Pipeline } from './pipeline.ts';

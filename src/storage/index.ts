@@ -15,6 +15,7 @@ export {
 } from './postgres/database.ts';
 export { PostgresSnapshotStore, type PostgresSnapshotStoreOptions, type SnapshotInfo } from './postgres/postgres-snapshot-store.ts';
 export { PostgresDocumentRegistry } from './postgres/postgres-document-registry.ts';
+export { MAX_INDEXED_TEXT_CHARS, searchDocuments, type DocumentSearchHit } from './postgres/document-text-index.ts';
 export { StorageError, isTransient, isUniqueViolation, type StorageErrorCode, type StorageErrorContext } from './postgres/storage-error.ts';
 export { docSnapshots, documentMembers, documents } from './postgres/schema.ts';
 export { apiKeys, auditLog, refreshTokens, users } from './postgres/accounts-schema.ts';

@@ -1,0 +1,146 @@
+/**
+ * `doc_edit`: writes into a live document through its actor, as the
+ * session's own Yjs client, so people editing the document see the agent's
+ * text arrive and keep typing beside it (the CRDT merges both). Each edit
+ * syncs the document into a local Y.Doc, makes the change there and sends
+ * only the difference as one update, attributed `agent:<sessionId>`.
+ *
+ * The Yjs client id is derived from the session id, so every edit of a
+ * session is one collaborator in the document. Two writers with one client
+ * id would corrupt the document, so the edits of a session run one at a
+ * time (parallel tool calls of one turn queue here).
+ */
+import * as Y from 'yjs';
+import { clientIdForJob } from '../../../actors/job/index.ts';
+import type { DocId } from '../../../protocol/ids.ts';
+import type { ApiScope, Principal } from '../../auth/index.ts';
+import type { DocRole } from '../../documents/index.ts';
+import type { RunnableTool, ToolInvocation } from '../runnable-tool.ts';
+import { ToolFailure } from '../tool-failure.ts';
+import { DOC_ID_PARAMETER, ownerPrincipal, targetDoc } from './doc-target.ts';
+import { pickTextRoot } from './text-root.ts';
+
+/** The document actor's sync and update commands (src/jobs ActorDocumentPort). */
+export interface DocumentWriter {
+  sync(docId: string, stateVector: Uint8Array, signal: AbortSignal): Promise<Uint8Array>;
+  update(docId: string, update: Uint8Array, signal: AbortSignal, author?: string): Promise<void>;
+}
+
+/** The slice of the DocumentService this tool uses. */
+export interface EditorCheck {
+  /** @throws the documents service's not-found / forbidden errors when the principal may not edit. */
+  authorize(principal: Principal, id: DocId, needed: DocRole, scope: ApiScope): Promise<unknown>;
+}
+
+export interface DocEditDeps {
+  readonly documents: EditorCheck;
+  readonly writer: DocumentWriter;
+  /** `open`: anyone edits, as on the collaboration endpoints (Config.docAccess). */
+  readonly access: 'members' | 'open';
+  readonly maxTextChars: number;
+  readonly timeoutMs: number;
+}
+
+interface DocEditArgs {
+  readonly docId?: string;
+  readonly op: 'insert' | 'replace' | 'append';
+  readonly text: string;
+  readonly at?: number;
+  readonly find?: string;
+  readonly root?: string;
+}
+
+/** The Yjs client id of an agent session in the documents it edits. */
+export function clientIdForSession(sessionId: string): number {
+  return clientIdForJob(`agent:${sessionId}`);
+}
+
+export function docEditTool(deps: DocEditDeps): RunnableTool {
+  const queues = new Map<string, Promise<unknown>>();
+  return {
+    descriptor: {
+      name: 'doc_edit',
+      description:
+        'Edits a text document live, as a visible collaborator. op `append` adds text at the end; `insert` puts it at character offset `at`; ' +
+        '`replace` replaces the first occurrence of `find` with `text` (empty `text` deletes it). Needs editor rights.',
+      parameters: {
+        type: 'object',
+        properties: {
+          docId: DOC_ID_PARAMETER,
+          op: { type: 'string', enum: ['insert', 'replace', 'append'] },
+          text: { type: 'string', maxLength: deps.maxTextChars },
+          at: { type: 'integer', minimum: 0, description: 'Character offset for insert (UTF-16 units, as the document counts)' },
+          find: { type: 'string', minLength: 1, maxLength: deps.maxTextChars, description: 'Text to replace (replace only)' },
+          root: { type: 'string', minLength: 1, maxLength: 100, description: 'Text root to edit; defaults to the document\'s only text root, else "content"' },
+        },
+        required: ['op', 'text'],
+        additionalProperties: false,
+      },
+      timeoutMs: deps.timeoutMs,
+      needsApproval: false,
+      source: 'builtin',
+    },
+    async run(raw: unknown, call: ToolInvocation): Promise<string> {
+      const args = raw as DocEditArgs;
+      if (args.op === 'insert' && args.at === undefined) throw new ToolFailure('invalid-arguments', 'arguments/at: required for op insert');
+      if (args.op === 'replace' && args.find === undefined) throw new ToolFailure('invalid-arguments', 'arguments/find: required for op replace');
+      const id = targetDoc(args.docId, call);
+      if (deps.access === 'members') await deps.documents.authorize(ownerPrincipal(call.ownerId), id, 'editor', 'docs:write');
+      // One edit of a session at a time: they share a Yjs client id.
+      const previous = queues.get(call.sessionId) ?? Promise.resolve();
+      const mine = previous.catch(() => undefined).then(() => edit(deps.writer, id, args, call));
+      queues.set(call.sessionId, mine);
+      try {
+        return await mine;
+      } finally {
+        if (queues.get(call.sessionId) === mine) queues.delete(call.sessionId);
+      }
+    },
+  };
+}
+
+async function edit(writer: DocumentWriter, id: DocId, args: DocEditArgs, call: ToolInvocation): Promise<string> {
+  call.signal.throwIfAborted();
+  const clientId = clientIdForSession(call.sessionId);
+  const doc = new Y.Doc({ gc: false });
+  try {
+    Y.applyUpdate(doc, await writer.sync(id, new Uint8Array(0), call.signal));
+    // Applying an update that holds this client's own items makes Yjs pick a fresh id (it assumes a clash); the session is that id's only writer.
+    doc.clientID = clientId;
+    const root = pickTextRoot(doc, args.root);
+    const ytext = doc.getText(root);
+    const before = Y.encodeStateVector(doc);
+    let deleted = 0;
+    doc.transact(() => {
+      switch (args.op) {
+        case 'append':
+          ytext.insert(ytext.length, args.text);
+          break;
+        case 'insert': {
+          const at = args.at ?? 0;
+          if (at > ytext.length) throw new ToolFailure('invalid-arguments', `arguments/at: ${at} is past the end of the text (${ytext.length} characters)`);
+          ytext.insert(at, args.text);
+          break;
+        }
+        case 'replace': {
+          const find = args.find ?? '';
+          const at = ytext.toString().indexOf(find);
+          if (at < 0) throw new ToolFailure('not-found', `arguments/find: the text does not occur in root ${JSON.stringify(root)}`);
+          ytext.delete(at, find.length);
+          ytext.insert(at, args.text);
+          deleted = find.length;
+          break;
+        }
+        default: {
+          const never: never = args.op;
+          throw new ToolFailure('invalid-arguments', `arguments/op: unknown op ${String(never)}`);
+        }
+      }
+    });
+    call.signal.throwIfAborted();
+    await writer.update(id, Y.encodeStateAsUpdate(doc, before), call.signal, `agent:${call.sessionId}`);
+    return JSON.stringify({ docId: id, root, op: args.op, inserted: args.text.length, deleted, length: ytext.length });
+  } finally {
+    doc.destroy();
+  }
+}
