@@ -17,7 +17,7 @@ import { parseActorId, type ActorId, type DocId } from '../../../protocol/ids.ts
 import { artifactRefSchema, JOB_PRIORITIES } from '../../../protocol/job-events.ts';
 import { IDEMPOTENCY_KEY_PATTERN, JOB_KIND_PATTERN, jobViewSchema, startJobReplySchema, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
 import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
-import { jobIdForKey, newJobId } from '../../jobs/job-ids.ts';
+import { jobIdForKey, JobSourcesError, newJobId, resolveJobSources } from '../../jobs/index.ts';
 import type { JobEventFeedDeps } from '../../jobs/job-event-feed.ts';
 import type { JetStreamJobLog } from '../../nats/jetstream-job-log.ts';
 import type { Logger } from '../../log.ts';
@@ -53,8 +53,6 @@ export interface JobsRoutesDeps {
 }
 
 const EMPTY = new Uint8Array(0);
-/** Uploaded inputs per job (the pipelines take at most 5; more is refused here without resolving any). */
-const MAX_SOURCES = 5;
 
 const jobIdParam = z.object({ id: z.string().min(1).max(200).openapi({ description: 'Job id', example: 'job_3k2mx7q4d5c6b7a8e9f0g1h2j3' }) });
 
@@ -210,27 +208,14 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     return job;
   };
 
-  /**
-   * Uploaded inputs: clients name their uploads by id (`input.sources: [{ "uploadId" }]`);
-   * each is checked (theirs, complete, stored) and replaced by the object it names.
-   * A client never names an object key itself.
-   */
+  /** Uploaded inputs (`input.sources[].uploadId`) replaced by the objects they name: src/jobs/job-sources.ts. */
   const resolveSources = async (input: Record<string, unknown>, principal: Principal): Promise<Record<string, unknown>> => {
-    const raw = input['sources'];
-    if (raw === undefined) return input;
-    if (!Array.isArray(raw)) throw new HttpError(400, 'invalid-input', 'input.sources must be a list of {"uploadId": "..."}', { field: 'input.sources' });
-    if (deps.resolveUpload === undefined) throw new HttpError(400, 'invalid-input', 'this server takes no uploaded inputs', { field: 'input.sources' });
-    if (raw.length > MAX_SOURCES) throw new HttpError(400, 'invalid-input', `input.sources: at most ${MAX_SOURCES} files`, { field: 'input.sources' });
-    const resolve = deps.resolveUpload;
-    const sources = await Promise.all(
-      raw.map(async (item: unknown, i) => {
-        const ref = typeof item === 'object' && item !== null ? (item as { uploadId?: unknown }).uploadId : undefined;
-        if (typeof ref !== 'string') throw new HttpError(400, 'invalid-input', `input.sources.${i}: needs an uploadId`, { field: `input.sources.${i}.uploadId` });
-        const r = await resolve(ref, principal);
-        return { uploadId: r.uploadId, objectKey: r.objectKey, filename: r.filename, contentType: r.contentType, size: r.size };
-      }),
-    );
-    return { ...input, sources };
+    try {
+      return await resolveJobSources(input, principal, deps.resolveUpload);
+    } catch (err) {
+      if (err instanceof JobSourcesError) throw new HttpError(400, err.code, err.message, { field: err.field, cause: err });
+      throw err;
+    }
   };
 
   router.openapi(createRouteDef, async (c) => {
