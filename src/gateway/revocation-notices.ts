@@ -59,7 +59,10 @@ export class RevocationNotices {
           this.deps.log.error({ err, kind: notice.kind, userId: notice.userId }, 'closing revoked sockets failed');
         }
       }
-    })();
+    })().catch((err: unknown) => {
+      // A refused subscription (NATS permissions) ends the loop; sockets still close when their tokens expire.
+      this.deps.log.error({ err, subject: CREDENTIAL_REVOKED_SUBJECT }, 'revocation notices stopped');
+    });
     await this.deps.nc.flush();
   }
 
