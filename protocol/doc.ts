@@ -3,7 +3,7 @@
  * internal services. Layouts are described in PROTOCOL.md.
  *
  * Commands (request/reply on actor.doc.<id>.<command>):
- *   update     body: a Yjs update (v1)            reply: JSON UpdateAck
+ *   update     body: a Yjs update (v1), header Loom-Author (optional)  reply: JSON UpdateAck
  *   sync       body: a Yjs state vector or empty  reply: binary SyncReply
  *   awareness  body: a y-protocols awareness update (headers name origin + gateway)  reply: empty
  *   content    body: empty                        reply: JSON DocContent
@@ -11,6 +11,8 @@
  *   disconnect body: empty, header Loom-Origin     reply: empty; drops the presence that connection introduced
  *   sync-part  body: JSON SyncPartRequest         reply: the requested byte range of a cut sync update
  *   restore    body: JSON RestoreRequest          reply: JSON RestoreReply
+ *   attribution body: empty                       reply: JSON AttributionReply (who wrote which text)
+ *   revert     body: JSON RevertRequest, header Loom-Author (who reverts)  reply: JSON RevertReply
  *   delete     body: empty                        reply: JSON DeleteReply
  * Events (event.doc.<id>.<event>):
  *   update     body: a Yjs update, headers Loom-Seq and (optional) Loom-Origin
@@ -21,9 +23,10 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { z } from 'zod';
 import { ProtocolError } from './errors.ts';
+import { isAuthor, isRevertable, type Author } from './attribution.ts';
 import { CURRENT_VERSION } from './headers.ts';
 
-export const DOC_COMMANDS = ['update', 'sync', 'sync-part', 'awareness', 'content', 'presence', 'disconnect', 'restore', 'delete'] as const;
+export const DOC_COMMANDS = ['update', 'sync', 'sync-part', 'awareness', 'content', 'presence', 'disconnect', 'restore', 'delete', 'attribution', 'revert'] as const;
 export type DocCommand = (typeof DOC_COMMANDS)[number];
 export const DOC_EVENTS = ['update', 'awareness', 'access'] as const;
 export type DocEvent = (typeof DOC_EVENTS)[number];
@@ -176,3 +179,69 @@ export const accessChangedSchema: z.ZodType<AccessChanged> = z.object({
   change: z.enum(ACCESS_CHANGES),
   userId: z.string().min(1).max(200).optional(),
 }) as z.ZodType<AccessChanged>;
+
+/** A run of text written by one author (`unknown`: written without a Loom-Author header). */
+export interface AttributionSpan {
+  readonly text: string;
+  readonly author: string;
+}
+
+/**
+ * A text root's (or XML root's) text as spans in document order; their
+ * texts concatenated equal the root's text in DocContent. In XML roots the
+ * newline between blocks belongs to whoever inserted the following block.
+ */
+export interface AttributedRoot {
+  readonly type: 'text' | 'xml';
+  readonly spans: readonly AttributionSpan[];
+}
+
+/** Reply to `attribution`: the text roots of the document, attributed. Map and array roots are left out. */
+export interface AttributionReply {
+  readonly id: string;
+  readonly seq: number;
+  readonly roots: Readonly<Record<string, AttributedRoot>>;
+}
+const spanSchema = z.object({ text: z.string(), author: z.string() });
+export const attributionReplySchema: z.ZodType<AttributionReply> = z.object({
+  id: z.string(),
+  seq: z.number().int().nonnegative(),
+  roots: z.record(z.object({ type: z.enum(['text', 'xml']), spans: z.array(spanSchema) })),
+});
+
+/** Body of `revert`: the job or agent session whose edits are undone. */
+export interface RevertRequest {
+  readonly origin: Author;
+}
+export const revertRequestSchema: z.ZodType<RevertRequest, z.ZodTypeDef, unknown> = z
+  .object({
+    origin: z
+      .string()
+      .refine((s): s is Author => isAuthor(s) && isRevertable(s), { message: 'origin must be job:<id> or agent:<id>' }),
+  })
+  .strict();
+
+/**
+ * Reply to `revert`. `seq` is the log sequence of the reverting update (the
+ * current one when the origin left nothing to revert, `changed` false).
+ * `undoSeq` names the snapshot holding the content just before the revert:
+ * restoring it undoes the revert (null when nothing changed).
+ */
+export interface RevertReply {
+  readonly seq: number;
+  readonly origin: string;
+  readonly changed: boolean;
+  /** Characters (or other items) of the origin's text that were removed. */
+  readonly removed: number;
+  /** Characters (or other items) the origin had deleted that came back. */
+  readonly restored: number;
+  readonly undoSeq: number | null;
+}
+export const revertReplySchema: z.ZodType<RevertReply> = z.object({
+  seq: z.number().int().nonnegative(),
+  origin: z.string(),
+  changed: z.boolean(),
+  removed: z.number().int().nonnegative(),
+  restored: z.number().int().nonnegative(),
+  undoSeq: z.number().int().positive().nullable(),
+});

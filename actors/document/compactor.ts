@@ -21,7 +21,14 @@ export class Compactor {
 
   constructor(
     private readonly id: DocId,
-    private readonly deps: { log: DocumentLog; snapshots: SnapshotStore; limits: DocumentLimits; logger: Logger },
+    private readonly deps: {
+      log: DocumentLog;
+      snapshots: SnapshotStore;
+      limits: DocumentLimits;
+      logger: Logger;
+      /** The document's attribution record, stored with each snapshot (attribution.ts). */
+      encodeAttribution?: () => Uint8Array;
+    },
     start: { snapshotSeq: number; snapshotBytes: number; updatesSince: number; bytesSince: number },
   ) {
     this.snapshotSeq = start.snapshotSeq;
@@ -64,10 +71,12 @@ export class Compactor {
   }
 
   private async snapshot(doc: Y.Doc, seq: number): Promise<void> {
+    // Encoded at the same instant as the state, so the two always describe the same items.
     const state = Y.encodeStateAsUpdate(doc);
+    const attribution = this.deps.encodeAttribution?.();
     const updates = this.updatesSince;
     const bytes = this.bytesSince;
-    await this.deps.snapshots.save(this.id, { seq, state });
+    await this.deps.snapshots.save(this.id, { seq, state, attribution });
     this.snapshotSeq = seq;
     this.snapshotBytes = state.length;
     this.updatesSince -= updates;

@@ -1,12 +1,13 @@
 /** The `doc` actor kind: how a document activation is built from durable state. */
-import * as Y from 'yjs';
 import type { Logger } from 'pino';
 import type { ActorDefinition } from '../actor.ts';
+import { Attribution } from './attribution.ts';
 import { Compactor } from './compactor.ts';
 import { DocumentActor } from './document-actor.ts';
 import type { DocumentLimits } from './limits.ts';
 import type { DocumentDirectory, DocumentLog, SnapshotStore } from './ports.ts';
 import { recoverDocument, type RecoveredDocument } from './recovery.ts';
+import { RegistrationGate } from './registration-gate.ts';
 
 export interface DocumentActorDeps {
   readonly log: DocumentLog;
@@ -14,10 +15,12 @@ export interface DocumentActorDeps {
   /** Tells a deleted document from a live one at activation; absent: no document is ever deleted. */
   readonly directory?: DocumentDirectory;
   readonly limits: DocumentLimits;
+  /** LOOM_DOC_ACCESS=members: updates to ids the directory never registered are refused `not-found`. */
+  readonly requireRegistration?: boolean;
 }
 
 /** Recovery result of a deleted document: nothing. */
-const NOTHING: Omit<RecoveredDocument, 'doc'> = { lastSeq: 0, snapshotSeq: 0, snapshotBytes: 0, replayedUpdates: 0, replayedBytes: 0 };
+const NOTHING: Omit<RecoveredDocument, 'doc' | 'attribution'> = { lastSeq: 0, snapshotSeq: 0, snapshotBytes: 0, replayedUpdates: 0, replayedBytes: 0 };
 
 export function documentActorDefinition(deps: DocumentActorDeps): ActorDefinition {
   return {
@@ -27,22 +30,25 @@ export function documentActorDefinition(deps: DocumentActorDeps): ActorDefinitio
         // Nothing is read: the log and snapshots are gone, or go with the next `delete`.
         ctx.log.info('document is deleted; answering not-found');
         const compactor = new Compactor(ctx.id, { log: deps.log, snapshots: deps.snapshots, limits: deps.limits, logger: ctx.log }, { snapshotSeq: 0, snapshotBytes: 0, updatesSince: 0, bytesSince: 0 });
-        return new DocumentActor(ctx, { doc: new Y.Doc(), ...NOTHING }, deps.log, compactor, deps.limits, deps.snapshots, true);
+        const attribution = new Attribution();
+        return new DocumentActor(ctx, { doc: attribution.createDoc(), attribution, ...NOTHING }, deps.log, compactor, deps.limits, deps.snapshots, true);
       }
       const started = Date.now();
-      const recovered = await recoverDocument(ctx.id, deps.log, deps.snapshots);
       const logger: Logger = ctx.log;
+      const recovered = await recoverDocument(ctx.id, deps.log, deps.snapshots, (err, what) => logger.warn({ err }, `${what} is unreadable; its text counts as unknown`));
       logger.info(
         { snapshotSeq: recovered.snapshotSeq, replayed: recovered.replayedUpdates, lastSeq: recovered.lastSeq, ms: Date.now() - started },
         'document recovered',
       );
-      const compactor = new Compactor(ctx.id, { log: deps.log, snapshots: deps.snapshots, limits: deps.limits, logger }, {
+      const encodeAttribution = () => recovered.attribution.toRecord().encode();
+      const compactor = new Compactor(ctx.id, { log: deps.log, snapshots: deps.snapshots, limits: deps.limits, logger, encodeAttribution }, {
         snapshotSeq: recovered.snapshotSeq,
         snapshotBytes: recovered.snapshotBytes,
         updatesSince: recovered.replayedUpdates,
         bytesSince: recovered.replayedBytes,
       });
-      return new DocumentActor(ctx, recovered, deps.log, compactor, deps.limits, deps.snapshots);
+      const gate = deps.requireRegistration === true && deps.directory !== undefined ? new RegistrationGate(deps.directory, await deps.directory.isRegistered(ctx.id)) : undefined;
+      return new DocumentActor(ctx, recovered, deps.log, compactor, deps.limits, deps.snapshots, false, gate);
     },
   };
 }

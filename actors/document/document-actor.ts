@@ -5,8 +5,9 @@
  * and serving -> deleted (or deleted from the start, when the directory says
  * so at activation). A deleted actor answers every command `not-found`
  * except `delete` itself, so a late update can never recreate the log.
- * Messages: update, sync, awareness, content, presence, restore, delete
- * (commands, see protocol/doc.ts) and the host signal gateway-gone.
+ * Messages: update, sync, awareness, content, presence, restore, delete,
+ * attribution, revert (commands, see protocol/doc.ts) and the host signal
+ * gateway-gone. Who wrote what is recorded as updates apply (attribution.ts).
  *
  * Write path: validate an update by decoding and applying it, append it to the
  * durable log (updates queued together are merged into one append), and only
@@ -18,25 +19,46 @@
 import * as Y from 'yjs';
 import type { ActorContext, ActorInstance, CommandMessage, MailboxMessage } from '../actor.ts';
 import { StepDownError } from '../actor.ts';
+import { readAuthorHeader, UNKNOWN_AUTHOR } from '../../protocol/attribution.ts';
 import { decodeAwarenessUpdate } from '../../protocol/awareness.ts';
-import { type DeleteReply, type DocContent, encodeSyncReply, isDocCommand, restoreRequestSchema, type RestoreReply, syncPartRequestSchema } from '../../protocol/doc.ts';
+import {
+  type AttributionReply,
+  type DeleteReply,
+  type DocContent,
+  encodeSyncReply,
+  isDocCommand,
+  restoreRequestSchema,
+  type RestoreReply,
+  revertRequestSchema,
+  type RevertReply,
+  syncPartRequestSchema,
+} from '../../protocol/doc.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { checkVersion, HEADERS, readOpaqueHeader } from '../../protocol/headers.ts';
 import { decodeJson, encodeJson, errorReply, type WireMessage } from '../../protocol/reply.ts';
+import { attributedRoots } from './attribution-spans.ts';
+import type { Attribution } from './attribution.ts';
 import { Compactor } from './compactor.ts';
 import { renderContent } from './content.ts';
-import type { DocumentLimits } from './limits.ts';
+import { DEFAULT_PRESENCE_LIMITS, type DocumentLimits, type PresenceLimits } from './limits.ts';
 import { FencingError, type DocumentLog, type SnapshotStore } from './ports.ts';
 import { Presence } from './presence.ts';
+import type { RegistrationGate } from './registration-gate.ts';
+import { UpdateScreen } from './update-screen.ts';
 import { SyncParts } from './sync-parts.ts';
 import type { RecoveredDocument } from './recovery.ts';
 import { restoreUpdate } from './restore.ts';
+import { planRevert } from './revert.ts';
 
 interface PendingUpdate {
   readonly command: CommandMessage;
   /** null when the update changed nothing: acknowledged, never appended. */
   readonly update: Uint8Array | null;
   readonly origin: string | undefined;
+  /** Loom-Author of the update (undefined: unknown); entries of one author are appended together. */
+  readonly author: string | undefined;
+  /** An explicit attribution record (reverts), appended as an entry of its own. */
+  readonly attribution?: Uint8Array;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -52,8 +74,10 @@ class SuspectStateError extends ProtocolError {
 
 export class DocumentActor implements ActorInstance {
   private readonly doc: Y.Doc;
+  private readonly attribution: Attribution;
   private lastSeq: number;
   private readonly presence: Presence;
+  private readonly screen: UpdateScreen;
   private pending: PendingUpdate[] = [];
   /** Bytes of the pending updates, kept beside them so the size check stays O(1) per update. */
   private pendingBytes = 0;
@@ -72,16 +96,21 @@ export class DocumentActor implements ActorInstance {
     private readonly snapshots: SnapshotStore,
     /** True when the directory marks the document deleted: serve nothing. */
     private deleted = false,
+    /** Refuses updates to ids never registered (LOOM_DOC_ACCESS=members); absent: any id is writable. */
+    private readonly registration?: RegistrationGate,
   ) {
     this.doc = recovered.doc;
+    this.attribution = recovered.attribution;
     this.lastSeq = recovered.lastSeq;
-    this.presence = new Presence(this.doc, (removal) => ctx.publish('awareness', removal));
+    this.presence = new Presence((removal) => ctx.publish('awareness', removal), presenceLimits(limits));
+    this.screen = new UpdateScreen(this.doc, ctx.log);
     this.doc.on('update', () => {
       this.changed = true;
     });
   }
 
   async handle(batch: readonly MailboxMessage[]): Promise<void> {
+    this.registration?.newBatch();
     for (const message of batch) {
       if (message.source === 'timer') continue; // documents schedule nothing
       if (message.source === 'signal') {
@@ -94,6 +123,7 @@ export class DocumentActor implements ActorInstance {
         if (!isDocCommand(message.name)) throw new ProtocolError('invalid-subject', `unknown document command ${message.name}`);
         if (this.deleted && message.name !== 'delete') throw new ProtocolError('not-found', `document ${this.ctx.id} was deleted`);
         if (message.name === 'update') {
+          await this.registration?.check(this.ctx.id);
           this.acceptUpdate(message);
           continue;
         }
@@ -108,14 +138,15 @@ export class DocumentActor implements ActorInstance {
           case 'awareness':
             this.awareness(message);
             break;
-          case 'content': {
-            const body = encodeJson(this.content());
-            if (body.length > this.limits.maxAppendBytes) {
-              throw new ProtocolError('document-too-large', `content is ${body.length} bytes, more than one message carries; read it with sync`);
-            }
-            message.respond({ headers: {}, body });
+          case 'content':
+            this.respondJson(message, this.content(), 'content');
             break;
-          }
+          case 'attribution':
+            this.respondJson(message, { id: this.ctx.id, seq: this.lastSeq, roots: attributedRoots(this.doc, this.attribution) } satisfies AttributionReply, 'attribution');
+            break;
+          case 'revert':
+            await this.revert(message);
+            break;
           case 'presence':
             message.respond({ headers: {}, body: this.presence.snapshot() });
             break;
@@ -160,6 +191,7 @@ export class DocumentActor implements ActorInstance {
       throw new ProtocolError('document-too-large', `document would exceed ${this.limits.maxDocumentBytes} bytes`);
     }
     const origin = readOpaqueHeader(command.headers, HEADERS.origin);
+    const author = readAuthorHeader(command.headers);
     this.changed = false;
     try {
       // Decoding first rejects garbage before it can touch the document.
@@ -167,15 +199,17 @@ export class DocumentActor implements ActorInstance {
     } catch (err) {
       throw new ProtocolError('invalid-update', 'not a valid Yjs update', { cause: err });
     }
+    // Tried on a shadow first: a poisoned update is refused there and never touches this doc.
+    this.screen.check(update, origin);
     try {
-      Y.applyUpdate(this.doc, update, origin);
+      this.screen.applyLive(() => this.attribution.as(author, () => Y.applyUpdate(this.doc, update, origin)));
     } catch (err) {
       // Yjs may have integrated part of it before throwing.
       throw new SuspectStateError(err);
     }
     // Structs waiting for missing dependencies change nothing yet but must be kept.
     const waiting = this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null;
-    this.enqueue({ command, update: this.changed || waiting ? update : null, origin });
+    this.enqueue({ command, update: this.changed || waiting ? update : null, origin, author });
   }
 
   private enqueue(p: PendingUpdate): void {
@@ -192,17 +226,22 @@ export class DocumentActor implements ActorInstance {
     for (const chunk of this.chunks(batch)) await this.appendChunk(chunk);
   }
 
-  /** Splits a batch in arrival order so each chunk's updates fit in one append. */
+  /** Splits a batch in arrival order so each chunk's updates fit in one append and share one attribution. */
   private *chunks(batch: readonly PendingUpdate[]): Generator<PendingUpdate[]> {
     let chunk: PendingUpdate[] = [];
     let bytes = 0;
+    let chunkKey: PendingUpdate | string | null = null;
     for (const p of batch) {
       const size = p.update?.length ?? 0;
-      if (chunk.length > 0 && bytes + size > this.limits.maxAppendBytes) {
+      // Updates that change nothing carry no attribution and join any chunk.
+      const key = p.update === null ? null : p.attribution !== undefined ? p : (p.author ?? UNKNOWN_AUTHOR);
+      if (chunk.length > 0 && (bytes + size > this.limits.maxAppendBytes || (key !== null && chunkKey !== null && key !== chunkKey))) {
         yield chunk;
         chunk = [];
         bytes = 0;
+        chunkKey = null;
       }
+      chunkKey ??= key;
       chunk.push(p);
       bytes += size;
     }
@@ -217,9 +256,10 @@ export class DocumentActor implements ActorInstance {
       return;
     }
     const merged = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates);
+    const carrier = batch.find((p) => p.update !== null);
     let seq: number;
     try {
-      seq = await this.log.append(this.ctx.id, merged, this.lastSeq);
+      seq = await this.log.append(this.ctx.id, merged, this.lastSeq, carrier?.attribution !== undefined ? { attribution: carrier.attribution } : { author: carrier?.author });
     } catch (err) {
       const fenced = err instanceof FencingError;
       for (const p of batch) {
@@ -233,6 +273,7 @@ export class DocumentActor implements ActorInstance {
     const headers: Record<string, string> = { [HEADERS.seq]: String(seq) };
     // With one origin, its gateway can skip echoing the update back to that socket.
     if (origins.size === 1 && only !== undefined) headers[HEADERS.origin] = only;
+    if (carrier?.author !== undefined && carrier.attribution === undefined) headers[HEADERS.author] = carrier.author;
     this.ctx.publish('update', merged, headers);
     const ack = encodeJson({ seq });
     for (const p of batch) p.command.respond({ headers: { [HEADERS.seq]: String(seq) }, body: ack });
@@ -279,8 +320,10 @@ export class DocumentActor implements ActorInstance {
     const entries = decodeAwarenessUpdate(command.body);
     const origin = readOpaqueHeader(command.headers, HEADERS.origin);
     const gateway = readOpaqueHeader(command.headers, HEADERS.gateway);
-    this.presence.apply(command.body, entries, origin, gateway);
-    this.ctx.publish('awareness', command.body, origin === undefined ? {} : { [HEADERS.origin]: origin });
+    const { update, forged } = this.presence.apply(entries, origin, gateway);
+    if (forged > 0) this.ctx.log.warn({ origin, forged, forgedTotal: this.presence.forgedTotal }, 'presence of another connection refused');
+    // Only what was accepted fans out; echoes and forgeries stop here.
+    if (update !== null) this.ctx.publish('awareness', update, origin === undefined ? {} : { [HEADERS.origin]: origin });
     command.respond({ headers: {}, body: EMPTY });
   }
 
@@ -296,6 +339,55 @@ export class DocumentActor implements ActorInstance {
   private content(): DocContent {
     const { roots, text, markdown } = renderContent(this.doc);
     return { id: this.ctx.id, seq: this.lastSeq, roots, text, markdown };
+  }
+
+  /** Answers with a JSON body, refusing one too big for a single message. */
+  private respondJson(command: CommandMessage, value: unknown, what: string): void {
+    const body = encodeJson(value);
+    if (body.length > this.limits.maxAppendBytes) {
+      throw new ProtocolError('document-too-large', `${what} is ${body.length} bytes, more than one message carries; read it with sync`);
+    }
+    command.respond({ headers: {}, body });
+  }
+
+  /**
+   * Reverts a job's or agent session's edits with one new update (see
+   * revert.ts), appended with its own attribution record and broadcast like
+   * any edit. First a snapshot covers the content as it is now: restoring
+   * it (`undoSeq`) undoes the revert.
+   */
+  private async revert(command: CommandMessage): Promise<void> {
+    const { origin } = decodeJson(command.body, revertRequestSchema, 'revert request');
+    const reverter = readAuthorHeader(command.headers) ?? UNKNOWN_AUTHOR;
+    const plan = planRevert(this.doc, this.attribution, origin, reverter);
+    const answer = (seq: number, undoSeq: number | null): WireMessage => ({
+      headers: { [HEADERS.seq]: String(seq) },
+      body: encodeJson({ seq, origin, changed: plan !== null, removed: plan?.removed ?? 0, restored: plan?.restored ?? 0, undoSeq } satisfies RevertReply),
+    });
+    if (plan === null) {
+      command.respond(answer(this.lastSeq, null));
+      return;
+    }
+    const record = plan.record.encode();
+    // The record travels base64-encoded in a header of the same log message.
+    const bytes = plan.update.length + Math.ceil(record.length / 3) * 4;
+    if (bytes > this.limits.maxAppendBytes || this.compactor.approxDocumentBytes + plan.update.length > this.limits.maxDocumentBytes) {
+      throw new ProtocolError('document-too-large', `reverting ${origin} needs an update of ${bytes} bytes, over the document limits`);
+    }
+    try {
+      await this.compactor.flush(this.doc, this.lastSeq);
+    } catch (err) {
+      throw new ProtocolError('unavailable', 'could not snapshot the document before reverting; retry', { cause: err });
+    }
+    const undoSeq = this.compactor.snapshotSeq > 0 ? this.compactor.snapshotSeq : null;
+    this.attribution.withRecord(plan.record, () => Y.applyUpdate(this.doc, plan.update, 'revert'));
+    const asRevert: CommandMessage = {
+      ...command,
+      respond: (reply) => command.respond(reply.headers[HEADERS.error] === undefined ? answer(Number(reply.headers[HEADERS.seq]), undoSeq) : reply),
+    };
+    this.enqueue({ command: asRevert, update: plan.update, origin: undefined, author: undefined, attribution: record });
+    await this.flush();
+    this.ctx.log.info({ origin, reverter, seq: this.lastSeq, removed: plan.removed, restored: plan.restored, undoSeq }, 'edits reverted');
   }
 
   /**
@@ -320,7 +412,8 @@ export class DocumentActor implements ActorInstance {
     if (update.length > this.limits.maxAppendBytes || this.compactor.approxDocumentBytes + update.length > this.limits.maxDocumentBytes) {
       throw new ProtocolError('document-too-large', `restoring seq ${seq} needs an update of ${update.length} bytes, over the document limits`);
     }
-    Y.applyUpdate(this.doc, update, 'restore');
+    const author = readAuthorHeader(command.headers);
+    this.attribution.as(author, () => Y.applyUpdate(this.doc, update, 'restore'));
     // The write path acknowledges with an UpdateAck; the caller gets a RestoreReply instead.
     const asRestore: CommandMessage = {
       source: 'command',
@@ -330,7 +423,7 @@ export class DocumentActor implements ActorInstance {
       expectsReply: command.expectsReply,
       respond: (reply) => command.respond(reply.headers[HEADERS.error] === undefined ? restored(Number(reply.headers[HEADERS.seq]), true) : reply),
     };
-    this.enqueue({ command: asRestore, update, origin: undefined });
+    this.enqueue({ command: asRestore, update, origin: undefined, author });
     await this.flush();
     this.ctx.log.info({ restoredFrom: seq, seq: this.lastSeq, bytes: update.length }, 'snapshot restored');
   }
@@ -364,6 +457,13 @@ export class DocumentActor implements ActorInstance {
 
   dispose(): void {
     this.presence.destroy();
+    this.screen.dispose();
     this.doc.destroy();
   }
+}
+
+/** Presence limits, with the document's presence kept to a quarter of a message so snapshots fit in replies. */
+function presenceLimits(limits: DocumentLimits): PresenceLimits {
+  const presence = limits.presence ?? DEFAULT_PRESENCE_LIMITS;
+  return { ...presence, maxDocumentBytes: Math.min(presence.maxDocumentBytes, Math.floor(limits.maxAppendBytes / 4)) };
 }

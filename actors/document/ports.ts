@@ -11,6 +11,16 @@ export interface LogEntry {
   readonly seq: number;
   /** A Yjs update (v1 encoding). */
   readonly update: Uint8Array;
+  /** Who wrote it (a Loom-Author value); absent: unknown. Replaying the entry records the same attribution again. */
+  readonly author?: string | undefined;
+  /** An explicit attribution record (attribution-record.ts) for entries one author does not describe (reverts). */
+  readonly attribution?: Uint8Array | undefined;
+}
+
+/** What a log entry says about its update besides the bytes (see LogEntry). */
+export interface EntryAttribution {
+  readonly author?: string | undefined;
+  readonly attribution?: Uint8Array | undefined;
 }
 
 /** The durable, per-document, append-only update log. */
@@ -18,10 +28,11 @@ export interface DocumentLog {
   /**
    * Appends an update if the document's last entry still is `expectedLastSeq`
    * (0 = no entry yet). That check fences a stale owner out.
+   * `meta` travels with the entry and comes back from readAfter.
    * @returns the new entry's seq.
    * @throws FencingError when another writer appended meanwhile.
    */
-  append(id: DocId, update: Uint8Array, expectedLastSeq: number): Promise<number>;
+  append(id: DocId, update: Uint8Array, expectedLastSeq: number, meta?: EntryAttribution): Promise<number>;
   /** Entries with seq > afterSeq in order, up to the log's current end. */
   readAfter(id: DocId, afterSeq: number): AsyncIterable<LogEntry>;
   /** Seq of the document's last entry, or 0 when its log is empty. */
@@ -36,6 +47,8 @@ export interface DocumentLog {
 export interface Snapshot {
   readonly seq: number;
   readonly state: Uint8Array;
+  /** The document's attribution record at the same instant (absent in snapshots older than attribution). */
+  readonly attribution?: Uint8Array | undefined;
 }
 
 /** Where compaction writes full document states. */
@@ -57,6 +70,8 @@ export interface SnapshotStore {
 export interface DocumentDirectory {
   /** Whether the document was deleted (unknown documents are not). */
   isDeleted(id: DocId): Promise<boolean>;
+  /** Whether POST /v1/docs ever registered the id (deleted documents included). */
+  isRegistered(id: DocId): Promise<boolean>;
 }
 
 /** Thrown by DocumentLog.append when the expected last seq no longer holds. */

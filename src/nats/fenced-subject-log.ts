@@ -9,7 +9,9 @@
 import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
+import type { HeaderMap } from '../../protocol/headers.ts';
 import type { Logger } from '../log.ts';
+import { fromNatsHeaders } from './headers.ts';
 import { RequestMux } from './request-mux.ts';
 
 /** JetStream's API error code for a failed expected-last-subject-sequence check. */
@@ -30,6 +32,8 @@ const READ_EXPIRES_MS = 2_000;
 export interface SubjectEntry {
   readonly seq: number;
   readonly data: Uint8Array;
+  /** Headers the entry was appended with (canonical keys; empty when none). */
+  readonly headers: HeaderMap;
 }
 
 /** How a caller names what it appends to or reads, for errors and logs. */
@@ -59,12 +63,15 @@ export class FencedSubjectLog {
    * request-mux.ts for why): the expected-last-subject-sequence header, then
    * the server's PubAck, `{"stream","seq"}` or `{"error":{"err_code",...}}`.
    *
+   * `extra` headers are stored with the message and come back from readAfter.
+   *
    * @returns the stream sequence of the appended message
    * @throws the error from `fenced(cause)` when another owner wrote past expectedLastSeq (err_code 10071); a plain Error otherwise
    */
-  async append(target: SubjectLogTarget, body: Uint8Array, expectedLastSeq: number, fenced: (cause: Error) => Error): Promise<number> {
+  async append(target: SubjectLogTarget, body: Uint8Array, expectedLastSeq: number, fenced: (cause: Error) => Error, extra?: HeaderMap): Promise<number> {
     const h = headers();
     h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expectedLastSeq));
+    for (const [key, value] of Object.entries(extra ?? {})) h.set(key, value);
     const outcome = await this.mux.request(target.subject, body, { timeoutMs: this.opts.timeoutMs, headers: h });
     if (outcome.kind !== 'reply') {
       throw new Error(`appending to the log of ${target.label} failed: ${outcome.kind === 'timeout' ? 'no ack in time' : 'no stream captures the subject'}`);
@@ -87,7 +94,7 @@ export class FencedSubjectLog {
   /** The subject's last message, or null when it has none. */
   async last(subject: string): Promise<SubjectEntry | null> {
     const msg = await this.jsm.streams.getMessage(this.opts.stream, { last_by_subj: subject });
-    return msg === null ? null : { seq: msg.seq, data: msg.data };
+    return msg === null ? null : { seq: msg.seq, data: msg.data, headers: fromNatsHeaders(msg.header) };
   }
 
   /**
@@ -116,7 +123,7 @@ export class FencedSubjectLog {
           got++;
           count++;
           seen = m.seq;
-          yield { seq: m.seq, data: m.data };
+          yield { seq: m.seq, data: m.data, headers: fromNatsHeaders(m.headers) };
           if (seen >= last || count >= limit) break;
         }
         if (got === 0 && seen < last) throw new Error(`log of ${target.label} ended at seq ${seen} before its last seq ${last}`);

@@ -3,15 +3,21 @@
  * carry Nats-Expected-Last-Subject-Sequence, which is the fencing check: a
  * stale owner's append fails once anyone else has written. Sequences are the
  * stream's, so they only grow. The JetStream mechanics live in
- * fenced-subject-log.ts, shared with the job log.
+ * fenced-subject-log.ts, shared with the job log. An entry's attribution
+ * rides in its headers: Loom-Author, or Loom-Attribution (a base64 record)
+ * for entries one author does not describe.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log.ts';
 import { FencedSubjectLog, type SubjectLogTarget } from './fenced-subject-log.ts';
-import { type DocumentLog, FencingError, type LogEntry } from '../../actors/document/ports.ts';
+import { type DocumentLog, type EntryAttribution, FencingError, type LogEntry } from '../../actors/document/ports.ts';
+import { HEADERS } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import { DOC_LOG_STREAM, docLogSubject } from '../../protocol/subjects.ts';
+
+/** Header of a log entry carrying an explicit attribution record (log-internal; readers of the log are document actors). */
+const ATTRIBUTION_HEADER = 'Loom-Attribution';
 
 export class JetStreamDocumentLog implements DocumentLog {
   private readonly log: FencedSubjectLog;
@@ -24,8 +30,11 @@ export class JetStreamDocumentLog implements DocumentLog {
     this.log = new FencedSubjectLog(nc, jsm, { stream: DOC_LOG_STREAM, ...opts });
   }
 
-  async append(id: DocId, update: Uint8Array, expectedLastSeq: number): Promise<number> {
-    return this.log.append(target(id), update, expectedLastSeq, (cause) => new FencingError(id, expectedLastSeq, { cause }));
+  async append(id: DocId, update: Uint8Array, expectedLastSeq: number, meta?: EntryAttribution): Promise<number> {
+    const extra: Record<string, string> = {};
+    if (meta?.attribution !== undefined) extra[ATTRIBUTION_HEADER] = Buffer.from(meta.attribution).toString('base64');
+    else if (meta?.author !== undefined) extra[HEADERS.author] = meta.author;
+    return this.log.append(target(id), update, expectedLastSeq, (cause) => new FencingError(id, expectedLastSeq, { cause }), extra);
   }
 
   async lastSeq(id: DocId): Promise<number> {
@@ -33,7 +42,10 @@ export class JetStreamDocumentLog implements DocumentLog {
   }
 
   async *readAfter(id: DocId, afterSeq: number): AsyncIterable<LogEntry> {
-    for await (const m of this.log.readAfter(target(id), afterSeq)) yield { seq: m.seq, update: m.data };
+    for await (const m of this.log.readAfter(target(id), afterSeq)) {
+      const record = m.headers[ATTRIBUTION_HEADER];
+      yield { seq: m.seq, update: m.data, author: m.headers[HEADERS.author], attribution: record === undefined ? undefined : new Uint8Array(Buffer.from(record, 'base64')) };
+    }
   }
 
   async truncateBefore(id: DocId, seq: number): Promise<void> {
