@@ -37,7 +37,12 @@ export class RevocationNotices {
 
   /** Tells every gateway (this one included) that a credential was revoked. */
   publish(notice: CredentialRevoked): void {
-    this.deps.nc.publish(CREDENTIAL_REVOKED_SUBJECT, encodeCredentialRevoked(notice));
+    try {
+      this.deps.nc.publish(CREDENTIAL_REVOKED_SUBJECT, encodeCredentialRevoked(notice));
+    } catch (err) {
+      // The revocation itself is stored and HTTP already refuses the credential; only open sockets wait for their expiry.
+      this.deps.log.error({ err, kind: notice.kind, userId: notice.userId }, 'publishing a revocation notice failed');
+    }
   }
 
   /** Follows the notices; resolves once the server has the subscription. */
