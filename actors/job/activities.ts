@@ -5,6 +5,7 @@
  * ActivityOutcome that goes back through the mailbox; a failure says
  * whether a retry can help.
  */
+import { authorFor } from '../../protocol/attribution.ts';
 import { artifactKey } from '../ports/index.ts';
 import { clientIdForJob, writeTextIdempotently } from './document-writer.ts';
 import type { ActivityOutcome, JobEffect } from './effects.ts';
@@ -72,6 +73,7 @@ export async function writeDocument(
     docId: effect.docId,
     root: effect.root,
     clientId: clientIdForJob(jobId),
+    author: authorFor('job', jobId),
     offset: effect.offset,
     text: effect.text,
     chunkChars: DOCUMENT_CHUNK_CHARS,

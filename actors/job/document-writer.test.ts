@@ -9,12 +9,14 @@ class ServerDoc implements DocumentPort {
   readonly doc = new Y.Doc();
   updates = 0;
   failAfter = Infinity;
+  readonly authors = new Set<string | undefined>();
   sync(_docId: string, stateVector: Uint8Array): Promise<Uint8Array> {
     return Promise.resolve(Y.encodeStateAsUpdate(this.doc, stateVector.length === 0 ? undefined : stateVector));
   }
-  update(_docId: string, update: Uint8Array): Promise<void> {
+  update(_docId: string, update: Uint8Array, _signal: AbortSignal, author?: string): Promise<void> {
     if (this.updates >= this.failAfter) return Promise.reject(new Error('host died'));
     this.updates++;
+    this.authors.add(author);
     Y.applyUpdate(this.doc, update);
     return Promise.resolve();
   }
@@ -24,13 +26,14 @@ class ServerDoc implements DocumentPort {
 }
 
 const signal = new AbortController().signal;
-const opts = (text: string, offset = 0) => ({ docId: 'd', root: 'body', clientId: clientIdForJob('job-7'), offset, text, chunkChars: 8, signal });
+const opts = (text: string, offset = 0) => ({ docId: 'd', root: 'body', clientId: clientIdForJob('job-7'), author: 'job:job-7', offset, text, chunkChars: 8, signal });
 
 test('text arrives in several small updates, in order', async () => {
   const server = new ServerDoc();
   const result = await writeTextIdempotently(server, opts('# Title\n\nThe first paragraph is here.\n'));
   assert.equal(server.text(), '# Title\n\nThe first paragraph is here.\n');
   assert.ok(result.chunks > 3 && server.updates === result.chunks);
+  assert.deepEqual([...server.authors], ['job:job-7'], 'every update names the job as its author');
 });
 
 test('a rerun after a crash mid-write continues where the job stopped and never writes a character twice', async () => {

@@ -19,6 +19,8 @@ export interface WriteTextOptions {
   readonly root: string;
   /** The job's Yjs client id (see clientIdForJob). */
   readonly clientId: number;
+  /** Who the text is attributed to (Loom-Author, e.g. `job:<id>`). */
+  readonly author: string;
   /** Characters the job wrote into this document before this text. */
   readonly offset: number;
   readonly text: string;
@@ -88,7 +90,7 @@ export async function writeTextIdempotently(port: DocumentPort, opts: WriteTextO
       const index = insertionIndex(doc, ytext, opts.clientId, written);
       const before = Y.encodeStateVector(doc);
       ytext.insert(index, chunk);
-      await port.update(opts.docId, Y.encodeStateAsUpdate(doc, before), opts.signal);
+      await port.update(opts.docId, Y.encodeStateAsUpdate(doc, before), opts.signal, opts.author);
       written += chunk.length;
       wrote += chunk.length;
       pos = end;

@@ -66,8 +66,12 @@ export interface DocumentPort {
    * @throws when the document actor cannot be reached or refuses.
    */
   sync(docId: string, stateVector: Uint8Array, signal: AbortSignal): Promise<Uint8Array>;
-  /** Applies a Yjs update durably (the document actor acknowledges after its append). */
-  update(docId: string, update: Uint8Array, signal: AbortSignal): Promise<void>;
+  /**
+   * Applies a Yjs update durably (the document actor acknowledges after its append).
+   * `author` is its Loom-Author (protocol/attribution.ts), e.g. `job:<id>` or
+   * `agent:<id>`; absent, the update is attributed to `unknown`.
+   */
+  update(docId: string, update: Uint8Array, signal: AbortSignal, author?: string): Promise<void>;
 }
 
 /** The rows of a job in the query projection, as of `job.lastSeq`. */

@@ -6,6 +6,7 @@
  */
 import * as Y from 'yjs';
 import type { WebSocket, RawData } from 'ws';
+import { authorFor } from '../../protocol/attribution.ts';
 import { decodeAwarenessUpdate } from '../../protocol/awareness.ts';
 import {
   CollabFrameError,
@@ -161,7 +162,11 @@ export class CollabConnection extends GatewaySocket implements RoomMember {
   }
 
   private async forwardUpdate(update: Uint8Array): Promise<void> {
-    await this.request('update', update, { [HEADERS.origin]: this.connId });
+    // Attribution (protocol/attribution.ts): the user behind the socket, also for API keys; anonymous access writes unattributed.
+    const userId = this.access.credential?.userId;
+    const headers: Record<string, string> = { [HEADERS.origin]: this.connId };
+    if (userId !== undefined) headers[HEADERS.author] = authorFor('user', userId);
+    await this.request('update', update, headers);
   }
 
   private forwardAwareness(update: Uint8Array): void {
