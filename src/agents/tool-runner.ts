@@ -97,9 +97,12 @@ export class AgentToolRunner implements ToolRunner {
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => reject(new Error('aborted'));
-      signal.addEventListener('abort', onAbort, { once: true });
+      // Cancelled while the tool was being looked up: an aborted signal fires no more events.
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
     });
-    const running = tool.run(args, { sessionId: ctx.sessionId, ownerId: ctx.ownerId, callId: ctx.callId, docId: ctx.docId, signal, log });
+    // Through an async function, so a tool that throws before returning a promise fails like one that rejects.
+    const running = (async () => tool.run(args, { sessionId: ctx.sessionId, ownerId: ctx.ownerId, callId: ctx.callId, docId: ctx.docId, signal, log }))();
     try {
       const content = await Promise.race([running, aborted]);
       return { ok: true, content: capResult(content, this.#o.maxResultBytes) };

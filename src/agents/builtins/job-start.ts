@@ -97,6 +97,11 @@ export function jobStartTool(deps: JobStartDeps): RunnableTool {
 /** Follows the job's events until it ends (true) or `waitMs` passes (false). */
 async function waitForEnd(feed: JobEventFeedDeps, jobId: string, signal: AbortSignal, waitMs: number): Promise<boolean> {
   const wait = AbortSignal.any([signal, AbortSignal.timeout(waitMs)]);
+  // An aborted signal fires no more events: the follower would never end.
+  if (wait.aborted) {
+    signal.throwIfAborted();
+    return false;
+  }
   const end = await new Promise<{ why: JobFeedEnd; err?: unknown }>((resolve, reject) => {
     followJobEvents(feed, jobId, { afterSeq: 0, signal: wait, onItem: () => undefined, onEnd: (why, err) => resolve({ why, err }) }).catch(reject);
   });
