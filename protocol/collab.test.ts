@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as encoding from 'lib0/encoding';
-import { decodeAwarenessUpdate } from './awareness.ts';
+import { decodeAwarenessUpdate, encodeAwarenessUpdate } from './awareness.ts';
 import { CollabFrameError, decodeCollabFrame, encodeAwarenessFrame, encodeSyncStep1, encodeSyncStep2, encodeUpdateFrame } from './collab.ts';
 import { decodeSyncReply, encodeSyncReply } from './doc.ts';
 import { closeReason, MAX_CLOSE_REASON_BYTES, ProtocolError } from './errors.ts';
@@ -47,7 +47,13 @@ test('awareness updates are validated entry by entry', () => {
   encoding.writeVarUint(removal, 7);
   encoding.writeVarUint(removal, 4);
   encoding.writeVarString(removal, 'null');
-  assert.deepEqual(decodeAwarenessUpdate(encoding.toUint8Array(removal)), [{ clientId: 7, clock: 4, removed: true }]);
+  assert.deepEqual(decodeAwarenessUpdate(encoding.toUint8Array(removal)), [{ clientId: 7, clock: 4, removed: true, state: 'null', stateBytes: 4 }]);
+  const states = [{ clientId: 9, clock: 2, state: '{"name":"zoë"}' }, { clientId: 7, clock: 4, state: null }];
+  assert.deepEqual(
+    decodeAwarenessUpdate(encodeAwarenessUpdate(states)).map((s) => [s.clientId, s.clock, s.state, s.stateBytes]),
+    [[9, 2, '{"name":"zoë"}', 15], [7, 4, 'null', 4]],
+    'encode and decode invert each other; sizes are UTF-8 bytes',
+  );
   const e = encoding.createEncoder();
   encoding.writeVarUint(e, 1);
   encoding.writeVarUint(e, 5);

@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   invalidInput: 'invalid-input',
   /** The request contradicts the target's state (a reused idempotency key with another input, approving a job that waits for nothing). */
   conflict: 'conflict',
+  /** A presence (awareness) state, or the document's presence as a whole, over its size limit. */
+  presenceTooLarge: 'presence-too-large',
+  /** The sender (one connection) sends faster than its limit allows. */
+  rateLimited: 'rate-limited',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -81,7 +85,10 @@ export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 export function closeCodeForError(code: ErrorCode): CloseCode {
   switch (code) {
     case 'update-too-large':
+    case 'presence-too-large':
       return CLOSE_CODES.messageTooBig;
+    case 'rate-limited':
+      return CLOSE_CODES.rateLimited;
     case 'document-too-large':
       return CLOSE_CODES.documentTooLarge;
     case 'invalid-update':

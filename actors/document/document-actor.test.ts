@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import * as Y from 'yjs';
 import type { ActorContext, CommandMessage, MailboxMessage } from '../actor.ts';
 import { StepDownError } from '../actor.ts';
+import { encodeAwarenessUpdate } from '../../protocol/awareness.ts';
 import { HEADERS } from '../../protocol/headers.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import { replyError, type WireMessage } from '../../protocol/reply.ts';
@@ -17,8 +18,9 @@ import { JetStreamDocumentLog } from '../../src/nats/jetstream-document-log.ts';
 import { provisionNats } from '../../src/nats/provision.ts';
 import { openDatabase, PostgresSnapshotStore, type Database } from '../../src/storage/index.ts';
 import { startNatsServer, type NatsServerHandle } from '../../src/testing/index.ts';
-import { documentActorDefinition } from './definition.ts';
+import { documentActorDefinition, type DocumentActorDeps } from './definition.ts';
 import type { DocumentLimits } from './limits.ts';
+import { POISONED_PREFIX_TEXT, POISONED_UPDATE } from './poisoned-update.fixture.ts';
 
 const log = pino({ level: 'silent' });
 let server: NatsServerHandle;
@@ -43,7 +45,7 @@ after(async () => {
   await server.dispose();
 });
 
-function activate(id: string, overrides: Partial<DocumentLimits> = {}) {
+function activate(id: string, overrides: Partial<DocumentLimits> = {}, deps: Partial<DocumentActorDeps> = {}) {
   const ctx: ActorContext = {
     kind: 'doc',
     id: parseActorId(id),
@@ -52,7 +54,7 @@ function activate(id: string, overrides: Partial<DocumentLimits> = {}) {
     publish: (event, body, headers) => published.push({ event, body, headers: { ...headers } }),
     schedule: () => undefined,
   };
-  return documentActorDefinition({ log: docLog, snapshots: new PostgresSnapshotStore(database.db), limits: { ...limits, ...overrides } }).activate(ctx);
+  return documentActorDefinition({ log: docLog, snapshots: new PostgresSnapshotStore(database.db), limits: { ...limits, ...overrides }, ...deps }).activate(ctx);
 }
 
 function command(name: string, body: Uint8Array, headers: Record<string, string> = {}): CommandMessage & { reply: () => WireMessage } {
@@ -158,5 +160,84 @@ test('bad commands get error replies: unknown command, bad version, bad state ve
   ];
   await actor.handle(cases.map(([c]) => c));
   for (const [c, code] of cases) assert.equal(replyError(c.reply())?.code, code);
+  actor.dispose();
+});
+
+function text(actor: { handle(b: readonly MailboxMessage[]): Promise<void> }) {
+  const content = command('content', new Uint8Array(0));
+  return actor.handle([content]).then(() => (JSON.parse(Buffer.from(content.reply().body).toString()) as { roots: { t?: { value: string } } }).roots.t?.value ?? '');
+}
+
+test('a poisoned update is refused without touching the document: no step-down, no rebuild, its sender refused from then on (issue 12, item 4)', async () => {
+  const id = `poison-${Date.now()}`;
+  const actor = await activate(id);
+  const before = command('update', edit('before '), { [HEADERS.origin]: 'good' });
+  const poisoned = command('update', POISONED_UPDATE, { [HEADERS.origin]: 'bad' });
+  const again = command('update', edit('more from bad'), { [HEADERS.origin]: 'bad' });
+  const after = command('update', edit('after'), { [HEADERS.origin]: 'good' });
+  // Before the fix this batch threw StepDownError and the document was rebuilt from its log.
+  await actor.handle([before, poisoned, again, after]);
+  assert.equal(replyError(poisoned.reply())?.code, 'invalid-update');
+  assert.equal(replyError(again.reply())?.code, 'invalid-update', 'the offending connection is refused without another try');
+  assert.equal(replyError(before.reply()), null);
+  assert.equal(replyError(after.reply()), null);
+  const live = await text(actor);
+  assert.ok(live.includes('before') && live.includes('after'));
+  assert.ok(!live.includes(POISONED_PREFIX_TEXT), 'the part Yjs integrated before throwing never reached the live document');
+  // The same poison from another connection is refused again, and the document still takes edits.
+  const second = command('update', POISONED_UPDATE, { [HEADERS.origin]: 'bad-2' });
+  const later = command('update', edit('later'), { [HEADERS.origin]: 'good' });
+  await actor.handle([second, later]);
+  assert.equal(replyError(second.reply())?.code, 'invalid-update');
+  assert.equal(replyError(later.reply()), null);
+  // What a fresh activation rebuilds from the log is what the live document holds.
+  const rebuilt = await activate(id);
+  assert.equal(await text(rebuilt), await text(actor));
+  for (const a of [actor, rebuilt]) a.dispose();
+});
+
+test('in members mode an unregistered id refuses updates with not-found until it is registered (issue 12, item 8)', async () => {
+  const id = `unregistered-${Date.now()}`;
+  const registered = new Set<string>();
+  const directory = { isDeleted: () => Promise.resolve(false), isRegistered: (d: string) => Promise.resolve(registered.has(d)) };
+  const actor = await activate(id, {}, { directory, requireRegistration: true });
+  const planted = command('update', edit('planted'), { [HEADERS.origin]: 'internal-service' });
+  await actor.handle([planted]);
+  assert.equal(replyError(planted.reply())?.code, 'not-found');
+  assert.equal(await docLog.lastSeq(parseActorId(id)), 0, 'nothing reached the log');
+  registered.add(id);
+  const owned = command('update', edit('owned'));
+  await actor.handle([owned]);
+  assert.equal(replyError(owned.reply()), null, 'registered while the actor was active: accepted');
+  assert.equal(await text(actor), 'owned');
+  // Open mode (no requireRegistration) writes any id, as before.
+  const open = await activate(`open-${Date.now()}`, {}, { directory });
+  const write = command('update', edit('x'));
+  await open.handle([write]);
+  assert.equal(replyError(write.reply()), null);
+  for (const a of [actor, open]) a.dispose();
+});
+
+test('presence fans out only what its connection may set, and replies carrying presence stay within one message (issue 12, items 2 and 3)', async () => {
+  const id = `presence-${Date.now()}`;
+  const actor = await activate(id);
+  const state = (clientId: number, clock: number, s: object | null) => encodeAwarenessUpdate([{ clientId, clock, state: s === null ? null : JSON.stringify(s) }]);
+  const fanned = () => published.filter((p) => p.event === 'awareness').length;
+  const start = fanned();
+  const alice = command('awareness', state(1, 1, { name: 'alice' }), { [HEADERS.origin]: 'a', [HEADERS.gateway]: 'g' });
+  const forged = command('awareness', state(1, 2, { name: 'mallory' }), { [HEADERS.origin]: 'm', [HEADERS.gateway]: 'g' });
+  const echo = command('awareness', state(1, 1, { name: 'alice' }), { [HEADERS.origin]: 'b', [HEADERS.gateway]: 'g' });
+  await actor.handle([alice, forged, echo]);
+  for (const c of [alice, forged, echo]) assert.equal(replyError(c.reply()), null, 'forgeries and echoes are dropped, not refused');
+  assert.equal(fanned() - start, 1, "only alice's own state fanned out");
+  // Many connections' states up to the cap: sync and presence replies stay within one append.
+  const fill: (CommandMessage & { reply: () => WireMessage })[] = [];
+  for (let i = 0; i < 40; i++) fill.push(command('awareness', state(100 + i, 1, { blob: 'x'.repeat(1_000) }), { [HEADERS.origin]: `c${i}`, [HEADERS.gateway]: 'g' }));
+  const sync = command('sync', new Uint8Array(0));
+  const presence = command('presence', new Uint8Array(0));
+  await actor.handle([...fill, sync, presence]);
+  assert.ok(fill.some((c) => replyError(c.reply())?.code === 'presence-too-large'), 'the cap (a quarter of a message here) is reached');
+  assert.ok(sync.reply().body.length <= limits.maxAppendBytes, `sync reply of ${sync.reply().body.length} bytes fits`);
+  assert.ok(presence.reply().body.length <= limits.maxAppendBytes / 4 + 64);
   actor.dispose();
 });

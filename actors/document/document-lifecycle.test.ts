@@ -54,7 +54,7 @@ function activate(id: DocId): Promise<ActorInstance> {
     publish: (event, body) => published.push({ event, body }),
     schedule: () => undefined,
   };
-  const directory = { isDeleted: (d: DocId) => Promise.resolve(deleted.has(d)) };
+  const directory = { isDeleted: (d: DocId) => Promise.resolve(deleted.has(d)), isRegistered: () => Promise.resolve(true) };
   return documentActorDefinition({ log: docLog, snapshots, directory, limits }).activate(ctx);
 }
 

@@ -104,6 +104,8 @@ export interface DocumentRegistry {
   markDeleted(id: DocId, at: Date): Promise<void>;
   /** Whether the document is deleted (unknown documents are not). */
   isDeleted(id: DocId): Promise<boolean>;
+  /** Whether the id was ever registered (deleted documents included). */
+  isRegistered(id: DocId): Promise<boolean>;
   /** Members of the document, owner first, then by when they were added. */
   members(id: DocId): Promise<MemberRecord[]>;
   /**

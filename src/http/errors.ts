@@ -82,8 +82,10 @@ export function statusForCode(code: ErrorCode): ContentfulStatusCode {
       return 404;
     case 'update-too-large':
     case 'document-too-large':
+    case 'presence-too-large':
       return 413;
     case 'mailbox-full':
+    case 'rate-limited':
       return 429;
     case 'not-owner':
     case 'unavailable':

@@ -102,6 +102,8 @@ for (const [driver, open] of Object.entries(drivers)) {
       await registry.markDeleted(id, new Date());
       assert.equal(await registry.isDeleted(id), true);
       assert.equal(await registry.isDeleted(docId()), false, 'unknown documents are not deleted');
+      assert.equal(await registry.isRegistered(id), true, 'a deleted document stays registered');
+      assert.equal(await registry.isRegistered(docId()), false, 'an id nobody created is not registered');
       assert.equal(await registry.roleOf(id, owner), null);
       assert.deepEqual(await registry.members(id), []);
       assert.equal(await registry.rename(id, 'again', new Date()), null);

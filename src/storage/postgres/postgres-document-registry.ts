@@ -156,6 +156,13 @@ export class PostgresDocumentRegistry implements DocumentRegistry {
     });
   }
 
+  isRegistered(id: DocId): Promise<boolean> {
+    return run('is-registered', id, `checking whether document ${JSON.stringify(id)} is registered`, async () => {
+      const [row] = await this.#db.select({ id: documents.id }).from(documents).where(eq(documents.id, id)).limit(1);
+      return row !== undefined;
+    });
+  }
+
   members(id: DocId): Promise<MemberRecord[]> {
     return run('members', id, `listing the members of document ${JSON.stringify(id)}`, async () => {
       const rows = await this.#db

@@ -1,0 +1,59 @@
+/**
+ * Screens client updates before they reach the live doc: each is tried on a
+ * shadow replica first (shadow-replica.ts). A connection whose update failed
+ * there is refused from then on without trying, so the updates it still had
+ * in flight cost nothing while its gateway closes it.
+ */
+import type { Logger } from 'pino';
+import type * as Y from 'yjs';
+import { ProtocolError } from '../../protocol/errors.ts';
+import { ShadowReplica } from './shadow-replica.ts';
+
+/** Connections remembered as offenders; the oldest is forgotten past this. */
+const MAX_OFFENDERS = 1_000;
+
+export class UpdateScreen {
+  private readonly shadow: ShadowReplica;
+  private readonly offenders = new Set<string>();
+
+  constructor(
+    live: Y.Doc,
+    private readonly log: Logger,
+  ) {
+    this.shadow = new ShadowReplica(live);
+  }
+
+  /**
+   * Tries `update` (already decoded successfully) from connection `origin`.
+   * @throws ProtocolError `invalid-update` when it fails to integrate, or its connection sent such an update before.
+   */
+  check(update: Uint8Array, origin: string | undefined): void {
+    if (origin !== undefined && this.offenders.has(origin)) {
+      throw new ProtocolError('invalid-update', 'an earlier update of this connection failed to integrate; its updates are refused');
+    }
+    try {
+      this.shadow.tryApply(update);
+    } catch (err) {
+      if (origin !== undefined) this.remember(origin);
+      this.log.warn({ err, origin, bytes: update.length }, 'update failed to integrate; refused, the live document is untouched');
+      throw new ProtocolError('invalid-update', 'not a valid Yjs update: it failed while being integrated into the document', { cause: err });
+    }
+  }
+
+  /** Applies a checked update to the live doc (see ShadowReplica.applyLive). */
+  applyLive<T>(apply: () => T): T {
+    return this.shadow.applyLive(apply);
+  }
+
+  private remember(origin: string): void {
+    if (this.offenders.size >= MAX_OFFENDERS) {
+      const [oldest] = this.offenders;
+      if (oldest !== undefined) this.offenders.delete(oldest);
+    }
+    this.offenders.add(origin);
+  }
+
+  dispose(): void {
+    this.shadow.dispose();
+  }
+}
