@@ -15,7 +15,9 @@ import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import * as Y from 'yjs';
 import type { ToolCallContext, ToolResult, ToolRunner } from '../../actors/agent/tool.ts';
+import { attributionReplySchema } from '../../protocol/doc.ts';
 import { parseActorId } from '../../protocol/ids.ts';
+import { decodeJson } from '../../protocol/reply.ts';
 import { API_SCOPES, createAuth } from '../auth/index.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { scriptedAnswer, TEST_MODEL } from '../integration/jobs-fixture.ts';
@@ -174,6 +176,13 @@ describe('doc_edit', () => {
     Y.applyUpdate(doc, await new ActorDocumentPort(client).sync(id, new Uint8Array(0), AbortSignal.timeout(10_000)));
     assert.ok(Y.getState(doc.store, clientIdForSession(c.sessionId)) > 0);
     doc.destroy();
+    // ...and the document actor attributes them to the session.
+    const attribution = decodeJson((await client.request('doc', parseActorId(id), 'attribution', new Uint8Array(0))).body, attributionReplySchema, 'attribution');
+    const spans = attribution.roots['content']?.spans ?? [];
+    assert.deepEqual(
+      spans.filter((span) => span.author === `agent:${c.sessionId}`).map((span) => span.text),
+      ['>> ', 'tides!'],
+    );
   });
 
   it('needs editor rights: a viewer and a stranger are refused, nothing is written', async () => {
