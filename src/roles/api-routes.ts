@@ -62,10 +62,8 @@ export function apiRoutes(opts: {
       }),
     },
   );
-  if (database !== undefined) {
-    const uploads = new UploadService({ db: database.db, store: objects.store, maxBytes: config.objects.uploadMaxBytes });
-    routes.push({ path: '/v1/uploads', router: uploadsRoutes({ uploads, auth: auth.middleware }) });
-  }
+  const uploads = database === undefined ? undefined : new UploadService({ db: database.db, store: objects.store, maxBytes: config.objects.uploadMaxBytes });
+  if (uploads !== undefined) routes.push({ path: '/v1/uploads', router: uploadsRoutes({ uploads, auth: auth.middleware }) });
   routes.push({
     path: '/v1/jobs',
     router: jobsRoutes({
@@ -80,12 +78,7 @@ export function apiRoutes(opts: {
         return true;
       },
       downloadUrl: async (key) => (await downloadUrl(objects.store, key)).url,
-      ...(database === undefined
-        ? {}
-        : (() => {
-            const uploads = new UploadService({ db: database.db, store: objects.store, maxBytes: config.objects.uploadMaxBytes });
-            return { resolveUpload: (ref: string, principal: Principal) => uploads.resolveUploadInput(ref, principal) };
-          })()),
+      ...(uploads === undefined ? {} : { resolveUpload: (ref: string, principal: Principal) => uploads.resolveUploadInput(ref, principal) }),
       maxInputBytes: config.jobs.maxInputBytes,
       audit: auth.audit,
       middleware: auth.middleware,
@@ -93,6 +86,6 @@ export function apiRoutes(opts: {
     }),
   });
   // Signed gateway URLs exist only for the filesystem store; their signature is the authorisation.
-  if (objects.signer !== undefined) routes.push({ path: OBJECTS_ROUTE_PATH, router: objectsRoutes({ store: objects.store, signer: objects.signer }) });
+  if (objects.signer !== undefined) routes.push({ path: OBJECTS_ROUTE_PATH, router: objectsRoutes({ store: objects.store, signer: objects.signer, uploads }) });
   return routes;
 }

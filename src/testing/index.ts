@@ -20,6 +20,7 @@ export { startS3rver } from './s3rver.ts';
 export type { S3rverHandle } from './s3rver.ts';
 export { startFakeModelServer } from './fake-model-server.ts';
 export type { FakeAnswer, FakeChatMessage, FakeChatRequest, FakeFailure, FakeModelCall, FakeModelServer, FakeModelServerOptions, FakeReply, FakeToolCall } from './fake-model-server.ts';
+export { FILE_SAMPLES, sampleFile } from './file-samples.ts';
 export { startObjectGateway } from './object-gateway.ts';
 export type { ObjectGatewayHandle } from './object-gateway.ts';
 export { createAccountsApp, randomIp } from './accounts-app.ts';

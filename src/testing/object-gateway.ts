@@ -12,7 +12,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AuthEnv } from '../auth/principal.ts';
 import { errorResponse } from '../http/errors.ts';
-import { objectsRoutes } from '../http/routes/objects.ts';
+import { objectsRoutes, type UploadReceiver } from '../http/routes/objects.ts';
 import { createRootLogger } from '../log.ts';
 import { FsObjectStore, GatewayUrlSigner, loadUrlSigningKey, OBJECTS_ROUTE_PATH } from '../storage/objects/index.ts';
 
@@ -35,9 +35,10 @@ export interface ObjectGatewayHandle {
 
 /**
  * Starts the gateway. The app maps errors like the real one (errors.ts).
+ * `uploads` routes PUTs to upload keys through an UploadService on the store, as the gateway role does.
  * @example await using gw = await startObjectGateway(); const put = await gw.store.presignPut(...)
  */
-export async function startObjectGateway(): Promise<ObjectGatewayHandle> {
+export async function startObjectGateway(opts: { uploads?: (store: FsObjectStore) => UploadReceiver } = {}): Promise<ObjectGatewayHandle> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'loom-objects-'));
   let baseUrl = '';
   const signer = new GatewayUrlSigner(await loadUrlSigningKey({ configured: undefined, dataDir }), () => baseUrl);
@@ -46,7 +47,7 @@ export async function startObjectGateway(): Promise<ObjectGatewayHandle> {
   const log = createRootLogger({ level: 'silent', instanceId: 'object-gateway' });
   const app = new OpenAPIHono<AuthEnv>();
   app.onError((err, c) => errorResponse(c, err, log));
-  app.route(OBJECTS_ROUTE_PATH, objectsRoutes({ store, signer }));
+  app.route(OBJECTS_ROUTE_PATH, objectsRoutes({ store, signer, uploads: opts.uploads?.(store) }));
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

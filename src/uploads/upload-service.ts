@@ -5,18 +5,28 @@
  * `resolveUploadInput` is what a job's input goes through: it answers with
  * the object to read or fails with an UploadError saying why not.
  *
- * A pending upload completes when its object is first seen (by `get` or
- * `resolveUploadInput`) with exactly the declared size and media type. An
- * object that differs is deleted and the upload `rejected`: the filesystem
- * gateway enforces both limits during the PUT, but an S3 presigned PUT
- * cannot, so this check is what holds them there.
+ * An upload URL is single-use. On the filesystem store every PUT goes
+ * through `receive`: the first PUT claims the upload (its URL stops working),
+ * the bytes are stored only if nothing is there yet and are checked at once,
+ * so the PUT itself answers complete or rejected, and every later PUT is
+ * refused with nothing stored. An S3 presigned PUT cannot be made single-use,
+ * so there the check runs when the object is first seen (by `get` or
+ * `resolveUploadInput`): the verified object's ETag is pinned, a replaced
+ * object is refused and deleted, and whatever a PUT stores after a rejection
+ * is deleted when the upload is next looked at.
+ *
+ * The check (stored-upload-check.ts): exactly the declared size and media
+ * type, and first bytes that match that type. An object that fails it is
+ * deleted and the upload `rejected`.
  */
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
+import { ObjectTooLargeError, type ObjectBody, type PutResult } from '../../actors/ports/index.ts';
 import type { Principal } from '../auth/principal.ts';
 import { downloadUrl, uploads, type LoomDatabase, type ObjectInfo, type ObjectStore, type UploadStatus } from '../storage/index.ts';
-import { isAllowedUploadType, mediaTypeOf, ALLOWED_UPLOAD_TYPES } from './content-types.ts';
+import { isAllowedUploadType, ALLOWED_UPLOAD_TYPES } from './content-types.ts';
 import { UploadError } from './upload-error.ts';
+import { closedMessage, UploadSettler, type UploadRow } from './upload-settler.ts';
 
 /** Options of {@link UploadService}. */
 export interface UploadServiceOptions {
@@ -73,8 +83,6 @@ export interface ResolvedUpload {
   readonly filename: string;
 }
 
-type UploadRow = typeof uploads.$inferSelect;
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -83,8 +91,10 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 export class UploadService {
   private readonly putTtlS: number;
   private readonly downloadTtlS: number;
+  private readonly settler: UploadSettler;
 
   constructor(private readonly opts: UploadServiceOptions) {
+    this.settler = new UploadSettler(opts);
     this.putTtlS = opts.putTtlS ?? 900;
     this.downloadTtlS = opts.downloadTtlS ?? 3_600;
   }
@@ -120,7 +130,7 @@ export class UploadService {
    * @throws UploadError `upload-not-found` (404) when absent or someone else's.
    */
   async get(principal: Principal, uploadId: string): Promise<UploadView> {
-    const { row } = await this.refresh(await this.find(principal, { uploadId }));
+    const { row } = await this.settler.refresh(await this.find(principal, { uploadId }));
     const download = row.status === 'complete' ? await downloadUrl(this.opts.store, row.objectKey, this.downloadTtlS) : null;
     return {
       uploadId: row.id,
@@ -147,7 +157,7 @@ export class UploadService {
    */
   async resolveUploadInput(ref: string, principal: Principal): Promise<ResolvedUpload> {
     const found = await this.find(principal, UUID.test(ref) ? { uploadId: ref } : { objectKey: ref });
-    const { row, object } = await this.refresh(found);
+    const { row, object } = await this.settler.refresh(found);
     switch (row.status) {
       case 'rejected':
         throw new UploadError('upload-rejected', `upload ${row.id} was rejected: ${row.rejection ?? 'the stored file did not match'}; create a new upload`);
@@ -170,6 +180,49 @@ export class UploadService {
     }
   }
 
+  /**
+   * Stores the body of a PUT to an upload's signed gateway URL (filesystem
+   * store), at most once: claims the upload, stores the bytes if nothing is
+   * there yet, and checks them before answering.
+   * @returns what was stored, or null when `objectKey` names no upload (a plain signed PUT).
+   * @throws UploadError `upload-closed` (the URL was used already, or the upload is complete,
+   *   rejected or expired), `too-large` (the body passed the declared size: rejected),
+   *   `upload-rejected` (the stored file failed the check and was deleted).
+   */
+  async receive(objectKey: string, body: ObjectBody, contentType: string): Promise<PutResult | null> {
+    const rows = await this.opts.db.select().from(uploads).where(eq(uploads.objectKey, objectKey)).limit(1);
+    const row = rows[0];
+    if (row === undefined) return null;
+    // The claim is a compare-and-set on the URL's expiry: exactly one PUT moves it to now, which also ends the URL.
+    const claimed =
+      row.status === 'pending' && row.expiresAt.getTime() > Date.now()
+        ? await this.opts.db
+            .update(uploads)
+            .set({ expiresAt: new Date() })
+            .where(and(eq(uploads.id, row.id), eq(uploads.status, 'pending'), eq(uploads.expiresAt, row.expiresAt)))
+            .returning({ id: uploads.id })
+        : [];
+    if (claimed.length === 0) throw new UploadError('upload-closed', closedMessage(row));
+    let stored;
+    try {
+      stored = await this.opts.store.putIfAbsent(objectKey, body, { contentType, maxBytes: row.size });
+    } catch (err) {
+      if (err instanceof ObjectTooLargeError) {
+        await this.settler.reject(row, 'pending', `the file is larger than the ${row.size} bytes declared`);
+        throw new UploadError('too-large', `upload ${row.id} takes exactly ${row.size} bytes; it was rejected: create a new upload`, { cause: err });
+      }
+      // Nothing was stored (the client went away, the disk failed): the URL works again for a retry.
+      await this.opts.db.update(uploads).set({ expiresAt: row.expiresAt }).where(and(eq(uploads.id, row.id), eq(uploads.status, 'pending')));
+      throw err;
+    }
+    if (stored.existing) throw new UploadError('upload-closed', closedMessage(row));
+    const settled = await this.settler.refresh(row);
+    if (settled.row.status !== 'complete') {
+      throw new UploadError('upload-rejected', `upload ${row.id} was rejected: ${settled.row.rejection ?? 'the stored file did not match'}; create a new upload`);
+    }
+    return { key: stored.key, size: stored.size, etag: stored.etag };
+  }
+
   private async find(principal: Principal, by: { uploadId: string } | { objectKey: string }): Promise<UploadRow> {
     const ref = 'uploadId' in by ? by.uploadId : by.objectKey;
     if ('uploadId' in by && !UUID.test(by.uploadId)) throw new UploadError('upload-not-found', `no upload ${ref}`);
@@ -180,30 +233,6 @@ export class UploadService {
     if (row === undefined) throw new UploadError('upload-not-found', `no upload ${ref}`);
     return row;
   }
-
-  /** Looks at the stored object: completes or rejects a pending upload; returns the row as it now is. */
-  private async refresh(row: UploadRow): Promise<{ row: UploadRow; object: ObjectInfo | null }> {
-    if (row.status === 'rejected') return { row, object: null };
-    const object = await this.opts.store.stat(row.objectKey);
-    if (row.status === 'complete' || object === null) return { row, object };
-    const mismatch = mismatchOf(row, object);
-    if (mismatch === null) {
-      const completedAt = new Date();
-      await this.opts.db.update(uploads).set({ status: 'complete', completedAt }).where(and(eq(uploads.id, row.id), eq(uploads.status, 'pending')));
-      return { row: { ...row, status: 'complete', completedAt }, object };
-    }
-    // Row first: if the delete then fails, the upload is still refused.
-    await this.opts.db.update(uploads).set({ status: 'rejected', rejection: mismatch }).where(and(eq(uploads.id, row.id), eq(uploads.status, 'pending')));
-    await this.opts.store.delete(row.objectKey);
-    return { row: { ...row, status: 'rejected', rejection: mismatch }, object: null };
-  }
-}
-
-/** Why a stored object does not match its upload, or null when it does. */
-function mismatchOf(row: UploadRow, object: ObjectInfo): string | null {
-  if (object.size !== row.size) return `the stored file has ${object.size} bytes, ${row.size} were declared`;
-  if (mediaTypeOf(object.contentType) !== mediaTypeOf(row.contentType)) return `the stored file is ${object.contentType}, ${row.contentType} was declared`;
-  return null;
 }
 
 /**

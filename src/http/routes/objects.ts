@@ -5,20 +5,34 @@
  * signature and expiry (403), Content-Type against the signed one (415),
  * declared Content-Length against the signed limit (413), then the body is
  * streamed into the store, which stops at the limit (413, nothing stored).
+ * A PUT to an upload's key goes through the UploadReceiver: the URL works
+ * once (409 `upload-closed` after that), and the stored file is checked
+ * before the answer (422 `upload-rejected`, nothing kept).
  * Mounted at OBJECTS_ROUTE_PATH only when the store is the filesystem one.
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { createRoute, z } from '@hono/zod-openapi';
-import { InvalidObjectKeyError, ObjectTooLargeError, parseObjectKey } from '../../../actors/ports/index.ts';
+import { InvalidObjectKeyError, ObjectTooLargeError, parseObjectKey, type ObjectBody, type PutResult } from '../../../actors/ports/index.ts';
 import { GatewayUrlError, type GatewayUrlSigner, type ObjectStore, type SignedQuery } from '../../storage/objects/index.ts';
 import { HttpError } from '../errors.ts';
 import { createRouter, errorResponses, jsonContent, type Router } from '../router.ts';
+
+/** Where PUTs to upload keys go instead of straight into the store (UploadService.receive). */
+export interface UploadReceiver {
+  /**
+   * Stores an upload's body once and checks it; null when the key names no upload.
+   * @throws UploadError when the URL was used already or the file is refused.
+   */
+  receive(objectKey: string, body: ObjectBody, contentType: string): Promise<PutResult | null>;
+}
 
 /** What {@link objectsRoutes} needs. */
 export interface ObjectsRoutesDeps {
   readonly store: ObjectStore;
   readonly signer: GatewayUrlSigner;
+  /** Makes upload URLs single-use and checks what they receive; without it a signed PUT may be repeated. */
+  readonly uploads?: UploadReceiver | undefined;
 }
 
 const keyParams = z.object({
@@ -38,9 +52,9 @@ const putRoute = createRoute({
   path: '/{key}',
   tags: ['objects'],
   summary: 'Upload an object through a signed gateway URL (filesystem store)',
-  description: 'The URL comes from POST /v1/uploads. Send the body with the Content-Type it names.',
+  description: 'The URL comes from POST /v1/uploads and takes one PUT. Send the body with the Content-Type it names; the file is checked (size, type, magic bytes) before the answer.',
   request: { params: keyParams, query: signedQuery, body: { content: { '*/*': { schema: binary } }, required: true } },
-  responses: { 200: jsonContent(storedSchema, 'Stored'), ...errorResponses(400, 403, 413, 415) },
+  responses: { 200: jsonContent(storedSchema, 'Stored (for an upload: stored and checked, the upload is complete)'), ...errorResponses(400, 403, 409, 413, 415, 422) },
 });
 
 const getRoute = createRoute({
@@ -73,7 +87,7 @@ export function objectsRoutes(deps: ObjectsRoutesDeps): Router {
     const raw = c.req.raw.body;
     const body = raw === null ? new Uint8Array(0) : Readable.fromWeb(raw as NodeReadableStream<Uint8Array>);
     try {
-      const stored = await deps.store.put(key, body, { contentType, maxBytes });
+      const stored = (await deps.uploads?.receive(key, body, contentType)) ?? (await deps.store.put(key, body, { contentType, maxBytes }));
       c.header('ETag', `"${stored.etag}"`);
       return c.json({ key: stored.key, size: stored.size, etag: stored.etag }, 200);
     } catch (err) {

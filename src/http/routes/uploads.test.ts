@@ -7,35 +7,21 @@
  * comes from a test header until auth is mounted in front.
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { API_SCOPES, type ApiScope, type AuthEnv, type Principal } from '../../auth/principal.ts';
 import { createRootLogger } from '../../log.ts';
-import { openDatabase, S3ObjectStore, type Database, type ObjectStore } from '../../storage/index.ts';
-import { startObjectGateway, startS3rver, type ObjectGatewayHandle, type S3rverHandle } from '../../testing/index.ts';
+import type { ObjectStore } from '../../storage/index.ts';
+import { sampleFile } from '../../testing/index.ts';
 import { UploadError, UploadService } from '../../uploads/index.ts';
 import { errorResponse } from '../errors.ts';
+import { useUploadsFixture } from './uploads-fixture.ts';
 import { uploadsRoutes } from './uploads.ts';
 
 const log = createRootLogger({ level: 'silent', instanceId: 'test' });
 const MAX_BYTES = 1_000_000;
-
-let database: Database | undefined;
-let gw: ObjectGatewayHandle | undefined;
-let s3: S3rverHandle | undefined;
-
-before(async () => {
-  database = await openDatabase({ logger: log });
-  await database.migrate();
-  gw = await startObjectGateway();
-  s3 = await startS3rver();
-});
-after(async () => {
-  await database?.close();
-  await gw?.dispose();
-  await s3?.dispose();
-});
+const fixture = useUploadsFixture(MAX_BYTES);
 
 function principal(userId: string, scopes: readonly ApiScope[] = API_SCOPES): Principal {
   return { kind: scopes.length === API_SCOPES.length ? 'user' : 'api-key', userId, keyId: undefined, scopes: new Set(scopes) };
@@ -43,8 +29,7 @@ function principal(userId: string, scopes: readonly ApiScope[] = API_SCOPES): Pr
 
 /** An app with the uploads router; `x-test-user` (and `x-test-scopes`) name the principal. */
 function harness(store: ObjectStore) {
-  if (!database) throw new Error('database did not open');
-  const service = new UploadService({ db: database.db, store, maxBytes: MAX_BYTES });
+  const service = new UploadService({ db: fixture.db(), store, maxBytes: MAX_BYTES });
   const app = new OpenAPIHono<AuthEnv>();
   app.onError((err, c) => errorResponse(c, err, log));
   app.route(
@@ -75,14 +60,14 @@ interface Created {
 }
 
 for (const [name, storeOf] of [
-  ['filesystem store (gateway URLs)', () => gw!.store],
-  ['S3 store (s3rver)', () => new S3ObjectStore({ endpoint: s3!.endpoint, accessKey: s3!.accessKey, secretKey: s3!.secretKey, bucket: `uploads-${randomUUID().slice(0, 8)}` })],
+  ['filesystem store (gateway URLs)', () => fixture.gateway().store],
+  ['S3 store (s3rver)', () => fixture.s3Store()],
 ] as const) {
   describe(`uploads on the ${name}`, () => {
     it('go from POST to PUT to complete to download to job input', async () => {
       const { service, call } = harness(storeOf());
       const user = randomUUID();
-      const file = randomBytes(20_000);
+      const file = sampleFile('mp3', 20_000);
       const created = await call('POST', '/v1/uploads', user, { filename: 'Interview (final).mp3', contentType: 'audio/mpeg', size: file.length });
       assert.equal(created.status, 201, JSON.stringify(created.json));
       const c = created.json as unknown as Created;
@@ -140,7 +125,7 @@ for (const [name, storeOf] of [
 
 describe('uploads refused', () => {
   it('with 415 for a content type off the allow-list, 413 over the size limit, 400 for bad fields', async () => {
-    const { call } = harness(gw!.store);
+    const { call } = harness(fixture.gateway().store);
     const user = randomUUID();
     for (const contentType of ['text/html', 'image/svg+xml', 'application/x-msdownload']) {
       const r = await call('POST', '/v1/uploads', user, { filename: 'x', contentType, size: 10 });
@@ -165,7 +150,7 @@ describe('uploads refused', () => {
   });
 
   it('with 401 without a principal and 403 without the jobs:run scope', async () => {
-    const { call } = harness(gw!.store);
+    const { call } = harness(fixture.gateway().store);
     const body = { filename: 'a.txt', contentType: 'text/plain', size: 1 };
     assert.equal((await call('POST', '/v1/uploads', undefined, body)).status, 401);
     const scoped = await call('POST', '/v1/uploads', randomUUID(), body, { 'x-test-scopes': 'docs:read' });
@@ -175,7 +160,7 @@ describe('uploads refused', () => {
 
   it('by rejecting an S3 upload whose stored object differs from what was declared, and deleting it', async () => {
     // S3 presigned PUTs cannot bind size or type (s3rver, like S3, stores what it is sent).
-    const store = new S3ObjectStore({ endpoint: s3!.endpoint, accessKey: s3!.accessKey, secretKey: s3!.secretKey, bucket: `reject-${randomUUID().slice(0, 8)}` });
+    const store = fixture.s3Store();
     const { service, call } = harness(store);
     const user = randomUUID();
     const c = (await call('POST', '/v1/uploads', user, { filename: 't.txt', contentType: 'text/plain', size: 5 })).json as unknown as Created;
