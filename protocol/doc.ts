@@ -193,7 +193,7 @@ export interface AttributionSpan {
  */
 export interface AttributedRoot {
   readonly type: 'text' | 'xml';
-  readonly spans: readonly AttributionSpan[];
+  readonly spans: AttributionSpan[];
 }
 
 /** Reply to `attribution`: the text roots of the document, attributed. Map and array roots are left out. */

@@ -26,6 +26,7 @@ export const AUDIT_ACTIONS = [
   'doc.share',
   'doc.unshare',
   'doc.restore',
+  'doc.revert',
   'job.delete',
   'job.create',
   'job.cancel',
