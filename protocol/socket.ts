@@ -1,17 +1,19 @@
 /**
  * The multiplexed application WebSocket at `/ws`: JSON text frames, one
- * socket carrying any number of channels. Today a channel is a job
- * (`job:<id>`): its events (resumable by sequence, like SSE) and its model
- * token deltas. Layouts and close codes are described in PROTOCOL.md.
+ * socket carrying any number of channels. A channel is a job (`job:<id>`)
+ * or an agent session (`agent:<id>`): its events (resumable by sequence,
+ * like SSE), its model token deltas and, for sessions, status changes.
+ * Layouts and close codes are described in PROTOCOL.md.
  *
  * Client -> server:
- *   { "type": "subscribe",   "channel": "job:<id>", "lastEventId"?: "<seq>" }
- *   { "type": "unsubscribe", "channel": "job:<id>" }
+ *   { "type": "subscribe",   "channel": "job:<id>" | "agent:<id>", "lastEventId"?: "<seq>" }
+ *   { "type": "unsubscribe", "channel" }
  *   { "type": "ping" }
  * Server -> client:
  *   { "type": "subscribed",   "channel" }
- *   { "type": "event",        "channel", "id": "<seq>", "event": "<JobEvent type>", "data": JobEvent }
+ *   { "type": "event",        "channel", "id": "<seq>", "event": "<JobEvent | AgentEvent type>", "data": JobEvent | AgentEvent }
  *   { "type": "token",        "channel", "data": TokenDelta }
+ *   { "type": "status",       "channel", "data": AgentStatusEvent }   agent channels only
  *   { "type": "end",          "channel", "reason": "job-ended" | "overflow" | "error" }
  *   { "type": "unsubscribed", "channel" }
  *   { "type": "error",        "channel"?, "code", "message" }   a refused subscription; the socket stays open
@@ -44,6 +46,7 @@ export type SocketServerFrame =
   | { readonly type: 'subscribed'; readonly channel: string }
   | { readonly type: 'event'; readonly channel: string; readonly id: string; readonly event: string; readonly data: unknown }
   | { readonly type: 'token'; readonly channel: string; readonly data: unknown }
+  | { readonly type: 'status'; readonly channel: string; readonly data: unknown }
   | { readonly type: 'end'; readonly channel: string; readonly reason: 'job-ended' | 'overflow' | 'error' }
   | { readonly type: 'unsubscribed'; readonly channel: string }
   | { readonly type: 'error'; readonly channel?: string; readonly code: string; readonly message: string }
@@ -94,4 +97,25 @@ export function jobChannel(id: ActorId): string {
 export function parseJobChannel(channel: string): ActorId {
   if (!channel.startsWith('job:')) throw new ProtocolError('invalid-subject', `unknown channel ${JSON.stringify(channel.slice(0, 60))}; channels are job:<id>`);
   return parseActorId(channel.slice(4));
+}
+
+/** `agent:<id>` for an agent session. */
+export function agentChannel(id: ActorId): string {
+  return `agent:${id}`;
+}
+
+/** The kinds of actor a /ws channel can follow. */
+export type SocketChannelKind = 'job' | 'agent';
+
+/**
+ * The actor a channel names: `job:<id>` or `agent:<id>`.
+ * @throws ProtocolError `invalid-subject` for another kind of channel, `invalid-id` for a bad id.
+ */
+export function parseSocketChannel(channel: string): { readonly kind: SocketChannelKind; readonly id: ActorId } {
+  const colon = channel.indexOf(':');
+  const kind = channel.slice(0, colon);
+  if (colon < 0 || (kind !== 'job' && kind !== 'agent')) {
+    throw new ProtocolError('invalid-subject', `unknown channel ${JSON.stringify(channel.slice(0, 60))}; channels are job:<id> or agent:<id>`);
+  }
+  return { kind, id: parseActorId(channel.slice(colon + 1)) };
 }

@@ -1,8 +1,9 @@
 /**
  * One client on the multiplexed `/ws` socket: validates every frame,
- * subscribes it to the job channels it asks for (owner only; others get an
- * error frame as for a job that does not exist) and relays each job's
- * events and token deltas, resumable by sequence exactly like SSE. Bad
+ * subscribes it to the job and agent-session channels it asks for (owner
+ * only; others get an error frame as for one that does not exist) and relays
+ * their events, token deltas and (sessions) status changes, resumable by
+ * sequence exactly like SSE. Bad
  * frames close this socket with a code from protocol/errors.ts; a client
  * too slow to read is closed as a slow consumer rather than buffered.
  */
@@ -10,7 +11,9 @@ import type { RawData, WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.ts';
 import { CLOSE_CODES, ProtocolError } from '../../protocol/errors.ts';
 import type { ActorId } from '../../protocol/ids.ts';
-import { decodeSocketClientFrame, MAX_SOCKET_CHANNELS, parseJobChannel, SocketFrameError, type SocketServerFrame } from '../../protocol/socket.ts';
+import { decodeSocketClientFrame, MAX_SOCKET_CHANNELS, parseSocketChannel, SocketFrameError, type SocketServerFrame } from '../../protocol/socket.ts';
+import { agentSessionOwner, followAgentEvents, type AgentEventFeedDeps, type AgentLogReader } from '../agent-sessions/index.ts';
+import type { FeedEnd } from '../events/index.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { followJobEvents, type JobEventFeedDeps } from '../jobs/job-event-feed.ts';
 import { jobOwner } from '../jobs/job-owner.ts';
@@ -22,6 +25,8 @@ import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 export interface JobSocketConnectionDeps {
   readonly jobLog: JetStreamJobLog;
   readonly feed: JobEventFeedDeps;
+  /** Agent-session logs and feed; without them `agent:<id>` channels are refused. */
+  readonly agents?: { readonly log: AgentLogReader; readonly feed: Omit<AgentEventFeedDeps, 'log'> } | undefined;
   readonly maxBufferedBytes: number;
   readonly messageLimiter: RateLimiter | undefined;
   readonly log: Logger;
@@ -85,30 +90,46 @@ export class JobSocketConnection extends GatewaySocket {
     const abort = new AbortController();
     this.channels.set(channel, abort);
     try {
-      let jobId: ActorId;
+      let target: { kind: 'job' | 'agent'; id: ActorId };
       try {
-        jobId = parseJobChannel(channel);
+        target = parseSocketChannel(channel);
       } catch (err) {
         throw err instanceof ProtocolError ? err : new ProtocolError('invalid-subject', (err as Error).message);
       }
-      const owner = await jobOwner(this.deps.jobLog, jobId, abort.signal);
-      if (owner === null || owner !== this.principal.userId) throw new ProtocolError('not-found', `job ${jobId} does not exist`);
+      const agents = this.deps.agents;
+      if (target.kind === 'agent' && agents === undefined) throw new ProtocolError('invalid-subject', 'agent channels are not served by this gateway');
+      const owner = target.kind === 'job' ? await jobOwner(this.deps.jobLog, target.id, abort.signal) : await agentSessionOwner(agents!.log, target.id, abort.signal);
+      if (owner === null || owner !== this.principal.userId) throw new ProtocolError('not-found', `${target.kind === 'job' ? 'job' : 'agent session'} ${target.id} does not exist`);
       if (abort.signal.aborted) return;
       // Acknowledged before the replay starts, so `subscribed` precedes the channel's events.
       this.send({ type: 'subscribed', channel });
-      await followJobEvents(this.deps.feed, jobId, {
+      const onEnd = (why: FeedEnd | 'job-ended', err?: unknown) => {
+        if (why === 'closed') return;
+        if (why === 'error') this.deps.log.warn({ err, channel }, 'following events failed');
+        if (this.channels.get(channel) === abort) this.channels.delete(channel);
+        this.send({ type: 'end', channel, reason: why === 'ended' ? 'job-ended' : why });
+      };
+      if (target.kind === 'agent') {
+        await followAgentEvents({ ...agents!.feed, log: agents!.log }, target.id, {
+          afterSeq,
+          signal: abort.signal,
+          onItem: (item) => {
+            if (item.kind === 'event') this.send({ type: 'event', channel, id: String(item.seq), event: item.event.type, data: item.event });
+            else if (item.data.type === 'token') this.send({ type: 'token', channel, data: item.data.token });
+            else this.send({ type: 'status', channel, data: item.data.status });
+          },
+          onEnd,
+        });
+        return;
+      }
+      await followJobEvents(this.deps.feed, target.id, {
         afterSeq,
         signal: abort.signal,
         onItem: (item) => {
           if (item.kind === 'event') this.send({ type: 'event', channel, id: String(item.seq), event: item.event.type, data: item.event });
           else this.send({ type: 'token', channel, data: item.token });
         },
-        onEnd: (why, err) => {
-          if (why === 'closed') return;
-          if (why === 'error') this.deps.log.warn({ err, channel }, 'following job events failed');
-          if (this.channels.get(channel) === abort) this.channels.delete(channel);
-          this.send({ type: 'end', channel, reason: why });
-        },
+        onEnd,
       });
     } catch (err) {
       if (this.channels.get(channel) === abort) this.channels.delete(channel);
@@ -116,8 +137,8 @@ export class JobSocketConnection extends GatewaySocket {
       if (err instanceof ProtocolError) {
         this.send({ type: 'error', channel, code: err.code, message: err.message });
       } else {
-        this.deps.log.error({ err, channel }, 'subscribing to a job failed');
-        this.send({ type: 'error', channel, code: 'unavailable', message: 'could not follow this job; retry' });
+        this.deps.log.error({ err, channel }, 'subscribing to a channel failed');
+        this.send({ type: 'error', channel, code: 'unavailable', message: 'could not follow this channel; retry' });
       }
     }
   }

@@ -1,6 +1,6 @@
 /**
  * The multiplexed application WebSocket at `/ws` (protocol/socket.ts): one
- * socket per client following any number of jobs. At upgrade a browser
+ * socket per client following any number of jobs and agent sessions. At upgrade a browser
  * Origin must be allowed (else 4403) and a token must authenticate (else
  * 4401; same sources as /collab: `?token=`, Authorization, X-Api-Key or a
  * `loom.bearer.<token>` subprotocol), with the `jobs:run` scope (4403).
@@ -17,7 +17,7 @@ import type { JobEventFeedDeps } from '../jobs/job-event-feed.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import type { ConnectionQuota } from './connection-quota.ts';
-import { JobSocketConnection } from './job-socket-connection.ts';
+import { JobSocketConnection, type JobSocketConnectionDeps } from './job-socket-connection.ts';
 import { closeSocket } from './socket-close.ts';
 import { SocketHeartbeat } from './socket-heartbeat.ts';
 
@@ -27,6 +27,8 @@ export interface JobSocketGatewayDeps {
   readonly gatewayId: string;
   readonly jobLog: JetStreamJobLog;
   readonly feed: JobEventFeedDeps;
+  /** Agent-session logs and feed, for `agent:<id>` channels. */
+  readonly agents?: JobSocketConnectionDeps['agents'];
   /** The principal of a raw credential. @throws AuthError when it is not valid. */
   authenticateToken(raw: string): Promise<Principal>;
   readonly allowedOrigins: readonly string[];
@@ -105,6 +107,7 @@ export class JobSocketGateway {
     const conn = new JobSocketConnection(connId, ws, principal, {
       jobLog: this.deps.jobLog,
       feed: this.deps.feed,
+      agents: this.deps.agents,
       maxBufferedBytes: this.deps.maxBufferedBytes,
       messageLimiter: this.deps.messageLimiter,
       log,

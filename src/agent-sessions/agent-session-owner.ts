@@ -1,0 +1,21 @@
+/** Who owns an agent session, read from its first log entry (session-started) without activating it. */
+import { decodeAgentEvent } from '../../protocol/agent-events.ts';
+import type { EventLogReader } from '../events/index.ts';
+
+/** What the gateway reads of session logs: the follower's reads, and the first entry for its owner. */
+export interface AgentLogReader extends EventLogReader {
+  /** The session's first entry (session-started), or null when it does not exist. */
+  first(id: string, signal?: AbortSignal): Promise<{ readonly seq: number; readonly body: Uint8Array } | null>;
+}
+
+/**
+ * The owner of a session, or null when the session does not exist.
+ * @throws when the log cannot be read or its first entry is not a session-started event.
+ */
+export async function agentSessionOwner(log: Pick<AgentLogReader, 'first'>, sessionId: string, signal?: AbortSignal): Promise<string | null> {
+  const first = await log.first(sessionId, signal);
+  if (first === null) return null;
+  const event = decodeAgentEvent(first.body);
+  if (event.type !== 'session-started') throw new Error(`log of agent session ${sessionId} starts with ${event.type}, not session-started`);
+  return event.ownerId;
+}
