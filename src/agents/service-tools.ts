@@ -2,16 +2,17 @@
  * Tools that internal services offer as NATS micro-services. Discovery asks
  * every service for its INFO (`$SRV.INFO`, through @nats-io/services' client)
  * and keeps each endpoint whose metadata announces a tool (see
- * protocol/agent-tools.ts). What discovery found is reused for `cacheTtlMs`:
- * a new service becomes visible, and a changed one takes effect, at most
- * that long after it started; a name not in the cache triggers an earlier
- * look once `minRefreshMs` has passed since the last one. A service that
- * went away stays listed until then, and calling it meanwhile is an
- * `unavailable` tool error (no responders).
+ * protocol/agent-tools.ts). What discovery found is reused for `cacheTtlMs`,
+ * then renewed in the background at the next lookup (which still gets the
+ * cached answer): a changed or vanished service takes effect at most
+ * `cacheTtlMs` plus one discovery late, and calling a vanished one meanwhile
+ * is an `unavailable` tool error (no responders). A name not in the cache
+ * triggers a discovery that the caller waits for, at most once per
+ * `minRefreshMs`, so a new service is found at once.
  */
 import { Svcm, type ServiceInfo } from '@nats-io/services';
 import { headers as natsHeaders, RequestError, TimeoutError, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { parseServiceToolMetadata, SERVICE_ERROR_HEADERS, SERVICE_TOOL_HEADERS } from '../../protocol/agent-tools.ts';
+import { parseServiceToolMetadata, SERVICE_ERROR_HEADERS, SERVICE_TOOL_HEADERS, type ServiceToolAnnouncement } from '../../protocol/agent-tools.ts';
 import type { Logger } from '../log.ts';
 import type { RunnableTool, ToolInvocation } from './runnable-tool.ts';
 import type { SchemaValidator } from './schema-validator.ts';
@@ -51,12 +52,18 @@ export class ServiceToolDirectory implements ServiceToolSource {
   }
 
   async find(name: string, signal: AbortSignal): Promise<RunnableTool | null> {
-    const now = Date.now();
-    let found = this.#cache;
-    if (found === null || now - found.at >= this.#o.cacheTtlMs || (!found.tools.has(name) && now - found.at >= this.#o.minRefreshMs)) {
-      found = await this.#refresh(signal);
+    const cached = this.#cache;
+    const age = cached === null ? Infinity : Date.now() - cached.at;
+    const hit = cached?.tools.get(name);
+    if (hit !== undefined) {
+      // A known tool is served from the cache; past its TTL the cache is renewed beside the call, so a step never waits for a discovery it does not need.
+      if (age >= this.#o.cacheTtlMs && this.#inFlight === null) {
+        this.#refresh(AbortSignal.timeout(this.#o.discoveryWaitMs * 4)).catch((err: unknown) => this.#o.log.warn({ err }, 'renewing service tools failed'));
+      }
+      return hit;
     }
-    return found.tools.get(name) ?? null;
+    if (cached !== null && age < this.#o.minRefreshMs) return null;
+    return (await this.#refresh(signal)).tools.get(name) ?? null;
   }
 
   /** One discovery at a time; concurrent callers share it. */
@@ -85,14 +92,14 @@ export class ServiceToolDirectory implements ServiceToolSource {
     }
     // A stable order, so the same name always resolves to the same service when two announce it.
     infos.sort((a, b) => (a.name === b.name ? a.id.localeCompare(b.id) : a.name.localeCompare(b.name)));
-    const tools = new Map<string, RunnableTool>();
+    const tools = new Map<string, ServiceTool>();
     for (const info of infos) {
       for (const endpoint of info.endpoints ?? []) {
         const tool = this.#toolOf(info, endpoint.subject, endpoint.metadata);
         if (tool === null) continue;
         const taken = tools.get(tool.descriptor.name);
         if (taken === undefined) tools.set(tool.descriptor.name, tool);
-        else if (taken !== tool && (taken as ServiceTool).subject !== endpoint.subject) {
+        else if (taken.subject !== endpoint.subject) {
           this.#reportOnce(`dup:${info.name}:${endpoint.subject}`, { service: info.name, tool: tool.descriptor.name }, 'service tool name offered twice; the first service keeps it');
         }
       }
@@ -104,7 +111,7 @@ export class ServiceToolDirectory implements ServiceToolSource {
   }
 
   #toolOf(info: ServiceInfo, subject: string, metadata: Record<string, string> | undefined): ServiceTool | null {
-    let announced;
+    let announced: ServiceToolAnnouncement | null;
     try {
       announced = parseServiceToolMetadata(metadata);
       if (announced !== null) this.#o.validator.prepare(announced.parameters);
