@@ -192,6 +192,19 @@ describe('doc_edit', () => {
     assert.equal(content(await runner.call('doc_read', { docId: id }, ctx(users.owner))), 'unchanged');
   });
 
+  it('refuses to write plain text into a rich-text (XML) root', async () => {
+    const id = parseActorId(`agent-doc-${randomBytes(5).toString('hex')}`);
+    await registry.create({ id, title: 'Rich', ownerId: users.owner, at: new Date() });
+    const doc = new Y.Doc();
+    const paragraph = new Y.XmlElement('paragraph');
+    paragraph.insert(0, [new Y.XmlText('rich text')]);
+    doc.getXmlFragment('prosemirror').insert(0, [paragraph]);
+    await new ActorDocumentPort(client).update(id, Y.encodeStateAsUpdate(doc), AbortSignal.timeout(10_000));
+    doc.destroy();
+    const refused = failure(await runner.call('doc_edit', { docId: id, op: 'append', text: 'x' }, ctx(users.owner)));
+    assert.deepEqual(refused, { code: 'failed', error: 'root "prosemirror" holds rich text (XML); doc_edit writes plain text roots only' });
+  });
+
   it('reports missing text to replace, a position past the end and a missing position', async () => {
     const id = await ownersDoc('Short', 'abc');
     assert.equal(failure(await runner.call('doc_edit', { docId: id, op: 'replace', find: 'zzz', text: 'y' }, ctx(users.owner))).code, 'not-found');
