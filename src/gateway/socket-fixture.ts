@@ -1,8 +1,8 @@
 /**
  * For the gateway's own tests: both WebSocket endpoints (/collab and /ws) on
  * a plain node HTTP server in the test process, over a real nats-server, so
- * a test can count the server's TCP connections. Credentials are fake: the
- * token `user:<id>` authenticates as that user, anything else is refused.
+ * a test can count the server's TCP connections. Credentials are fake (see
+ * fakeAuthenticate).
  * Also a raw WebSocket client that never answers a close frame (as a broken
  * or hostile client), to prove the server ends connections on its own.
  */
@@ -30,10 +30,13 @@ export interface SocketFixture {
   stop(): Promise<void>;
 }
 
-/** `user:<id>` is a user token; anything else is refused with 401. */
+const ALL_SCOPES = new Set(['docs:read', 'docs:write', 'jobs:run'] as const);
+
+/** `user:<id>` is a user token, `key:<id>` an API key of user `owner-<id>`; anything else is refused with 401. */
 export function fakeAuthenticate(raw: string): Promise<Principal> {
-  if (!raw.startsWith('user:')) return Promise.reject(new AuthError('invalid-token', 'access token is not valid'));
-  return Promise.resolve({ kind: 'user', userId: raw.slice(5), keyId: undefined, scopes: new Set(['docs:read', 'docs:write', 'jobs:run'] as const), sessionId: undefined });
+  if (raw.startsWith('user:')) return Promise.resolve({ kind: 'user', userId: raw.slice(5), keyId: undefined, scopes: ALL_SCOPES, sessionId: undefined });
+  if (raw.startsWith('key:')) return Promise.resolve({ kind: 'api-key', userId: `owner-${raw.slice(4)}`, keyId: raw.slice(4), scopes: ALL_SCOPES });
+  return Promise.reject(new AuthError('invalid-token', 'access token is not valid'));
 }
 
 export async function startSocketFixture(opts: {
