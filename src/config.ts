@@ -174,6 +174,13 @@ export const ENV_SCHEMA = z
     LOOM_JOB_MAX_INPUT_BYTES: int(64, 16 * 1024 * 1024).default(256 * 1024),
     LOOM_JOB_SUPERVISOR_INTERVAL_MS: int(100, 3_600_000).default(5_000),
     LOOM_MODEL_PRICES: modelPricesSchema.default('{}'),
+    // Data protection (issue 12): retention ages in days, 0 = keep forever; account export limits.
+    LOOM_RETENTION_JOB_LOG_DAYS: int(0, 36_500).default(0),
+    LOOM_RETENTION_ARTIFACT_DAYS: int(0, 36_500).default(0),
+    LOOM_RETENTION_AUDIT_DAYS: int(0, 36_500).default(0),
+    LOOM_RETENTION_INTERVAL_MS: int(1_000, 86_400_000).default(3_600_000),
+    LOOM_RATE_EXPORT_BURST: int(1, 1_000).default(2),
+    LOOM_RATE_EXPORT_PER_HOUR: int(1, 1_000_000).default(6),
   })
   .strict();
 
@@ -287,6 +294,21 @@ export interface Config {
    * path). The documents API itself always requires credentials.
    */
   readonly docAccess: 'members' | 'open';
+  /** Data protection: the retention purge (actors role) and account export limits (gateway role). */
+  readonly privacy: {
+    /** Ages after which the purge removes data; 0 keeps it forever. */
+    readonly retention: {
+      /** Finished jobs: their log, projection rows and artifacts. */
+      readonly jobLogDays: number;
+      /** Artifacts of finished jobs (the job itself stays). */
+      readonly artifactDays: number;
+      readonly auditDays: number;
+      /** How often one actors process (holding the purge lease) runs the purge. */
+      readonly intervalMs: number;
+    };
+    /** Per user, on GET /v1/account/export. */
+    readonly exportRateLimit: RateLimitConfig;
+  };
   /** Token buckets; in-process, so each limit applies per gateway process. */
   readonly rateLimits: {
     /** Per IP and per account on login and registration. */
@@ -404,6 +426,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       modelPrices: e.LOOM_MODEL_PRICES,
     },
     docAccess: e.LOOM_DOC_ACCESS,
+    privacy: {
+      retention: {
+        jobLogDays: e.LOOM_RETENTION_JOB_LOG_DAYS,
+        artifactDays: e.LOOM_RETENTION_ARTIFACT_DAYS,
+        auditDays: e.LOOM_RETENTION_AUDIT_DAYS,
+        intervalMs: e.LOOM_RETENTION_INTERVAL_MS,
+      },
+      exportRateLimit: { capacity: e.LOOM_RATE_EXPORT_BURST, refillPerSec: e.LOOM_RATE_EXPORT_PER_HOUR / 3_600 },
+    },
     rateLimits: {
       login: { capacity: e.LOOM_RATE_LOGIN_BURST, refillPerSec: e.LOOM_RATE_LOGIN_PER_MIN / 60 },
       api: { capacity: e.LOOM_RATE_API_BURST, refillPerSec: e.LOOM_RATE_API_PER_S },

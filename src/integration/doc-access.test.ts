@@ -13,10 +13,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { WebSocket } from 'ws';
-import { CLOSE_CODES } from '../../protocol/errors.ts';
+import * as Y from 'yjs';
+import { CLOSE_CODES, ProtocolError } from '../../protocol/errors.ts';
+import { parseActorId } from '../../protocol/ids.ts';
 import { createAuth } from '../auth/index.ts';
 import { loadConfig } from '../config.ts';
 import { createRootLogger } from '../log.ts';
+import { ActorClient } from '../placement/actor-client.ts';
 import { openDatabase, type Database } from '../storage/index.ts';
 import { connectCollabClient, waitFor, type CollabClient } from '../testing/index.ts';
 import { startCluster, type ClusterFixture } from './cluster-fixture.ts';
@@ -246,4 +249,22 @@ test('deleting a document closes its sockets and refuses new ones', async () => 
   await waitFor(() => c.closes.some((x) => x.code === CLOSE_CODES.forbidden), { what: 'socket closed on delete', timeoutMs: 5_000 });
   c.provider.shouldConnect = false;
   assert.equal(await closeCodeOf(`${gw(0).wsUrl}/collab/${encodeURIComponent(id)}?token=${users.owner!.token}`), CLOSE_CODES.forbidden);
+});
+
+test('an internal service cannot plant content under an id nobody registered; once registered, the id takes its writes (issue 12, item 8)', async () => {
+  const id = `planted/${randomUUID()}`;
+  const service = new ActorClient(cluster.nc, { requestTimeoutMs: 5_000, deadlineMs: 20_000, log: createRootLogger({ level: 'silent', instanceId: 'test' }) });
+  const edit = (text: string) => {
+    const d = new Y.Doc();
+    d.getText('t').insert(0, text);
+    return Y.encodeStateAsUpdate(d);
+  };
+  await assert.rejects(
+    service.request('doc', parseActorId(id), 'update', edit('planted')),
+    (err: unknown) => err instanceof ProtocolError && err.code === 'not-found' && /not registered/.test(err.message),
+  );
+  // The actor that refused stays active; registering the id lets the next write in.
+  assert.equal((await api('POST', '/v1/docs', users.owner!.token, { id, title: 'Claimed' })).status, 201);
+  await service.request('doc', parseActorId(id), 'update', edit('written'));
+  assert.equal(await contentText(id), 'written', 'the owner finds only what was written after registration');
 });

@@ -18,8 +18,22 @@ import { FencedSubjectLog, type SubjectLogTarget } from './fenced-subject-log.ts
 export class JetStreamJobLog implements JobLog {
   private readonly log: FencedSubjectLog;
 
-  constructor(nc: NatsConnection, jsm: JetStreamManager, opts: { timeoutMs: number; logger: Logger }) {
+  constructor(
+    nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    opts: { timeoutMs: number; logger: Logger },
+  ) {
     this.log = new FencedSubjectLog(nc, jsm, { stream: JOB_LOG_STREAM, ...opts });
+  }
+
+  /**
+   * Removes every event of a job (account deletion, retention). An actor still
+   * holding the job in memory is fenced out by its next append.
+   * @returns how many events were removed.
+   */
+  async remove(id: string): Promise<number> {
+    const { purged } = await this.jsm.streams.purge(JOB_LOG_STREAM, { filter: jobLogSubject(parseActorId(id)) });
+    return purged;
   }
 
   async append(id: string, body: Uint8Array, expectedLastSeq: number): Promise<number> {

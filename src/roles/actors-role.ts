@@ -1,6 +1,7 @@
 /**
  * actors-role.ts: the actor host with the document and job actors, the
- * gateway-liveness listener, and the supervisor that resumes orphaned jobs.
+ * gateway-liveness listener, the supervisor that resumes orphaned jobs, and
+ * the retention purge (src/privacy/).
  */
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -17,6 +18,7 @@ import type { Provisioned } from '../nats/provision.ts';
 import { ActorClient } from '../placement/actor-client.ts';
 import type { Database, ObjectStore } from '../storage/index.ts';
 import { PostgresDocumentRegistry, PostgresJobProjection, PostgresSnapshotStore } from '../storage/index.ts';
+import { RetentionPurge } from '../privacy/index.ts';
 import { capToPayload, PAYLOAD_HEADROOM_BYTES } from './payload-limits.ts';
 
 /** A started role; stop() drains it. */
@@ -96,8 +98,21 @@ export function startActorsRole(opts: {
     log: hostLog.child({ component: 'job-supervisor' }),
   });
   supervisor.start();
+  // Purges jobs, artifacts and audit entries past their retention age (nothing when every age is 0).
+  const retention = new RetentionPurge({
+    db: opts.database.db,
+    jobLog: opts.jobLog,
+    objects: opts.artifacts,
+    retention: config.privacy.retention,
+    leases: opts.nats.leases,
+    host: config.instanceId,
+    leaseTtlMs: config.actors.leaseTtlMs,
+    log: hostLog.child({ component: 'retention' }),
+  });
+  retention.start();
   return {
     async stop() {
+      await retention.stop();
       await supervisor.stop();
       liveness.stop();
       await host.stop();

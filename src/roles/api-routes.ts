@@ -6,6 +6,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Principal } from '../auth/index.ts';
 import type { Config } from '../config.ts';
+import { accountRoutes } from '../http/routes/account.ts';
 import { apiKeysRoutes } from '../http/routes/api-keys.ts';
 import { auditRoutes, defaultOwnershipChecks } from '../http/routes/audit.ts';
 import { authRoutes } from '../http/routes/auth.ts';
@@ -17,6 +18,7 @@ import type { Router } from '../http/router.ts';
 import { jobOwner } from '../jobs/index.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+import { createPrivacyServices } from '../privacy/index.ts';
 import type { Database, OpenedObjectStore } from '../storage/index.ts';
 import { downloadUrl, OBJECTS_ROUTE_PATH } from '../storage/index.ts';
 import { UploadService } from '../uploads/index.ts';
@@ -85,6 +87,11 @@ export function apiRoutes(opts: {
       logger: log.child({ component: 'jobs' }),
     }),
   });
+  // Account export and deletion (data protection) work on the accounts' database.
+  if (database !== undefined) {
+    const privacy = createPrivacyServices({ config, db: database.db, nc, auth, documents, jobLog, objects: objects.store, actors: client, log });
+    routes.push({ path: '/v1/account', router: accountRoutes({ authenticate: auth.middleware, ...privacy }) });
+  }
   // Signed gateway URLs exist only for the filesystem store; their signature is the authorisation.
   if (objects.signer !== undefined) routes.push({ path: OBJECTS_ROUTE_PATH, router: objectsRoutes({ store: objects.store, signer: objects.signer, uploads }) });
   return routes;
