@@ -13,6 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { eq } from 'drizzle-orm';
 import * as Y from 'yjs';
 import type { ToolCallContext, ToolResult, ToolRunner } from '../../actors/agent/tool.ts';
 import { attributionReplySchema } from '../../protocol/doc.ts';
@@ -27,7 +28,7 @@ import { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import { provisionNats } from '../nats/provision.ts';
 import { ActorClient } from '../placement/actor-client.ts';
 import { startRoles, type RunningRoles } from '../roles/index.ts';
-import { openDatabase, openObjectStore, PostgresDocumentRegistry, type Database, type ObjectStore } from '../storage/index.ts';
+import { jobs, openDatabase, openObjectStore, PostgresDocumentRegistry, type Database, type ObjectStore } from '../storage/index.ts';
 import { startFakeModelServer, startNatsServer, startPostgresServer, waitFor, type FakeModelServer, type NatsServerHandle, type PostgresServerHandle } from '../testing/index.ts';
 import { UploadService } from '../uploads/index.ts';
 import { clientIdForSession, createAgentToolRunner } from './index.ts';
@@ -47,12 +48,14 @@ let config: Config;
 let runner: ToolRunner;
 let registry: PostgresDocumentRegistry;
 const users = {} as Record<'owner' | 'viewer' | 'stranger', string>;
+/** Model calls whose prompt names `topic` wait until `released` (a job kept running). */
+let held: { topic: string; released: Promise<void> } | null = null;
 
 before(async () => {
   [nats, pg, model, dataDir] = await Promise.all([
     startNatsServer(),
     startPostgresServer(),
-    startFakeModelServer({ respond: scriptedAnswer }),
+    startFakeModelServer({ respond: (request) => (held !== null && JSON.stringify(request.messages).includes(held.topic) ? held.released.then(() => scriptedAnswer(request)) : scriptedAnswer(request)) }),
     mkdtemp(path.join(tmpdir(), 'loom-agent-tools-')),
   ]);
   const databaseUrl = await pg.createDatabase();
@@ -284,6 +287,27 @@ describe('job_start', () => {
     const first = JSON.parse(content(await runner.call('job_start', { kind: 'document.generate', input: { topic: 'Waves', sections: 1 } }, c))) as { jobId: string };
     const again = JSON.parse(content(await runner.call('job_start', { kind: 'document.generate', input: { topic: 'Waves', sections: 1 } }, c))) as { jobId: string };
     assert.equal(again.jobId, first.jobId);
+  });
+
+  it('cancels the job it started when the turn is cancelled', async () => {
+    const topic = `Held ${randomBytes(3).toString('hex')}`;
+    let release = () => undefined as void;
+    held = { topic, released: new Promise<void>((resolve) => (release = resolve)) };
+    after(release);
+    const controller = new AbortController();
+    const c = ctx(users.owner, { signal: controller.signal });
+    const calling = runner.call('job_start', { kind: 'document.generate', input: { topic, sections: 1 } }, c);
+    // The job's first model call is on its way: the job exists and runs.
+    await waitFor(() => model.calls.some((call) => JSON.stringify(call.request.messages).includes(topic)), { what: 'the job to call the model' });
+    controller.abort();
+    assert.equal(failure(await calling).code, 'cancelled');
+    await waitFor(
+      async () => {
+        const rows = await database.db.select({ status: jobs.status, input: jobs.input }).from(jobs).where(eq(jobs.ownerId, users.owner));
+        return rows.some((r) => r.status === 'cancelled' && JSON.stringify(r.input).includes(topic));
+      },
+      { what: 'the job to be cancelled', timeoutMs: 20_000 },
+    );
   });
 
   it("refuses a target document the owner cannot edit, an unknown kind and a bad input", async () => {

@@ -7,10 +7,11 @@
  *
  * The job id is derived from (owner, session, call id) like an
  * Idempotency-Key: a call retried after a crash finds the job it started
- * instead of starting another.
+ * instead of starting another. Cancelling the turn cancels the job; the
+ * tool's timeout does not (the job was reported as running and goes on).
  */
 import { createHash } from 'node:crypto';
-import type { DocId } from '../../../protocol/ids.ts';
+import type { ActorId, DocId } from '../../../protocol/ids.ts';
 import { parseActorId } from '../../../protocol/ids.ts';
 import { jobViewSchema, startJobReplySchema, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
 import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
@@ -43,6 +44,7 @@ interface JobStartArgs {
 const EMPTY = new Uint8Array(0);
 /** Time kept back from the tool timeout to report a still-running job. */
 const REPORT_MARGIN_MS = 1_000;
+const CANCEL_TIMEOUT_MS = 10_000;
 
 export function jobStartTool(deps: JobStartDeps): RunnableTool {
   return {
@@ -87,11 +89,31 @@ export function jobStartTool(deps: JobStartDeps): RunnableTool {
       const request: StartJobRequest = { kind: args.kind, input, owner: call.ownerId, idempotencyKey: key, targetDocId, priority: 'interactive', model: null };
       const started = decodeJson((await deps.client.request('job', id, 'start', encodeJson(request), undefined, call.signal)).body, startJobReplySchema, 'start reply');
       call.log.info({ jobId: id, kind: args.kind, created: started.created }, 'job started by agent');
-      const ended = await waitForEnd(deps.feed, id, call.signal, Math.max(0, deps.timeoutMs - REPORT_MARGIN_MS));
+      let ended: boolean;
+      try {
+        ended = await waitForEnd(deps.feed, id, call.signal, Math.max(0, deps.timeoutMs - REPORT_MARGIN_MS));
+      } catch (err) {
+        if (call.signal.aborted && !isTimeout(call.signal.reason)) cancelJob(deps.client, id, call);
+        throw err;
+      }
       const job = ended ? decodeJson((await deps.client.request('job', id, 'get', EMPTY, undefined, call.signal)).body, jobViewSchema, 'job') : started.job;
       return JSON.stringify(summary(job, ended));
     },
   };
+}
+
+/** A timeout leaves the job running (it was reported as such); only a cancelled turn takes its job with it. */
+function isTimeout(reason: unknown): boolean {
+  return reason instanceof ToolFailure && reason.code === 'timeout';
+}
+
+/** Cancels the job of a cancelled turn, beside the turn's end (the turn does not wait for it). */
+function cancelJob(client: JobStartDeps['client'], jobId: ActorId, call: ToolInvocation): void {
+  const body = encodeJson({ by: call.ownerId, reason: `agent session ${call.sessionId} cancelled the turn that started it` });
+  client
+    .request('job', jobId, 'cancel', body, undefined, AbortSignal.timeout(CANCEL_TIMEOUT_MS))
+    .then(() => call.log.info({ jobId }, 'job cancelled with its turn'))
+    .catch((err: unknown) => call.log.warn({ err, jobId }, 'cancelling the job of a cancelled turn failed'));
 }
 
 /** Follows the job's events until it ends (true) or `waitMs` passes (false). */
