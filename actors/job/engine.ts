@@ -9,6 +9,7 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import type { JobPolicy } from '../../protocol/job-events.ts';
 import type { InferenceResult } from '../../protocol/inference.ts';
 import type { ParsedStartJobRequest } from '../../protocol/job.ts';
+import { canonicalJson } from '../ports/index.ts';
 import type { ActivityOutcome, JobTimer } from './effects.ts';
 import { activityOf, attemptFailed, Draft, type EngineEnv, plan, priceUsage, runEffects, startStep, stopInFlight } from './planner.ts';
 import { isTerminal, type JobState } from './state.ts';
@@ -22,18 +23,6 @@ const STEP_RETRYABLE_CODES: ReadonlySet<string> = new Set(['dead-lettered', 'can
 export interface JobDefaults {
   readonly policy: JobPolicy;
   readonly model: string;
-}
-
-/** JSON with object keys sorted, so equal values hash equally. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 /** What makes two start requests "the same job". */

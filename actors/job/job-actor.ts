@@ -21,7 +21,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ActorContext, ActorInstance, CommandMessage, MailboxMessage, TimerMessage } from '../actor.ts';
-import { StepDownError } from '../actor.ts';
+import { appendOrStepDown, dispatchInOrder } from '../mailbox-dispatch.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { checkVersion, HEADERS } from '../../protocol/headers.ts';
 import { decodeInferenceResult } from '../../protocol/inference.ts';
@@ -33,7 +33,7 @@ import {
   startJobRequestSchema,
   type JobView,
 } from '../../protocol/job.ts';
-import { decodeJson, encodeJson, errorReply } from '../../protocol/reply.ts';
+import { decodeJson, encodeJson } from '../../protocol/reply.ts';
 import { failureOutcome, putArtifact, readObject, writeDocument } from './activities.ts';
 import type { ActivityOutcome, JobEffect } from './effects.ts';
 import {
@@ -51,9 +51,9 @@ import {
 import type { AnyPipeline } from './pipeline.ts';
 import type { PriceTable } from './planner.ts';
 import { JobLogFencingError, type ArtifactStore, type DocumentPort, type InferenceQueue, type JobClock, type JobLog, type JobProjection } from './ports.ts';
-import { ProjectionSync } from './projection-sync.ts';
+import { ProjectionSync } from '../ports/index.ts';
 import { evolve, type JobState } from './state.ts';
-import { jobView, needsHost } from './view.ts';
+import { jobView, needsHost, projectionRecord } from './view.ts';
 
 /** Everything a job activation needs; built once per host by the definition. */
 export interface JobActorDeps {
@@ -82,7 +82,7 @@ const EMPTY = new Uint8Array(0);
 export class JobActor implements ActorInstance {
   private readonly running = new Map<string, AbortController>();
   private submitsInFlight = 0;
-  private readonly projection: ProjectionSync;
+  private readonly projection: ProjectionSync<JobState>;
   private readonly log: Logger;
 
   constructor(
@@ -91,28 +91,18 @@ export class JobActor implements ActorInstance {
     private readonly deps: JobActorDeps,
   ) {
     this.log = ctx.log;
-    this.projection = new ProjectionSync(deps.projection, ctx.log, (delayMs) => ctx.schedule(delayMs, 'projection-retry'));
+    this.projection = new ProjectionSync<JobState>((state, steps) => deps.projection.save(projectionRecord(state, steps)), ctx.log, (delayMs) =>
+      ctx.schedule(delayMs, 'projection-retry'),
+    );
   }
 
   private env(): EngineEnv {
     return { now: this.deps.clock.now(), random: () => this.deps.clock.random(), pipelines: this.deps.pipelines, prices: this.deps.prices };
   }
 
-  async handle(batch: readonly MailboxMessage[]): Promise<void> {
-    for (const message of batch) {
-      if (message.source === 'signal') continue; // jobs keep no per-gateway state
-      if (message.source === 'timer') {
-        await this.onTimer(message);
-        continue;
-      }
-      try {
-        await this.onCommand(message);
-      } catch (err) {
-        if (err instanceof StepDownError) throw err;
-        if (err instanceof ProtocolError) message.respond(errorReply(err.code, err.message));
-        else throw err;
-      }
-    }
+  handle(batch: readonly MailboxMessage[]): Promise<void> {
+    // Jobs keep no per-gateway state: host signals are ignored.
+    return dispatchInOrder(batch, { onCommand: (c) => this.onCommand(c), onTimer: (t) => this.onTimer(t) });
   }
 
   private async onCommand(command: CommandMessage): Promise<void> {
@@ -212,14 +202,7 @@ export class JobActor implements ActorInstance {
     const changed = new Set<string>();
     for (const event of draft.events) {
       const body = encodeJobEvent(event);
-      let seq: number;
-      try {
-        seq = await this.deps.log.append(this.ctx.id, body, this.state.lastSeq);
-      } catch (err) {
-        // Either someone else owns the job now, or we cannot tell what is durable: the next activation rebuilds from the log.
-        const why = err instanceof JobLogFencingError ? 'fenced out of the job log' : 'append to the job log failed';
-        throw new StepDownError(why, { cause: err });
-      }
+      const seq = await appendOrStepDown(() => this.deps.log.append(this.ctx.id, body, this.state.lastSeq), (err) => err instanceof JobLogFencingError, 'job log');
       this.state = evolve(this.state, event, seq);
       if ('step' in event && event.step !== null) changed.add(event.step);
       if (event.type === 'job-failed' || event.type === 'job-cancelled' || event.type === 'job-rejected') {

@@ -8,14 +8,13 @@
  * emitted, so each decision sees the consequences of the previous one.
  */
 import type { JobError, JobEvent, Usage } from '../../protocol/job-events.ts';
-import { createHash } from 'node:crypto';
+import { requestIdFor, type PriceTable } from '../ports/index.ts';
 import type { JobEffect, InferenceCall } from './effects.ts';
 import type { Activity, AnyPipeline, PipelineContext, StepSpec } from './pipeline.ts';
 import { nextRetryAt } from './retry-policy.ts';
 import { evolve, isBusy, isTerminal, type JobState, type StepState } from './state.ts';
 
-/** Prices per million tokens, by model. Unlisted models cost 0. */
-export type PriceTable = Readonly<Record<string, { readonly promptPerMillionUsd: number; readonly completionPerMillionUsd: number }>>;
+export type { PriceTable };
 
 /** What decisions depend on besides the state: the time, a random source (jitter), pipelines and prices. */
 export interface EngineEnv {
@@ -49,26 +48,7 @@ export class Draft {
   }
 }
 
-/** Request ids allow 1-128 of [A-Za-z0-9_:.-] (protocol/inference.ts). */
-const PLAIN_JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-/**
- * The inference request id of one attempt: `<job>.<step>.<attempt>`, stable,
- * so a resubmission after a crash is deduplicated by the queue. Job ids that
- * are not short plain tokens are replaced by a digest of themselves.
- */
-export function requestIdFor(jobId: string, step: string, attempt: number): string {
-  const digest = (text: string) => `h${createHash('sha256').update(text).digest('base64url').slice(0, 32)}`;
-  const id = `${PLAIN_JOB_ID.test(jobId) ? jobId : digest(jobId)}.${step}.${attempt}`;
-  return id.length <= 128 ? id : `${digest(`${jobId}\n${step}`)}.${attempt}`;
-}
-
-/** Prices a model call with the configured table. */
-export function priceUsage(usage: Omit<Usage, 'costUsd'>, prices: PriceTable): Usage {
-  const price = prices[usage.model];
-  const costUsd = price === undefined ? 0 : (usage.promptTokens * price.promptPerMillionUsd + usage.completionTokens * price.completionPerMillionUsd) / 1_000_000;
-  return { ...usage, costUsd: Math.round(costUsd * 1e9) / 1e9 };
-}
+export { priceUsage, requestIdFor } from '../ports/index.ts';
 
 const parsedInputs = new WeakMap<object, unknown>();
 

@@ -22,3 +22,6 @@ export {
   parseObjectKeyPrefix,
   segmentToString,
 } from './object-key.ts';
+export { priceUsage, requestIdFor, type PriceTable } from './model-calls.ts';
+export { ProjectionSync, type ProjectionWrite } from './projection-sync.ts';
+export { canonicalJson } from './canonical-json.ts';

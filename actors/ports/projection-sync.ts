@@ -1,21 +1,23 @@
 /**
- * Keeps a job's query projection caught up with its state, beside the
- * mailbox: at most one write in flight, later changes coalesced into the
- * next write (rows are written as of the newest state, never an older one).
- * A failed write keeps the changes and asks the actor to try again later;
- * the log stays the truth, and activation rewrites the whole record anyway.
+ * Keeps an actor's query projection (a job's rows, a session's row) caught
+ * up with its state, beside the mailbox: at most one write in flight, later
+ * changes coalesced into the next write (rows are written as of the newest
+ * state, never an older one). A failed write keeps the changes and asks the
+ * actor to try again later; the log stays the truth, and activation
+ * rewrites the whole record anyway. `parts` name what changed (a job's
+ * steps); undefined means everything.
  */
 import type { Logger } from 'pino';
-import type { JobProjection } from './ports.ts';
-import type { JobState } from './state.ts';
-import { projectionRecord } from './view.ts';
+
+/** Writes the record of `state`; `parts` undefined: all of it. */
+export type ProjectionWrite<S> = (state: S, parts: ReadonlySet<string> | undefined) => Promise<void>;
 
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 10_000;
 
-export class ProjectionSync {
-  private latest: JobState | undefined;
-  private written: JobState | undefined;
+export class ProjectionSync<S> {
+  private latest: S | undefined;
+  private written: S | undefined;
   private dirty = new Set<string>();
   private all = false;
   private inFlight: Promise<void> | undefined;
@@ -23,7 +25,7 @@ export class ProjectionSync {
   private stopped = false;
 
   constructor(
-    private readonly projection: JobProjection,
+    private readonly write: ProjectionWrite<S>,
     private readonly log: Logger,
     /** Called after a failed write: the actor schedules a `retry()` after `delayMs`. */
     private readonly onRetryNeeded: (delayMs: number) => void,
@@ -34,12 +36,12 @@ export class ProjectionSync {
     return this.inFlight === undefined && this.latest === this.written;
   }
 
-  /** Records a new state; `steps` changed (all steps when undefined). */
-  mark(state: JobState, steps?: Iterable<string>): void {
-    if (state.created === null || this.stopped) return;
+  /** Records a new state (of an actor that exists); `parts` changed (all when undefined). */
+  mark(state: S, parts?: Iterable<string>): void {
+    if (this.stopped) return;
     this.latest = state;
-    if (steps === undefined) this.all = true;
-    else for (const s of steps) this.dirty.add(s);
+    if (parts === undefined) this.all = true;
+    else for (const p of parts) this.dirty.add(p);
     if (this.failures === 0) this.kick();
   }
 
@@ -76,7 +78,7 @@ export class ProjectionSync {
       } catch (err) {
         this.failures++;
         const delayMs = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures, 10));
-        this.log.warn({ err, failures: this.failures, delayMs }, 'job projection write failed; retrying');
+        this.log.warn({ err, failures: this.failures, delayMs }, 'projection write failed; retrying');
         this.onRetryNeeded(delayMs);
         return;
       }
@@ -86,16 +88,16 @@ export class ProjectionSync {
   private async writeOnce(): Promise<void> {
     const state = this.latest;
     if (state === undefined) return;
-    const steps = this.all ? undefined : this.dirty;
+    const parts = this.all ? undefined : this.dirty;
     this.dirty = new Set();
     this.all = false;
     try {
-      await this.projection.save(projectionRecord(state, steps));
+      await this.write(state, parts);
       this.written = state;
     } catch (err) {
       // Keep what was not written for the next attempt.
-      if (steps === undefined) this.all = true;
-      else for (const s of steps) this.dirty.add(s);
+      if (parts === undefined) this.all = true;
+      else for (const p of parts) this.dirty.add(p);
       throw err;
     }
   }
