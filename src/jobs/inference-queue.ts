@@ -1,36 +1,50 @@
 /**
- * The job actor's InferenceQueue port on the inference work queue
- * (src/inference/submit.ts): results come back as the job's
- * `inference-result` command, token deltas as its `token` event.
+ * The InferenceQueue port of job and agent-session actors on the inference
+ * work queue (src/inference/submit.ts): results come back as the actor's
+ * `inference-result` command, token deltas as its `token` event. Jobs
+ * choose their priority; agent sessions are people waiting, so they always
+ * ask at `interactive`.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import type { AgentInferenceQueue, AgentModelCall } from '../../actors/agent/index.ts';
 import type { InferenceCall, InferenceQueue } from '../../actors/job/index.ts';
+import { AGENT_INFERENCE_RESULT_COMMAND, AGENT_TOKEN_EVENT } from '../../protocol/agent.ts';
+import type { CallerKind } from '../../protocol/inference.ts';
 import { JOB_INFERENCE_RESULT_COMMAND, JOB_TOKEN_EVENT } from '../../protocol/job.ts';
 import { cancelInference, submitInference } from '../inference/index.ts';
 
-export class NatsInferenceQueue implements InferenceQueue {
+const ROUTES: Record<CallerKind, { command: string; event: string }> = {
+  job: { command: JOB_INFERENCE_RESULT_COMMAND, event: JOB_TOKEN_EVENT },
+  agent: { command: AGENT_INFERENCE_RESULT_COMMAND, event: AGENT_TOKEN_EVENT },
+};
+
+export class NatsInferenceQueue implements InferenceQueue, AgentInferenceQueue {
   constructor(
     private readonly js: JetStreamClient,
     private readonly cancels: KV,
-    private readonly opts: { timeoutMs: number },
+    private readonly opts: { timeoutMs: number; kind?: CallerKind },
   ) {}
 
-  async submit(jobId: string, call: InferenceCall): Promise<void> {
+  async submit(actorId: string, call: InferenceCall | AgentModelCall): Promise<void> {
+    const kind = this.opts.kind ?? 'job';
+    const route = ROUTES[kind];
+    const job = 'priority' in call ? call : undefined;
     await submitInference(
       this.js,
       {
         requestId: call.requestId,
         model: call.model,
         messages: call.messages,
-        ...(call.maxTokens === undefined ? {} : { maxTokens: call.maxTokens }),
-        ...(call.temperature === undefined ? {} : { temperature: call.temperature }),
-        ...(call.responseFormat === undefined ? {} : { responseFormat: call.responseFormat }),
-        replyTo: { kind: 'job', id: jobId, command: JOB_INFERENCE_RESULT_COMMAND },
-        tokensTo: { kind: 'job', id: jobId, event: JOB_TOKEN_EVENT },
+        ...(job?.maxTokens === undefined ? {} : { maxTokens: job.maxTokens }),
+        ...(job?.temperature === undefined ? {} : { temperature: job.temperature }),
+        ...(job?.responseFormat === undefined ? {} : { responseFormat: job.responseFormat }),
+        ...('tools' in call && call.tools !== undefined ? { tools: call.tools } : {}),
+        replyTo: { kind, id: actorId, command: route.command },
+        tokensTo: { kind, id: actorId, event: route.event },
         meta: call.meta,
       },
-      call.priority,
+      job?.priority ?? 'interactive',
       { timeoutMs: this.opts.timeoutMs },
     );
   }

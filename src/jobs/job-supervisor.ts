@@ -1,23 +1,29 @@
 /**
- * Resumes jobs whose host died. A job with work in flight never passivates,
- * so a job that needs a host (projection: `needs_host`) but holds no lease
- * (KV loom_leases, key job.<token>) lost its host: nothing would ever wake
- * it, because its in-flight results may have gone to the dead host and its
- * timers died with it. The supervisor sends such a job `resume` through the
- * ActorClient, which activates it on some host; activation replays its log
- * and recovers its in-flight work. Every actor host runs one, at start and
- * then periodically; duplicate resumes are harmless (single activation).
+ * Resumes jobs (or agent sessions: `kind`) whose host died. An actor with
+ * work in flight never passivates, so one that needs a host (projection:
+ * `needs_host`) but holds no lease (KV loom_leases, key <kind>.<token>) lost
+ * its host: nothing would ever wake it, because its in-flight results may
+ * have gone to the dead host and its timers died with it. The supervisor
+ * sends such an actor `resume` through the ActorClient, which activates it
+ * on some host; activation replays its log and recovers its in-flight work.
+ * Every actor host runs one per kind, at start and then periodically;
+ * duplicate resumes are harmless (single activation).
  */
 import type { KV } from '@nats-io/kv';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { parseActorId } from '../../protocol/ids.ts';
+import { parseActorId, type ActorKind } from '../../protocol/ids.ts';
 import { leaseKey } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
 import type { JobNeedingHost } from '../storage/index.ts';
 
+/** A row of a projection that says an actor needs a host. */
+type NeedingHost = JobNeedingHost;
+
 export interface JobSupervisorOptions {
-  readonly jobs: { needingHost(limit: number, after?: JobNeedingHost): Promise<JobNeedingHost[]> };
+  /** Which actors it looks after (default `job`); `jobs` is that kind's projection. */
+  readonly kind?: ActorKind;
+  readonly jobs: { needingHost(limit: number, after?: NeedingHost): Promise<NeedingHost[]> };
   readonly leases: KV;
   readonly client: ActorClient;
   readonly intervalMs: number;
@@ -38,7 +44,11 @@ export class JobSupervisor {
   private stopped = false;
   private failures = 0;
 
-  constructor(private readonly opts: JobSupervisorOptions) {}
+  private readonly kind: ActorKind;
+
+  constructor(private readonly opts: JobSupervisorOptions) {
+    this.kind = opts.kind ?? 'job';
+  }
 
   start(): void {
     this.stopped = false;
@@ -56,7 +66,7 @@ export class JobSupervisor {
         (err: unknown) => {
           this.failures++;
           const backoffMs = Math.min(this.opts.intervalMs * 2 ** Math.min(this.failures, 5), 60_000);
-          this.opts.log.warn({ err, failures: this.failures, backoffMs }, 'job supervisor sweep failed');
+          this.opts.log.warn({ err, kind: this.kind, failures: this.failures, backoffMs }, 'supervisor sweep failed');
           this.schedule(backoffMs);
         },
       );
@@ -77,7 +87,7 @@ export class JobSupervisor {
 
   private async doSweep(): Promise<number> {
     const pageSize = this.opts.pageSize ?? 200;
-    let after: JobNeedingHost | undefined;
+    let after: NeedingHost | undefined;
     let resumed = 0;
     for (let page = 0; page < MAX_PAGES && !this.stopped; page++) {
       const jobs = await this.opts.jobs.needingHost(pageSize, after);
@@ -86,12 +96,12 @@ export class JobSupervisor {
       if (jobs.length < pageSize) break;
       after = jobs[jobs.length - 1];
     }
-    if (resumed > 0) this.opts.log.info({ resumed }, 'resumed jobs whose host died');
+    if (resumed > 0) this.opts.log.info({ resumed, kind: this.kind }, this.kind === 'job' ? 'resumed jobs whose host died' : `resumed ${this.kind} actors whose host died`);
     return resumed;
   }
 
   private async hasLease(jobId: string): Promise<boolean> {
-    const entry = await this.opts.leases.get(leaseKey('job', parseActorId(jobId)));
+    const entry = await this.opts.leases.get(leaseKey(this.kind, parseActorId(jobId)));
     return entry !== null && entry.operation === 'PUT';
   }
 
@@ -103,11 +113,11 @@ export class JobSupervisor {
         const id = ids[next++];
         if (id === undefined) return;
         try {
-          await this.opts.client.request('job', parseActorId(id), 'resume', EMPTY);
+          await this.opts.client.request(this.kind, parseActorId(id), 'resume', EMPTY);
           done++;
         } catch (err) {
           const level = err instanceof ProtocolError && err.code === 'not-found' ? 'error' : 'warn';
-          this.opts.log[level]({ err, jobId: id }, 'resuming a job failed');
+          this.opts.log[level]({ err, kind: this.kind, id }, 'resuming an actor failed');
         }
       }
     };

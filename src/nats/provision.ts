@@ -7,7 +7,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DOC_LOG_STREAM, DOC_LOG_SUBJECTS, LEASE_BUCKET } from '../../protocol/subjects.ts';
 import { provisionInferenceQueue } from '../inference/provision.ts';
-import { ensureJobLogStream } from './provision-job-log.ts';
+import { ensureAgentLogStream, ensureJobLogStream } from './provision-job-log.ts';
 import type { Logger } from '../log.ts';
 
 export interface Provisioned {
@@ -28,6 +28,7 @@ export async function provisionNats(nc: NatsConnection, opts: { leaseTtlMs: numb
     opts.logger.warn({ bucket: LEASE_BUCKET, bucketTtlMs: status.ttl, configuredTtlMs: opts.leaseTtlMs }, 'lease bucket exists with another ttl; using the bucket\'s');
   }
   await ensureJobLogStream(jsm, opts.logger);
+  await ensureAgentLogStream(jsm, opts.logger);
   // Callers publish to the work queue from any role, so every process provisions it.
   const inferenceCancels = await provisionInferenceQueue(nc, jsm, opts.logger);
   return { jsm, leases, inferenceCancels };

@@ -45,3 +45,4 @@ export {
 } from './objects/index.ts';
 export { PostgresJobProjection, type JobNeedingHost } from './postgres/postgres-job-projection.ts';
 export { jobDeadLetters, jobs, jobSteps } from './postgres/jobs-schema.ts';
+export { PostgresAgentProjection, type AgentSessionNeedingHost } from './postgres/postgres-agent-projection.ts';

@@ -1,0 +1,128 @@
+/**
+ * What the model sees: the session's transcript turned into chat messages,
+ * with turns already summarised replaced by their summary, and the token
+ * estimate that decides when to summarise. Pure functions of the state, so
+ * a call resubmitted after a crash carries exactly the same messages.
+ *
+ * Token heuristic: ceil(UTF-8 bytes / 4) + 8 per message (tool calls and
+ * tool schemas counted by their JSON text). Cheap, model-independent and
+ * on the safe side for English and code; exact counts come back in usage.
+ */
+import type { AgentTool, AgentToolResult } from '../../protocol/agent-events.ts';
+import type { ChatMessage, ToolDefinition } from '../../protocol/inference.ts';
+import type { AgentState, TranscriptItem } from './state.ts';
+
+const PER_MESSAGE_TOKENS = 8;
+
+const SUMMARY_INSTRUCTIONS =
+  'Summarise the conversation below so that you can continue it later from the summary alone. ' +
+  'Keep facts, decisions, names, numbers, open questions and what tools returned that still matters. Be concise.';
+
+export function estimateTokens(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] = []): number {
+  let total = 0;
+  for (const m of messages) {
+    let bytes = Buffer.byteLength(m.content, 'utf8');
+    if (m.role === 'assistant' && m.toolCalls !== undefined) bytes += Buffer.byteLength(JSON.stringify(m.toolCalls), 'utf8');
+    total += Math.ceil(bytes / 4) + PER_MESSAGE_TOKENS;
+  }
+  if (tools.length > 0) total += Math.ceil(Buffer.byteLength(JSON.stringify(tools), 'utf8') / 4);
+  return total;
+}
+
+/** The session's tools in the OpenAI `tools` format. */
+export function toolDefinitions(tools: readonly AgentTool[]): ToolDefinition[] {
+  return tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }));
+}
+
+/** How a tool result reads to the model. */
+export function toolResultText(result: AgentToolResult): string {
+  return result.ok ? result.content : `error (${result.code}): ${result.error}`;
+}
+
+function systemMessage(state: AgentState): ChatMessage[] {
+  const parts: string[] = [];
+  const instructions = state.started?.instructions ?? null;
+  if (instructions !== null) parts.push(instructions);
+  if (state.summary !== null) parts.push(`Summary of the conversation so far:\n${state.summary.content}`);
+  return parts.length === 0 ? [] : [{ role: 'system', content: parts.join('\n\n') }];
+}
+
+function toMessage(item: TranscriptItem): ChatMessage | null {
+  const b = item.body;
+  switch (b.role) {
+    case 'user':
+      return { role: 'user', content: b.content };
+    case 'assistant':
+      return b.toolCalls.length === 0 ? { role: 'assistant', content: b.content } : { role: 'assistant', content: b.content, toolCalls: b.toolCalls };
+    case 'tool':
+      return { role: 'tool', toolCallId: b.callId, content: toolResultText(b.result) };
+    case 'summary':
+      return null; // carried by the system message
+    default: {
+      const never: never = b;
+      throw new Error(`unhandled transcript entry ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The messages of the next `answer` call: instructions and summary, then every turn the summary does not cover. */
+export function answerMessages(state: AgentState): ChatMessage[] {
+  const after = state.summary?.throughTurn ?? 0;
+  const messages = systemMessage(state);
+  for (const item of state.transcript) {
+    if (item.turn <= after) continue;
+    const m = toMessage(item);
+    if (m !== null) messages.push(m);
+  }
+  return messages;
+}
+
+/**
+ * The last finished turn not yet summarised, when the next answer call would
+ * exceed the session's token budget; null when it fits or nothing can be
+ * summarised (only whole earlier turns are, never the running one).
+ */
+export function summariseThrough(state: AgentState): number | null {
+  const started = state.started;
+  const current = state.turn;
+  if (started === null || current === null) return null;
+  const through = current.status === 'running' ? current.number - 1 : current.number;
+  if (through <= (state.summary?.throughTurn ?? 0)) return null;
+  return estimateTokens(answerMessages(state), toolDefinitions(started.tools)) > started.tokenBudget ? through : null;
+}
+
+function render(item: TranscriptItem): string | null {
+  const b = item.body;
+  switch (b.role) {
+    case 'user':
+      return `User: ${b.content}`;
+    case 'assistant': {
+      const calls = b.toolCalls.map((c) => `Assistant called ${c.name}(${c.arguments})`);
+      return [b.content === '' ? null : `Assistant: ${b.content}`, ...calls].filter((l) => l !== null).join('\n');
+    }
+    case 'tool':
+      return `Tool ${b.name} returned: ${toolResultText(b.result)}`;
+    case 'summary':
+      return null;
+    default: {
+      const never: never = b;
+      throw new Error(`unhandled transcript entry ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The messages of a `summary` call covering the previous summary and turns up to `throughTurn`. */
+export function summaryMessages(state: AgentState, throughTurn: number): ChatMessage[] {
+  const after = state.summary?.throughTurn ?? 0;
+  const lines: string[] = [];
+  if (state.summary !== null) lines.push(`Earlier summary: ${state.summary.content}`);
+  for (const item of state.transcript) {
+    if (item.turn <= after || item.turn > throughTurn) continue;
+    const line = render(item);
+    if (line !== null) lines.push(line);
+  }
+  return [
+    { role: 'system', content: SUMMARY_INSTRUCTIONS },
+    { role: 'user', content: lines.join('\n\n') },
+  ];
+}

@@ -1,0 +1,29 @@
+/** The `agent` actor kind: an activation replays the session's log, then recovers in-flight work as its first message. */
+import type { ActorDefinition } from '../actor.ts';
+import { decodeAgentEvent } from '../../protocol/agent-events.ts';
+import { AgentActor, type AgentActorDeps } from './agent-actor.ts';
+import { emptyAgentState, evolve, type AgentState } from './state.ts';
+
+export type { AgentActorDeps } from './agent-actor.ts';
+
+/** Folds a session's whole log. @throws when the log cannot be read or holds an event the fold refuses. */
+export async function replayAgentSession(id: string, deps: Pick<AgentActorDeps, 'log'>, signal?: AbortSignal): Promise<AgentState> {
+  let state = emptyAgentState(id);
+  for await (const entry of deps.log.readAfter(id, 0, signal)) state = evolve(state, decodeAgentEvent(entry.body), entry.seq);
+  return state;
+}
+
+export function agentActorDefinition(deps: AgentActorDeps): ActorDefinition {
+  return {
+    kind: 'agent',
+    async activate(ctx) {
+      const started = Date.now();
+      const state = await replayAgentSession(ctx.id, deps, ctx.signal);
+      ctx.log.info({ lastSeq: state.lastSeq, turns: state.turnCount, ms: Date.now() - started }, 'agent session recovered');
+      const actor = new AgentActor(ctx, state, deps);
+      // Recovery runs as the first mailbox message, in order with whatever arrives next.
+      if (state.started !== null) ctx.schedule(0, 'recover');
+      return actor;
+    },
+  };
+}

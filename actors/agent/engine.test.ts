@@ -1,0 +1,331 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startAgentRequestSchema } from '../../protocol/agent.ts';
+import type { AgentEvent, AgentTool } from '../../protocol/agent-events.ts';
+import { ProtocolError } from '../../protocol/errors.ts';
+import type { InferenceResult, ToolCall } from '../../protocol/inference.ts';
+import { estimateTokens } from './context.ts';
+import type { AgentEffect, AgentModelCall } from './effects.ts';
+import {
+  decideApprove,
+  decideCancel,
+  decideDeadline,
+  decideInferenceResult,
+  decideMessage,
+  decideRecover,
+  decideStart,
+  decideToolDone,
+  type AgentEnv,
+  type Draft,
+} from './engine.ts';
+import { emptyAgentState, evolve, sessionStatus, type AgentState } from './state.ts';
+import { agentSessionView } from './view.ts';
+
+const tool = (name: string, needsApproval = false): AgentTool => ({
+  name,
+  description: `the ${name} tool`,
+  parameters: { type: 'object', properties: { q: { type: 'string' } } },
+  needsApproval,
+  timeoutMs: 5_000,
+  source: 'builtin',
+});
+const TOOLS = [tool('doc_search'), tool('doc_edit'), tool('publish', true)];
+
+/** Drives the pure engine like the actor does: events get sequences, effects are collected. */
+class Sim {
+  state: AgentState = emptyAgentState('s1');
+  readonly events: AgentEvent[] = [];
+  effects: AgentEffect[] = [];
+  now = 1_000;
+
+  env(): AgentEnv {
+    return { now: this.now, prices: { m: { promptPerMillionUsd: 1_000_000, completionPerMillionUsd: 2_000_000 } }, modelCallTimeoutMs: 60_000, maxParallelTools: 4 };
+  }
+
+  apply(d: Draft): Draft {
+    for (const e of d.events) {
+      this.state = evolve(this.state, e, this.state.lastSeq + 1);
+      this.events.push(e);
+    }
+    this.effects.push(...d.effects);
+    return d;
+  }
+
+  start(extra: Record<string, unknown> = {}): void {
+    const req = startAgentRequestSchema.parse({ ownerId: 'u1', instructions: 'Be brief.', tools: TOOLS.map((t) => t.name), ...extra });
+    this.apply(decideStart(this.state, { ...req, model: 'm' }, TOOLS, this.env()).draft);
+  }
+
+  message(content: string): string {
+    const { draft, turnId } = decideMessage(this.state, content, this.env());
+    this.apply(draft);
+    return turnId;
+  }
+
+  /** The model calls submitted since the last take, and clears the effects. */
+  take(): { calls: AgentModelCall[]; tools: Array<Extract<AgentEffect, { type: 'run-tool' }>>; other: AgentEffect[] } {
+    const out = { calls: [] as AgentModelCall[], tools: [] as Array<Extract<AgentEffect, { type: 'run-tool' }>>, other: [] as AgentEffect[] };
+    for (const e of this.effects) {
+      if (e.type === 'submit-inference') out.calls.push(e.call);
+      else if (e.type === 'run-tool') out.tools.push(e);
+      else out.other.push(e);
+    }
+    this.effects = [];
+    return out;
+  }
+
+  answer(requestId: string, text: string, toolCalls: ToolCall[] = []): Draft {
+    const result: InferenceResult = {
+      requestId,
+      ok: true,
+      text,
+      toolCalls,
+      finishReason: toolCalls.length > 0 ? 'tool_calls' : 'stop',
+      usage: { model: 'm', promptTokens: 10, completionTokens: 5, timeToFirstTokenMs: 1, durationMs: 2 },
+      attempt: 1,
+      meta: {},
+    };
+    return this.apply(decideInferenceResult(this.state, result, this.env()));
+  }
+
+  toolDone(e: Extract<AgentEffect, { type: 'run-tool' }>, content: string): void {
+    this.apply(decideToolDone(this.state, { turnId: e.turnId, step: e.step, callId: e.callId, result: { ok: true, content }, durationMs: 3 }, this.env()));
+  }
+
+  last(): AgentEvent {
+    const e = this.events[this.events.length - 1];
+    if (e === undefined) throw new Error('no events');
+    return e;
+  }
+}
+
+const call = (id: string, name: string, args: string = '{"q":"x"}'): ToolCall => ({ id, name, arguments: args });
+
+test('a turn loops model -> parallel tool calls -> model until a final answer, offering the tools in OpenAI format', () => {
+  const s = new Sim();
+  s.start();
+  const turnId = s.message('find and fix the typo');
+  assert.equal(turnId, 't1');
+  assert.equal(sessionStatus(s.state), 'running');
+  const first = s.take().calls;
+  assert.equal(first.length, 1);
+  const c1 = first[0]!;
+  assert.deepEqual(c1.messages, [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'find and fix the typo' },
+  ]);
+  assert.deepEqual(c1.tools?.map((t) => t.function.name), ['doc_search', 'doc_edit', 'publish']);
+  assert.deepEqual(c1.meta, { sessionId: 's1', turnId: 't1', step: 1 });
+
+  s.answer(c1.requestId, '', [call('a', 'doc_search'), call('b', 'doc_edit')]);
+  const ran = s.take();
+  assert.deepEqual(ran.tools.map((t) => [t.callId, t.name, t.args]), [['a', 'doc_search', { q: 'x' }], ['b', 'doc_edit', { q: 'x' }]]);
+  assert.equal(ran.calls.length, 0, 'no model call while tools run');
+  s.toolDone(ran.tools[1]!, 'edited');
+  assert.equal(s.take().calls.length, 0, 'one tool still runs');
+  s.toolDone(ran.tools[0]!, 'found');
+  const second = s.take().calls[0]!;
+  assert.notEqual(second.requestId, c1.requestId);
+  assert.deepEqual(second.messages.slice(2), [
+    { role: 'assistant', content: '', toolCalls: [call('a', 'doc_search'), call('b', 'doc_edit')] },
+    { role: 'tool', toolCallId: 'b', content: 'edited' },
+    { role: 'tool', toolCallId: 'a', content: 'found' },
+  ]);
+  s.answer(second.requestId, 'Fixed it.');
+  assert.deepEqual(
+    { type: s.last().type, status: s.last().type === 'turn-completed' ? (s.last() as { status: string }).status : null },
+    { type: 'turn-completed', status: 'completed' },
+  );
+  const view = agentSessionView(s.state);
+  assert.equal(view.status, 'idle');
+  assert.deepEqual(view.usage, { calls: 2, promptTokens: 20, completionTokens: 10, costUsd: 40 });
+  assert.deepEqual(view.transcript.map((e) => e.role), ['user', 'assistant', 'tool', 'tool', 'assistant']);
+  assert.equal(view.currentTurn?.status, 'completed');
+  assert.equal(view.currentTurn?.steps, 2);
+  // Replaying the log gives the same state.
+  let replay = emptyAgentState('s1');
+  s.events.forEach((e, i) => (replay = evolve(replay, e, i + 1)));
+  assert.deepEqual(agentSessionView(replay), view);
+});
+
+test('tool calls run at most 4 at once; unknown tools and bad arguments are tool errors the model sees, not runs', () => {
+  const s = new Sim();
+  s.start();
+  s.message('go');
+  const c1 = s.take().calls[0]!;
+  const calls = [1, 2, 3, 4, 5, 6].map((i) => call(`c${i}`, 'doc_search'));
+  s.answer(c1.requestId, '', [...calls, call('u', 'rm_rf'), call('j', 'doc_edit', '{not json'), call('arr', 'doc_edit', '[1]')]);
+  const first = s.take().tools;
+  assert.deepEqual(first.map((t) => t.callId), ['c1', 'c2', 'c3', 'c4']);
+  const errors = s.events.filter((e) => e.type === 'tool-call-completed').map((e) => (e.type === 'tool-call-completed' && !e.result.ok ? [e.callId, e.result.code] : null));
+  assert.deepEqual(errors, [['u', 'unknown-tool'], ['j', 'invalid-arguments'], ['arr', 'invalid-arguments']]);
+  s.toolDone(first[0]!, 'r1');
+  const fifth = s.take().tools;
+  assert.deepEqual(fifth.map((t) => t.callId), ['c5']);
+  s.toolDone(first[1]!, 'r2');
+  const sixth = s.take().tools;
+  assert.deepEqual(sixth.map((t) => t.callId), ['c6']);
+  for (const t of [first[2]!, first[3]!, fifth[0]!]) s.toolDone(t, 'r');
+  assert.equal(s.take().calls.length, 0, 'the model waits for every answer');
+  s.toolDone(sixth[0]!, 'r6');
+  const next = s.take();
+  assert.equal(next.calls.length, 1);
+  const tools = next.calls[0]!.messages.filter((m) => m.role === 'tool');
+  assert.equal(tools.length, 9, 'every call has its answer');
+  assert.match(tools.find((m) => m.role === 'tool' && m.toolCallId === 'u')?.content ?? '', /^error \(unknown-tool\)/);
+});
+
+test('maxSteps stops a model that calls tools forever: the last step’s calls are not run and the turn ends max-steps', () => {
+  const s = new Sim();
+  s.start({ maxSteps: 3 });
+  s.message('loop');
+  for (let step = 1; step <= 3; step++) {
+    const c = s.take().calls;
+    assert.equal(c.length, 1, `step ${step} calls the model once`);
+    s.answer(c[0]!.requestId, '', [call(`k${step}`, 'doc_search')]);
+    const t = s.take();
+    if (step < 3) {
+      assert.equal(t.tools.length, 1);
+      s.toolDone(t.tools[0]!, 'again');
+    } else {
+      assert.equal(t.tools.length, 0, 'the last step runs no tool');
+      assert.equal(t.calls.length, 0, 'and no fourth model call is made');
+    }
+  }
+  const end = s.last();
+  assert.equal(end.type === 'turn-completed' && end.status, 'max-steps');
+  const cut = s.events.find((e) => e.type === 'tool-call-completed' && e.callId === 'k3');
+  assert.equal(cut?.type === 'tool-call-completed' && !cut.result.ok && cut.result.code, 'cancelled');
+  assert.equal(sessionStatus(s.state), 'idle');
+  s.message('next one is taken');
+});
+
+test('a tool that needs approval waits; approve runs it, reject answers the model with the refusal', () => {
+  const s = new Sim();
+  s.start();
+  s.message('publish it');
+  s.answer(s.take().calls[0]!.requestId, '', [call('p1', 'publish'), call('s1', 'doc_search')]);
+  const t = s.take();
+  assert.deepEqual(t.tools.map((x) => x.callId), ['s1'], 'only the call without approval runs');
+  s.toolDone(t.tools[0]!, 'ok');
+  assert.equal(sessionStatus(s.state), 'waiting-approval');
+  assert.deepEqual(agentSessionView(s.state).pendingApprovals.map((p) => p.callId), ['p1']);
+  assert.throws(() => decideApprove(s.state, { callId: 'nope', approved: true, comment: null, by: null }, s.env()), (e: unknown) => e instanceof ProtocolError && e.code === 'conflict');
+  assert.throws(() => decideMessage(s.state, 'hello?', s.env()), (e: unknown) => e instanceof ProtocolError && e.code === 'conflict');
+  s.apply(decideApprove(s.state, { callId: 'p1', approved: true, comment: null, by: 'u1' }, s.env()));
+  const approved = s.take().tools;
+  assert.deepEqual(approved.map((x) => x.callId), ['p1']);
+  s.toolDone(approved[0]!, 'published');
+  s.answer(s.take().calls[0]!.requestId, 'Published.');
+
+  s.message('publish again');
+  s.answer(s.take().calls[0]!.requestId, '', [call('p2', 'publish')]);
+  s.take();
+  s.apply(decideApprove(s.state, { callId: 'p2', approved: false, comment: 'not today', by: 'u1' }, s.env()));
+  const next = s.take();
+  assert.equal(next.tools.length, 0);
+  const refusal = next.calls[0]!.messages.at(-1);
+  assert.deepEqual(refusal, { role: 'tool', toolCallId: 'p2', content: 'error (rejected): not today' });
+});
+
+test('cancel aborts the model call in flight, ends the turn cancelled, ignores the late answer and takes the next message', () => {
+  const s = new Sim();
+  s.start();
+  s.message('slow');
+  const c = s.take().calls[0]!;
+  assert.throws(() => decideMessage(s.state, 'again', s.env()), (e: unknown) => e instanceof ProtocolError && e.code === 'conflict');
+  s.apply(decideCancel(s.state, { by: 'u1', reason: null }, s.env()));
+  const effects = s.take().other;
+  assert.deepEqual(effects.filter((e) => e.type === 'cancel-inference'), [{ type: 'cancel-inference', requestId: c.requestId }]);
+  assert.equal(s.last().type === 'turn-completed' && s.last().type, 'turn-completed');
+  assert.equal(agentSessionView(s.state).currentTurn?.status, 'cancelled');
+  assert.equal(s.answer(c.requestId, 'too late').events.length, 0);
+  assert.equal(decideCancel(s.state, { by: null, reason: null }, s.env()).events.length, 0, 'nothing to cancel is a no-op');
+  assert.equal(s.message('next'), 't2');
+});
+
+test('cancel while tools run aborts them and records them cancelled; their late outcomes change nothing', () => {
+  const s = new Sim();
+  s.start();
+  s.message('x');
+  s.answer(s.take().calls[0]!.requestId, '', [call('a', 'doc_search')]);
+  const running = s.take().tools[0]!;
+  s.apply(decideCancel(s.state, { by: null, reason: 'stop' }, s.env()));
+  assert.ok(s.take().other.some((e) => e.type === 'abort-tools'));
+  const settled = s.events.find((e) => e.type === 'tool-call-completed');
+  assert.equal(settled?.type === 'tool-call-completed' && !settled.result.ok && settled.result.code, 'cancelled');
+  const before = s.events.length;
+  s.toolDone(running, 'late');
+  assert.equal(s.events.length, before);
+});
+
+test('over the token budget, earlier whole turns are summarised by a model call before the answer', () => {
+  const s = new Sim();
+  s.start({ tokenBudget: 1_000, tools: [] });
+  const big = 'word '.repeat(700);
+  s.message(big);
+  s.answer(s.take().calls[0]!.requestId, 'first answer');
+  s.message('second question');
+  const c = s.take().calls;
+  assert.equal(c.length, 1);
+  const summaryCall = c[0]!;
+  assert.equal(s.state.turn?.modelCall?.purpose, 'summary');
+  assert.equal(summaryCall.tools, undefined, 'summaries get no tools');
+  assert.match(summaryCall.messages[1]?.content ?? '', /User: word word/);
+  assert.doesNotMatch(summaryCall.messages[1]?.content ?? '', /second question/, 'the running turn is never summarised');
+  s.answer(summaryCall.requestId, 'The user sent many words; I answered.');
+  const recorded = s.events.find((e) => e.type === 'summary-recorded');
+  assert.deepEqual(recorded?.type === 'summary-recorded' && [recorded.turnId, recorded.throughTurnId], ['t2', 't1']);
+  const answer = s.take().calls[0]!;
+  assert.deepEqual(answer.messages, [
+    { role: 'system', content: 'Be brief.\n\nSummary of the conversation so far:\nThe user sent many words; I answered.' },
+    { role: 'user', content: 'second question' },
+  ]);
+  assert.ok(estimateTokens(answer.messages) < 1_000);
+  s.answer(answer.requestId, 'done');
+  assert.equal(agentSessionView(s.state).transcript.filter((e) => e.role === 'summary').length, 1);
+});
+
+test('recovery resubmits the model call in flight under its own id and re-runs only tools that had not completed', () => {
+  const s = new Sim();
+  s.start();
+  s.message('x');
+  const c1 = s.take().calls[0]!;
+  const rec1 = decideRecover(s.state, s.env());
+  assert.deepEqual(rec1.events, []);
+  const resubmitted = rec1.effects.find((e) => e.type === 'submit-inference');
+  assert.deepEqual(resubmitted?.type === 'submit-inference' && resubmitted.call, c1, 'the same request, byte for byte');
+  assert.ok(rec1.effects.some((e) => e.type === 'arm-deadline'));
+
+  s.answer(c1.requestId, '', [call('a', 'doc_search'), call('b', 'doc_edit')]);
+  const ran = s.take().tools;
+  s.toolDone(ran[0]!, 'done once');
+  const rec2 = decideRecover(s.state, s.env());
+  assert.deepEqual(rec2.effects.filter((e) => e.type === 'run-tool').map((e) => e.type === 'run-tool' && e.callId), ['b']);
+  assert.equal(rec2.effects.filter((e) => e.type === 'submit-inference').length, 0);
+  // A duplicate result of the first call changes nothing.
+  assert.equal(s.answer(c1.requestId, 'dup').events.length, 0);
+});
+
+test('a model call with no answer by its deadline fails the turn and is cancelled at the queue', () => {
+  const s = new Sim();
+  s.start();
+  s.message('x');
+  const c = s.take().calls[0]!;
+  assert.deepEqual(decideDeadline(s.state, c.requestId, s.env()).events, [], 'early timers re-arm');
+  s.now += 60_000;
+  s.apply(decideDeadline(s.state, c.requestId, s.env()));
+  assert.deepEqual(s.take().other.filter((e) => e.type === 'cancel-inference'), [{ type: 'cancel-inference', requestId: c.requestId }]);
+  assert.equal(sessionStatus(s.state), 'failed');
+  assert.equal(agentSessionView(s.state).currentTurn?.error?.code, 'timeout');
+  s.message('the session still takes messages');
+});
+
+test('start is idempotent for the same request and a conflict for another; commands on a missing session are not-found', () => {
+  const s = new Sim();
+  assert.throws(() => decideMessage(s.state, 'hi', s.env()), (e: unknown) => e instanceof ProtocolError && e.code === 'not-found');
+  s.start();
+  const again = startAgentRequestSchema.parse({ ownerId: 'u1', instructions: 'Be brief.', tools: TOOLS.map((t) => t.name) });
+  assert.equal(decideStart(s.state, { ...again, model: 'm' }, TOOLS, s.env()).created, false);
+  assert.throws(() => decideStart(s.state, { ...again, maxSteps: 2, model: 'm' }, TOOLS, s.env()), (e: unknown) => e instanceof ProtocolError && e.code === 'conflict');
+});
