@@ -173,6 +173,9 @@ export const ENV_SCHEMA = z
     LOOM_JOB_RETRY_MAX_MS: int(0, 86_400_000).default(60_000),
     LOOM_JOB_MAX_INPUT_BYTES: int(64, 16 * 1024 * 1024).default(256 * 1024),
     LOOM_JOB_SUPERVISOR_INTERVAL_MS: int(100, 3_600_000).default(5_000),
+    // Agent sessions (issue 7): the model's answer deadline and tool calls run at once per step.
+    LOOM_AGENT_MODEL_CALL_TIMEOUT_MS: int(1_000, 3_600_000).default(300_000),
+    LOOM_AGENT_MAX_PARALLEL_TOOLS: int(1, 64).default(4),
     LOOM_MODEL_PRICES: modelPricesSchema.default('{}'),
     // Data protection (issue 12): retention ages in days, 0 = keep forever; account export limits.
     LOOM_RETENTION_JOB_LOG_DAYS: int(0, 36_500).default(0),
@@ -266,6 +269,13 @@ export interface Config {
     readonly ackWaitMs: number;
     /** Upper bound of one model call. */
     readonly callTimeoutMs: number;
+  };
+  /** Agent sessions (actors role); their default model is jobs.defaultModel, their supervisor runs every jobs.supervisorIntervalMs. */
+  readonly agents: {
+    /** A model call with no answer by then fails the turn (`timeout`). */
+    readonly modelCallTimeoutMs: number;
+    /** Tool calls of one step running at once. */
+    readonly maxParallelTools: number;
   };
   /** The job engine (actors role) and the jobs API (gateway role). */
   readonly jobs: {
@@ -413,6 +423,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDeliver: e.LOOM_INFERENCE_MAX_DELIVER,
       ackWaitMs: e.LOOM_INFERENCE_ACK_WAIT_MS,
       callTimeoutMs: e.LOOM_INFERENCE_CALL_TIMEOUT_MS,
+    },
+    agents: {
+      modelCallTimeoutMs: e.LOOM_AGENT_MODEL_CALL_TIMEOUT_MS,
+      maxParallelTools: e.LOOM_AGENT_MAX_PARALLEL_TOOLS,
     },
     jobs: {
       defaultModel: e.LOOM_DEFAULT_MODEL,

@@ -1,5 +1,5 @@
 /**
- * actors-role.ts: the actor host with the document and job actors, the
+ * actors-role.ts: the actor host with the document, job and agent-session actors, the
  * gateway-liveness listener, the supervisor that resumes orphaned jobs, and
  * the retention purge (src/privacy/).
  */
@@ -19,6 +19,7 @@ import { ActorClient } from '../placement/actor-client.ts';
 import type { Database, ObjectStore } from '../storage/index.ts';
 import { PostgresDocumentRegistry, PostgresJobProjection, PostgresSnapshotStore } from '../storage/index.ts';
 import { RetentionPurge } from '../privacy/index.ts';
+import { wireAgentSessions } from './agent-sessions-wiring.ts';
 import { capToPayload, PAYLOAD_HEADROOM_BYTES } from './payload-limits.ts';
 
 /** A started role; stop() drains it. */
@@ -43,6 +44,7 @@ export function startActorsRole(opts: {
   const hostLog = opts.log.child({ role: 'actors' });
   const hostClient = new ActorClient(nc, { requestTimeoutMs: config.gateway.requestTimeoutMs, deadlineMs: config.gateway.activationDeadlineMs, log: hostLog });
   const jobProjection = new PostgresJobProjection(opts.database.db);
+  const agents = wireAgentSessions({ config, nc, nats: opts.nats, database: opts.database, objects: opts.artifacts, jobLog: opts.jobLog, client: hostClient, log: hostLog });
   const host = new ActorHost({
     nc,
     leases: opts.nats.leases,
@@ -80,6 +82,7 @@ export function startActorsRole(opts: {
         },
         createProjectionTimeoutMs: config.gateway.requestTimeoutMs,
       }),
+      agents.definition,
     ],
     leaseTtlMs: config.actors.leaseTtlMs,
     idleMs: config.actors.idleMs,
@@ -98,6 +101,7 @@ export function startActorsRole(opts: {
     log: hostLog.child({ component: 'job-supervisor' }),
   });
   supervisor.start();
+  agents.supervisor.start();
   // Purges jobs, artifacts and audit entries past their retention age (nothing when every age is 0).
   const retention = new RetentionPurge({
     db: opts.database.db,
@@ -114,6 +118,7 @@ export function startActorsRole(opts: {
     async stop() {
       await retention.stop();
       await supervisor.stop();
+      await agents.supervisor.stop();
       liveness.stop();
       await host.stop();
     },
