@@ -46,3 +46,4 @@ export {
 export { PostgresJobProjection, type JobNeedingHost } from './postgres/postgres-job-projection.ts';
 export { jobDeadLetters, jobs, jobSteps } from './postgres/jobs-schema.ts';
 export { PostgresAgentProjection, type AgentSessionNeedingHost } from './postgres/postgres-agent-projection.ts';
+export { agentSessions } from './postgres/agent-sessions-schema.ts';
