@@ -37,6 +37,23 @@ export class AttributionRecord {
     return true;
   }
 
+  /** An upper bound of the encoded size, without encoding. */
+  get maxEncodedBytes(): number {
+    let n = 10;
+    for (const [author, a] of this.authors) n += 5 + author.length * 3 + a.inserts.maxEncodedBytes + a.deletes.maxEncodedBytes + a.restored.maxEncodedBytes;
+    return n;
+  }
+
+  /** Adds another record's entries (union). */
+  addAll(other: AttributionRecord): void {
+    for (const [author, a] of other.authors) {
+      const mine = this.of(author);
+      mine.inserts.addAll(a.inserts);
+      mine.deletes.addAll(a.deletes);
+      mine.restored.addAll(a.restored);
+    }
+  }
+
   encode(): Uint8Array {
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, VERSION);

@@ -52,6 +52,8 @@ export class Attribution {
   private kept = new IdRanges();
   private author: string = UNKNOWN_AUTHOR;
   private recording = true;
+  /** While set, what is recorded is also written here (see captureAs). */
+  private capture: AttributionRecord | null = null;
 
   /** A Y.Doc whose transactions are recorded here and whose GC keeps what revertable authors deleted. */
   createDoc(): Y.Doc {
@@ -72,6 +74,22 @@ export class Attribution {
     }
   }
 
+  /**
+   * Like {@link as}, and returns what the transactions recorded: the record
+   * a log entry carries when it merges updates of several authors.
+   */
+  captureAs(author: string | undefined, apply: () => void): AttributionRecord {
+    const record = new AttributionRecord();
+    const previous = this.capture;
+    this.capture = record;
+    try {
+      this.as(author, apply);
+    } finally {
+      this.capture = previous;
+    }
+    return record;
+  }
+
   /** Merges an explicit record, then runs `apply` without recording (snapshots and reverts bring their own). */
   withRecord<T>(record: AttributionRecord | null, apply: () => T): T {
     if (record !== null) this.merge(record);
@@ -87,12 +105,18 @@ export class Attribution {
   private record(tr: Y.Transaction): void {
     if (!this.recording) return;
     const author = this.author;
+    const captured = this.capture?.of(author);
     tr.afterState.forEach((clock, client) => {
       const before = tr.beforeState.get(client) ?? 0;
-      if (clock > before) this.claim(author, client, before, clock - before);
+      if (clock <= before) return;
+      this.claim(author, client, before, clock - before);
+      captured?.inserts.add(client, before, clock - before);
     });
     tr.deleteSet.clients.forEach((items, client) => {
-      for (const d of items) this.noteDelete(author, client, d.clock, d.len);
+      for (const d of items) {
+        this.noteDelete(author, client, d.clock, d.len);
+        captured?.deletes.add(client, d.clock, d.len);
+      }
     });
   }
 

@@ -37,8 +37,10 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import { checkVersion, HEADERS, readOpaqueHeader } from '../../protocol/headers.ts';
 import { decodeJson, encodeJson, errorReply, type WireMessage } from '../../protocol/reply.ts';
 import { attributedRoots } from './attribution-spans.ts';
+import type { AttributionRecord } from './attribution-record.ts';
 import type { Attribution } from './attribution.ts';
 import { Compactor } from './compactor.ts';
+import { appendCost, type AttributedUpdate, entryAttribution, startsNewEntry } from './entry-attribution.ts';
 import { renderContent } from './content.ts';
 import { DEFAULT_PRESENCE_LIMITS, type DocumentLimits, type PresenceLimits } from './limits.ts';
 import { FencingError, type DocumentLog, type SnapshotStore } from './ports.ts';
@@ -50,15 +52,11 @@ import type { RecoveredDocument } from './recovery.ts';
 import { restoreUpdate } from './restore.ts';
 import { planRevert } from './revert.ts';
 
-interface PendingUpdate {
+interface PendingUpdate extends AttributedUpdate {
   readonly command: CommandMessage;
   /** null when the update changed nothing: acknowledged, never appended. */
   readonly update: Uint8Array | null;
   readonly origin: string | undefined;
-  /** Loom-Author of the update (undefined: unknown); entries of one author are appended together. */
-  readonly author: string | undefined;
-  /** An explicit attribution record (reverts), appended as an entry of its own. */
-  readonly attribution?: Uint8Array;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -192,6 +190,7 @@ export class DocumentActor implements ActorInstance {
     }
     const origin = readOpaqueHeader(command.headers, HEADERS.origin);
     const author = readAuthorHeader(command.headers);
+    let record: AttributionRecord | null = null;
     this.changed = false;
     try {
       // Decoding first rejects garbage before it can touch the document.
@@ -202,14 +201,16 @@ export class DocumentActor implements ActorInstance {
     // Tried on a shadow first: a poisoned update is refused there and never touches this doc.
     this.screen.check(update, origin);
     try {
-      this.screen.applyLive(() => this.attribution.as(author, () => Y.applyUpdate(this.doc, update, origin)));
+      this.screen.applyLive(() => {
+        record = this.attribution.captureAs(author, () => Y.applyUpdate(this.doc, update, origin));
+      });
     } catch (err) {
       // Yjs may have integrated part of it before throwing.
       throw new SuspectStateError(err);
     }
     // Structs waiting for missing dependencies change nothing yet but must be kept.
     const waiting = this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null;
-    this.enqueue({ command, update: this.changed || waiting ? update : null, origin, author });
+    this.enqueue({ command, update: this.changed || waiting ? update : null, origin, author, record });
   }
 
   private enqueue(p: PendingUpdate): void {
@@ -226,22 +227,17 @@ export class DocumentActor implements ActorInstance {
     for (const chunk of this.chunks(batch)) await this.appendChunk(chunk);
   }
 
-  /** Splits a batch in arrival order so each chunk's updates fit in one append and share one attribution. */
+  /** Splits a batch in arrival order so each chunk's updates, with their attribution (entry-attribution.ts), fit in one append. */
   private *chunks(batch: readonly PendingUpdate[]): Generator<PendingUpdate[]> {
     let chunk: PendingUpdate[] = [];
     let bytes = 0;
-    let chunkKey: PendingUpdate | string | null = null;
     for (const p of batch) {
-      const size = p.update?.length ?? 0;
-      // Updates that change nothing carry no attribution and join any chunk.
-      const key = p.update === null ? null : p.attribution !== undefined ? p : (p.author ?? UNKNOWN_AUTHOR);
-      if (chunk.length > 0 && (bytes + size > this.limits.maxAppendBytes || (key !== null && chunkKey !== null && key !== chunkKey))) {
+      const size = appendCost(p);
+      if (chunk.length > 0 && (bytes + size > this.limits.maxAppendBytes || startsNewEntry(chunk, p))) {
         yield chunk;
         chunk = [];
         bytes = 0;
-        chunkKey = null;
       }
-      chunkKey ??= key;
       chunk.push(p);
       bytes += size;
     }
@@ -256,10 +252,10 @@ export class DocumentActor implements ActorInstance {
       return;
     }
     const merged = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates);
-    const carrier = batch.find((p) => p.update !== null);
+    const attribution = entryAttribution(batch);
     let seq: number;
     try {
-      seq = await this.log.append(this.ctx.id, merged, this.lastSeq, carrier?.attribution !== undefined ? { attribution: carrier.attribution } : { author: carrier?.author });
+      seq = await this.log.append(this.ctx.id, merged, this.lastSeq, attribution);
     } catch (err) {
       const fenced = err instanceof FencingError;
       for (const p of batch) {
@@ -273,7 +269,7 @@ export class DocumentActor implements ActorInstance {
     const headers: Record<string, string> = { [HEADERS.seq]: String(seq) };
     // With one origin, its gateway can skip echoing the update back to that socket.
     if (origins.size === 1 && only !== undefined) headers[HEADERS.origin] = only;
-    if (carrier?.author !== undefined && carrier.attribution === undefined) headers[HEADERS.author] = carrier.author;
+    if (attribution.author !== undefined) headers[HEADERS.author] = attribution.author;
     this.ctx.publish('update', merged, headers);
     const ack = encodeJson({ seq });
     for (const p of batch) p.command.respond({ headers: { [HEADERS.seq]: String(seq) }, body: ack });
@@ -413,7 +409,7 @@ export class DocumentActor implements ActorInstance {
       throw new ProtocolError('document-too-large', `restoring seq ${seq} needs an update of ${update.length} bytes, over the document limits`);
     }
     const author = readAuthorHeader(command.headers);
-    this.attribution.as(author, () => Y.applyUpdate(this.doc, update, 'restore'));
+    const record = this.attribution.captureAs(author, () => Y.applyUpdate(this.doc, update, 'restore'));
     // The write path acknowledges with an UpdateAck; the caller gets a RestoreReply instead.
     const asRestore: CommandMessage = {
       source: 'command',
@@ -423,7 +419,7 @@ export class DocumentActor implements ActorInstance {
       expectsReply: command.expectsReply,
       respond: (reply) => command.respond(reply.headers[HEADERS.error] === undefined ? restored(Number(reply.headers[HEADERS.seq]), true) : reply),
     };
-    this.enqueue({ command: asRestore, update, origin: undefined, author });
+    this.enqueue({ command: asRestore, update, origin: undefined, author, record });
     await this.flush();
     this.ctx.log.info({ restoredFrom: seq, seq: this.lastSeq, bytes: update.length }, 'snapshot restored');
   }

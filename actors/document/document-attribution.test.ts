@@ -146,3 +146,24 @@ test('bad authors and bad origins are refused naming what is wrong, and nothing 
   assert.deepEqual(nothing, { seq: 0, origin: 'agent:none', changed: false, removed: 0, restored: 0, undoSeq: null });
   actor.dispose();
 });
+
+test('updates of several authors merged into one log entry keep each author through replay', async () => {
+  const id = parseActorId(`attr-mixed-${randomUUID()}`);
+  let actor = await activate(id);
+  const replies: WireMessage[] = [];
+  const command = (author: string, text: string): CommandMessage => {
+    const doc = new Y.Doc();
+    doc.getText('t').insert(0, text);
+    return { source: 'command', name: 'update', body: Y.encodeStateAsUpdate(doc), headers: { [HEADERS.author]: author }, expectsReply: true, respond: (r) => void replies.push(r) };
+  };
+  // One mailbox batch: both updates are merged into one append.
+  await actor.handle([command(ALICE, 'by alice'), command(JOB, 'by the job'), command('agent:a1', 'by an agent')]);
+  assert.equal(new Set(replies.map((r) => r.headers[HEADERS.seq])).size, 1, 'one log entry');
+  const authorsOf = (reply: AttributionReply) => Object.fromEntries((reply.roots.t?.spans ?? []).map((s) => [s.text, s.author]));
+  const live = authorsOf(await attribution(actor));
+  assert.deepEqual(live, { 'by alice': ALICE, 'by the job': JOB, 'by an agent': 'agent:a1' });
+  actor.dispose();
+  actor = await activate(id);
+  assert.deepEqual(authorsOf(await attribution(actor)), live, 'the entry replays with every author');
+  actor.dispose();
+});

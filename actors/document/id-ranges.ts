@@ -113,6 +113,13 @@ export class IdRanges {
     return n;
   }
 
+  /** An upper bound of what {@link write} produces, without encoding (varuints take at most 5 bytes here). */
+  get maxEncodedBytes(): number {
+    let n = 5;
+    for (const ranges of this.clients.values()) n += 10 + 10 * ranges.length;
+    return n;
+  }
+
   /** A Yjs DeleteSet naming the same ids (for UndoManager stack items). */
   toDeleteSet(): DeleteSet {
     const ds = Y.createDeleteSet();
