@@ -55,6 +55,8 @@ export function startActorsRole(opts: {
         snapshots: new PostgresSnapshotStore(opts.database.db),
         // Deleted documents activate empty and answer not-found (the registry's tombstones).
         directory: new PostgresDocumentRegistry(opts.database.db),
+        // In members mode only ids registered with POST /v1/docs take updates (issue 12, item 8).
+        requireRegistration: config.docAccess === 'members',
         limits: {
           ...config.documents,
           maxUpdateBytes: capToPayload('LOOM_DOC_MAX_UPDATE_BYTES', config.documents.maxUpdateBytes, maxPayload, hostLog),
