@@ -60,6 +60,16 @@ export function snapshotStoreContract(name: string, open: () => Promise<Snapshot
       }
     });
 
+    it('keeps the attribution record beside the state, and reads none where none was saved', async () => {
+      const id = freshId();
+      const attribution = new Uint8Array([1, 1, 7, 0xff, 0]);
+      await f().store.save(id, { seq: 3, state: bytesFor(3), attribution });
+      await f().store.save(id, { seq: 2, state: bytesFor(2) });
+      assert.deepEqual(Buffer.from((await f().store.latest(id))?.attribution ?? []), Buffer.from(attribution));
+      assert.deepEqual(Buffer.from((await f().store.get(id, 3))?.attribution ?? []), Buffer.from(attribution));
+      assert.equal((await f().store.get(id, 2))?.attribution, undefined);
+    });
+
     it('returns the snapshot with the highest seq, whatever order they were saved in', async () => {
       const id = freshId();
       for (const seq of [5, 2, 9]) await f().store.save(id, { seq, state: bytesFor(seq) });
