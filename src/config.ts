@@ -176,6 +176,15 @@ export const ENV_SCHEMA = z
     // Agent sessions (issue 7): the model's answer deadline and tool calls run at once per step.
     LOOM_AGENT_MODEL_CALL_TIMEOUT_MS: int(1_000, 3_600_000).default(300_000),
     LOOM_AGENT_MAX_PARALLEL_TOOLS: int(1, 64).default(4),
+    // Agent tools (src/agents): timeouts, result caps, service-tool discovery.
+    LOOM_AGENT_TOOL_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+    LOOM_AGENT_JOB_TOOL_TIMEOUT_MS: int(1_000, 3_600_000).default(120_000),
+    LOOM_AGENT_SERVICE_TOOL_TIMEOUT_MS: int(100, 600_000).default(30_000),
+    LOOM_AGENT_TOOL_MAX_RESULT_BYTES: int(1_024, 4 * 1024 * 1024).default(32 * 1024),
+    LOOM_AGENT_UPLOAD_READ_MAX_BYTES: int(1_024, 16 * 1024 * 1024).default(64 * 1024),
+    LOOM_AGENT_DOC_EDIT_MAX_CHARS: int(1, 1_000_000).default(20_000),
+    LOOM_AGENT_SERVICE_TOOLS_CACHE_MS: int(0, 3_600_000).default(10_000),
+    LOOM_AGENT_SERVICE_DISCOVERY_WAIT_MS: int(50, 60_000).default(1_000),
     LOOM_MODEL_PRICES: modelPricesSchema.default('{}'),
     // Data protection (issue 12): retention ages in days, 0 = keep forever; account export limits.
     LOOM_RETENTION_JOB_LOG_DAYS: int(0, 36_500).default(0),
@@ -276,6 +285,23 @@ export interface Config {
     readonly modelCallTimeoutMs: number;
     /** Tool calls of one step running at once. */
     readonly maxParallelTools: number;
+  };
+  /** The tools agent sessions call (src/agents; the field names of its AgentToolLimits). */
+  readonly agentTools: {
+    /** Timeout of doc_read, doc_search, doc_edit and upload_read. */
+    readonly builtinTimeoutMs: number;
+    /** Timeout of job_start, which waits for the job's output. */
+    readonly jobTimeoutMs: number;
+    /** Timeout of a service tool that announces none. */
+    readonly serviceTimeoutMs: number;
+    /** Largest result a model sees, in UTF-8 bytes; longer ones are cut with a note. */
+    readonly maxResultBytes: number;
+    readonly uploadReadMaxBytes: number;
+    readonly docEditMaxChars: number;
+    /** How long a service-tool discovery is reused: the most a list of service tools may be out of date. */
+    readonly serviceCacheMs: number;
+    /** How long a discovery waits for services' INFO replies. */
+    readonly serviceDiscoveryWaitMs: number;
   };
   /** The job engine (actors role) and the jobs API (gateway role). */
   readonly jobs: {
@@ -427,6 +453,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agents: {
       modelCallTimeoutMs: e.LOOM_AGENT_MODEL_CALL_TIMEOUT_MS,
       maxParallelTools: e.LOOM_AGENT_MAX_PARALLEL_TOOLS,
+    },
+    agentTools: {
+      builtinTimeoutMs: e.LOOM_AGENT_TOOL_TIMEOUT_MS,
+      jobTimeoutMs: e.LOOM_AGENT_JOB_TOOL_TIMEOUT_MS,
+      serviceTimeoutMs: e.LOOM_AGENT_SERVICE_TOOL_TIMEOUT_MS,
+      maxResultBytes: e.LOOM_AGENT_TOOL_MAX_RESULT_BYTES,
+      uploadReadMaxBytes: e.LOOM_AGENT_UPLOAD_READ_MAX_BYTES,
+      docEditMaxChars: e.LOOM_AGENT_DOC_EDIT_MAX_CHARS,
+      serviceCacheMs: e.LOOM_AGENT_SERVICE_TOOLS_CACHE_MS,
+      serviceDiscoveryWaitMs: e.LOOM_AGENT_SERVICE_DISCOVERY_WAIT_MS,
     },
     jobs: {
       defaultModel: e.LOOM_DEFAULT_MODEL,
