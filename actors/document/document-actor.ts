@@ -46,7 +46,7 @@ import { DEFAULT_PRESENCE_LIMITS, type DocumentLimits, type PresenceLimits } fro
 import { FencingError, type DocumentLog, type SnapshotStore } from './ports.ts';
 import { Presence } from './presence.ts';
 import type { RegistrationGate } from './registration-gate.ts';
-import { UpdateScreen } from './update-screen.ts';
+import { type DecodedUpdate, UpdateScreen } from './update-screen.ts';
 import { SyncParts } from './sync-parts.ts';
 import type { RecoveredDocument } from './recovery.ts';
 import { restoreUpdate } from './restore.ts';
@@ -192,14 +192,15 @@ export class DocumentActor implements ActorInstance {
     const author = readAuthorHeader(command.headers);
     let record: AttributionRecord | null = null;
     this.changed = false;
+    let decoded: DecodedUpdate;
     try {
       // Decoding first rejects garbage before it can touch the document.
-      Y.decodeUpdate(update);
+      decoded = Y.decodeUpdate(update);
     } catch (err) {
       throw new ProtocolError('invalid-update', 'not a valid Yjs update', { cause: err });
     }
     // Tried on a shadow first: a poisoned update is refused there and never touches this doc.
-    this.screen.check(update, origin);
+    this.screen.check(update, decoded, origin);
     try {
       this.screen.applyLive(() => {
         record = this.attribution.captureAs(author, () => Y.applyUpdate(this.doc, update, origin));

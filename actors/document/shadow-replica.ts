@@ -2,11 +2,18 @@
  * A second replica of the document that client updates are tried on before
  * they touch the live doc. Yjs can integrate part of an update and then throw
  * (an item naming a parent that does not exist, say): on the shadow that
- * costs nothing but the shadow itself, which is dropped and copied again from
- * the intact live doc, in memory, when the next update needs it. The live doc
- * never holds state the log lacks, so nothing is rebuilt from the log.
+ * costs nothing but the shadow's purity. The live doc never holds state the
+ * log lacks, so nothing is rebuilt from the log.
  *
- * Integration is deterministic, so an update that applied to the shadow
+ * What a failed update left in the shadow belongs to the clients it named
+ * (its own structs, and the ids its items refer to); those clients become
+ * tainted. A later update naming a tainted client is tried on a fresh copy
+ * of the live doc, made then; updates that name none are tried on the shadow
+ * as it is, since the leftovers are items they neither contain nor refer to.
+ * So one offender costs one copy at most, and none unless someone later
+ * names its clients (normally nobody: its items never left the server).
+ *
+ * Integration is deterministic, so an update that applied to a clean shadow
  * applies to the live doc the same way. Everything else applied to the live
  * doc (restores, reverts) reaches the shadow through the live doc's update
  * event. Cost: a second copy of the document in memory and a second apply
@@ -14,25 +21,32 @@
  */
 import * as Y from 'yjs';
 
+/** Past this many tainted clients the shadow is replaced at the next update. */
+const MAX_TAINTED_CLIENTS = 256;
+
 export class ShadowReplica {
   private shadow: Y.Doc | null = null;
+  private readonly tainted = new Set<number>();
   /** Set while the live doc applies an update the shadow already holds. */
   private inStep = false;
+  /** Copies made of the live doc (for tests and logs). */
+  copies = 0;
 
   constructor(private readonly live: Y.Doc) {
     live.on('update', this.follow);
   }
 
   /**
-   * Applies `update` to the shadow.
-   * @throws whatever Yjs throws; the live doc is untouched and the shadow is discarded.
+   * Applies `update`, which names `clients`, to the shadow.
+   * @throws whatever Yjs throws; the live doc is untouched.
    */
-  tryApply(update: Uint8Array): void {
+  tryApply(update: Uint8Array, clients: ReadonlySet<number>): void {
+    if (this.tainted.size > MAX_TAINTED_CLIENTS || [...clients].some((c) => this.tainted.has(c))) this.discard();
     const shadow = (this.shadow ??= this.copyLive());
     try {
       Y.applyUpdate(shadow, update);
     } catch (err) {
-      this.discard();
+      for (const c of clients) this.tainted.add(c);
       throw err;
     }
   }
@@ -52,12 +66,13 @@ export class ShadowReplica {
     try {
       Y.applyUpdate(this.shadow, update);
     } catch {
-      // The live doc produced this update, so the shadow must take it; if not, a fresh copy will.
+      // The live doc produced this update, so a clean shadow takes it; if this one did not, a fresh copy will.
       this.discard();
     }
   };
 
   private copyLive(): Y.Doc {
+    this.copies++;
     const copy = new Y.Doc();
     // Pending structs (waiting for missing dependencies) are part of the encoded state.
     Y.applyUpdate(copy, Y.encodeStateAsUpdate(this.live));
@@ -67,6 +82,7 @@ export class ShadowReplica {
   private discard(): void {
     this.shadow?.destroy();
     this.shadow = null;
+    this.tainted.clear();
   }
 
   dispose(): void {

@@ -5,9 +5,12 @@
  * in flight cost nothing while its gateway closes it.
  */
 import type { Logger } from 'pino';
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { ShadowReplica } from './shadow-replica.ts';
+
+/** What Y.decodeUpdate returns. */
+export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>;
 
 /** Connections remembered as offenders; the oldest is forgotten past this. */
 const MAX_OFFENDERS = 1_000;
@@ -24,15 +27,15 @@ export class UpdateScreen {
   }
 
   /**
-   * Tries `update` (already decoded successfully) from connection `origin`.
+   * Tries `update` (`decoded` is Y.decodeUpdate of it) from connection `origin`.
    * @throws ProtocolError `invalid-update` when it fails to integrate, or its connection sent such an update before.
    */
-  check(update: Uint8Array, origin: string | undefined): void {
+  check(update: Uint8Array, decoded: DecodedUpdate, origin: string | undefined): void {
     if (origin !== undefined && this.offenders.has(origin)) {
       throw new ProtocolError('invalid-update', 'an earlier update of this connection failed to integrate; its updates are refused');
     }
     try {
-      this.shadow.tryApply(update);
+      this.shadow.tryApply(update, clientsNamed(decoded));
     } catch (err) {
       if (origin !== undefined) this.remember(origin);
       this.log.warn({ err, origin, bytes: update.length }, 'update failed to integrate; refused, the live document is untouched');
@@ -53,7 +56,26 @@ export class UpdateScreen {
     this.offenders.add(origin);
   }
 
+  /** Copies the shadow made of the live doc so far. */
+  get copies(): number {
+    return this.shadow.copies;
+  }
+
   dispose(): void {
     this.shadow.dispose();
   }
+}
+
+/** Every client an update names: authors of its structs, clients its items refer to, clients of its delete set. */
+function clientsNamed(decoded: DecodedUpdate): Set<number> {
+  const clients = new Set<number>(decoded.ds.clients.keys());
+  for (const struct of decoded.structs) {
+    clients.add(struct.id.client);
+    if (struct instanceof Y.Item) {
+      if (struct.origin !== null) clients.add(struct.origin.client);
+      if (struct.rightOrigin !== null) clients.add(struct.rightOrigin.client);
+      if (struct.parent instanceof Y.ID) clients.add(struct.parent.client);
+    }
+  }
+  return clients;
 }
