@@ -17,6 +17,7 @@ import { refusingEndedSessions, storedCredentialStatus } from '../gateway/socket
 import type { UpgradeHandler } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+import type { AgentLogReader } from '../agent-sessions/index.ts';
 import { ActorClient } from '../placement/actor-client.ts';
 import type { Database, ObjectStore } from '../storage/index.ts';
 import { PostgresDocumentRegistry, PostgresSnapshotStore } from '../storage/index.ts';
@@ -42,6 +43,7 @@ export async function startGatewayRole(opts: {
   database: Database | undefined;
   objects: ObjectStore;
   jobLog: JetStreamJobLog;
+  agentLog: AgentLogReader;
   maxPayload: number;
   log: Logger;
 }): Promise<GatewayRole> {
@@ -91,11 +93,12 @@ export async function startGatewayRole(opts: {
     log: gwLog,
   });
   gateway.start();
-  // The multiplexed application socket at /ws: job events and token streams.
+  // The multiplexed application socket at /ws: job and agent-session events and token streams.
   const jobSocket = new JobSocketGateway({
     gatewayId: config.instanceId,
     jobLog,
     feed: { nc, log: jobLog, logger: gwLog.child({ component: 'job-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs },
+    agents: { log: opts.agentLog, feed: { nc, logger: gwLog.child({ component: 'agent-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs } },
     authenticateToken: authenticateSocketToken,
     allowedOrigins: auth.allowedOrigins,
     heartbeatMs: config.gateway.heartbeatMs,

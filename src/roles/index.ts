@@ -11,10 +11,12 @@ import { startHttpServer, type HttpServer } from '../http/server.ts';
 import { startInferenceRole } from '../inference/index.ts';
 import type { Logger } from '../log.ts';
 import { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+import { JetStreamAgentLog } from '../nats/jetstream-agent-log.ts';
 import type { Provisioned } from '../nats/provision.ts';
 import type { Database } from '../storage/index.ts';
 import { openObjectStore } from '../storage/index.ts';
 import { startActorsRole } from './actors-role.ts';
+import { agentSessionsRouter } from './agent-session-routes.ts';
 import { apiRoutes } from './api-routes.ts';
 import { startGatewayRole, type GatewayRole } from './gateway-role.ts';
 
@@ -46,6 +48,8 @@ export async function startRoles(opts: {
 
   // One reader/writer of job logs per process: job actors append, gateways replay events for clients.
   const jobLog = new JetStreamJobLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: log.child({ component: 'job-log' }) });
+  // Gateways read agent-session logs (owner checks, event replay); session actors append through their own adapter.
+  const agentLog = new JetStreamAgentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: log.child({ component: 'agent-log' }) });
 
   if (config.roles.includes('actors')) {
     const actors = startActorsRole({ config, nc, nats: opts.nats, database: opts.database, artifacts: objects.store, jobLog, maxPayload, log });
@@ -60,7 +64,7 @@ export async function startRoles(opts: {
 
   let gateway: GatewayRole | undefined;
   if (config.roles.includes('gateway')) {
-    const started = await startGatewayRole({ config, nc, database: opts.database, objects: objects.store, jobLog, maxPayload, log });
+    const started = await startGatewayRole({ config, nc, database: opts.database, objects: objects.store, jobLog, agentLog, maxPayload, log });
     gateway = started;
     // Stops first (unshift): sockets close before inference and actors drain.
     stops.unshift(() => started.stop());
@@ -69,7 +73,10 @@ export async function startRoles(opts: {
   const database = opts.database;
   const app = createApp({
     log: log.child({ component: 'http' }),
-    routes: apiRoutes({ config, nc, gateway, database, objects, jobLog, log }),
+    routes: [
+      ...apiRoutes({ config, nc, gateway, database, objects, jobLog, log }),
+      ...(gateway === undefined || database === undefined ? [] : [{ path: '/v1/agent-sessions', router: agentSessionsRouter({ config, nc, gateway, database, agentLog, log }) }]),
+    ],
     maxBodyBytes: config.http.maxBodyBytes,
     trustProxy: config.http.trustProxy,
     apiRateLimit: gateway?.auth.limiters.api,
