@@ -82,6 +82,8 @@ export function apiRoutes(opts: {
       downloadUrl: async (key) => (await downloadUrl(objects.store, key)).url,
       ...(uploads === undefined ? {} : { resolveUpload: (ref: string, principal: Principal) => uploads.resolveUploadInput(ref, principal) }),
       maxInputBytes: config.jobs.maxInputBytes,
+      // Gateways know the served models from the same settings as the inference nodes (README: LOOM_INFERENCE_MODELS).
+      models: new Set([config.jobs.defaultModel, ...config.inference.models]),
       audit: auth.audit,
       middleware: auth.middleware,
       logger: log.child({ component: 'jobs' }),

@@ -13,6 +13,7 @@ import type { AuthEnv } from '../../auth/principal.ts';
 import type { AccountDeletion, AccountExport } from '../../privacy/index.ts';
 import { EXPORT_FORMAT, EXPORT_VERSION } from '../../privacy/index.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
+import { safeText } from '../safe-text.ts';
 
 export interface AccountRoutesDeps {
   /** Requires credentials and sets `principal` (auth.middleware). */
@@ -32,12 +33,13 @@ const archiveSchema = z
     documents: z.array(z.object({}).passthrough()).openapi({ description: 'Every membership with its role; owned documents add `members` and `content`' }),
     uploads: z.array(z.object({}).passthrough()),
     jobs: z.array(z.object({}).passthrough()).openapi({ description: 'Job views: input, steps, output, artifacts, usage' }),
+    agentSessions: z.array(z.object({}).passthrough()).openapi({ description: 'Agent session views with their transcripts' }),
     audit: z.array(z.object({}).passthrough()).openapi({ description: 'Audit entries by the user or about their account' }),
   })
   .openapi('AccountExport');
 
 const deleteSchema = z
-  .object({ password: z.string().min(1).max(MAX_PASSWORD_CHARS).openapi({ format: 'password', description: "The account's password, again" }) })
+  .object({ password: safeText().min(1).max(MAX_PASSWORD_CHARS).openapi({ format: 'password', description: "The account's password, again" }) })
   .strict()
   .openapi('DeleteAccount');
 
@@ -47,6 +49,7 @@ const reportSchema = z
     documentsTransferred: z.array(z.object({ id: z.string(), to: z.string() })).openapi({ description: 'Owned documents handed to another owner or editor' }),
     membershipsRemoved: z.number().int(),
     jobsRemoved: z.number().int().openapi({ description: 'Jobs purged with their inputs, outputs, logs and artifacts' }),
+    agentSessionsRemoved: z.number().int().openapi({ description: 'Agent sessions purged with their transcripts' }),
     uploadsRemoved: z.number().int(),
     apiKeysRevoked: z.number().int(),
     auditEntriesAnonymised: z.number().int(),
@@ -107,7 +110,7 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
       summary: 'Delete the caller\'s account, after confirming the password',
       description:
         'Sessions and API keys are revoked; each owned document goes to its longest-standing other owner, else its longest-standing editor, ' +
-        'else is deleted; other memberships are removed; jobs and uploads are purged; audit entries stay, naming the person by a pseudonym; ' +
+        'else is deleted; other memberships are removed; jobs, agent sessions and uploads are purged; audit entries stay, naming the person by a pseudonym; ' +
         'the email can register again. 503 `deletion-incomplete`: repeat the request to finish.',
       security: SECURITY,
       middleware,

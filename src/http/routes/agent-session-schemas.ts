@@ -8,17 +8,17 @@ import { AGENT_TOOL_NAME } from '../../../protocol/agent-events.ts';
 import { AGENT_LIMITS, AGENT_STATUSES, agentSessionViewSchema, agentUsageSchema } from '../../../protocol/agent.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from '../../../protocol/job.ts';
 import { errorResponses, jsonContent, SECURITY } from '../router.ts';
+import { safeText } from '../safe-text.ts';
 
 const TAGS = ['agent-sessions'];
 const EVENT_ID = /^\d{1,16}$/;
 
-export const sessionParams = z.object({ id: z.string().min(1).max(200).openapi({ description: 'Session id', example: 'agent_3k2mx7q4d5c6b7a8e9f0g1h2j3' }) });
+export const sessionParams = z.object({ id: safeText().min(1).max(200).openapi({ description: 'Session id', example: 'agent_3k2mx7q4d5c6b7a8e9f0g1h2j3' }) });
 
 export const createSessionBody = z
   .object({
-    instructions: z.string().optional().openapi({ description: `The system prompt; at most ${AGENT_LIMITS.maxInstructionsBytes} bytes (413 above)` }),
-    model: z
-      .string()
+    instructions: safeText().optional().openapi({ description: `The system prompt; at most ${AGENT_LIMITS.maxInstructionsBytes} bytes (413 above)` }),
+    model: safeText()
       .min(1)
       .max(128)
       .regex(/^[^\s\u0000-\u001f\u007f-\u009f]+$/, 'must have no whitespace or control characters')
@@ -29,7 +29,7 @@ export const createSessionBody = z
       .max(AGENT_LIMITS.maxTools)
       .optional()
       .openapi({ description: 'Tool names; omit for every built-in tool. A name no tool answers to is refused (400 naming tools.N)', example: ['doc_search', 'doc_edit'] }),
-    docId: z.string().min(1).max(200).optional().openapi({ description: 'The document the session works on (needs access to it)' }),
+    docId: safeText().min(1).max(200).optional().openapi({ description: 'The document the session works on (needs access to it)' }),
     maxSteps: z.number().int().min(1).max(AGENT_LIMITS.maxStepsCeiling).optional().openapi({ description: `Model calls per turn; default ${AGENT_LIMITS.defaultMaxSteps}` }),
     tokenBudget: z.number().int().min(AGENT_LIMITS.minTokenBudget).max(AGENT_LIMITS.maxTokenBudget).optional().openapi({
       description: `Estimated transcript tokens before older turns are summarised; default ${AGENT_LIMITS.defaultTokenBudget}`,
@@ -61,7 +61,7 @@ export const sessionSummarySchema = z
 const pageSchema = z.object({ sessions: z.array(sessionSummarySchema), nextCursor: z.string().nullable() }).openapi('AgentSessionPage');
 
 export const messageBody = z
-  .object({ content: z.string().min(1).openapi({ description: `The user's message; at most ${AGENT_LIMITS.maxMessageBytes} bytes of UTF-8 (413 above)` }) })
+  .object({ content: safeText().min(1).openapi({ description: `The user's message; at most ${AGENT_LIMITS.maxMessageBytes} bytes of UTF-8 (413 above)` }) })
   .strict()
   .openapi('AgentMessage');
 
@@ -92,7 +92,7 @@ export const listRouteDef = createRoute({
   request: {
     query: z.object({
       limit: z.coerce.number().int().min(1).max(100).default(20),
-      cursor: z.string().min(1).max(200).optional().openapi({ description: 'nextCursor of the previous page' }),
+      cursor: safeText().min(1).max(200).optional().openapi({ description: 'nextCursor of the previous page' }),
     }),
   },
   responses: { 200: jsonContent(pageSchema, 'A page of sessions'), ...errorResponses(400, 401, 403, 503) },
@@ -129,7 +129,7 @@ export const cancelRouteDef = createRoute({
   security: SECURITY,
   request: {
     params: sessionParams,
-    body: { content: { 'application/json': { schema: z.object({ reason: z.string().max(1_000).optional() }).strict().openapi('CancelAgentTurn') } }, required: false },
+    body: { content: { 'application/json': { schema: z.object({ reason: safeText().max(1_000).optional() }).strict().openapi('CancelAgentTurn') } }, required: false },
   },
   responses: { 200: jsonContent(sessionViewSchema, 'The session after the cancel'), ...errorResponses(400, 401, 403, 404, 503) },
 });
@@ -147,9 +147,9 @@ export const approveRouteDef = createRoute({
         'application/json': {
           schema: z
             .object({
-              callId: z.string().min(1).max(128).openapi({ description: 'pendingApprovals[].callId' }),
+              callId: safeText().min(1).max(128).openapi({ description: 'pendingApprovals[].callId' }),
               approved: z.boolean(),
-              comment: z.string().max(AGENT_LIMITS.maxCommentChars).optional(),
+              comment: safeText().max(AGENT_LIMITS.maxCommentChars).optional(),
             })
             .strict()
             .openapi('ApproveAgentToolCall'),

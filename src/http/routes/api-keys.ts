@@ -10,10 +10,11 @@ import { requireUser } from '../../auth/middleware.ts';
 import { API_SCOPES } from '../../auth/principal.ts';
 import { HttpError } from '../errors.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
+import { safeText } from '../safe-text.ts';
 
 const createKeySchema = z
   .object({
-    name: z.string().trim().min(1).max(100).openapi({ example: 'ci-exporter' }),
+    name: safeText().trim().min(1).max(100).openapi({ example: 'ci-exporter' }),
     scopes: z.array(z.enum(API_SCOPES)).min(1).max(API_SCOPES.length).openapi({ example: ['docs:read'] }),
   })
   .strict()

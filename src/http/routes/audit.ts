@@ -12,6 +12,7 @@ import { requireUser } from '../../auth/middleware.ts';
 import type { Principal } from '../../auth/principal.ts';
 import { HttpError } from '../errors.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
+import { queryInt, safeText } from '../safe-text.ts';
 
 /**
  * Whether `principal` owns the target: `owner` lists its audit entries,
@@ -34,9 +35,9 @@ export function defaultOwnershipChecks(auth: Auth): OwnershipChecks {
 
 const querySchema = z.object({
   targetType: z.enum(AUDIT_TARGET_TYPES),
-  targetId: z.string().min(1).max(1_024),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  before: z.coerce.number().int().positive().optional().openapi({ description: 'Cursor: nextBefore of the previous page' }),
+  targetId: safeText().min(1).max(1_024),
+  limit: queryInt({ min: 1, max: 200 }).default(50),
+  before: queryInt({ min: 1, max: Number.MAX_SAFE_INTEGER }).optional().openapi({ description: 'Cursor: nextBefore of the previous page' }),
 });
 const entrySchema = z
   .object({

@@ -14,21 +14,22 @@ import type { TokenPair } from '../../auth/token-service.ts';
 import type { UserRecord } from '../../auth/account-service.ts';
 import { HttpError } from '../errors.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
+import { safeText } from '../safe-text.ts';
 
 /** Shortest password accepted at registration. */
 export const MIN_PASSWORD_CHARS = 8;
 
-const email = z.string().trim().max(254).email().openapi({ example: 'ada@example.com' });
+const email = safeText().trim().max(254).email().openapi({ example: 'ada@example.com' });
 
 const credentialsSchema = z
-  .object({ email, password: z.string().min(1).max(MAX_PASSWORD_CHARS).openapi({ format: 'password' }) })
+  .object({ email, password: safeText().min(1).max(MAX_PASSWORD_CHARS).openapi({ format: 'password' }) })
   .strict()
   .openapi('Credentials');
 const registrationSchema = z
-  .object({ email, password: z.string().min(MIN_PASSWORD_CHARS).max(MAX_PASSWORD_CHARS).openapi({ format: 'password' }) })
+  .object({ email, password: safeText().min(MIN_PASSWORD_CHARS).max(MAX_PASSWORD_CHARS).openapi({ format: 'password' }) })
   .strict()
   .openapi('Registration');
-const refreshSchema = z.object({ refreshToken: z.string().min(1).max(200) }).strict().openapi('RefreshRequest');
+const refreshSchema = z.object({ refreshToken: safeText().min(1).max(200) }).strict().openapi('RefreshRequest');
 const logoutSchema = z
   .object({ all: z.boolean().optional().openapi({ description: 'Revoke every session of the user, not just this one' }) })
   .strict()

@@ -5,6 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import { parseActorId } from '../../../protocol/ids.ts';
 import { DOC_ROLES, type DocumentListing, type MemberRecord } from '../../documents/registry.ts';
+import { safeText } from '../safe-text.ts';
 
 /** A document id: 1-200 bytes of text without control characters (any spelling, see PROTOCOL.md §2). */
 export const docIdSchema = z
@@ -23,7 +24,7 @@ export const docIdSchema = z
 
 export const docParams = z.object({ id: docIdSchema.openapi({ param: { name: 'id', in: 'path' } }) });
 
-export const titleSchema = z.string().trim().min(1).max(200).openapi({ example: 'Launch plan' });
+export const titleSchema = safeText().trim().min(1).max(200).openapi({ example: 'Launch plan' });
 
 export const docRoleSchema = z.enum(DOC_ROLES).openapi({ description: 'owner: everything; editor: edit, rename, restore; viewer: read only' });
 

@@ -11,6 +11,7 @@ import { parseActorId } from '../../../protocol/ids.ts';
 import type { AuthEnv } from '../../auth/principal.ts';
 import type { DocumentService } from '../../documents/document-service.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
+import { queryInt } from '../safe-text.ts';
 import { docIdSchema } from './doc-schemas.ts';
 
 const snapshotSchema = z
@@ -64,7 +65,7 @@ export function docSnapshotsRoutes(deps: { service: DocumentService; authenticat
       request: {
         params: z.object({
           id: idParam,
-          seq: z.coerce.number().int().positive().openapi({ param: { name: 'seq', in: 'path' } }),
+          seq: queryInt({ min: 1, max: Number.MAX_SAFE_INTEGER }).openapi({ param: { name: 'seq', in: 'path' } }),
         }),
       },
       responses: { 200: jsonContent(restoredSchema, 'Restored'), ...errorResponses(400, 401, 403, 404, 413, 429, 503) },

@@ -16,6 +16,7 @@ import type { DocumentService } from '../../documents/document-service.ts';
 import { encodeCursor } from '../../documents/document-service.ts';
 import { HttpError } from '../errors.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
+import { queryInt, safeText } from '../safe-text.ts';
 import { docMembersRoutes } from './doc-members.ts';
 import { docIdSchema, docParams, documentJson, documentSchema, titleSchema } from './doc-schemas.ts';
 import { docSnapshotsRoutes } from './doc-snapshots.ts';
@@ -36,8 +37,8 @@ const createSchema = z
 const renameSchema = z.object({ title: titleSchema }).strict().openapi('RenameDocument');
 const listQuery = z.object({
   scope: z.enum(['all', 'owned', 'shared']).default('all').openapi({ description: 'owned: created by me; shared: shared with me' }),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().min(1).max(200).optional().openapi({ description: 'nextCursor of the previous page' }),
+  limit: queryInt({ min: 1, max: 100 }).default(20),
+  cursor: safeText().min(1).max(200).optional().openapi({ description: 'nextCursor of the previous page' }),
 });
 const pageSchema = z
   .object({ documents: z.array(documentSchema), nextCursor: z.string().nullable().openapi({ description: 'null on the last page' }) })

@@ -15,6 +15,7 @@ import type { AuthEnv, Principal } from '../../auth/principal.ts';
 import { ProtocolError } from '../../../protocol/errors.ts';
 import { parseActorId, type ActorId, type DocId } from '../../../protocol/ids.ts';
 import { artifactRefSchema, JOB_PRIORITIES } from '../../../protocol/job-events.ts';
+import { parseModelName } from '../../../protocol/inference.ts';
 import { IDEMPOTENCY_KEY_PATTERN, JOB_KIND_PATTERN, jobViewSchema, startJobReplySchema, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
 import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
 import { jobIdForKey, JobSourcesError, newJobId, resolveJobSources } from '../../jobs/index.ts';
@@ -25,6 +26,7 @@ import type { ActorClient } from '../../placement/actor-client.ts';
 import type { ResolvedUpload } from '../../uploads/index.ts';
 import { HttpError } from '../errors.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
+import { safeJson, safeText } from '../safe-text.ts';
 import { jobEventsHandler } from './job-events-sse.ts';
 
 export interface JobsRoutesDeps {
@@ -45,6 +47,12 @@ export interface JobsRoutesDeps {
   readonly resolveUpload?: (ref: string, principal: Principal) => Promise<ResolvedUpload>;
   /** Largest `input`, as JSON bytes (413 above). */
   readonly maxInputBytes: number;
+  /**
+   * The models a job may name (LOOM_DEFAULT_MODEL and LOOM_INFERENCE_MODELS):
+   * any other is refused at creation (400, field `model`) rather than queued
+   * for no worker. Any well-formed name when absent.
+   */
+  readonly models?: ReadonlySet<string>;
   /** Records job creation, cancellation and approval decisions (GET /v1/audit). */
   readonly audit?: { record(event: AuditEvent): Promise<void> };
   /** Runs before every route (authentication). */
@@ -54,18 +62,18 @@ export interface JobsRoutesDeps {
 
 const EMPTY = new Uint8Array(0);
 
-const jobIdParam = z.object({ id: z.string().min(1).max(200).openapi({ description: 'Job id', example: 'job_3k2mx7q4d5c6b7a8e9f0g1h2j3' }) });
+const jobIdParam = z.object({ id: safeText().min(1).max(200).openapi({ description: 'Job id', example: 'job_3k2mx7q4d5c6b7a8e9f0g1h2j3' }) });
 
 const createBody = z
   .object({
     kind: z.string().regex(JOB_KIND_PATTERN, 'must be a job kind such as document.generate').max(64).openapi({ example: 'document.generate' }),
-    input: z.record(z.unknown()).openapi({ description: "The pipeline's input; its schema depends on `kind`", example: { topic: 'Tides', sections: 5 } }),
-    targetDocId: z.string().min(1).max(200).optional().openapi({ description: 'A document the job writes its text into, live (needs editor rights)' }),
+    input: safeJson(z.record(z.unknown())).openapi({ description: "The pipeline's input; its schema depends on `kind`", example: { topic: 'Tides', sections: 5 } }),
+    targetDocId: safeText().min(1).max(200).optional().openapi({ description: 'A document the job writes its text into, live (needs editor rights)' }),
     idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1-255 printable ASCII characters').optional().openapi({
       description: 'Same key (per owner) = same job. The Idempotency-Key header works too.',
     }),
     priority: z.enum(JOB_PRIORITIES).optional(),
-    model: z.string().min(1).max(128).optional(),
+    model: safeText().min(1).max(128).optional().openapi({ description: 'A model Loom serves (LOOM_DEFAULT_MODEL or one of LOOM_INFERENCE_MODELS); default LOOM_DEFAULT_MODEL' }),
   })
   .strict()
   .openapi('CreateJob');
@@ -119,7 +127,7 @@ const cancelRouteDef = createRoute({
   security: SECURITY,
   request: {
     params: jobIdParam,
-    body: { content: { 'application/json': { schema: z.object({ reason: z.string().max(1_000).optional() }).strict().openapi('CancelJob') } }, required: false },
+    body: { content: { 'application/json': { schema: z.object({ reason: safeText().max(1_000).optional() }).strict().openapi('CancelJob') } }, required: false },
   },
   responses: { 200: jsonContent(httpJobView, 'The cancelled job'), ...errorResponses(400, 401, 404, 409, 503) },
 });
@@ -136,7 +144,7 @@ const approveRouteDef = createRoute({
       content: {
         'application/json': {
           schema: z
-            .object({ approved: z.boolean(), step: z.string().min(1).max(64).optional(), comment: z.string().max(4_000).optional() })
+            .object({ approved: z.boolean(), step: safeText().min(1).max(64).optional(), comment: safeText().max(4_000).optional() })
             .strict()
             .openapi('ApproveJob'),
         },
@@ -158,8 +166,8 @@ const eventsRouteDef = createRoute({
   security: SECURITY,
   request: {
     params: jobIdParam,
-    headers: z.object({ 'last-event-id': z.string().regex(/^\d{1,16}$/, 'must be an event id (a sequence number)').optional() }),
-    query: z.object({ lastEventId: z.string().regex(/^\d{1,16}$/, 'must be an event id (a sequence number)').optional() }),
+    headers: z.object({ 'last-event-id': z.string().regex(/^\d{1,15}$/, 'must be an event id (a sequence number)').optional() }),
+    query: z.object({ lastEventId: z.string().regex(/^\d{1,15}$/, 'must be an event id (a sequence number)').optional() }),
   },
   responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } }, ...errorResponses(400, 401, 404) },
 });
@@ -218,6 +226,20 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     }
   };
 
+  /** @throws HttpError 400 naming `model` for a malformed name or one no worker serves. */
+  const servedModel = (name: string): string => {
+    try {
+      parseModelName(name);
+    } catch (err) {
+      throw new HttpError(400, 'invalid-request', `model: ${(err as Error).message}`, { field: 'model', cause: err });
+    }
+    if (deps.models !== undefined && !deps.models.has(name)) {
+      const served = [...deps.models].slice(0, 20).join(', ');
+      throw new HttpError(400, 'unknown-model', `model: ${JSON.stringify(name.slice(0, 128))} is not served here; use one of: ${served}`, { field: 'model' });
+    }
+    return name;
+  };
+
   router.openapi(createRouteDef, async (c) => {
     const principal = deps.getPrincipal(c);
     requireJobsScope(principal);
@@ -227,6 +249,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       throw new HttpError(400, 'invalid-request', 'the Idempotency-Key header and body.idempotencyKey differ', { field: 'idempotencyKey' });
     }
     const key = headerKey ?? body.idempotencyKey ?? null;
+    const model = body.model === undefined ? null : servedModel(body.model);
     const inputBytes = Buffer.byteLength(JSON.stringify(body.input));
     if (inputBytes > deps.maxInputBytes) {
       throw new HttpError(413, 'input-too-large', `input is ${inputBytes} bytes of JSON; the limit is ${deps.maxInputBytes}`, { field: 'input' });
@@ -251,7 +274,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       idempotencyKey: key,
       targetDocId,
       priority: body.priority ?? 'batch',
-      model: body.model ?? null,
+      model,
     };
     const reply = decodeJson((await deps.client.request('job', id, 'start', encodeJson(request))).body, startJobReplySchema, 'start reply');
     if (reply.created) await audit(c, principal, 'job.create', id, { kind: body.kind });

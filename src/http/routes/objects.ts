@@ -17,6 +17,7 @@ import { InvalidObjectKeyError, ObjectTooLargeError, parseObjectKey, type Object
 import { GatewayUrlError, type GatewayUrlSigner, type ObjectStore, type SignedQuery } from '../../storage/objects/index.ts';
 import { HttpError } from '../errors.ts';
 import { createRouter, errorResponses, jsonContent, type Router } from '../router.ts';
+import { safeText } from '../safe-text.ts';
 
 /** Where PUTs to upload keys go instead of straight into the store (UploadService.receive). */
 export interface UploadReceiver {
@@ -36,13 +37,13 @@ export interface ObjectsRoutesDeps {
 }
 
 const keyParams = z.object({
-  key: z.string().min(1).openapi({ param: { name: 'key', in: 'path' }, description: 'The object key, URL-encoded as one path segment', example: 'uploads%2F0b7c%2Fnotes.md' }),
+  key: safeText().min(1).openapi({ param: { name: 'key', in: 'path' }, description: 'The object key, URL-encoded as one path segment', example: 'uploads%2F0b7c%2Fnotes.md' }),
 });
 const signedQuery = z.object({
-  exp: z.string().optional().openapi({ description: 'Expiry, unix seconds (signed)' }),
-  ct: z.string().optional().openapi({ description: 'PUT: the Content-Type the upload must carry (signed)' }),
-  max: z.string().optional().openapi({ description: 'PUT: the largest body accepted, bytes (signed)' }),
-  sig: z.string().optional().openapi({ description: 'HMAC-SHA256 signature, base64url' }),
+  exp: safeText().optional().openapi({ description: 'Expiry, unix seconds (signed)' }),
+  ct: safeText().optional().openapi({ description: 'PUT: the Content-Type the upload must carry (signed)' }),
+  max: safeText().optional().openapi({ description: 'PUT: the largest body accepted, bytes (signed)' }),
+  sig: safeText().optional().openapi({ description: 'HMAC-SHA256 signature, base64url' }),
 });
 const storedSchema = z.object({ key: z.string(), size: z.number().int(), etag: z.string() }).openapi('StoredObject');
 const binary = z.string().openapi({ type: 'string', format: 'binary' });

@@ -12,6 +12,7 @@ import { ALLOWED_UPLOAD_TYPES } from '../../uploads/content-types.ts';
 import { isValidFilename, type UploadService, type UploadView } from '../../uploads/upload-service.ts';
 import { HttpError } from '../errors.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
+import { safeText } from '../safe-text.ts';
 
 /** What {@link uploadsRoutes} needs. */
 export interface UploadsRoutesDeps {
@@ -24,9 +25,9 @@ export interface UploadsRoutesDeps {
 
 const newUploadSchema = z
   .object({
-    filename: z.string().refine(isValidFilename, '1-255 characters, no control characters or slashes').openapi({ example: 'interview.mp3' }),
-    contentType: z.string().min(3).max(255).openapi({ example: 'audio/mpeg', description: `One of: ${ALLOWED_UPLOAD_TYPES.join(', ')}` }),
-    size: z.number().int().min(1).openapi({ example: 4_200_000, description: 'Exact size in bytes (at most LOOM_UPLOAD_MAX_BYTES)' }),
+    filename: safeText().refine(isValidFilename, '1-255 characters, no control characters or slashes').openapi({ example: 'interview.mp3' }),
+    contentType: safeText().min(3).max(255).openapi({ example: 'audio/mpeg', description: `One of: ${ALLOWED_UPLOAD_TYPES.join(', ')}` }),
+    size: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ example: 4_200_000, description: 'Exact size in bytes (at most LOOM_UPLOAD_MAX_BYTES)' }),
   })
   .strict()
   .openapi('NewUpload');
