@@ -10,6 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { ToolRunner } from '../../actors/agent/tool.ts';
 import { DocumentService, natsAccessEvents } from '../documents/index.ts';
 import { ActorDocumentPort, type JobEventFeedDeps } from '../jobs/index.ts';
+import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
@@ -32,28 +33,13 @@ export { SchemaValidator } from './schema-validator.ts';
 export { ToolFailure } from './tool-failure.ts';
 export type { RunnableTool, ToolInvocation } from './runnable-tool.ts';
 
-/** Limits of the agent tools (Config.agentTools; the defaults are DEFAULT_AGENT_TOOL_LIMITS). */
-export interface AgentToolLimits {
-  /** Timeout of doc_read, doc_search, doc_edit and upload_read. */
-  readonly builtinTimeoutMs: number;
-  /** Timeout of job_start, which waits for the job's output. */
-  readonly jobTimeoutMs: number;
-  /** Timeout of a service tool that announces none. */
-  readonly serviceTimeoutMs: number;
-  /** Largest result a model sees, in UTF-8 bytes (longer ones are cut with a note). */
-  readonly maxResultBytes: number;
-  /** Bytes upload_read reads at most. */
-  readonly uploadReadMaxBytes: number;
-  /** Longest text doc_edit writes in one call, in characters. */
-  readonly docEditMaxChars: number;
-  /** How long a service-tool discovery is reused (how stale the list of service tools may be). */
-  readonly serviceCacheMs: number;
-  /** How long discovery waits for services' INFO replies. */
-  readonly serviceDiscoveryWaitMs: number;
+/** Limits of the agent tools: Config.agentTools (LOOM_AGENT_TOOL_* and friends) plus the job input cap. */
+export type AgentToolLimits = Config['agentTools'] & {
   /** Largest job input, as JSON bytes (LOOM_JOB_MAX_INPUT_BYTES). */
   readonly jobMaxInputBytes: number;
-}
+};
 
+/** The settings' defaults, for hosts and tests that pass none. */
 export const DEFAULT_AGENT_TOOL_LIMITS: AgentToolLimits = {
   builtinTimeoutMs: 30_000,
   jobTimeoutMs: 120_000,
