@@ -28,6 +28,9 @@ test('a poisoned update never reaches the live doc; clients it did not name are 
   assert.ok(!live.getText('t').toString().includes(POISONED_PREFIX_TEXT));
   screened(screen, live, editBy(11, 'world '), 'good');
   assert.equal(screen.copies, 1, 'no copy for an update that names no tainted client');
+  // The same poison from other connections is refused by its digest: no try, no copy.
+  for (const origin of ['bad-2', 'bad-3']) assert.throws(() => screened(screen, live, POISONED_UPDATE, origin), /failed to integrate before/);
+  assert.equal(screen.copies, 1);
   // Client 0 is the poisoned update's author: its next (valid) update is tried on a clean copy and applies as on the live doc.
   screened(screen, live, editBy(0, 'zero '), 'other');
   assert.equal(screen.copies, 2);

@@ -2,8 +2,10 @@
  * Screens client updates before they reach the live doc: each is tried on a
  * shadow replica first (shadow-replica.ts). A connection whose update failed
  * there is refused from then on without trying, so the updates it still had
- * in flight cost nothing while its gateway closes it.
+ * in flight cost nothing while its gateway closes it; the same bytes sent
+ * again from other connections are refused without a try too.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import { ProtocolError } from '../../protocol/errors.ts';
@@ -12,12 +14,14 @@ import { ShadowReplica } from './shadow-replica.ts';
 /** What Y.decodeUpdate returns. */
 export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>;
 
-/** Connections remembered as offenders; the oldest is forgotten past this. */
-const MAX_OFFENDERS = 1_000;
+/** Offending connections (and poisons) remembered; the oldest is forgotten past this. */
+const MAX_REMEMBERED = 1_000;
 
 export class UpdateScreen {
   private readonly shadow: ShadowReplica;
   private readonly offenders = new Set<string>();
+  /** Digests of updates that failed: the same bytes from another connection are refused without a try (nor a copy). */
+  private readonly poisons = new Set<string>();
 
   constructor(
     live: Y.Doc,
@@ -34,10 +38,17 @@ export class UpdateScreen {
     if (origin !== undefined && this.offenders.has(origin)) {
       throw new ProtocolError('invalid-update', 'an earlier update of this connection failed to integrate; its updates are refused');
     }
+    const digest = () => createHash('sha256').update(update).digest('base64');
+    // Hashed only once something failed here: the hot path pays nothing for it.
+    if (this.poisons.size > 0 && this.poisons.has(digest())) {
+      if (origin !== undefined) remember(this.offenders, origin);
+      throw new ProtocolError('invalid-update', 'not a valid Yjs update: the same update failed to integrate before');
+    }
     try {
       this.shadow.tryApply(update, clientsNamed(decoded));
     } catch (err) {
-      if (origin !== undefined) this.remember(origin);
+      if (origin !== undefined) remember(this.offenders, origin);
+      remember(this.poisons, digest());
       this.log.warn({ err, origin, bytes: update.length }, 'update failed to integrate; refused, the live document is untouched');
       throw new ProtocolError('invalid-update', 'not a valid Yjs update: it failed while being integrated into the document', { cause: err });
     }
@@ -48,14 +59,6 @@ export class UpdateScreen {
     return this.shadow.applyLive(apply);
   }
 
-  private remember(origin: string): void {
-    if (this.offenders.size >= MAX_OFFENDERS) {
-      const [oldest] = this.offenders;
-      if (oldest !== undefined) this.offenders.delete(oldest);
-    }
-    this.offenders.add(origin);
-  }
-
   /** Copies the shadow made of the live doc so far. */
   get copies(): number {
     return this.shadow.copies;
@@ -64,6 +67,15 @@ export class UpdateScreen {
   dispose(): void {
     this.shadow.dispose();
   }
+}
+
+/** Adds `key`, forgetting the oldest past MAX_REMEMBERED. */
+function remember(set: Set<string>, key: string): void {
+  if (set.size >= MAX_REMEMBERED) {
+    const [oldest] = set;
+    if (oldest !== undefined) set.delete(oldest);
+  }
+  set.add(key);
 }
 
 /** Every client an update names: authors of its structs, clients its items refer to, clients of its delete set. */

@@ -173,6 +173,15 @@ test('a poisoned update closes its sender on the first one (4422) and the docume
   const host = cluster.hosts[0]!;
   const recoveries = () => host.grep(/"msg":"document recovered"/).filter((l) => l.includes(room)).length;
   const recoveredBefore = recoveries();
+  // Control for the figures: the same socket churn with a harmless frame, closed by the client.
+  const [churned] = await whileAbusing(async () => {
+    const sockets = await Promise.all(Array.from({ length: 3 }, () => offender(room)));
+    for (const s of sockets) {
+      s.ws.send(Uint8Array.of(3)); // query-awareness
+      s.ws.close();
+    }
+    return Promise.all(sockets.map((s) => s.closed));
+  }, () => editLatencies(a, b, 'c'));
 
   const [abused, closes] = await whileAbusing(async () => {
     const offenders = await Promise.all(Array.from({ length: 3 }, () => offender(room)));
@@ -181,10 +190,11 @@ test('a poisoned update closes its sender on the first one (4422) and the docume
     return Promise.all(offenders.map((o) => o.closed));
   }, () => editLatencies(a, b, 'p'));
   report(t, `poisoned updates (${closes.length} offending sockets closed)`, quiet, abused);
+  report(t, 'control: the same socket churn without poison', quiet, churned);
 
   for (const c of closes) assert.equal(c.code, CLOSE_CODES.updateRejected, `poisoned update: ${c.reason}`);
   assert.equal(recoveries(), recoveredBefore, 'the document actor was never rebuilt from its log');
-  const marks = Array.from({ length: EDITS_PER_PHASE }, (_, i) => [`<q${i}>`, `<p${i}>`]).flat();
+  const marks = Array.from({ length: EDITS_PER_PHASE }, (_, i) => [`<q${i}>`, `<c${i}>`, `<p${i}>`]).flat();
   await assertPairUnhurt(a, b, marks);
   assert.ok(!a.doc.getText('t').toString().includes(POISONED_PREFIX_TEXT), 'nothing of the poisoned update reached anyone');
 });
