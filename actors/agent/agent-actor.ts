@@ -74,8 +74,8 @@ export interface AgentActorDeps {
     readonly model: string;
     readonly modelCallTimeoutMs: number;
     readonly maxParallelTools: number;
-    /** Longest `start` waits for the tool list (service discovery). */
-    readonly toolListTimeoutMs: number;
+    /** Longest `start` waits for the tool list (service discovery), and then for the session's first projection row. */
+    readonly startWaitMs: number;
   };
 }
 
@@ -126,7 +126,7 @@ export class AgentActor implements ActorInstance {
         const req = decodeAgentCommand(command.body, startAgentRequestSchema, 'start request');
         const resolved = { ...req, model: req.model ?? this.deps.defaults.model };
         // Tools are resolved once, at creation; a repeated start only compares requests.
-        const tools = this.state.started === null ? await resolveTools(this.deps.tools, req.tools, this.deps.defaults.toolListTimeoutMs, this.ctx.signal) : [];
+        const tools = this.state.started === null ? await resolveTools(this.deps.tools, req.tools, this.deps.defaults.startWaitMs, this.ctx.signal) : [];
         const { draft, created } = decideStart(this.state, resolved, tools, this.env());
         await this.commit(draft);
         // The supervisor and "my sessions" find sessions through the projection: written before the creator hears back.
@@ -181,11 +181,18 @@ export class AgentActor implements ActorInstance {
   }
 
   private async flushProjection(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const waitMs = this.deps.defaults.startWaitMs;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no projection within ${waitMs} ms`)), waitMs);
+    });
     try {
-      await this.projection.flush();
+      await Promise.race([this.projection.flush(), timeout]);
     } catch (err) {
       // The session exists in its log and runs here; the projection catches up in the background.
       this.log.warn({ err }, 'first projection of a new agent session failed; continuing');
+    } finally {
+      clearTimeout(timer);
     }
   }
 

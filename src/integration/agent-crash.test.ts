@@ -8,7 +8,10 @@
  *   call, after a tool call completed: the turn completes on the other host,
  *   and the model server and the tool each saw every call exactly once;
  * - a turn waiting for approval survives a restart of every process (Loom,
- *   NATS and PostgreSQL), then runs the tool once when approved.
+ *   NATS and PostgreSQL), then runs the tool once when approved;
+ * - a session whose host died while a tool ran (nothing in flight would wake
+ *   it) is resumed by the supervisor, which re-runs the tool call that had not
+ *   completed under the same call id.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,13 +38,16 @@ const schema = JSON.stringify({ type: 'object', properties: { query: { type: 'st
 async function offerTools(): Promise<void> {
   const service = await new Svcm(cluster.nc).add({ name: 'crash-test-tools', version: '1.0.0', description: 'tools of the agent crash test' });
   const group = service.addGroup('crash-test-tools');
-  for (const [name, needsApproval] of [['crash_lookup', 'false'], ['crash_publish', 'true']] as const) {
+  for (const [name, needsApproval] of [['crash_lookup', 'false'], ['crash_publish', 'true'], ['crash_hold', 'false']] as const) {
     group.addEndpoint(name, {
-      metadata: { [K.name]: name, [K.description]: `${name} for the crash test`, [K.schema]: schema, [K.needsApproval]: needsApproval },
+      metadata: { [K.name]: name, [K.description]: `${name} for the crash test`, [K.schema]: schema, [K.needsApproval]: needsApproval, [K.timeoutMs]: '60000' },
       handler: (err, msg) => {
         if (err !== null) return;
         const key = `${name} ${msg.headers?.get(SERVICE_TOOL_HEADERS.callId) ?? '?'}`;
-        received.set(key, (received.get(key) ?? 0) + 1);
+        const n = (received.get(key) ?? 0) + 1;
+        received.set(key, n);
+        // crash_hold never answers its first call of an id (its caller is about to die).
+        if (name === 'crash_hold' && n === 1) return;
         msg.respond(JSON.stringify({ answer: `${name} answered ${msg.json<{ query: string }>().query}` }));
       },
     });
@@ -161,4 +167,29 @@ test('a turn waiting for approval survives a restart of every process, then runs
   );
   assert.equal(received.get('crash_publish call-publish-1'), 1);
   assert.equal(lastAnswer(done), 'Published.');
+});
+
+test('a session whose host died while a tool ran is resumed by the supervisor and re-runs that call under its call id', async () => {
+  const id = newId();
+  cluster.model.script([{ toolCalls: [{ id: 'call-hold-1', name: 'crash_hold', arguments: { query: 'wait' } }] }, 'Held and done.']);
+  await command(id, 'start', { ownerId: cluster.user.id, tools: ['crash_hold'] });
+  await command(id, 'message', { content: `hold ${id}` });
+  await waitFor(() => received.get('crash_hold call-hold-1') === 1, { what: 'the tool call received', timeoutMs: 30_000 });
+  const holder = await leaseHolder(id);
+  const victim = cluster.hosts.find((h) => h.name === holder);
+  assert.ok(victim !== undefined, `the lease names a host: ${holder}`);
+  await victim.kill();
+  // Nothing asks for the session now: only the supervisor can wake it.
+  await waitFor(() => received.get('crash_hold call-hold-1') === 2, { what: 'the call re-run after the supervisor resumed the session', timeoutMs: 60_000 });
+  const survivor = cluster.hosts.find((h) => h !== victim);
+  await waitFor(() => (survivor?.grep(/resumed agent actors whose host died/).length ?? 0) > 0, { what: 'the supervisor log line' });
+  const done = await waitFor(
+    async () => {
+      const v = await view(id);
+      return v.currentTurn?.status === 'completed' ? v : undefined;
+    },
+    { what: 'the turn completed', timeoutMs: 30_000 },
+  );
+  assert.equal(lastAnswer(done), 'Held and done.');
+  await victim.start();
 });

@@ -65,7 +65,7 @@ export function wireAgentSessions(opts: {
       model: config.jobs.defaultModel,
       modelCallTimeoutMs: config.agents.modelCallTimeoutMs,
       maxParallelTools: config.agents.maxParallelTools,
-      toolListTimeoutMs: timeoutMs,
+      startWaitMs: timeoutMs,
     },
   });
   const supervisor = new JobSupervisor({

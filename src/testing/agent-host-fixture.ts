@@ -121,7 +121,7 @@ export async function startAgentHostFixture(opts: { tools: Readonly<Record<strin
             projection: new PostgresAgentProjection(database.db),
             clock: { now: () => Date.now() },
             prices: {},
-            defaults: { model: AGENT_TEST_MODEL, modelCallTimeoutMs: opts.modelCallTimeoutMs ?? 60_000, maxParallelTools: 4, toolListTimeoutMs: 5_000 },
+            defaults: { model: AGENT_TEST_MODEL, modelCallTimeoutMs: opts.modelCallTimeoutMs ?? 60_000, maxParallelTools: 4, startWaitMs: 5_000 },
           }),
         ],
         leaseTtlMs: opts.leaseTtlMs ?? 3_000,
