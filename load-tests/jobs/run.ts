@@ -16,9 +16,6 @@
  * the end (or by the watchdog at --timeout-s).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -27,14 +24,12 @@ import { parseActorId } from '../../protocol/ids.ts';
 import { INFERENCE_STREAM } from '../../protocol/inference.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { ActorClient } from '../../src/placement/actor-client.ts';
-import { startFakeModelServer, startLoomProcess, startNatsServer, startPostgresServer, type FakeChatRequest, type LoomProcess } from '../../src/testing/index.ts';
+import { intFlag, printLine as print, runBenchmark, type StopList } from '../benchmark-main.ts';
+import type { FakeChatRequest } from '../../src/testing/index.ts';
+import { BENCH_MODEL, startBenchCluster } from '../bench-cluster.ts';
 import { JobTracker, percentile } from './job-tracker.ts';
 
-const MODEL = 'bench-model';
-
-function print(line: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-}
+const MODEL = BENCH_MODEL;
 
 function options() {
   const { values } = parseArgs({
@@ -51,11 +46,7 @@ function options() {
     },
     strict: true,
   });
-  const int = (name: keyof typeof values, min: number, max: number): number => {
-    const n = Number(values[name]);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}`);
-    return n;
-  };
+  const int = (name: keyof typeof values, min: number, max: number): number => intFlag(values, name, min, max);
   return {
     jobs: int('jobs', 1, 100_000),
     sections: int('sections', 1, 20),
@@ -79,137 +70,97 @@ function answer(request: FakeChatRequest): string {
   return 'A short section body for the benchmark.';
 }
 
-async function main(): Promise<number> {
-  const opts = options();
-  const started: Array<() => Promise<unknown>> = [];
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`jobs: run exceeded ${opts.timeoutS} s; stopping\n`);
-    void Promise.allSettled(started.map((stop) => stop())).finally(() => process.exit(1));
-  }, opts.timeoutS * 1000);
-  try {
-    const [nats, postgres, model, dataDir] = await Promise.all([
-      startNatsServer(),
-      startPostgresServer(),
-      startFakeModelServer({ respond: answer, firstTokenDelayMs: opts.latencyMs }),
-      mkdtemp(path.join(tmpdir(), 'loom-bench-jobs-')),
-    ]);
-    started.push(() => nats.dispose(), () => postgres.dispose(), () => model.close(), () => rm(dataDir, { recursive: true, force: true }));
-    const databaseUrl = await postgres.createDatabase();
-    const env = {
-      OPENAI_BASE_URL: model.baseURL,
-      LOOM_DEFAULT_MODEL: MODEL,
-      LOOM_INFERENCE_MODELS: MODEL,
-      LOOM_INFERENCE_CONCURRENCY: String(opts.workerConcurrency),
-      LOOM_MAILBOX_MAX_MESSAGES: '100000',
-    };
-    const spawn = (name: string, roles: Array<'actors' | 'inference'>): Promise<LoomProcess> =>
-      startLoomProcess({ name, roles, natsUrl: nats.url, databaseUrl, dataDir, env });
-    const host = await spawn('bench-actors', ['actors']);
-    started.unshift(() => host.stop());
-    const worker = await spawn('bench-inference', ['inference']);
-    started.unshift(() => worker.stop());
+async function main(opts: ReturnType<typeof options>, started: StopList): Promise<number> {
+  const cluster = await startBenchCluster({ name: 'jobs', model: { respond: answer, firstTokenDelayMs: opts.latencyMs }, workerConcurrency: opts.workerConcurrency }, started);
+  const { nats, model } = cluster;
+  await cluster.spawn('bench-actors', ['actors']);
+  await cluster.spawn('bench-inference', ['inference']);
 
-    const nc = await connect({ servers: nats.url });
-    started.unshift(() => nc.close());
-    const jsm = await jetstreamManager(nc);
-    const client = new ActorClient(nc, { requestTimeoutMs: 10_000, deadlineMs: 60_000, log: pino({ level: 'silent' }) });
-    const tracker = new JobTracker(nc);
-    tracker.start();
-    await nc.flush();
+  const nc = await connect({ servers: nats.url });
+  started.unshift(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const client = new ActorClient(nc, { requestTimeoutMs: 10_000, deadlineMs: 60_000, log: pino({ level: 'silent' }) });
+  const tracker = new JobTracker(nc);
+  tracker.start();
+  await nc.flush();
 
-    print({ type: 'start', ...opts, model: MODEL, stepsPerJob: 3 + opts.sections, modelCallsPerJob: 1 + opts.sections });
-    const t0 = Date.now();
-    let submitted = 0;
-    let submitErrors = 0;
-    const sampler = setInterval(() => {
-      void jsm.streams.info(INFERENCE_STREAM).then(
-        (info) => {
-          const ended = tracker.ended;
-          print({ type: 'sample', tMs: Date.now() - t0, queueDepth: info.state.messages, submitted, running: submitted - ended, ended, modelInFlight: model.inFlight });
-        },
-        (err: unknown) => process.stderr.write(`jobs: sampling failed: ${(err as Error).message}\n`),
-      );
-    }, opts.sampleMs);
+  print({ type: 'start', ...opts, model: MODEL, stepsPerJob: 3 + opts.sections, modelCallsPerJob: 1 + opts.sections });
+  const t0 = Date.now();
+  let submitted = 0;
+  let submitErrors = 0;
+  const sampler = setInterval(() => {
+    void jsm.streams.info(INFERENCE_STREAM).then(
+      (info) => {
+        const ended = tracker.ended;
+        print({ type: 'sample', tMs: Date.now() - t0, queueDepth: info.state.messages, submitted, running: submitted - ended, ended, modelInFlight: model.inFlight });
+      },
+      (err: unknown) => process.stderr.write(`jobs: sampling failed: ${(err as Error).message}\n`),
+    );
+  }, opts.sampleMs);
 
-    const prefix = `bench_${randomBytes(4).toString('hex')}`;
-    let next = 0;
-    const submitter = async () => {
-      while (next < opts.jobs) {
-        while (opts.maxRunning > 0 && submitted - tracker.ended >= opts.maxRunning) await new Promise((r) => setTimeout(r, 5));
-        if (next >= opts.jobs) return;
-        const id = parseActorId(`${prefix}_${next++}`);
-        const body = encodeJson({ kind: 'document.generate', input: { topic: `Bench ${id}`, sections: opts.sections }, owner: 'bench', priority: 'batch' });
-        try {
-          await client.request('job', id, 'start', body);
-          submitted++;
-        } catch (err) {
-          submitErrors++;
-          process.stderr.write(`jobs: start ${id} failed: ${(err as Error).message}\n`);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: opts.submitConcurrency }, submitter));
-    const submittedMs = Date.now() - t0;
-    await tracker.waitForEnded(submitted, opts.timeoutS * 1000);
-    const totalMs = Date.now() - t0;
-    clearInterval(sampler);
-    tracker.stop();
-
-    const jobs = [...tracker.jobs.values()];
-    // Where a step's time went, from the fake model server's own timestamps (same clock):
-    // dispatch = step started -> model call started (queue wait + worker pickup),
-    // return = model call ended -> step durable in the job's log (result delivery + append).
-    const dispatchMs: number[] = [];
-    const returnMs: number[] = [];
-    for (const call of model.calls) {
-      const user = call.request.messages.find((m) => m.role === 'user')?.content ?? '';
-      const id = /Topic: Bench (\S+)/.exec(user)?.[1];
-      const section = /Write section (\d+)/.exec(user)?.[1];
-      const step = tracker.jobs.get(id ?? '')?.steps.get(section === undefined ? 'outline' : `section-${section}`);
-      if (step === undefined || call.endedAt === undefined || call.outcome !== 'ok') continue;
-      dispatchMs.push(call.startedAt - step.startedAt);
-      returnMs.push(step.succeededAt - call.endedAt);
-    }
-    const durations = jobs.flatMap((j) => (j.createdAt !== undefined && j.endedAt !== undefined ? [j.endedAt - j.createdAt] : []));
-    const waves = 1 + Math.ceil(opts.sections / 4);
-    print({
-      type: 'summary',
-      jobs: submitted,
-      submitErrors,
-      succeeded: jobs.filter((j) => j.status === 'succeeded').length,
-      failed: jobs.filter((j) => j.status !== 'succeeded').length,
-      failedAttempts: tracker.failedAttempts,
-      modelCalls: model.calls.length,
-      modelLatencyMs: opts.latencyMs,
-      workerConcurrency: opts.workerConcurrency,
-      maxModelInFlight: model.maxInFlight,
-      submitSeconds: Math.round(submittedMs / 100) / 10,
-      totalSeconds: Math.round(totalMs / 100) / 10,
-      jobsPerSecond: Math.round((submitted / (totalMs / 1000)) * 10) / 10,
-      modelStepsPerSecond: Math.round((tracker.stepOverheadMs.length / (totalMs / 1000)) * 10) / 10,
-      stepOverheadMs: { p50: percentile(tracker.stepOverheadMs, 50), p99: percentile(tracker.stepOverheadMs, 99), count: tracker.stepOverheadMs.length },
-      dispatchMs: { p50: percentile(dispatchMs, 50), p99: percentile(dispatchMs, 99) },
-      returnMs: { p50: percentile(returnMs, 50), p99: percentile(returnMs, 99) },
-      modelMs: { p50: percentile(tracker.modelMs, 50), p99: percentile(tracker.modelMs, 99) },
-      jobDurationMs: { p50: percentile(durations, 50), p99: percentile(durations, 99), idealMs: waves * opts.latencyMs },
-    });
-    return submitErrors === 0 && jobs.every((j) => j.status === 'succeeded') ? 0 : 1;
-  } finally {
-    clearTimeout(watchdog);
-    for (const stop of started) {
+  const prefix = `bench_${randomBytes(4).toString('hex')}`;
+  let next = 0;
+  const submitter = async () => {
+    while (next < opts.jobs) {
+      while (opts.maxRunning > 0 && submitted - tracker.ended >= opts.maxRunning) await new Promise((r) => setTimeout(r, 5));
+      if (next >= opts.jobs) return;
+      const id = parseActorId(`${prefix}_${next++}`);
+      const body = encodeJson({ kind: 'document.generate', input: { topic: `Bench ${id}`, sections: opts.sections }, owner: 'bench', priority: 'batch' });
       try {
-        await stop();
+        await client.request('job', id, 'start', body);
+        submitted++;
       } catch (err) {
-        process.stderr.write(`jobs: cleanup step failed: ${(err as Error).message}\n`);
+        submitErrors++;
+        process.stderr.write(`jobs: start ${id} failed: ${(err as Error).message}\n`);
       }
     }
+  };
+  await Promise.all(Array.from({ length: opts.submitConcurrency }, submitter));
+  const submittedMs = Date.now() - t0;
+  await tracker.waitForEnded(submitted, opts.timeoutS * 1000);
+  const totalMs = Date.now() - t0;
+  clearInterval(sampler);
+  tracker.stop();
+
+  const jobs = [...tracker.jobs.values()];
+  // Where a step's time went, from the fake model server's own timestamps (same clock):
+  // dispatch = step started -> model call started (queue wait + worker pickup),
+  // return = model call ended -> step durable in the job's log (result delivery + append).
+  const dispatchMs: number[] = [];
+  const returnMs: number[] = [];
+  for (const call of model.calls) {
+    const user = call.request.messages.find((m) => m.role === 'user')?.content ?? '';
+    const id = /Topic: Bench (\S+)/.exec(user)?.[1];
+    const section = /Write section (\d+)/.exec(user)?.[1];
+    const step = tracker.jobs.get(id ?? '')?.steps.get(section === undefined ? 'outline' : `section-${section}`);
+    if (step === undefined || call.endedAt === undefined || call.outcome !== 'ok') continue;
+    dispatchMs.push(call.startedAt - step.startedAt);
+    returnMs.push(step.succeededAt - call.endedAt);
   }
+  const durations = jobs.flatMap((j) => (j.createdAt !== undefined && j.endedAt !== undefined ? [j.endedAt - j.createdAt] : []));
+  const waves = 1 + Math.ceil(opts.sections / 4);
+  print({
+    type: 'summary',
+    jobs: submitted,
+    submitErrors,
+    succeeded: jobs.filter((j) => j.status === 'succeeded').length,
+    failed: jobs.filter((j) => j.status !== 'succeeded').length,
+    failedAttempts: tracker.failedAttempts,
+    modelCalls: model.calls.length,
+    modelLatencyMs: opts.latencyMs,
+    workerConcurrency: opts.workerConcurrency,
+    maxModelInFlight: model.maxInFlight,
+    submitSeconds: Math.round(submittedMs / 100) / 10,
+    totalSeconds: Math.round(totalMs / 100) / 10,
+    jobsPerSecond: Math.round((submitted / (totalMs / 1000)) * 10) / 10,
+    modelStepsPerSecond: Math.round((tracker.stepOverheadMs.length / (totalMs / 1000)) * 10) / 10,
+    stepOverheadMs: { p50: percentile(tracker.stepOverheadMs, 50), p99: percentile(tracker.stepOverheadMs, 99), count: tracker.stepOverheadMs.length },
+    dispatchMs: { p50: percentile(dispatchMs, 50), p99: percentile(dispatchMs, 99) },
+    returnMs: { p50: percentile(returnMs, 50), p99: percentile(returnMs, 99) },
+    modelMs: { p50: percentile(tracker.modelMs, 50), p99: percentile(tracker.modelMs, 99) },
+    jobDurationMs: { p50: percentile(durations, 50), p99: percentile(durations, 99), idealMs: waves * opts.latencyMs },
+  });
+  return submitErrors === 0 && jobs.every((j) => j.status === 'succeeded') ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`jobs: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBenchmark('jobs', options, main);
