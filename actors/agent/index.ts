@@ -11,4 +11,4 @@ export {
 } from './ports.ts';
 export { emptyAgentState, evolve, needsHost, sessionStatus, type AgentState } from './state.ts';
 export { TOOL_ERROR_CODES, TOOL_NAME_PATTERN, type JsonSchemaObject, type ToolCallContext, type ToolDescriptor, type ToolErrorCode, type ToolResult, type ToolRunner } from './tool.ts';
-export { agentSessionView, projectionRecord } from './view.ts';
+export { agentSessionView, projectionRecord, transcriptEntry } from './view.ts';

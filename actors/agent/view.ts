@@ -9,7 +9,8 @@ import { needsHost, sessionStatus, turnIdOf, type AgentState, type TranscriptIte
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function entry(item: TranscriptItem): TranscriptEntry {
+/** One transcript item as clients read it (the view carries the newest; an account export carries all). */
+export function transcriptEntry(item: TranscriptItem): TranscriptEntry {
   return { ...item.body, seq: item.seq, at: iso(item.at), turnId: turnIdOf(item.turn) } as TranscriptEntry;
 }
 
@@ -18,7 +19,7 @@ function newestEntries(items: readonly TranscriptItem[]): TranscriptEntry[] {
   const out: TranscriptEntry[] = [];
   let bytes = 0;
   for (let i = items.length - 1; i >= 0; i--) {
-    const e = entry(items[i] as TranscriptItem);
+    const e = transcriptEntry(items[i] as TranscriptItem);
     bytes += Buffer.byteLength(JSON.stringify(e), 'utf8');
     if (bytes > AGENT_LIMITS.maxViewTranscriptBytes && out.length > 0) break;
     out.push(e);

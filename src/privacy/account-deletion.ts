@@ -11,21 +11,23 @@
  *    memberships are removed (access events close their sockets there);
  * 3. jobs are purged, not anonymised: running ones are cancelled, then each
  *    job's log, projection rows and artifacts are deleted (job-removal.ts);
- * 4. uploads: objects and rows are deleted;
- * 5. account-anonymiser.ts, then one `account.delete` entry under the pseudonym.
+ * 4. agent sessions likewise: a running turn is cancelled, then log and row go;
+ * 5. uploads: objects and rows are deleted;
+ * 6. account-anonymiser.ts, then one `account.delete` entry under the pseudonym.
  */
 import { randomBytes } from 'node:crypto';
 import { and, eq, notInArray } from 'drizzle-orm';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { parseActorId } from '../../protocol/ids.ts';
+import { parseActorId, type ActorId } from '../../protocol/ids.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { TERMINAL_JOB_STATUSES, type JobStatus } from '../../protocol/job.ts';
 import type { ApiKeyService, AuditLog, PasswordHasher, Principal, RateLimiter, TokenService } from '../auth/index.ts';
 import { encodeCursor, type AccessEvents, type DocumentService } from '../documents/index.ts';
 import { RateLimitedError } from '../errors/index.ts';
 import type { Logger } from '../log.ts';
-import { jobs, uploads, users, type LoomDatabase } from '../storage/index.ts';
+import { agentSessions, jobs, uploads, users, type LoomDatabase } from '../storage/index.ts';
 import { anonymiseAccount } from './account-anonymiser.ts';
+import { removeAgentSession, type AgentSessionLog } from './agent-sessions.ts';
 import { handOverDocument } from './document-handover.ts';
 import { chooseHeir } from './heir.ts';
 import { removeJob, type JobRemovalDeps } from './job-removal.ts';
@@ -42,8 +44,10 @@ export interface AccountDeletionDeps extends JobRemovalDeps {
   readonly audit: Pick<AuditLog, 'record'>;
   readonly documents: Pick<DocumentService, 'list' | 'members' | 'delete' | 'unshare'>;
   readonly accessEvents: AccessEvents;
-  /** Commands to actors (the ActorClient): jobs still running are cancelled first. */
-  readonly actors: { request(kind: 'job', id: ReturnType<typeof parseActorId>, command: string, body: Uint8Array): Promise<unknown> };
+  /** Commands to actors (the ActorClient): jobs and agent turns still running are cancelled first. */
+  readonly actors: { request(kind: 'job' | 'agent', id: ActorId, command: string, body: Uint8Array): Promise<unknown> };
+  /** The agent log; resolves once JetStream answered (create-privacy.ts). */
+  readonly agentLog: Promise<AgentSessionLog>;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -54,6 +58,7 @@ export interface DeletionReport {
   readonly documentsTransferred: Array<{ readonly id: string; readonly to: string }>;
   readonly membershipsRemoved: number;
   readonly jobsRemoved: number;
+  readonly agentSessionsRemoved: number;
   readonly uploadsRemoved: number;
   readonly apiKeysRevoked: number;
   readonly auditEntriesAnonymised: number;
@@ -86,6 +91,7 @@ export class AccountDeletion {
 
     const docs = await this.#documents(ctx, failures);
     const jobsRemoved = await this.#jobs(user.id, failures);
+    const agentSessionsRemoved = await this.#agentSessions(user.id, failures);
     const uploadsRemoved = await this.#uploads(user.id, failures);
     if (failures.length > 0) {
       this.#d.log.warn({ userId: user.id, failures: failures.length, err: failures[0] }, 'account deletion incomplete');
@@ -96,7 +102,7 @@ export class AccountDeletion {
 
     const pseudonym = newPseudonym();
     const anonymised = await anonymiseAccount(this.#d.db, user, pseudonym, await this.#d.hasher.hash(randomBytes(32).toString('base64url')));
-    const report: DeletionReport = { ...docs, jobsRemoved, uploadsRemoved, apiKeysRevoked, auditEntriesAnonymised: anonymised.auditEntries };
+    const report: DeletionReport = { ...docs, jobsRemoved, agentSessionsRemoved, uploadsRemoved, apiKeysRevoked, auditEntriesAnonymised: anonymised.auditEntries };
     await this.#d.audit.record({
       action: 'account.delete',
       actor: { userId: pseudonym.id },
@@ -183,6 +189,31 @@ export class AccountDeletion {
     } catch (err) {
       // Ended meanwhile: nothing left to stop.
       if (!(err instanceof ProtocolError && err.code === 'conflict')) throw err;
+    }
+  }
+
+  async #agentSessions(userId: string, failures: unknown[]): Promise<number> {
+    const log = await this.#d.agentLog;
+    const t = agentSessions;
+    const failed: string[] = [];
+    let removed = 0;
+    for (;;) {
+      const page = await this.#d.db
+        .select({ id: t.id, status: t.status })
+        .from(t)
+        .where(failed.length === 0 ? eq(t.ownerId, userId) : and(eq(t.ownerId, userId), notInArray(t.id, failed)))
+        .limit(PAGE);
+      for (const session of page) {
+        try {
+          await removeAgentSession({ db: this.#d.db, log, actors: this.#d.actors }, { ...session, by: userId });
+          removed++;
+        } catch (err) {
+          failed.push(session.id);
+          failures.push(err);
+          this.#d.log.warn({ err, sessionId: session.id, userId }, 'account deletion: an agent session could not be removed');
+        }
+      }
+      if (page.length < PAGE) return removed;
     }
   }
 

@@ -14,20 +14,22 @@
  *     "uploads":   [ metadata ],
  *     "jobs":      [ job views (steps, output, artifacts, usage) with their input,
  *                    folded from each job's log without activating it ],
+ *     "agentSessions": [ session views with their transcripts, folded likewise ],
  *     "audit":     [ entries the user made or that are about their account ] }
  *
- * Agent sessions are not exported (no agent session store existed when this
- * was written). A failure after the first bytes cannot change the status:
+ * A failure after the first bytes cannot change the status:
  * the stream is cut, so the client sees invalid JSON, never a silently
  * partial archive. One export per user at a time, and a token bucket per user.
  */
 import { eq } from 'drizzle-orm';
+import type { AgentLog } from '../../actors/agent/index.ts';
 import { jobView, replayJob, type JobLog } from '../../actors/job/index.ts';
 import type { ApiKeyService, AuditLog, Principal, RateLimiter } from '../auth/index.ts';
 import { encodeCursor, type DocumentService } from '../documents/index.ts';
 import { RateLimitedError } from '../errors/index.ts';
 import type { Logger } from '../log.ts';
 import { users, type LoomDatabase } from '../storage/index.ts';
+import { agentSessionExport, agentSessionIds } from './agent-sessions.ts';
 import { auditRows, EXPORT_PAGE, jobIds, sessionRows, uploadRows } from './export-sections.ts';
 import { PrivacyError } from './privacy-error.ts';
 import { isDeletedEmail } from './pseudonym.ts';
@@ -41,6 +43,8 @@ export interface AccountExportDeps {
   readonly documents: Pick<DocumentService, 'list' | 'members' | 'content'>;
   /** Read only: jobs are folded from their log, not activated. */
   readonly jobLog: JobLog;
+  /** The agent log; resolves once JetStream answered (create-privacy.ts). */
+  readonly agentLog: Promise<AgentLog>;
   readonly audit: Pick<AuditLog, 'record'>;
   /** Per user; one token per export. */
   readonly limiter: RateLimiter;
@@ -97,6 +101,7 @@ export class AccountExport {
     yield* section('documents', this.#documents(principal));
     yield* section('uploads', uploadRows(db, account.id));
     yield* section('jobs', this.#jobs(account.id));
+    yield* section('agentSessions', this.#agentSessions(account.id));
     yield* section('audit', auditRows(db, account.id));
     yield '}';
   }
@@ -131,6 +136,16 @@ export class AccountExport {
     } while (cursor !== undefined);
   }
 
+  #agentSessions(userId: string): AsyncGenerator<unknown> {
+    const { db, agentLog } = this.#d;
+    return nonNull(
+      (async function* () {
+        const log = await agentLog;
+        for await (const id of agentSessionIds(db, userId)) yield await agentSessionExport(log, id);
+      })(),
+    );
+  }
+
   async *#jobs(userId: string): AsyncGenerator<unknown> {
     for await (const id of jobIds(this.#d.db, userId)) {
       const state = await replayJob(id, { log: this.#d.jobLog });
@@ -139,6 +154,10 @@ export class AccountExport {
       if (state.created !== null) yield { ...jobView(state), input: state.created.input };
     }
   }
+}
+
+async function* nonNull<T>(items: AsyncIterable<T | null>): AsyncGenerator<T> {
+  for await (const item of items) if (item !== null) yield item;
 }
 
 /** `,"name":[item,item,...]` from any (async) iterable, one chunk per item. */

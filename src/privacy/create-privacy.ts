@@ -3,12 +3,14 @@
  * what it already has: the accounts module, the documents service, the job
  * log, the object store and the actor client.
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JobLog } from '../../actors/job/index.ts';
 import { type Auth, createRateLimiter, PasswordHasher, type PasswordHasherOptions } from '../auth/index.ts';
 import type { Config } from '../config.ts';
 import { type DocumentService, natsAccessEvents } from '../documents/index.ts';
 import type { Logger } from '../log.ts';
+import { JetStreamAgentLog } from '../nats/jetstream-agent-log.ts';
 import type { LoomDatabase } from '../storage/index.ts';
 import { AccountDeletion, type AccountDeletionDeps } from './account-deletion.ts';
 import { AccountExport } from './account-export.ts';
@@ -19,7 +21,7 @@ export interface PrivacyServices {
 }
 
 export function createPrivacyServices(opts: {
-  config: Pick<Config, 'privacy'>;
+  config: Pick<Config, 'privacy' | 'gateway'>;
   db: LoomDatabase;
   nc: NatsConnection;
   auth: Auth;
@@ -34,12 +36,16 @@ export function createPrivacyServices(opts: {
 }): PrivacyServices {
   const log = opts.log.child({ component: 'privacy' });
   const { auth, db, documents, jobLog, now } = opts;
+  // The gateway holds no agent log of its own; this one is opened once, at wiring, and awaited where used.
+  const agentLog = jetstreamManager(opts.nc).then((jsm) => new JetStreamAgentLog(opts.nc, jsm, { timeoutMs: opts.config.gateway.requestTimeoutMs, logger: log }));
+  agentLog.catch((err: unknown) => log.warn({ err }, 'agent log unavailable; account export and deletion will fail until restart'));
   return {
     exporter: new AccountExport({
       db,
       apiKeys: auth.apiKeys,
       documents,
       jobLog,
+      agentLog,
       audit: auth.audit,
       limiter: createRateLimiter({ ...opts.config.privacy.exportRateLimit, now }),
       log,
@@ -58,6 +64,7 @@ export function createPrivacyServices(opts: {
       documents,
       accessEvents: natsAccessEvents(opts.nc),
       actors: opts.actors,
+      agentLog,
       log,
       now,
     }),

@@ -4,11 +4,13 @@
  * artifact in the object store, without running a pipeline. Lets retention
  * and account tests place jobs at any point in time.
  */
+import { projectionRecord as agentProjectionRecord, replayAgentSession, type AgentLog } from '../../actors/agent/index.ts';
 import { projectionRecord, replayJob } from '../../actors/job/index.ts';
 import { artifactKey } from '../../actors/ports/index.ts';
+import { encodeAgentEvent, type AgentEvent } from '../../protocol/agent-events.ts';
 import { encodeJobEvent, type JobEvent } from '../../protocol/job-events.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
-import type { ArtifactStore, PostgresJobProjection } from '../storage/index.ts';
+import type { ArtifactStore, PostgresAgentProjection, PostgresJobProjection } from '../storage/index.ts';
 
 export interface RecordedJob {
   readonly id: string;
@@ -46,4 +48,31 @@ export async function recordJob(
   const key = artifactKey(job.id, 'compose', 'report.md');
   await deps.artifacts.put(key, Buffer.from(`# report of ${job.id}`), { contentType: 'text/markdown' });
   return { id: job.id, artifactKey: key };
+}
+
+/** Records an idle agent session of `owner` whose one turn asked `question` and got `answer`. */
+export async function recordAgentSession(
+  deps: { agentLog: AgentLog; projection: PostgresAgentProjection },
+  session: { id: string; owner: string; at: number; question: string; answer: string },
+): Promise<void> {
+  const events: AgentEvent[] = [
+    {
+      type: 'session-started',
+      v: 1,
+      at: session.at,
+      ownerId: session.owner,
+      instructions: null,
+      model: 'fixture-model',
+      tools: [],
+      docId: null,
+      maxSteps: 4,
+      tokenBudget: 8_000,
+      requestHash: 'fixture',
+    },
+    { type: 'turn-started', v: 1, at: session.at, turnId: 't1', content: session.question },
+    { type: 'turn-completed', v: 1, at: session.at, turnId: 't1', status: 'completed', answer: session.answer, error: null },
+  ];
+  let seq = 0;
+  for (const event of events) seq = await deps.agentLog.append(session.id, encodeAgentEvent(event), seq);
+  await deps.projection.save(agentProjectionRecord(await replayAgentSession(session.id, { log: deps.agentLog })));
 }

@@ -27,12 +27,13 @@ import { DocumentService, natsAccessEvents } from '../../documents/index.ts';
 import { ActorHost } from '../../host/actor-host.ts';
 import { createRootLogger } from '../../log.ts';
 import { JetStreamDocumentLog } from '../../nats/jetstream-document-log.ts';
+import { JetStreamAgentLog } from '../../nats/jetstream-agent-log.ts';
 import { JetStreamJobLog } from '../../nats/jetstream-job-log.ts';
 import { provisionNats, type Provisioned } from '../../nats/provision.ts';
 import { ActorClient } from '../../placement/actor-client.ts';
 import { createPrivacyServices, EXPORT_FORMAT } from '../../privacy/index.ts';
-import { recordJob } from '../../privacy/privacy-fixture.ts';
-import { auditLog, jobs, openDatabase, PostgresDocumentRegistry, PostgresJobProjection, PostgresSnapshotStore, uploads, users, type Database } from '../../storage/index.ts';
+import { recordAgentSession, recordJob } from '../../privacy/privacy-fixture.ts';
+import { agentSessions, auditLog, jobs, openDatabase, PostgresAgentProjection, PostgresDocumentRegistry, PostgresJobProjection, PostgresSnapshotStore, uploads, users, type Database } from '../../storage/index.ts';
 import { FsObjectStore, GatewayUrlSigner } from '../../storage/objects/index.ts';
 import { startNatsServer, startPostgresServer, waitFor, type NatsServerHandle, type PostgresServerHandle } from '../../testing/index.ts';
 import { createApp } from '../app.ts';
@@ -57,6 +58,8 @@ let objects: FsObjectStore;
 let objectsDir: string;
 let jobLog: JetStreamJobLog;
 let projection: PostgresJobProjection;
+let agentLog: JetStreamAgentLog;
+let agentProjection: PostgresAgentProjection;
 let app: ReturnType<typeof createApp>;
 
 interface User {
@@ -98,6 +101,8 @@ before(async () => {
   objects = new FsObjectStore({ root: objectsDir, signer: new GatewayUrlSigner(randomBytes(32), () => 'http://127.0.0.1') });
   jobLog = new JetStreamJobLog(nc, provisioned.jsm, { timeoutMs: 5_000, logger: log });
   projection = new PostgresJobProjection(database.db);
+  agentLog = new JetStreamAgentLog(nc, provisioned.jsm, { timeoutMs: 5_000, logger: log });
+  agentProjection = new PostgresAgentProjection(database.db);
   const documents = new DocumentService({ registry, actors: client, snapshots, accessEvents: natsAccessEvents(nc), objects, audit: auth.audit, access: 'members', log });
   const privacy = createPrivacyServices({
     config,
@@ -188,6 +193,7 @@ async function newUpload(owner: User): Promise<{ id: string; objectKey: string }
 }
 
 const jobDeps = () => ({ jobLog, projection, artifacts: objects });
+const agentDeps = () => ({ agentLog, projection: agentProjection });
 
 describe('GET /v1/account/export', () => {
   it('holds the account, sessions, API keys, documents with content, memberships, uploads, jobs and audit entries, and no secret', async () => {
@@ -200,6 +206,8 @@ describe('GET /v1/account/export', () => {
     const shared = await newDoc(other, 'Their plan', 'not mine', [[me, 'editor']]);
     const job = await recordJob(jobDeps(), { id: `job-${randomUUID()}`, owner: me.id, at: Date.now(), finishedAt: Date.now(), input: { topic: 'my topic' }, output: { text: 'my output' } });
     const upload = await newUpload(me);
+    const session = `agent-${randomUUID()}`;
+    await recordAgentSession(agentDeps(), { id: session, owner: me.id, at: Date.now(), question: 'what did I ask?', answer: 'you asked this' });
 
     const res = await app.request('/v1/account/export', { headers: { authorization: `Bearer ${me.token}` } });
     assert.equal(res.status, 200);
@@ -222,6 +230,7 @@ describe('GET /v1/account/export', () => {
       documents: Array<{ id: string; role: string; content?: { text: string }; members?: unknown[] }>;
       uploads: Array<{ id: string; filename: string }>;
       jobs: Array<{ id: string; input: unknown; output: unknown }>;
+      agentSessions: Array<{ id: string; ownerId: string }>;
       audit: Array<{ action: string }>;
     };
     assert.equal(archive.format, EXPORT_FORMAT);
@@ -237,6 +246,9 @@ describe('GET /v1/account/export', () => {
     assert.equal(theirs?.content, undefined, "another owner's content is not in my archive");
     assert.deepEqual(archive.uploads.map((u) => [u.id, u.filename]), [[upload.id, 'notes.txt']]);
     assert.deepEqual(archive.jobs.map((j) => [j.id, j.input, j.output]), [[job.id, { topic: 'my topic' }, { text: 'my output' }]]);
+    assert.deepEqual(archive.agentSessions.map((a) => [a.id, a.ownerId]), [[session, me.id]]);
+    const transcript = JSON.stringify(archive.agentSessions[0]);
+    assert.ok(transcript.includes('what did I ask?'), 'the session transcript is in the archive');
     const actions = archive.audit.map((e) => e.action);
     for (const action of ['auth.register', 'api-key.create', 'account.export']) assert.ok(actions.includes(action), `audit has ${action}`);
 
@@ -271,6 +283,14 @@ describe('GET /v1/account/export', () => {
   });
 });
 
+describe('/openapi.json', () => {
+  it('lists the account routes', async () => {
+    const doc = (await call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+    assert.ok(doc.paths['/v1/account/export']?.get !== undefined);
+    assert.ok(doc.paths['/v1/account']?.delete !== undefined);
+  });
+});
+
 describe('DELETE /v1/account', () => {
   it('needs the right password (403 naming password, 400 without one) and a signed-in user', async () => {
     const me = await newUser('careful');
@@ -295,6 +315,8 @@ describe('DELETE /v1/account', () => {
     const membership = await newDoc(owner, 'Team doc', 'team text', [[leaver, 'editor']]);
     const job = await recordJob(jobDeps(), { id: `job-${randomUUID()}`, owner: leaver.id, at: Date.now(), finishedAt: Date.now(), input: { topic: 'secret' } });
     const upload = await newUpload(leaver);
+    const session = `agent-${randomUUID()}`;
+    await recordAgentSession(agentDeps(), { id: session, owner: leaver.id, at: Date.now(), question: 'private question', answer: 'private answer' });
     const key = (await call('POST', '/v1/api-keys', { token: leaver.token, body: { name: 'ci', scopes: ['docs:read'] } })).body as { key: string };
     // An audit entry by someone else that names the leaver in its detail (a share).
     const auditedBefore = await database.db.select({ n: sql<number>`count(*)::int` }).from(auditLog);
@@ -308,10 +330,10 @@ describe('DELETE /v1/account', () => {
     const r = await call('DELETE', '/v1/account', { token: leaver.token, body: { password: PASSWORD } });
 
     assert.equal(r.status, 200, r.text);
-    const report = r.body as { documentsDeleted: string[]; documentsTransferred: Array<{ id: string; to: string }>; membershipsRemoved: number; jobsRemoved: number; uploadsRemoved: number; apiKeysRevoked: number; auditEntriesAnonymised: number };
+    const report = r.body as { documentsDeleted: string[]; documentsTransferred: Array<{ id: string; to: string }>; membershipsRemoved: number; jobsRemoved: number; agentSessionsRemoved: number; uploadsRemoved: number; apiKeysRevoked: number; auditEntriesAnonymised: number };
     assert.deepEqual(report.documentsTransferred, [{ id: handedOver, to: editor.id }]);
     assert.deepEqual(report.documentsDeleted, [deleted]);
-    assert.deepEqual([report.membershipsRemoved, report.jobsRemoved, report.uploadsRemoved, report.apiKeysRevoked], [1, 1, 1, 1]);
+    assert.deepEqual([report.membershipsRemoved, report.jobsRemoved, report.agentSessionsRemoved, report.uploadsRemoved, report.apiKeysRevoked], [1, 1, 1, 1, 1]);
     assert.ok(report.auditEntriesAnonymised >= 5);
 
     // Documents: the editor owns the handed-over one (content intact), the viewer-only one is gone, the leaver is no member anywhere.
@@ -331,7 +353,9 @@ describe('DELETE /v1/account', () => {
     assert.ok(access.some((a) => a.change.change === 'member-removed' && a.change.userId === leaver.id), 'gateways are told to close the leaver sockets');
     assert.ok(access.some((a) => a.change.change === 'document-deleted'));
 
-    // Jobs and uploads are purged.
+    // Jobs, agent sessions and uploads are purged.
+    assert.equal(await agentLog.last(session), null);
+    assert.equal((await database.db.select().from(agentSessions).where(eq(agentSessions.id, session))).length, 0);
     assert.equal(await jobLog.lastSeq(job.id), 0);
     assert.equal((await database.db.select().from(jobs).where(eq(jobs.id, job.id))).length, 0);
     assert.equal(await objects.stat(job.artifactKey), null);
