@@ -8,7 +8,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Svcm } from '@nats-io/services';
 import { WebSocket } from 'ws';
+import { SERVICE_TOOL_METADATA } from '../../protocol/agent-tools.ts';
 import { waitFor } from '../testing/index.ts';
 import { readSse, startJobsCluster, TEST_MODEL, type JobsCluster } from './jobs-fixture.ts';
 
@@ -199,6 +201,51 @@ test('a second message while a turn runs is 409; cancel ends the turn and the se
   assert.notEqual(next.body.turnId, first.body.turnId);
   await idle(s.id);
   assert.equal((await session(s.id)).currentTurn?.status, 'completed');
+});
+
+test('a tool call that needs approval waits for POST /approve, then runs and the turn completes', async () => {
+  // An internal service offers the tool over NATS micro-services, marked as needing approval.
+  const service = await new Svcm(cluster.nc).add({ name: 'approval-tools', version: '1.0.0' });
+  let ran = 0;
+  service.addEndpoint('publish_note', {
+    metadata: {
+      [SERVICE_TOOL_METADATA.name]: 'publish_note',
+      [SERVICE_TOOL_METADATA.description]: 'Publishes a note (a person approves each call)',
+      [SERVICE_TOOL_METADATA.schema]: JSON.stringify({ type: 'object', properties: { note: { type: 'string' } }, required: ['note'] }),
+      [SERVICE_TOOL_METADATA.needsApproval]: 'true',
+    },
+    handler: (err, msg) => {
+      if (err !== null) return;
+      ran += 1;
+      msg.respond(`published ${msg.json<{ note: string }>().note}`);
+    },
+  });
+  try {
+    const s = await createSession({ tools: ['publish_note'] });
+    cluster.model.script([{ toolCalls: [{ id: 'call_pub', name: 'publish_note', arguments: { note: 'high tide at 7' } }] }, 'Published.'], { model: TEST_MODEL });
+    assert.equal((await cluster.api('POST', `/v1/agent-sessions/${s.id}/messages`, { body: { content: 'publish it' } })).status, 202);
+    const waiting = await waitFor(
+      async () => {
+        const v = await cluster.api<SessionBody & { pendingApprovals: Array<{ callId: string; name: string }> }>('GET', `/v1/agent-sessions/${s.id}`);
+        return v.body.status === 'waiting-approval' ? v.body : null;
+      },
+      { what: 'the session to wait for approval', timeoutMs: 30_000, intervalMs: 100 },
+    );
+    assert.deepEqual(waiting.pendingApprovals.map((p) => [p.callId, p.name]), [['call_pub', 'publish_note']]);
+    assert.equal(ran, 0, 'nothing runs before the approval');
+    const wrongCall = await cluster.api<ErrorBody>('POST', `/v1/agent-sessions/${s.id}/approve`, { body: { callId: 'call_other', approved: true } });
+    assert.equal(wrongCall.status, 409, JSON.stringify(wrongCall.body));
+    const approved = await cluster.api<SessionBody>('POST', `/v1/agent-sessions/${s.id}/approve`, { body: { callId: 'call_pub', approved: true, comment: 'go' } });
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    await idle(s.id);
+    const done = await session(s.id);
+    assert.equal(done.currentTurn?.status, 'completed');
+    assert.equal(ran, 1);
+    const tool = done.transcript.find((t) => t.role === 'tool') as { result?: { ok: boolean; content?: string } } | undefined;
+    assert.deepEqual(tool?.result, { ok: true, content: 'published high tide at 7' });
+  } finally {
+    await service.stop();
+  }
 });
 
 function openSocket(token: string): { ws: WebSocket; frames: Array<Record<string, unknown>>; opened: Promise<void> } {
