@@ -52,7 +52,9 @@ export function startActorsRole(opts: {
     definitions: [
       documentActorDefinition({
         log: new JetStreamDocumentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: hostLog }),
-        snapshots: new PostgresSnapshotStore(opts.database.db),
+        snapshots: new PostgresSnapshotStore(opts.database.db, {
+          onIndexError: (err, docId) => hostLog.warn({ err, docId }, 'a snapshot could not be indexed for search; it was saved'),
+        }),
         // Deleted documents activate empty and answer not-found (the registry's tombstones).
         directory: new PostgresDocumentRegistry(opts.database.db),
         // In members mode only ids registered with POST /v1/docs take updates (issue 12, item 8).
