@@ -1,13 +1,14 @@
 /**
  * How a tool's failure becomes the result the model sees. Tools throw
- * `ToolFailure` for what they refuse themselves; errors of the services they
- * call (documents, uploads, actors) are read by shape, so the mapping
- * follows those services' own classifications instead of HTTP statuses
- * chosen for another edge. Only public messages reach the model; anything
- * else is `failed` with a generic message (the detail goes to the logs).
+ * `ToolFailure` for what they refuse themselves; the services they call
+ * (documents, uploads) raise ServiceErrors whose failure kind maps to a tool
+ * code, and actors answer ProtocolErrors. Only public messages reach the
+ * model; anything else is `failed` with a generic message (the runner logs
+ * the detail).
  */
 import type { ToolErrorCode, ToolResult } from '../../actors/agent/tool.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
+import { type FailureKind, ServiceError } from '../errors/index.ts';
 
 /** A failure a tool reports on purpose, with the code the model sees. */
 export class ToolFailure extends Error {
@@ -21,8 +22,8 @@ export class ToolFailure extends Error {
   }
 }
 
-/** Failure kinds of src/errors ServiceError (and their HTTP-status forebears), as tool codes. */
-const BY_KIND: Readonly<Record<string, ToolErrorCode>> = {
+/** Each kind of service failure (src/errors), as the model sees it. */
+const BY_KIND: Readonly<Record<FailureKind, ToolErrorCode>> = {
   invalid: 'invalid-arguments',
   unauthenticated: 'forbidden',
   forbidden: 'forbidden',
@@ -34,15 +35,6 @@ const BY_KIND: Readonly<Record<string, ToolErrorCode>> = {
   'rate-limited': 'unavailable',
   unavailable: 'unavailable',
 };
-
-function byStatus(status: number): ToolErrorCode {
-  if (status === 401 || status === 403) return 'forbidden';
-  if (status === 404) return 'not-found';
-  if (status === 400 || status === 422) return 'invalid-arguments';
-  if (status === 429 || status === 503) return 'unavailable';
-  if (status === 504) return 'timeout';
-  return 'failed';
-}
 
 function byProtocolCode(err: ProtocolError): ToolErrorCode {
   switch (err.code) {
@@ -58,13 +50,6 @@ function byProtocolCode(err: ProtocolError): ToolErrorCode {
   }
 }
 
-interface ShapedError {
-  readonly message: string;
-  readonly public?: unknown;
-  readonly kind?: unknown;
-  readonly status?: unknown;
-}
-
 /** The message of a failure whose detail is not for the model (the runner logs those). */
 export const UNEXPECTED_FAILURE = 'the tool failed unexpectedly';
 
@@ -72,12 +57,6 @@ export const UNEXPECTED_FAILURE = 'the tool failed unexpectedly';
 export function resultOfError(err: unknown): ToolResult & { ok: false } {
   if (err instanceof ToolFailure) return { ok: false, code: err.code, error: err.message };
   if (err instanceof ProtocolError) return { ok: false, code: byProtocolCode(err), error: err.message };
-  if (err instanceof Error) {
-    const shaped = err as ShapedError;
-    if (shaped.public === true) {
-      if (typeof shaped.kind === 'string' && BY_KIND[shaped.kind] !== undefined) return { ok: false, code: BY_KIND[shaped.kind] ?? 'failed', error: err.message };
-      if (typeof shaped.status === 'number') return { ok: false, code: byStatus(shaped.status), error: err.message };
-    }
-  }
+  if (err instanceof ServiceError && err.public) return { ok: false, code: BY_KIND[err.kind], error: err.message };
   return { ok: false, code: 'failed', error: UNEXPECTED_FAILURE };
 }

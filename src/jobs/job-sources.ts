@@ -5,22 +5,17 @@
  * ever reads objects its owner uploaded. A caller never names an object key.
  */
 import type { Principal } from '../auth/index.ts';
+import { ServiceError } from '../errors/index.ts';
 import type { ResolvedUpload } from '../uploads/index.ts';
 
 /** Uploaded inputs per job (the pipelines take at most 5; more is refused without resolving any). */
 export const MAX_JOB_SOURCES = 5;
 
 /** `input.sources` is not a list of uploads this server can take; `field` names the place. */
-export class JobSourcesError extends Error {
+export class JobSourcesError extends ServiceError {
   override readonly name = 'JobSourcesError';
-  readonly code = 'invalid-input';
-  readonly kind = 'invalid';
-  readonly public = true;
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
+  constructor(field: string, message: string) {
+    super('invalid', 'invalid-input', message, { field });
   }
 }
 

@@ -18,7 +18,7 @@ import { artifactRefSchema, JOB_PRIORITIES } from '../../../protocol/job-events.
 import { parseModelName } from '../../../protocol/inference.ts';
 import { IDEMPOTENCY_KEY_PATTERN, JOB_KIND_PATTERN, jobViewSchema, startJobReplySchema, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
 import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
-import { jobIdForKey, JobSourcesError, newJobId, resolveJobSources } from '../../jobs/index.ts';
+import { jobIdForKey, newJobId, resolveJobSources } from '../../jobs/index.ts';
 import type { JobEventFeedDeps } from '../../jobs/job-event-feed.ts';
 import type { JetStreamJobLog } from '../../nats/jetstream-job-log.ts';
 import type { Logger } from '../../log.ts';
@@ -216,16 +216,6 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     return job;
   };
 
-  /** Uploaded inputs (`input.sources[].uploadId`) replaced by the objects they name: src/jobs/job-sources.ts. */
-  const resolveSources = async (input: Record<string, unknown>, principal: Principal): Promise<Record<string, unknown>> => {
-    try {
-      return await resolveJobSources(input, principal, deps.resolveUpload);
-    } catch (err) {
-      if (err instanceof JobSourcesError) throw new HttpError(400, err.code, err.message, { field: err.field, cause: err });
-      throw err;
-    }
-  };
-
   /** @throws HttpError 400 naming `model` for a malformed name or one no worker serves. */
   const servedModel = (name: string): string => {
     try {
@@ -265,7 +255,8 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
         throw new HttpError(403, 'forbidden', `you may not edit document ${targetDocId}, so a job may not write into it`, { field: 'targetDocId' });
       }
     }
-    const input = await resolveSources(body.input, principal);
+    // Uploaded inputs (`input.sources[].uploadId`) become the objects they name (JobSourcesError: 400 naming the field).
+    const input = await resolveJobSources(body.input, principal, deps.resolveUpload);
     const id = key === null ? newJobId() : jobIdForKey(principal.userId, key);
     const request: StartJobRequest = {
       kind: body.kind,
