@@ -21,6 +21,8 @@ import {
   type RestoreReply,
   restoreReplySchema,
 } from '../../protocol/doc.ts';
+import { authorFor } from '../../protocol/attribution.ts';
+import { HEADERS, type HeaderMap } from '../../protocol/headers.ts';
 import { type DocId, idToToken, parseActorId } from '../../protocol/ids.ts';
 import { decodeJson, encodeJson } from '../../protocol/reply.ts';
 import { type ApiScope, type AuditEvent, AuthError, type Principal } from '../auth/index.ts';
@@ -54,7 +56,7 @@ export interface DocumentServiceDeps {
   readonly registry: DocumentRegistry;
   /** Commands to document actors (the ActorClient). */
   readonly actors: {
-    request(kind: 'doc', id: DocId, command: string, body: Uint8Array): Promise<{ readonly body: Uint8Array }>;
+    request(kind: 'doc', id: DocId, command: string, body: Uint8Array, headers?: HeaderMap): Promise<{ readonly body: Uint8Array }>;
   };
   readonly snapshots: { list(id: DocId): Promise<readonly SnapshotSummary[]> };
   readonly accessEvents: AccessEvents;
@@ -254,7 +256,8 @@ export class DocumentService {
   /** Makes the document equal a snapshot again, as a new version (editors and owners). */
   async restore(ctx: RequestContext, id: DocId, seq: number): Promise<RestoreReply> {
     await this.authorize(ctx.principal, id, 'editor', 'docs:write');
-    const reply = await this.#d.actors.request('doc', id, 'restore', encodeJson({ seq }));
+    // The restoring update is attributed to whoever restored (protocol/attribution.ts).
+    const reply = await this.#d.actors.request('doc', id, 'restore', encodeJson({ seq }), { [HEADERS.author]: authorFor('user', ctx.principal.userId) });
     const restored = decodeJson(reply.body, restoreReplySchema, 'restore reply');
     await this.#audit({ action: 'doc.restore', ctx, id, detail: { ...restored } });
     return restored;

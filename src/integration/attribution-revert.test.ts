@@ -117,6 +117,8 @@ test('a job writing while a person types: attribution names both; reverting the 
   const undo = await cluster.api('POST', `/v1/docs/${encodeURIComponent(docId)}/snapshots/${reverted.body.undoSeq}/restore`);
   assert.equal(undo.status, 200, JSON.stringify(undo.body));
   await waitFor(() => text.toString().includes(markdown) && !text.toString().includes('Delete me'), { what: "the job's text back after the undo", timeoutMs: 20_000 });
+  // The text a restore brings back is written anew, by whoever restored.
+  assert.deepEqual([...new Set((await spans(docId)).map((s) => s.author))], [person]);
 
   const openapi = await cluster.api<{ paths: Record<string, unknown> }>('GET', '/openapi.json');
   assert.ok(openapi.body.paths['/v1/docs/{id}/attribution'] && openapi.body.paths['/v1/docs/{id}/revert'], 'both routes are in /openapi.json');
