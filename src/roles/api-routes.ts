@@ -10,6 +10,8 @@ import { accountRoutes } from '../http/routes/account.ts';
 import { apiKeysRoutes } from '../http/routes/api-keys.ts';
 import { auditRoutes, defaultOwnershipChecks } from '../http/routes/audit.ts';
 import { authRoutes } from '../http/routes/auth.ts';
+import { DocumentAttribution } from '../documents/document-attribution.ts';
+import { docAttributionRoutes } from '../http/routes/doc-attribution.ts';
 import { docsRoutes } from '../http/routes/docs.ts';
 import { jobsRoutes } from '../http/routes/jobs.ts';
 import { objectsRoutes } from '../http/routes/objects.ts';
@@ -41,6 +43,8 @@ export function apiRoutes(opts: {
   if (opts.gateway === undefined) return routes;
   const { auth, documents, client } = opts.gateway;
   routes.push({ path: '/v1/docs', router: docsRoutes({ service: documents, authenticate: auth.middleware }) });
+  const attribution = new DocumentAttribution({ documents, actors: client, audit: auth.audit });
+  routes.push({ path: '/v1/docs', router: docAttributionRoutes({ attribution, membersOnly: documents.membersOnly, authenticate: auth.middleware }) });
   routes.push(
     { path: '/v1/auth', router: authRoutes(auth) },
     { path: '/v1/api-keys', router: apiKeysRoutes(auth) },
