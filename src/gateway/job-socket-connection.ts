@@ -96,9 +96,9 @@ export class JobSocketConnection extends GatewaySocket {
       } catch (err) {
         throw err instanceof ProtocolError ? err : new ProtocolError('invalid-subject', (err as Error).message);
       }
-      const agents = this.deps.agents;
+      const agents = target.kind === 'agent' ? this.deps.agents : undefined;
       if (target.kind === 'agent' && agents === undefined) throw new ProtocolError('invalid-subject', 'agent channels are not served by this gateway');
-      const owner = target.kind === 'job' ? await jobOwner(this.deps.jobLog, target.id, abort.signal) : await agentSessionOwner(agents!.log, target.id, abort.signal);
+      const owner = agents === undefined ? await jobOwner(this.deps.jobLog, target.id, abort.signal) : await agentSessionOwner(agents.log, target.id, abort.signal);
       if (owner === null || owner !== this.principal.userId) throw new ProtocolError('not-found', `${target.kind === 'job' ? 'job' : 'agent session'} ${target.id} does not exist`);
       if (abort.signal.aborted) return;
       // Acknowledged before the replay starts, so `subscribed` precedes the channel's events.
@@ -109,8 +109,8 @@ export class JobSocketConnection extends GatewaySocket {
         if (this.channels.get(channel) === abort) this.channels.delete(channel);
         this.send({ type: 'end', channel, reason: why === 'ended' ? 'job-ended' : why });
       };
-      if (target.kind === 'agent') {
-        await followAgentEvents({ ...agents!.feed, log: agents!.log }, target.id, {
+      if (agents !== undefined) {
+        await followAgentEvents({ ...agents.feed, log: agents.log }, target.id, {
           afterSeq,
           signal: abort.signal,
           onItem: (item) => {
