@@ -329,3 +329,15 @@ test('start is idempotent for the same request and a conflict for another; comma
   assert.equal(decideStart(s.state, { ...again, model: 'm' }, TOOLS, s.env()).created, false);
   assert.throws(() => decideStart(s.state, { ...again, maxSteps: 2, model: 'm' }, TOOLS, s.env()), (e: unknown) => e instanceof ProtocolError && e.code === 'conflict');
 });
+
+test('a model that repeats a tool-call id in one answer gets the repeat renamed, so every call runs and is answered once', () => {
+  const s = new Sim();
+  s.start();
+  s.message('x');
+  s.answer(s.take().calls[0]!.requestId, '', [call('dup', 'doc_search'), call('dup', 'doc_edit')]);
+  const ran = s.take().tools;
+  assert.deepEqual(ran.map((t) => [t.callId, t.name]), [['dup', 'doc_search'], ['dup~2', 'doc_edit']]);
+  for (const t of ran) s.toolDone(t, 'ok');
+  const next = s.take().calls[0]!;
+  assert.deepEqual(next.messages.filter((m) => m.role === 'tool').map((m) => m.role === 'tool' && m.toolCallId), ['dup', 'dup~2']);
+});

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { ParsedStartAgentRequest } from '../../protocol/agent.ts';
 import type { AgentEvent, AgentTool, AgentToolResult, ModelCallPurpose } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import type { InferenceResult } from '../../protocol/inference.ts';
+import type { InferenceResult, ToolCall } from '../../protocol/inference.ts';
 import { canonicalJson, priceUsage, requestIdFor, type PriceTable } from '../ports/index.ts';
 import { answerMessages, summariseThrough, summaryMessages, toolDefinitions } from './context.ts';
 import type { AgentEffect, AgentModelCall, ToolOutcome } from './effects.ts';
@@ -149,13 +149,28 @@ export function decideInferenceResult(state: AgentState, result: InferenceResult
   }
   const { model, promptTokens, completionTokens, timeToFirstTokenMs, durationMs } = result.usage;
   const usage = priceUsage({ model, promptTokens, completionTokens, timeToFirstTokenMs, durationMs }, env.prices);
-  const toolCalls = call.purpose === 'answer' ? result.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments })) : [];
+  const toolCalls = call.purpose === 'answer' ? uniqueCallIds(result.toolCalls) : [];
   d.emit({ type: 'model-call-completed', v: 1, at: env.now, ...ids, content: result.text, toolCalls, finishReason: result.finishReason, usage });
   if (call.purpose === 'summary') {
     d.emit({ type: 'summary-recorded', v: 1, at: env.now, turnId: t.id, throughTurnId: turnIdOf(t.number - 1), content: result.text });
   }
   advance(d);
   return d;
+}
+
+/**
+ * The calls of one answer with distinct ids: a model that repeats an id gets
+ * the repeat renamed (`<id>~2`), so every call has exactly one result and
+ * the next request stays valid.
+ */
+function uniqueCallIds(calls: readonly ToolCall[]): ToolCall[] {
+  const seen = new Set<string>();
+  return calls.map((c) => {
+    let id = c.id;
+    for (let n = 2; seen.has(id); n++) id = `${c.id}~${n}`;
+    seen.add(id);
+    return { id, name: c.name, arguments: c.arguments };
+  });
 }
 
 /** The shell could not queue the model call at all (queue unavailable, request too large). */
