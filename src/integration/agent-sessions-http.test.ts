@@ -64,6 +64,8 @@ test('start is idempotent by Idempotency-Key: same key and body finds the sessio
   const theirs = await cluster.api<{ session: SessionBody }>('POST', '/v1/agent-sessions', { body, headers: { 'idempotency-key': 'agent-k1' }, token: cluster.stranger.token });
   assert.equal(theirs.status, 201);
   assert.notEqual(theirs.body.session.id, first.body.session.id);
+  const differ = await cluster.api<ErrorBody>('POST', '/v1/agent-sessions', { body: { idempotencyKey: 'a' }, headers: { 'idempotency-key': 'b' } });
+  assert.deepEqual([differ.status, differ.body.error.field], [400, 'idempotencyKey']);
 });
 
 test('bad input is refused with a 4xx naming the field, before anything runs', async () => {

@@ -22,6 +22,7 @@ import type { Logger } from '../../log.ts';
 import type { ActorClient } from '../../placement/actor-client.ts';
 import type { AgentSessionPage, AgentSessionCursor } from '../../storage/postgres/agent-session-listing.ts';
 import { HttpError } from '../errors.ts';
+import { idempotencyKeyOf } from '../idempotency-key.ts';
 import { createRouter, type Router } from '../router.ts';
 import { approveRouteDef, cancelRouteDef, createRouteDef, eventsRouteDef, getRouteDef, listRouteDef, messageRouteDef } from './agent-session-schemas.ts';
 import { eventStreamResponse } from './event-stream-sse.ts';
@@ -93,18 +94,14 @@ export function agentSessionsRoutes(deps: AgentSessionsRoutesDeps): Router {
     const principal = deps.getPrincipal(c);
     requireScope(principal);
     const body = c.req.valid('json');
-    const headerKey = c.req.valid('header')['idempotency-key'];
-    if (headerKey !== undefined && body.idempotencyKey !== undefined && headerKey !== body.idempotencyKey) {
-      throw new HttpError(400, 'invalid-request', 'the Idempotency-Key header and body.idempotencyKey differ', { field: 'idempotencyKey' });
-    }
     if (body.instructions !== undefined) tooLarge('instructions', body.instructions, AGENT_LIMITS.maxInstructionsBytes);
     let docId: DocId | null = null;
     if (body.docId !== undefined) {
       docId = parseId(body.docId, 'docId');
       await deps.checkDocumentAccess(principal, docId);
     }
-    const key = headerKey ?? body.idempotencyKey;
-    const id = key === undefined ? newMintedId('agent') : mintedIdForKey('agent', principal.userId, key);
+    const key = idempotencyKeyOf(c.req.valid('header')['idempotency-key'], body.idempotencyKey);
+    const id = key === null ? newMintedId('agent') : mintedIdForKey('agent', principal.userId, key);
     const request: StartAgentRequest = {
       ownerId: principal.userId,
       instructions: body.instructions ?? null,

@@ -25,6 +25,7 @@ import type { Logger } from '../../log.ts';
 import type { ActorClient } from '../../placement/actor-client.ts';
 import type { ResolvedUpload } from '../../uploads/index.ts';
 import { HttpError } from '../errors.ts';
+import { idempotencyKeyOf } from '../idempotency-key.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
 import { safeJson, safeText } from '../safe-text.ts';
 import { jobEventsHandler } from './job-events-sse.ts';
@@ -234,11 +235,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     const principal = deps.getPrincipal(c);
     requireJobsScope(principal);
     const body = c.req.valid('json');
-    const headerKey = c.req.valid('header')['idempotency-key'];
-    if (headerKey !== undefined && body.idempotencyKey !== undefined && headerKey !== body.idempotencyKey) {
-      throw new HttpError(400, 'invalid-request', 'the Idempotency-Key header and body.idempotencyKey differ', { field: 'idempotencyKey' });
-    }
-    const key = headerKey ?? body.idempotencyKey ?? null;
+    const key = idempotencyKeyOf(c.req.valid('header')['idempotency-key'], body.idempotencyKey);
     const model = body.model === undefined ? null : servedModel(body.model);
     const inputBytes = Buffer.byteLength(JSON.stringify(body.input));
     if (inputBytes > deps.maxInputBytes) {
