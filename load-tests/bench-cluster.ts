@@ -30,6 +30,8 @@ export interface BenchCluster {
   readonly nats: NatsServerHandle;
   readonly postgres: PostgresServerHandle;
   readonly model: FakeModelServer;
+  /** The run's own database (Loom's DATABASE_URL). */
+  readonly databaseUrl: string;
   /** Loom processes started so far, in start order. */
   readonly loom: readonly LoomProcess[];
   /** Starts a Loom process with these roles; the first one applies the migrations. */
@@ -61,6 +63,7 @@ export async function startBenchCluster(
     nats,
     postgres,
     model,
+    databaseUrl,
     loom,
     async spawn(name, roles) {
       const p = await startLoomProcess({ name, roles, natsUrl: nats.url, databaseUrl, dataDir, env });

@@ -12,14 +12,16 @@
  *
  *   node --import tsx load-tests/agents/run.ts [--sessions 50] [--duration 30] [--warmup 3]
  *     [--turns 5] [--tool-calls 3] [--calls-per-step 1] [--latency-ms 50] [--answer-tokens 8]
- *     [--layout split|combined] [--worker-concurrency 256] [--sample-ms 5000] [--timeout-s 300]
+ *     [--layout split|combined] [--worker-concurrency 256] [--sample-ms 5000] [--timeout-s 300] [--cpu-prof-dir DIR]
  *
  * Loopback only; every server is a child of this process and is stopped at
  * the end (or by the watchdog at --timeout-s).
  */
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
+import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { BENCH_MODEL, startBenchCluster } from '../bench-cluster.ts';
@@ -29,8 +31,10 @@ import { BENCH_TOOL, BenchModel, startBenchToolService } from './outside-world.t
 import { apiClient, driveSessions, DriverFigures, type ApiClient } from './session-driver.ts';
 import { summarizeRun, TARGET_STEP_OVERHEAD_P99_MS, type CpuSample } from './summary.ts';
 import { TurnLedger } from './turn-ledger.ts';
+import { countWork, perTurn } from './work-per-turn.ts';
 
 const LOOP_DELAY_RESOLUTION_MS = 10;
+const PROFILE_PRELOAD = fileURLToPath(new URL('../cpu-profile-preload.ts', import.meta.url));
 
 function options() {
   const { values } = parseArgs({
@@ -47,6 +51,8 @@ function options() {
       'worker-concurrency': { type: 'string', default: '256' },
       'sample-ms': { type: 'string', default: '5000' },
       'timeout-s': { type: 'string', default: '300' },
+      /** Writes a V8 CPU profile of each Loom process there when it stops (where the overhead's CPU goes). */
+      'cpu-prof-dir': { type: 'string' },
     },
     strict: true,
   });
@@ -69,6 +75,7 @@ function options() {
     workerConcurrency: int('worker-concurrency', 1, 4_096),
     sampleMs: int('sample-ms', 100, 600_000),
     timeoutS: int('timeout-s', 10, 86_400),
+    cpuProfDir: values['cpu-prof-dir'],
   } as const;
 }
 
@@ -94,19 +101,23 @@ async function main(opts: Options, started: StopList): Promise<number> {
   const steps = opts.toolCalls / opts.callsPerStep + 1;
   const ledger = new TurnLedger();
   const bench = new BenchModel({ ledger, toolSteps: steps - 1, callsPerStep: opts.callsPerStep, latencyMs: opts.latencyMs, answerTokens: opts.answerTokens });
-  const { nats, postgres, model, loom, spawn } = await startBenchCluster(
+  const { nats, postgres, model, databaseUrl, loom, spawn } = await startBenchCluster(
     {
       name: 'agents',
       model: { respond: bench.respond, firstTokenDelayMs: 0 },
       workerConcurrency: opts.workerConcurrency,
-      env: { LOOM_RATE_API_BURST: '1000000', LOOM_RATE_API_PER_S: '1000000' },
+      env: {
+        LOOM_RATE_API_BURST: '1000000',
+        LOOM_RATE_API_PER_S: '1000000',
+        ...(opts.cpuProfDir === undefined ? {} : { NODE_OPTIONS: `--import tsx --import ${PROFILE_PRELOAD}`, BENCH_CPU_PROF_DIR: path.resolve(opts.cpuProfDir) }),
+      },
     },
     started,
   );
   // The actors host first: it applies the migrations the others find done.
   const gateway =
     opts.layout === 'combined'
-      ? await spawn('bench-loom', ['gateway', 'actors', 'inference'])
+      ? await spawn('bench-all', ['gateway', 'actors', 'inference'])
       : await spawn('bench-actors', ['actors']).then(async () => (await Promise.all([spawn('bench-gateway', ['gateway']), spawn('bench-inference', ['inference'])]))[0]);
 
   const nc = await connect({ servers: nats.url });
@@ -125,6 +136,7 @@ async function main(opts: Options, started: StopList): Promise<number> {
   started.unshift(async () => monitor.stop());
   const cpuSample = (): CpuSample => ({ processes: monitor.sample(), self: process.cpuUsage(), hostBusySeconds: readHostBusySeconds() });
 
+  const workBefore = await countWork(nc, databaseUrl);
   const host = { cpus: cpus().length, loadavg1AtStart: Math.round((loadavg()[0] ?? 0) * 100) / 100 };
   print({ type: 'start', ...opts, model: BENCH_MODEL, stepsPerTurn: steps, host });
   const t0 = performance.now();
@@ -154,6 +166,7 @@ async function main(opts: Options, started: StopList): Promise<number> {
   after ??= cpuSample();
   if (before === undefined) throw new Error('the run ended before its measuring window opened');
 
+  const work = perTurn(workBefore, await countWork(nc, databaseUrl), [...ledger.all()].length);
   const excessMs = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LOOP_DELAY_RESOLUTION_MS) * 10) / 10);
   const summary = summarizeRun({
     ledger,
@@ -166,7 +179,7 @@ async function main(opts: Options, started: StopList): Promise<number> {
     cpu: { before, after, cpus: host.cpus },
     eventLoopDelayMs: { p99: loopDelay.count > 0 ? excessMs(loopDelay.percentile(99)) : 0, max: loopDelay.count > 0 ? excessMs(loopDelay.max) : 0 },
   });
-  print({ ...summary, layout: opts.layout, sessions: opts.sessions, loadavg1AtEnd: Math.round((loadavg()[0] ?? 0) * 100) / 100 });
+  print({ ...summary, workPerTurn: work, layout: opts.layout, sessions: opts.sessions, loadavg1AtEnd: Math.round((loadavg()[0] ?? 0) * 100) / 100 });
   const target = summary['target'] as { valueMs: number | null; met: boolean };
   process.stderr.write(
     `agents: step overhead p99 ${target.valueMs ?? 'n/a'} ms against a target of ${TARGET_STEP_OVERHEAD_P99_MS} ms at ${opts.sessions} sessions: ${target.met ? 'met' : 'NOT met'}\n`,
