@@ -107,7 +107,7 @@ for (const [name, fs, storeOf] of [
   });
 }
 
-describe('upload URLs on the filesystem store, raced', () => {
+describe('upload URLs on the filesystem store, raced or overfilled', () => {
   it('take exactly one of several concurrent PUTs', async () => {
     const store = fixture.gateway().store;
     const service = new UploadService({ db: fixture.db(), store, maxBytes: MAX_BYTES });
@@ -119,5 +119,29 @@ describe('upload URLs on the filesystem store, raced', () => {
     assert.equal(winners.length, 1, JSON.stringify(results));
     for (const r of results) if (r.status !== 200) assert.deepEqual(r, { status: 409, code: 'upload-closed' });
     assert.deepEqual(await download(store, created.objectKey), bodies[winners[0] ?? -1]);
+  });
+
+  it('reject an upload whose streamed body passes the declared size, storing nothing', async () => {
+    const store = fixture.gateway().store;
+    const service = new UploadService({ db: fixture.db(), store, maxBytes: MAX_BYTES });
+    const owner = user();
+    const created = await service.create(owner, { filename: 'big.png', contentType: 'image/png', size: png.length });
+    // No Content-Length: the gateway learns the size only while storing.
+    const chunks = [png, png];
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) controller.close();
+        else controller.enqueue(next);
+      },
+    });
+    const init: RequestInit & { duplex: 'half' } = { method: 'PUT', headers: created.put.headers, body, duplex: 'half' };
+    const res = await fetch(created.put.url, init);
+    assert.equal(res.status, 413, await res.text());
+    const view = await service.get(owner, created.uploadId);
+    assert.equal(view.status, 'rejected');
+    assert.match(view.rejection ?? '', /larger than the 600 bytes declared/);
+    assert.equal(await store.stat(created.objectKey), null);
+    assert.deepEqual(await put(created, png), { status: 409, code: 'upload-closed' });
   });
 });
