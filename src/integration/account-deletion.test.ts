@@ -10,8 +10,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES } from '../../protocol/errors.ts';
+import { createRootLogger } from '../log.ts';
+import { jobs, openDatabase } from '../storage/index.ts';
 import { connectCollabClient, waitFor, type CollabClient } from '../testing/index.ts';
 import { startCluster, type ClusterFixture } from './cluster-fixture.ts';
 
@@ -84,10 +87,23 @@ test("deleting an account closes the user's sockets on every gateway and hands t
   });
 
   mark('ws open');
+  // A job still running (no inference worker serves its model here): deletion cancels it, then purges it.
+  const started = await api('POST', '/v1/jobs', leaver.token, { kind: 'document.generate', input: { topic: 'My private topic', sections: 2 } });
+  assert.equal(started.status, 201, JSON.stringify(started.body));
+  const jobId = (started.body as { job: { id: string; status: string } }).job.id;
   const r = await api('DELETE', '/v1/account', leaver.token, { password: PASSWORD });
   mark('deleted');
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.deepEqual((r.body as { documentsTransferred: unknown }).documentsTransferred, [{ id: shared, to: editor.id }]);
+  assert.equal((r.body as { jobsRemoved: number }).jobsRemoved, 1);
+  // Its access token still verifies until it expires, but the job is gone: no log, no row (a late projection write from the cancelled actor included).
+  assert.equal((await api('GET', `/v1/jobs/${jobId}`, leaver.token)).status, 404);
+  const database = await openDatabase({ url: cluster.databaseUrl, logger: createRootLogger({ level: 'silent', instanceId: 'test' }) });
+  try {
+    assert.deepEqual(await database.db.select().from(jobs).where(eq(jobs.id, jobId)), []);
+  } finally {
+    await database.close();
+  }
 
   const closedWith = (c: CollabClient, codes: number[]) => c.closes.some((x) => codes.includes(x.code));
   await waitFor(() => closedWith(leaverShared, [CLOSE_CODES.forbidden, CLOSE_CODES.unauthorized]), { what: 'the leaver socket on the handed-over document closed', timeoutMs: 10_000 });

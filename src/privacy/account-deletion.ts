@@ -32,6 +32,7 @@ import { handOverDocument } from './document-handover.ts';
 import { chooseHeir } from './heir.ts';
 import { removeJob, type JobRemovalDeps } from './job-removal.ts';
 import { PrivacyError } from './privacy-error.ts';
+import { projectionSettled } from './projection-settled.ts';
 import { isDeletedEmail, newPseudonym } from './pseudonym.ts';
 
 export interface AccountDeletionDeps extends JobRemovalDeps {
@@ -170,7 +171,10 @@ export class AccountDeletion {
         .limit(PAGE);
       for (const job of page) {
         try {
-          if (!TERMINAL_JOB_STATUSES.has(job.status as JobStatus)) await this.#cancel(job.id, userId);
+          if (!TERMINAL_JOB_STATUSES.has(job.status as JobStatus)) {
+            await this.#cancel(job.id, userId);
+            await projectionSettled(`job ${job.id}`, () => this.#jobStatus(job.id), (status) => TERMINAL_JOB_STATUSES.has(status as JobStatus));
+          }
           await removeJob(this.#d, job.id);
           removed++;
         } catch (err) {
@@ -181,6 +185,11 @@ export class AccountDeletion {
       }
       if (page.length < PAGE) return removed;
     }
+  }
+
+  async #jobStatus(id: string): Promise<string | null> {
+    const [row] = await this.#d.db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, id)).limit(1);
+    return row?.status ?? null;
   }
 
   async #cancel(jobId: string, userId: string): Promise<void> {

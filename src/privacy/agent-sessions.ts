@@ -10,6 +10,7 @@ import { parseActorId, type ActorId } from '../../protocol/ids.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { agentSessions, type LoomDatabase } from '../storage/index.ts';
 import { EXPORT_PAGE } from './export-sections.ts';
+import { projectionSettled } from './projection-settled.ts';
 
 /** The agent log (JetStreamAgentLog), read and purged. */
 export type AgentSessionLog = AgentLog & { remove(id: string): Promise<number> };
@@ -50,6 +51,8 @@ export async function removeAgentSession(
   // Cancel is a no-op for an idle session, so only sessions that may be mid-turn are woken for it.
   if (session.status !== 'idle' && session.status !== 'failed') {
     await deps.actors.request('agent', parseActorId(session.id), 'cancel', encodeJson({ by: session.by, reason: 'account deleted' }));
+    const status = async () => (await deps.db.select({ status: agentSessions.status }).from(agentSessions).where(eq(agentSessions.id, session.id)).limit(1))[0]?.status ?? null;
+    await projectionSettled(`agent session ${session.id}`, status, (s) => s === 'idle' || s === 'failed');
   }
   const events = await deps.log.remove(session.id);
   await deps.db.delete(agentSessions).where(eq(agentSessions.id, session.id));
