@@ -95,6 +95,8 @@ export class AgentActor implements ActorInstance {
   /** Abort controllers of the tool calls running beside the mailbox, by turn. */
   private readonly running = new Map<string, Map<string, AbortController>>();
   private submitsInFlight = 0;
+  /** What the last queued projection write showed (markProjection). */
+  private projectedKey = '';
   private readonly projection: ProjectionSync<AgentState>;
   private readonly log: Logger;
 
@@ -199,7 +201,7 @@ export class AgentActor implements ActorInstance {
   private async onTimer(message: TimerMessage): Promise<void> {
     switch (message.name) {
       case 'recover':
-        this.projection.mark(this.state);
+        this.markProjection(true);
         await this.commit(decideRecover(this.state, this.env()));
         return;
       case 'projection-retry':
@@ -234,9 +236,22 @@ export class AgentActor implements ActorInstance {
         const body: AgentStatusEvent = { status, turnId: this.state.turn?.id ?? null, lastSeq: this.state.lastSeq };
         this.ctx.publish(AGENT_STATUS_EVENT, encodeJson(body));
       }
-      this.projection.mark(this.state);
+      this.markProjection();
     }
     for (const effect of draft.effects) this.perform(effect);
+  }
+
+  /**
+   * Queues a projection write when what the row shows changed (status, turns,
+   * usage, title), not for every event: a step appends several events, and the
+   * row's `last_seq` may trail the log between such changes.
+   */
+  private markProjection(force = false): void {
+    const s = this.state;
+    const key = `${sessionStatus(s)}|${s.turnCount}|${s.usage.calls}|${s.title ?? ''}`;
+    if (!force && key === this.projectedKey) return;
+    this.projectedKey = key;
+    this.projection.mark(s);
   }
 
   private perform(effect: AgentEffect): void {
