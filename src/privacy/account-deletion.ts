@@ -160,31 +160,47 @@ export class AccountDeletion {
     return { documentsDeleted, documentsTransferred, membershipsRemoved };
   }
 
-  async #jobs(userId: string, failures: unknown[]): Promise<number> {
+  /** Removes the user's rows page by page; one that fails is counted and skipped for the rest of this request. */
+  async #removeAll<R extends { id: string }>(
+    what: string,
+    userId: string,
+    failures: unknown[],
+    page: (skip: readonly string[]) => Promise<R[]>,
+    remove: (row: R) => Promise<void>,
+  ): Promise<number> {
     let removed = 0;
     const failed: string[] = [];
     for (;;) {
-      const page = await this.#d.db
-        .select({ id: jobs.id, status: jobs.status })
-        .from(jobs)
-        .where(failed.length === 0 ? eq(jobs.ownerId, userId) : and(eq(jobs.ownerId, userId), notInArray(jobs.id, failed)))
-        .limit(PAGE);
-      for (const job of page) {
+      const rows = await page(failed);
+      for (const row of rows) {
         try {
-          if (!TERMINAL_JOB_STATUSES.has(job.status as JobStatus)) {
-            await this.#cancel(job.id, userId);
-            await projectionSettled(`job ${job.id}`, () => this.#jobStatus(job.id), (status) => TERMINAL_JOB_STATUSES.has(status as JobStatus));
-          }
-          await removeJob(this.#d, job.id);
+          await remove(row);
           removed++;
         } catch (err) {
-          failed.push(job.id);
+          failed.push(row.id);
           failures.push(err);
-          this.#d.log.warn({ err, jobId: job.id, userId }, 'account deletion: a job could not be removed');
+          this.#d.log.warn({ err, id: row.id, userId }, `account deletion: ${what} could not be removed`);
         }
       }
-      if (page.length < PAGE) return removed;
+      if (rows.length < PAGE) return removed;
     }
+  }
+
+  #jobs(userId: string, failures: unknown[]): Promise<number> {
+    const mine = (skip: readonly string[]) => (skip.length === 0 ? eq(jobs.ownerId, userId) : and(eq(jobs.ownerId, userId), notInArray(jobs.id, [...skip])));
+    return this.#removeAll(
+      'a job',
+      userId,
+      failures,
+      (skip) => this.#d.db.select({ id: jobs.id, status: jobs.status }).from(jobs).where(mine(skip)).limit(PAGE),
+      async (job) => {
+        if (!TERMINAL_JOB_STATUSES.has(job.status as JobStatus)) {
+          await this.#cancel(job.id, userId);
+          await projectionSettled(`job ${job.id}`, () => this.#jobStatus(job.id), (status) => TERMINAL_JOB_STATUSES.has(status as JobStatus));
+        }
+        await removeJob(this.#d, job.id);
+      },
+    );
   }
 
   async #jobStatus(id: string): Promise<string | null> {
@@ -204,41 +220,29 @@ export class AccountDeletion {
   async #agentSessions(userId: string, failures: unknown[]): Promise<number> {
     const log = await this.#d.agentLog;
     const t = agentSessions;
-    const failed: string[] = [];
-    let removed = 0;
-    for (;;) {
-      const page = await this.#d.db
-        .select({ id: t.id, status: t.status })
-        .from(t)
-        .where(failed.length === 0 ? eq(t.ownerId, userId) : and(eq(t.ownerId, userId), notInArray(t.id, failed)))
-        .limit(PAGE);
-      for (const session of page) {
-        try {
-          await removeAgentSession({ db: this.#d.db, log, actors: this.#d.actors }, { ...session, by: userId });
-          removed++;
-        } catch (err) {
-          failed.push(session.id);
-          failures.push(err);
-          this.#d.log.warn({ err, sessionId: session.id, userId }, 'account deletion: an agent session could not be removed');
-        }
-      }
-      if (page.length < PAGE) return removed;
-    }
+    const mine = (skip: readonly string[]) => (skip.length === 0 ? eq(t.ownerId, userId) : and(eq(t.ownerId, userId), notInArray(t.id, [...skip])));
+    return this.#removeAll(
+      'an agent session',
+      userId,
+      failures,
+      (skip) => this.#d.db.select({ id: t.id, status: t.status }).from(t).where(mine(skip)).limit(PAGE),
+      async (session) => {
+        await removeAgentSession({ db: this.#d.db, log, actors: this.#d.actors }, { ...session, by: userId });
+      },
+    );
   }
 
-  async #uploads(userId: string, failures: unknown[]): Promise<number> {
-    const rows = await this.#d.db.select({ id: uploads.id, objectKey: uploads.objectKey }).from(uploads).where(eq(uploads.ownerId, userId));
-    let removed = 0;
-    for (const row of rows) {
-      try {
-        await this.#d.objects.delete(row.objectKey);
-        await this.#d.db.delete(uploads).where(eq(uploads.id, row.id));
-        removed++;
-      } catch (err) {
-        failures.push(err);
-        this.#d.log.warn({ err, uploadId: row.id, userId }, 'account deletion: an upload could not be deleted');
-      }
-    }
-    return removed;
+  #uploads(userId: string, failures: unknown[]): Promise<number> {
+    const mine = (skip: readonly string[]) => (skip.length === 0 ? eq(uploads.ownerId, userId) : and(eq(uploads.ownerId, userId), notInArray(uploads.id, [...skip])));
+    return this.#removeAll(
+      'an upload',
+      userId,
+      failures,
+      (skip) => this.#d.db.select({ id: uploads.id, objectKey: uploads.objectKey }).from(uploads).where(mine(skip)).limit(PAGE),
+      async (upload) => {
+        await this.#d.objects.delete(upload.objectKey);
+        await this.#d.db.delete(uploads).where(eq(uploads.id, upload.id));
+      },
+    );
   }
 }

@@ -29,8 +29,8 @@ import { encodeCursor, type DocumentService } from '../documents/index.ts';
 import { RateLimitedError } from '../errors/index.ts';
 import type { Logger } from '../log.ts';
 import { users, type LoomDatabase } from '../storage/index.ts';
-import { agentSessionExport, agentSessionIds } from './agent-sessions.ts';
-import { auditRows, EXPORT_PAGE, jobIds, sessionRows, uploadRows } from './export-sections.ts';
+import { agentSessionExport } from './agent-sessions.ts';
+import { agentSessionIds, auditRows, EXPORT_PAGE, jobIds, sessionRows, uploadRows } from './export-sections.ts';
 import { PrivacyError } from './privacy-error.ts';
 import { isDeletedEmail } from './pseudonym.ts';
 

@@ -1,38 +1,19 @@
 /**
- * A user's agent sessions, for the account export (their views, transcript
- * included, folded from each session's log without activating it) and the
- * account deletion (a running turn is cancelled, then the session's log and
- * projection row are deleted, as for jobs).
+ * A user's agent sessions (export-sections.ts lists them), for the account
+ * export (their views, transcript included, folded from each session's log
+ * without activating it) and the account deletion (a running turn is
+ * cancelled, then the session's log and projection row are deleted, as for
+ * jobs).
  */
-import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { agentSessionView, replayAgentSession, transcriptEntry, type AgentLog } from '../../actors/agent/index.ts';
 import { parseActorId, type ActorId } from '../../protocol/ids.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { agentSessions, type LoomDatabase } from '../storage/index.ts';
-import { EXPORT_PAGE } from './export-sections.ts';
 import { projectionSettled } from './projection-settled.ts';
 
 /** The agent log (JetStreamAgentLog), read and purged. */
 export type AgentSessionLog = AgentLog & { remove(id: string): Promise<number> };
-
-/** Ids of the user's agent sessions, newest first. */
-export async function* agentSessionIds(db: LoomDatabase, userId: string): AsyncGenerator<string> {
-  let cursor: { createdAt: Date; id: string } | undefined;
-  for (;;) {
-    const t = agentSessions;
-    const older = cursor === undefined ? undefined : or(lt(t.createdAt, cursor.createdAt), and(eq(t.createdAt, cursor.createdAt), lt(t.id, cursor.id)));
-    const page = await db
-      .select({ id: t.id, createdAt: t.createdAt })
-      .from(t)
-      .where(and(eq(t.ownerId, userId), older))
-      .orderBy(desc(t.createdAt), desc(t.id))
-      .limit(EXPORT_PAGE);
-    for (const r of page) yield r.id;
-    const last = page[page.length - 1];
-    if (page.length < EXPORT_PAGE || last === undefined) return;
-    cursor = last;
-  }
-}
 
 /** The session's view as its owner reads it, with the whole transcript (a view carries only the newest part), or null when its log is gone. */
 export async function agentSessionExport(log: AgentLog, id: string): Promise<unknown> {

@@ -4,7 +4,7 @@
  * Secrets never appear: no password hash, no refresh-token or API key hash.
  */
 import { and, asc, desc, eq, gt, lt, max, min, or, sql } from 'drizzle-orm';
-import { auditLog, jobs, refreshTokens, uploads, type LoomDatabase } from '../storage/index.ts';
+import { agentSessions, auditLog, jobs, refreshTokens, uploads, type LoomDatabase } from '../storage/index.ts';
 
 /** Rows per query. */
 export const EXPORT_PAGE = 50;
@@ -64,23 +64,41 @@ export async function* uploadRows(db: LoomDatabase, userId: string): AsyncGenera
   }
 }
 
-/** Ids of the user's jobs, newest first. */
-export async function* jobIds(db: LoomDatabase, userId: string): AsyncGenerator<string> {
+/** A table of things a user owns, keyed by a text id, with a creation time (jobs, agent sessions). */
+interface OwnedTable {
+  readonly table: typeof jobs | typeof agentSessions;
+  readonly id: typeof jobs.id | typeof agentSessions.id;
+  readonly ownerId: typeof jobs.ownerId | typeof agentSessions.ownerId;
+  readonly createdAt: typeof jobs.createdAt | typeof agentSessions.createdAt;
+}
+
+/** Ids of the user's rows in `t`, newest first, a page at a time. */
+async function* ownedIds(db: LoomDatabase, t: OwnedTable, userId: string): AsyncGenerator<string> {
   let cursor: { createdAt: Date; id: string } | undefined;
   for (;;) {
-    const j = jobs;
-    const older = cursor === undefined ? undefined : or(lt(j.createdAt, cursor.createdAt), and(eq(j.createdAt, cursor.createdAt), lt(j.id, cursor.id)));
+    const older = cursor === undefined ? undefined : or(lt(t.createdAt, cursor.createdAt), and(eq(t.createdAt, cursor.createdAt), lt(t.id, cursor.id)));
     const page = await db
-      .select({ id: j.id, createdAt: j.createdAt })
-      .from(j)
-      .where(and(eq(j.ownerId, userId), older))
-      .orderBy(desc(j.createdAt), desc(j.id))
+      .select({ id: t.id, createdAt: t.createdAt })
+      .from(t.table)
+      .where(and(eq(t.ownerId, userId), older))
+      .orderBy(desc(t.createdAt), desc(t.id))
       .limit(EXPORT_PAGE);
     for (const r of page) yield r.id;
     const last = page[page.length - 1];
     if (page.length < EXPORT_PAGE || last === undefined) return;
     cursor = last;
   }
+}
+
+/** Ids of the user's jobs, newest first. */
+export function jobIds(db: LoomDatabase, userId: string): AsyncGenerator<string> {
+  return ownedIds(db, { table: jobs, id: jobs.id, ownerId: jobs.ownerId, createdAt: jobs.createdAt }, userId);
+}
+
+/** Ids of the user's agent sessions, newest first. */
+export function agentSessionIds(db: LoomDatabase, userId: string): AsyncGenerator<string> {
+  const t = agentSessions;
+  return ownedIds(db, { table: t, id: t.id, ownerId: t.ownerId, createdAt: t.createdAt }, userId);
 }
 
 /** Audit entries the user made or that are about their account, newest first. */
