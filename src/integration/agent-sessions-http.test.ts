@@ -75,6 +75,8 @@ test('bad input is refused with a 4xx naming the field, before anything runs', a
     [{ maxSteps: 0 }, 400, 'maxSteps'],
     [{ maxSteps: 101 }, 400, 'maxSteps'],
     [{ model: 'has space' }, 400, 'model'],
+    // Well-formed but served by no worker: refused now, not a turn waiting forever.
+    [{ model: 'not-served-anywhere' }, 400, 'model'],
     [{ docId: 'no-such-doc' }, 404, ''],
     [{ surprise: true }, 400, 'surprise'],
     [{ instructions: 'x'.repeat(16 * 1024 + 1) }, 413, 'instructions'],

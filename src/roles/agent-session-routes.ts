@@ -26,6 +26,8 @@ export function agentSessionsRouter(opts: { config: Config; nc: NatsConnection; 
     checkDocumentAccess: async (principal, docId) => {
       if (config.docAccess === 'members') await gateway.documents.authorize(principal, docId, 'viewer', 'docs:read');
     },
+    // The same served models as jobs (src/roles/api-routes.ts).
+    models: new Set([config.jobs.defaultModel, ...config.inference.models]),
     middleware: gateway.auth.middleware,
     logger: opts.log.child({ component: 'agent-sessions' }),
   });

@@ -23,6 +23,7 @@ import type { ActorClient } from '../../placement/actor-client.ts';
 import type { AgentSessionPage, AgentSessionCursor } from '../../storage/postgres/agent-session-listing.ts';
 import { HttpError } from '../errors.ts';
 import { idempotencyKeyOf } from '../idempotency-key.ts';
+import { servedModel } from '../served-model.ts';
 import { createRouter, type Router } from '../router.ts';
 import { approveRouteDef, cancelRouteDef, createRouteDef, eventsRouteDef, getRouteDef, listRouteDef, messageRouteDef } from './agent-session-schemas.ts';
 import { eventStreamResponse } from './event-stream-sse.ts';
@@ -38,6 +39,8 @@ export interface AgentSessionsRoutesDeps {
   readonly getPrincipal: (c: Context<AuthEnv>) => Principal;
   /** Resolves when the principal may read the document; throws the documents module's 403/404 otherwise. */
   readonly checkDocumentAccess: (principal: Principal, docId: DocId) => Promise<void>;
+  /** The models a session may name (as for jobs: 400 `unknown-model` otherwise); any well-formed name when absent. */
+  readonly models?: ReadonlySet<string>;
   /** Runs before every route (authentication). */
   readonly middleware?: MiddlewareHandler<AuthEnv>;
   readonly logger: Logger;
@@ -105,7 +108,7 @@ export function agentSessionsRoutes(deps: AgentSessionsRoutesDeps): Router {
     const request: StartAgentRequest = {
       ownerId: principal.userId,
       instructions: body.instructions ?? null,
-      model: body.model ?? null,
+      model: body.model === undefined ? null : servedModel(body.model, deps.models),
       tools: body.tools ?? null,
       docId,
       ...(body.maxSteps === undefined ? {} : { maxSteps: body.maxSteps }),

@@ -15,7 +15,6 @@ import type { AuthEnv, Principal } from '../../auth/principal.ts';
 import { ProtocolError } from '../../../protocol/errors.ts';
 import { parseActorId, type ActorId, type DocId } from '../../../protocol/ids.ts';
 import { artifactRefSchema, JOB_PRIORITIES } from '../../../protocol/job-events.ts';
-import { parseModelName } from '../../../protocol/inference.ts';
 import { IDEMPOTENCY_KEY_PATTERN, JOB_KIND_PATTERN, jobViewSchema, startJobReplySchema, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
 import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
 import { jobIdForKey, newJobId, resolveJobSources } from '../../jobs/index.ts';
@@ -26,6 +25,7 @@ import type { ActorClient } from '../../placement/actor-client.ts';
 import type { ResolvedUpload } from '../../uploads/index.ts';
 import { HttpError } from '../errors.ts';
 import { idempotencyKeyOf } from '../idempotency-key.ts';
+import { servedModel } from '../served-model.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
 import { safeJson, safeText } from '../safe-text.ts';
 import { jobEventsHandler } from './job-events-sse.ts';
@@ -217,26 +217,12 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     return job;
   };
 
-  /** @throws HttpError 400 naming `model` for a malformed name or one no worker serves. */
-  const servedModel = (name: string): string => {
-    try {
-      parseModelName(name);
-    } catch (err) {
-      throw new HttpError(400, 'invalid-request', `model: ${(err as Error).message}`, { field: 'model', cause: err });
-    }
-    if (deps.models !== undefined && !deps.models.has(name)) {
-      const served = [...deps.models].slice(0, 20).join(', ');
-      throw new HttpError(400, 'unknown-model', `model: ${JSON.stringify(name.slice(0, 128))} is not served here; use one of: ${served}`, { field: 'model' });
-    }
-    return name;
-  };
-
   router.openapi(createRouteDef, async (c) => {
     const principal = deps.getPrincipal(c);
     requireJobsScope(principal);
     const body = c.req.valid('json');
     const key = idempotencyKeyOf(c.req.valid('header')['idempotency-key'], body.idempotencyKey);
-    const model = body.model === undefined ? null : servedModel(body.model);
+    const model = body.model === undefined ? null : servedModel(body.model, deps.models);
     const inputBytes = Buffer.byteLength(JSON.stringify(body.input));
     if (inputBytes > deps.maxInputBytes) {
       throw new HttpError(413, 'input-too-large', `input is ${inputBytes} bytes of JSON; the limit is ${deps.maxInputBytes}`, { field: 'input' });
