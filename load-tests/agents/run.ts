@@ -179,12 +179,12 @@ async function main(opts: Options, started: StopList): Promise<number> {
     cpu: { before, after, cpus: host.cpus },
     eventLoopDelayMs: { p99: loopDelay.count > 0 ? excessMs(loopDelay.percentile(99)) : 0, max: loopDelay.count > 0 ? excessMs(loopDelay.max) : 0 },
   });
-  print({ ...summary, workPerTurn: work, layout: opts.layout, sessions: opts.sessions, loadavg1AtEnd: Math.round((loadavg()[0] ?? 0) * 100) / 100 });
-  const target = summary['target'] as { valueMs: number | null; met: boolean };
+  print({ ...summary.line, workPerTurn: work, layout: opts.layout, sessions: opts.sessions, loadavg1AtEnd: Math.round((loadavg()[0] ?? 0) * 100) / 100 });
+  const { target } = summary;
   process.stderr.write(
     `agents: step overhead p99 ${target.valueMs ?? 'n/a'} ms against a target of ${TARGET_STEP_OVERHEAD_P99_MS} ms at ${opts.sessions} sessions: ${target.met ? 'met' : 'NOT met'}\n`,
   );
-  return figures.errors.length === 0 && summary['turnsFailed'] === 0 ? 0 : 1;
+  return figures.errors.length === 0 && summary.turnsFailed === 0 ? 0 : 1;
 }
 
 runBenchmark('agents', options, main);
