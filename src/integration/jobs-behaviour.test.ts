@@ -290,7 +290,8 @@ function openSocket(query: string): { ws: WebSocket; frames: Array<Record<string
 }
 
 test('/ws: subscribe to jobs by channel, resume by event id, tokens streamed, other users refused per channel', async () => {
-  cluster.model.configure({ firstTokenDelayMs: 50 });
+  // Streamed slowly, so the job is still producing tokens after the socket has subscribed (opening it re-checks the credential).
+  cluster.model.configure({ firstTokenDelayMs: 50, tokenDelayMs: 20 });
   try {
     const job = await create({ kind: 'slides.generate', input: { topic: 'Sockets', slideCount: 2 } });
     const mine = await create({ kind: 'slides.generate', input: { topic: 'Not yours', slideCount: 2 } });
@@ -327,7 +328,7 @@ test('/ws: subscribe to jobs by channel, resume by event id, tokens streamed, ot
     s.ws.close();
     await cluster.waitForJob(mine.id, ended, 'to end');
   } finally {
-    cluster.model.configure({ firstTokenDelayMs: 0 });
+    cluster.model.configure({ firstTokenDelayMs: 0, tokenDelayMs: 0 });
   }
 });
 
