@@ -125,9 +125,17 @@ export const ENV_SCHEMA = z
     LOOM_DOC_MAX_BYTES: int(1_024, 1_073_741_824).default(32 * 1024 * 1024),
     LOOM_DOC_SNAPSHOT_EVERY_UPDATES: int(1, 1_000_000).default(500),
     LOOM_DOC_SNAPSHOT_EVERY_BYTES: int(1_024, 1_073_741_824).default(4 * 1024 * 1024),
+    // Presence (awareness) bounds per document; the document total is also kept under a quarter of a NATS message.
+    LOOM_PRESENCE_MAX_STATE_BYTES: int(64, 1024 * 1024).default(8 * 1024),
+    LOOM_PRESENCE_MAX_DOC_BYTES: int(1_024, 64 * 1024 * 1024).default(256 * 1024),
+    LOOM_PRESENCE_RATE_PER_S: int(1, 100_000).default(30),
+    LOOM_PRESENCE_RATE_BURST: int(1, 100_000).default(90),
     LOOM_WS_MAX_FRAME_BYTES: int(1_024, 64 * 1024 * 1024).default(2 * 1024 * 1024),
     LOOM_WS_MAX_BUFFERED_BYTES: int(1_024, 1_073_741_824).default(8 * 1024 * 1024),
     LOOM_WS_HEARTBEAT_MS: int(100, 600_000).default(30_000),
+    // Open sockets (/collab and /ws together) per gateway process; 0 = no limit.
+    LOOM_WS_MAX_CONNECTIONS_PER_USER: int(0, 1_000_000).default(100),
+    LOOM_WS_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(500),
     LOOM_REQUEST_TIMEOUT_MS: int(100, 600_000).default(5_000),
     LOOM_ACTIVATION_DEADLINE_MS: int(500, 600_000).default(15_000),
     // Accounts and the public API (issue 4, part A).
@@ -224,6 +232,16 @@ export interface Config {
     readonly maxDocumentBytes: number;
     readonly snapshotEveryUpdates: number;
     readonly snapshotEveryBytes: number;
+    /** Presence bounds (see actors/document/presence.ts). */
+    readonly presence: {
+      /** Largest JSON state of one client. */
+      readonly maxStateBytes: number;
+      /** All presence of one document. */
+      readonly maxDocumentBytes: number;
+      /** Presence changes per connection per second, and burst (echoes of others' states not counted). */
+      readonly ratePerSec: number;
+      readonly rateBurst: number;
+    };
   };
   readonly gateway: {
     readonly maxFrameBytes: number;
@@ -231,6 +249,9 @@ export interface Config {
     readonly heartbeatMs: number;
     readonly requestTimeoutMs: number;
     readonly activationDeadlineMs: number;
+    /** Open sockets per user and per client address on one gateway process (0 = no limit). */
+    readonly maxConnectionsPerUser: number;
+    readonly maxConnectionsPerIp: number;
   };
   readonly auth: {
     /** Signing keys, current first; absent means a development key generated under dataDir. */
@@ -410,6 +431,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDocumentBytes: e.LOOM_DOC_MAX_BYTES,
       snapshotEveryUpdates: e.LOOM_DOC_SNAPSHOT_EVERY_UPDATES,
       snapshotEveryBytes: e.LOOM_DOC_SNAPSHOT_EVERY_BYTES,
+      presence: {
+        maxStateBytes: e.LOOM_PRESENCE_MAX_STATE_BYTES,
+        maxDocumentBytes: e.LOOM_PRESENCE_MAX_DOC_BYTES,
+        ratePerSec: e.LOOM_PRESENCE_RATE_PER_S,
+        rateBurst: e.LOOM_PRESENCE_RATE_BURST,
+      },
     },
     gateway: {
       maxFrameBytes: e.LOOM_WS_MAX_FRAME_BYTES,
@@ -417,6 +444,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       heartbeatMs: e.LOOM_WS_HEARTBEAT_MS,
       requestTimeoutMs: e.LOOM_REQUEST_TIMEOUT_MS,
       activationDeadlineMs: e.LOOM_ACTIVATION_DEADLINE_MS,
+      maxConnectionsPerUser: e.LOOM_WS_MAX_CONNECTIONS_PER_USER,
+      maxConnectionsPerIp: e.LOOM_WS_MAX_CONNECTIONS_PER_IP,
     },
     auth: {
       jwtKeys: e.LOOM_JWT_KEYS,
