@@ -3,7 +3,7 @@
  * processes (one actor host, two gateways, LOOM_DOC_ACCESS=members) and the
  * real y-websocket client: deleting an account closes the user's open
  * sockets on every gateway (/collab through the documents' access events,
- * /ws through the sessions' revocation), hands a shared document to its
+ * /ws through the revocation of its sessions and API keys), hands a shared document to its
  * editor, who stays connected and keeps the text; and the actor host runs
  * the retention purge it was configured with.
  */
@@ -47,6 +47,17 @@ function client(gateway: number, room: string, token: string): CollabClient {
   return c;
 }
 
+/** Opens a socket; resolves once it is open, with a promise of its close code (wrapped: an async function would wait for it). */
+async function openSocket(url: string): Promise<{ closed: Promise<number> }> {
+  const ws = new WebSocket(url);
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return { closed };
+}
+
 before(async () => {
   cluster = await startCluster({
     hosts: 1,
@@ -79,12 +90,13 @@ test("deleting an account closes the user's sockets on every gateway and hands t
   mark('synced');
   leaverShared.doc.getText('content').insert(0, 'written by the leaver. ');
   await waitFor(() => editorShared.doc.getText('content').toString().includes('written by the leaver'), { what: 'the editor sees the text' });
-  const jobsSocket = new WebSocket(`${gw(1).wsUrl}/ws?token=${leaver.token}`);
-  const jobsClosed = new Promise<number>((resolve) => jobsSocket.once('close', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    jobsSocket.once('open', () => resolve());
-    jobsSocket.once('error', reject);
-  });
+  const key = await api('POST', '/v1/api-keys', leaver.token, { name: 'service', scopes: ['jobs:run'] });
+  assert.equal(key.status, 201);
+  // One /ws socket opened with the session's access token (on gateway 1), one with the API key (on gateway 0).
+  const [jobsSocket, keySocket] = await Promise.all([
+    openSocket(`${gw(1).wsUrl}/ws?token=${leaver.token}`),
+    openSocket(`${gw(0).wsUrl}/ws?token=${(key.body as { key: string }).key}`),
+  ]);
 
   mark('ws open');
   // A job still running (no inference worker serves its model here): deletion cancels it, then purges it.
@@ -111,7 +123,8 @@ test("deleting an account closes the user's sockets on every gateway and hands t
   mark('collab closed');
   leaverShared.provider.shouldConnect = false;
   leaverOwn.provider.shouldConnect = false;
-  assert.equal(await jobsClosed, CLOSE_CODES.unauthorized, 'the /ws socket of the ended session is closed with 4401');
+  assert.equal(await jobsSocket.closed, CLOSE_CODES.unauthorized, 'the /ws socket of the ended session is closed with 4401');
+  assert.equal(await keySocket.closed, CLOSE_CODES.unauthorized, 'the /ws socket of the revoked API key is closed with 4401');
 
   mark('ws closed');
   // The editor stays connected, now as the owner, and the text is still there.
