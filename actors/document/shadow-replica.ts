@@ -43,14 +43,8 @@ export class ShadowReplica {
   tryApply(update: Uint8Array, clients: ReadonlySet<number>): void {
     if (this.tainted.size > MAX_TAINTED_CLIENTS || [...clients].some((c) => this.tainted.has(c))) this.discard();
     const shadow = (this.shadow ??= this.copyLive());
-    const hadWaiting = hasWaitingStructs(shadow);
     try {
       Y.applyUpdate(shadow, update);
-      // Structs that wait for ids the document lacks would be logged now and integrated later, when
-      // an update by the client they wait on arrives: a poison that fires on someone else's edit.
-      // Clients only ever build on what the server sent them, so nothing honest waits. (A document
-      // that already holds waiting structs, from before this check, is left as it was.)
-      if (!hadWaiting && hasWaitingStructs(shadow)) throw new MissingDependencyError();
     } catch (err) {
       for (const c of clients) this.tainted.add(c);
       throw err;
@@ -95,16 +89,4 @@ export class ShadowReplica {
     this.live.off('update', this.follow);
     this.discard();
   }
-}
-
-/** An update that builds on structs or deletions the document does not have. */
-export class MissingDependencyError extends Error {
-  override readonly name = 'MissingDependencyError';
-  constructor() {
-    super('the update depends on changes this document does not have');
-  }
-}
-
-function hasWaitingStructs(doc: Y.Doc): boolean {
-  return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
 }

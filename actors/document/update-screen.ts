@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { MissingDependencyError, ShadowReplica } from './shadow-replica.ts';
+import { ShadowReplica } from './shadow-replica.ts';
 
 /** What Y.decodeUpdate returns. */
 export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>;
@@ -50,8 +50,7 @@ export class UpdateScreen {
       if (origin !== undefined) remember(this.offenders, origin);
       remember(this.poisons, digest());
       this.log.warn({ err, origin, bytes: update.length }, 'update failed to integrate; refused, the live document is untouched');
-      const why = err instanceof MissingDependencyError ? err.message : 'it failed while being integrated into the document';
-      throw new ProtocolError('invalid-update', `not a valid Yjs update: ${why}`, { cause: err });
+      throw new ProtocolError('invalid-update', 'not a valid Yjs update: it failed while being integrated into the document', { cause: err });
     }
   }
 
