@@ -11,6 +11,7 @@ import type { LoomDatabase } from '../storage/index.ts';
 import { AccountService } from './account-service.ts';
 import { API_KEY_PREFIX, ApiKeyService } from './api-key-service.ts';
 import { AuditLog } from './audit-log.ts';
+import { AuthError } from './auth-error.ts';
 import { resolveJwtKeys } from './jwt-keys.ts';
 import { authMiddleware } from './middleware.ts';
 import { PasswordHasher, type PasswordHasherOptions } from './password-hasher.ts';
@@ -78,8 +79,16 @@ export async function createAuth(opts: CreateAuthOptions): Promise<Auth> {
     api: createRateLimiter({ ...config.rateLimits.api, now }),
     wsMessages: createRateLimiter({ ...config.rateLimits.wsMessages, now }),
   };
-  const authenticateToken = (raw: string): Promise<Principal> =>
-    raw.startsWith(API_KEY_PREFIX) ? apiKeys.authenticate(raw) : tokens.verifyAccessToken(raw);
+  const authenticateToken = async (raw: string): Promise<Principal> => {
+    if (raw.startsWith(API_KEY_PREFIX)) return apiKeys.authenticate(raw);
+    const principal = await tokens.verifyAccessToken(raw);
+    // Signing out (logout, refresh-token reuse, account deletion) ends the session's access tokens
+    // at once, as revoking an API key does: one indexed read per request, like API keys pay.
+    if (principal.sessionId !== undefined && (await tokens.isSessionRevoked(principal.sessionId))) {
+      throw new AuthError('invalid-token', 'this session was signed out; sign in again');
+    }
+    return principal;
+  };
   return {
     accounts,
     tokens,

@@ -9,8 +9,9 @@
  * header names the key (`kid`; the first configured key signs, the others
  * still verify), and `typ` is `at+jwt` (RFC 9068) so no other JWT signed
  * with the same key passes as an access token. Issuer, audience and expiry
- * are checked. Access tokens are stateless: after logout one stays valid
- * until it expires (15 minutes by default).
+ * are checked. The signature alone does not end a session: createAuth's
+ * authenticateToken also refuses tokens of a signed-out session
+ * (isSessionRevoked), so logout ends them at once.
  *
  * Refresh tokens are opaque random strings (`loomr_` + 256 bits); only their
  * SHA-256 is stored. Each login starts a family (the session id, `sid` in

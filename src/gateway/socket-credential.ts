@@ -63,9 +63,9 @@ export function storedCredentialStatus(store: CredentialStore): CredentialStatus
 }
 
 /**
- * Wraps `authenticateToken` for WebSocket upgrades: an access token is
- * stateless and stays valid after logout until it expires, but a socket
- * would outlive that by far, so a token of an ended session opens nothing.
+ * Wraps `authenticateToken` for WebSocket upgrades: a token of an ended
+ * session opens nothing. (createAuth's authenticateToken checks this too;
+ * the gateway keeps its own check because its authenticate is injected.)
  * @throws AuthError `invalid-token` for a token of a revoked session (and whatever `authenticate` throws).
  */
 export function refusingEndedSessions(authenticate: (raw: string) => Promise<Principal>, status: CredentialStatus): (raw: string) => Promise<Principal> {

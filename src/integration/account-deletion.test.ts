@@ -108,8 +108,8 @@ test("deleting an account closes the user's sockets on every gateway and hands t
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.deepEqual((r.body as { documentsTransferred: unknown }).documentsTransferred, [{ id: shared, to: editor.id }]);
   assert.equal((r.body as { jobsRemoved: number }).jobsRemoved, 1);
-  // Its access token still verifies until it expires, but the job is gone: no log, no row (a late projection write from the cancelled actor included).
-  assert.equal((await api('GET', `/v1/jobs/${jobId}`, leaver.token)).status, 404);
+  // Its sessions ended with the account, so its access token no longer works; and the job is gone: no log, no row (a late projection write from the cancelled actor included).
+  assert.equal((await api('GET', `/v1/jobs/${jobId}`, leaver.token)).status, 401);
   const database = await openDatabase({ url: cluster.databaseUrl, logger: createRootLogger({ level: 'silent', instanceId: 'test' }) });
   try {
     assert.deepEqual(await database.db.select().from(jobs).where(eq(jobs.id, jobId)), []);

@@ -218,7 +218,10 @@ for (const [driver, open] of Object.entries(drivers)) {
         const next = await api.request<TokensBody>('POST', '/v1/auth/refresh', { body: { refreshToken: user.refreshToken } });
         expectError(await api.request('POST', '/v1/auth/refresh', { body: { refreshToken: user.refreshToken } }), 401, 'invalid-refresh-token');
         expectError(await api.request('POST', '/v1/auth/refresh', { body: { refreshToken: next.body.refreshToken } }), 401, 'invalid-refresh-token');
-        const audit = await auditOf(user, 'user', user.userId);
+        // The revoked session's access tokens are over too: the owner reads the audit from a new sign-in.
+        expectError(await me(next.body.accessToken), 401, 'invalid-token');
+        const again = await api.request<SessionBody>('POST', '/v1/auth/login', { body: { email: user.email, password: user.password } });
+        const audit = await auditOf({ ...user, accessToken: again.body.tokens.accessToken }, 'user', user.userId);
         assert.ok(audit.body.entries.some((e) => e.action === 'auth.refresh-reused' && e.detail?.sessionId === user.sessionId));
       });
 
@@ -248,6 +251,9 @@ for (const [driver, open] of Object.entries(drivers)) {
         const res = await api.request('POST', '/v1/auth/logout', { token: user.accessToken });
         assert.equal(res.status, 204);
         expectError(await api.request('POST', '/v1/auth/refresh', { body: { refreshToken: user.refreshToken } }), 401, 'invalid-refresh-token');
+        // The signed-out session's access token stops working at once; the other session's keeps working.
+        expectError(await api.request('GET', '/v1/auth/me', { token: user.accessToken }), 401, 'invalid-token');
+        assert.equal((await api.request('GET', '/v1/auth/me', { token: other.body.tokens.accessToken })).status, 200);
         assert.equal((await api.request('POST', '/v1/auth/refresh', { body: { refreshToken: other.body.tokens.refreshToken } })).status, 200);
       });
 
@@ -285,10 +291,10 @@ for (const [driver, open] of Object.entries(drivers)) {
         expectError(await api.request('GET', '/v1/auth/me', { headers: { authorization: 'Basic dTpw' } }), 401, 'unauthenticated');
       });
 
-      it('answers 404 once the account is gone', async () => {
+      it('answers 401 once the account is gone: its sessions went with it', async () => {
         const user = await api.register();
         await database.db.delete(users).where(eq(users.id, user.userId));
-        expectError(await me(user.accessToken), 404, 'not-found');
+        expectError(await me(user.accessToken), 401, 'invalid-token');
       });
     });
 
