@@ -10,7 +10,7 @@ import { CLOSE_CODES } from '../../protocol/errors.ts';
 import { startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
 import type { CollabAccessPolicy } from './access.ts';
 import { ConnectionQuota } from './connection-quota.ts';
-import { startSocketFixture, type SocketFixture } from './socket-fixture.ts';
+import { startSocketFixture, type SocketFixture } from '../testing/gateway-socket-fixture.ts';
 
 let nats: NatsServerHandle;
 const fixtures: SocketFixture[] = [];

@@ -12,7 +12,7 @@ import { CLOSE_CODES } from '../../protocol/errors.ts';
 import { createRootLogger } from '../log.ts';
 import { startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
 import { RevocationNotices } from './revocation-notices.ts';
-import { startSocketFixture, type SocketFixture } from './socket-fixture.ts';
+import { startSocketFixture, type SocketFixture } from '../testing/gateway-socket-fixture.ts';
 
 let nats: NatsServerHandle;
 let nc: NatsConnection;

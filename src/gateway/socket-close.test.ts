@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES } from '../../protocol/errors.ts';
 import { startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
-import { openSilentClient, smallMessageLimiter, startSocketFixture, type SilentClient, type SocketFixture } from './socket-fixture.ts';
+import { openSilentClient, smallMessageLimiter, startSocketFixture, type SilentClient, type SocketFixture } from '../testing/gateway-socket-fixture.ts';
 
 // Far below ws's own 30 s close timeout, far above the 1 s the gateway allows.
 const ENDED_WITHIN_MS = 8_000;

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLoomProcess, waitFor } from '../testing/index.ts';
-import { FAST, startInferenceFixture, uniqueName, type InferenceFixture } from './worker-fixture.ts';
+import { FAST, startInferenceFixture, uniqueName, type InferenceFixture } from '../testing/inference-worker-fixture.ts';
 
 let f: InferenceFixture;
 let dataDir: string;

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CHAT_LIMITS, type ToolDefinition } from '../../protocol/inference.ts';
 import { waitFor } from '../testing/index.ts';
-import { firstResult, startInferenceFixture, uniqueName, type InferenceFixture } from './worker-fixture.ts';
+import { firstResult, startInferenceFixture, uniqueName, type InferenceFixture } from '../testing/inference-worker-fixture.ts';
 
 let f: InferenceFixture;
 

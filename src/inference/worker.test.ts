@@ -19,7 +19,7 @@ import { encodeJson } from '../../protocol/reply.ts';
 import { waitFor } from '../testing/index.ts';
 import { pullNoWait } from './no-wait-pull.ts';
 import { cancelInference } from './submit.ts';
-import { firstResult, startInferenceFixture, uniqueName, type InferenceFixture } from './worker-fixture.ts';
+import { firstResult, startInferenceFixture, uniqueName, type InferenceFixture } from '../testing/inference-worker-fixture.ts';
 
 let f: InferenceFixture;
 

@@ -20,7 +20,7 @@ import { provisionNats, type Provisioned } from '../nats/provision.ts';
 import { acquireLease } from '../placement/lease.ts';
 import { auditLog, FsObjectStore, GatewayUrlSigner, jobs, jobSteps, openDatabase, PostgresJobProjection, type Database } from '../storage/index.ts';
 import { startNatsServer, startPostgresServer, type NatsServerHandle, type PostgresServerHandle } from '../testing/index.ts';
-import { recordJob } from './privacy-fixture.ts';
+import { recordJob } from '../testing/privacy-fixture.ts';
 import { RETENTION_LEASE_KEY, RetentionPurge } from './retention-purge.ts';
 
 const log = createRootLogger({ level: 'silent', instanceId: 'retention-test' });

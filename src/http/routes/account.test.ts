@@ -32,7 +32,7 @@ import { JetStreamJobLog } from '../../nats/jetstream-job-log.ts';
 import { provisionNats, type Provisioned } from '../../nats/provision.ts';
 import { ActorClient } from '../../placement/actor-client.ts';
 import { createPrivacyServices, EXPORT_FORMAT } from '../../privacy/index.ts';
-import { recordAgentSession, recordJob } from '../../privacy/privacy-fixture.ts';
+import { recordAgentSession, recordJob } from '../../testing/privacy-fixture.ts';
 import { agentSessions, auditLog, jobs, openDatabase, PostgresAgentProjection, PostgresDocumentRegistry, PostgresJobProjection, PostgresSnapshotStore, uploads, users, type Database } from '../../storage/index.ts';
 import { FsObjectStore, GatewayUrlSigner } from '../../storage/objects/index.ts';
 import { startNatsServer, startPostgresServer, waitFor, type NatsServerHandle, type PostgresServerHandle } from '../../testing/index.ts';

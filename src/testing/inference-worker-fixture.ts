@@ -26,11 +26,11 @@ import { commandSubject, eventSubject } from '../../protocol/subjects.ts';
 import { createRootLogger, type Logger } from '../log.ts';
 import { fromNatsHeaders } from '../nats/headers.ts';
 import { ActorClient } from '../placement/actor-client.ts';
-import { startFakeModelServer, startNatsServer, waitFor, type FakeModelServer, type NatsServerHandle } from '../testing/index.ts';
-import { OpenAiModelClient } from './model-client.ts';
-import { provisionInferenceQueue } from './provision.ts';
-import { submitInference } from './submit.ts';
-import { InferenceWorker, type InferenceWorkerOptions } from './worker.ts';
+import { startFakeModelServer, startNatsServer, waitFor, type FakeModelServer, type NatsServerHandle } from './index.ts';
+import { OpenAiModelClient } from '../inference/model-client.ts';
+import { provisionInferenceQueue } from '../inference/provision.ts';
+import { submitInference } from '../inference/submit.ts';
+import { InferenceWorker, type InferenceWorkerOptions } from '../inference/worker.ts';
 
 export const RESULT_COMMAND = 'inference-result';
 export const TOKEN_EVENT = 'tokens';

@@ -15,11 +15,11 @@ import { AuthError, createRateLimiter, type Principal, type RateLimiter } from '
 import { createRootLogger } from '../log.ts';
 import { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import { ActorClient } from '../placement/actor-client.ts';
-import { startNatsServer, type NatsServerHandle } from '../testing/index.ts';
-import { openAccess, type CollabAccessPolicy } from './access.ts';
-import { CollabGateway } from './collab-gateway.ts';
-import type { ConnectionQuota } from './connection-quota.ts';
-import { JobSocketGateway } from './job-socket.ts';
+import { startNatsServer, type NatsServerHandle } from './index.ts';
+import { openAccess, type CollabAccessPolicy } from '../gateway/access.ts';
+import { CollabGateway } from '../gateway/collab-gateway.ts';
+import type { ConnectionQuota } from '../gateway/connection-quota.ts';
+import { JobSocketGateway } from '../gateway/job-socket.ts';
 
 export interface SocketFixture {
   readonly port: number;
