@@ -362,12 +362,12 @@ describe('DELETE /v1/account', () => {
     assert.equal((await database.db.select().from(uploads).where(eq(uploads.id, upload.id))).length, 0);
     assert.equal(await objects.stat(upload.objectKey), null);
 
-    // Credentials: the key and the refresh token are refused; the password no longer signs in; the email registers again.
+    // Credentials: the key, the refresh token and the session's access token are refused; the password no longer signs in; the email registers again.
     assert.equal((await call('GET', '/v1/auth/me', { token: key.key })).status, 401);
     assert.equal((await call('POST', '/v1/auth/refresh', { body: { refreshToken: leaver.refreshToken } })).status, 401);
     assert.equal((await call('POST', '/v1/auth/login', { body: { email: leaver.email, password: PASSWORD } })).status, 401);
     assert.equal((await call('POST', '/v1/auth/register', { body: { email: leaver.email, password: PASSWORD } })).status, 201);
-    assert.equal((await call('GET', '/v1/account/export', { token: leaver.token })).status, 404, 'a deleted account exports nothing');
+    assert.equal((await call('GET', '/v1/account/export', { token: leaver.token })).status, 401, "a deleted account's access token works nowhere");
 
     // The audit log keeps its entries (and one more), naming the leaver only by a pseudonym, without their addresses.
     const auditedAfter = await database.db.select({ n: sql<number>`count(*)::int` }).from(auditLog);
