@@ -132,7 +132,7 @@ export class AgentActor implements ActorInstance {
         const { draft, created } = decideStart(this.state, resolved, tools, this.env());
         await this.commit(draft);
         // The supervisor and "my sessions" find sessions through the projection: written before the creator hears back.
-        if (created) await this.flushProjection();
+        if (created) await this.projection.flushWithin(this.deps.defaults.startWaitMs);
         this.reply(command, { created, session: this.view() });
         return;
       }
@@ -180,22 +180,6 @@ export class AgentActor implements ActorInstance {
   private view(): AgentSessionView {
     if (this.state.started === null) throw new ProtocolError('not-found', `agent session ${this.ctx.id} does not exist`);
     return agentSessionView(this.state);
-  }
-
-  private async flushProjection(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const waitMs = this.deps.defaults.startWaitMs;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no projection within ${waitMs} ms`)), waitMs);
-    });
-    try {
-      await Promise.race([this.projection.flush(), timeout]);
-    } catch (err) {
-      // The session exists in its log and runs here; the projection catches up in the background.
-      this.log.warn({ err }, 'first projection of a new agent session failed; continuing');
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private async onTimer(message: TimerMessage): Promise<void> {

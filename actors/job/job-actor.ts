@@ -114,7 +114,8 @@ export class JobActor implements ActorInstance {
         const req = decodeJson(command.body, startJobRequestSchema, 'start request');
         const { draft, created } = decideStart(this.state, req, this.env(), this.deps.defaults);
         await this.commit(draft);
-        if (created) await this.projectCreation();
+        // The supervisor finds jobs through the projection: the first row is written before the creator hears back.
+        if (created) await this.projection.flushWithin(this.deps.createProjectionTimeoutMs);
         command.respond({ headers: {}, body: encodeJson({ created, job: this.view() }) });
         return;
       }
@@ -153,22 +154,6 @@ export class JobActor implements ActorInstance {
   private view(): JobView {
     if (this.state.created === null) throw new ProtocolError('not-found', `job ${this.ctx.id} does not exist`);
     return jobView(this.state);
-  }
-
-  /** The supervisor finds jobs through the projection: the first row is written before the creator hears back. */
-  private async projectCreation(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no projection within ${this.deps.createProjectionTimeoutMs} ms`)), this.deps.createProjectionTimeoutMs);
-    });
-    try {
-      await Promise.race([this.projection.flush(), timeout]);
-    } catch (err) {
-      // The job exists in its log and runs here; the projection catches up in the background.
-      this.log.warn({ err }, 'first projection of a new job failed; continuing');
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private async onTimer(message: TimerMessage): Promise<void> {

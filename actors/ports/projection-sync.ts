@@ -59,6 +59,28 @@ export class ProjectionSync<S> {
     if (this.latest !== undefined && this.latest !== this.written) await this.writeOnce();
   }
 
+  /**
+   * Like flush, but gives up after `waitMs` and never throws: for the first
+   * row of a new actor, which its creator should see, but whose absence must
+   * not hold the mailbox (the log is the truth; the projection catches up).
+   * @returns whether the newest state was written in time.
+   */
+  async flushWithin(waitMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no projection within ${waitMs} ms`)), waitMs);
+    });
+    try {
+      await Promise.race([this.flush(), timeout]);
+      return true;
+    } catch (err) {
+      this.log.warn({ err }, 'first projection of a new actor failed; continuing, it catches up in the background');
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   stop(): void {
     this.stopped = true;
   }

@@ -11,7 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectCollabClient, waitFor, type CollabClient, type FakeChatRequest } from '../testing/index.ts';
-import { startJobsCluster, TEST_MODEL, type JobsCluster } from './jobs-fixture.ts';
+import { attributionSpans, startJobsCluster, TEST_MODEL, type JobsCluster } from './jobs-fixture.ts';
 
 let cluster: JobsCluster;
 const clients: CollabClient[] = [];
@@ -24,21 +24,13 @@ after(async () => {
   await cluster?.stop();
 });
 
-interface Span {
-  readonly text: string;
-  readonly author: string;
-}
 interface ToolEntry {
   readonly role: string;
   readonly name?: string;
   readonly result?: { ok: boolean; code?: string; content?: string };
 }
 
-async function spans(docId: string): Promise<Span[]> {
-  const r = await cluster.api<{ roots: Record<string, { spans: Span[] }> }>('GET', `/v1/docs/${encodeURIComponent(docId)}/attribution`);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.roots.t?.spans ?? [];
-}
+const spans = (docId: string) => attributionSpans(cluster, docId);
 
 /** The content of the tool message answering `callId` in what the model was sent. */
 const toolResult = (r: FakeChatRequest, callId: string) => r.messages.find((m) => m.role === 'tool' && m.toolCallId === callId)?.content;

@@ -15,7 +15,7 @@ import { HEADERS } from '../../protocol/headers.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import { ActorClient } from '../placement/actor-client.ts';
 import { connectCollabClient, waitFor, type CollabClient } from '../testing/index.ts';
-import { startJobsCluster, type JobBody, type JobsCluster } from './jobs-fixture.ts';
+import { attributionSpans, startJobsCluster, type JobBody, type JobsCluster } from './jobs-fixture.ts';
 
 let cluster: JobsCluster;
 const clients: CollabClient[] = [];
@@ -28,16 +28,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-interface Span {
-  readonly text: string;
-  readonly author: string;
-}
-
-async function spans(docId: string): Promise<Span[]> {
-  const r = await cluster.api<{ roots: Record<string, { type: string; spans: Span[] }> }>('GET', `/v1/docs/${encodeURIComponent(docId)}/attribution`);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.roots.t?.spans ?? [];
-}
+const spans = (docId: string) => attributionSpans(cluster, docId);
 
 const ended = (j: JobBody) => ['succeeded', 'failed', 'cancelled', 'rejected'].includes(j.status);
 

@@ -10,6 +10,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Role } from '../config.ts';
@@ -225,6 +226,22 @@ export async function startJobsCluster(opts: JobsClusterOptions = {}): Promise<J
 }
 
 /** One Server-Sent Event as the client parsed it. */
+/** One span of GET /v1/docs/:id/attribution: a run of text and who wrote it. */
+export interface AttributionSpan {
+  readonly text: string;
+  readonly author: string;
+}
+
+/**
+ * The attribution spans of one text root, read over HTTP as the cluster's user.
+ * @throws AssertionError when the route does not answer 200.
+ */
+export async function attributionSpans(cluster: JobsCluster, docId: string, root = 't'): Promise<AttributionSpan[]> {
+  const r = await cluster.api<{ roots: Record<string, { spans: AttributionSpan[] }> }>('GET', `/v1/docs/${encodeURIComponent(docId)}/attribution`);
+  if (r.status !== 200) throw new assert.AssertionError({ message: `attribution answered ${r.status}: ${JSON.stringify(r.body)}`, actual: r.status, expected: 200 });
+  return r.body.roots[root]?.spans ?? [];
+}
+
 export interface SseEvent {
   readonly id: string | undefined;
   readonly event: string;
