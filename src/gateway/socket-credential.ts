@@ -6,7 +6,7 @@
  * /collab) have none and are never closed for these reasons.
  */
 import type { CredentialRevoked } from '../../protocol/revocation.ts';
-import { AuthError, type Principal } from '../auth/index.ts';
+import type { Principal } from '../auth/index.ts';
 
 export interface SocketCredential {
   readonly userId: string;
@@ -59,21 +59,5 @@ export function storedCredentialStatus(store: CredentialStore): CredentialStatus
       if (c.sessionId !== undefined) return store.tokens.isSessionRevoked(c.sessionId);
       return false;
     },
-  };
-}
-
-/**
- * Wraps `authenticateToken` for WebSocket upgrades: a token of an ended
- * session opens nothing. (createAuth's authenticateToken checks this too;
- * the gateway keeps its own check because its authenticate is injected.)
- * @throws AuthError `invalid-token` for a token of a revoked session (and whatever `authenticate` throws).
- */
-export function refusingEndedSessions(authenticate: (raw: string) => Promise<Principal>, status: CredentialStatus): (raw: string) => Promise<Principal> {
-  return async (raw) => {
-    const principal = await authenticate(raw);
-    if (principal.sessionId !== undefined && (await status.isRevoked(credentialOf(principal)))) {
-      throw new AuthError('invalid-token', 'this session was signed out; sign in again');
-    }
-    return principal;
   };
 }

@@ -13,7 +13,7 @@ import { ConnectionQuota } from '../gateway/connection-quota.ts';
 import { JobSocketGateway } from '../gateway/job-socket.ts';
 import { MemberAccessPolicy } from '../gateway/member-access-policy.ts';
 import { RevocationNotices } from '../gateway/revocation-notices.ts';
-import { refusingEndedSessions, storedCredentialStatus } from '../gateway/socket-credential.ts';
+import { storedCredentialStatus } from '../gateway/socket-credential.ts';
 import type { UpgradeHandler } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
@@ -54,8 +54,8 @@ export async function startGatewayRole(opts: {
   let notices: RevocationNotices | undefined;
   const auth = await createAuth({ db: opts.database.db, config, log: gwLog, onRevoked: (notice) => notices?.publish(notice) });
   const credentials = storedCredentialStatus(auth);
-  // Sockets outlive access tokens, so a token of a signed-out session opens none.
-  const authenticateSocketToken = refusingEndedSessions(auth.authenticateToken, credentials);
+  // auth.authenticateToken refuses tokens of signed-out sessions, so such a token opens no socket either.
+  const authenticateSocketToken = auth.authenticateToken;
   const quota = new ConnectionQuota({
     maxPerUser: config.gateway.maxConnectionsPerUser,
     maxPerIp: config.gateway.maxConnectionsPerIp,
