@@ -44,3 +44,6 @@ export { agentSessions } from './agent-sessions-schema.ts';
 
 // Document text for full-text search (agents' doc_search) lives in its own file.
 export { documentTexts } from './document-texts-schema.ts';
+
+// The outbox of outbound events recorded with PostgreSQL facts lives in its own file.
+export { outboundOutbox } from './outbound-outbox-schema.ts';
