@@ -14,8 +14,8 @@ import { decodeJson, encodeJson } from './reply.ts';
 
 export const JOB_EVENT_VERSION = 1;
 
-/** What a step does: a model call, a pure built-in tool, an object write, a write into a live document, a human decision, reading an uploaded input. */
-export const ACTIVITY_TYPES = ['inference', 'tool', 'artifact', 'document-write', 'approval', 'object-read'] as const;
+/** What a step does: a model call, a pure built-in tool, an object write, a write into a live document, a human decision, reading an uploaded input, a task for an outside worker. */
+export const ACTIVITY_TYPES = ['inference', 'tool', 'artifact', 'document-write', 'approval', 'object-read', 'service'] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 
 /** Token and latency accounting of one model call, priced when it was recorded. */
@@ -133,6 +133,13 @@ const jobCancelled = z.object({ type: z.literal('job-cancelled'), ...base, by: z
 
 const jobRejected = z.object({ type: z.literal('job-rejected'), ...base, step: stepName, by: z.string(), comment: z.string().nullable() });
 
+/**
+ * The stuck-job watchdog's flag: a pending or running job appended nothing
+ * for `stuckAfterMs` (LOOM_JOB_STUCK_AFTER_MS). `since` is when its last
+ * progress event happened. Any later event clears the flag; it is not progress.
+ */
+const jobStuck = z.object({ type: z.literal('job-stuck'), ...base, since: z.number().int().nonnegative(), stuckAfterMs: z.number().int().positive() });
+
 export const jobEventSchema = z.discriminatedUnion('type', [
   jobCreated,
   stepStarted,
@@ -143,6 +150,7 @@ export const jobEventSchema = z.discriminatedUnion('type', [
   jobFailed,
   jobCancelled,
   jobRejected,
+  jobStuck,
 ]);
 export type JobEvent = z.infer<typeof jobEventSchema>;
 export type JobEventType = JobEvent['type'];
@@ -158,6 +166,7 @@ export const JOB_EVENT_TYPES = [
   'job-failed',
   'job-cancelled',
   'job-rejected',
+  'job-stuck',
 ] as const satisfies readonly JobEventType[];
 
 /** Events after which nothing more is appended. */

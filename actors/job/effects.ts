@@ -20,6 +20,18 @@ export interface InferenceCall {
   readonly meta: JobRequestMeta;
 }
 
+/** A task for an outside worker, as the job asks for it; the queue adapter turns it into protocol/activity.ts's task message. */
+export interface ServiceTask {
+  /** Unique per job, step and attempt: the queue's dedup id and the worker's handle. */
+  readonly taskId: string;
+  readonly queue: string;
+  readonly input: unknown;
+  readonly startToCloseMs: number;
+  readonly heartbeatTimeoutMs: number | null;
+  readonly priority: JobPriority;
+  readonly meta: JobRequestMeta;
+}
+
 export type JobTimer = 'timeout' | 'retry';
 
 export type JobEffect =
@@ -43,6 +55,10 @@ export type JobEffect =
       readonly offset: number;
     }
   | { readonly type: 'read-object'; readonly step: string; readonly attempt: number; readonly key: string; readonly maxBytes: number }
+  /** Publishes (idempotently, by task id) a task for an outside worker; the outcome comes back as an activity command. */
+  | { readonly type: 'run-service'; readonly step: string; readonly attempt: number; readonly task: ServiceTask }
+  /** Tells workers to stop a task (best effort; a late result is stale and ignored). */
+  | { readonly type: 'cancel-service'; readonly step: string; readonly taskId: string; readonly queue: string }
   /** Stops a local activity (artifact or document write) still running for `step`. */
   | { readonly type: 'abort-step'; readonly step: string }
   | { readonly type: 'arm-timer'; readonly timer: JobTimer; readonly step: string; readonly attempt: number; readonly at: number };

@@ -80,7 +80,29 @@ export interface ApprovalActivity {
   readonly type: 'approval';
 }
 
-export type Activity = InferenceActivity | ToolActivity | ArtifactActivity | DocumentWriteActivity | ApprovalActivity | ObjectReadActivity;
+/**
+ * A task for an outside worker: published on the JetStream work queue
+ * `activity.<queue>.<priority>` (protocol/activity.ts); any process with a
+ * NATS client claims it, may heartbeat, and completes or fails it. The
+ * start-to-close clock runs from the claim; a missed heartbeat (when
+ * `heartbeatTimeoutMs` is set) fails the attempt so a retry reaches another worker.
+ */
+export interface ServiceActivity {
+  readonly type: 'service';
+  readonly queue: string;
+  readonly input: unknown;
+  readonly startToCloseMs: number;
+  readonly heartbeatTimeoutMs: number | null;
+}
+
+export type Activity =
+  | InferenceActivity
+  | ToolActivity
+  | ArtifactActivity
+  | DocumentWriteActivity
+  | ApprovalActivity
+  | ObjectReadActivity
+  | ServiceActivity;
 
 /** What step functions see. */
 export interface PipelineContext<I> {

@@ -9,7 +9,7 @@
  */
 import type { JobError, JobEvent, Usage } from '../../protocol/job-events.ts';
 import { requestIdFor, type PriceTable } from '../ports/index.ts';
-import type { JobEffect, InferenceCall } from './effects.ts';
+import type { JobEffect, InferenceCall, ServiceTask } from './effects.ts';
 import type { Activity, AnyPipeline, PipelineContext, StepSpec } from './pipeline.ts';
 import { nextRetryAt } from './retry-policy.ts';
 import { evolve, isBusy, isTerminal, type JobState, type StepState } from './state.ts';
@@ -111,7 +111,35 @@ export function stopInFlight(d: Draft): void {
     if (s.status !== 'running') continue;
     if (s.activity === 'inference' && s.requestId !== null) d.effect({ type: 'cancel-inference', step: s.id, requestId: s.requestId });
     else if (s.activity === 'artifact' || s.activity === 'document-write' || s.activity === 'object-read') d.effect({ type: 'abort-step', step: s.id });
+    else if (s.activity === 'service') cancelService(d, s);
   }
+}
+
+/** Tells the workers of a running service step to stop (nothing when its activity can no longer be built: no task was ever published for it). */
+function cancelService(d: Draft, s: StepState): void {
+  let activity: Activity;
+  try {
+    activity = activityOf(d, s.id);
+  } catch {
+    return;
+  }
+  if (activity.type !== 'service') return;
+  d.effect({ type: 'cancel-service', step: s.id, taskId: requestIdFor(d.state.id, s.id, s.attempt), queue: activity.queue });
+}
+
+/** The service task of an attempt, rebuilt the same way on every replay (same task id: the queue deduplicates a republish). */
+export function serviceTask(d: Draft, stepId: string, attempt: number, activity: Activity & { type: 'service' }): ServiceTask {
+  const created = d.state.created;
+  if (created === null) throw new Error(`job ${d.state.id} does not exist`);
+  return {
+    taskId: requestIdFor(d.state.id, stepId, attempt),
+    queue: activity.queue,
+    input: activity.input,
+    startToCloseMs: activity.startToCloseMs,
+    heartbeatTimeoutMs: activity.heartbeatTimeoutMs,
+    priority: created.priority,
+    meta: { jobId: d.state.id, step: stepId, attempt },
+  };
 }
 
 /** Ends the job as failed (the caller has recorded the step's last failure). */
@@ -177,6 +205,10 @@ export function runEffects(d: Draft, s: StepState, activity: Activity): void {
     case 'object-read':
       d.effect({ type: 'read-object', step: s.id, attempt: s.attempt, key: activity.key, maxBytes: activity.maxBytes });
       break;
+    case 'service':
+      // No step deadline: the start-to-close and heartbeat clocks run from a worker's claim (the actor's shell keeps them).
+      d.effect({ type: 'run-service', step: s.id, attempt: s.attempt, task: serviceTask(d, s.id, s.attempt, activity) });
+      return;
     case 'tool':
     case 'approval':
       return;
@@ -198,7 +230,8 @@ export function startStep(d: Draft, stepId: string, attempt: number): void {
     return;
   }
   const policy = requirePolicy(d.state);
-  const timed = activity.type !== 'tool' && activity.type !== 'approval';
+  // A service task may wait for a worker as long as it takes (the job shows waiting-for-worker); its clocks start at the claim.
+  const timed = activity.type !== 'tool' && activity.type !== 'approval' && activity.type !== 'service';
   d.emit({
     type: 'step-started',
     v: 1,
