@@ -34,6 +34,11 @@ export const AUDIT_ACTIONS = [
   'account.export',
   'account.delete',
   'doc.transfer',
+  'webhook.create',
+  'webhook.delete',
+  'webhook.rotate-secret',
+  // The dispatcher disabled an endpoint (410, or failing past the retry schedule); recorded about its owner.
+  'webhook.disable',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
