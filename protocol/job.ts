@@ -117,6 +117,10 @@ export const jobViewSchema = z.object({
   artifacts: z.array(artifactRefSchema),
   error: jobErrorSchema.nullable(),
   usage: usageTotalsSchema.extend({ durationMs: z.number().nonnegative() }),
+  /** Flagged by the stuck-job watchdog: pending or running with no new event for LOOM_JOB_STUCK_AFTER_MS; cleared by its next event. */
+  stuck: z.boolean().default(false),
+  /** Since when a stuck job has not moved (its last event before the flag); null unless stuck. */
+  stuckSince: z.string().nullable().default(null),
 });
 export type JobView = z.infer<typeof jobViewSchema>;
 

@@ -181,6 +181,7 @@ export const ENV_SCHEMA = z
     LOOM_JOB_RETRY_MAX_MS: int(0, 86_400_000).default(60_000),
     LOOM_JOB_MAX_INPUT_BYTES: int(64, 16 * 1024 * 1024).default(256 * 1024),
     LOOM_JOB_SUPERVISOR_INTERVAL_MS: int(100, 3_600_000).default(5_000),
+    LOOM_JOB_STUCK_AFTER_MS: int(100, 604_800_000).default(1_800_000),
     // Agent sessions (issue 7): the model's answer deadline and tool calls run at once per step.
     LOOM_AGENT_MODEL_CALL_TIMEOUT_MS: int(1_000, 3_600_000).default(300_000),
     LOOM_AGENT_MAX_PARALLEL_TOOLS: int(1, 64).default(4),
@@ -341,6 +342,8 @@ export interface Config {
     readonly maxInputBytes: number;
     /** How often each actor host looks for jobs whose host died. */
     readonly supervisorIntervalMs: number;
+    /** A pending or running job with no new event this long is flagged stuck (a `job-stuck` event). */
+    readonly stuckAfterMs: number;
     /** USD per million tokens, by model. */
     readonly modelPrices: Readonly<Record<string, ModelPrice>>;
   };
@@ -502,6 +505,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryMaxMs: e.LOOM_JOB_RETRY_MAX_MS,
       maxInputBytes: e.LOOM_JOB_MAX_INPUT_BYTES,
       supervisorIntervalMs: e.LOOM_JOB_SUPERVISOR_INTERVAL_MS,
+      stuckAfterMs: e.LOOM_JOB_STUCK_AFTER_MS,
       modelPrices: e.LOOM_MODEL_PRICES,
     },
     docAccess: e.LOOM_DOC_ACCESS,

@@ -53,6 +53,7 @@ import type { PriceTable } from './planner.ts';
 import { JobLogFencingError, type ArtifactStore, type DocumentPort, type InferenceQueue, type JobClock, type JobLog, type JobProjection } from './ports.ts';
 import { ProjectionSync } from '../ports/index.ts';
 import { evolve, type JobState } from './state.ts';
+import { decideStuck, STUCK_CHECK_TIMER, stuckDueAt } from './stuck-watchdog.ts';
 import { jobView, needsHost, projectionRecord } from './view.ts';
 
 /** Everything a job activation needs; built once per host by the definition. */
@@ -68,6 +69,8 @@ export interface JobActorDeps {
   readonly defaults: JobDefaults;
   /** Longest the start command waits for the job's first projection row (the supervisor finds jobs through it). */
   readonly createProjectionTimeoutMs: number;
+  /** A pending or running job with no new event this long is flagged stuck (stuck-watchdog.ts); never when absent. */
+  readonly stuckAfterMs?: number;
 }
 
 const timerPayload = z.object({ timer: z.enum(['timeout', 'retry']), step: z.string(), attempt: z.number().int() });
@@ -82,6 +85,7 @@ const EMPTY = new Uint8Array(0);
 export class JobActor implements ActorInstance {
   private readonly running = new Map<string, AbortController>();
   private submitsInFlight = 0;
+  private stuckCheckArmed = false;
   private readonly projection: ProjectionSync<JobState>;
   private readonly log: Logger;
 
@@ -165,6 +169,10 @@ export class JobActor implements ActorInstance {
       case 'projection-retry':
         this.projection.retry();
         return;
+      case STUCK_CHECK_TIMER:
+        this.stuckCheckArmed = false;
+        await this.checkStuck();
+        return;
       case 'job-timer': {
         const parsed = timerPayload.safeParse(message.payload);
         if (!parsed.success) throw new Error(`malformed job timer payload: ${parsed.error.message}`);
@@ -197,6 +205,25 @@ export class JobActor implements ActorInstance {
     }
     if (draft.events.length > 0) this.projection.mark(this.state, changed);
     for (const effect of draft.effects) this.perform(effect);
+    this.armStuckCheck();
+  }
+
+  /** Flags the job stuck when it has not moved for stuckAfterMs; otherwise waits for its new due time. */
+  private async checkStuck(): Promise<void> {
+    if (this.deps.stuckAfterMs === undefined) return;
+    const draft = decideStuck(this.state, this.env(), this.deps.stuckAfterMs);
+    if (draft.events.length === 0) return this.armStuckCheck();
+    this.log.warn({ since: new Date(this.state.updatedAt).toISOString(), stuckAfterMs: this.deps.stuckAfterMs, status: this.state.status }, 'job stuck');
+    await this.commit(draft);
+  }
+
+  /** One stuck-check timer at a time; progress only moves the due time, found when it fires. */
+  private armStuckCheck(): void {
+    if (this.stuckCheckArmed || this.deps.stuckAfterMs === undefined) return;
+    const due = stuckDueAt(this.state, this.deps.stuckAfterMs);
+    if (due === null) return;
+    this.stuckCheckArmed = true;
+    this.ctx.schedule(Math.max(0, due - this.deps.clock.now()), STUCK_CHECK_TIMER);
   }
 
   private perform(effect: JobEffect): void {

@@ -41,10 +41,12 @@ export interface JobState {
   readonly error: JobError | null;
   readonly updatedAt: number;
   readonly finishedAt: number | null;
+  /** When the stuck-job watchdog flagged the job: the time of its last progress; null while it moves. */
+  readonly stuckSince: number | null;
 }
 
 export function emptyJobState(id: string): JobState {
-  return { id, lastSeq: 0, created: null, status: 'pending', steps: new Map(), output: null, error: null, updatedAt: 0, finishedAt: null };
+  return { id, lastSeq: 0, created: null, status: 'pending', steps: new Map(), output: null, error: null, updatedAt: 0, finishedAt: null, stuckSince: null };
 }
 
 export function isTerminal(state: JobState): boolean {
@@ -85,7 +87,8 @@ function requireStep(state: JobState, id: string, type: string): StepState {
  */
 export function evolve(state: JobState, event: JobEvent, seq: number): JobState {
   const at = event.at;
-  const next = (patch: Partial<JobState>): JobState => ({ ...state, ...patch, lastSeq: seq, updatedAt: at });
+  // Every event but job-stuck is progress: it moves updatedAt and clears the stuck flag.
+  const next = (patch: Partial<JobState>): JobState => ({ ...state, stuckSince: null, ...patch, lastSeq: seq, updatedAt: at });
   switch (event.type) {
     case 'job-created':
       if (state.created !== null) throw new Error(`job ${state.id} created twice`);
@@ -151,6 +154,9 @@ export function evolve(state: JobState, event: JobEvent, seq: number): JobState 
       return next({ status: 'cancelled', error: { code: 'cancelled', message: event.reason ?? `cancelled by ${event.by}` }, finishedAt: at, steps: settleSteps(state, at) });
     case 'job-rejected':
       return next({ status: 'rejected', error: { code: 'rejected', message: event.comment ?? `rejected by ${event.by}` }, finishedAt: at, steps: settleSteps(state, at) });
+    case 'job-stuck':
+      // Not progress: updatedAt stays the time of the last event that was.
+      return { ...state, lastSeq: seq, stuckSince: event.since };
     default: {
       const never: never = event;
       throw new Error(`unhandled job event ${JSON.stringify(never)}`);

@@ -71,6 +71,8 @@ export function jobView(state: JobState): JobView {
     artifacts: artifacts(state),
     error: state.error,
     usage: { ...sumUsage(calls), durationMs: Math.max(0, end - c.at) },
+    stuck: state.stuckSince !== null,
+    stuckSince: iso(state.stuckSince),
   };
 }
 

@@ -107,6 +107,7 @@ export class JobTracker {
         this.onEnded?.();
         break;
       case 'approval-decided':
+      case 'job-stuck':
         break;
       default: {
         const never: never = event;

@@ -85,6 +85,7 @@ export function startActorsRole(opts: {
           },
         },
         createProjectionTimeoutMs: config.gateway.requestTimeoutMs,
+        stuckAfterMs: config.jobs.stuckAfterMs,
       }),
       agents.definition,
     ],
