@@ -47,3 +47,6 @@ export { documentTexts } from './document-texts-schema.ts';
 
 // The outbox of outbound events recorded with PostgreSQL facts lives in its own file.
 export { outboundOutbox } from './outbound-outbox-schema.ts';
+
+// Webhook endpoints and their deliveries live in their own file.
+export { webhookDeliveries, webhookEndpoints } from './webhooks-schema.ts';
