@@ -4,7 +4,7 @@
  * after the auth middleware ran; scopes limit what an API key may do (a
  * user's own tokens carry every scope).
  */
-export const API_SCOPES = ['docs:read', 'docs:write', 'jobs:run', 'webhooks:write'] as const;
+export const API_SCOPES = ['docs:read', 'docs:write', 'jobs:run', 'webhooks:write', 'pipelines:write'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 export interface Principal {
