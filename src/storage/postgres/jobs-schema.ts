@@ -46,6 +46,9 @@ export const jobs = pgTable(
   },
   (t) => [
     index('jobs_owner_created_idx').on(t.ownerId, t.createdAt),
+    // GET /v1/jobs filtered by kind or by status: keyset pages, newest first, within one owner.
+    index('jobs_owner_kind_created_idx').on(t.ownerId, t.kind, t.createdAt, t.id),
+    index('jobs_owner_status_created_idx').on(t.ownerId, t.status, t.createdAt, t.id),
     // The retention purge looks for finished jobs by age.
     index('jobs_finished_idx').on(t.finishedAt).where(sql`${t.finishedAt} is not null`),
     index('jobs_needs_host_idx').on(t.updatedAt).where(sql`${t.needsHost}`),

@@ -50,3 +50,6 @@ export { outboundOutbox } from './outbound-outbox-schema.ts';
 
 // Webhook endpoints and their deliveries live in their own file.
 export { webhookDeliveries, webhookEndpoints } from './webhooks-schema.ts';
+
+// Pipeline definitions registered over HTTP live in their own file.
+export { pipelineDefinitions } from './pipelines-schema.ts';
