@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, redactedConfig } from './config.ts';
 
 test('an empty environment gives the embedded single-process setup', () => {
   const config = loadConfig({});
-  assert.deepEqual([...config.roles], ['gateway', 'actors']);
+  assert.deepEqual([...config.roles], ['gateway', 'actors', 'webhooks']);
   assert.equal(config.nats.url, undefined);
   assert.equal(config.database.url, undefined);
   assert.equal(config.http.port, 1234);
@@ -87,4 +87,19 @@ test('redactedConfig hides the S3 secret and the URL signing key', () => {
   const config = loadConfig({ LOOM_S3_ENDPOINT: 'http://s3:9000', LOOM_S3_ACCESS_KEY: 'ak', LOOM_S3_SECRET_KEY: 'the-s3-secret', LOOM_URL_SIGNING_KEY: 'u'.repeat(40) });
   const text = JSON.stringify(redactedConfig(config));
   assert.doesNotMatch(text, /the-s3-secret|u{40}/);
+});
+
+test('webhook settings: https and public targets only by default, a day of retries, and bad values named', () => {
+  const config = loadConfig({});
+  assert.equal(config.webhooks.allowHttp, false);
+  assert.equal(config.webhooks.allowPrivate, false);
+  assert.equal(config.webhooks.timeoutMs, 15_000);
+  const totalMs = config.webhooks.retryScheduleMs.reduce((a, b) => a + b, 0);
+  assert.ok(totalMs > 20 * 3_600_000 && totalMs < 28 * 3_600_000);
+  const set = loadConfig({ LOOM_WEBHOOK_RETRY_SCHEDULE_MS: '10, 20,40', LOOM_WEBHOOK_SECRET_KEY: Buffer.alloc(32, 7).toString('base64') });
+  assert.deepEqual([...set.webhooks.retryScheduleMs], [10, 20, 40]);
+  assert.equal(Buffer.from(set.webhooks.secretKey ?? '', 'base64').length, 32);
+  assert.equal(redactedConfig(set).webhooks.secretKey, '[redacted]');
+  assert.throws(() => loadConfig({ LOOM_WEBHOOK_RETRY_SCHEDULE_MS: '10,soon' }), (err) => err instanceof ConfigError && /LOOM_WEBHOOK_RETRY_SCHEDULE_MS/.test(err.message));
+  assert.throws(() => loadConfig({ LOOM_WEBHOOK_SECRET_KEY: 'c2hvcnQ=' }), (err) => err instanceof ConfigError && /LOOM_WEBHOOK_SECRET_KEY/.test(err.message));
 });

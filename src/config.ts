@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
-export const ROLES = ['gateway', 'actors', 'inference'] as const;
+export const ROLES = ['gateway', 'actors', 'inference', 'webhooks'] as const;
 export type Role = (typeof ROLES)[number];
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -105,6 +105,26 @@ const modelPricesSchema = z.string().transform((raw, ctx) => {
   return parsed.data as Readonly<Record<string, ModelPrice>>;
 });
 
+/** Webhook retry delays in ms, a comma list: the n-th entry is the wait before attempt n+1. */
+const retryScheduleSchema = listSchema.transform((raw, ctx) => {
+  const delays = raw.map(Number);
+  if (delays.length === 0 || delays.length > 30 || delays.some((d) => !Number.isInteger(d) || d < 0 || d > 7 * 86_400_000)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected 1-30 comma-separated delays in ms, each 0-604800000' });
+    return z.NEVER;
+  }
+  return delays;
+});
+
+/** 32 bytes, base64: the AES-256-GCM key that seals webhook secrets at rest. */
+const webhookSecretKeySchema = z.string().transform((raw, ctx) => {
+  const key = raw.trim();
+  if (Buffer.from(key, 'base64').length !== 32) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected 32 bytes in base64 (openssl rand -base64 32)' });
+    return z.NEVER;
+  }
+  return key;
+});
+
 /** Environment variables, their defaults and meaning. The README table mirrors this. */
 export const ENV_SCHEMA = z
   .object({
@@ -112,7 +132,7 @@ export const ENV_SCHEMA = z
     LOOM_HOST: z.string().min(1).default('127.0.0.1'),
     NATS_URL: z.string().url().optional(),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-    LOOM_ROLES: rolesSchema.default('gateway,actors'),
+    LOOM_ROLES: rolesSchema.default('gateway,actors,webhooks'),
     LOOM_DATA_DIR: z.string().min(1).default('.loom-data'),
     LOOM_NATS_SERVER_BIN: z.string().min(1).default('nats-server'),
     LOOM_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').optional(),
@@ -202,6 +222,17 @@ export const ENV_SCHEMA = z
     LOOM_RETENTION_INTERVAL_MS: int(1_000, 86_400_000).default(3_600_000),
     LOOM_RATE_EXPORT_BURST: int(1, 1_000).default(2),
     LOOM_RATE_EXPORT_PER_HOUR: int(1, 1_000_000).default(6),
+    // Webhooks (issue 9): delivery safety, timeouts, the retry schedule and the dispatcher's scale.
+    LOOM_WEBHOOK_ALLOW_HTTP: booleanSchema.default('false'),
+    LOOM_WEBHOOK_ALLOW_PRIVATE: booleanSchema.default('false'),
+    LOOM_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(15_000),
+    LOOM_WEBHOOK_RETRY_SCHEDULE_MS: retryScheduleSchema.default('5000,60000,300000,1800000,7200000,18000000,28800000,28800000'),
+    LOOM_WEBHOOK_ROTATION_OVERLAP_MS: int(0, 30 * 86_400_000).default(86_400_000),
+    LOOM_WEBHOOK_SECRET_KEY: webhookSecretKeySchema.optional(),
+    LOOM_WEBHOOK_CONCURRENCY: int(1, 10_000).default(64),
+    LOOM_WEBHOOK_LEASE_TTL_MS: int(1_000, 3_600_000).default(30_000),
+    LOOM_WEBHOOK_POLL_MS: int(10, 60_000).default(1_000),
+    LOOM_OUTBOUND_EVENTS_REPLICAS: int(1, 5).default(1),
   })
   .strict();
 
@@ -378,6 +409,29 @@ export interface Config {
     /** Per WebSocket connection, on every message. */
     readonly wsMessages: RateLimitConfig;
   };
+  /** Webhook endpoints and their dispatcher (src/webhooks/). */
+  readonly webhooks: {
+    /** Accept `http://` endpoint URLs (otherwise `https://` only). */
+    readonly allowHttp: boolean;
+    /** Deliver to loopback, private, link-local and metadata addresses (tests, local use). */
+    readonly allowPrivate: boolean;
+    /** One attempt: connect, send, and a 2xx status within this. */
+    readonly timeoutMs: number;
+    /** Wait before each retry, in ms; after the last one the delivery is dead-lettered. */
+    readonly retryScheduleMs: readonly number[];
+    /** How long the previous secret still signs after a rotation. */
+    readonly rotationOverlapMs: number;
+    /** AES-256-GCM key (32 bytes, base64) sealing secrets at rest; absent: stored unsealed (a warning at start). */
+    readonly secretKey: string | undefined;
+    /** Endpoints one dispatcher process sends to at once. */
+    readonly concurrency: number;
+    /** How long a dispatcher holds an endpoint without renewing (a dead one's endpoints move on after this). */
+    readonly leaseTtlMs: number;
+    /** How often a dispatcher looks for due deliveries besides being woken by new ones. */
+    readonly pollIntervalMs: number;
+    /** Replicas of the outbound-events stream (3 on a NATS cluster). */
+    readonly streamReplicas: number;
+  };
 }
 
 /** Thrown when the environment does not validate; `problems` lists every issue. */
@@ -523,6 +577,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       api: { capacity: e.LOOM_RATE_API_BURST, refillPerSec: e.LOOM_RATE_API_PER_S },
       wsMessages: { capacity: e.LOOM_RATE_WS_BURST, refillPerSec: e.LOOM_RATE_WS_PER_S },
     },
+    webhooks: {
+      allowHttp: e.LOOM_WEBHOOK_ALLOW_HTTP,
+      allowPrivate: e.LOOM_WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: e.LOOM_WEBHOOK_TIMEOUT_MS,
+      retryScheduleMs: e.LOOM_WEBHOOK_RETRY_SCHEDULE_MS,
+      rotationOverlapMs: e.LOOM_WEBHOOK_ROTATION_OVERLAP_MS,
+      secretKey: e.LOOM_WEBHOOK_SECRET_KEY,
+      concurrency: e.LOOM_WEBHOOK_CONCURRENCY,
+      leaseTtlMs: e.LOOM_WEBHOOK_LEASE_TTL_MS,
+      pollIntervalMs: e.LOOM_WEBHOOK_POLL_MS,
+      streamReplicas: e.LOOM_OUTBOUND_EVENTS_REPLICAS,
+    },
   };
   return deepFreeze(config);
 }
@@ -542,6 +608,7 @@ export function redactedConfig(config: Config): Config {
       urlSigningKey: config.objects.urlSigningKey && '[redacted]',
     },
     inference: { ...config.inference, baseUrl: redact(config.inference.baseUrl) ?? '', apiKey: '[redacted]' },
+    webhooks: { ...config.webhooks, secretKey: config.webhooks.secretKey && '[redacted]' },
   };
 }
 
