@@ -222,6 +222,11 @@ export const ENV_SCHEMA = z
     LOOM_RETENTION_INTERVAL_MS: int(1_000, 86_400_000).default(3_600_000),
     LOOM_RATE_EXPORT_BURST: int(1, 1_000).default(2),
     LOOM_RATE_EXPORT_PER_HOUR: int(1, 1_000_000).default(6),
+    // Observability (issue 13): who may read /metrics, and OpenTelemetry traces (off without an endpoint).
+    LOOM_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').max(4_096).optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().regex(/^https?:\/\//, 'must be an http(s) URL').optional(),
+    OTEL_SERVICE_NAME: z.string().min(1).max(128).default('loom'),
+    LOOM_TRACE_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(1),
     // Webhooks (issue 9): delivery safety, timeouts, the retry schedule and the dispatcher's scale.
     LOOM_WEBHOOK_ALLOW_HTTP: booleanSchema.default('false'),
     LOOM_WEBHOOK_ALLOW_PRIVATE: booleanSchema.default('false'),
@@ -400,6 +405,18 @@ export interface Config {
     /** Per user, on GET /v1/account/export. */
     readonly exportRateLimit: RateLimitConfig;
   };
+  /** GET /metrics and OpenTelemetry traces (src/metrics/, src/tracing/). */
+  readonly observability: {
+    /** Bearer token GET /metrics requires; undefined = open to whoever reaches the port. */
+    readonly metricsToken: string | undefined;
+    readonly tracing: {
+      /** OTLP/HTTP base URL; spans go to `<endpoint>/v1/traces`. Undefined = tracing off. */
+      readonly otlpEndpoint: string | undefined;
+      readonly serviceName: string;
+      /** Share of new traces recorded (a sampled incoming traceparent is always followed). */
+      readonly sampleRatio: number;
+    };
+  };
   /** Token buckets; in-process, so each limit applies per gateway process. */
   readonly rateLimits: {
     /** Per IP and per account on login and registration. */
@@ -572,6 +589,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       exportRateLimit: { capacity: e.LOOM_RATE_EXPORT_BURST, refillPerSec: e.LOOM_RATE_EXPORT_PER_HOUR / 3_600 },
     },
+    observability: {
+      metricsToken: e.LOOM_METRICS_TOKEN,
+      tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME, sampleRatio: e.LOOM_TRACE_SAMPLE_RATIO },
+    },
     rateLimits: {
       login: { capacity: e.LOOM_RATE_LOGIN_BURST, refillPerSec: e.LOOM_RATE_LOGIN_PER_MIN / 60 },
       api: { capacity: e.LOOM_RATE_API_BURST, refillPerSec: e.LOOM_RATE_API_PER_S },
@@ -608,6 +629,7 @@ export function redactedConfig(config: Config): Config {
       urlSigningKey: config.objects.urlSigningKey && '[redacted]',
     },
     inference: { ...config.inference, baseUrl: redact(config.inference.baseUrl) ?? '', apiKey: '[redacted]' },
+    observability: { ...config.observability, metricsToken: config.observability.metricsToken && '[redacted]' },
     webhooks: { ...config.webhooks, secretKey: config.webhooks.secretKey && '[redacted]' },
   };
 }
