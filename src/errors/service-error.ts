@@ -37,6 +37,8 @@ export interface ServiceErrorOptions {
   readonly field?: string | undefined;
   /** When the caller may try again (rate limits). */
   readonly retryAfterMs?: number | undefined;
+  /** Every fault, when a document has several (a pipeline definition): JSON-pointer path and message each. */
+  readonly problems?: readonly { readonly path: string; readonly message: string }[] | undefined;
   readonly cause?: unknown;
 }
 
@@ -54,6 +56,7 @@ export class ServiceError extends Error {
   readonly public: boolean = true;
   readonly field: string | undefined;
   readonly retryAfterMs: number | undefined;
+  readonly problems: readonly { readonly path: string; readonly message: string }[] | undefined;
 
   constructor(
     readonly kind: FailureKind,
@@ -64,6 +67,7 @@ export class ServiceError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.field = options.field;
     this.retryAfterMs = options.retryAfterMs;
+    this.problems = options.problems;
   }
 
   /** Whether the same request may succeed later without a change. */

@@ -108,7 +108,12 @@ export function errorResponse(c: Context, err: unknown, log: Logger): Response {
     if (err.retryAfterMs !== undefined) c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
     if (status === 401) c.header('WWW-Authenticate', 'Bearer');
     if (status >= 500) log.error({ err, method: c.req.method, path: c.req.path }, 'request failed');
-    const body = { code: err.code, message: err.message, ...(err.field === undefined ? {} : { field: err.field }) };
+    const body = {
+      code: err.code,
+      message: err.message,
+      ...(err.field === undefined ? {} : { field: err.field }),
+      ...(err.problems === undefined ? {} : { errors: err.problems }),
+    };
     return c.json({ error: body }, status);
   }
   if (err instanceof HTTPException && err.status < 500) {

@@ -29,6 +29,10 @@ export const errorBodySchema = z
       code: z.string().openapi({ example: 'invalid-request', description: 'Stable machine-readable code' }),
       message: z.string().openapi({ description: 'Human-readable explanation' }),
       field: z.string().optional().openapi({ example: 'email', description: 'The request field at fault (400s)' }),
+      errors: z
+        .array(z.object({ path: z.string(), message: z.string() }))
+        .optional()
+        .openapi({ description: 'Every fault of a document with several (a pipeline definition): JSON-pointer path and message each' }),
     }),
   })
   .openapi('Error');
