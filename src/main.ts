@@ -28,8 +28,11 @@ async function main(): Promise<void> {
 
   const cleanups: Array<() => Promise<void>> = [];
   const shutdown = onceShutdown(log, cleanups);
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  // `on`, not `once`: Ctrl-C under `npm start` delivers SIGINT twice (the
+  // terminal signals the whole group and npm forwards its own copy), and a
+  // second signal must not fall back to the default handler mid-drain.
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 
   try {
     let natsUrl = config.nats.url;

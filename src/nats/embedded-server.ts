@@ -90,7 +90,9 @@ export async function startEmbeddedNatsServer(opts: { binary: string; dataDir: s
   const args = ['-c', configFile, '-a', '127.0.0.1', '-p', '-1', '-js', '-sd', storeDir, '-P', pidFile];
   const binary = resolveBinary(opts.binary);
   const [command, argv] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
-  const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: Ctrl-C signals the terminal's foreground group, and
+  // the server must outlive Loom's drain (pdeathsig still ends it if Loom dies).
+  const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   const url = await waitForReady(child, opts.binary, log);
   log.info({ url, storeDir, pid: child.pid }, 'embedded nats-server started');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
