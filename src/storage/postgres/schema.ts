@@ -49,7 +49,7 @@ export { documentTexts } from './document-texts-schema.ts';
 export { outboundOutbox } from './outbound-outbox-schema.ts';
 
 // Webhook endpoints and their deliveries live in their own file.
-export { webhookDeliveries, webhookEndpoints } from './webhooks-schema.ts';
+export { webhookDeliveries, webhookEndpoints, webhookIntake } from './webhooks-schema.ts';
 
 // Pipeline definitions registered over HTTP live in their own file.
 export { pipelineDefinitions } from './pipelines-schema.ts';

@@ -89,8 +89,22 @@ export const webhookDeliveries = pgTable(
     uniqueIndex('webhook_deliveries_endpoint_event_idx').on(t.endpointId, t.eventId),
     // The sender's scan: one endpoint's pending deliveries in event order.
     index('webhook_deliveries_pending_idx').on(t.endpointId, t.eventSeq).where(sql`${t.status} = 'pending'`),
+    // "Is an older delivery of this order key still pending?" (order per endpoint and key).
+    index('webhook_deliveries_pending_key_idx').on(t.endpointId, t.orderKey, t.eventSeq).where(sql`${t.status} = 'pending'`),
     // The delivery log, newest first.
     index('webhook_deliveries_log_idx').on(t.endpointId, t.createdAt),
     check('webhook_deliveries_status_check', sql`${t.status} in ('pending', 'succeeded', 'failed')`),
   ],
 );
+
+/**
+ * How far the dispatcher's intake has read the outbound-events stream: the
+ * last stream sequence whose deliveries are recorded, advanced in the same
+ * transaction as those deliveries (compare-and-set, so an intake that lost
+ * its lease cannot write). A new intake resumes at `last_seq + 1`, in order.
+ */
+export const webhookIntake = pgTable('webhook_intake', {
+  stream: text('stream').primaryKey(),
+  lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
+  updatedAt: at('updated_at').defaultNow().notNull(),
+});
