@@ -1,8 +1,8 @@
 export { jobActorDefinition, replayJob, type JobActorDeps } from './definition.ts';
 export { clientIdForJob } from './document-writer.ts';
 export type { JobDefaults } from './engine.ts';
-export type { InferenceCall } from './effects.ts';
-export type { AnyPipeline, Pipeline } from './pipeline.ts';
+export type { InferenceCall, ServiceTask } from './effects.ts';
+export type { AnyPipeline, Pipeline, ServiceActivity } from './pipeline.ts';
 export { BUILT_IN_PIPELINES, pipelineCatalog } from './pipelines/catalog.ts';
 export type { PriceTable } from './planner.ts';
 export {
@@ -14,6 +14,8 @@ export {
   type JobLogEntry,
   type JobProjection,
   type JobProjectionRecord,
+  type ServiceQueue,
+  type WorkerPresence,
 } from './ports.ts';
 export { emptyJobState, evolve, foldJob, type JobState } from './state.ts';
 export { jobView, needsHost, projectionRecord } from './view.ts';

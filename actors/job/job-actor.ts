@@ -50,7 +50,19 @@ import {
 } from './engine.ts';
 import type { AnyPipeline } from './pipeline.ts';
 import type { PriceTable } from './planner.ts';
-import { JobLogFencingError, type ArtifactStore, type DocumentPort, type InferenceQueue, type JobClock, type JobLog, type JobProjection } from './ports.ts';
+import {
+  JobLogFencingError,
+  type ArtifactStore,
+  type DocumentPort,
+  type InferenceQueue,
+  type JobClock,
+  type JobLog,
+  type JobProjection,
+  type ServiceQueue,
+  type WorkerPresence,
+} from './ports.ts';
+import { SERVICE_CHECK_TIMER, ServiceSupervisor } from './service-supervisor.ts';
+import { isActivityCommand } from '../../protocol/activity.ts';
 import { ProjectionSync } from '../ports/index.ts';
 import { evolve, type JobState } from './state.ts';
 import { decideStuck, STUCK_CHECK_TIMER, stuckDueAt } from './stuck-watchdog.ts';
@@ -60,6 +72,10 @@ import { jobView, needsHost, projectionRecord } from './view.ts';
 export interface JobActorDeps {
   readonly log: JobLog;
   readonly inference: InferenceQueue;
+  /** The service-activity work queue (protocol/activity.ts). */
+  readonly services: ServiceQueue;
+  /** Which model and service queues have a live worker (a job waiting on one that has none says `waiting-for-worker`). */
+  readonly presence: WorkerPresence;
   readonly artifacts: ArtifactStore;
   readonly documents: DocumentPort;
   readonly projection: JobProjection;
@@ -87,6 +103,7 @@ export class JobActor implements ActorInstance {
   private submitsInFlight = 0;
   private stuckCheckArmed = false;
   private readonly projection: ProjectionSync<JobState>;
+  private readonly services: ServiceSupervisor;
   private readonly log: Logger;
 
   constructor(
@@ -98,6 +115,15 @@ export class JobActor implements ActorInstance {
     this.projection = new ProjectionSync<JobState>((state, steps) => deps.projection.save(projectionRecord(state, steps)), ctx.log, (delayMs) =>
       ctx.schedule(delayMs, 'projection-retry'),
     );
+    this.services = new ServiceSupervisor({
+      queue: deps.services,
+      presence: deps.presence,
+      log: ctx.log,
+      state: () => this.state,
+      env: () => this.env(),
+      commit: (draft) => this.commit(draft),
+      schedule: (delayMs, name, payload) => ctx.schedule(delayMs, name, payload),
+    });
   }
 
   private env(): EngineEnv {
@@ -112,6 +138,11 @@ export class JobActor implements ActorInstance {
   private async onCommand(command: CommandMessage): Promise<void> {
     checkVersion(command.headers);
     const name = command.name;
+    if (isActivityCommand(name)) {
+      // A worker's claim, heartbeat or completion, forwarded by the activity service (src/activities/).
+      command.respond(await this.services.onCommand(name, command.body));
+      return;
+    }
     if (!isJobCommand(name)) throw new ProtocolError('invalid-subject', `unknown job command ${name}`);
     switch (name) {
       case 'start': {
@@ -157,7 +188,8 @@ export class JobActor implements ActorInstance {
 
   private view(): JobView {
     if (this.state.created === null) throw new ProtocolError('not-found', `job ${this.ctx.id} does not exist`);
-    return jobView(this.state);
+    const waiting = this.services.waitingForWorkers();
+    return { ...jobView(this.state), statusDetail: waiting.length > 0 ? 'waiting-for-worker' : null, waitingForWorker: waiting };
   }
 
   private async onTimer(message: TimerMessage): Promise<void> {
@@ -165,9 +197,13 @@ export class JobActor implements ActorInstance {
       case 'recover':
         this.projection.mark(this.state);
         await this.commit(decideRecover(this.state, this.env()));
+        this.services.adoptRunning();
         return;
       case 'projection-retry':
         this.projection.retry();
+        return;
+      case SERVICE_CHECK_TIMER:
+        await this.services.onCheck(message.payload);
         return;
       case STUCK_CHECK_TIMER:
         this.stuckCheckArmed = false;
@@ -258,6 +294,10 @@ export class JobActor implements ActorInstance {
       case 'read-object':
         this.runLocal(effect.step, effect.attempt, (signal) => readObject(this.deps.artifacts, effect, signal));
         return;
+      case 'run-service':
+      case 'cancel-service':
+        this.services.perform(effect);
+        return;
       case 'abort-step':
         this.running.get(effect.step)?.abort(new Error(`step ${effect.step} stopped`));
         this.running.delete(effect.step);
@@ -291,7 +331,7 @@ export class JobActor implements ActorInstance {
   }
 
   canPassivate(): boolean {
-    return this.running.size === 0 && this.submitsInFlight === 0 && this.projection.idle && !needsHost(this.state);
+    return this.running.size === 0 && this.submitsInFlight === 0 && this.services.idle && this.projection.idle && !needsHost(this.state);
   }
 
   async onPassivate(): Promise<void> {

@@ -8,7 +8,8 @@
 import type { JobError } from '../../protocol/job-events.ts';
 import type { JobStatus, StepStatus, UsageTotals } from '../../protocol/job.ts';
 import type { ActivityType } from '../../protocol/job-events.ts';
-import type { InferenceCall } from './effects.ts';
+import type { InferenceCall, ServiceTask } from './effects.ts';
+import type { WorkerKind } from '../../protocol/activity.ts';
 
 export type { ArtifactStore } from '../ports/index.ts';
 
@@ -56,6 +57,24 @@ export interface InferenceQueue {
   submit(jobId: string, call: InferenceCall): Promise<void>;
   /** Asks workers to stop a call (best effort; a result may still arrive and is then ignored). */
   cancel(requestId: string): Promise<void>;
+}
+
+/** The work queue of service activities (protocol/activity.ts), as a job uses it. */
+export interface ServiceQueue {
+  /**
+   * Publishes a task for the queue's workers; republishing the same task id
+   * is deduplicated by the queue. The worker's claim, heartbeats and
+   * completion come back as the job's `activity-*` commands.
+   * @throws when the queue does not take it (the attempt then fails, retryably).
+   */
+  publish(task: ServiceTask, now: number): Promise<void>;
+  /** Tells the queue's workers to stop a task (best effort: a result that still arrives is stale and ignored). */
+  cancel(queue: string, taskId: string, reason: string): Promise<void>;
+}
+
+/** Which queues have a live worker right now (a service queue name, or an inference model name). */
+export interface WorkerPresence {
+  isLive(kind: WorkerKind, queue: string): boolean;
 }
 
 /** A live collaborative document, reached through its actor. */

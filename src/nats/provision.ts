@@ -6,6 +6,7 @@ import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, jetstreamManager, 
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DOC_LOG_STREAM, DOC_LOG_SUBJECTS, LEASE_BUCKET } from '../../protocol/subjects.ts';
+import { provisionActivities } from '../activities/provision.ts';
 import { provisionInferenceQueue } from '../inference/provision.ts';
 import { ensureAgentLogStream, ensureJobLogStream } from './provision-job-log.ts';
 import type { Logger } from '../log.ts';
@@ -15,6 +16,8 @@ export interface Provisioned {
   readonly leases: KV;
   /** Cancel marks of inference requests (`cancelInference`); the inference streams exist too. */
   readonly inferenceCancels: KV;
+  /** Live workers of inference models and service queues (src/activities/presence.ts); the activity stream exists too. */
+  readonly workerPresence: KV;
 }
 
 export async function provisionNats(nc: NatsConnection, opts: { leaseTtlMs: number; logger: Logger }): Promise<Provisioned> {
@@ -31,7 +34,8 @@ export async function provisionNats(nc: NatsConnection, opts: { leaseTtlMs: numb
   await ensureAgentLogStream(jsm, opts.logger);
   // Callers publish to the work queue from any role, so every process provisions it.
   const inferenceCancels = await provisionInferenceQueue(nc, jsm, opts.logger);
-  return { jsm, leases, inferenceCancels };
+  const workerPresence = await provisionActivities(nc, jsm, opts.logger);
+  return { jsm, leases, inferenceCancels, workerPresence };
 }
 
 async function ensureStream(jsm: JetStreamManager, log: Logger): Promise<void> {

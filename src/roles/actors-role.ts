@@ -8,6 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { documentActorDefinition } from '../../actors/document/index.ts';
 import { jobActorDefinition, pipelineCatalog } from '../../actors/job/index.ts';
 import type { Config } from '../config.ts';
+import { startActivities } from '../activities/index.ts';
 import { ActorHost } from '../host/actor-host.ts';
 import { GatewayLiveness } from '../host/gateway-liveness.ts';
 import { ActorDocumentPort, JobSupervisor, NatsInferenceQueue } from '../jobs/index.ts';
@@ -44,6 +45,8 @@ export function startActorsRole(opts: {
   const hostLog = opts.log.child({ role: 'actors' });
   const hostClient = new ActorClient(nc, { requestTimeoutMs: config.gateway.requestTimeoutMs, deadlineMs: config.gateway.activationDeadlineMs, log: hostLog });
   const jobProjection = new PostgresJobProjection(opts.database.db);
+  // Service activities: the job actors' task queue and worker presence, and the service that answers workers.
+  const activities = startActivities({ nc, nats: opts.nats, client: hostClient, timeoutMs: config.gateway.requestTimeoutMs, log: hostLog });
   const agents = wireAgentSessions({ config, nc, nats: opts.nats, database: opts.database, objects: opts.artifacts, jobLog: opts.jobLog, client: hostClient, log: hostLog });
   const host = new ActorHost({
     nc,
@@ -68,6 +71,8 @@ export function startActorsRole(opts: {
       jobActorDefinition({
         log: opts.jobLog,
         inference: new NatsInferenceQueue(jetstream(nc), opts.nats.inferenceCancels, { timeoutMs: config.gateway.requestTimeoutMs }),
+        services: activities.services,
+        presence: activities.presence,
         artifacts: opts.artifacts,
         documents: new ActorDocumentPort(hostClient),
         projection: jobProjection,
@@ -125,6 +130,7 @@ export function startActorsRole(opts: {
       await supervisor.stop();
       await agents.supervisor.stop();
       liveness.stop();
+      await activities.stop();
       await host.stop();
     },
   };
