@@ -14,8 +14,12 @@ import { decodeJson, encodeJson } from './reply.ts';
 
 export const JOB_EVENT_VERSION = 1;
 
-/** What a step does: a model call, a pure built-in tool, an object write, a write into a live document, a human decision, reading an uploaded input, a task for an outside worker. */
-export const ACTIVITY_TYPES = ['inference', 'tool', 'artifact', 'document-write', 'approval', 'object-read', 'service'] as const;
+/**
+ * What a step does: a model call, a pure built-in tool, an object write, a write into a live document, a human decision, reading an uploaded input,
+ * a task for an outside worker; and the control steps of pipeline definitions: an outbound event (`emit`), a branch (`choice`), and the
+ * containers `map` and `loop`, which run until the instances they started are done.
+ */
+export const ACTIVITY_TYPES = ['inference', 'tool', 'artifact', 'document-write', 'approval', 'object-read', 'service', 'emit', 'choice', 'map', 'loop'] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 
 /** Token and latency accounting of one model call, priced when it was recorded. */
@@ -58,7 +62,21 @@ export const JOB_PRIORITIES = ['interactive', 'batch'] as const;
 export type JobPriority = (typeof JOB_PRIORITIES)[number];
 
 const base = { v: z.literal(JOB_EVENT_VERSION), at: z.number().int().nonnegative() };
-const stepName = z.string().min(1).max(64);
+/** A step instance: a definition's step id, plus `.r<round>` for a revision round and `.<n>` for a loop iteration or map item. */
+const stepName = z.string().min(1).max(128);
+
+/** Why a step did not run (or stopped counting): `skipped` steps satisfy their dependents; only `failed` ones let them run, the others make dependents that wait on nothing else unreachable too. */
+export const SKIP_REASONS = ['branch-not-taken', 'unreachable', 'not-reached', 'failed', 'diverted'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** The definition a job runs when it was started from a registered pipeline: recorded at creation, so a running job never changes definition. */
+export const jobPipelineSchema = z.object({
+  kind: z.string().min(1).max(64),
+  version: z.number().int().min(1),
+  /** A PipelineDefinition (protocol/pipeline-definition.ts), validated when the job was started. */
+  definition: z.record(z.unknown()),
+});
+export type JobPipeline = z.infer<typeof jobPipelineSchema>;
 
 const jobCreated = z.object({
   type: z.literal('job-created'),
@@ -73,6 +91,8 @@ const jobCreated = z.object({
   priority: z.enum(JOB_PRIORITIES),
   model: z.string(),
   policy: jobPolicySchema,
+  /** Absent for built-in kinds, which run the catalog's definition of the moment. */
+  pipeline: jobPipelineSchema.optional(),
 });
 
 const stepStarted = z.object({
@@ -140,6 +160,30 @@ const jobRejected = z.object({ type: z.literal('job-rejected'), ...base, step: s
  */
 const jobStuck = z.object({ type: z.literal('job-stuck'), ...base, since: z.number().int().nonnegative(), stuckAfterMs: z.number().int().positive() });
 
+/**
+ * A step that will not run (a branch not taken, nothing left to wait on, a
+ * handler never reached), or one that failed for good and whose onFailure
+ * says skip (`failed`) or go to a handler (`diverted`); its last error stays.
+ */
+const stepSkipped = z.object({ type: z.literal('step-skipped'), ...base, step: stepName, activity: z.enum(ACTIVITY_TYPES), reason: z.enum(SKIP_REASONS) });
+
+/**
+ * A rejection with a comment at an approval step with a revision: the
+ * pipeline re-enters at `reenterAt` as round `round` (2, 3, ...), running that
+ * step and every step after it again with the comment in their context.
+ * `cancelled` lists instances that were still running and are now stopped.
+ */
+const jobRevised = z.object({
+  type: z.literal('job-revised'),
+  ...base,
+  step: stepName,
+  reenterAt: stepName,
+  round: z.number().int().min(2),
+  by: z.string(),
+  comment: z.string().min(1).max(4_000),
+  cancelled: z.array(stepName).max(1_000),
+});
+
 export const jobEventSchema = z.discriminatedUnion('type', [
   jobCreated,
   stepStarted,
@@ -151,6 +195,8 @@ export const jobEventSchema = z.discriminatedUnion('type', [
   jobCancelled,
   jobRejected,
   jobStuck,
+  stepSkipped,
+  jobRevised,
 ]);
 export type JobEvent = z.infer<typeof jobEventSchema>;
 export type JobEventType = JobEvent['type'];
@@ -167,6 +213,8 @@ export const JOB_EVENT_TYPES = [
   'job-cancelled',
   'job-rejected',
   'job-stuck',
+  'step-skipped',
+  'job-revised',
 ] as const satisfies readonly JobEventType[];
 
 /** Events after which nothing more is appended. */

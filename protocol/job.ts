@@ -14,7 +14,7 @@
  *   token             TokenDelta (protocol/inference.ts), published by inference workers; live only, no sequence
  */
 import { z } from 'zod';
-import { JOB_PRIORITIES, artifactRefSchema, jobErrorSchema, usageSchema, ACTIVITY_TYPES } from './job-events.ts';
+import { JOB_PRIORITIES, artifactRefSchema, jobErrorSchema, jobPipelineSchema, usageSchema, ACTIVITY_TYPES, SKIP_REASONS } from './job-events.ts';
 
 export const JOB_COMMANDS = ['start', 'get', 'cancel', 'approve', 'resume', 'inference-result'] as const;
 export type JobCommand = (typeof JOB_COMMANDS)[number];
@@ -32,7 +32,7 @@ export const JOB_STATUSES = ['pending', 'running', 'waiting-approval', 'succeede
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_JOB_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'rejected']);
 
-export const STEP_STATUSES = ['running', 'retry-wait', 'waiting-approval', 'succeeded', 'failed', 'cancelled'] as const;
+export const STEP_STATUSES = ['running', 'retry-wait', 'waiting-approval', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
 /** Job kinds are dotted lowercase names: `document.generate`. */
@@ -51,6 +51,8 @@ export const startJobRequestSchema = z
     priority: z.enum(JOB_PRIORITIES).default('batch'),
     /** Model for the job's calls; null: the server's default model. */
     model: z.string().min(1).max(200).nullable().default(null),
+    /** The registered definition to run (pipe-registry resolves kind and version); null: the built-in definition of `kind`. Validated again by the job. */
+    pipeline: jobPipelineSchema.nullable().default(null),
   })
   .strict();
 export type StartJobRequest = z.input<typeof startJobRequestSchema>;
@@ -64,7 +66,7 @@ export const approveJobRequestSchema = z
     by: z.string().min(1).max(200),
     approved: z.boolean(),
     /** Which waiting step; optional while only one step waits. */
-    step: z.string().min(1).max(64).nullable().default(null),
+    step: z.string().min(1).max(128).nullable().default(null),
     comment: z.string().max(4_000).nullable().default(null),
   })
   .strict();
@@ -84,6 +86,8 @@ export const jobStepViewSchema = z.object({
   id: z.string(),
   activity: z.enum(ACTIVITY_TYPES),
   status: z.enum(STEP_STATUSES),
+  /** Why a `skipped` step did not run (protocol/job-events.ts SKIP_REASONS); null otherwise. */
+  skipReason: z.enum(SKIP_REASONS).nullable().default(null),
   attempt: z.number().int(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),

@@ -11,8 +11,25 @@ import type { InferenceResult } from '../../protocol/inference.ts';
 import type { ParsedStartJobRequest } from '../../protocol/job.ts';
 import { canonicalJson } from '../ports/index.ts';
 import type { ActivityOutcome, JobTimer } from './effects.ts';
-import { activityOf, attemptFailed, Draft, type EngineEnv, plan, priceUsage, runEffects, startStep, stopInFlight } from './planner.ts';
-import { isTerminal, type JobState } from './state.ts';
+import { validatePipelineDefinition } from '../../protocol/pipeline-definition.ts';
+import { compiledPipeline } from './definitions/compile.ts';
+import type { AnyPipeline } from './pipeline.ts';
+import {
+  activityOf,
+  attemptFailed,
+  contextFor,
+  Draft,
+  type EngineEnv,
+  pipelineOf,
+  plan,
+  priceUsage,
+  runEffects,
+  specOf,
+  startStep,
+  stopInFlight,
+  stopStep,
+} from './planner.ts';
+import { evolve, isBusy, isTerminal, type JobState } from './state.ts';
 
 export { Draft, type EngineEnv, type PriceTable, priceUsage, requestIdFor } from './planner.ts';
 
@@ -27,8 +44,33 @@ export interface JobDefaults {
 
 /** What makes two start requests "the same job". */
 export function startRequestHash(req: ParsedStartJobRequest & { model: string }): string {
-  const { kind, input, targetDocId, priority, model } = req;
-  return createHash('sha256').update(canonicalJson({ kind, input, targetDocId, priority, model })).digest('hex');
+  const { kind, input, targetDocId, priority, model, pipeline } = req;
+  // A recorded definition's version is part of the request; built-in kinds hash as they always did.
+  const version = pipeline === null || pipeline === undefined ? {} : { pipelineVersion: pipeline.version };
+  return createHash('sha256').update(canonicalJson({ kind, input, targetDocId, priority, model, ...version })).digest('hex');
+}
+
+/**
+ * The pipeline a start request runs: the definition it carries (validated
+ * whole, and of the same kind), else the catalog's pipeline of its kind.
+ * @throws ProtocolError `invalid-input`.
+ */
+function pipelineForStart(req: ParsedStartJobRequest, env: EngineEnv): AnyPipeline {
+  if (req.pipeline !== null) {
+    if (req.pipeline.kind !== req.kind) throw new ProtocolError('invalid-input', `pipeline.kind ${JSON.stringify(req.pipeline.kind)} is not the job's kind ${JSON.stringify(req.kind)}`);
+    const checked = validatePipelineDefinition(req.pipeline.definition);
+    if (!checked.ok) {
+      const first = checked.errors[0];
+      throw new ProtocolError('invalid-input', `pipeline.definition${first?.path ?? ''}: ${first?.message ?? 'invalid'}`);
+    }
+    if (checked.definition.kind !== req.kind) throw new ProtocolError('invalid-input', `pipeline.definition/kind ${JSON.stringify(checked.definition.kind)} is not the job's kind`);
+    return compiledPipeline(req.pipeline.definition);
+  }
+  const pipeline = env.pipelines.get(req.kind);
+  if (pipeline === undefined) {
+    throw new ProtocolError('invalid-input', `unknown job kind ${JSON.stringify(req.kind)}; known kinds: ${[...env.pipelines.keys()].sort().join(', ')}`);
+  }
+  return pipeline;
 }
 
 function requireJob(state: JobState): void {
@@ -51,10 +93,7 @@ export function decideStart(state: JobState, req: ParsedStartJobRequest, env: En
     }
     return { draft: d, created: false };
   }
-  const pipeline = env.pipelines.get(req.kind);
-  if (pipeline === undefined) {
-    throw new ProtocolError('invalid-input', `unknown job kind ${JSON.stringify(req.kind)}; known kinds: ${[...env.pipelines.keys()].sort().join(', ')}`);
-  }
+  const pipeline = pipelineForStart(req, env);
   const parsed = pipeline.input.safeParse(req.input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -74,6 +113,7 @@ export function decideStart(state: JobState, req: ParsedStartJobRequest, env: En
     priority: req.priority,
     model,
     policy: defaults.policy,
+    ...(req.pipeline === null ? {} : { pipeline: req.pipeline }),
   });
   plan(d);
   return { draft: d, created: true };
@@ -111,6 +151,13 @@ export function decideApprove(state: JobState, req: { by: string; approved: bool
   }
   const d = new Draft(state, env);
   d.emit({ type: 'approval-decided', v: 1, at: env.now, step: target.id, approved: req.approved, by: req.by, comment: req.comment });
+  if (!req.approved && req.comment !== null && req.comment.trim() !== '') {
+    const revision = revisionOf(d, target.id);
+    if (revision !== null) {
+      revise(d, target.id, revision.reenterAt, req.by, req.comment);
+      return d;
+    }
+  }
   if (req.approved) {
     d.emit({
       type: 'step-succeeded',
@@ -128,6 +175,35 @@ export function decideApprove(state: JobState, req: { by: string; approved: bool
     d.emit({ type: 'job-rejected', v: 1, at: env.now, step: target.id, by: req.by, comment: req.comment });
   }
   return d;
+}
+
+/** The revision an approval step declares, or null. */
+function revisionOf(d: Draft, stepId: string): { reenterAt: string } | null {
+  try {
+    return specOf(d.state, pipelineOf(d.state, d.env), stepId).revision ?? null;
+  } catch {
+    // A step the pipeline no longer lists has no revision: the rejection rejects the job.
+    return null;
+  }
+}
+
+/**
+ * Starts revision round n+1 at `reenterAt`: the approval is decided, and the
+ * re-entered step and everything after it run again as new instances with
+ * the comment in their context. Instances of the old round still running
+ * are stopped.
+ */
+function revise(d: Draft, stepId: string, reenterAt: string, by: string, comment: string): void {
+  const round = (d.state.revisions.at(-1)?.round ?? 1) + 1;
+  const event = { type: 'job-revised' as const, v: 1 as const, at: d.now, step: stepId, reenterAt, round, by, comment, cancelled: [] as string[] };
+  // Which running instances the new round leaves behind: those the pipeline no longer lists once the round starts.
+  const pipeline = pipelineOf(d.state, d.env);
+  const trial = evolve(d.state, event, d.state.lastSeq);
+  const listed = new Set(pipeline.steps(contextFor(trial, pipeline)).map((s) => s.id));
+  const running = [...d.state.steps.values()].filter((s) => s.id !== stepId && isBusy(s) && !listed.has(s.id));
+  for (const s of running) stopStep(d, s);
+  d.emit({ ...event, cancelled: running.map((s) => s.id) });
+  plan(d);
 }
 
 /**

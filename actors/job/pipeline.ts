@@ -12,6 +12,7 @@
  */
 import type { z } from 'zod';
 import type { ActivityType } from '../../protocol/job-events.ts';
+import type { JobState } from './state.ts';
 
 /** One chat message of an inference request. */
 export interface ChatMessage {
@@ -36,10 +37,20 @@ export interface InferenceActivity {
   readonly parse: (text: string) => unknown;
 }
 
-/** A built-in tool: a pure, synchronous function of earlier outputs. Its failure fails the job (a retry would fail the same way). */
+/**
+ * A pure, synchronous function of earlier outputs, run on the spot: a
+ * built-in tool, a definition's `emit` (its output is the outbound event
+ * `{ type, data }`) or `choice` (its output names the branch taken). Its
+ * failure is terminal (a retry would fail the same way).
+ */
 export interface ToolActivity {
-  readonly type: 'tool';
+  readonly type: 'tool' | 'emit' | 'choice';
   readonly run: () => unknown;
+}
+
+/** A container (`map`, `loop`): it runs while the instances it adds to the pipeline run, and ends as its StepSpec.settle says. */
+export interface ContainerActivity {
+  readonly type: 'map' | 'loop';
 }
 
 /** Writes one object, exactly once, under artifactKey(jobId, step, name). */
@@ -102,7 +113,8 @@ export type Activity =
   | DocumentWriteActivity
   | ApprovalActivity
   | ObjectReadActivity
-  | ServiceActivity;
+  | ServiceActivity
+  | ContainerActivity;
 
 /** What step functions see. */
 export interface PipelineContext<I> {
@@ -118,7 +130,23 @@ export interface PipelineContext<I> {
    * @throws Error when the step has not succeeded or its output does not match.
    */
   output<T>(id: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>): T;
+  /** The whole folded state, for pipelines whose shape depends on more than outputs (skips, failures, revisions). */
+  readonly state: JobState;
 }
+
+/** A step's retry policy, when it has its own. */
+export interface StepRetryPolicy {
+  readonly maxAttempts: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly jitter: 'equal' | 'full' | 'none';
+}
+
+/** What the engine does when a step fails for good: fail the job, skip the step, go to a handler step, or let its container (map, loop) decide. */
+export type StepOnFailure = 'fail' | 'skip' | { readonly goto: string } | 'container';
+
+/** How a container step ends: null while its instances are not all done. */
+export type ContainerSettlement = { readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly code: string; readonly message: string } | null;
 
 export interface StepSpec<I> {
   /** Unique within the job: lowercase, digits, '-' (it appears in keys and request ids). */
@@ -126,8 +154,24 @@ export interface StepSpec<I> {
   /** Steps that must have succeeded before this one starts. */
   readonly after: readonly string[];
   readonly activity: ActivityType;
-  /** Builds the activity once every `after` step has succeeded. Must be deterministic. */
+  /** Builds the activity once every `after` step is done. Must be deterministic. */
   readonly build: (ctx: PipelineContext<I>) => Activity;
+  /** Its own retry policy; absent: the job's. */
+  readonly retry?: StepRetryPolicy;
+  /** Deadline of one attempt; absent: the job's stepTimeoutMs. */
+  readonly timeoutMs?: number;
+  /** Absent: 'fail'. */
+  readonly onFailure?: StepOnFailure;
+  /** Record the step as skipped instead of running it, once its dependencies are done. */
+  readonly skip?: 'branch-not-taken' | 'unreachable';
+  /** An onFailure target: it starts only once `reached`; when the job has nothing else left, it is skipped as not reached. */
+  readonly handler?: { readonly reached: boolean };
+  /** Instances sharing a group (a map's items) run at most `maxParallel` at a time. */
+  readonly group?: { readonly id: string; readonly maxParallel: number };
+  /** For containers: how the step ends given the state. */
+  readonly settle?: (ctx: PipelineContext<I>) => ContainerSettlement;
+  /** For approvals with a revision: the step a rejection with a comment re-enters at (the next round's instances replace it and what follows it). */
+  readonly revision?: { readonly reenterAt: string };
 }
 
 export interface Pipeline<I> {
@@ -149,8 +193,8 @@ export function definePipeline<I>(pipeline: Pipeline<I>): AnyPipeline {
   return pipeline as unknown as AnyPipeline;
 }
 
-/** Step ids: what StepSpec.id allows. */
-export const STEP_ID_PATTERN = /^[a-z][a-z0-9-]{0,63}$/;
+/** Step ids of a definition (instances add suffixes: see protocol/job-events.ts). */
+export { STEP_ID_PATTERN } from '../../protocol/pipeline-definition.ts';
 
 /** A helper for step specs: `step('outline', [], 'inference', (ctx) => ...)`. */
 export function step<I>(id: string, after: readonly string[], activity: ActivityType, build: (ctx: PipelineContext<I>) => Activity): StepSpec<I> {

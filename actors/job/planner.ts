@@ -12,6 +12,7 @@ import { requestIdFor, type PriceTable } from '../ports/index.ts';
 import type { JobEffect, InferenceCall, ServiceTask } from './effects.ts';
 import type { Activity, AnyPipeline, PipelineContext, StepSpec } from './pipeline.ts';
 import { nextRetryAt } from './retry-policy.ts';
+import { compiledPipeline } from './definitions/compile.ts';
 import { evolve, isBusy, isTerminal, type JobState, type StepState } from './state.ts';
 
 export type { PriceTable };
@@ -70,6 +71,7 @@ export function contextFor(state: JobState, pipeline: AnyPipeline): PipelineCont
     input,
     targetDocId: created.targetDocId,
     model: created.model,
+    state,
     has: (id) => state.steps.get(id)?.status === 'succeeded',
     output: (id, schema) => {
       const s = state.steps.get(id);
@@ -79,14 +81,17 @@ export function contextFor(state: JobState, pipeline: AnyPipeline): PipelineCont
   };
 }
 
+/** The pipeline a job runs: the definition it recorded at creation, else the catalog's pipeline of its kind. */
 export function pipelineOf(state: JobState, env: EngineEnv): AnyPipeline {
+  const recorded = state.created?.pipeline;
+  if (recorded !== undefined) return compiledPipeline(recorded.definition);
   const kind = state.created?.kind ?? '';
   const pipeline = env.pipelines.get(kind);
   if (pipeline === undefined) throw new Error(`job ${state.id} has kind ${kind}, which no pipeline serves`);
   return pipeline;
 }
 
-function specOf(state: JobState, pipeline: AnyPipeline, stepId: string): StepSpec<unknown> {
+export function specOf(state: JobState, pipeline: AnyPipeline, stepId: string): StepSpec<unknown> {
   const spec = pipeline.steps(contextFor(state, pipeline)).find((s) => s.id === stepId);
   if (spec === undefined) throw new Error(`pipeline ${pipeline.kind} has no step ${stepId}`);
   return spec;
@@ -107,12 +112,15 @@ function describe(err: unknown): string {
 
 /** Stops everything in flight: cancels model calls, aborts local activities. Call before the terminal event. */
 export function stopInFlight(d: Draft): void {
-  for (const s of d.state.steps.values()) {
-    if (s.status !== 'running') continue;
-    if (s.activity === 'inference' && s.requestId !== null) d.effect({ type: 'cancel-inference', step: s.id, requestId: s.requestId });
-    else if (s.activity === 'artifact' || s.activity === 'document-write' || s.activity === 'object-read') d.effect({ type: 'abort-step', step: s.id });
-    else if (s.activity === 'service') cancelService(d, s);
-  }
+  for (const s of d.state.steps.values()) stopStep(d, s);
+}
+
+/** Stops one step's work if it is running (containers have none of their own). */
+export function stopStep(d: Draft, s: StepState): void {
+  if (s.status !== 'running') return;
+  if (s.activity === 'inference' && s.requestId !== null) d.effect({ type: 'cancel-inference', step: s.id, requestId: s.requestId });
+  else if (s.activity === 'artifact' || s.activity === 'document-write' || s.activity === 'object-read') d.effect({ type: 'abort-step', step: s.id });
+  else if (s.activity === 'service') cancelService(d, s);
 }
 
 /** Tells the workers of a running service step to stop (nothing when its activity can no longer be built: no task was ever published for it). */
@@ -148,13 +156,34 @@ export function failJob(d: Draft, step: string | null, error: JobError, attempts
   d.emit({ type: 'job-failed', v: 1, at: d.now, step, error, attempts });
 }
 
-/** Records a failed attempt, then schedules the retry or fails the job. */
+/** The step's spec, or null when the pipeline no longer lists it (a superseded instance) or cannot plan. */
+function currentSpec(d: Draft, stepId: string): StepSpec<unknown> | null {
+  try {
+    return specOf(d.state, pipelineOf(d.state, d.env), stepId);
+  } catch {
+    // Absent from the plan: the job's policy and 'fail' apply, as for steps of built-in pipelines.
+    return null;
+  }
+}
+
+/** Records a failed attempt, then schedules the retry or applies the step's onFailure (fail the job by default). */
 export function attemptFailed(d: Draft, s: StepState, error: JobError, usage: Usage | null, terminal: boolean): void {
-  const policy = requirePolicy(d.state);
+  const spec = currentSpec(d, s.id);
+  const policy = spec?.retry ?? requirePolicy(d.state);
   const retryAt = nextRetryAt(s.attempt, d.now, policy, d.env.random(), terminal);
   d.emit({ type: 'step-attempt-failed', v: 1, at: d.now, step: s.id, attempt: s.attempt, error, usage, retryAt });
   if (retryAt !== null) {
     d.effect({ type: 'arm-timer', timer: 'retry', step: s.id, attempt: s.attempt, at: retryAt });
+    return;
+  }
+  const onFailure = spec?.onFailure ?? 'fail';
+  if (onFailure === 'skip') {
+    d.emit({ type: 'step-skipped', v: 1, at: d.now, step: s.id, activity: s.activity, reason: 'failed' });
+    return;
+  }
+  if (onFailure === 'container') return; // the map or loop it belongs to settles as failed
+  if (typeof onFailure === 'object') {
+    d.emit({ type: 'step-skipped', v: 1, at: d.now, step: s.id, activity: s.activity, reason: 'diverted' });
     return;
   }
   const why = terminal ? 'a terminal error' : `${s.attempt} attempt${s.attempt === 1 ? '' : 's'}`;
@@ -210,6 +239,10 @@ export function runEffects(d: Draft, s: StepState, activity: Activity): void {
       d.effect({ type: 'run-service', step: s.id, attempt: s.attempt, task: serviceTask(d, s.id, s.attempt, activity) });
       return;
     case 'tool':
+    case 'emit':
+    case 'choice':
+    case 'map':
+    case 'loop':
     case 'approval':
       return;
     default: {
@@ -230,8 +263,10 @@ export function startStep(d: Draft, stepId: string, attempt: number): void {
     return;
   }
   const policy = requirePolicy(d.state);
+  const timeoutMs = currentSpec(d, stepId)?.timeoutMs ?? policy.stepTimeoutMs;
   // A service task may wait for a worker as long as it takes (the job shows waiting-for-worker); its clocks start at the claim.
-  const timed = activity.type !== 'tool' && activity.type !== 'approval' && activity.type !== 'service';
+  // Containers wait for their instances, which have deadlines of their own.
+  const timed = !UNTIMED.has(activity.type);
   d.emit({
     type: 'step-started',
     v: 1,
@@ -240,9 +275,9 @@ export function startStep(d: Draft, stepId: string, attempt: number): void {
     activity: activity.type,
     attempt,
     requestId: activity.type === 'inference' ? requestIdFor(d.state.id, stepId, attempt) : null,
-    deadlineAt: timed ? d.now + policy.stepTimeoutMs : null,
+    deadlineAt: timed ? d.now + timeoutMs : null,
   });
-  if (activity.type === 'tool') {
+  if (activity.type === 'tool' || activity.type === 'emit' || activity.type === 'choice') {
     let output: unknown;
     try {
       output = activity.run();
@@ -258,9 +293,46 @@ export function startStep(d: Draft, stepId: string, attempt: number): void {
   if (s !== undefined) runEffects(d, s, activity);
 }
 
-/** Occupies a parallelism slot while it runs. */
-function takesSlot(spec: StepSpec<unknown>): boolean {
-  return spec.activity !== 'approval' && spec.activity !== 'tool';
+const INSTANT: ReadonlySet<string> = new Set(['tool', 'emit', 'choice']);
+const UNTIMED: ReadonlySet<string> = new Set(['tool', 'emit', 'choice', 'approval', 'service', 'map', 'loop']);
+/** Activities that hold no parallelism slot: instant ones, people, and containers (their instances hold slots). */
+const SLOTLESS: ReadonlySet<string> = new Set(['tool', 'emit', 'choice', 'approval', 'map', 'loop']);
+
+/** Done for its dependents: it succeeded, or was skipped. */
+function isDone(s: StepState | undefined): boolean {
+  return s !== undefined && (s.status === 'succeeded' || s.status === 'skipped');
+}
+
+/** Holds a parallelism slot now. */
+function holdsSlot(s: StepState): boolean {
+  return isBusy(s) && !SLOTLESS.has(s.activity);
+}
+
+/** Ends running containers whose instances are all done. @returns whether one ended. */
+function settleContainers(d: Draft, pipeline: AnyPipeline, specs: readonly StepSpec<unknown>[]): boolean {
+  let settled = false;
+  for (const spec of specs) {
+    if (spec.settle === undefined || isTerminal(d.state)) continue;
+    const s = d.state.steps.get(spec.id);
+    if (s === undefined || s.status !== 'running') continue;
+    const outcome = spec.settle(contextFor(d.state, pipeline));
+    if (outcome === null) continue;
+    settled = true;
+    if (outcome.ok) d.emit({ type: 'step-succeeded', v: 1, at: d.now, step: s.id, attempt: s.attempt, output: outcome.output ?? null, usage: null, artifact: null });
+    else attemptFailed(d, s, { code: outcome.code, message: outcome.message }, null, true);
+  }
+  return settled;
+}
+
+/** Skips every handler no failure reached, once nothing else can move. @returns whether one was skipped. */
+function skipUnreachedHandlers(d: Draft, specs: readonly StepSpec<unknown>[]): boolean {
+  let skipped = false;
+  for (const spec of specs) {
+    if (spec.handler === undefined || spec.handler.reached || d.state.steps.has(spec.id)) continue;
+    d.emit({ type: 'step-skipped', v: 1, at: d.now, step: spec.id, activity: spec.activity, reason: 'not-reached' });
+    skipped = true;
+  }
+  return skipped;
 }
 
 /**
@@ -278,25 +350,46 @@ export function plan(d: Draft): void {
       failJob(d, null, { code: 'pipeline-error', message: `pipeline ${pipeline.kind} failed to plan: ${describe(err)}` }, 0);
       return;
     }
+    if (settleContainers(d, pipeline, specs)) continue;
+    if (isTerminal(d.state)) return;
     const policy = requirePolicy(d.state);
-    let slots = policy.maxParallelSteps - [...d.state.steps.values()].filter(isBusy).length;
+    let slots = policy.maxParallelSteps - [...d.state.steps.values()].filter(holdsSlot).length;
+    const groupBusy = new Map<string, number>();
+    for (const spec of specs) {
+      const s = d.state.steps.get(spec.id);
+      if (spec.group !== undefined && s !== undefined && isBusy(s)) groupBusy.set(spec.group.id, (groupBusy.get(spec.group.id) ?? 0) + 1);
+    }
     let started = false;
     for (const spec of specs) {
       if (isTerminal(d.state)) return;
       if (d.state.steps.has(spec.id)) continue;
-      if (!spec.after.every((dep) => d.state.steps.get(dep)?.status === 'succeeded')) continue;
-      if (takesSlot(spec)) {
+      if (spec.handler !== undefined && !spec.handler.reached) continue;
+      if (!spec.after.every((dep) => isDone(d.state.steps.get(dep)))) continue;
+      if (spec.skip !== undefined) {
+        d.emit({ type: 'step-skipped', v: 1, at: d.now, step: spec.id, activity: spec.activity, reason: spec.skip });
+        started = true;
+        break; // what depends on it may be skipped too: plan afresh
+      }
+      if (!SLOTLESS.has(spec.activity)) {
         if (slots <= 0) continue;
+        if (spec.group !== undefined) {
+          const busy = groupBusy.get(spec.group.id) ?? 0;
+          if (busy >= spec.group.maxParallel) continue;
+          groupBusy.set(spec.group.id, busy + 1);
+        }
         slots--;
       }
       startStep(d, spec.id, 1);
       started = true;
+      // An instant step (tool, emit, choice) already ended: what follows may look different now (a branch taken), so plan afresh.
+      if (INSTANT.has(spec.activity)) break;
     }
     if (started) continue;
     if (isTerminal(d.state)) return;
     const live = [...d.state.steps.values()].some((s) => isBusy(s) || s.status === 'waiting-approval');
     if (live) return;
-    const pending = specs.filter((s) => d.state.steps.get(s.id)?.status !== 'succeeded');
+    if (skipUnreachedHandlers(d, specs)) continue;
+    const pending = specs.filter((s) => !isDone(d.state.steps.get(s.id)));
     if (pending.length > 0) {
       const names = pending.map((s) => s.id).slice(0, 5).join(', ');
       failJob(d, null, { code: 'pipeline-stuck', message: `steps ${names} can never start: a dependency is missing` }, 0);

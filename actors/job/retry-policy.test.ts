@@ -30,3 +30,11 @@ test('the last allowed attempt and terminal errors get no retry', () => {
   assert.equal(nextRetryAt(1, 10_000, policy, 0, true), null);
   assert.equal(nextRetryAt(1, 0, { ...policy, maxAttempts: 1 }, 0.5), null);
 });
+
+test('a step may ask for no jitter (exact doubling) or full jitter (anywhere up to the ceiling)', () => {
+  const exact = { ...policy, jitter: 'none' as const };
+  assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoffDelayMs(n, exact, 0.7)), [100, 200, 400, 800, 1_000]);
+  const full = { ...policy, jitter: 'full' as const };
+  assert.equal(backoffDelayMs(3, full, 0), 0);
+  assert.equal(backoffDelayMs(3, full, 0.5), 200);
+});

@@ -107,7 +107,7 @@ export class JobSimulation {
         const key = `jobs/${this.state.id}/${e.step}/${e.name}`;
         outcome = { ok: true, output: { key }, artifact: { step: e.step, name: e.name, key, contentType: e.contentType, bytes: e.body.length } };
       } else if (e.type === 'write-document') {
-        outcome = { ok: true, output: { chars: e.text.length }, artifact: null };
+        outcome = { ok: true, output: { docId: e.docId, root: e.root, chars: e.text.length }, artifact: null };
       } else if (e.type === 'read-object') {
         const text = this.objects.get(e.key);
         outcome =
@@ -143,8 +143,19 @@ export class JobSimulation {
     this.apply(decideCancel(this.state, { by, reason: null }, this.env()));
   }
 
-  approve(approved: boolean, step: string | null = null): void {
-    this.apply(decideApprove(this.state, { by: 'alice', approved, step, comment: null }, this.env()));
+  approve(approved: boolean, step: string | null = null, comment: string | null = null): void {
+    this.apply(decideApprove(this.state, { by: 'alice', approved, step, comment }, this.env()));
+  }
+
+  /** Service tasks published and not yet finished, oldest first. */
+  tasks(): Extract<JobEffect, { type: 'run-service' }>[] {
+    return this.effects.flatMap((e) => (e.type === 'run-service' ? [e] : []));
+  }
+
+  /** A worker's outcome for a published task (as the actor's shell reports it). */
+  finishTask(task: Extract<JobEffect, { type: 'run-service' }>, outcome: ActivityOutcome): void {
+    this.take((e) => e === task);
+    this.apply(decideActivityDone(this.state, { step: task.step, attempt: task.attempt, outcome }, this.env()));
   }
 
   /** What a fresh activation does: drop in-memory effects and timers, then recover from the state. */

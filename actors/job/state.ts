@@ -4,7 +4,7 @@
  * and in replays alike. Steps appear in the state when they start; steps of
  * the pipeline that have not started yet live only in the pipeline.
  */
-import type { ArtifactRef, ActivityType, JobError, JobEvent, JobEventOf, Usage } from '../../protocol/job-events.ts';
+import type { ArtifactRef, ActivityType, JobError, JobEvent, JobEventOf, SkipReason, Usage } from '../../protocol/job-events.ts';
 import type { JobStatus, StepStatus } from '../../protocol/job.ts';
 
 export interface StepState {
@@ -26,6 +26,18 @@ export interface StepState {
   /** Every model call the step made, failed attempts included. */
   readonly calls: readonly Usage[];
   readonly artifact: ArtifactRef | null;
+  /** Why a `skipped` step did not run; null otherwise. */
+  readonly skipReason: SkipReason | null;
+}
+
+/** A revision round a rejection with a comment started (job-revised). */
+export interface Revision {
+  readonly step: string;
+  readonly reenterAt: string;
+  readonly round: number;
+  readonly by: string;
+  readonly comment: string;
+  readonly at: number;
 }
 
 export interface JobState {
@@ -43,10 +55,12 @@ export interface JobState {
   readonly finishedAt: number | null;
   /** When the stuck-job watchdog flagged the job: the time of its last progress; null while it moves. */
   readonly stuckSince: number | null;
+  /** Revision rounds, oldest first. */
+  readonly revisions: readonly Revision[];
 }
 
 export function emptyJobState(id: string): JobState {
-  return { id, lastSeq: 0, created: null, status: 'pending', steps: new Map(), output: null, error: null, updatedAt: 0, finishedAt: null, stuckSince: null };
+  return { id, lastSeq: 0, created: null, status: 'pending', steps: new Map(), output: null, error: null, updatedAt: 0, finishedAt: null, stuckSince: null, revisions: [] };
 }
 
 export function isTerminal(state: JobState): boolean {
@@ -110,6 +124,7 @@ export function evolve(state: JobState, event: JobEvent, seq: number): JobState 
         error: previous?.error ?? null,
         calls: previous?.calls ?? [],
         artifact: null,
+        skipReason: null,
       };
       const steps = withStep(state, step);
       return next({ steps, status: liveStatus(steps) });
@@ -154,6 +169,38 @@ export function evolve(state: JobState, event: JobEvent, seq: number): JobState 
       return next({ status: 'cancelled', error: { code: 'cancelled', message: event.reason ?? `cancelled by ${event.by}` }, finishedAt: at, steps: settleSteps(state, at) });
     case 'job-rejected':
       return next({ status: 'rejected', error: { code: 'rejected', message: event.comment ?? `rejected by ${event.by}` }, finishedAt: at, steps: settleSteps(state, at) });
+    case 'step-skipped': {
+      const previous = state.steps.get(event.step);
+      const steps = withStep(state, {
+        id: event.step,
+        activity: previous?.activity ?? event.activity,
+        status: 'skipped',
+        attempt: previous?.attempt ?? 0,
+        requestId: previous?.requestId ?? null,
+        startedAt: previous?.startedAt ?? at,
+        attemptStartedAt: previous?.attemptStartedAt ?? at,
+        deadlineAt: null,
+        retryAt: null,
+        finishedAt: at,
+        output: null,
+        error: previous?.error ?? null,
+        calls: previous?.calls ?? [],
+        artifact: null,
+        skipReason: event.reason,
+      });
+      return next({ steps, status: liveStatus(steps) });
+    }
+    case 'job-revised': {
+      // The rejected approval is decided ("revise"); instances still running in the re-entered part stop.
+      const s = requireStep(state, event.step, event.type);
+      const steps = withStep(state, { ...s, status: 'succeeded', finishedAt: at, output: { approved: false, by: event.by, comment: event.comment, revised: true } });
+      for (const id of event.cancelled) {
+        const r = steps.get(id);
+        if (r !== undefined) steps.set(id, { ...r, status: 'cancelled', finishedAt: at, deadlineAt: null, retryAt: null });
+      }
+      const revisions = [...state.revisions, { step: event.step, reenterAt: event.reenterAt, round: event.round, by: event.by, comment: event.comment, at }];
+      return next({ steps, revisions, status: liveStatus(steps) });
+    }
     case 'job-stuck':
       // Not progress: updatedAt stays the time of the last event that was.
       return { ...state, lastSeq: seq, stuckSince: event.since };

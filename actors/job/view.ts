@@ -28,6 +28,7 @@ function stepView(s: StepState): JobStepView {
     id: s.id,
     activity: s.activity,
     status: s.status,
+    skipReason: s.skipReason,
     attempt: s.attempt,
     startedAt: iso(s.startedAt),
     finishedAt: iso(s.finishedAt),
@@ -73,6 +74,9 @@ export function jobView(state: JobState): JobView {
     usage: { ...sumUsage(calls), durationMs: Math.max(0, end - c.at) },
     stuck: state.stuckSince !== null,
     stuckSince: iso(state.stuckSince),
+    // Whether a worker is alive is not in the log: the live actor fills these in (service-supervisor.ts).
+    statusDetail: null,
+    waitingForWorker: [],
   };
 }
 

@@ -1,0 +1,163 @@
+/**
+ * What each activity step of a definition does, built for one instance from
+ * its template context: the same inputs give the same activity, so a replay
+ * rebuilds exactly what ran. An `llm` step with an `output` schema takes
+ * only JSON valid against it (anything else is an invalid answer and is
+ * retried); an `emit` step's output is the outbound event `{ type, data }`,
+ * refused for good past MAX_OUTBOUND_EVENT_BYTES.
+ */
+import type { ValidateFunction } from 'ajv';
+import { MAX_OUTBOUND_EVENT_BYTES } from '../../../protocol/outbound-events.ts';
+import { schemaCompiler } from '../../../protocol/pipeline-definition-rules.ts';
+import type { JsonSchema, MapSubStep, PipelineDefaults, StepDefinition } from '../../../protocol/pipeline-definition.ts';
+import type { Activity, ChatMessage } from '../pipeline.ts';
+import { InvalidModelOutputError, parseTextOutput } from '../structured-output.ts';
+import { evaluateCondition } from './conditions.ts';
+import type { InstanceView } from './instances.ts';
+import { renderMapping, renderTemplate, type TemplateContext } from './templates.ts';
+
+/** Bytes an object-read step reads when it does not say. */
+export const DEFAULT_OBJECT_READ_BYTES = 64 * 1024;
+
+const validators = new WeakMap<object, ValidateFunction>();
+
+function outputValidator(schema: JsonSchema): ValidateFunction {
+  let v = validators.get(schema);
+  if (v === undefined) {
+    v = schemaCompiler().compile(schema);
+    validators.set(schema, v);
+  }
+  return v;
+}
+
+const FENCE = /^\s*```[a-zA-Z]*\s*\n([\s\S]*?)\n\s*```\s*$/;
+
+/** A JSON answer checked against the step's schema. @throws InvalidModelOutputError naming the first fault. */
+export function parseSchemaOutput(text: string, schema: JsonSchema, what: string): unknown {
+  const raw = (FENCE.exec(text)?.[1] ?? text).trim();
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new InvalidModelOutputError(`${what}: the model's answer is not JSON`, { cause: err });
+  }
+  const validate = outputValidator(schema);
+  if (!validate(value)) {
+    const e = validate.errors?.[0];
+    throw new InvalidModelOutputError(`${what}: ${e?.instancePath || 'answer'} ${e?.message ?? 'is invalid'}`);
+  }
+  return value;
+}
+
+/** What building one instance needs besides the step. */
+export interface BuildScope {
+  readonly instanceId: string;
+  readonly view: InstanceView;
+  readonly context: TemplateContext;
+  readonly defaults: PipelineDefaults;
+  /** The job's step timeout, for a service step that names no start-to-close time. */
+  readonly stepTimeoutMs: number;
+}
+
+/** Characters the job's earlier document writes into the same document root put there (the writer resumes after them). */
+function offsetFor(scope: BuildScope, docId: string, root: string): number {
+  const self = scope.view.stateOf(scope.instanceId);
+  let offset = 0;
+  for (const s of scope.view.state.steps.values()) {
+    if (s.id === scope.instanceId || s.activity !== 'document-write' || s.status !== 'succeeded') continue;
+    if (self !== undefined && (s.finishedAt ?? Infinity) > self.startedAt) continue;
+    const out = s.output as { docId?: unknown; root?: unknown; chars?: unknown } | null;
+    if (out?.docId === docId && out.root === root && typeof out.chars === 'number') offset += out.chars;
+  }
+  return offset;
+}
+
+/**
+ * The activity of an activity step (llm, service, document-write, artifact,
+ * object-read, emit) or a control step (approval, choice, map, loop).
+ * @throws Error when a template's result cannot be used (no target document, say).
+ */
+export function buildActivity(step: StepDefinition | MapSubStep, scope: BuildScope): Activity {
+  const ctx = scope.context;
+  const what = scope.instanceId;
+  switch (step.type) {
+    case 'llm': {
+      const messages: ChatMessage[] = [];
+      if (step.prompt.system !== undefined) messages.push({ role: 'system', content: renderTemplate(step.prompt.system, ctx) });
+      messages.push({ role: 'user', content: renderTemplate(step.prompt.user, ctx) });
+      const model = step.model ?? scope.defaults.model;
+      const maxTokens = step.maxTokens ?? scope.defaults.maxTokens;
+      const temperature = step.temperature ?? scope.defaults.temperature;
+      const schema = step.output;
+      return {
+        type: 'inference',
+        messages,
+        ...(model === undefined ? {} : { model }),
+        ...(maxTokens === undefined ? {} : { maxTokens }),
+        ...(temperature === undefined ? {} : { temperature }),
+        ...(schema === undefined ? {} : { responseFormat: 'json' as const }),
+        parse: (text) => (schema === undefined ? parseTextOutput(text, what) : parseSchemaOutput(text, schema, what)),
+      };
+    }
+    case 'service':
+      return {
+        type: 'service',
+        queue: step.queue,
+        input: renderMapping(step.input ?? null, ctx),
+        startToCloseMs: step.startToCloseMs ?? step.timeoutMs ?? scope.defaults.timeoutMs ?? scope.stepTimeoutMs,
+        heartbeatTimeoutMs: step.heartbeatTimeoutMs ?? null,
+      };
+    case 'document-write': {
+      const docId = step.docId === undefined ? scope.view.state.created?.targetDocId ?? null : renderTemplate(step.docId, ctx);
+      if (docId === null || docId === '') throw new Error(`${what}: no document to write into (the job has no target document and the step names none)`);
+      const root = step.root ?? 'content';
+      return { type: 'document-write', docId, root, text: renderTemplate(step.text, ctx), offset: offsetFor(scope, docId, root) };
+    }
+    case 'artifact': {
+      const text = typeof step.body === 'string';
+      const body = text ? renderTemplate(step.body as string, ctx) : JSON.stringify(renderMapping(step.body, ctx), null, 2);
+      return { type: 'artifact', name: step.name, contentType: step.contentType ?? (text ? 'text/plain; charset=utf-8' : 'application/json'), body };
+    }
+    case 'object-read':
+      return { type: 'object-read', key: renderTemplate(step.key, ctx), maxBytes: step.maxBytes ?? DEFAULT_OBJECT_READ_BYTES };
+    case 'emit':
+      return {
+        type: 'emit',
+        run: () => {
+          const event = { type: step.event, data: renderMapping(step.data ?? {}, ctx) };
+          const bytes = Buffer.byteLength(JSON.stringify(event), 'utf8');
+          if (bytes > MAX_OUTBOUND_EVENT_BYTES) throw new Error(`${what}: event ${step.event} is ${bytes} bytes, over ${MAX_OUTBOUND_EVENT_BYTES}`);
+          return event;
+        },
+      };
+    case 'approval':
+      return { type: 'approval' };
+    case 'choice':
+      return {
+        type: 'choice',
+        run: () => {
+          const index = step.branches.findIndex((b) => evaluateCondition(b.when, ctx));
+          const taken = index === -1 ? (step.default ?? []) : (step.branches[index]?.next ?? []);
+          return { branch: index === -1 ? 'default' : index, next: [...taken] };
+        },
+      };
+    case 'map':
+      return { type: 'map' };
+    case 'loop':
+      return { type: 'loop' };
+    default: {
+      const never: never = step;
+      throw new Error(`unhandled step type ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The activity type a step records. */
+export function activityTypeOf(step: StepDefinition | MapSubStep): Activity['type'] {
+  switch (step.type) {
+    case 'llm':
+      return 'inference';
+    default:
+      return step.type;
+  }
+}

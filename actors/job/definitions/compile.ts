@@ -1,0 +1,225 @@
+/**
+ * Compiles a validated pipeline definition into the engine's Pipeline: its
+ * steps, as a pure and monotonic function of the job's state, are the
+ * instances that exist now (top-level steps in their revision round, the
+ * iterations of running loops, the items of running maps), each with its
+ * dependencies, retry policy, timeout, onFailure, and whether it is to be
+ * skipped (a branch not taken, nothing left to wait on) or is a handler that
+ * runs only when a failure goes to it. Containers (map, loop) end as their
+ * `settle` says once their instances are done.
+ */
+import { z } from 'zod';
+import { schemaCompiler } from '../../../protocol/pipeline-definition-rules.ts';
+import {
+  MAX_MAP_ITEMS,
+  validatePipelineDefinition,
+  type LoopStep,
+  type MapStep,
+  type PipelineDefinition,
+  type StepDefinition,
+} from '../../../protocol/pipeline-definition.ts';
+import type { AnyPipeline, ContainerSettlement, PipelineContext, StepRetryPolicy, StepSpec } from '../pipeline.ts';
+import type { StepState } from '../state.ts';
+import { activityTypeOf, buildActivity } from './activities.ts';
+import { evaluateCondition } from './conditions.ts';
+import { InstanceView } from './instances.ts';
+import { shapeOf, type DefinitionShape } from './shape.ts';
+import { lookupPath, renderMapping } from './templates.ts';
+
+type Ctx = PipelineContext<unknown>;
+type Spec = StepSpec<unknown>;
+
+function isDone(s: StepState | undefined): boolean {
+  return s !== undefined && (s.status === 'succeeded' || s.status === 'skipped');
+}
+
+/** The job's input checked against the definition's JSON Schema, with the defaults it declares applied (on a copy). */
+function inputSchema(def: PipelineDefinition): z.ZodType<unknown, z.ZodTypeDef, unknown> {
+  const validate = schemaCompiler().compile(def.input);
+  return z.unknown().transform((raw, ctx) => {
+    const value: unknown = structuredClone(raw ?? null);
+    if (validate(value)) return value;
+    for (const e of validate.errors ?? []) {
+      const path = e.instancePath.split('/').slice(1);
+      const extra = e.keyword === 'additionalProperties' ? [(e.params as { additionalProperty?: string }).additionalProperty ?? ''] : [];
+      ctx.addIssue({ code: 'custom', path: [...path, ...extra], message: e.keyword === 'additionalProperties' ? 'unknown field' : (e.message ?? 'is invalid') });
+    }
+    return z.NEVER;
+  });
+}
+
+class Compiled {
+  readonly shape: DefinitionShape;
+  constructor(readonly def: PipelineDefinition) {
+    this.shape = shapeOf(def);
+  }
+
+  private retryOf(step: StepDefinition | MapStep['step'], ctx: Ctx): StepRetryPolicy | undefined {
+    const r = { ...this.def.defaults?.retry, ...step.retry };
+    const policy = ctx.state.created?.policy;
+    if (Object.keys(r).length === 0 || policy === undefined) return undefined;
+    const retryBaseMs = r.backoffMs ?? policy.retryBaseMs;
+    return { maxAttempts: r.attempts ?? policy.maxAttempts, retryBaseMs, retryMaxMs: r.maxBackoffMs ?? Math.max(policy.retryMaxMs, retryBaseMs), jitter: r.jitter ?? 'equal' };
+  }
+
+  private spec(step: StepDefinition | MapStep['step'], id: string, after: string[], ctx: Ctx, reader: StepDefinition | null, extra: Record<string, unknown> = {}): Spec {
+    const timeoutMs = step.timeoutMs ?? this.def.defaults?.timeoutMs;
+    const retry = this.retryOf(step, ctx);
+    return {
+      id,
+      after,
+      activity: activityTypeOf(step),
+      ...(retry === undefined ? {} : { retry }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      build: (c) => {
+        const view = new InstanceView(this.shape, c.state);
+        return buildActivity(step, {
+          instanceId: id,
+          view,
+          context: view.context(c.input, reader, extra),
+          defaults: this.def.defaults ?? {},
+          stepTimeoutMs: c.state.created?.policy.stepTimeoutMs ?? 60_000,
+        });
+      },
+    };
+  }
+
+  steps(ctx: Ctx): Spec[] {
+    const view = new InstanceView(this.shape, ctx.state);
+    const out: Spec[] = [];
+    for (const step of this.shape.top) {
+      const id = view.topId(step.id);
+      const choices = this.shape.choicesNaming.get(step.id) ?? [];
+      const after = [...(step.after ?? []).map((d) => view.topId(d)), ...choices.map((c) => view.topId(c.id))];
+      const notTaken = choices.some((c) => {
+        const s = view.stateOf(view.topId(c.id));
+        return s?.status === 'succeeded' && !((s.output as { next?: string[] } | null)?.next ?? []).includes(step.id);
+      });
+      const unreachable = after.length > 0 && after.every((d) => {
+        const s = view.stateOf(d);
+        return s?.status === 'skipped' && s.skipReason !== 'failed';
+      });
+      const handler = this.shape.failingInto.has(step.id) ? { reached: view.failureInto(step.id) !== null } : undefined;
+      const onFailure = step.onFailure ?? 'fail';
+      out.push({
+        ...this.spec(step, id, after, ctx, step),
+        onFailure,
+        ...(notTaken ? { skip: 'branch-not-taken' as const } : unreachable ? { skip: 'unreachable' as const } : {}),
+        ...(handler === undefined ? {} : { handler }),
+        ...(step.type === 'approval' && step.revision !== undefined ? { revision: { reenterAt: step.revision.reenterAt } } : {}),
+        ...(step.type === 'map' ? { settle: (c: Ctx) => this.settleMap(step, c) } : {}),
+        ...(step.type === 'loop' ? { settle: (c: Ctx) => this.settleLoop(step, c) } : {}),
+      });
+      if (view.stateOf(id) === undefined) continue;
+      if (step.type === 'map') out.push(...this.mapItems(step, view, ctx).specs);
+      if (step.type === 'loop') out.push(...this.loopIterations(step, view, ctx).specs);
+    }
+    return out;
+  }
+
+  private mapItems(step: MapStep, view: InstanceView, ctx: Ctx): { specs: Spec[]; items: unknown[] | string } {
+    const items = lookupPath(view.context(ctx.input, step), step.over);
+    if (!Array.isArray(items)) return { specs: [], items: `${step.over} is not an array (got ${items === undefined ? 'nothing' : typeof items})` };
+    if (items.length > MAX_MAP_ITEMS) return { specs: [], items: `${step.over} has ${items.length} items, over ${MAX_MAP_ITEMS}` };
+    const group = { id: view.topId(step.id), maxParallel: step.maxParallel ?? MAX_MAP_ITEMS };
+    const specs = items.map((item, i) => ({
+      ...this.spec(step.step, view.itemId(step.id, i + 1), [], ctx, step, { item, index: i + 1, count: items.length }),
+      onFailure: 'container' as const,
+      group,
+    }));
+    return { specs, items };
+  }
+
+  private settleMap(step: MapStep, ctx: Ctx): ContainerSettlement {
+    const view = new InstanceView(this.shape, ctx.state);
+    const { items } = this.mapItems(step, view, ctx);
+    if (typeof items === 'string') return { ok: false, code: 'map-over-invalid', message: `map ${step.id}: ${items}` };
+    const states = items.map((_, i) => view.stateOf(view.itemId(step.id, i + 1)));
+    const failed = states.find((s) => s?.status === 'failed');
+    if (failed !== undefined) return { ok: false, code: failed.error?.code ?? 'item-failed', message: `map ${step.id}: item ${failed.id} failed: ${failed.error?.message ?? 'unknown error'}` };
+    if (!states.every(isDone)) return null;
+    return { ok: true, output: states.map((s) => (s?.status === 'succeeded' ? s.output : null)) };
+  }
+
+  /** The iterations that exist now, and how the loop stands after the last of them. */
+  private loopIterations(step: LoopStep, view: InstanceView, ctx: Ctx): { specs: Spec[]; outcome: ContainerSettlement } {
+    const specs: Spec[] = [];
+    for (let k = 1; ; k++) {
+      const ids = step.steps.map((m) => view.memberId(m.id, step, k));
+      step.steps.forEach((m, j) => {
+        const after = (m.after ?? []).map((d) => view.memberId(d, step, k));
+        specs.push({ ...this.spec(m, ids[j] ?? '', after, ctx, m), onFailure: m.onFailure === 'skip' ? 'skip' : 'container' });
+      });
+      const states = ids.map((id) => view.stateOf(id));
+      const failed = states.find((s) => s?.status === 'failed');
+      if (failed !== undefined) {
+        return { specs, outcome: { ok: false, code: failed.error?.code ?? 'member-failed', message: `loop ${step.id}: ${failed.id} failed: ${failed.error?.message ?? 'unknown error'}` } };
+      }
+      if (!states.every(isDone)) return { specs, outcome: null };
+      const outputs = Object.fromEntries(step.steps.map((m, j) => [m.id, states[j]?.status === 'succeeded' ? states[j]?.output : null]));
+      const until = step.until === undefined ? false : evaluateCondition(step.until, this.iterationContext(step, view, ctx, states));
+      if (until || k >= step.maxIterations) {
+        if (step.until !== undefined && !until) {
+          return { specs, outcome: { ok: false, code: 'loop-exhausted', message: `loop ${step.id}: its condition did not hold after ${k} iteration${k === 1 ? '' : 's'}` } };
+        }
+        return { specs, outcome: { ok: true, output: { iterations: k, outputs } } };
+      }
+    }
+  }
+
+  /** The context `until` sees after an iteration: the members' outputs of that iteration (a later one may exist already on replay). */
+  private iterationContext(step: LoopStep, view: InstanceView, ctx: Ctx, states: readonly (StepState | undefined)[]): Record<string, unknown> {
+    const base = view.context(ctx.input, step);
+    const steps = { ...(base['steps'] as Record<string, unknown>) };
+    step.steps.forEach((m, j) => {
+      const s = states[j];
+      steps[m.id] = { output: s?.status === 'succeeded' ? s.output : undefined, status: s?.status ?? null };
+    });
+    return { ...base, steps };
+  }
+
+  private settleLoop(step: LoopStep, ctx: Ctx): ContainerSettlement {
+    return this.loopIterations(step, new InstanceView(this.shape, ctx.state), ctx).outcome;
+  }
+
+  result(ctx: Ctx): unknown {
+    const view = new InstanceView(this.shape, ctx.state);
+    if (this.def.result !== undefined) return renderMapping(this.def.result, view.context(ctx.input, null));
+    const out: Record<string, unknown> = {};
+    for (const s of this.shape.top) {
+      const st = view.latest(s.id);
+      if (st?.status === 'succeeded') out[s.id] = st.output;
+    }
+    return out;
+  }
+}
+
+/** The engine's Pipeline for a definition that passed validatePipelineDefinition. */
+export function compilePipeline(def: PipelineDefinition): AnyPipeline {
+  const compiled = new Compiled(def);
+  return {
+    kind: def.kind,
+    description: def.description ?? '',
+    input: inputSchema(def),
+    steps: (ctx) => compiled.steps(ctx),
+    result: (ctx) => compiled.result(ctx),
+  };
+}
+
+const cache = new WeakMap<object, AnyPipeline>();
+
+/**
+ * The compiled pipeline of a definition a job recorded, compiled once per
+ * definition object (a job's created event keeps its object for the life of
+ * the activation).
+ * @throws Error when the definition is not valid (a log not written by this engine).
+ */
+export function compiledPipeline(definition: Readonly<Record<string, unknown>>): AnyPipeline {
+  const known = cache.get(definition);
+  if (known !== undefined) return known;
+  const checked = validatePipelineDefinition(definition);
+  if (!checked.ok) throw new Error(`recorded pipeline definition is invalid: ${checked.errors.map((e) => `${e.path} ${e.message}`).join('; ')}`);
+  const pipeline = compilePipeline(checked.definition);
+  cache.set(definition, pipeline);
+  return pipeline;
+}
