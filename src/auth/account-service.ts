@@ -91,6 +91,16 @@ export class AccountService {
     return { user, tokens };
   }
 
+  /** A user by email (compared case-insensitively, as at registration), or null. */
+  async findByEmail(email: string): Promise<UserRecord | null> {
+    const [row] = await this.#db
+      .select({ id: users.id, email: users.email, createdAt: users.createdAt })
+      .from(users)
+      .where(eq(sql`lower(${users.email})`, sql`lower(${email.trim()})`))
+      .limit(1);
+    return row ?? null;
+  }
+
   /** A user by id, or null. */
   async getUser(id: string): Promise<UserRecord | null> {
     const [row] = await this.#db.select({ id: users.id, email: users.email, createdAt: users.createdAt }).from(users).where(eq(users.id, id)).limit(1);

@@ -64,6 +64,8 @@ export interface DocumentServiceDeps {
   readonly objects?: { deletePrefix(prefix: string): Promise<number> } | undefined;
   /** The audit log, when configured. */
   readonly audit?: { record(event: AuditEvent): Promise<void> } | undefined;
+  /** Finds accounts by email, for sharing by email; without it only user ids can be shared with. */
+  readonly users?: { findByEmail(email: string): Promise<{ readonly id: string } | null> } | undefined;
   /** `open`: anyone reads content, as in the collaboration tests (see Config.docAccess). */
   readonly access: 'members' | 'open';
   readonly log: Logger;
@@ -214,6 +216,18 @@ export class DocumentService {
     await this.#audit({ action: 'doc.share', ctx, id, detail: { userId, role, added } });
     const member = (await this.#d.registry.members(id)).find((m) => m.userId === userId) ?? { userId, role, addedAt: new Date(this.#now()) };
     return { added, member };
+  }
+
+  /**
+   * Shares with the account that uses `email` (owners only, checked before
+   * the lookup so non-owners cannot probe which emails have accounts).
+   * @throws DocumentError `user-not-found` (field `email`), `owner-fixed`.
+   */
+  async shareByEmail(ctx: RequestContext, id: DocId, email: string, role: DocRole): Promise<{ added: boolean; member: MemberRecord }> {
+    await this.authorize(ctx.principal, id, 'owner', 'docs:write');
+    const user = this.#d.users === undefined ? null : await this.#d.users.findByEmail(email);
+    if (user === null) throw new DocumentError('user-not-found', 'no account uses that email', { field: 'email' });
+    return this.share(ctx, id, user.id, role);
   }
 
   /**

@@ -16,6 +16,8 @@ import { docsRoutes } from '../http/routes/docs.ts';
 import { jobsRoutes } from '../http/routes/jobs.ts';
 import { objectsRoutes } from '../http/routes/objects.ts';
 import { uploadsRoutes } from '../http/routes/uploads.ts';
+import { webAppRoutes } from '../http/routes/web-app.ts';
+import { lazyWebBundle } from '../http/web-bundle.ts';
 import type { Router } from '../http/router.ts';
 import { jobOwner } from '../jobs/index.ts';
 import type { Logger } from '../log.ts';
@@ -100,5 +102,7 @@ export function apiRoutes(opts: {
   }
   // Signed gateway URLs exist only for the filesystem store; their signature is the authorisation.
   if (objects.signer !== undefined) routes.push({ path: OBJECTS_ROUTE_PATH, router: objectsRoutes({ store: objects.store, signer: objects.signer, uploads }) });
+  // The web app at `/`, built from web/ on its first request.
+  routes.push({ path: '/', router: webAppRoutes({ bundle: lazyWebBundle(log.child({ component: 'web-app' })) }) });
   return routes;
 }

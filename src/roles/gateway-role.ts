@@ -70,6 +70,7 @@ export async function startGatewayRole(opts: {
     objects: opts.objects,
     accessEvents: natsAccessEvents(nc),
     audit: auth.audit,
+    users: { findByEmail: (email) => auth.accounts.findByEmail(email) },
     access: config.docAccess,
     log: gwLog.child({ component: 'documents' }),
   });

@@ -10,6 +10,7 @@ import { parseActorId } from '../../../protocol/ids.ts';
 import type { AuthEnv } from '../../auth/principal.ts';
 import type { DocumentService } from '../../documents/document-service.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
+import { safeText } from '../safe-text.ts';
 import { docIdSchema, docRoleSchema, memberJson, memberSchema } from './doc-schemas.ts';
 
 const memberParams = z.object({
@@ -17,6 +18,10 @@ const memberParams = z.object({
   userId: z.string().uuid().openapi({ param: { name: 'userId', in: 'path' }, description: 'The user to share with' }),
 });
 const shareSchema = z.object({ role: docRoleSchema }).strict().openapi('ShareDocument');
+const shareByEmailSchema = z
+  .object({ email: safeText().trim().min(3).max(320).email(), role: docRoleSchema })
+  .strict()
+  .openapi('ShareDocumentByEmail');
 const membersSchema = z.object({ members: z.array(memberSchema) }).openapi('DocumentMembers');
 
 /** The members routes, mounted by docsRoutes. */
@@ -61,6 +66,31 @@ export function docMembersRoutes(deps: { service: DocumentService; authenticate:
       const { id, userId } = c.req.valid('param');
       const { role } = c.req.valid('json');
       const { added, member } = await service.share({ principal: c.get('principal'), ip: c.get('clientIp') }, parseActorId(id), userId, role);
+      return added ? c.json(memberJson(member), 201) : c.json(memberJson(member), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/members',
+      tags: ['docs'],
+      summary: 'Share with the account that uses an email, or change its role (owners)',
+      security: SECURITY,
+      middleware: auth,
+      request: {
+        params: z.object({ id: docIdSchema.openapi({ param: { name: 'id', in: 'path' } }) }),
+        body: { required: true, content: { 'application/json': { schema: shareByEmailSchema } } },
+      },
+      responses: {
+        200: jsonContent(memberSchema, 'Role changed'),
+        201: jsonContent(memberSchema, 'Shared'),
+        ...errorResponses(400, 401, 403, 404, 409, 429),
+      },
+    }),
+    async (c) => {
+      const { email, role } = c.req.valid('json');
+      const { added, member } = await service.shareByEmail({ principal: c.get('principal'), ip: c.get('clientIp') }, parseActorId(c.req.valid('param').id), email, role);
       return added ? c.json(memberJson(member), 201) : c.json(memberJson(member), 200);
     },
   );
