@@ -1,11 +1,14 @@
 /**
  * The events of an agent session's durable log (JetStream subject
- * log.agent.<id-token> in stream LOOM_AGENT_LOG, one event per message,
- * JSON). The session actor is their only writer; the same bytes are
+ * log.agent.<id-token> in stream LOOM_AGENT_LOG, JSON). A log entry holds
+ * the events of one decision: a single event object, or an array of up to
+ * AGENT_EVENTS_PER_ENTRY events (one append per step boundary instead of one
+ * per event). The session actor is their only writer; each event is
  * published live on event.agent.<id-token>.<type> with a Loom-Seq header
- * carrying the log sequence, which is the event id clients resume from
- * (SSE Last-Event-ID, /ws `lastEventId`). The session's state is the fold
- * of these events; the PostgreSQL row is a projection of it.
+ * carrying its event id, entry sequence × AGENT_EVENTS_PER_ENTRY + index in
+ * the entry, which clients resume from (SSE Last-Event-ID, /ws
+ * `lastEventId`). The session's state is the fold of these events; the
+ * PostgreSQL row is a projection of it.
  *
  * Every event carries `v` (layout version) and `at` (ms since the epoch,
  * when the actor decided it). Decoders reject unknown versions.
@@ -219,9 +222,52 @@ export function encodeAgentEvent(event: AgentEvent): Uint8Array {
 }
 
 /**
- * Decodes one log entry or live event body.
+ * Decodes one live event body (or a log entry of one event).
  * @throws ProtocolError `malformed-message` naming the fault (unknown type or version included).
  */
 export function decodeAgentEvent(body: Uint8Array): AgentEvent {
   return decodeJson(body, agentEventSchema, 'agent event');
+}
+
+/** Most events in one log entry; an event's id leaves this much room per entry. */
+export const AGENT_EVENTS_PER_ENTRY = 64;
+
+/** The id clients see (and resume after) for the `index`th event of the entry at `entrySeq`. */
+export function agentEventId(entrySeq: number, index: number): number {
+  if (!Number.isInteger(index) || index < 0 || index >= AGENT_EVENTS_PER_ENTRY) throw new RangeError(`event index ${index} outside an entry`);
+  return entrySeq * AGENT_EVENTS_PER_ENTRY + index;
+}
+
+/** The log entry an event id lies in (0: before the first entry). */
+export function agentEntrySeqOf(eventId: number): number {
+  return Math.floor(eventId / AGENT_EVENTS_PER_ENTRY);
+}
+
+/** Encodes one log entry of 1..AGENT_EVENTS_PER_ENTRY events from their encoded bodies (a lone event stays a plain object). */
+export function encodeAgentEntry(bodies: readonly Uint8Array[]): Uint8Array {
+  if (bodies.length === 0 || bodies.length > AGENT_EVENTS_PER_ENTRY) throw new RangeError(`an agent log entry holds 1..${AGENT_EVENTS_PER_ENTRY} events, not ${bodies.length}`);
+  if (bodies.length === 1 && bodies[0] !== undefined) return bodies[0];
+  // A JSON array of the bodies: `[` body `,` body … `]`.
+  const out = new Uint8Array(bodies.reduce((n, b) => n + b.byteLength + 1, 1));
+  let at = 0;
+  bodies.forEach((b, i) => {
+    out[at] = i === 0 ? OPEN_BRACKET : COMMA;
+    out.set(b, at + 1);
+    at += b.byteLength + 1;
+  });
+  out[at] = CLOSE_BRACKET;
+  return out;
+}
+
+const OPEN_BRACKET = 0x5b;
+const COMMA = 0x2c;
+const CLOSE_BRACKET = 0x5d;
+const agentEventsSchema = z.array(agentEventSchema).min(1).max(AGENT_EVENTS_PER_ENTRY);
+
+/**
+ * Decodes one log entry into its events, in order.
+ * @throws ProtocolError `malformed-message` naming the fault.
+ */
+export function decodeAgentEntry(body: Uint8Array): AgentEvent[] {
+  return body[0] === OPEN_BRACKET ? decodeJson(body, agentEventsSchema, 'agent log entry') : [decodeAgentEvent(body)];
 }

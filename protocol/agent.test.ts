@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeAgentEvent, encodeAgentEvent, type AgentEvent } from './agent-events.ts';
+import {
+  agentEntrySeqOf,
+  agentEventId,
+  decodeAgentEntry,
+  decodeAgentEvent,
+  encodeAgentEntry,
+  encodeAgentEvent,
+  AGENT_EVENTS_PER_ENTRY,
+  type AgentEvent,
+} from './agent-events.ts';
 import { AGENT_LIMITS, agentMessageRequestSchema, approveAgentRequestSchema, cancelAgentRequestSchema, decodeAgentCommand, startAgentRequestSchema } from './agent.ts';
 import { ProtocolError } from './errors.ts';
 import { parseActorId } from './ids.ts';
@@ -91,4 +100,21 @@ test('agent events round-trip and unknown types or versions are refused', () => 
   assert.deepEqual(decodeAgentEvent(encodeAgentEvent(event)), event);
   assert.throws(() => decodeAgentEvent(encodeJson({ ...event, v: 2 })), ProtocolError);
   assert.throws(() => decodeAgentEvent(encodeJson({ ...event, type: 'teleported' })), ProtocolError);
+});
+
+test('a log entry holds one event as a plain object or several as an array; event ids leave room for each', () => {
+  const started: AgentEvent = { type: 'turn-started', v: 1, at: 1, turnId: 't1', content: 'hello' };
+  const call: AgentEvent = { type: 'model-call-started', v: 1, at: 1, turnId: 't1', step: 1, purpose: 'answer', requestId: 'r1', deadlineAt: 9 };
+  const one = encodeAgentEntry([encodeAgentEvent(started)]);
+  assert.deepEqual(decodeAgentEntry(one), [started]);
+  assert.deepEqual(decodeAgentEvent(one), started, 'a one-event entry reads as the event it always was');
+  assert.deepEqual(decodeAgentEntry(encodeAgentEntry([encodeAgentEvent(started), encodeAgentEvent(call)])), [started, call]);
+  assert.throws(() => encodeAgentEntry([]), RangeError);
+  assert.throws(() => encodeAgentEntry(Array.from({ length: AGENT_EVENTS_PER_ENTRY + 1 }, () => encodeAgentEvent(started))), RangeError);
+  assert.throws(() => decodeAgentEntry(encodeJson([])), /agent log entry/);
+  assert.throws(() => decodeAgentEntry(encodeJson([started, { ...call, v: 2 }])), /agent log entry: 1\.v/);
+  // Ids grow with the entry, then the index inside it, and map back to their entry.
+  assert.ok(agentEventId(7, AGENT_EVENTS_PER_ENTRY - 1) < agentEventId(8, 0));
+  assert.deepEqual([agentEntrySeqOf(agentEventId(7, 0)), agentEntrySeqOf(agentEventId(7, 5)), agentEntrySeqOf(0)], [7, 7, 0]);
+  assert.throws(() => agentEventId(7, AGENT_EVENTS_PER_ENTRY), RangeError);
 });

@@ -10,9 +10,9 @@
  * `model-deadline`, `submit-failed` and `projection-retry`.
  *
  * Each message is decided by a pure function (engine.ts) into events and
- * effects. The shell appends the events one by one to the log with the
+ * effects. The shell appends a decision's events as one log entry with the
  * expected-last-sequence check (a stale owner is fenced out and steps
- * down), publishes each on event.agent.<id>.<type> with its sequence (and
+ * down), publishes each on event.agent.<id>.<type> with its event id (and
  * `status` when the status changed), then performs the effects: model calls
  * go to the inference queue at `interactive` priority and come back as
  * commands; tools run through the ToolRunner beside the mailbox and come
@@ -35,7 +35,7 @@ import {
   type AgentSessionView,
   type AgentStatusEvent,
 } from '../../protocol/agent.ts';
-import { agentToolResultSchema, encodeAgentEvent } from '../../protocol/agent-events.ts';
+import { agentEntrySeqOf, agentEventId, agentToolResultSchema, encodeAgentEntry, encodeAgentEvent, AGENT_EVENTS_PER_ENTRY } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { checkVersion, HEADERS } from '../../protocol/headers.ts';
 import { decodeInferenceResult } from '../../protocol/inference.ts';
@@ -205,14 +205,24 @@ export class AgentActor implements ActorInstance {
     }
   }
 
-  /** Appends the draft's events (fenced), publishes them, then performs its effects. */
+  /**
+   * Appends the draft's events (fenced) as one log entry (several past
+   * AGENT_EVENTS_PER_ENTRY), publishes each with its event id, then performs
+   * the draft's effects.
+   */
   private async commit(draft: Draft): Promise<void> {
     const before = sessionStatus(this.state);
-    for (const event of draft.events) {
-      const body = encodeAgentEvent(event);
-      const seq = await appendOrStepDown(() => this.deps.log.append(this.ctx.id, body, this.state.lastSeq), (err) => err instanceof AgentLogFencingError, 'agent log');
-      this.state = evolve(this.state, event, seq);
-      this.ctx.publish(event.type, body, { [HEADERS.seq]: String(seq) });
+    for (let from = 0; from < draft.events.length; from += AGENT_EVENTS_PER_ENTRY) {
+      const events = draft.events.slice(from, from + AGENT_EVENTS_PER_ENTRY);
+      const bodies = events.map(encodeAgentEvent);
+      const entry = encodeAgentEntry(bodies);
+      const expected = agentEntrySeqOf(this.state.lastSeq);
+      const entrySeq = await appendOrStepDown(() => this.deps.log.append(this.ctx.id, entry, expected), (err) => err instanceof AgentLogFencingError, 'agent log');
+      events.forEach((event, i) => {
+        const id = agentEventId(entrySeq, i);
+        this.state = evolve(this.state, event, id);
+        this.ctx.publish(event.type, bodies[i] ?? encodeAgentEvent(event), { [HEADERS.seq]: String(id) });
+      });
     }
     if (draft.events.length > 0) {
       const status = sessionStatus(this.state);
@@ -226,13 +236,14 @@ export class AgentActor implements ActorInstance {
   }
 
   /**
-   * Queues a projection write when what the row shows changed (status, turns,
-   * usage, title), not for every event: a step appends several events, and the
-   * row's `last_seq` may trail the log between such changes.
+   * Queues a projection write when the session's status, turns or title
+   * changed, not for every decision: the row is written when a turn starts
+   * (it must then show that the session needs a host) and when it ends, and
+   * its usage and `last_seq` trail the log in between.
    */
   private markProjection(force = false): void {
     const s = this.state;
-    const key = `${sessionStatus(s)}|${s.turnCount}|${s.usage.calls}|${s.title ?? ''}`;
+    const key = `${sessionStatus(s)}|${s.turnCount}|${s.title ?? ''}`;
     if (!force && key === this.projectedKey) return;
     this.projectedKey = key;
     this.projection.mark(s);

@@ -1,6 +1,6 @@
 /** The `agent` actor kind: an activation replays the session's log, then recovers in-flight work as its first message. */
 import type { ActorDefinition } from '../actor.ts';
-import { decodeAgentEvent } from '../../protocol/agent-events.ts';
+import { agentEventId, decodeAgentEntry } from '../../protocol/agent-events.ts';
 import { AgentActor, type AgentActorDeps } from './agent-actor.ts';
 import { emptyAgentState, evolve, type AgentState } from './state.ts';
 
@@ -9,7 +9,11 @@ export type { AgentActorDeps } from './agent-actor.ts';
 /** Folds a session's whole log. @throws when the log cannot be read or holds an event the fold refuses. */
 export async function replayAgentSession(id: string, deps: Pick<AgentActorDeps, 'log'>, signal?: AbortSignal): Promise<AgentState> {
   let state = emptyAgentState(id);
-  for await (const entry of deps.log.readAfter(id, 0, signal)) state = evolve(state, decodeAgentEvent(entry.body), entry.seq);
+  for await (const entry of deps.log.readAfter(id, 0, signal)) {
+    decodeAgentEntry(entry.body).forEach((event, i) => {
+      state = evolve(state, event, agentEventId(entry.seq, i));
+    });
+  }
   return state;
 }
 

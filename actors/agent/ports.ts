@@ -7,18 +7,18 @@
 import type { AgentStatus, AgentUsage } from '../../protocol/agent.ts';
 import type { AgentModelCall } from './effects.ts';
 
-/** One durable entry of a session's event log. */
+/** One durable entry of a session's event log: the events of one decision. */
 export interface AgentLogEntry {
-  /** Position in the log; strictly increasing per session. It is the event's id for clients. */
+  /** Position in the log; strictly increasing per session. Its events' ids derive from it (agentEventId). */
   readonly seq: number;
-  /** An encoded AgentEvent (protocol/agent-events.ts). */
+  /** The encoded events (encodeAgentEntry, protocol/agent-events.ts). */
   readonly body: Uint8Array;
 }
 
 /** The durable, per-session, append-only event log. */
 export interface AgentLog {
   /**
-   * Appends an encoded event if the session's last entry still is `expectedLastSeq` (0 = none yet).
+   * Appends an encoded entry if the session's last entry still is `expectedLastSeq` (0 = none yet).
    * @returns the new entry's seq.
    * @throws AgentLogFencingError when another writer appended meanwhile.
    */

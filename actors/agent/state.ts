@@ -75,7 +75,7 @@ export interface SummaryState {
 
 export interface AgentState {
   readonly id: string;
-  /** Sequence of the last event folded in (0: empty log). */
+  /** Id of the last event folded in (0: empty log); its log entry is agentEntrySeqOf(lastSeq). */
   readonly lastSeq: number;
   /** The start event; null while the session does not exist. */
   readonly started: AgentEventOf<'session-started'> | null;

@@ -11,6 +11,7 @@ import { checkVersion } from '../../protocol/headers.ts';
 import { decodeTokenDelta, type TokenDelta } from '../../protocol/inference.ts';
 import { decodeJson } from '../../protocol/reply.ts';
 import { followActorEvents, type EventFeedDeps, type EventLogReader, type EventSource, type FeedEnd, type FeedItem } from '../events/index.ts';
+import { agentEventLog } from './agent-event-log.ts';
 
 /** A live-only item: a model token delta or a status change. */
 export type AgentLiveItem = { readonly type: 'token'; readonly token: TokenDelta } | { readonly type: 'status'; readonly status: AgentStatusEvent };
@@ -21,11 +22,11 @@ export interface AgentEventFeedDeps extends EventFeedDeps {
   readonly log: EventLogReader;
 }
 
-/** Agent sessions as the generic follower sees them. */
+/** Agent sessions as the generic follower sees them; `log` reads whole entries. */
 export function agentEventSource(log: EventLogReader): EventSource<AgentEvent, AgentLiveItem> {
   return {
     kind: 'agent',
-    log,
+    log: agentEventLog(log),
     decode: decodeAgentEvent,
     isTerminal: () => false,
     decodeLive: (name, message) => {

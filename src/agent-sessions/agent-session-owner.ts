@@ -1,5 +1,5 @@
 /** Who owns an agent session, read from its first log entry (session-started) without activating it. */
-import { decodeAgentEvent } from '../../protocol/agent-events.ts';
+import { decodeAgentEntry } from '../../protocol/agent-events.ts';
 import type { EventLogReader } from '../events/index.ts';
 
 /** What the gateway reads of session logs: the follower's reads, and the first entry for its owner. */
@@ -15,7 +15,7 @@ export interface AgentLogReader extends EventLogReader {
 export async function agentSessionOwner(log: Pick<AgentLogReader, 'first'>, sessionId: string, signal?: AbortSignal): Promise<string | null> {
   const first = await log.first(sessionId, signal);
   if (first === null) return null;
-  const event = decodeAgentEvent(first.body);
-  if (event.type !== 'session-started') throw new Error(`log of agent session ${sessionId} starts with ${event.type}, not session-started`);
+  const event = decodeAgentEntry(first.body)[0];
+  if (event?.type !== 'session-started') throw new Error(`log of agent session ${sessionId} starts with ${event?.type ?? 'nothing'}, not session-started`);
   return event.ownerId;
 }
