@@ -31,7 +31,7 @@ import { startRoles, type RunningRoles } from '../roles/index.ts';
 import { jobs, openDatabase, openObjectStore, PostgresDocumentRegistry, type Database, type ObjectStore } from '../storage/index.ts';
 import { startFakeModelServer, startNatsServer, startPostgresServer, waitFor, type FakeModelServer, type NatsServerHandle, type PostgresServerHandle } from '../testing/index.ts';
 import { UploadService } from '../uploads/index.ts';
-import { clientIdForSession, createAgentToolRunner } from './index.ts';
+import { clientIdForEdit, createAgentToolRunner } from './index.ts';
 
 const log = createRootLogger({ level: 'silent', instanceId: 'agent-tools-test' });
 
@@ -169,15 +169,15 @@ describe('doc_edit', () => {
   it("writes into the live document as the session's own Yjs client", async () => {
     const id = await ownersDoc('Edits', 'Hello world');
     const c = ctx(users.owner, { docId: id });
-    content(await runner.call('doc_edit', { op: 'append', text: '!' }, c));
-    content(await runner.call('doc_edit', { op: 'insert', at: 0, text: '>> ' }, c));
-    const replaced = JSON.parse(content(await runner.call('doc_edit', { op: 'replace', find: 'world', text: 'tides' }, c))) as { deleted: number };
+    content(await runner.call('doc_edit', { op: 'append', text: '!' }, { ...c, callId: 'e1' }));
+    content(await runner.call('doc_edit', { op: 'insert', at: 0, text: '>> ' }, { ...c, callId: 'e2' }));
+    const replaced = JSON.parse(content(await runner.call('doc_edit', { op: 'replace', find: 'world', text: 'tides' }, { ...c, callId: 'e3' }))) as { deleted: number };
     assert.equal(replaced.deleted, 5);
     assert.equal(content(await runner.call('doc_read', {}, c)), '>> Hello tides!');
-    // The edits carry the session's client id, so the document names one collaborator for them.
+    // Each call writes as a client id of its own, derived from the session and the call.
     const doc = new Y.Doc();
     Y.applyUpdate(doc, await new ActorDocumentPort(client).sync(id, new Uint8Array(0), AbortSignal.timeout(10_000)));
-    assert.ok(Y.getState(doc.store, clientIdForSession(c.sessionId)) > 0);
+    assert.ok(['e1', 'e2', 'e3'].every((callId) => Y.getState(doc.store, clientIdForEdit(c.sessionId, callId)) > 0));
     doc.destroy();
     // ...and the document actor attributes them to the session.
     const attribution = decodeJson((await client.request('doc', parseActorId(id), 'attribution', new Uint8Array(0))).body, attributionReplySchema, 'attribution');
@@ -186,6 +186,18 @@ describe('doc_edit', () => {
       spans.filter((span) => span.author === `agent:${c.sessionId}`).map((span) => span.text),
       ['>> ', 'tides!'],
     );
+  });
+
+  it('a call re-run after a crash finds its own earlier edit and does not write it again', async () => {
+    const id = await ownersDoc('Retried', 'Tides');
+    const c = ctx(users.owner, { docId: id, callId: 'call-retried' });
+    const first = JSON.parse(content(await runner.call('doc_edit', { op: 'append', text: ' turn twice a day.' }, c))) as Record<string, unknown>;
+    const again = JSON.parse(content(await runner.call('doc_edit', { op: 'append', text: ' turn twice a day.' }, c))) as Record<string, unknown>;
+    assert.equal(content(await runner.call('doc_read', {}, c)), 'Tides turn twice a day.');
+    assert.deepEqual([first['retried'], again['retried'], again['inserted'], again['length']], [undefined, true, 18, 23]);
+    // Another call of the same session writes again.
+    content(await runner.call('doc_edit', { op: 'append', text: '!' }, { ...c, callId: 'call-next' }));
+    assert.equal(content(await runner.call('doc_read', {}, c)), 'Tides turn twice a day.!');
   });
 
   it('needs editor rights: a viewer and a stranger are refused, nothing is written', async () => {

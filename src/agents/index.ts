@@ -27,7 +27,7 @@ import { ServiceToolDirectory } from './service-tools.ts';
 import { AgentToolRunner } from './tool-runner.ts';
 
 export { AgentToolRunner, type AgentToolRunnerOptions, type ServiceToolSource } from './tool-runner.ts';
-export { clientIdForSession } from './builtins/doc-edit.ts';
+export { clientIdForEdit } from './builtins/doc-edit.ts';
 export { ServiceToolDirectory, type ServiceToolDirectoryOptions } from './service-tools.ts';
 export { SchemaValidator } from './schema-validator.ts';
 export { ToolFailure } from './tool-failure.ts';

@@ -5,10 +5,13 @@
  * syncs the document into a local Y.Doc, makes the change there and sends
  * only the difference as one update, attributed `agent:<sessionId>`.
  *
- * The Yjs client id is derived from the session id, so every edit of a
- * session is one collaborator in the document. Two writers with one client
- * id would corrupt the document, so the edits of a session run one at a
- * time (parallel tool calls of one turn queue here).
+ * Idempotent on retry: each call writes as a Yjs client of its own, its id
+ * derived from the session and call ids, so a call re-run after a crash of
+ * the session's host (recovery re-runs calls that started but have no
+ * result) finds its earlier edit in the document's state vector and does
+ * not make it twice. An edit that only deletes (`replace` with empty
+ * `text`) leaves no such trace and may delete again on a retry. The edits
+ * of a session still run one at a time, in the order the calls started.
  */
 import * as Y from 'yjs';
 import { clientIdForJob } from '../../../actors/job/index.ts';
@@ -50,9 +53,9 @@ interface DocEditArgs {
   readonly root?: string;
 }
 
-/** The Yjs client id of an agent session in the documents it edits. */
-export function clientIdForSession(sessionId: string): number {
-  return clientIdForJob(`agent:${sessionId}`);
+/** The Yjs client id of one doc_edit call of an agent session. */
+export function clientIdForEdit(sessionId: string, callId: string): number {
+  return clientIdForJob(`agent:${sessionId}:${callId}`);
 }
 
 export function docEditTool(deps: DocEditDeps): RunnableTool {
@@ -86,7 +89,7 @@ export function docEditTool(deps: DocEditDeps): RunnableTool {
       if (args.op === 'replace' && args.find === undefined) throw new ToolFailure('invalid-arguments', 'arguments/find: required for op replace');
       const id = targetDoc(args.docId, call);
       if (deps.access === 'members') await deps.documents.authorize(ownerPrincipal(call.ownerId), id, 'editor', 'docs:write');
-      // One edit of a session at a time: they share a Yjs client id.
+      // One edit of a session at a time, in the order the calls started.
       const previous = queues.get(call.sessionId) ?? Promise.resolve();
       const mine = previous.catch(() => undefined).then(() => edit(deps.writer, id, args, call));
       queues.set(call.sessionId, mine);
@@ -101,14 +104,19 @@ export function docEditTool(deps: DocEditDeps): RunnableTool {
 
 async function edit(writer: DocumentWriter, id: DocId, args: DocEditArgs, call: ToolInvocation): Promise<string> {
   call.signal.throwIfAborted();
-  const clientId = clientIdForSession(call.sessionId);
+  const clientId = clientIdForEdit(call.sessionId, call.callId);
   const doc = new Y.Doc({ gc: false });
   try {
     Y.applyUpdate(doc, await writer.sync(id, new Uint8Array(0), call.signal));
-    // Applying an update that holds this client's own items makes Yjs pick a fresh id (it assumes a clash); the session is that id's only writer.
-    doc.clientID = clientId;
     const root = pickTextRoot(doc, args.root);
     const ytext = doc.getText(root);
+    if (Y.getState(doc.store, clientId) > 0) {
+      // An earlier run of this very call wrote its text before its host died.
+      const deleted = args.op === 'replace' ? (args.find ?? '').length : 0;
+      return JSON.stringify({ docId: id, root, op: args.op, inserted: args.text.length, deleted, length: ytext.length, retried: true });
+    }
+    // Applying an update that holds this client's own items makes Yjs pick a fresh id (it assumes a clash); this call is that id's only writer.
+    doc.clientID = clientId;
     const before = Y.encodeStateVector(doc);
     let deleted = 0;
     doc.transact(() => {
