@@ -177,3 +177,25 @@ test('bad input is refused with codes naming the field, and nothing is recorded'
   assert.equal(view.transcript.length, 0, 'refused commands left no trace');
   assert.equal(view.turns, 0);
 });
+
+test('over the token budget, the earlier turn is summarised through the real worker and the next answer sees the summary instead', async () => {
+  const id = await startSession({ tools: ['lookup'], tokenBudget: AGENT_LIMITS.minTokenBudget });
+  const long = (what: string) => `${what} `.repeat(Math.ceil((AGENT_LIMITS.minTokenBudget * 4.4) / (what.length + 1)));
+  const before = f.model.callCount();
+  f.model.script(['First answer.', 'SUMMARY: the user asked about reefs.', 'Second answer.']);
+  await f.command(id, 'message', { content: long('reefs') });
+  await turnEnded(id, 'completed');
+  await f.command(id, 'message', { content: 'and now?' });
+  const view = await turnEnded(id, 'completed');
+  const [first, summary, answer] = f.model.calls.slice(before);
+  assert.equal(f.model.callCount() - before, 3, 'the first answer, the summary, the second answer');
+  assert.deepEqual(first?.request.toolNames, ['lookup']);
+  assert.deepEqual(summary?.request.toolNames ?? [], [], 'a summary call offers no tools');
+  assert.match(summary?.request.messages.map((m) => m.content).join('\n') ?? '', /User: reefs reefs/);
+  const seen = answer?.request.messages.map((m) => m.content).join('\n') ?? '';
+  assert.match(seen, /SUMMARY: the user asked about reefs\./);
+  assert.doesNotMatch(seen, /reefs reefs/, 'the summarised turn reaches the model only through its summary');
+  assert.match(seen, /and now\?/);
+  assert.ok(view.transcript.some((e) => e.role === 'summary' && e.content === 'SUMMARY: the user asked about reefs.'), 'the summary is kept in the log');
+  assert.equal(view.usage.calls, 3);
+});
