@@ -1,0 +1,73 @@
+/**
+ * A service worker as its own OS process, for the service-activity tests
+ * (a platform's worker, seen from Loom). It serves one queue with the
+ * ActivityWorker helper and prints one JSON line per task event, which the
+ * tests count: `{"task":"completed","taskId":...,"accepted":true}`. What it
+ * does with a task is the task's input (service-test-pipeline.ts). Settings:
+ * NATS_URL, QUEUE, WORKER_ID.
+ *
+ *   node --import tsx src/testing/activity-worker.ts
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { WORKER_PRESENCE_BUCKET } from '../../protocol/activity.ts';
+import { ActivityFailure, ActivityWorker } from '../activities/worker.ts';
+import { createRootLogger } from '../log.ts';
+import { WORKER_BEHAVIOURS } from './service-test-pipeline.ts';
+
+const workerId = process.env.WORKER_ID ?? `worker-${process.pid}`;
+const queue = process.env.QUEUE ?? 'test-work';
+const log = createRootLogger({ level: 'warn', instanceId: workerId });
+const nc = await connect({ servers: process.env.NATS_URL ?? '', maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+const jsm = await jetstreamManager(nc);
+const presence = await new Kvm(nc).open(WORKER_PRESENCE_BUCKET);
+
+const taskInput = z.object({ behave: z.enum(WORKER_BEHAVIOURS), value: z.string(), ms: z.number().int() });
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true });
+  });
+}
+
+const worker = new ActivityWorker({
+  nc,
+  jsm,
+  presence,
+  queue,
+  workerId,
+  log,
+  handler: async (task, ctx) => {
+    const input = taskInput.parse(task.input);
+    console.log(JSON.stringify({ task: 'working', taskId: task.taskId, attempt: task.attempt, workerId }));
+    switch (input.behave) {
+      case 'echo':
+        return { echoed: input.value, by: workerId };
+      case 'fail-first-attempt':
+        if (task.attempt === 1) throw new ActivityFailure('flaky', 'first attempts fail here', true);
+        return { echoed: input.value, by: workerId, attempt: task.attempt };
+      case 'fail-terminal':
+        throw new ActivityFailure('bad-input', `cannot work on ${JSON.stringify(input.value)}`, false);
+      case 'slow':
+        await ctx.heartbeat({ stage: 'started' });
+        await sleep(input.ms, ctx.signal);
+        return { echoed: input.value, by: workerId };
+      case 'hang':
+        await sleep(600_000, ctx.signal);
+        return null;
+    }
+  },
+});
+worker.onTask((e) => console.log(JSON.stringify({ task: e.type, ...e, workerId })));
+await worker.start();
+console.log(JSON.stringify({ worker: 'ready', workerId, queue }));
+
+process.once('SIGTERM', () => {
+  void worker.stop().then(async () => {
+    await nc.drain();
+    process.exit(0);
+  });
+});
