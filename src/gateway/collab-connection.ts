@@ -58,7 +58,7 @@ export class CollabConnection extends GatewaySocket implements RoomMember {
     private readonly deps: { client: ActorClient; gatewayId: string; limits: GatewayLimits; messageLimiter?: RateLimiter | undefined; log: Logger },
     access: CollabAccess,
   ) {
-    super(connId, ws, { maxBufferedBytes: deps.limits.maxBufferedBytes, messageLimiter: deps.messageLimiter, log: deps.log, credential: access.credential });
+    super(connId, ws, { maxBufferedBytes: deps.limits.maxBufferedBytes, messageLimiter: deps.messageLimiter, log: deps.log, credential: access.credential, endpoint: 'collab' });
     this.access = access;
   }
 

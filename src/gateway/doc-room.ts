@@ -11,6 +11,7 @@ import { HEADERS } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import { eventWildcard } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
+import { observeFanOut } from '../metrics/index.ts';
 
 /** What a room needs from a connection. */
 export interface RoomMember {
@@ -57,6 +58,7 @@ export class DocRoom {
   }
 
   private fanOut(msg: Msg): void {
+    const startedAt = performance.now();
     // The subscription is event.doc.<this doc>.*, so only the last token varies:
     // no need to parse (and base64-decode) the whole subject for every event.
     const name = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
@@ -73,6 +75,7 @@ export class DocRoom {
     }
     const origin = msg.headers?.get(HEADERS.origin);
     for (const m of this.members) if (m.connId !== origin) m.send(frame);
+    observeFanOut(startedAt);
   }
 
   private close(): void {

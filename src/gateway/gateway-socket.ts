@@ -10,6 +10,8 @@ import type { RawData, WebSocket } from 'ws';
 import { CLOSE_CODES, type CloseCode } from '../../protocol/errors.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import type { Logger } from '../log.ts';
+import { socketMeter, type SocketEndpoint, type SocketMeter } from '../metrics/index.ts';
+import { inSpan, SpanKind, tracingEnabled } from '../tracing/index.ts';
 import type { HeartbeatMember } from './socket-heartbeat.ts';
 import { closeSocket } from './socket-close.ts';
 import type { SocketCredential } from './socket-credential.ts';
@@ -19,6 +21,8 @@ export interface GatewaySocketDeps {
   readonly maxBufferedBytes: number;
   readonly messageLimiter: RateLimiter | undefined;
   readonly log: Logger;
+  /** Which endpoint the socket came in on: the label of its metrics. */
+  readonly endpoint: SocketEndpoint;
   /** Who opened the socket; none for anonymous sockets (open access). */
   readonly credential?: SocketCredential | undefined;
 }
@@ -30,6 +34,8 @@ export abstract class GatewaySocket implements HeartbeatMember {
   protected closed = false;
   alive = true;
   #expiry: NodeJS.Timeout | undefined;
+  /** Set once the socket counts as open (listen), so closing uncounts it exactly once. */
+  #meter: SocketMeter | undefined;
 
   constructor(
     readonly connId: string,
@@ -43,11 +49,18 @@ export abstract class GatewaySocket implements HeartbeatMember {
 
   /** Starts reading: every message passes the rate limit before `onMessage` sees it. */
   protected listen(onMessage: (data: RawData, isBinary: boolean) => void): void {
+    const meter = socketMeter(this.socketDeps.endpoint);
+    this.#meter = meter;
+    meter.opened();
+    const endpoint = this.socketDeps.endpoint;
     this.ws.on('message', (data, isBinary) => {
+      meter.received();
       if (this.socketDeps.messageLimiter !== undefined && !this.socketDeps.messageLimiter.take(this.connId).ok) {
         return this.close(CLOSE_CODES.rateLimited, 'too many messages; slow down');
       }
-      onMessage(data, isBinary);
+      // A frame starts a trace: the NATS requests it causes carry it to the actors.
+      if (tracingEnabled()) inSpan(`ws ${endpoint} frame`, { kind: SpanKind.SERVER, attributes: { 'loom.ws.endpoint': endpoint } }, () => onMessage(data, isBinary));
+      else onMessage(data, isBinary);
     });
     this.ws.on('pong', () => {
       this.alive = true;
@@ -79,6 +92,7 @@ export abstract class GatewaySocket implements HeartbeatMember {
       return;
     }
     this.ws.send(data);
+    this.#meter?.sent();
   }
 
   /** Closes with a code and a reason trimmed on a character boundary to what a close frame allows. */
@@ -101,6 +115,8 @@ export abstract class GatewaySocket implements HeartbeatMember {
   private closeOnce(): void {
     if (this.closed) return;
     this.closed = true;
+    this.#meter?.closed();
+    this.#meter = undefined;
     clearTimeout(this.#expiry);
     this.socketDeps.messageLimiter?.reset(this.connId);
     this.onClosed();

@@ -41,7 +41,7 @@ export class JobSocketConnection extends GatewaySocket {
     private readonly principal: Principal,
     private readonly deps: JobSocketConnectionDeps,
   ) {
-    super(connId, ws, { ...deps, credential: credentialOf(principal) });
+    super(connId, ws, { ...deps, credential: credentialOf(principal), endpoint: 'ws' });
   }
 
   start(): void {

@@ -18,6 +18,8 @@ import type { HeaderMap } from '../../protocol/headers.ts';
 import { errorReply, type WireMessage } from '../../protocol/reply.ts';
 import { commandWildcard, eventSubject, parseCommandSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
+import { observeMailboxBatch } from '../metrics/index.ts';
+import { traceBatch } from './batch-span.ts';
 import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
 import type { Lease } from '../placement/lease.ts';
 import { Mailbox, type MailboxLimits } from './mailbox.ts';
@@ -161,10 +163,11 @@ export class Activation {
     for (;;) {
       const batch = await this.mailbox.takeAll();
       if (batch.length === 0) return;
+      observeMailboxBatch(this.deps.kind, batch.length);
       this.busy = true;
       this.lastActivityAt = Date.now();
       try {
-        await instance.handle(batch);
+        await traceBatch(this.deps.kind, batch, () => instance.handle(batch));
       } catch (err) {
         if (err instanceof StepDownError) {
           this.refuse(batch, 'not-owner', 'actor moved; retry');

@@ -12,6 +12,7 @@ import { type ActorKind, parseActorId, type ActorId } from '../../protocol/ids.t
 import { decodeJson, encodeJson, errorReply } from '../../protocol/reply.ts';
 import { ACTIVATION_QUEUE, activationSubject, leaseKey } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
+import { observeActivation, observeActorEnded, observeLeaseLost } from '../metrics/index.ts';
 import { toNatsHeaders } from '../nats/headers.ts';
 import { acquireLease, leaseHolder } from '../placement/lease.ts';
 import { Activation } from './activation.ts';
@@ -93,6 +94,7 @@ export class ActorHost {
   private async activate(definition: ActorDefinition, id: ActorId, key: string): Promise<ActivateReply> {
     const kind: ActorKind = definition.kind;
     const log = this.opts.log.child({ kind, id, host: this.opts.hostId });
+    const startedAt = performance.now();
     let activation: Activation | undefined;
     const lease = await acquireLease(this.opts.leases, key, {
       host: this.opts.hostId,
@@ -100,10 +102,12 @@ export class ActorHost {
       logger: log,
       onLost: (reason) => {
         log.warn({ reason }, 'lease lost');
+        observeLeaseLost(kind);
         void activation?.stepDown(reason);
       },
     });
     if (lease === null) {
+      observeActivation(kind, 'elsewhere', startedAt);
       const holder = await leaseHolder(this.opts.leases, key);
       return { status: 'elsewhere', host: holder?.host ?? null };
     }
@@ -119,14 +123,17 @@ export class ActorHost {
       log,
       onEnded: (a) => {
         if (this.active.get(a.key) === a) this.active.delete(a.key);
+        observeActorEnded(kind);
       },
     });
     try {
       await activation.start();
     } catch (err) {
+      observeActivation(kind, 'failed', startedAt);
       await lease.release();
       throw new Error(`activating ${kind}/${id} failed`, { cause: err });
     }
+    observeActivation(kind, 'activated', startedAt);
     this.active.set(key, activation);
     return { status: 'active' };
   }

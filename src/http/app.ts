@@ -10,6 +10,8 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AuthEnv } from '../auth/principal.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import type { Logger } from '../log.ts';
+import { httpMetrics } from '../metrics/index.ts';
+import { httpTracing } from '../tracing/index.ts';
 import { clientIp } from './client-ip.ts';
 import { errorResponse, HttpError } from './errors.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY_SCHEMES, type Router } from './router.ts';
@@ -27,6 +29,8 @@ export interface AppDeps {
   readonly routes: ReadonlyArray<{ readonly path: string; readonly router: Router }>;
   /** Each check throws (or rejects) when its dependency is not ready. */
   readonly readinessChecks: ReadonlyArray<{ readonly name: string; check(): Promise<void> }>;
+  /** Each returns a warning (null: none); warnings are listed by /readyz but never make it fail (e.g. work waiting for absent workers). */
+  readonly readinessWarnings?: ReadonlyArray<{ readonly name: string; warn(): Promise<string | null> }>;
   /** Largest request body; larger ones get 413. Default {@link DEFAULT_MAX_BODY_BYTES}. */
   readonly maxBodyBytes?: number;
   /** Take the client address from X-Forwarded-For (see client-ip.ts). Default false. */
@@ -42,7 +46,7 @@ const PARSED_BODY = /^\s*(application\/([\w.+-]*\+)?json|application\/x-www-form
 
 const probeSchema = z.object({ status: z.string() }).openapi('Health');
 const readySchema = z
-  .object({ status: z.enum(['ready', 'not-ready']), failures: z.record(z.string(), z.string()) })
+  .object({ status: z.enum(['ready', 'not-ready']), failures: z.record(z.string(), z.string()), warnings: z.record(z.string(), z.string()) })
   .openapi('Readiness');
 
 /**
@@ -56,6 +60,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   const trustProxy = deps.trustProxy ?? false;
   let nextReq = 0;
 
+  // Outermost, so they see every request, refused ones included (src/metrics, src/tracing).
+  app.use('*', httpTracing());
+  app.use('*', httpMetrics());
   app.use('*', async (c, next) => {
     const reqId = c.req.header('x-request-id')?.slice(0, 64) ?? `r${++nextReq}`;
     c.header('x-request-id', reqId);
@@ -113,8 +120,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
           }
         }),
       );
+      const warnings: Record<string, string> = {};
+      await Promise.all(
+        (deps.readinessWarnings ?? []).map(async ({ name, warn }) => {
+          try {
+            const warning = await warn();
+            if (warning !== null) warnings[name] = warning;
+          } catch (err) {
+            warnings[name] = `could not be checked: ${err instanceof Error ? err.message : String(err)}`;
+          }
+        }),
+      );
       const ready = Object.keys(failures).length === 0;
-      return ready ? c.json({ status: 'ready' as const, failures }, 200) : c.json({ status: 'not-ready' as const, failures }, 503);
+      return ready ? c.json({ status: 'ready' as const, failures, warnings }, 200) : c.json({ status: 'not-ready' as const, failures, warnings }, 503);
     },
   );
   app.route('/', probes);

@@ -29,7 +29,9 @@ import {
   type InferenceResult,
 } from '../../protocol/inference.ts';
 import type { Logger } from '../log.ts';
+import { observeInferenceOutcome, observeInferenceUsage } from '../metrics/index.ts';
 import { toNatsHeaders } from '../nats/headers.ts';
+import { inSpan, SpanKind, traceContextOf } from '../tracing/index.ts';
 import type { CancelWatch } from './cancel-watch.ts';
 import { backoffDelayMs, classifyCallError, ModelOutputError, type AbortReason, type BackoffPolicy, type Failure } from './failure.ts';
 import type { ModelClient, ModelEvent } from './model-client.ts';
@@ -75,7 +77,10 @@ export async function serveRequest(msg: WorkMessage, ctx: ServeContext): Promise
   // In-progress acks keep a long call (or a slow delivery) from being redelivered.
   const heartbeat = setInterval(() => msg.working(), Math.max(50, Math.floor(ctx.policy.ackWaitMs / 3)));
   try {
-    return await serve(msg, ctx);
+    // A child of the span that queued the request (the job or agent actor's batch).
+    const outcome = await inSpan('inference serve', { kind: SpanKind.CONSUMER, parent: traceContextOf(msg.headers), attributes: { 'loom.inference.attempt': msg.deliveryCount } }, () => serve(msg, ctx));
+    observeInferenceOutcome(msg.subject, outcome);
+    return outcome;
   } catch (err) {
     ctx.log.error({ err, subject: msg.subject, seq: msg.streamSequence }, 'serving an inference request failed unexpectedly; retrying later');
     try {
@@ -84,6 +89,7 @@ export async function serveRequest(msg: WorkMessage, ctx: ServeContext): Promise
       // Connection closed: AckWait expiry redelivers it anyway.
       ctx.log.warn({ err: nakErr }, 'nak failed; the request comes back after AckWait');
     }
+    observeInferenceOutcome(msg.subject, 'retrying');
     return 'retrying';
   } finally {
     clearInterval(heartbeat);
@@ -218,7 +224,10 @@ async function finishSuccess(s: Served, ctx: ServeContext, result: InferenceResu
   const delivery = await ctx.sink.deliver(s.request, result, s.log);
   if (delivery !== 'delivered') return settleUndelivered(s, ctx, delivery);
   await confirmAck(s, ctx);
-  if (result.ok) s.log.info({ usage: result.usage, finishReason: result.finishReason }, 'inference request served');
+  if (result.ok) {
+    observeInferenceUsage(result.usage);
+    s.log.info({ usage: result.usage, finishReason: result.finishReason }, 'inference request served');
+  }
   return 'succeeded';
 }
 

@@ -17,6 +17,7 @@ import {
 } from '../../protocol/inference.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { toNatsHeaders } from '../nats/headers.ts';
+import { withTraceHeaders } from '../tracing/index.ts';
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 
@@ -43,7 +44,8 @@ export async function submitInference(js: JetStreamClient, request: InferenceReq
   const wire = encodeInferenceRequest(request);
   const subject = inferenceRequestSubject(request.model, priority);
   // nats.js sets Nats-Msg-Id itself from `msgID`.
-  const headers = toNatsHeaders(Object.fromEntries(Object.entries(wire.headers).filter(([k]) => k !== MSG_ID_HEADER)));
+  // The submitting actor's span travels with the request to the worker that serves it.
+  const headers = withTraceHeaders(toNatsHeaders(Object.fromEntries(Object.entries(wire.headers).filter(([k]) => k !== MSG_ID_HEADER))));
   try {
     const ack = await js.publish(subject, wire.body, {
       msgID: request.requestId,

@@ -16,6 +16,7 @@ import { activationSubject, commandSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
 import { RequestMux, type RequestOutcome } from '../nats/request-mux.ts';
+import { withTraceHeaders } from '../tracing/index.ts';
 
 export interface ActorClientOptions {
   /** Per-request timeout. */
@@ -45,7 +46,8 @@ export class ActorClient {
   async request(kind: ActorKind, id: ActorId, command: string, body: Uint8Array, headers?: HeaderMap, signal?: AbortSignal): Promise<WireMessage> {
     const subject = commandSubject(kind, id, command);
     const deadline = Date.now() + this.opts.deadlineMs;
-    const h = toNatsHeaders(headers);
+    // The caller's span (HTTP request, WebSocket frame, actor batch) becomes the actor's parent.
+    const h = withTraceHeaders(toNatsHeaders(headers));
     let attempt = 0;
     let lastProblem = 'no attempt made';
     while (Date.now() < deadline) {

@@ -13,6 +13,7 @@ import { ActorHost } from '../host/actor-host.ts';
 import { GatewayLiveness } from '../host/gateway-liveness.ts';
 import { ActorDocumentPort, JobSupervisor, NatsInferenceQueue } from '../jobs/index.ts';
 import type { Logger } from '../log.ts';
+import { MeteredDocumentLog, MeteredJobLog, MeteredSnapshotStore } from '../metrics/index.ts';
 import { JetStreamDocumentLog } from '../nats/jetstream-document-log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import type { Provisioned } from '../nats/provision.ts';
@@ -54,10 +55,13 @@ export function startActorsRole(opts: {
     hostId: config.instanceId,
     definitions: [
       documentActorDefinition({
-        log: new JetStreamDocumentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: hostLog }),
-        snapshots: new PostgresSnapshotStore(opts.database.db, {
-          onIndexError: (err, docId) => hostLog.warn({ err, docId }, 'a snapshot could not be indexed for search; it was saved'),
-        }),
+        // Metered: append latency, snapshots and compactions (src/metrics).
+        log: new MeteredDocumentLog(new JetStreamDocumentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: hostLog })),
+        snapshots: new MeteredSnapshotStore(
+          new PostgresSnapshotStore(opts.database.db, {
+            onIndexError: (err, docId) => hostLog.warn({ err, docId }, 'a snapshot could not be indexed for search; it was saved'),
+          }),
+        ),
         // Deleted documents activate empty and answer not-found (the registry's tombstones).
         directory: new PostgresDocumentRegistry(opts.database.db),
         // In members mode only ids registered with POST /v1/docs take updates (issue 12, item 8).
@@ -69,7 +73,8 @@ export function startActorsRole(opts: {
         },
       }),
       jobActorDefinition({
-        log: opts.jobLog,
+        // Metered: jobs and steps by status, step durations (src/metrics).
+        log: new MeteredJobLog(opts.jobLog, hostLog.child({ component: 'job-metrics' })),
         inference: new NatsInferenceQueue(jetstream(nc), opts.nats.inferenceCancels, { timeoutMs: config.gateway.requestTimeoutMs }),
         services: activities.services,
         presence: activities.presence,

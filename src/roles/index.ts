@@ -15,10 +15,12 @@ import { JetStreamAgentLog } from '../nats/jetstream-agent-log.ts';
 import type { Provisioned } from '../nats/provision.ts';
 import type { Database } from '../storage/index.ts';
 import { openObjectStore } from '../storage/index.ts';
+import { waitingForWorkerWarning, WorkerPresenceWatch } from '../activities/index.ts';
 import { startActorsRole } from './actors-role.ts';
 import { agentSessionsRouter } from './agent-session-routes.ts';
 import { apiRoutes } from './api-routes.ts';
 import { startGatewayRole, type GatewayRole } from './gateway-role.ts';
+import { startObservability } from './observability.ts';
 
 export interface RunningRoles {
   readonly http: HttpServer;
@@ -35,6 +37,8 @@ export async function startRoles(opts: {
   const { config, nc, log } = opts;
   const stops: Array<() => Promise<void>> = [];
   const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+  // First, so the roles' first requests are already measured and traced.
+  const observability = startObservability({ config, jsm: opts.nats.jsm, log });
 
   // One object store for every role in this process (S3, or the filesystem
   // under dataDir): the gateway serves uploads and signed URLs from it, and
@@ -71,9 +75,14 @@ export async function startRoles(opts: {
   }
 
   const database = opts.database;
+  // Which workers are alive, for the waiting-for-worker warning of /readyz.
+  const workerPresence = new WorkerPresenceWatch(opts.nats.workerPresence, log.child({ component: 'worker-presence' }));
+  await workerPresence.start();
+  stops.push(async () => workerPresence.stop());
   const app = createApp({
     log: log.child({ component: 'http' }),
     routes: [
+      ...observability.routes,
       ...apiRoutes({ config, nc, gateway, database, objects, jobLog, log }),
       ...(gateway === undefined || database === undefined ? [] : [{ path: '/v1/agent-sessions', router: agentSessionsRouter({ config, nc, gateway, database, agentLog, log }) }]),
     ],
@@ -91,6 +100,7 @@ export async function startRoles(opts: {
       ...(database === undefined ? [] : [{ name: 'database', check: () => database.ping() }]),
       { name: 'objects', check: () => objects.store.ping() },
     ],
+    readinessWarnings: [{ name: 'waiting-for-worker', warn: () => waitingForWorkerWarning(opts.nats.jsm, workerPresence) }],
   });
   const http = await startHttpServer({ app, host: config.http.host, port: config.http.port, upgrades: gateway?.upgrades ?? [], log });
   boundPort = http.port;
@@ -101,6 +111,7 @@ export async function startRoles(opts: {
       // The HTTP server closes after sockets got their going-away close frames.
       for (const stop of stops) await stop();
       await http.close();
+      await observability.stop();
     },
   };
 }

@@ -25,3 +25,7 @@ export { startObjectGateway } from './object-gateway.ts';
 export type { ObjectGatewayHandle } from './object-gateway.ts';
 export { createAccountsApp, randomIp } from './accounts-app.ts';
 export type { AccountsApp, ErrorBody, RequestOptions, TestResponse, TestUser } from './accounts-app.ts';
+export { startOtlpReceiver } from './otlp-receiver.ts';
+export type { OtlpReceiver, ReceivedSpan } from './otlp-receiver.ts';
+export { parsePrometheusText } from './prometheus-text.ts';
+export type { Sample, Scrape } from './prometheus-text.ts';

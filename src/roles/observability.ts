@@ -1,0 +1,32 @@
+/**
+ * What every role gets for being watched: the process metrics, the queue
+ * gauges (processes with the actors or inference role read the work queues
+ * at scrape time), `GET /metrics` on the role's HTTP port, and traces when
+ * an OTLP endpoint is configured. `stop` flushes the spans still buffered.
+ */
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { Config } from '../config.ts';
+import type { Router } from '../http/router.ts';
+import type { Logger } from '../log.ts';
+import { ACTIVITIES_STREAM, metricsRouter, setInferencePrices, startProcessMetrics, startQueueMetrics } from '../metrics/index.ts';
+import { startTracing } from '../tracing/index.ts';
+import { INFERENCE_STREAM } from '../../protocol/inference.ts';
+
+export interface Observability {
+  readonly routes: ReadonlyArray<{ readonly path: string; readonly router: Router }>;
+  stop(): Promise<void>;
+}
+
+export function startObservability(opts: { config: Config; jsm: JetStreamManager; log: Logger }): Observability {
+  const { config } = opts;
+  startProcessMetrics();
+  setInferencePrices(config.jobs.modelPrices);
+  if (config.roles.includes('actors') || config.roles.includes('inference')) {
+    startQueueMetrics({ jsm: opts.jsm, streams: [INFERENCE_STREAM, ACTIVITIES_STREAM], log: opts.log.child({ component: 'queue-metrics' }) });
+  }
+  const tracing = startTracing({ config: config.observability.tracing, instanceId: config.instanceId, roles: config.roles, log: opts.log.child({ component: 'tracing' }) });
+  return {
+    routes: [{ path: '/', router: metricsRouter({ token: config.observability.metricsToken }) }],
+    stop: () => tracing.shutdown(),
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * OpenTelemetry traces through the official SDK, off unless an OTLP endpoint
+ * is configured. When on, a NodeTracerProvider is registered globally (the
+ * AsyncLocalStorage context manager and the W3C trace-context propagator),
+ * spans are batched and sent as OTLP/HTTP JSON to `<endpoint>/v1/traces`,
+ * and sampling follows the caller's decision (a `traceparent` that says
+ * sampled is kept) or else a ratio of new traces. When off, nothing is
+ * registered and the helpers in this folder return before allocating.
+ */
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
+import type { Logger } from '../log.ts';
+
+/** Tracing settings: config.tracing. */
+export interface TracingConfig {
+  /** OTLP/HTTP base URL (e.g. http://otel-collector:4318); undefined = tracing off. */
+  readonly otlpEndpoint: string | undefined;
+  readonly serviceName: string;
+  /** Share of new traces (no sampled parent) recorded, 0-1. */
+  readonly sampleRatio: number;
+}
+
+export interface Tracing {
+  readonly enabled: boolean;
+  /** Sends the spans still buffered and stops; resolves even when the collector is gone (logged). */
+  shutdown(): Promise<void>;
+}
+
+let active = false;
+
+/** Whether spans are recorded in this process: the hot paths test this before building anything. */
+export function tracingEnabled(): boolean {
+  return active;
+}
+
+/** Tracer name of every Loom span (the instrumentation scope). */
+export const TRACER_NAME = 'loom';
+
+export function startTracing(opts: { config: TracingConfig; instanceId: string; roles: readonly string[]; log: Logger }): Tracing {
+  const endpoint = opts.config.otlpEndpoint;
+  if (endpoint === undefined) return { enabled: false, shutdown: async () => undefined };
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': opts.config.serviceName,
+      'service.instance.id': opts.instanceId,
+      'loom.roles': opts.roles.join(','),
+    }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.config.sampleRatio) }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }))],
+  });
+  provider.register();
+  active = true;
+  opts.log.info({ endpoint, sampleRatio: opts.config.sampleRatio }, 'tracing on');
+  return {
+    enabled: true,
+    async shutdown() {
+      active = false;
+      try {
+        await provider.shutdown();
+      } catch (err) {
+        opts.log.warn({ err }, 'flushing traces at shutdown failed');
+      }
+    },
+  };
+}
