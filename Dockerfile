@@ -3,7 +3,9 @@
 # no build step: the image holds the sources and production node_modules only.
 # A deployment must set NATS_URL and DATABASE_URL: the image has no nats-server
 # for the embedded setup. deploy/deploy.test.ts checks this file.
-FROM node:20-bookworm-slim
+# Node 24 LTS (Node 20 reached end of life in April 2026; Loom still runs on
+# it, and CI runs the core suite on both).
+FROM node:24-bookworm-slim
 
 WORKDIR /app
 
