@@ -47,6 +47,11 @@ export function templateStepRefs(template: string): { refs: string[] } | { error
   return { refs };
 }
 
+/** Whether a value holds a Mustache tag anywhere (a templated JSON Schema is compiled when its step runs). */
+export function hasTags(value: unknown): boolean {
+  return value !== undefined && (JSON.stringify(value) ?? '').includes('{{');
+}
+
 /** Every template string inside a mapping, with its path. */
 function templatesIn(value: unknown, path: string, out: { path: string; text: string }[]): void {
   if (typeof value === 'string') out.push({ path, text: value });
@@ -61,6 +66,10 @@ function stepTemplates(step: Omit<StepDefinition, 'id'>, path: string): { path: 
   switch (step.type) {
     case 'llm':
       templatesIn(s['prompt'], `${path}/prompt`, out);
+      if (hasTags(s['output'])) templatesIn(s['output'], `${path}/output`, out);
+      break;
+    case 'map':
+      templatesIn(s['collect'], `${path}/collect`, out);
       break;
     case 'service':
       templatesIn(s['input'], `${path}/input`, out);
@@ -218,6 +227,7 @@ export function checkDefinitionRules(def: PipelineDefinition): DefinitionError[]
   };
   const compiler = schemaCompiler();
   const checkSchema = (schema: unknown, path: string) => {
+    if (hasTags(schema)) return; // rendered, then compiled, when the step runs
     try {
       compiler.compile(schema as object);
     } catch (err) {

@@ -176,6 +176,7 @@ export const PIPELINE_DEFINITION_JSON_SCHEMA = {
       {
         over: { $ref: '#/$defs/path' },
         maxParallel: { type: 'integer', minimum: 1, maximum: 100 },
+        collect: {},
         step: { type: 'object', required: ['type'], discriminator: { propertyName: 'type' }, oneOf: ACTIVITY_KINDS.map((k) => ({ $ref: `#/$defs/sub-${k}` })) },
       },
       common,

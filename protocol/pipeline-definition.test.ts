@@ -176,3 +176,13 @@ test('a definition over the size limit is refused whole', () => {
 test('non-objects are refused without throwing', () => {
   for (const raw of [null, 42, 'x', [], { kind: 'a.b' }]) assert.equal(validatePipelineDefinition(raw).ok, false);
 });
+
+test('a templated output schema is checked for its references, and compiled only when its step runs', () => {
+  assert.equal(validatePipelineDefinition(withStep(0, { output: { type: 'array', minItems: '{{input.n}}' } })).ok, true);
+  assertFault(withStep(0, { output: { type: 'array', minItems: '{{steps.save.output.n}}' } }), '/steps/0/output/minItems', /reads step "save", which does not precede "plan"/);
+});
+
+test('map.collect may read the item, its output and preceding steps only', () => {
+  assert.equal(validatePipelineDefinition(withStep(1, { collect: { page: '{{item}}', text: '{{output}}', plan: '{{steps.plan.output}}' } })).ok, true);
+  assertFault(withStep(1, { collect: { later: '{{steps.save.output}}' } }), '/steps/1/collect/later', /reads step "save", which does not precede "pages"/);
+});

@@ -85,7 +85,11 @@ export interface LlmStep extends StepBase {
   readonly model?: string;
   readonly maxTokens?: number;
   readonly temperature?: number;
-  /** The answer must be JSON valid against this schema; an invalid answer is a failed attempt. */
+  /**
+   * The answer must be JSON valid against this schema; an invalid answer is
+   * a failed attempt. Its strings are templates too (`"minItems":
+   * "{{input.sections}}"`): a schema with tags is compiled when the step runs.
+   */
   readonly output?: JsonSchema;
 }
 
@@ -145,10 +149,12 @@ export type MapSubStep =
 
 export interface MapStep extends StepBase {
   readonly type: 'map';
-  /** Reference to an array in an earlier output: `steps.plan.output.items` (or `input.languages`). */
+  /** Reference to an array in an earlier output: `steps.plan.output.items` (or `input.languages`); a whole number n stands for the items 1..n. */
   readonly over: string;
   readonly step: MapSubStep;
   readonly maxParallel?: number;
+  /** What each item contributes to the map's output, a mapping that also sees `output` (the item step's output); absent: the output itself. */
+  readonly collect?: TemplateMapping;
 }
 
 export interface ChoiceStep extends StepBase {

@@ -3,7 +3,7 @@ export { clientIdForJob } from './document-writer.ts';
 export type { JobDefaults } from './engine.ts';
 export type { InferenceCall, ServiceTask } from './effects.ts';
 export type { AnyPipeline, Pipeline, ServiceActivity } from './pipeline.ts';
-export { BUILT_IN_PIPELINES, pipelineCatalog } from './pipelines/catalog.ts';
+export { BUILT_IN_DEFINITIONS, builtInPipelines, pipelineCatalog } from './pipelines/catalog.ts';
 export type { PriceTable } from './planner.ts';
 export {
   JobLogFencingError,

@@ -8,7 +8,7 @@
  */
 import type { ValidateFunction } from 'ajv';
 import { MAX_OUTBOUND_EVENT_BYTES } from '../../../protocol/outbound-events.ts';
-import { schemaCompiler } from '../../../protocol/pipeline-definition-rules.ts';
+import { hasTags, schemaCompiler } from '../../../protocol/pipeline-definition-rules.ts';
 import type { JsonSchema, MapSubStep, PipelineDefaults, StepDefinition } from '../../../protocol/pipeline-definition.ts';
 import type { Activity, ChatMessage } from '../pipeline.ts';
 import { InvalidModelOutputError, parseTextOutput } from '../structured-output.ts';
@@ -20,6 +20,9 @@ import { renderMapping, renderTemplate, type TemplateContext } from './templates
 export const DEFAULT_OBJECT_READ_BYTES = 64 * 1024;
 
 const validators = new WeakMap<object, ValidateFunction>();
+/** Compiled templated schemas, by their rendered text; bounded, oldest dropped first. */
+const renderedValidators = new Map<string, ValidateFunction>();
+const MAX_RENDERED_VALIDATORS = 256;
 
 function outputValidator(schema: JsonSchema): ValidateFunction {
   let v = validators.get(schema);
@@ -30,10 +33,22 @@ function outputValidator(schema: JsonSchema): ValidateFunction {
   return v;
 }
 
+/** The validator of a schema whose strings were templates, rendered for this instance. */
+function renderedValidator(schema: JsonSchema): ValidateFunction {
+  const key = JSON.stringify(schema);
+  let v = renderedValidators.get(key);
+  if (v === undefined) {
+    v = schemaCompiler().compile(schema);
+    if (renderedValidators.size >= MAX_RENDERED_VALIDATORS) renderedValidators.delete(renderedValidators.keys().next().value ?? '');
+    renderedValidators.set(key, v);
+  }
+  return v;
+}
+
 const FENCE = /^\s*```[a-zA-Z]*\s*\n([\s\S]*?)\n\s*```\s*$/;
 
 /** A JSON answer checked against the step's schema. @throws InvalidModelOutputError naming the first fault. */
-export function parseSchemaOutput(text: string, schema: JsonSchema, what: string): unknown {
+export function parseSchemaOutput(text: string, schema: JsonSchema, what: string, templated = false): unknown {
   const raw = (FENCE.exec(text)?.[1] ?? text).trim();
   let value: unknown;
   try {
@@ -41,7 +56,7 @@ export function parseSchemaOutput(text: string, schema: JsonSchema, what: string
   } catch (err) {
     throw new InvalidModelOutputError(`${what}: the model's answer is not JSON`, { cause: err });
   }
-  const validate = outputValidator(schema);
+  const validate = templated ? renderedValidator(schema) : outputValidator(schema);
   if (!validate(value)) {
     const e = validate.errors?.[0];
     throw new InvalidModelOutputError(`${what}: ${e?.instancePath || 'answer'} ${e?.message ?? 'is invalid'}`);
@@ -88,7 +103,9 @@ export function buildActivity(step: StepDefinition | MapSubStep, scope: BuildSco
       const model = step.model ?? scope.defaults.model;
       const maxTokens = step.maxTokens ?? scope.defaults.maxTokens;
       const temperature = step.temperature ?? scope.defaults.temperature;
-      const schema = step.output;
+      const templated = hasTags(step.output);
+      // A templated schema is rendered now (a lone tag keeps its type: "minItems": "{{input.sections}}" becomes a number).
+      const schema = templated ? (renderMapping(step.output, ctx) as JsonSchema) : step.output;
       return {
         type: 'inference',
         messages,
@@ -96,7 +113,7 @@ export function buildActivity(step: StepDefinition | MapSubStep, scope: BuildSco
         ...(maxTokens === undefined ? {} : { maxTokens }),
         ...(temperature === undefined ? {} : { temperature }),
         ...(schema === undefined ? {} : { responseFormat: 'json' as const }),
-        parse: (text) => (schema === undefined ? parseTextOutput(text, what) : parseSchemaOutput(text, schema, what)),
+        parse: (text) => (schema === undefined ? parseTextOutput(text, what) : parseSchemaOutput(text, schema, what, templated)),
       };
     }
     case 'service':

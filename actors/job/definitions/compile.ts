@@ -118,7 +118,9 @@ class Compiled {
   }
 
   private mapItems(step: MapStep, view: InstanceView, ctx: Ctx): { specs: Spec[]; items: unknown[] | string } {
-    const items = lookupPath(view.context(ctx.input, step), step.over);
+    const over = lookupPath(view.context(ctx.input, step), step.over);
+    // A whole number n maps over 1..n (N variations of a script).
+    const items = Number.isInteger(over) && (over as number) >= 0 && (over as number) <= MAX_MAP_ITEMS ? Array.from({ length: over as number }, (_, i) => i + 1) : over;
     if (!Array.isArray(items)) return { specs: [], items: `${step.over} is not an array (got ${items === undefined ? 'nothing' : typeof items})` };
     if (items.length > MAX_MAP_ITEMS) return { specs: [], items: `${step.over} has ${items.length} items, over ${MAX_MAP_ITEMS}` };
     const group = { id: view.topId(step.id), maxParallel: step.maxParallel ?? MAX_MAP_ITEMS };
@@ -138,7 +140,10 @@ class Compiled {
     const failed = states.find((s) => s?.status === 'failed');
     if (failed !== undefined) return { ok: false, code: failed.error?.code ?? 'item-failed', message: `map ${step.id}: item ${failed.id} failed: ${failed.error?.message ?? 'unknown error'}` };
     if (!states.every(isDone)) return null;
-    return { ok: true, output: states.map((s) => (s?.status === 'succeeded' ? s.output : null)) };
+    const outputs = states.map((s) => (s?.status === 'succeeded' ? s.output : null));
+    if (step.collect === undefined) return { ok: true, output: outputs };
+    const base = view.context(ctx.input, step);
+    return { ok: true, output: items.map((item, i) => renderMapping(step.collect, { ...base, item, index: i + 1, count: items.length, output: outputs[i] })) };
   }
 
   /** The iterations that exist now, and how the loop stands after the last of them. */

@@ -391,3 +391,36 @@ test('recovery mid-map re-runs only what was in flight, under the same request i
   s.run((c) => userOf(c).toUpperCase());
   assert.deepEqual(s.state.output, { fan: ['A', 'B', 'C'] });
 });
+
+test('a templated output schema is rendered per job: the count the input asks for is checked, and a wrong one retried', () => {
+  const def = {
+    kind: 'demo.count',
+    input: { type: 'object', properties: { n: { type: 'integer', default: 2 } } },
+    steps: [{ id: 'list', type: 'llm', prompt: { user: 'give {{input.n}}' }, output: { type: 'array', minItems: '{{input.n}}', maxItems: '{{input.n}}' } }],
+  };
+  const s = startDef(def, { n: 3 });
+  s.answer(s.calls()[0]!, '[1, 2]');
+  assert.match(s.state.steps.get('list')!.error!.message, /must NOT have fewer than 3 items/);
+  s.run(() => '[1, 2, 3]');
+  assert.equal(s.state.status, 'succeeded');
+});
+
+test('map: a whole number maps over 1..n, and collect shapes what each item contributes', () => {
+  const def = {
+    kind: 'demo.collect',
+    input: { type: 'object', properties: { n: { type: 'integer' } } },
+    steps: [
+      { id: 'vary', type: 'map', over: 'input.n', step: { type: 'llm', prompt: { user: 'variation {{item}}' } }, collect: { index: '{{index}}', text: '{{output}}', label: 'v{{item}}' } },
+      { id: 'save', type: 'artifact', after: ['vary'], name: 'all.md', body: '{{#steps.vary.output}}{{label}}: {{text}}\n{{/steps.vary.output}}' },
+    ],
+  };
+  const s = startDef(def, { n: 2 });
+  s.run((c) => userOf(c).toUpperCase());
+  assert.equal(s.state.status, 'succeeded', JSON.stringify(s.state.error));
+  assert.deepEqual(s.state.steps.get('vary')!.output, [
+    { index: 1, text: 'VARIATION 1', label: 'v1' },
+    { index: 2, text: 'VARIATION 2', label: 'v2' },
+  ]);
+  const put = s.log.find((e) => e.event.type === 'step-started' && e.event.step === 'save');
+  assert.ok(put !== undefined);
+});
