@@ -153,7 +153,7 @@ export function decideApprove(state: JobState, req: { by: string; approved: bool
   d.emit({ type: 'approval-decided', v: 1, at: env.now, step: target.id, approved: req.approved, by: req.by, comment: req.comment });
   if (!req.approved && req.comment !== null && req.comment.trim() !== '') {
     const revision = revisionOf(d, target.id);
-    if (revision !== null) {
+    if (revision !== null && state.revisions.length + 1 < MAX_REVISION_ROUNDS) {
       revise(d, target.id, revision.reenterAt, req.by, req.comment);
       return d;
     }
@@ -176,6 +176,9 @@ export function decideApprove(state: JobState, req: { by: string; approved: bool
   }
   return d;
 }
+
+/** Rounds a job may run; a rejection with a comment past the last one rejects the job. */
+export const MAX_REVISION_ROUNDS = 20;
 
 /** The revision an approval step declares, or null. */
 function revisionOf(d: Draft, stepId: string): { reenterAt: string } | null {

@@ -424,3 +424,17 @@ test('map: a whole number maps over 1..n, and collect shapes what each item cont
   const put = s.log.find((e) => e.event.type === 'step-started' && e.event.step === 'save');
   assert.ok(put !== undefined);
 });
+
+test('revision rounds are bounded: past the last round a rejection with a comment rejects the job', () => {
+  const s = startDef(revisionDef, {}, 'doc-1');
+  let rounds = 1;
+  s.run(() => 'text');
+  while (s.state.status === 'waiting-approval') {
+    s.approve(false, null, `round ${rounds}`);
+    if (s.state.status !== 'rejected') rounds++;
+    s.run(() => 'text');
+  }
+  assert.equal(s.state.status, 'rejected');
+  assert.equal(rounds, 20);
+  assert.equal(s.state.revisions.length, 19);
+});
