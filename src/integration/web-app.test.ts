@@ -30,6 +30,13 @@ async function answer(request: FakeChatRequest): Promise<string> {
   return scriptedAnswer(request);
 }
 
+/** Opens a document the way a shared link does, in the signed-in page (tokens live in memory, so no reload). */
+async function openByLink(person: Person, id: string): Promise<void> {
+  await person.page.evaluate((hash) => {
+    (globalThis as unknown as { location: { hash: string } }).location.hash = hash;
+  }, `#/doc/${encodeURIComponent(id)}`);
+}
+
 describe('web app in a browser', { skip }, () => {
   let app: WebAppFixture;
   let alice: Person;
@@ -61,7 +68,7 @@ describe('web app in a browser', { skip }, () => {
     }
     for (const person of [bob, carol]) {
       // A shared link: the app opens it in the signed-in page.
-      await person.page.evaluate((id) => (location.hash = `#/doc/${encodeURIComponent(id)}`), docId);
+      await openByLink(person, docId);
       await person.page.locator('.connection[data-state=connected]').waitFor();
     }
     await alice.page.locator('.connection[data-state=connected]').waitFor();
@@ -88,5 +95,64 @@ describe('web app in a browser', { skip }, () => {
     assert.ok(!(await editorText(carol.page)).includes('Carol'), 'the viewer typed nothing into her own editor');
     assert.ok(!(await editorText(alice.page)).includes('Carol'), 'nothing the viewer typed reached others');
     await app.screenshot(alice.page, 'web-app-two-people');
+  });
+
+  it('a job started from the panel types into both editors while a person keeps typing; both texts survive; Stop cancels a job', async () => {
+    await alice.page.locator('textarea[name=topic]').fill('Tide pools');
+    await alice.page.locator('input[name=sections]').fill('2');
+    await alice.page.getByRole('button', { name: 'Generate' }).click();
+    // Bob keeps typing at the start of the document while the job writes at its end.
+    await bob.page.locator('.ProseMirror').click();
+    await bob.page.keyboard.press('Control+Home');
+    const bobWords = ['Bob ', 'keeps ', 'typing ', 'meanwhile. '];
+    let typed = 0;
+    const jobText = await waitFor(async () => {
+      if (typed < bobWords.length) await bob.page.keyboard.type(bobWords[typed++] ?? '');
+      const text = await editorText(alice.page);
+      return typed === bobWords.length && text.includes('Section 2 written by the model') ? text : undefined;
+    }, { what: 'the job to write its last section into alice\'s editor while bob types', timeoutMs: 60_000, intervalMs: 200 });
+    assert.ok(jobText.includes('# Tide pools'), 'the job wrote its title');
+    assert.ok(jobText.includes('Section 1 written by the model'), 'the job wrote its first section');
+    await waitForText(bob.page, (t) => t.includes('Section 2 written by the model'), 'bob to see the job\'s text too');
+    await alice.page.locator('[data-job-status=succeeded]').waitFor({ timeout: 60_000 });
+    await waitForText(alice.page, (t) => t.startsWith('Bob keeps typing meanwhile. Alice was here. Bob too. Marker.\n\n# Tide pools\n'), 'bob\'s words to reach alice');
+    const [a, b] = await Promise.all([editorText(alice.page), editorText(bob.page)]);
+    assert.equal(a, b, 'both editors converge');
+    assert.ok(a.includes('Alice was here. Bob too.') && a.includes('Section 1 written by the model'), 'the people\'s text and the job\'s text both survive');
+    await alice.page.locator('.job-history li', { hasText: 'succeeded' }).getByText('model calls').waitFor();
+    await app.screenshot(alice.page, 'web-app');
+
+    // A second job whose sections are held: Stop cancels it before they are written.
+    await alice.page.locator('textarea[name=topic]').fill('HOLD this one');
+    await alice.page.getByRole('button', { name: 'Generate' }).click();
+    await waitForText(bob.page, (t) => t.includes('# HOLD this one'), 'the second job to write its title');
+    await waitFor(() => app.model.calls.some((c) => c.outcome === 'in-flight' && JSON.stringify(c.request.messages).includes('HOLD')), { what: 'a held section call' });
+    await alice.page.locator('[data-action=cancel-job]').click();
+    await alice.page.locator('[data-job-status=cancelled]').waitFor({ timeout: 30_000 });
+    releaseHeld();
+    // The job is over (cancelled is terminal), so nothing of its held sections can arrive any more.
+    const jobs = await alice.page.locator('.job-history li').count();
+    assert.equal(jobs, 2, 'the history lists both jobs');
+    assert.ok(!(await editorText(alice.page)).includes('HELD SECTION TEXT'), 'the cancelled job wrote no section');
+    await app.screenshot(alice.page, 'web-app-cancelled');
+  });
+
+  it('edits made offline survive a reload and arrive after reconnecting', async () => {
+    await bob.context.setOffline(true);
+    await bob.page.locator('.connection[data-state=offline]').waitFor();
+    await bob.page.locator('.ProseMirror').click();
+    await bob.page.keyboard.press('Control+End');
+    await bob.page.keyboard.type(' Written offline.');
+    await bob.page.locator('.connection[data-pending=true]').waitFor();
+    await app.screenshot(bob.page, 'web-app-offline');
+    // Reloading while offline fails: the edits now live only in the browser's storage.
+    await assert.rejects(bob.page.reload(), /ERR_INTERNET_DISCONNECTED/);
+    await bob.context.setOffline(false);
+    await bob.page.goto(`${app.loom.httpUrl}/#/doc/${encodeURIComponent(docId)}`);
+    await app.signIn(bob, 'login');
+    await bob.page.locator('.connection[data-state=connected]').waitFor();
+    await waitForText(alice.page, (t) => t.endsWith('Written offline.'), 'bob\'s offline edit to reach alice after he reconnected');
+    await waitForText(bob.page, (t) => t === '' ? false : t.endsWith('Written offline.'), 'bob to keep his edit');
+    assert.equal(await editorText(bob.page), await editorText(alice.page), 'both editors converge');
   });
 });

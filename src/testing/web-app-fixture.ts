@@ -115,15 +115,25 @@ export async function startWebApp(opts: { chromium: string; model: FakeModelServ
   }
 }
 
-/** The editor's text as the person sees it (paragraphs joined by line breaks). */
+/** The editor's text as the person sees it (paragraphs joined by line breaks), without others' caret labels. */
 export function editorText(page: Page): Promise<string> {
-  return page.locator('.ProseMirror').evaluate((el) => [...el.querySelectorAll('p')].map((p) => p.textContent ?? '').join('\n'));
+  return page.locator('.ProseMirror').evaluate((el) =>
+    [...el.querySelectorAll('p')]
+      .map((p) => {
+        const copy = p.cloneNode(true) as typeof p;
+        for (const caret of copy.querySelectorAll('.remote-caret')) caret.remove();
+        return copy.textContent ?? '';
+      })
+      .join('\n'),
+  );
 }
 
 /** Waits until the person's editor shows text that `until` accepts. */
 export function waitForText(page: Page, until: (text: string) => boolean, what: string, timeoutMs = 30_000): Promise<string> {
   return waitFor(async () => {
     const text = await editorText(page);
-    return until(text) ? text : undefined;
+    // Thrown, so a timeout's cause shows the text last seen.
+    if (!until(text)) throw new Error(`the editor shows ${JSON.stringify(text.slice(-400))}`);
+    return text;
   }, { what, timeoutMs, intervalMs: 100 });
 }

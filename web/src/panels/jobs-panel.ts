@@ -32,7 +32,7 @@ interface JobView {
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'rejected']);
 const REFRESH_MS = 400;
 
-export function jobsPanel(opts: { api: Api; socket: AppSocket; docId: string; canEdit: boolean; onRevert: (origin: string) => void }): HTMLElement {
+export function jobsPanel(opts: { api: Api; socket: AppSocket; docId: string; canEdit: boolean; onRevert: (origin: string) => void; beforeJob: () => void }): HTMLElement {
   const { api, socket, docId } = opts;
   const known = new Map<string, JobView>();
   const topic = h('textarea', { name: 'topic', rows: '3', required: true, maxlength: '2000', placeholder: 'What should the AI write about?' });
@@ -105,6 +105,8 @@ export function jobsPanel(opts: { api: Api; socket: AppSocket; docId: string; ca
 
   const start = async () => {
     try {
+      // Jobs append at the document's end: give their text its own paragraph.
+      opts.beforeJob();
       const { job } = await api.request<{ job: JobView }>('POST', '/v1/jobs', {
         kind: 'document.generate',
         input: { topic: topic.value.trim(), sections: Number(sections.value) || 3, targetRoot: TEXT_ROOT },

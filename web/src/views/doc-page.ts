@@ -19,6 +19,16 @@ import { sharePanel } from '../panels/share-panel.ts';
 import { versionsPanel } from '../panels/versions-panel.ts';
 import type { DocSummary } from './doc-list.ts';
 
+/** The origin of the app's own edits (not the typist's: the editor applies them like remote ones, undo skips them). */
+const APP_ORIGIN = { name: 'loom-app' } as const;
+
+/** Appends line breaks so the text ends with an empty line, unless it is empty. */
+function endWithBlankLine(session: CollabSession): void {
+  const text = session.ytext.toString();
+  const missing = text === '' ? '' : text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n';
+  if (missing !== '') session.doc.transact(() => session.ytext.insert(session.ytext.length, missing), APP_ORIGIN);
+}
+
 const STATE_LABELS: Record<CollabStatus['state'], string> = {
   connecting: 'Connecting…',
   connected: 'Connected',
@@ -108,7 +118,7 @@ export async function docPage(api: Api, socket: AppSocket, docId: string): Promi
     h(
       'aside',
       { class: 'doc-side' },
-      jobsPanel({ api, socket, docId, canEdit, onRevert: (origin) => void revert(origin) }),
+      jobsPanel({ api, socket, docId, canEdit, onRevert: (origin) => void revert(origin), beforeJob: () => endWithBlankLine(session) }),
       agentPanel({ api, socket, docId, canEdit, onRevert: (origin) => void revert(origin) }),
       versionsPanel({ api, docId, canEdit }),
       sharePanel({ api, docId, isOwner: doc.role === 'owner' }),
