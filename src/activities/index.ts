@@ -12,7 +12,7 @@ export { ActivityService } from './activity-service.ts';
 export { ensureActivityConsumers, provisionActivities, ACTIVITY_ACK_WAIT_MS } from './provision.ts';
 export { PresenceBeacon, WorkerPresenceWatch } from './presence.ts';
 export { NatsServiceQueue } from './service-queue.ts';
-export { queuesWithoutWorkers } from './readiness.ts';
+export { queuesWithoutWorkers, waitingForWorkerWarning, type QueueWithoutWorker } from './readiness.ts';
 
 /** What an actor host runs for service activities: the job actors' queue and presence ports, and the service answering workers. */
 export interface ActivitiesRuntime {

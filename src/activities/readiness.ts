@@ -33,3 +33,14 @@ export async function queuesWithoutWorkers(jsm: JetStreamManager, presence: Work
   for (const [subject, n] of Object.entries(await waitingBySubject(jsm, INFERENCE_STREAM))) add('inference', parseInferenceRequestSubject(subject).model, n);
   return [...waiting.values()];
 }
+
+/**
+ * The `/readyz` warning text: each queue with waiting work and no live
+ * worker, or null when there is none. A warning, not a failure: Loom itself
+ * is ready; the work waits for workers someone else runs.
+ */
+export async function waitingForWorkerWarning(jsm: JetStreamManager, presence: WorkerPresence): Promise<string | null> {
+  const queues = await queuesWithoutWorkers(jsm, presence);
+  if (queues.length === 0) return null;
+  return queues.map((q) => `${q.activity} queue ${q.queue}: ${q.waiting} waiting, no live worker`).join('; ');
+}

@@ -6,6 +6,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { PresenceBeacon } from '../activities/presence.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { ActorClient } from '../placement/actor-client.ts';
@@ -21,6 +22,10 @@ export async function startInferenceRole(opts: {
   nc: NatsConnection;
   jsm: JetStreamManager;
   cancels: KV;
+  /** The worker presence bucket: this node announces its models there, so jobs waiting on a model nobody serves say so. */
+  presence: KV;
+  /** This node's id in the presence keys (LOOM_INSTANCE_ID). */
+  workerId: string;
   log: Logger;
 }): Promise<InferenceRole> {
   const { inference, gateway } = opts.config;
@@ -39,5 +44,17 @@ export async function startInferenceRole(opts: {
     log,
   });
   await worker.start();
-  return { stop: () => worker.stop() };
+  const beacon = new PresenceBeacon(opts.presence, inference.models.map((model) => ({ kind: 'inference' as const, queue: model })), presenceWorkerId(opts.workerId), log);
+  await beacon.start();
+  return {
+    async stop() {
+      await beacon.stop();
+      await worker.stop();
+    },
+  };
+}
+
+/** Instance ids may hold characters presence keys do not allow; those become '-'. */
+function presenceWorkerId(instanceId: string): string {
+  return instanceId.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'inference';
 }

@@ -62,7 +62,7 @@ export async function startRoles(opts: {
 
   if (config.roles.includes('inference')) {
     // Stops first (unshift): in-flight calls finish and deliver while actors still run.
-    const inference = await startInferenceRole({ config, nc, jsm: opts.nats.jsm, cancels: opts.nats.inferenceCancels, log: log.child({ role: 'inference' }) });
+    const inference = await startInferenceRole({ config, nc, jsm: opts.nats.jsm, cancels: opts.nats.inferenceCancels, presence: opts.nats.workerPresence, workerId: config.instanceId, log: log.child({ role: 'inference' }) });
     stops.unshift(() => inference.stop());
   }
 
