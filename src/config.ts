@@ -132,7 +132,7 @@ export const ENV_SCHEMA = z
     LOOM_HOST: z.string().min(1).default('127.0.0.1'),
     NATS_URL: z.string().url().optional(),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-    LOOM_ROLES: rolesSchema.default('gateway,actors,webhooks'),
+    LOOM_ROLES: rolesSchema.default('gateway,actors,inference,webhooks'),
     LOOM_DATA_DIR: z.string().min(1).default('.loom-data'),
     LOOM_NATS_SERVER_BIN: z.string().min(1).default('nats-server'),
     LOOM_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').optional(),
@@ -238,6 +238,8 @@ export const ENV_SCHEMA = z
     LOOM_WEBHOOK_LEASE_TTL_MS: int(1_000, 3_600_000).default(30_000),
     LOOM_WEBHOOK_POLL_MS: int(10, 60_000).default(1_000),
     LOOM_OUTBOUND_EVENTS_REPLICAS: int(1, 5).default(1),
+    // Outbound event sources (issue 9): one doc.updated per document per this window.
+    LOOM_WEBHOOK_DOC_DEBOUNCE_MS: int(0, 3_600_000).default(5_000),
   })
   .strict();
 
@@ -449,6 +451,11 @@ export interface Config {
     /** Replicas of the outbound-events stream (3 on a NATS cluster). */
     readonly streamReplicas: number;
   };
+  /** The relays that record outbound events (src/outbound-events/), run by actors processes. */
+  readonly outboundEvents: {
+    /** A document's updates within this window after its first make one `doc.updated`. */
+    readonly docDebounceMs: number;
+  };
 }
 
 /** Thrown when the environment does not validate; `problems` lists every issue. */
@@ -482,9 +489,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   if (e.LOOM_S3_ENDPOINT !== undefined && (e.LOOM_S3_ACCESS_KEY === undefined || e.LOOM_S3_SECRET_KEY === undefined)) {
     throw new ConfigError(['LOOM_S3_ACCESS_KEY and LOOM_S3_SECRET_KEY: both are required with LOOM_S3_ENDPOINT']);
-  }
-  if (e.LOOM_ROLES.includes('inference') && e.LOOM_INFERENCE_MODELS.length === 0) {
-    throw new ConfigError(['LOOM_INFERENCE_MODELS: the inference role needs at least one model']);
   }
   const config: Config = {
     instanceId: e.LOOM_INSTANCE_ID ?? `${os.hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`,
@@ -547,7 +551,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inference: {
       baseUrl: e.OPENAI_BASE_URL,
       apiKey: e.OPENAI_API_KEY,
-      models: [...new Set(e.LOOM_INFERENCE_MODELS)],
+      // Unset: serve the default model, so the embedded setup runs jobs with only OPENAI_BASE_URL set.
+      models: [...new Set(e.LOOM_INFERENCE_MODELS.length > 0 ? e.LOOM_INFERENCE_MODELS : [e.LOOM_DEFAULT_MODEL])],
       concurrency: e.LOOM_INFERENCE_CONCURRENCY,
       maxDeliver: e.LOOM_INFERENCE_MAX_DELIVER,
       ackWaitMs: e.LOOM_INFERENCE_ACK_WAIT_MS,
@@ -610,6 +615,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollIntervalMs: e.LOOM_WEBHOOK_POLL_MS,
       streamReplicas: e.LOOM_OUTBOUND_EVENTS_REPLICAS,
     },
+    outboundEvents: { docDebounceMs: e.LOOM_WEBHOOK_DOC_DEBOUNCE_MS },
   };
   return deepFreeze(config);
 }
