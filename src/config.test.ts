@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, redactedConfig } from './config.ts';
 
 test('an empty environment gives the embedded single-process setup', () => {
   const config = loadConfig({});
-  assert.deepEqual([...config.roles], ['gateway', 'actors', 'webhooks']);
+  assert.deepEqual([...config.roles], ['gateway', 'actors', 'inference', 'webhooks']);
   assert.equal(config.nats.url, undefined);
   assert.equal(config.database.url, undefined);
   assert.equal(config.http.port, 1234);
@@ -28,8 +28,9 @@ test('roles are parsed from a comma list and deduplicated', () => {
   assert.deepEqual([...loadConfig({ LOOM_ROLES: ' actors, actors ' }).roles], ['actors']);
 });
 
-test('the inference role needs its models; the API key is optional and redacted', () => {
-  assert.throws(() => loadConfig({ LOOM_ROLES: 'inference' }), (err: unknown) => err instanceof ConfigError && /LOOM_INFERENCE_MODELS/.test(err.message));
+test('the inference role serves its models, else the default model; the API key is optional and redacted', () => {
+  assert.deepEqual([...loadConfig({ LOOM_ROLES: 'inference' }).inference.models], ['loom-default']);
+  assert.deepEqual([...loadConfig({ LOOM_DEFAULT_MODEL: 'llama3' }).inference.models], ['llama3']);
   const config = loadConfig({ LOOM_ROLES: 'inference', LOOM_INFERENCE_MODELS: 'Qwen/Qwen2.5-7B-Instruct, llama3,llama3', OPENAI_BASE_URL: 'http://gpu:8000/v1' });
   assert.deepEqual([...config.inference.models], ['Qwen/Qwen2.5-7B-Instruct', 'llama3']);
   assert.equal(config.inference.baseUrl, 'http://gpu:8000/v1');
