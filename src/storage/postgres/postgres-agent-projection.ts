@@ -4,6 +4,11 @@
  * from two activations never move a row backwards. Also answers the
  * supervisor's query: sessions with a turn in flight. (Listing "my
  * sessions" reads the same table: agent-session-listing.ts.)
+ *
+ * Writes of all the sessions of a host are coalesced: the rows saved while
+ * one statement runs go out together as the next one (one multi-row upsert,
+ * the newest row per session), so under load a host makes a few
+ * statements per second instead of two per turn and session.
  */
 import { and, asc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { AgentProjection, AgentProjectionRecord } from '../../../actors/agent/index.ts';
@@ -17,36 +22,91 @@ export interface AgentSessionNeedingHost {
   readonly updatedAt: Date;
 }
 
+type Row = typeof agentSessions.$inferInsert;
+
+interface Pending {
+  row: Row;
+  readonly waiters: Array<{ resolve(): void; reject(err: unknown): void }>;
+}
+
+/** Columns an upsert replaces; the id, owner and creation time never change. */
+const CHANGING = ['status', 'needsHost', 'model', 'docId', 'title', 'turns', 'calls', 'promptTokens', 'completionTokens', 'costUsd', 'lastSeq', 'updatedAt'] as const;
+const fromExcluded = Object.fromEntries(CHANGING.map((key) => [key, sql.raw(`excluded.${agentSessions[key].name}`)]));
+
+function rowOf(r: AgentProjectionRecord): Row {
+  return {
+    id: r.id,
+    ownerId: r.ownerId,
+    status: r.status,
+    needsHost: r.needsHost,
+    model: r.model,
+    docId: r.docId,
+    title: r.title,
+    turns: r.turns,
+    calls: r.usage.calls,
+    promptTokens: r.usage.promptTokens,
+    completionTokens: r.usage.completionTokens,
+    costUsd: r.usage.costUsd,
+    lastSeq: r.lastSeq,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
 export class PostgresAgentProjection implements AgentProjection {
+  #pending = new Map<string, Pending>();
+  #writing = false;
+
   constructor(private readonly db: LoomDatabase) {}
 
-  /** @throws StorageError */
-  async save(r: AgentProjectionRecord): Promise<void> {
-    const row = {
-      id: r.id,
-      ownerId: r.ownerId,
-      status: r.status,
-      needsHost: r.needsHost,
-      model: r.model,
-      docId: r.docId,
-      title: r.title,
-      turns: r.turns,
-      calls: r.usage.calls,
-      promptTokens: r.usage.promptTokens,
-      completionTokens: r.usage.completionTokens,
-      costUsd: r.usage.costUsd,
-      lastSeq: r.lastSeq,
-      createdAt: r.createdAt,
-      updatedAt: r.updatedAt,
-    };
-    const { id: _id, ownerId: _owner, createdAt: _created, ...changing } = row;
+  /**
+   * Resolves once the row (or a newer one of the same session) is written.
+   * @throws StorageError
+   */
+  save(r: AgentProjectionRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const row = rowOf(r);
+      const pending = this.#pending.get(r.id);
+      if (pending === undefined) this.#pending.set(r.id, { row, waiters: [{ resolve, reject }] });
+      else {
+        if (row.lastSeq >= pending.row.lastSeq) pending.row = row;
+        pending.waiters.push({ resolve, reject });
+      }
+      if (!this.#writing) void this.#drain();
+    });
+  }
+
+  /** Writes what is pending, one statement at a time, until nothing is. */
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      // Let the saves of this turn of the event loop join the first statement.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      while (this.#pending.size > 0) {
+        const batch = [...this.#pending.values()].sort((a, b) => (a.row.id < b.row.id ? -1 : 1));
+        this.#pending = new Map();
+        try {
+          await this.#write(batch.map((p) => p.row));
+          for (const p of batch) for (const w of p.waiters) w.resolve();
+        } catch (err) {
+          for (const p of batch) for (const w of p.waiters) w.reject(err);
+        }
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /** One upsert of rows of distinct sessions (sorted by id, so concurrent hosts lock rows in one order). */
+  async #write(rows: Row[]): Promise<void> {
     try {
       await this.db
         .insert(agentSessions)
-        .values(row)
-        .onConflictDoUpdate({ target: agentSessions.id, set: changing, setWhere: lt(agentSessions.lastSeq, sql`excluded.last_seq`) });
+        .values(rows)
+        .onConflictDoUpdate({ target: agentSessions.id, set: fromExcluded, setWhere: lt(agentSessions.lastSeq, sql`excluded.last_seq`) });
     } catch (err) {
-      throw new StorageError(`projecting agent session ${JSON.stringify(r.id)} at seq ${r.lastSeq} failed`, { op: 'project-agent-session', seq: r.lastSeq }, { cause: err });
+      const ids = rows.map((r) => r.id);
+      throw new StorageError(`projecting agent sessions ${JSON.stringify(ids.slice(0, 5))}${ids.length > 5 ? ` and ${ids.length - 5} more` : ''} failed`, { op: 'project-agent-session' }, { cause: err });
     }
   }
 
