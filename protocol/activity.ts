@@ -121,7 +121,8 @@ const ids = {
   v: z.literal(ACTIVITY_VERSION),
   taskId: z.string().regex(TASK_ID),
   jobId: z.string().min(1).max(200),
-  step: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
+  /** A step instance id: a definition's step id, with `.<n>` for map items and loop iterations and `.r<n>` for revision rounds. */
+  step: z.string().regex(/^[a-z][a-z0-9.-]{0,127}$/),
   attempt: z.number().int().min(1).max(1_000),
 };
 

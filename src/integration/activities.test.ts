@@ -6,13 +6,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kvm } from '@nats-io/kv';
-import { ACTIVITY_COMPLETE_SUBJECT, ACTIVITY_HEARTBEAT_SUBJECT, ACTIVITY_VERSION } from '../../protocol/activity.ts';
+import { ACTIVITY_COMPLETE_SUBJECT, ACTIVITY_HEARTBEAT_SUBJECT, ACTIVITY_VERSION, WORKER_PRESENCE_BUCKET, workerPresenceKey } from '../../protocol/activity.ts';
+import { modelToToken } from '../../protocol/inference.ts';
 import { HEADERS } from '../../protocol/headers.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import type { JobView } from '../../protocol/job.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { LEASE_BUCKET, leaseKey } from '../../protocol/subjects.ts';
 import { startActivityCluster, type ActivityCluster } from '../testing/activity-fixture.ts';
+import { MODEL_TEST_KIND } from '../testing/service-test-pipeline.ts';
 import { waitFor } from '../testing/index.ts';
 
 let cluster: ActivityCluster;
@@ -174,4 +176,17 @@ test('waiting-for-worker: a job on a queue without a live worker says so, and go
   const done = await cluster.waitForJob(id, ended, 'to end');
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
   assert.equal(accepted(id).length, 1);
+});
+
+test('waiting-for-worker on a model: a model call nobody serves says so until an inference node announces the model', async () => {
+  const id = await cluster.startJob({ question: 'anyone there?' }, MODEL_TEST_KIND);
+  const waiting = await cluster.waitForJob(id, (j) => j.statusDetail === 'waiting-for-worker', 'to wait for an inference worker');
+  assert.deepEqual(waiting.waitingForWorker, [{ step: 'ask', activity: 'inference', queue: 'test-model' }]);
+  // What an inference node's presence beacon puts (src/inference/role.ts); no node is started, so the call stays queued.
+  const presence = await new Kvm(cluster.nc).open(WORKER_PRESENCE_BUCKET);
+  await presence.put(workerPresenceKey('inference', modelToToken('test-model'), 'gpu-node-1'), new Uint8Array(0));
+  const served = await cluster.waitForJob(id, (j) => j.statusDetail === null, 'to stop waiting once the model has a live worker');
+  assert.deepEqual(served.waitingForWorker, []);
+  assert.equal(served.status, 'running');
+  await cluster.command(id, 'cancel', { by: 'tester', reason: null });
 });

@@ -45,8 +45,8 @@ export interface ActivityCluster {
   readonly workers: Child[];
   startHost(name: string): Promise<Child>;
   startWorker(name: string, queue?: string): Promise<Child>;
-  /** Starts a test.service job; returns its id. */
-  startJob(input: Record<string, unknown>): Promise<string>;
+  /** Starts a job (default kind test.service); returns its id. */
+  startJob(input: Record<string, unknown>, kind?: string): Promise<string>;
   view(id: string): Promise<JobView>;
   command(id: string, name: string, body: unknown): Promise<unknown>;
   waitForJob(id: string, until: (j: JobView) => boolean, what: string, timeoutMs?: number): Promise<JobView>;
@@ -96,9 +96,9 @@ export async function startActivityCluster(opts: { hosts: number; workers: numbe
       workers.push(child);
       return child;
     },
-    async startJob(input) {
+    async startJob(input, kind = SERVICE_TEST_KIND) {
       const id = newJobId();
-      await cluster.command(id, 'start', { kind: SERVICE_TEST_KIND, input, owner: 'tester' });
+      await cluster.command(id, 'start', { kind, input, owner: 'tester' });
       return id;
     },
     async command(id, name, body) {

@@ -1,7 +1,7 @@
 /**
  * A job host as its own OS process, for the service-activity tests: an actor
  * host running the job actor with the built-in pipelines plus the test
- * service pipeline, and the activity service answering workers. It is what
+ * pipelines (service-test-pipeline.ts), and the activity service answering workers. It is what
  * the actors role runs, minus documents and agents, so a test can SIGKILL
  * it mid-task. Settings come from the environment: NATS_URL, DATABASE_URL
  * (migrated by the test), HOST_ID, DATA_DIR, LEASE_TTL_MS.
@@ -23,7 +23,7 @@ import { ActorClient } from '../placement/actor-client.ts';
 import { openDatabase, PostgresJobProjection } from '../storage/index.ts';
 import { FsObjectStore } from '../storage/objects/fs-object-store.ts';
 import { GatewayUrlSigner } from '../storage/objects/gateway-url-signer.ts';
-import { serviceTestPipeline } from './service-test-pipeline.ts';
+import { modelTestPipeline, serviceTestPipeline } from './service-test-pipeline.ts';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -54,7 +54,7 @@ const host = new ActorHost({
       documents: new ActorDocumentPort(client),
       projection: new PostgresJobProjection(database.db),
       clock: { now: () => Date.now(), random: () => Math.random() },
-      pipelines: pipelineCatalog([serviceTestPipeline]),
+      pipelines: pipelineCatalog([serviceTestPipeline, modelTestPipeline]),
       prices: {},
       defaults: {
         model: 'test-model',

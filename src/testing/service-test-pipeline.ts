@@ -42,3 +42,16 @@ export const serviceTestPipeline: AnyPipeline = definePipeline<Input>({
   ],
   result: (ctx) => ctx.output('after', z.unknown()),
 });
+
+export const MODEL_TEST_KIND = 'test.model';
+
+/** One model call, for waiting-for-worker on a model nobody serves. */
+export const modelTestPipeline: AnyPipeline = definePipeline<{ question: string }>({
+  kind: MODEL_TEST_KIND,
+  description: 'One model call.',
+  input: z.object({ question: z.string().max(200) }).strict(),
+  steps: () => [
+    step<{ question: string }>('ask', [], 'inference', (ctx) => ({ type: 'inference', messages: [{ role: 'user', content: ctx.input.question }], parse: (text) => text })),
+  ],
+  result: (ctx) => ctx.output('ask', z.string()),
+});
