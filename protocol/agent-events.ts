@@ -14,6 +14,7 @@
  * when the actor decided it). Decoders reject unknown versions.
  */
 import { z } from 'zod';
+import { ProtocolError } from './errors.ts';
 import { usageSchema } from './job-events.ts';
 import { decodeJson, encodeJson } from './reply.ts';
 
@@ -228,6 +229,31 @@ export function encodeAgentEvent(event: AgentEvent): Uint8Array {
 export function decodeAgentEvent(body: Uint8Array): AgentEvent {
   return decodeJson(body, agentEventSchema, 'agent event');
 }
+
+/**
+ * Reads a live event that the session actor itself encoded (only it
+ * publishes on event.agent.<id>.<type>): checks the JSON, the version and
+ * the type, not every field, which the actor's own types already guarantee;
+ * a full check per event was a noticeable part of a gateway's CPU under
+ * load. Input from outside Loom goes through decodeAgentEvent.
+ * @throws ProtocolError `malformed-message` naming the fault.
+ */
+export function readOwnAgentEvent(body: Uint8Array): AgentEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(body));
+  } catch (err) {
+    throw new ProtocolError('malformed-message', 'agent event: body is not UTF-8 JSON', { cause: err });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ProtocolError('malformed-message', 'agent event: body is not a JSON object');
+  const { v, type, at } = value as { v?: unknown; type?: unknown; at?: unknown };
+  if (v !== AGENT_EVENT_VERSION) throw new ProtocolError('malformed-message', `agent event: v must be ${AGENT_EVENT_VERSION}`);
+  if (typeof type !== 'string' || !isAgentEventType(type)) throw new ProtocolError('malformed-message', 'agent event: type is not an agent event type');
+  if (typeof at !== 'number') throw new ProtocolError('malformed-message', 'agent event: at must be a number');
+  return value as AgentEvent;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Most events in one log entry; an event's id leaves this much room per entry. */
 export const AGENT_EVENTS_PER_ENTRY = 64;

@@ -7,6 +7,7 @@ import {
   decodeAgentEvent,
   encodeAgentEntry,
   encodeAgentEvent,
+  readOwnAgentEvent,
   AGENT_EVENTS_PER_ENTRY,
   type AgentEvent,
 } from './agent-events.ts';
@@ -117,4 +118,14 @@ test('a log entry holds one event as a plain object or several as an array; even
   assert.ok(agentEventId(7, AGENT_EVENTS_PER_ENTRY - 1) < agentEventId(8, 0));
   assert.deepEqual([agentEntrySeqOf(agentEventId(7, 0)), agentEntrySeqOf(agentEventId(7, 5)), agentEntrySeqOf(0)], [7, 7, 0]);
   assert.throws(() => agentEventId(7, AGENT_EVENTS_PER_ENTRY), RangeError);
+});
+
+test("the gateway's cheap read of the actor's own events checks the JSON, version and type", () => {
+  const event: AgentEvent = { type: 'turn-started', v: 1, at: 5, turnId: 't1', content: 'hi' };
+  assert.deepEqual(readOwnAgentEvent(encodeAgentEvent(event)), event);
+  assert.throws(() => readOwnAgentEvent(new TextEncoder().encode('{nope')), /not UTF-8 JSON/);
+  assert.throws(() => readOwnAgentEvent(encodeJson([event])), /not a JSON object/);
+  assert.throws(() => readOwnAgentEvent(encodeJson({ ...event, v: 2 })), /v must be 1/);
+  assert.throws(() => readOwnAgentEvent(encodeJson({ ...event, type: 'teleported' })), /not an agent event type/);
+  assert.throws(() => readOwnAgentEvent(encodeJson({ ...event, at: 'now' })), /at must be a number/);
 });

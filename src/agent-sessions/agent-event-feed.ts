@@ -5,7 +5,7 @@
  * ends only when the client leaves or falls behind. Model token deltas
  * (`token`) and status changes (`status`) are live only, without a sequence.
  */
-import { decodeAgentEvent, type AgentEvent } from '../../protocol/agent-events.ts';
+import { readOwnAgentEvent, type AgentEvent } from '../../protocol/agent-events.ts';
 import { AGENT_STATUS_EVENT, AGENT_TOKEN_EVENT, agentStatusEventSchema, type AgentStatusEvent } from '../../protocol/agent.ts';
 import { checkVersion } from '../../protocol/headers.ts';
 import { decodeTokenDelta, type TokenDelta } from '../../protocol/inference.ts';
@@ -27,7 +27,8 @@ export function agentEventSource(log: EventLogReader): EventSource<AgentEvent, A
   return {
     kind: 'agent',
     log: agentEventLog(log),
-    decode: decodeAgentEvent,
+    // The actor is the only writer of both the log and the live events: a cheap check suffices.
+    decode: readOwnAgentEvent,
     isTerminal: () => false,
     decodeLive: (name, message) => {
       if (name === AGENT_TOKEN_EVENT) return { type: 'token', token: decodeTokenDelta(message) };
