@@ -167,7 +167,7 @@ export class Activation {
       this.busy = true;
       this.lastActivityAt = Date.now();
       try {
-        await traceBatch(this.deps.kind, batch, () => instance.handle(batch));
+        await traceBatch(this.deps.kind, batch, instance);
       } catch (err) {
         if (err instanceof StepDownError) {
           this.refuse(batch, 'not-owner', 'actor moved; retry');

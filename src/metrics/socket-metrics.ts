@@ -47,6 +47,10 @@ function meterFor(endpoint: SocketEndpoint): SocketMeter {
   const open = connections.labels(endpoint);
   const rx = framesReceived.labels(endpoint);
   const tx = framesSent.labels(endpoint);
+  // Zero from the start, so a gateway with no socket yet shows 0 rather than no series.
+  open.set(0);
+  rx.inc(0);
+  tx.inc(0);
   return { opened: () => open.inc(), closed: () => open.dec(), received: () => rx.inc(), sent: () => tx.inc() };
 }
 
