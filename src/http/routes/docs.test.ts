@@ -54,6 +54,7 @@ interface TestUser {
   readonly token: string;
 }
 const users: Record<'owner' | 'editor' | 'viewer' | 'stranger', TestUser> = {} as Record<'owner' | 'editor' | 'viewer' | 'stranger', TestUser>;
+const emails: Record<string, string> = {};
 
 before(async () => {
   [nats, pg] = await Promise.all([startNatsServer(), startPostgresServer()]);
@@ -93,6 +94,7 @@ before(async () => {
     accessEvents: natsAccessEvents(nc),
     objects,
     audit: auth.audit,
+    users: { findByEmail: (email) => auth.accounts.findByEmail(email) },
     access: 'members',
     log,
   });
@@ -105,8 +107,10 @@ before(async () => {
     readinessChecks: [],
   });
   for (const name of ['owner', 'editor', 'viewer', 'stranger'] as const) {
-    const { user, tokens } = await auth.accounts.register({ email: `${name}-${randomUUID()}@test.example`, password: 'correct horse battery' });
+    const email = `${name}-${randomUUID()}@test.example`;
+    const { user, tokens } = await auth.accounts.register({ email, password: 'correct horse battery' });
     users[name] = { id: user.id, token: tokens.accessToken };
+    emails[name] = email;
   }
 });
 
@@ -317,6 +321,25 @@ describe('members', () => {
     assert.equal((await call('GET', docUrl(id, '/members'))).status, 401);
     assert.equal((await call('GET', docUrl(id, '/members'), { as: users.stranger })).status, 403);
   });
+
+  it('shares by email (any case) and changes the role the same way; refuses unknown emails (404 naming email), non-owners (403) before looking the email up, bad fields (400)', async () => {
+    const id = await sharedDoc('By email');
+    const added = await call('POST', docUrl(id, '/members'), { as: users.owner, body: { email: (emails['stranger'] ?? '').toUpperCase(), role: 'viewer' } });
+    assert.equal(added.status, 201, added.text);
+    assert.deepEqual([(added.body as { userId: string }).userId, (added.body as { role: string }).role], [users.stranger.id, 'viewer']);
+    const changed = await call('POST', docUrl(id, '/members'), { as: users.owner, body: { email: emails['stranger'], role: 'editor' } });
+    assert.deepEqual([changed.status, (changed.body as { role: string }).role], [200, 'editor']);
+    const unknown = await call('POST', docUrl(id, '/members'), { as: users.owner, body: { email: `nobody-${randomUUID()}@test.example`, role: 'viewer' } });
+    assert.deepEqual([unknown.status, errorOf(unknown).code, errorOf(unknown).field], [404, 'user-not-found', 'email']);
+    const byEditor = await call('POST', docUrl(id, '/members'), { as: users.editor, body: { email: `nobody-${randomUUID()}@test.example`, role: 'viewer' } });
+    assert.deepEqual([byEditor.status, errorOf(byEditor).code], [403, 'role-required'], 'a non-owner learns nothing about the email');
+    const badEmail = await call('POST', docUrl(id, '/members'), { as: users.owner, body: { email: 'not an email', role: 'viewer' } });
+    assert.deepEqual([badEmail.status, errorOf(badEmail).field], [400, 'email']);
+    const badRole = await call('POST', docUrl(id, '/members'), { as: users.owner, body: { email: emails['stranger'], role: 'admin' } });
+    assert.deepEqual([badRole.status, errorOf(badRole).field], [400, 'role']);
+    const creator = await call('POST', docUrl(id, '/members'), { as: users.owner, body: { email: emails['owner'], role: 'viewer' } });
+    assert.deepEqual([creator.status, errorOf(creator).code], [409, 'owner-fixed']);
+  });
 });
 
 describe('content and export', () => {
@@ -440,6 +463,7 @@ describe('/openapi.json', () => {
       ['/v1/docs/{id}/metadata', 'get'],
       ['/v1/docs/{id}/export', 'get'],
       ['/v1/docs/{id}/members', 'get'],
+      ['/v1/docs/{id}/members', 'post'],
       ['/v1/docs/{id}/members/{userId}', 'put'],
       ['/v1/docs/{id}/members/{userId}', 'delete'],
       ['/v1/docs/{id}/snapshots', 'get'],
