@@ -10,6 +10,7 @@
  * when the actor decided it). Decoders reject unknown versions.
  */
 import { z } from 'zod';
+import type { PipelineDefinition } from './pipeline-definition.ts';
 import { decodeJson, encodeJson } from './reply.ts';
 
 export const JOB_EVENT_VERSION = 1;
@@ -73,8 +74,8 @@ export type SkipReason = (typeof SKIP_REASONS)[number];
 export const jobPipelineSchema = z.object({
   kind: z.string().min(1).max(64),
   version: z.number().int().min(1),
-  /** A PipelineDefinition (protocol/pipeline-definition.ts), validated when the job was started. */
-  definition: z.record(z.unknown()),
+  /** A PipelineDefinition, validated whole (validatePipelineDefinition) when the job is started; here only its being an object is checked. */
+  definition: z.custom<PipelineDefinition>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a pipeline definition (an object)'),
 });
 export type JobPipeline = z.infer<typeof jobPipelineSchema>;
 

@@ -108,6 +108,8 @@ export class JobTracker {
         break;
       case 'approval-decided':
       case 'job-stuck':
+      case 'step-skipped':
+      case 'job-revised':
         break;
       default: {
         const never: never = event;

@@ -219,7 +219,7 @@ const cache = new WeakMap<object, AnyPipeline>();
  * the activation).
  * @throws Error when the definition is not valid (a log not written by this engine).
  */
-export function compiledPipeline(definition: Readonly<Record<string, unknown>>): AnyPipeline {
+export function compiledPipeline(definition: object): AnyPipeline {
   const known = cache.get(definition);
   if (known !== undefined) return known;
   const checked = validatePipelineDefinition(definition);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProtocolError } from '../../../protocol/errors.ts';
 import { MAX_OUTBOUND_EVENT_BYTES } from '../../../protocol/outbound-events.ts';
+import type { PipelineDefinition } from '../../../protocol/pipeline-definition.ts';
 import type { InferenceCall } from '../effects.ts';
 import { JobSimulation, TEST_DEFAULTS } from '../simulation.ts';
 import { foldJob } from '../state.ts';
@@ -10,7 +11,7 @@ import { jobView } from '../view.ts';
 /** Starts a job running `definition` (as the registry does: the definition travels with the start command). */
 function startDef(definition: Record<string, unknown>, input: unknown = {}, targetDocId: string | null = null): JobSimulation {
   const s = new JobSimulation(new Map(), { ...TEST_DEFAULTS, policy: { ...TEST_DEFAULTS.policy, maxParallelSteps: 10 } });
-  s.start({ kind: definition['kind'] as string, input, targetDocId, pipeline: { kind: definition['kind'] as string, version: 1, definition } });
+  s.start({ kind: definition['kind'] as string, input, targetDocId, pipeline: { kind: definition['kind'] as string, version: 1, definition: definition as unknown as PipelineDefinition } });
   return s;
 }
 
@@ -33,10 +34,10 @@ test('a start whose definition is invalid or of another kind is refused naming t
   const s = new JobSimulation(new Map());
   const bad = { kind: 'demo.bad', input: anyInput, steps: [{ id: 'a', type: 'llm', after: ['ghost'], prompt: { user: 'x' } }] };
   assert.throws(
-    () => s.start({ kind: 'demo.bad', input: {}, pipeline: { kind: 'demo.bad', version: 1, definition: bad } }),
+    () => s.start({ kind: 'demo.bad', input: {}, pipeline: { kind: 'demo.bad', version: 1, definition: bad as unknown as PipelineDefinition } }),
     (err: unknown) => err instanceof ProtocolError && err.code === 'invalid-input' && /pipeline\.definition\/steps\/0\/after\/0: unknown step "ghost"/.test(err.message),
   );
-  assert.throws(() => s.start({ kind: 'demo.other', input: {}, pipeline: { kind: 'demo.bad', version: 1, definition: bad } }), /is not the job's kind/);
+  assert.throws(() => s.start({ kind: 'demo.other', input: {}, pipeline: { kind: 'demo.bad', version: 1, definition: bad as unknown as PipelineDefinition } }), /is not the job's kind/);
   assert.equal(s.log.length, 0, 'a refused start leaves no trace');
 });
 
@@ -431,7 +432,7 @@ test('revision rounds are bounded: past the last round a rejection with a commen
   s.run(() => 'text');
   while (s.state.status === 'waiting-approval') {
     s.approve(false, null, `round ${rounds}`);
-    if (s.state.status !== 'rejected') rounds++;
+    if ((s.state.status as string) !== 'rejected') rounds++;
     s.run(() => 'text');
   }
   assert.equal(s.state.status, 'rejected');
