@@ -92,25 +92,30 @@ new Gauge({
 
 /**
  * Makes the queue gauges read these streams at scrape time (once per process).
- * A missing stream is skipped; a failed read is logged and the scrape
- * shows no queue values rather than stale ones.
+ * A missing stream is skipped; a stream that cannot be read (no permission,
+ * NATS unavailable) is left out of that scrape rather than shown stale, with
+ * a warning the first time and at debug level after.
  */
 export function startQueueMetrics(opts: { jsm: JetStreamManager; streams: readonly string[]; log: Logger }): void {
   let cached: { at: number; snapshot: Promise<QueueSnapshot> } | undefined;
+  const warned = new Set<string>();
   const readAll = async (): Promise<QueueSnapshot> => {
     const streams: Array<{ stream: string; messages: number }> = [];
     const consumers: ConsumerCounts[] = [];
     for (const stream of opts.streams) {
       try {
         const info = await opts.jsm.streams.info(stream);
-        streams.push({ stream, messages: info.state.messages });
+        const found: ConsumerCounts[] = [];
         for await (const ci of opts.jsm.consumers.list(stream)) {
-          consumers.push({ stream, consumer: ci.name, filterSubject: ci.config.filter_subject, pending: ci.num_pending, ackPending: ci.num_ack_pending });
+          found.push({ stream, consumer: ci.name, filterSubject: ci.config.filter_subject, pending: ci.num_pending, ackPending: ci.num_ack_pending });
         }
+        streams.push({ stream, messages: info.state.messages });
+        consumers.push(...found);
       } catch (err) {
         if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) continue;
-        opts.log.warn({ err, stream }, 'reading queue metrics failed');
-        return { streams: [], consumers: [] };
+        if (warned.has(stream)) opts.log.debug({ err, stream }, 'reading queue metrics failed');
+        else opts.log.warn({ err, stream }, 'reading queue metrics failed; this stream is left out of /metrics while it fails');
+        warned.add(stream);
       }
     }
     return { streams, consumers };

@@ -1,7 +1,7 @@
 /**
  * What every role gets for being watched: the process metrics, the queue
- * gauges (processes with the actors or inference role read the work queues
- * at scrape time), `GET /metrics` on the role's HTTP port, and traces when
+ * gauges (actor hosts read the inference and activity queues at scrape
+ * time, inference workers their own), `GET /metrics` on the role's HTTP port, and traces when
  * an OTLP endpoint is configured. `stop` flushes the spans still buffered.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -21,8 +21,10 @@ export function startObservability(opts: { config: Config; jsm: JetStreamManager
   const { config } = opts;
   startProcessMetrics();
   setInferencePrices(config.jobs.modelPrices);
+  // Inference workers read only their own queue (their NATS user may read no other); actor hosts read both.
   if (config.roles.includes('actors') || config.roles.includes('inference')) {
-    startQueueMetrics({ jsm: opts.jsm, streams: [INFERENCE_STREAM, ACTIVITIES_STREAM], log: opts.log.child({ component: 'queue-metrics' }) });
+    const streams = config.roles.includes('actors') ? [INFERENCE_STREAM, ACTIVITIES_STREAM] : [INFERENCE_STREAM];
+    startQueueMetrics({ jsm: opts.jsm, streams, log: opts.log.child({ component: 'queue-metrics' }) });
   }
   const tracing = startTracing({ config: config.observability.tracing, instanceId: config.instanceId, roles: config.roles, log: opts.log.child({ component: 'tracing' }) });
   return {
