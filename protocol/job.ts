@@ -125,6 +125,8 @@ export const jobViewSchema = z.object({
   stuck: z.boolean().default(false),
   /** Since when a stuck job has not moved (its last event before the flag); null unless stuck. */
   stuckSince: z.string().nullable().default(null),
+  /** The registered pipeline version the job runs (recorded at creation, never changed); null for a built-in kind. */
+  pipeline: z.object({ kind: z.string(), version: z.number().int() }).nullable().default(null),
   /** `waiting-for-worker` while a running step waits on a model or service queue with no live worker (see waitingForWorker); else null. */
   statusDetail: z.enum(['waiting-for-worker']).nullable().default(null),
   /** The running steps whose queue (a service queue, or an inference model) has no live worker. */

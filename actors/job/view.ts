@@ -74,6 +74,7 @@ export function jobView(state: JobState): JobView {
     usage: { ...sumUsage(calls), durationMs: Math.max(0, end - c.at) },
     stuck: state.stuckSince !== null,
     stuckSince: iso(state.stuckSince),
+    pipeline: c.pipeline === undefined ? null : { kind: c.pipeline.kind, version: c.pipeline.version },
     // Whether a worker is alive is not in the log: the live actor fills these in (service-supervisor.ts).
     statusDetail: null,
     waitingForWorker: [],
