@@ -190,3 +190,12 @@ test('waiting-for-worker on a model: a model call nobody serves says so until an
   assert.equal(served.status, 'running');
   await cluster.command(id, 'cancel', { by: 'tester', reason: null });
 });
+
+test('the plain nats.js worker of PROTOCOL.md §17 serves a queue with nothing from Loom', async () => {
+  const plain = await cluster.startPlainWorker('plain-worker', 'plain');
+  const id = await cluster.startJob({ behave: 'echo', value: 'shout', queue: 'plain' });
+  const done = await cluster.waitForJob(id, ended, 'to end');
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  assert.deepEqual((done.output as { saw: unknown }).saw, { text: 'SHOUT' });
+  await waitFor(() => plain.output().some((l) => l.includes(`"taskId":"${id}.work.1","accepted":true`)), { what: 'the plain worker to log its accepted completion' });
+});

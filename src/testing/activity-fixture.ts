@@ -45,6 +45,8 @@ export interface ActivityCluster {
   readonly workers: Child[];
   startHost(name: string): Promise<Child>;
   startWorker(name: string, queue?: string): Promise<Child>;
+  /** Starts the plain nats.js worker of PROTOCOL.md §17 (plain-activity-worker.ts) on `queue`. */
+  startPlainWorker(name: string, queue: string): Promise<Child>;
   /** Starts a job (default kind test.service); returns its id. */
   startJob(input: Record<string, unknown>, kind?: string): Promise<string>;
   view(id: string): Promise<JobView>;
@@ -93,6 +95,12 @@ export async function startActivityCluster(opts: { hosts: number; workers: numbe
     async startWorker(name, queue = SERVICE_TEST_QUEUE) {
       const child = spawnScript(name, 'src/testing/activity-worker.ts', { WORKER_ID: name, QUEUE: queue });
       await child.waitForLine(/"worker":"ready"/, 60_000);
+      workers.push(child);
+      return child;
+    },
+    async startPlainWorker(name, queue) {
+      const child = spawnScript(name, 'src/testing/plain-activity-worker.ts', { QUEUE: queue });
+      await child.waitForLine(/"plain":"ready"/, 60_000);
       workers.push(child);
       return child;
     },

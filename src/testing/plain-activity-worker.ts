@@ -1,0 +1,48 @@
+/**
+ * The worker of PROTOCOL.md §17, as written there: plain nats.js, nothing
+ * from Loom. The test suite runs it to prove the documented loop works.
+ * It uppercases `input.value` and prints `{"plain":"completed",...}` per
+ * completion. Settings: NATS_URL, QUEUE.
+ */
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, AckPolicy } from '@nats-io/jetstream';
+
+const queue = process.env.QUEUE ?? 'plain';
+const nc = await connect({ servers: process.env.NATS_URL ?? '' });
+// Loom creates the consumers when it publishes a queue's first task; a worker that may start first creates them (§17).
+const jsm = await jetstreamManager(nc);
+for (const priority of ['interactive', 'batch']) {
+  await jsm.consumers.add('LOOM_ACTIVITIES', {
+    durable_name: `activity-${queue}-${priority}`,
+    filter_subject: `activity.task.${queue}.${priority}`,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: 30_000_000_000,
+  });
+}
+// The documented example's work function; here: uppercase the test pipeline's `value`.
+const transcribe = async (input: unknown) => ({ text: String((input as { value?: unknown }).value ?? '').toUpperCase() });
+
+// From here on, the example of PROTOCOL.md §17 (queue name from the environment).
+const me = `${queue}-${process.pid}`;
+const ask = async (subject: string, body: object) => (await nc.request(subject, JSON.stringify(body), { timeout: 10_000 })).json<{ accepted: boolean }>();
+setInterval(() => nc.publish(`$KV.loom_workers.service.${queue}.${me}`, ''), 5_000);
+nc.publish(`$KV.loom_workers.service.${queue}.${me}`, '');
+const consumer = await jetstream(nc).consumers.get('LOOM_ACTIVITIES', `activity-${queue}-batch`);
+console.log(JSON.stringify({ plain: 'ready' }));
+for await (const m of await consumer.consume({ max_messages: 1 })) {
+  const task = m.json<{ taskId: string; jobId: string; step: string; attempt: number; input: unknown; heartbeatTimeoutMs: number | null }>();
+  const ids = { v: 1, taskId: task.taskId, jobId: task.jobId, step: task.step, attempt: task.attempt, workerId: me };
+  const claim = await ask('activity.claim', ids);
+  m.ack();
+  if (!claim.accepted) continue;
+  const beat = setInterval(() => void ask('activity.heartbeat', ids), (task.heartbeatTimeoutMs ?? 30_000) / 3);
+  try {
+    const output = await transcribe(task.input);
+    const done = await ask('activity.complete', { ...ids, outcome: { ok: true, output } });
+    console.log(JSON.stringify({ plain: 'completed', taskId: task.taskId, accepted: done.accepted }));
+  } catch (err) {
+    await ask('activity.complete', { ...ids, outcome: { ok: false, error: { code: 'transcribe-failed', message: String(err) }, retryable: true } });
+  } finally {
+    clearInterval(beat);
+  }
+}
