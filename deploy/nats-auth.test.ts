@@ -41,6 +41,7 @@ const PASSWORDS: Readonly<Record<string, string>> = {
   actors: 'actors-secret-1',
   inference: 'inference-secret-1',
   service: 'service-secret-1',
+  worker: 'worker-secret-1',
 };
 /** The server-side variables the file reads, as a deployment sets them from a Secret. */
 const PASSWORD_ENV = Object.fromEntries(Object.entries(PASSWORDS).map(([user, pw]) => [`LOOM_NATS_${user.toUpperCase()}_PASSWORD`, pw]));
