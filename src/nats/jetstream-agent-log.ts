@@ -5,7 +5,7 @@
  * reader serves replays in the actor and event resumption at the edges
  * (SSE, /ws), as an EventLogReader (src/events/).
  */
-import type { JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentLogFencingError, type AgentLog, type AgentLogEntry } from '../../actors/agent/index.ts';
 import { parseActorId } from '../../protocol/ids.ts';
@@ -40,10 +40,17 @@ export class JetStreamAgentLog implements AgentLog {
     return entry === null ? null : { seq: entry.seq, body: entry.data };
   }
 
-  /** The session's first entry (its session-started event, which names the owner), or null. */
+  /**
+   * The session's first entry (its session-started event, which names the
+   * owner), or null. One STREAM.MSG.GET by `next_by_subj` instead of a
+   * consumer: the gateway asks this on every request to a session.
+   */
   async first(id: string, signal?: AbortSignal): Promise<AgentLogEntry | null> {
-    for await (const entry of this.readAfter(id, 0, signal, 1)) return entry;
-    return null;
+    signal?.throwIfAborted();
+    // nats.js types only `seq` and `last_by_subj` queries; the server (2.9+) also takes `next_by_subj` from a sequence.
+    const query = { seq: 0, next_by_subj: agentLogSubject(parseActorId(id)) } as unknown as MsgRequest;
+    const msg = await this.jsm.streams.getMessage(AGENT_LOG_STREAM, query);
+    return msg === null ? null : { seq: msg.seq, body: msg.data };
   }
 
   async *readAfter(id: string, afterSeq: number, signal?: AbortSignal, limit = Infinity): AsyncIterable<AgentLogEntry> {
