@@ -158,4 +158,18 @@ describe('web app in a browser', { skip }, () => {
     await waitForText(bob.page, (t) => t === '' ? false : t.endsWith('Written offline.'), 'bob to keep his edit');
     assert.equal(await editorText(bob.page), await editorText(alice.page), 'both editors converge');
   });
+
+  it('a job whose model no worker serves says so in the app, and goes on when a worker starts', async () => {
+    await app.worker.stop();
+    await alice.page.locator('textarea[name=topic]').fill('Nobody home');
+    await alice.page.locator('input[name=sections]').fill('1');
+    await alice.page.getByRole('button', { name: 'Generate' }).click();
+    const waiting = alice.page.locator('[data-status-detail=waiting-for-worker]');
+    await waiting.waitFor({ timeout: 30_000 });
+    assert.match(await waiting.innerText(), /nothing serves model web-test-model/);
+    await app.screenshot(alice.page, 'web-app-waiting-for-worker');
+    await app.worker.start();
+    await waitForText(alice.page, (t) => t.includes('# Nobody home'), 'the job to go on once a worker serves its model', 60_000);
+    await waiting.waitFor({ state: 'detached', timeout: 30_000 });
+  });
 });

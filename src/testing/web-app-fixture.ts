@@ -33,7 +33,10 @@ export interface Person {
 }
 
 export interface WebAppFixture {
+  /** The gateway and actors. */
   readonly loom: LoomProcess;
+  /** The inference worker, in its own process so a test can stop it. */
+  readonly worker: LoomProcess;
   readonly model: FakeModelServer;
   readonly browser: Browser;
   readonly screenshotDir: string;
@@ -58,24 +61,22 @@ export async function startWebApp(opts: { chromium: string; model: FakeModelServ
   };
   try {
     const databaseUrl = await postgres.createDatabase();
-    const loom = await startLoomProcess({
-      name: 'web-0',
-      roles: ['gateway', 'actors', 'inference'],
-      natsUrl: nats.url,
-      databaseUrl,
-      dataDir: path.join(tempDir, 'data'),
-      env: {
-        LOOM_DOC_ACCESS: 'members',
-        OPENAI_BASE_URL: model.baseURL,
-        OPENAI_API_KEY: 'test',
-        LOOM_DEFAULT_MODEL: WEB_TEST_MODEL,
-        LOOM_INFERENCE_MODELS: WEB_TEST_MODEL,
-        LOOM_RATE_LOGIN_BURST: '1000',
-        LOOM_RATE_API_BURST: '100000',
-        LOOM_RATE_API_PER_S: '100000',
-      },
-    });
+    const env = {
+      LOOM_DOC_ACCESS: 'members',
+      OPENAI_BASE_URL: model.baseURL,
+      OPENAI_API_KEY: 'test',
+      LOOM_DEFAULT_MODEL: WEB_TEST_MODEL,
+      LOOM_INFERENCE_MODELS: WEB_TEST_MODEL,
+      LOOM_RATE_LOGIN_BURST: '1000',
+      LOOM_RATE_API_BURST: '100000',
+      LOOM_RATE_API_PER_S: '100000',
+    };
+    const dataDir = path.join(tempDir, 'data');
+    const loom = await startLoomProcess({ name: 'web-0', roles: ['gateway', 'actors'], natsUrl: nats.url, databaseUrl, dataDir, env });
     stops.push(() => loom.stop());
+    const worker = await startLoomProcess({ name: 'web-worker', roles: ['inference'], natsUrl: nats.url, databaseUrl, dataDir, env });
+    // A test may have stopped it already; stopping an ended process only reads its exit.
+    stops.push(() => worker.stop());
     const browser = await launchChromium(opts.chromium);
     stops.push(() => browser.close());
     const screenshotDir = process.env['LOOM_SCREENSHOT_DIR'] ?? path.join(tempDir, 'screenshots');
@@ -90,6 +91,7 @@ export async function startWebApp(opts: { chromium: string; model: FakeModelServ
     };
     return {
       loom,
+      worker,
       model,
       browser,
       screenshotDir,

@@ -22,12 +22,15 @@ export function agentPanel(opts: { api: Api; socket: AppSocket; docId: string; c
   const { api, socket, docId } = opts;
   let sessionId: string | undefined;
   const log = h('ol', { class: 'chat' });
-  const status = h('span', { class: 'status' });
+  const status = h('span', { class: 'status', hidden: true });
+  const revertButton = h('button', { type: 'button', class: 'small', hidden: true, onclick: () => sessionId !== undefined && opts.onRevert(`agent:${sessionId}`) }, "Revert agent's edits");
   const message = h('input', { name: 'message', maxlength: '4000', placeholder: 'Ask the agent to edit this document…' });
   let timer: ReturnType<typeof setTimeout> | undefined;
 
   const render = (s: SessionView) => {
     status.textContent = s.status;
+    status.hidden = false;
+    revertButton.hidden = false;
     fill(
       log,
       ...s.transcript.map((e) => {
@@ -80,7 +83,7 @@ export function agentPanel(opts: { api: Api; socket: AppSocket; docId: string; c
           { class: 'row', onsubmit: (ev) => (ev.preventDefault(), void send()) },
           message,
           h('button', { type: 'submit' }, 'Send'),
-          h('button', { type: 'button', class: 'small', onclick: () => sessionId !== undefined && opts.onRevert(`agent:${sessionId}`) }, "Revert agent's edits"),
+          revertButton,
         )
       : h('p', { class: 'muted' }, 'Viewers cannot run agents on this document.'),
   );

@@ -25,12 +25,29 @@ interface JobView {
   readonly steps: readonly JobStep[];
   readonly error: { message: string } | null;
   readonly usage: { calls: number; promptTokens: number; completionTokens: number; costUsd: number; durationMs: number };
-  /** Shown as it is when the server explains a status (e.g. waiting for a worker). */
-  readonly statusDetail?: string;
+  readonly model: string;
+  /** `waiting-for-worker` while a running step's model or service has no live worker. */
+  readonly statusDetail?: string | null;
+  readonly waitingForWorker?: ReadonlyArray<{ step: string; activity: string; queue: string }>;
+  /** No new event for a long while (the stuck-job watchdog). */
+  readonly stuck?: boolean;
+  readonly stuckSince?: string | null;
+}
+
+/** Why a job does not move, in words, or null. */
+function explainWaiting(job: JobView): string | null {
+  if (job.statusDetail === 'waiting-for-worker') {
+    const queues = [...new Set((job.waitingForWorker ?? []).map((w) => (w.activity === 'inference' ? `model ${w.queue}` : `service ${w.queue}`)))];
+    return `Waiting for a worker: nothing serves ${queues.length > 0 ? queues.join(', ') : `model ${job.model}`} right now. The job goes on when one starts.`;
+  }
+  if (job.stuck === true) return `No progress since ${job.stuckSince === null || job.stuckSince === undefined ? 'a while' : new Date(job.stuckSince).toLocaleTimeString()}.`;
+  return null;
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'rejected']);
 const REFRESH_MS = 400;
+/** A running job is also refetched this often without events: "waiting for a worker" is computed, not an event. */
+const IDLE_REFRESH_MS = 3_000;
 
 export function jobsPanel(opts: { api: Api; socket: AppSocket; docId: string; canEdit: boolean; onRevert: (origin: string) => void; beforeJob: () => void }): HTMLElement {
   const { api, socket, docId } = opts;
@@ -59,10 +76,11 @@ export function jobsPanel(opts: { api: Api; socket: AppSocket; docId: string; ca
     const done = job.steps.filter((s) => s.status === 'succeeded').length;
     const total = Math.max(job.steps.length, 1);
     const running = !TERMINAL.has(job.status);
+    const waiting = running ? explainWaiting(job) : null;
     fill(
       live,
-      h('div', { class: 'row' }, h('strong', {}, 'Generating'), h('span', { class: `status status-${job.status}`, 'data-job-status': job.status }, job.status)),
-      job.statusDetail !== undefined && h('p', { class: 'muted' }, job.statusDetail),
+      h('div', { class: 'row' }, h('strong', {}, running ? 'Generating' : 'Last job'), h('span', { class: `status status-${job.status}`, 'data-job-status': job.status }, job.status)),
+      waiting !== null && h('p', { class: 'waiting', 'data-status-detail': job.statusDetail ?? 'stuck' }, waiting),
       h('progress', { max: String(total), value: String(done) }),
       h('p', { class: 'muted' }, `${done} of ${job.steps.length} steps · ${tokens} tokens streamed`),
       h('ol', { class: 'steps' }, ...job.steps.map((s) => h('li', { class: `status-${s.status}` }, `${s.id}: ${s.status}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}${s.error ? ` — ${s.error.message}` : ''}`))),
@@ -90,6 +108,7 @@ export function jobsPanel(opts: { api: Api; socket: AppSocket; docId: string; ca
         known.set(job.id, job);
         renderLive(job, tokens);
         renderHistory();
+        if (!TERMINAL.has(job.status)) timer ??= setTimeout(() => void refresh(), IDLE_REFRESH_MS);
       } catch (err) {
         notify(describeError(err));
       }
