@@ -1,7 +1,8 @@
 /**
  * actors-role.ts: the actor host with the document, job and agent-session actors, the
  * gateway-liveness listener, the supervisor that resumes orphaned jobs, and
- * the retention purge (src/privacy/).
+ * the retention purge (src/privacy/), and the outbound event relays
+ * (src/outbound-events/).
  */
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -14,6 +15,7 @@ import { GatewayLiveness } from '../host/gateway-liveness.ts';
 import { ActorDocumentPort, JobSupervisor, NatsInferenceQueue } from '../jobs/index.ts';
 import type { Logger } from '../log.ts';
 import { MeteredDocumentLog, MeteredJobLog, MeteredSnapshotStore } from '../metrics/index.ts';
+import { JetStreamAgentLog } from '../nats/jetstream-agent-log.ts';
 import { JetStreamDocumentLog } from '../nats/jetstream-document-log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import type { Provisioned } from '../nats/provision.ts';
@@ -21,6 +23,7 @@ import { ActorClient } from '../placement/actor-client.ts';
 import type { Database, ObjectStore } from '../storage/index.ts';
 import { PostgresDocumentRegistry, PostgresJobProjection, PostgresSnapshotStore } from '../storage/index.ts';
 import { RetentionPurge } from '../privacy/index.ts';
+import { startOutboundEventSources } from '../outbound-events/index.ts';
 import { wireAgentSessions } from './agent-sessions-wiring.ts';
 import { capToPayload, PAYLOAD_HEADROOM_BYTES } from './payload-limits.ts';
 
@@ -129,8 +132,23 @@ export function startActorsRole(opts: {
     log: hostLog.child({ component: 'retention' }),
   });
   retention.start();
+  // Outbound events (issue 9): relays from the job, agent and document logs and the PostgreSQL outbox, one process at a time each.
+  const outbound = startOutboundEventSources({
+    nc,
+    db: opts.database.db,
+    jobLog: opts.jobLog,
+    agentLog: new JetStreamAgentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: hostLog.child({ component: 'agent-log' }) }),
+    leases: opts.nats.leases,
+    host: config.instanceId,
+    leaseTtlMs: config.actors.leaseTtlMs,
+    docDebounceMs: config.outboundEvents.docDebounceMs,
+    streamReplicas: config.webhooks.streamReplicas,
+    publishTimeoutMs: config.gateway.requestTimeoutMs,
+    log: hostLog,
+  });
   return {
     async stop() {
+      await outbound.stop();
       await retention.stop();
       await supervisor.stop();
       await agents.supervisor.stop();

@@ -20,6 +20,8 @@ export { StorageError, isTransient, isUniqueViolation, type StorageErrorCode, ty
 export { docSnapshots, documentMembers, documents } from './postgres/schema.ts';
 export { apiKeys, auditLog, refreshTokens, users } from './postgres/accounts-schema.ts';
 export { uploads, UPLOAD_STATUSES, type UploadStatus } from './postgres/uploads-schema.ts';
+export { outboundOutbox } from './postgres/outbound-outbox-schema.ts';
+export { recordOutboxEvent, type NewOutboxEvent, type OutboxWriter } from './postgres/outbound-outbox.ts';
 export {
   artifactKey,
   checkContentType,

@@ -29,3 +29,5 @@ export { startOtlpReceiver } from './otlp-receiver.ts';
 export type { OtlpReceiver, ReceivedSpan } from './otlp-receiver.ts';
 export { parsePrometheusText } from './prometheus-text.ts';
 export type { Sample, Scrape } from './prometheus-text.ts';
+export { readOutboundEvents, waitForOutboundEvents } from './outbound-event-reader.ts';
+export type { StoredOutboundEvent } from './outbound-event-reader.ts';

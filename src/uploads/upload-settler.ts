@@ -7,7 +7,8 @@
  * agree on one outcome.
  */
 import { and, eq } from 'drizzle-orm';
-import { uploads, type LoomDatabase, type ObjectInfo, type ObjectStore, type UploadStatus } from '../storage/index.ts';
+import { eventLinks, LOOM_EVENT_TYPES, orderKeys } from '../../protocol/outbound-event-types.ts';
+import { recordOutboxEvent, uploads, type LoomDatabase, type ObjectInfo, type ObjectStore, type OutboxWriter, type UploadStatus } from '../storage/index.ts';
 import { checkStoredUpload } from './stored-upload-check.ts';
 import { UploadError } from './upload-error.ts';
 
@@ -39,11 +40,16 @@ export class UploadSettler {
         if (object === null) return { row, object };
         if (mismatch !== null) return this.reject(row, 'pending', mismatch);
         const completedAt = new Date();
-        const done = await this.opts.db
-          .update(uploads)
-          .set({ status: 'complete', completedAt, etag: object.etag })
-          .where(and(eq(uploads.id, row.id), eq(uploads.status, 'pending')))
-          .returning({ id: uploads.id });
+        const done = await this.opts.db.transaction(async (tx) => {
+          const changed = await tx
+            .update(uploads)
+            .set({ status: 'complete', completedAt, etag: object.etag })
+            .where(and(eq(uploads.id, row.id), eq(uploads.status, 'pending')))
+            .returning({ id: uploads.id });
+          // `upload.completed` commits with the status change (issue 9's outbox).
+          if (changed.length > 0) await recordUploadCompleted(tx, row, completedAt);
+          return changed;
+        });
         // Settled by a concurrent look: report what it became.
         if (done.length === 0) return this.refresh(await this.reload(row));
         return { row: { ...row, status: 'complete', completedAt, etag: object.etag }, object };
@@ -77,6 +83,16 @@ export class UploadSettler {
     if (now === undefined) throw new UploadError('upload-not-found', `no upload ${row.id}`);
     return now;
   }
+}
+
+function recordUploadCompleted(tx: OutboxWriter, row: UploadRow, at: Date): Promise<unknown> {
+  return recordOutboxEvent(tx, {
+    type: LOOM_EVENT_TYPES.uploadCompleted,
+    ownerIds: [row.ownerId],
+    orderKey: orderKeys.upload(row.id),
+    data: { uploadId: row.id, contentType: row.contentType, bytes: row.size, link: eventLinks.upload(row.id) },
+    at,
+  });
 }
 
 /** Why a PUT to this upload's URL is refused. */

@@ -7,6 +7,7 @@
  */
 import { and, asc, desc, eq, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { DocId } from '../../../protocol/ids.ts';
+import { eventLinks, LOOM_EVENT_TYPES, orderKeys } from '../../../protocol/outbound-event-types.ts';
 import {
   type DocRole,
   DocumentExistsError,
@@ -21,6 +22,7 @@ import {
 import type { LoomDatabase } from './database.ts';
 import { documentMembers, documents } from './documents-schema.ts';
 import { isForeignKeyViolation, isUniqueViolation, StorageError } from './storage-error.ts';
+import { recordOutboxEvent, type OutboxWriter } from './outbound-outbox.ts';
 
 type DocumentRow = typeof documents.$inferSelect;
 
@@ -177,13 +179,18 @@ export class PostgresDocumentRegistry implements DocumentRegistry {
   setMember(id: DocId, userId: string, role: DocRole, at: Date): Promise<boolean> {
     return run('set-member', id, `setting a member of document ${JSON.stringify(id)}`, async () => {
       try {
-        // xmax = 0 only for a freshly inserted row: tells an add from a change in one statement.
-        const [row] = await this.#db
-          .insert(documentMembers)
-          .values({ docId: id, userId, role, createdAt: at })
-          .onConflictDoUpdate({ target: [documentMembers.docId, documentMembers.userId], set: { role } })
-          .returning({ inserted: sql<boolean>`(xmax = 0)` });
-        return row?.inserted === true;
+        return await this.#db.transaction(async (tx) => {
+          // xmax = 0 only for a freshly inserted row: tells an add from a change in one statement.
+          const [row] = await tx
+            .insert(documentMembers)
+            .values({ docId: id, userId, role, createdAt: at })
+            .onConflictDoUpdate({ target: [documentMembers.docId, documentMembers.userId], set: { role } })
+            .returning({ inserted: sql<boolean>`(xmax = 0)` });
+          const added = row?.inserted === true;
+          // The outbound event commits with the membership (issue 9's outbox).
+          if (added) await recordMemberEvent(tx, LOOM_EVENT_TYPES.docMemberAdded, id, userId, role, at);
+          return added;
+        });
       } catch (err) {
         if (isForeignKeyViolation(err, 'document_members_user_id_users_id_fk')) throw new UnknownUserError(userId, { cause: err });
         throw err;
@@ -193,11 +200,37 @@ export class PostgresDocumentRegistry implements DocumentRegistry {
 
   removeMember(id: DocId, userId: string): Promise<boolean> {
     return run('remove-member', id, `removing a member of document ${JSON.stringify(id)}`, async () => {
-      const rows = await this.#db
-        .delete(documentMembers)
-        .where(and(eq(documentMembers.docId, id), eq(documentMembers.userId, userId)))
-        .returning({ userId: documentMembers.userId });
-      return rows.length > 0;
+      return this.#db.transaction(async (tx) => {
+        const rows = await tx
+          .delete(documentMembers)
+          .where(and(eq(documentMembers.docId, id), eq(documentMembers.userId, userId)))
+          .returning({ userId: documentMembers.userId });
+        if (rows.length === 0) return false;
+        await recordMemberEvent(tx, LOOM_EVENT_TYPES.docMemberRemoved, id, userId, null, new Date());
+        return true;
+      });
     });
   }
+}
+
+/**
+ * Records `doc.member.added|removed` in the membership's transaction: told
+ * to the document's owner and to the member concerned.
+ */
+async function recordMemberEvent(
+  tx: OutboxWriter & Pick<LoomDatabase, 'select'>,
+  type: typeof LOOM_EVENT_TYPES.docMemberAdded | typeof LOOM_EVENT_TYPES.docMemberRemoved,
+  docId: DocId,
+  userId: string,
+  role: DocRole | null,
+  at: Date,
+): Promise<void> {
+  const [doc] = await tx.select({ ownerId: documents.ownerId }).from(documents).where(eq(documents.id, docId)).limit(1);
+  await recordOutboxEvent(tx, {
+    type,
+    ownerIds: doc === undefined ? [userId] : [doc.ownerId, userId],
+    orderKey: orderKeys.doc(docId),
+    data: { docId, userId, ...(role === null ? {} : { role }), link: eventLinks.doc(docId) },
+    at,
+  });
 }
