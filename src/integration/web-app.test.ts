@@ -172,4 +172,15 @@ describe('web app in a browser', { skip }, () => {
     await waitForText(alice.page, (t) => t.includes('# Nobody home'), 'the job to go on once a worker serves its model', 60_000);
     await waiting.waitFor({ state: 'detached', timeout: 30_000 });
   });
+
+  it("'Revert this AI's edits' removes one job's text from every editor and keeps everyone else's", async () => {
+    // Newest first: the last row is the first job (Tide pools).
+    await alice.page.locator('.job-history li').last().getByRole('button', { name: "Revert this AI's edits" }).click();
+    for (const person of [alice, bob]) {
+      await waitForText(person.page, (t) => !t.includes('# Tide pools') && !t.includes('Section 2 written by the model'), `the first job's text to leave ${person.email}'s editor`);
+    }
+    const text = await editorText(alice.page);
+    assert.ok(text.includes('Alice was here. Bob too.') && text.includes('Written offline.') && text.includes('# Nobody home\n\n## Part 1\n\nSection 1 written by the model'), `the people's and the other jobs' text stays: ${JSON.stringify(text)}`);
+    await alice.page.locator('#notice', { hasText: 'Reverted' }).waitFor();
+  });
 });

@@ -142,7 +142,7 @@ export function jobsPanel(opts: { api: Api; socket: AppSocket; docId: string; ca
 
   const loadHistory = async () => {
     try {
-      const page = await api.request<{ jobs: JobView[] }>('GET', '/v1/jobs?limit=50');
+      const page = await api.request<{ jobs: JobView[] }>('GET', '/v1/jobs?limit=100');
       for (const job of page.jobs) if (job.targetDocId === docId) known.set(job.id, job);
     } catch (err) {
       // Servers without a job listing: the history shows this page's jobs only.
@@ -166,7 +166,7 @@ export function jobsPanel(opts: { api: Api; socket: AppSocket; docId: string; ca
         )
       : h('p', { class: 'muted' }, 'Viewers cannot start AI jobs.'),
     live,
-    h('h3', {}, 'AI jobs on this document'),
+    h('h3', {}, 'Your AI jobs on this document'),
     history,
   );
 }
