@@ -131,6 +131,10 @@ export const jobViewSchema = z.object({
   statusDetail: z.enum(['waiting-for-worker']).nullable().default(null),
   /** The running steps whose queue (a service queue, or an inference model) has no live worker. */
   waitingForWorker: z.array(z.object({ step: z.string(), activity: z.enum(['service', 'inference']), queue: z.string() })).default([]),
+  /** Running service tasks a worker holds: which worker, since when, its last heartbeat and the progress it reported (PROTOCOL.md §17). */
+  serviceTasks: z
+    .array(z.object({ step: z.string(), attempt: z.number().int(), workerId: z.string(), claimedAt: z.string(), lastHeartbeatAt: z.string(), progress: z.unknown() }))
+    .default([]),
 });
 export type JobView = z.infer<typeof jobViewSchema>;
 

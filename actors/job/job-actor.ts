@@ -189,7 +189,7 @@ export class JobActor implements ActorInstance {
   private view(): JobView {
     if (this.state.created === null) throw new ProtocolError('not-found', `job ${this.ctx.id} does not exist`);
     const waiting = this.services.waitingForWorkers();
-    return { ...jobView(this.state), statusDetail: waiting.length > 0 ? 'waiting-for-worker' : null, waitingForWorker: waiting };
+    return { ...jobView(this.state), statusDetail: waiting.length > 0 ? 'waiting-for-worker' : null, waitingForWorker: waiting, serviceTasks: this.services.heldTasks() };
   }
 
   private async onTimer(message: TimerMessage): Promise<void> {

@@ -40,6 +40,16 @@ export interface WaitingForWorker {
   readonly queue: string;
 }
 
+/** One held service task, as JobView.serviceTasks shows it. */
+export interface ServiceTaskView {
+  readonly step: string;
+  readonly attempt: number;
+  readonly workerId: string;
+  readonly claimedAt: string;
+  readonly lastHeartbeatAt: string;
+  readonly progress: unknown;
+}
+
 export interface ServiceSupervisorDeps {
   readonly queue: ServiceQueue;
   readonly presence: WorkerPresence;
@@ -73,11 +83,8 @@ export class ServiceSupervisor {
       }
       case 'activity-heartbeat': {
         const beat = decodeActivityHeartbeat(body);
-        const verdict = this.against(beat, (activity) => this.watch.beat(beat.step, beat.attempt, beat.workerId, now, activity));
-        if (verdict.accepted) {
-          this.arm(beat.step, beat.attempt);
-          if (beat.progress !== undefined) this.deps.log.debug({ step: beat.step, attempt: beat.attempt, progress: beat.progress }, 'service task progress');
-        }
+        const verdict = this.against(beat, (activity) => this.watch.beat(beat.step, beat.attempt, beat.workerId, now, activity, beat.progress));
+        if (verdict.accepted) this.arm(beat.step, beat.attempt);
         return this.answer(verdict, beat.workerId, 'heartbeat');
       }
       case 'activity-complete': {
@@ -150,6 +157,19 @@ export class ServiceSupervisor {
       .finally(() => {
         this.publishing--;
       });
+  }
+
+  /** Running service tasks a worker holds: who, since when, its last heartbeat and progress (for the job's view). */
+  heldTasks(): ServiceTaskView[] {
+    const state = this.deps.state();
+    const out: ServiceTaskView[] = [];
+    for (const s of state.steps.values()) {
+      if (s.status !== 'running' || s.activity !== 'service') continue;
+      const hold = this.watch.holder(s.id, s.attempt);
+      if (hold?.workerId == null) continue;
+      out.push({ step: s.id, attempt: s.attempt, workerId: hold.workerId, claimedAt: new Date(hold.claimedAt).toISOString(), lastHeartbeatAt: new Date(hold.lastBeatAt).toISOString(), progress: hold.progress ?? null });
+    }
+    return out;
   }
 
   /** Running model calls and service tasks (not held by a worker) whose model or queue has no live worker. */

@@ -10,8 +10,9 @@ test('a claim starts both clocks; heartbeats push the heartbeat clock, not start
   assert.equal(w.dueAt('s', 1), 1_000);
   assert.equal(w.expired('s', 1, 999), null);
   assert.equal(w.expired('s', 1, 1_000)?.code, 'heartbeat-timeout');
-  assert.deepEqual(w.beat('s', 1, 'a', 900, clocks), { accepted: true });
+  assert.deepEqual(w.beat('s', 1, 'a', 900, clocks, { pct: 10 }), { accepted: true });
   assert.equal(w.dueAt('s', 1), 1_900);
+  assert.deepEqual(w.holder('s', 1)?.progress, { pct: 10 });
   for (let t = 1_800; t < 10_000; t += 800) w.beat('s', 1, 'a', t, clocks);
   assert.equal(w.expired('s', 1, 10_000)?.code, 'start-to-close-timeout');
 });

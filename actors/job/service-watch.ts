@@ -21,6 +21,8 @@ interface Hold extends ServiceClocks {
   workerId: string | null;
   readonly claimedAt: number;
   lastBeatAt: number;
+  /** What the worker last reported with a heartbeat; null before any. */
+  progress: unknown;
 }
 
 export type Verdict = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
@@ -35,26 +37,31 @@ export class ServiceWatch {
     if (hold !== undefined && hold.workerId !== null && hold.workerId !== workerId && this.expiry(hold, now) === null) {
       return { accepted: false, reason: `attempt ${attempt} of step ${step} is held by worker ${hold.workerId}` };
     }
-    this.holds.set(step, { ...clocks, attempt, workerId, claimedAt: now, lastBeatAt: now });
+    this.holds.set(step, { ...clocks, attempt, workerId, claimedAt: now, lastBeatAt: now, progress: null });
     return ACCEPTED;
   }
 
-  /** "Still alive" from a worker; one we never saw claim (we are a new activation) takes the hold. */
-  beat(step: string, attempt: number, workerId: string, now: number, clocks: ServiceClocks): Verdict {
-    const hold = this.current(step, attempt);
-    if (hold === undefined) return this.claim(step, attempt, workerId, now, clocks);
-    if (hold.workerId !== null && hold.workerId !== workerId) {
+  /** "Still alive" from a worker, with its progress; one we never saw claim (we are a new activation) takes the hold. */
+  beat(step: string, attempt: number, workerId: string, now: number, clocks: ServiceClocks, progress: unknown = undefined): Verdict {
+    let hold = this.current(step, attempt);
+    if (hold === undefined) {
+      const verdict = this.claim(step, attempt, workerId, now, clocks);
+      if (!verdict.accepted) return verdict;
+      hold = this.current(step, attempt);
+    } else if (hold.workerId !== null && hold.workerId !== workerId) {
       return { accepted: false, reason: `attempt ${attempt} of step ${step} is held by worker ${hold.workerId}` };
     }
+    if (hold === undefined) return ACCEPTED;
     hold.workerId = workerId;
     hold.lastBeatAt = now;
+    if (progress !== undefined) hold.progress = progress;
     return ACCEPTED;
   }
 
   /** After recovery: a running attempt whose claim we cannot know is treated as claimed now. */
   adopt(step: string, attempt: number, now: number, clocks: ServiceClocks): void {
     if (this.current(step, attempt) !== undefined) return;
-    this.holds.set(step, { ...clocks, attempt, workerId: null, claimedAt: now, lastBeatAt: now });
+    this.holds.set(step, { ...clocks, attempt, workerId: null, claimedAt: now, lastBeatAt: now, progress: null });
   }
 
   release(step: string): void {

@@ -78,6 +78,7 @@ export function jobView(state: JobState): JobView {
     // Whether a worker is alive is not in the log: the live actor fills these in (service-supervisor.ts).
     statusDetail: null,
     waitingForWorker: [],
+    serviceTasks: [],
   };
 }
 

@@ -165,14 +165,19 @@ test('malformed worker messages are answered with an error naming the fault, and
 });
 
 test('waiting-for-worker: a job on a queue without a live worker says so, and goes on when a worker appears', async () => {
-  const id = await cluster.startJob({ behave: 'slow', value: 'patient', ms: 3_000, queue: 'lonely' });
+  const id = await cluster.startJob({ behave: 'slow', value: 'patient', ms: 5_000, queue: 'lonely' });
   const waiting = await cluster.waitForJob(id, (j) => j.statusDetail === 'waiting-for-worker', 'to wait for a worker');
   assert.deepEqual(waiting.waitingForWorker, [{ step: 'work', activity: 'service', queue: 'lonely' }]);
   assert.equal(waiting.status, 'running');
 
   await cluster.startWorker('lonely-worker', 'lonely');
-  const working = await cluster.waitForJob(id, (j) => j.statusDetail === null, 'to stop waiting once a worker is alive');
+  const working = await cluster.waitForJob(id, (j) => j.statusDetail === null && j.serviceTasks.length > 0, 'to stop waiting once a worker holds it');
   assert.deepEqual(working.waitingForWorker, []);
+  // The worker's first heartbeat reports progress; the view shows who holds the task and what it said.
+  const held = await cluster.waitForJob(id, (j) => (j.serviceTasks[0]?.progress ?? null) !== null, 'to show the worker\'s progress (it works 5 s)');
+  assert.equal(held.status, 'running');
+  assert.equal(held.serviceTasks[0]?.workerId, 'lonely-worker');
+  assert.deepEqual(held.serviceTasks[0]?.progress, { stage: 'started' });
   const done = await cluster.waitForJob(id, ended, 'to end');
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
   assert.equal(accepted(id).length, 1);
