@@ -47,3 +47,16 @@ test('a span crosses a NATS hop through traceparent headers and both arrive at t
   assert.equal(outer.service, 'loom-test');
   assert.equal(outer.instance, 'unit-1');
 });
+
+test('a malformed traceparent from a service is ignored: the work runs as a new root, nothing is refused', async () => {
+  await using receiver = await startOtlpReceiver();
+  const tracing = startTracing({ config: { otlpEndpoint: receiver.url, serviceName: 'loom-test', sampleRatio: 1 }, instanceId: 'unit-2', roles: ['actors'], log });
+  for (const bad of ['garbage', '00-zz-00-01', `00-${'0'.repeat(32)}-${'0'.repeat(16)}-01`, 'x'.repeat(5_000)]) {
+    const parent = traceContextOf({ Traceparent: bad, Tracestate: '=,=' });
+    assert.equal(trace.getSpanContext(parent), undefined, `ignored: ${bad.slice(0, 40)}`);
+    assert.equal(await inSpan('handled', { kind: SpanKind.CONSUMER, parent }, async () => 'done'), 'done');
+  }
+  await tracing.shutdown();
+  await waitFor(() => receiver.spans.filter((s) => s.name === 'handled').length === 4, { what: 'four spans exported', timeoutMs: 10_000 });
+  assert.ok(receiver.spans.filter((s) => s.name === 'handled').every((s) => s.parentSpanId === ''), 'each is a root span');
+});

@@ -7,6 +7,7 @@
  * sampled is kept) or else a ratio of new traces. When off, nothing is
  * registered and the helpers in this folder return before allocating.
  */
+import { context, propagation, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
@@ -61,6 +62,10 @@ export function startTracing(opts: { config: TracingConfig; instanceId: string; 
       } catch (err) {
         opts.log.warn({ err }, 'flushing traces at shutdown failed');
       }
+      // Unregistered, so a later start in the same process (tests) registers its own provider.
+      trace.disable();
+      context.disable();
+      propagation.disable();
     },
   };
 }
