@@ -19,7 +19,7 @@ import {
   type StepDefinition,
 } from '../../../protocol/pipeline-definition.ts';
 import type { AnyPipeline, ContainerSettlement, PipelineContext, StepRetryPolicy, StepSpec } from '../pipeline.ts';
-import type { StepState } from '../state.ts';
+import type { JobState, StepState } from '../state.ts';
 import { activityTypeOf, buildActivity } from './activities.ts';
 import { evaluateCondition } from './conditions.ts';
 import { InstanceView } from './instances.ts';
@@ -28,6 +28,11 @@ import { lookupPath, renderMapping } from './templates.ts';
 
 type Ctx = PipelineContext<unknown>;
 type Spec = StepSpec<unknown>;
+/** A container's instances that exist now, and how it stands (null: not done). */
+interface Expansion {
+  readonly specs: Spec[];
+  readonly outcome: ContainerSettlement;
+}
 
 function isDone(s: StepState | undefined): boolean {
   return s !== undefined && (s.status === 'succeeded' || s.status === 'skipped');
@@ -50,6 +55,15 @@ function inputSchema(def: PipelineDefinition): z.ZodType<unknown, z.ZodTypeDef, 
 
 class Compiled {
   readonly shape: DefinitionShape;
+  /**
+   * Specs and container outcomes by state: both are pure functions of the
+   * (immutable) state, and one decision asks for them several times (plan,
+   * build, retry policy), so a map of n items is not rebuilt n times per step.
+   */
+  private readonly specsByState = new WeakMap<JobState, Spec[]>();
+  private readonly expansions = new WeakMap<JobState, Map<string, Expansion>>();
+  /** Map item specs by job (its created event) and map instance, with what they were made from. */
+  private readonly itemSpecs = new WeakMap<object, Map<string, { key: unknown; specs: Spec[] }>>();
   constructor(readonly def: PipelineDefinition) {
     this.shape = shapeOf(def);
   }
@@ -85,6 +99,30 @@ class Compiled {
   }
 
   steps(ctx: Ctx): Spec[] {
+    const known = this.specsByState.get(ctx.state);
+    if (known !== undefined) return known;
+    const specs = this.computeSteps(ctx);
+    this.specsByState.set(ctx.state, specs);
+    return specs;
+  }
+
+  /** A container's instances and outcome for this state, worked out once. */
+  private expansion(step: MapStep | LoopStep, ctx: Ctx): Expansion {
+    let byStep = this.expansions.get(ctx.state);
+    if (byStep === undefined) {
+      byStep = new Map();
+      this.expansions.set(ctx.state, byStep);
+    }
+    let found = byStep.get(step.id);
+    if (found === undefined) {
+      const view = new InstanceView(this.shape, ctx.state);
+      found = step.type === 'map' ? this.expandMap(step, view, ctx) : this.loopIterations(step, view, ctx);
+      byStep.set(step.id, found);
+    }
+    return found;
+  }
+
+  private computeSteps(ctx: Ctx): Spec[] {
     const view = new InstanceView(this.shape, ctx.state);
     const out: Spec[] = [];
     for (const step of this.shape.top) {
@@ -111,10 +149,14 @@ class Compiled {
         ...(step.type === 'loop' ? { settle: (c: Ctx) => this.settleLoop(step, c) } : {}),
       });
       if (view.stateOf(id) === undefined) continue;
-      if (step.type === 'map') out.push(...this.mapItems(step, view, ctx).specs);
-      if (step.type === 'loop') out.push(...this.loopIterations(step, view, ctx).specs);
+      if (step.type === 'map' || step.type === 'loop') out.push(...this.expansion(step, ctx).specs);
     }
     return out;
+  }
+
+  private expandMap(step: MapStep, view: InstanceView, ctx: Ctx): Expansion {
+    const { specs, items } = this.mapItems(step, view, ctx);
+    return { specs, outcome: this.mapOutcome(step, view, ctx, items) };
   }
 
   private mapItems(step: MapStep, view: InstanceView, ctx: Ctx): { specs: Spec[]; items: unknown[] | string } {
@@ -123,18 +165,32 @@ class Compiled {
     const items = Number.isInteger(over) && (over as number) >= 0 && (over as number) <= MAX_MAP_ITEMS ? Array.from({ length: over as number }, (_, i) => i + 1) : over;
     if (!Array.isArray(items)) return { specs: [], items: `${step.over} is not an array (got ${items === undefined ? 'nothing' : typeof items})` };
     if (items.length > MAX_MAP_ITEMS) return { specs: [], items: `${step.over} has ${items.length} items, over ${MAX_MAP_ITEMS}` };
-    const group = { id: view.topId(step.id), maxParallel: step.maxParallel ?? MAX_MAP_ITEMS };
+    // The item specs depend only on the items (and the job): reuse them while the array is the same object (or the same count).
+    const instance = view.topId(step.id);
+    const created = ctx.state.created ?? ctx.state;
+    let byInstance = this.itemSpecs.get(created);
+    if (byInstance === undefined) {
+      byInstance = new Map();
+      this.itemSpecs.set(created, byInstance);
+    }
+    const cached = byInstance.get(instance);
+    const key = Array.isArray(over) ? over : items.length;
+    if (cached !== undefined && cached.key === key) return { specs: cached.specs, items };
+    const group = { id: instance, maxParallel: step.maxParallel ?? MAX_MAP_ITEMS };
     const specs = items.map((item, i) => ({
       ...this.spec(step.step, view.itemId(step.id, i + 1), [], ctx, step, { item, index: i + 1, count: items.length }),
       onFailure: 'container' as const,
       group,
     }));
+    byInstance.set(instance, { key, specs });
     return { specs, items };
   }
 
   private settleMap(step: MapStep, ctx: Ctx): ContainerSettlement {
-    const view = new InstanceView(this.shape, ctx.state);
-    const { items } = this.mapItems(step, view, ctx);
+    return this.expansion(step, ctx).outcome;
+  }
+
+  private mapOutcome(step: MapStep, view: InstanceView, ctx: Ctx, items: unknown[] | string): ContainerSettlement {
     if (typeof items === 'string') return { ok: false, code: 'map-over-invalid', message: `map ${step.id}: ${items}` };
     const states = items.map((_, i) => view.stateOf(view.itemId(step.id, i + 1)));
     const failed = states.find((s) => s?.status === 'failed');
@@ -147,7 +203,7 @@ class Compiled {
   }
 
   /** The iterations that exist now, and how the loop stands after the last of them. */
-  private loopIterations(step: LoopStep, view: InstanceView, ctx: Ctx): { specs: Spec[]; outcome: ContainerSettlement } {
+  private loopIterations(step: LoopStep, view: InstanceView, ctx: Ctx): Expansion {
     const specs: Spec[] = [];
     for (let k = 1; ; k++) {
       const ids = step.steps.map((m) => view.memberId(m.id, step, k));
@@ -184,7 +240,7 @@ class Compiled {
   }
 
   private settleLoop(step: LoopStep, ctx: Ctx): ContainerSettlement {
-    return this.loopIterations(step, new InstanceView(this.shape, ctx.state), ctx).outcome;
+    return this.expansion(step, ctx).outcome;
   }
 
   result(ctx: Ctx): unknown {
