@@ -1,14 +1,15 @@
 /**
- * Pipelines as data: a pipeline names its job kind, validates its input with
- * a zod schema, and lists its steps as a function of the input and the
- * outputs of the steps that already succeeded. That function must be pure
+ * The engine's view of a pipeline: it names its job kind, validates its
+ * input with a zod schema, and lists its steps as a function of the job's
+ * state (the input and what its steps did so far). That function must be pure
  * and monotonic (a step it returned once it returns again, unchanged), so a
  * replay of the log rebuilds the same DAG; fan-outs whose width depends on a
  * model's answer (sections of an outline) simply appear once that answer is
  * known. Each step is one activity; the engine (engine.ts) starts ready
  * steps, bounds their parallelism, retries them and records every
- * transition. Adding a pipeline is one file in pipelines/ plus one line in
- * pipelines/catalog.ts.
+ * transition. Pipeline definitions (protocol/pipeline-definition.ts) compile
+ * into this shape (definitions/compile.ts); a built-in is a JSON definition
+ * in pipelines/ plus one line in pipelines/catalog.ts.
  */
 import type { z } from 'zod';
 import type { ActivityType } from '../../protocol/job-events.ts';
