@@ -14,6 +14,10 @@ import { DocumentAttribution } from '../documents/document-attribution.ts';
 import { docAttributionRoutes } from '../http/routes/doc-attribution.ts';
 import { docsRoutes } from '../http/routes/docs.ts';
 import { jobsRoutes } from '../http/routes/jobs.ts';
+import { withUsageQuotas } from '../http/quota-guard.ts';
+import { UsageQuotas } from '../limits/index.ts';
+import { PostgresUsageTotals } from '../storage/postgres/usage-totals.ts';
+import { pipelinesRoutes } from '../http/routes/pipelines.ts';
 import { objectsRoutes } from '../http/routes/objects.ts';
 import { uploadsRoutes } from '../http/routes/uploads.ts';
 import { webAppRoutes } from '../http/routes/web-app.ts';
@@ -26,6 +30,9 @@ import { createPrivacyServices } from '../privacy/index.ts';
 import type { Database, OpenedObjectStore } from '../storage/index.ts';
 import { downloadUrl, OBJECTS_ROUTE_PATH } from '../storage/index.ts';
 import { UploadService } from '../uploads/index.ts';
+import { builtInPipelineDefinitions, PipelineService } from '../pipelines/index.ts';
+import { PostgresJobListing, type JobListQuery } from '../storage/postgres/job-listing.ts';
+import { PostgresPipelineStore } from '../storage/postgres/postgres-pipeline-store.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import type { GatewayRole } from './gateway-role.ts';
@@ -72,6 +79,14 @@ export function apiRoutes(opts: {
   );
   const uploads = database === undefined ? undefined : new UploadService({ db: database.db, store: objects.store, maxBytes: config.objects.uploadMaxBytes });
   if (uploads !== undefined) routes.push({ path: '/v1/uploads', router: uploadsRoutes({ uploads, auth: auth.middleware }) });
+  // Registered pipeline definitions (issue 8): jobs of a registered kind run the caller's newest version.
+  const pipelines = database === undefined ? undefined : new PipelineService(new PostgresPipelineStore(database.db), builtInPipelineDefinitions());
+  if (pipelines !== undefined) {
+    routes.push({ path: '/v1/pipelines', router: pipelinesRoutes({ pipelines, getPrincipal: (c) => c.get('principal'), middleware: auth.middleware }) });
+  }
+  const jobListing = database === undefined ? undefined : new PostgresJobListing(database.db);
+  // Concurrent jobs and model tokens per day, per user (README: LOOM_QUOTA_*).
+  const quotas = database === undefined ? undefined : new UsageQuotas(new PostgresUsageTotals(database.db), config.quotas);
   routes.push({
     path: '/v1/jobs',
     router: jobsRoutes({
@@ -88,10 +103,12 @@ export function apiRoutes(opts: {
       downloadUrl: async (key) => (await downloadUrl(objects.store, key)).url,
       ...(uploads === undefined ? {} : { resolveUpload: (ref: string, principal: Principal) => uploads.resolveUploadInput(ref, principal) }),
       maxInputBytes: config.jobs.maxInputBytes,
+      ...(pipelines === undefined ? {} : { resolvePipeline: (owner: string, kind: string, input: unknown) => pipelines.resolveForJob(owner, kind, input) }),
+      ...(jobListing === undefined ? {} : { listJobs: (owner: string, query: JobListQuery) => jobListing.list(owner, query) }),
       // Gateways know the served models from the same settings as the inference nodes (README: LOOM_INFERENCE_MODELS).
       models: new Set([config.jobs.defaultModel, ...config.inference.models]),
       audit: auth.audit,
-      middleware: auth.middleware,
+      middleware: quotas === undefined ? auth.middleware : withUsageQuotas(auth.middleware, quotas),
       logger: log.child({ component: 'jobs' }),
     }),
   });

@@ -1,5 +1,5 @@
 /**
- * /v1/jobs: create a job (idempotent by `Idempotency-Key`), read it, cancel
+ * /v1/jobs: create a job (idempotent by `Idempotency-Key`), list your jobs, read one, cancel
  * it, approve or reject its waiting step, and follow its events as
  * Server-Sent Events (job-events-sse.ts). Jobs belong to their creator:
  * everyone else gets 404, as if the job did not exist. A job that writes
@@ -14,8 +14,10 @@ import type { AuditEvent } from '../../auth/audit-log.ts';
 import type { AuthEnv, Principal } from '../../auth/principal.ts';
 import { ProtocolError } from '../../../protocol/errors.ts';
 import { parseActorId, type ActorId, type DocId } from '../../../protocol/ids.ts';
-import { artifactRefSchema, JOB_PRIORITIES } from '../../../protocol/job-events.ts';
-import { IDEMPOTENCY_KEY_PATTERN, JOB_KIND_PATTERN, jobViewSchema, startJobReplySchema, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
+import { artifactRefSchema, jobErrorSchema, JOB_PRIORITIES, type JobPipeline } from '../../../protocol/job-events.ts';
+import { IDEMPOTENCY_KEY_PATTERN, JOB_KIND_PATTERN, JOB_STATUSES, jobViewSchema, startJobReplySchema, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
+import { decodeCursor, encodeCursor } from '../../documents/index.ts';
+import type { JobListPage, JobListQuery } from '../../storage/postgres/job-listing.ts';
 import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
 import { jobIdForKey, newJobId, resolveJobSources } from '../../jobs/index.ts';
 import type { JobEventFeedDeps } from '../../jobs/job-event-feed.ts';
@@ -27,7 +29,7 @@ import { HttpError } from '../errors.ts';
 import { idempotencyKeyOf } from '../idempotency-key.ts';
 import { servedModel } from '../served-model.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
-import { safeJson, safeText } from '../safe-text.ts';
+import { queryInt, safeJson, safeText } from '../safe-text.ts';
 import { jobEventsHandler } from './job-events-sse.ts';
 
 export interface JobsRoutesDeps {
@@ -54,6 +56,15 @@ export interface JobsRoutesDeps {
    * for no worker. Any well-formed name when absent.
    */
   readonly models?: ReadonlySet<string>;
+  /**
+   * The registered definition a new job of `kind` runs (the caller's newest
+   * version), after checking `input` against its input schema; null for a
+   * built-in kind. Its PipelineError (unknown kind, invalid input: 400 naming
+   * the field) is the answer. Every kind goes to the job actor when absent.
+   */
+  readonly resolvePipeline?: (ownerId: string, kind: string, input: unknown) => Promise<JobPipeline | null>;
+  /** The caller's jobs, newest first, from the projection (GET /v1/jobs); the route is absent without it. */
+  readonly listJobs?: (ownerId: string, query: JobListQuery) => Promise<JobListPage>;
   /** Records job creation, cancellation and approval decisions (GET /v1/audit). */
   readonly audit?: { record(event: AuditEvent): Promise<void> };
   /** Runs before every route (authentication). */
@@ -107,6 +118,41 @@ const createRouteDef = createRoute({
     201: jsonContent(createdSchema, 'Created'),
     200: jsonContent(createdSchema, 'The job this idempotency key created before'),
     ...errorResponses(400, 401, 403, 409, 413, 429, 503),
+  },
+});
+
+const jobSummarySchema = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    status: z.enum(JOB_STATUSES),
+    targetDocId: z.string().nullable(),
+    error: jobErrorSchema.nullable(),
+    usage: z.object({ calls: z.number().int(), promptTokens: z.number().int(), completionTokens: z.number().int(), costUsd: z.number(), durationMs: z.number() }),
+    lastSeq: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    finishedAt: z.string().nullable(),
+  })
+  .openapi('JobSummary');
+
+const listRouteDef = createRoute({
+  method: 'get',
+  path: '/',
+  tags: ['jobs'],
+  summary: 'My jobs, newest first, optionally of one kind or one status',
+  security: SECURITY,
+  request: {
+    query: z.object({
+      kind: z.string().regex(JOB_KIND_PATTERN, 'must be a job kind such as document.generate').max(64).optional(),
+      status: z.enum(JOB_STATUSES).optional(),
+      limit: queryInt({ min: 1, max: 100 }).default(20),
+      cursor: safeText().min(1).max(200).optional().openapi({ description: 'nextCursor of the previous page' }),
+    }),
+  },
+  responses: {
+    200: jsonContent(z.object({ jobs: z.array(jobSummarySchema), nextCursor: z.string().nullable() }).openapi('JobPage'), 'A page of jobs'),
+    ...errorResponses(400, 401, 403, 503),
   },
 });
 
@@ -238,6 +284,8 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
         throw new HttpError(403, 'forbidden', `you may not edit document ${targetDocId}, so a job may not write into it`, { field: 'targetDocId' });
       }
     }
+    // The kind's definition, and the input checked against its schema as the client wrote it (before uploads are resolved).
+    const pipeline = deps.resolvePipeline === undefined ? null : await deps.resolvePipeline(principal.userId, body.kind, body.input);
     // Uploaded inputs (`input.sources[].uploadId`) become the objects they name (JobSourcesError: 400 naming the field).
     const input = await resolveJobSources(body.input, principal, deps.resolveUpload);
     const id = key === null ? newJobId() : jobIdForKey(principal.userId, key);
@@ -249,13 +297,33 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       targetDocId,
       priority: body.priority ?? 'batch',
       model,
+      pipeline,
     };
     const reply = decodeJson((await deps.client.request('job', id, 'start', encodeJson(request))).body, startJobReplySchema, 'start reply');
-    if (reply.created) await audit(c, principal, 'job.create', id, { kind: body.kind });
+    if (reply.created) await audit(c, principal, 'job.create', id, { kind: body.kind, ...(pipeline === null ? {} : { version: pipeline.version }) });
     c.header('Location', `/v1/jobs/${encodeURIComponent(id)}`);
     const out = { created: reply.created, job: await withUrls(reply.job) };
     return reply.created ? c.json(out, 201) : c.json(out, 200);
   });
+
+  const listJobs = deps.listJobs;
+  if (listJobs !== undefined) {
+    router.openapi(listRouteDef, async (c) => {
+      const principal = deps.getPrincipal(c);
+      requireJobsScope(principal);
+      const q = c.req.valid('query');
+      const page = await listJobs(principal.userId, { limit: q.limit, after: q.cursor === undefined ? undefined : decodeCursor(q.cursor), kind: q.kind, status: q.status });
+      const jobs = page.items.map((j) => ({
+        ...j,
+        status: jobSummarySchema.shape.status.parse(j.status),
+        error: j.error === null ? null : jobErrorSchema.parse(j.error),
+        createdAt: j.createdAt.toISOString(),
+        updatedAt: j.updatedAt.toISOString(),
+        finishedAt: j.finishedAt?.toISOString() ?? null,
+      }));
+      return c.json({ jobs, nextCursor: page.next === null ? null : encodeCursor(page.next) }, 200);
+    });
+  }
 
   router.openapi(getRouteDef, async (c) => {
     const principal = deps.getPrincipal(c);
