@@ -2,14 +2,15 @@
  * Outbound events from the agent-session log (LOOM_AGENT_LOG,
  * protocol/agent-events.ts): `turn-completed` -> `agent.turn.completed`,
  * told to the session's owner, orderKey `agent:<id>`, id from (session, log
- * seq). The owner comes from the session-started entry, cached, or read
- * back from the session's log.
+ * seq and the event's index in the entry, as clients number agent events).
+ * The owner comes from the session-started event, cached, or read back
+ * from the session's first log entry.
  */
-import { decodeAgentEvent, type AgentEvent } from '../../protocol/agent-events.ts';
+import { agentEventId, decodeAgentEntry, type AgentEvent } from '../../protocol/agent-events.ts';
 import { eventLinks, LOOM_EVENT_TYPES, orderKeys } from '../../protocol/outbound-event-types.ts';
 import type { OutboundEvent } from '../../protocol/outbound-events.ts';
 import { AGENT_LOG_STREAM, parseAgentLogSubject } from '../../protocol/subjects.ts';
-import { agentSessionOwner, type AgentLogReader } from '../agent-sessions/index.ts';
+import type { AgentLogReader } from '../agent-sessions/index.ts';
 import type { Logger } from '../log.ts';
 import { BoundedMap } from './bounded-map.ts';
 import { logEventId } from './event-id.ts';
@@ -31,36 +32,46 @@ export class AgentLogSource implements LogEventSource {
 
   async onEntry(entry: LogEntry): Promise<OutboundEvent[]> {
     let sessionId: string;
-    let event: AgentEvent;
+    let events: AgentEvent[];
     try {
       sessionId = parseAgentLogSubject(entry.subject);
-      event = decodeAgentEvent(entry.data);
+      events = decodeAgentEntry(entry.data);
     } catch (err) {
       // The session actor is the log's only writer; an entry it could not have written is logged and passed over.
       this.log.error({ err, subject: entry.subject, seq: entry.seq }, 'agent log entry unreadable; no outbound event for it');
       return [];
     }
-    if (event.type === 'session-started') this.owners.set(sessionId, event.ownerId);
-    if (event.type !== 'turn-completed') return [];
-    let owner = this.owners.get(sessionId) ?? null;
-    if (owner === null) {
-      owner = await agentSessionOwner(this.agentLog, sessionId);
-      if (owner !== null) this.owners.set(sessionId, owner);
-    }
-    if (owner === null) {
-      this.log.warn({ sessionId, seq: entry.seq }, 'agent log has no session-started entry (removed?); no outbound event');
-      return [];
-    }
-    const type = LOOM_EVENT_TYPES.agentTurnCompleted;
-    return [
-      {
-        id: logEventId('agent', sessionId, entry.seq, type),
+    const out: OutboundEvent[] = [];
+    for (const [index, event] of events.entries()) {
+      if (event.type === 'session-started') this.owners.set(sessionId, event.ownerId);
+      if (event.type !== 'turn-completed') continue;
+      const owner = await this.ownerOf(sessionId);
+      if (owner === null) {
+        this.log.warn({ sessionId, seq: entry.seq }, 'agent log has no session-started entry (removed?); no outbound event');
+        continue;
+      }
+      const type = LOOM_EVENT_TYPES.agentTurnCompleted;
+      out.push({
+        // An entry holds several events; the event id clients see (seq and index) names this one.
+        id: logEventId('agent', sessionId, agentEventId(entry.seq, index), type),
         type,
         timestamp: new Date(event.at).toISOString(),
         ownerIds: [owner],
         orderKey: orderKeys.agentSession(sessionId),
         data: { sessionId, turnId: event.turnId, status: event.status, link: eventLinks.agentSession(sessionId) },
-      },
-    ];
+      });
+    }
+    return out;
+  }
+
+  /** From the cache, else from the session's first log entry (which starts with session-started). */
+  private async ownerOf(sessionId: string): Promise<string | null> {
+    const cached = this.owners.get(sessionId);
+    if (cached !== undefined) return cached;
+    const first = await this.agentLog.first(sessionId);
+    const started = first === null ? undefined : decodeAgentEntry(first.body)[0];
+    if (started?.type !== 'session-started') return null;
+    this.owners.set(sessionId, started.ownerId);
+    return started.ownerId;
   }
 }
