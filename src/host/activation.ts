@@ -19,9 +19,9 @@ import { errorReply, type WireMessage } from '../../protocol/reply.ts';
 import { commandWildcard, eventSubject, parseCommandSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import { observeMailboxBatch } from '../metrics/index.ts';
-import { traceBatch } from './batch-span.ts';
 import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
 import type { Lease } from '../placement/lease.ts';
+import { traceBatch } from './batch-span.ts';
 import { Mailbox, type MailboxLimits } from './mailbox.ts';
 
 export type EndReason = 'passivated' | 'stepped-down';
