@@ -20,12 +20,18 @@ export interface WebAsset {
 /** The app's files by URL path (`/`, `/app.js`, `/app.css`). */
 export type WebBundle = ReadonlyMap<string, WebAsset>;
 
+/** A build: the files, and the source files bundled into app.js (relative to web/). */
+export interface WebBuild {
+  readonly assets: WebBundle;
+  readonly inputs: readonly string[];
+}
+
 /**
  * Bundles web/src/main.ts (TypeScript, TipTap, Yjs, y-websocket) into one
  * ES module and reads the page and its stylesheet.
  * @throws Error with esbuild's messages when the sources do not build.
  */
-export async function buildWebBundle(log: Logger): Promise<WebBundle> {
+export async function buildWebBundle(log: Logger): Promise<WebBuild> {
   const startedAt = performance.now();
   const result = await build({
     absWorkingDir: WEB_ROOT,
@@ -45,18 +51,19 @@ export async function buildWebBundle(log: Logger): Promise<WebBundle> {
   if (js === undefined) throw new Error('esbuild produced no app.js');
   const [html, css] = await Promise.all([readFile(`${WEB_ROOT}index.html`), readFile(`${WEB_ROOT}app.css`)]);
   log.info({ ms: Math.round(performance.now() - startedAt), bytes: js.contents.byteLength, inputs: Object.keys(result.metafile.inputs).length }, 'web app built');
-  return new Map<string, WebAsset>([
+  const assets = new Map<string, WebAsset>([
     ['/', { body: html, contentType: 'text/html; charset=utf-8' }],
     ['/app.js', { body: js.contents, contentType: 'text/javascript; charset=utf-8' }],
     ['/app.css', { body: css, contentType: 'text/css; charset=utf-8' }],
   ]);
+  return { assets, inputs: Object.keys(result.metafile.inputs) };
 }
 
 /** Builds on first use and shares the result; a failed build is retried on the next call. */
 export function lazyWebBundle(log: Logger): () => Promise<WebBundle> {
   let pending: Promise<WebBundle> | undefined;
   return () => {
-    pending ??= buildWebBundle(log).catch((err: unknown) => {
+    pending ??= buildWebBundle(log).then((build) => build.assets, (err: unknown) => {
       pending = undefined;
       throw err;
     });
