@@ -33,7 +33,7 @@ export const SERVICE_CHECK_TIMER = 'service-check';
 
 const checkPayload = z.object({ step: z.string(), attempt: z.number().int() });
 
-/** A step the jobs waits on whose queue has no live worker. */
+/** A step the job waits on whose queue has no live worker. */
 export interface WaitingForWorker {
   readonly step: string;
   readonly activity: WorkerKind;
@@ -62,6 +62,8 @@ export interface ServiceSupervisorDeps {
 
 export class ServiceSupervisor {
   private readonly watch = new ServiceWatch();
+  /** The one check timer per step: heartbeats only move a due time later, so an armed earlier check suffices (it re-arms when it fires). */
+  private readonly armed = new Map<string, { readonly attempt: number; readonly at: number }>();
   private publishing = 0;
 
   constructor(private readonly deps: ServiceSupervisorDeps) {}
@@ -106,8 +108,9 @@ export class ServiceSupervisor {
     const parsed = checkPayload.safeParse(payload);
     if (!parsed.success) throw new Error(`malformed service-check payload: ${parsed.error.message}`);
     const { step, attempt } = parsed.data;
+    if (this.armed.get(step)?.attempt === attempt) this.armed.delete(step);
     const activity = this.currentActivity(step, attempt);
-    if (activity === null) return this.watch.release(step);
+    if (activity === null) return this.watch.release(step, attempt);
     const now = this.deps.env().now;
     const error = this.watch.expired(step, attempt, now);
     if (error === null) return this.arm(step, attempt);
@@ -198,7 +201,11 @@ export class ServiceSupervisor {
 
   private arm(step: string, attempt: number): void {
     const due = this.watch.dueAt(step, attempt);
-    if (due !== null) this.deps.schedule(Math.max(0, due - this.deps.env().now), SERVICE_CHECK_TIMER, { step, attempt });
+    if (due === null) return;
+    const armed = this.armed.get(step);
+    if (armed !== undefined && armed.attempt === attempt && armed.at <= due) return;
+    this.armed.set(step, { attempt, at: due });
+    this.deps.schedule(Math.max(0, due - this.deps.env().now), SERVICE_CHECK_TIMER, { step, attempt });
   }
 
   /** The verdict for a worker message about (step, attempt): `then` decides when it names the current attempt of a running service step. */

@@ -33,6 +33,8 @@ test('a new attempt replaces the old hold; the old attempt is unknown', () => {
   assert.equal(w.holder('s', 1), undefined);
   assert.equal(w.expired('s', 1, 99_999), null);
   assert.equal(w.holder('s', 2)?.workerId, 'b');
+  w.release('s', 1);
+  assert.equal(w.holder('s', 2)?.workerId, 'b', "releasing a stale attempt leaves the current one's hold");
 });
 
 test('after recovery an adopted attempt is held by nobody until a heartbeat names its worker', () => {

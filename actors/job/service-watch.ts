@@ -64,8 +64,9 @@ export class ServiceWatch {
     this.holds.set(step, { ...clocks, attempt, workerId: null, claimedAt: now, lastBeatAt: now, progress: null });
   }
 
-  release(step: string): void {
-    this.holds.delete(step);
+  /** Forgets the step's hold; with `attempt`, only if the hold is of that attempt. */
+  release(step: string, attempt?: number): void {
+    if (attempt === undefined || this.holds.get(step)?.attempt === attempt) this.holds.delete(step);
   }
 
   /** Who holds the attempt, if anyone has claimed it. */
