@@ -20,6 +20,7 @@ import { startActorsRole } from './actors-role.ts';
 import { agentSessionsRouter } from './agent-session-routes.ts';
 import { apiRoutes } from './api-routes.ts';
 import { startGatewayRole, type GatewayRole } from './gateway-role.ts';
+import { startWebhooksRole, webhooksRouter } from './webhooks-role.ts';
 import { startObservability } from './observability.ts';
 
 export interface RunningRoles {
@@ -66,6 +67,10 @@ export async function startRoles(opts: {
     stops.unshift(() => inference.stop());
   }
 
+  // The webhook dispatcher stops after the gateway (which may wake it) and before actors.
+  const dispatcher = config.roles.includes('webhooks') ? await startWebhooksRole({ config, nc, nats: opts.nats, database: opts.database, log }) : undefined;
+  if (dispatcher !== undefined) stops.unshift(() => dispatcher.stop());
+
   let gateway: GatewayRole | undefined;
   if (config.roles.includes('gateway')) {
     const started = await startGatewayRole({ config, nc, database: opts.database, objects: objects.store, jobLog, agentLog, maxPayload, log });
@@ -85,6 +90,7 @@ export async function startRoles(opts: {
       ...observability.routes,
       ...apiRoutes({ config, nc, gateway, database, objects, jobLog, log }),
       ...(gateway === undefined || database === undefined ? [] : [{ path: '/v1/agent-sessions', router: agentSessionsRouter({ config, nc, gateway, database, agentLog, log }) }]),
+      ...(gateway === undefined || database === undefined ? [] : [{ path: '/v1/webhooks', router: webhooksRouter({ config, gateway, database, dispatcher }) }]),
     ],
     maxBodyBytes: config.http.maxBodyBytes,
     trustProxy: config.http.trustProxy,
