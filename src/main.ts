@@ -48,8 +48,8 @@ async function main(): Promise<void> {
     const nats = await provisionNats(nc, { leaseTtlMs: config.actors.leaseTtlMs, logger: log });
 
     let database: Database | undefined;
-    // Actors keep snapshots in it; gateways keep accounts, keys and the audit log.
-    if (config.roles.includes('actors') || config.roles.includes('gateway')) {
+    // Actors keep snapshots in it; gateways keep accounts, keys and the audit log; webhook dispatchers their deliveries.
+    if (config.roles.includes('actors') || config.roles.includes('gateway') || config.roles.includes('webhooks')) {
       if (config.database.url === undefined && !config.roles.includes('actors')) {
         log.warn('gateway without DATABASE_URL: accounts live in a private embedded database that no other process sees');
       }
