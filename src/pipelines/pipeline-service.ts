@@ -38,6 +38,9 @@ export interface PipelineServiceLimits {
   readonly maxVersionsPerKind: number;
 }
 
+/** The name of the published schema, which looks like a kind. */
+const RESERVED_KIND = 'schema.json';
+
 export const DEFAULT_PIPELINE_LIMITS: PipelineServiceLimits = { maxKindsPerOwner: 200, maxVersionsPerKind: 1_000 };
 
 export class PipelineService {
@@ -63,6 +66,8 @@ export class PipelineService {
   async register(ownerId: string, kind: string, raw: Record<string, unknown>): Promise<PipelineRecord> {
     requireKind(kind);
     if (this.builtins.has(kind)) throw new PipelineError('builtin-kind', `${kind} is a built-in pipeline; register yours under another kind`, { field: 'kind' });
+    // GET /v1/pipelines/schema.json serves the definition schema, so a kind by that name could never be read back.
+    if (kind === RESERVED_KIND) throw new PipelineError('builtin-kind', `${kind} is reserved (the definition JSON Schema); register yours under another kind`, { field: 'kind' });
     if (raw.kind !== undefined && raw.kind !== kind) {
       throw new PipelineError('kind-mismatch', `the body's kind ${JSON.stringify(raw.kind)} is not ${kind}, the kind in the path`, { field: 'kind' });
     }
