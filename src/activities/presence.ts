@@ -83,7 +83,8 @@ export class WorkerPresenceWatch implements WorkerPresence {
       return;
     }
     if (workers === undefined) this.seen.set(queue, (workers = new Map()));
-    workers.set(key.workerId, entry.created.getTime());
+    // Live puts are stamped on arrival (no trust in the server's clock); the initial load can only use their stored time.
+    workers.set(key.workerId, entry.isUpdate ? this.now() : entry.created.getTime());
   }
 }
 
