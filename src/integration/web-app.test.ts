@@ -183,4 +183,13 @@ describe('web app in a browser', { skip }, () => {
     assert.ok(text.includes('Alice was here. Bob too.') && text.includes('Written offline.') && text.includes('# Nobody home\n\n## Part 1\n\nSection 1 written by the model'), `the people's and the other jobs' text stays: ${JSON.stringify(text)}`);
     await alice.page.locator('#notice', { hasText: 'Reverted' }).waitFor();
   });
+
+  it('the agent panel chats with an agent session attached to the document', async () => {
+    await alice.page.locator('input[name=message]').fill('Hello agent, what is this document about?');
+    await alice.page.locator('[data-panel=agent]').getByRole('button', { name: 'Send' }).click();
+    await alice.page.locator('.chat-user', { hasText: 'Hello agent' }).waitFor();
+    // The fake model answers an agent's turn with an echo of the person's message.
+    await alice.page.locator('.chat-assistant', { hasText: 'echo: Hello agent' }).waitFor({ timeout: 60_000 });
+    await alice.page.getByRole('button', { name: "Revert agent's edits" }).waitFor();
+  });
 });
