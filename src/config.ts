@@ -175,6 +175,9 @@ export const ENV_SCHEMA = z
     LOOM_RATE_API_PER_S: int(1, 1_000_000).default(50),
     LOOM_RATE_WS_BURST: int(1, 1_000_000).default(500),
     LOOM_RATE_WS_PER_S: int(1, 1_000_000).default(200),
+    // Per-user quotas at the HTTP edge (src/limits/usage-quotas.ts); 0 turns one off.
+    LOOM_QUOTA_CONCURRENT_JOBS: int(0, 1_000_000).default(20),
+    LOOM_QUOTA_TOKENS_PER_DAY: int(0, 1_000_000_000_000).default(2_000_000),
     // Object storage and uploads (issue 3, artifacts and uploads).
     LOOM_S3_ENDPOINT: z.string().url().regex(/^https?:\/\/[^/]+\/?$/, 'must be http(s)://host[:port]').optional(),
     LOOM_S3_ACCESS_KEY: z.string().min(1).optional(),
@@ -419,7 +422,7 @@ export interface Config {
       readonly sampleRatio: number;
     };
   };
-  /** Token buckets; in-process, so each limit applies per gateway process. */
+  /** Token buckets. `login` and `api` are shared by all gateways (NATS KV, src/limits/); `wsMessages` is per connection. */
   readonly rateLimits: {
     /** Per IP and per account on login and registration. */
     readonly login: RateLimitConfig;
@@ -427,6 +430,13 @@ export interface Config {
     readonly api: RateLimitConfig;
     /** Per WebSocket connection, on every message. */
     readonly wsMessages: RateLimitConfig;
+  };
+  /** Per-user quotas on work started over HTTP; 0 turns one off. */
+  readonly quotas: {
+    /** Jobs pending or running at once. */
+    readonly maxConcurrentJobs: number;
+    /** Model tokens per rolling 24 hours (jobs and agent sessions created in it). */
+    readonly maxTokensPerDay: number;
   };
   /** Webhook endpoints and their dispatcher (src/webhooks/). */
   readonly webhooks: {
@@ -603,6 +613,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       api: { capacity: e.LOOM_RATE_API_BURST, refillPerSec: e.LOOM_RATE_API_PER_S },
       wsMessages: { capacity: e.LOOM_RATE_WS_BURST, refillPerSec: e.LOOM_RATE_WS_PER_S },
     },
+    quotas: { maxConcurrentJobs: e.LOOM_QUOTA_CONCURRENT_JOBS, maxTokensPerDay: e.LOOM_QUOTA_TOKENS_PER_DAY },
     webhooks: {
       allowHttp: e.LOOM_WEBHOOK_ALLOW_HTTP,
       allowPrivate: e.LOOM_WEBHOOK_ALLOW_PRIVATE,

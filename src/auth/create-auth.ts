@@ -16,7 +16,7 @@ import { resolveJwtKeys } from './jwt-keys.ts';
 import { authMiddleware } from './middleware.ts';
 import { PasswordHasher, type PasswordHasherOptions } from './password-hasher.ts';
 import type { AuthEnv, Principal } from './principal.ts';
-import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import { createRateLimiter, localAsyncLimiter, type AsyncRateLimiter, type RateLimiter } from './rate-limiter.ts';
 import { TokenService } from './token-service.ts';
 
 /** The accounts module, wired. */
@@ -26,7 +26,8 @@ export interface Auth {
   readonly apiKeys: ApiKeyService;
   readonly audit: AuditLog;
   /** Token buckets: `login` keyed by IP and by account, `api` by IP and by user, `wsMessages` by connection id. */
-  readonly limiters: { readonly login: RateLimiter; readonly api: RateLimiter; readonly wsMessages: RateLimiter };
+  /** `login` and `api` are shared by every gateway when `sharedLimiter` is given; `wsMessages` counts per connection, so per process. */
+  readonly limiters: { readonly login: AsyncRateLimiter; readonly api: AsyncRateLimiter; readonly wsMessages: RateLimiter };
   /** Browser origins allowed to open WebSockets (see `isOriginAllowed`). */
   readonly allowedOrigins: readonly string[];
   /** Requires credentials on a route and sets `c.get('principal')`; applies the per-user API limit. */
@@ -49,6 +50,8 @@ export interface CreateAuthOptions {
   readonly hasher?: PasswordHasherOptions;
   /** Told after an API key or sessions were revoked (the gateway role publishes it to every gateway). */
   readonly onRevoked?: ((notice: CredentialRevoked) => void) | undefined;
+  /** Builds a limiter whose buckets all gateways share (src/limits); without it, buckets live in this process. */
+  readonly sharedLimiter?: ((name: 'login' | 'api', limit: { capacity: number; refillPerSec: number }) => AsyncRateLimiter) | undefined;
 }
 
 /**
@@ -75,8 +78,8 @@ export async function createAuth(opts: CreateAuthOptions): Promise<Auth> {
   const apiKeys = new ApiKeyService({ db, now, onRevoked: opts.onRevoked });
   const accounts = new AccountService({ db, hasher: new PasswordHasher(opts.hasher), tokens, audit, log });
   const limiters = {
-    login: createRateLimiter({ ...config.rateLimits.login, now }),
-    api: createRateLimiter({ ...config.rateLimits.api, now }),
+    login: opts.sharedLimiter?.('login', config.rateLimits.login) ?? localAsyncLimiter(createRateLimiter({ ...config.rateLimits.login, now })),
+    api: opts.sharedLimiter?.('api', config.rateLimits.api) ?? localAsyncLimiter(createRateLimiter({ ...config.rateLimits.api, now })),
     wsMessages: createRateLimiter({ ...config.rateLimits.wsMessages, now }),
   };
   const authenticateToken = async (raw: string): Promise<Principal> => {

@@ -24,7 +24,7 @@ export { DEV_KEY_FILE, JwtKeyFileError, resolveJwtKeys } from './jwt-keys.ts';
 export { authMiddleware, requireScope, requireUser, type AuthMiddlewareOptions } from './middleware.ts';
 export { MAX_PASSWORD_CHARS, PasswordHasher, type PasswordHasherOptions } from './password-hasher.ts';
 export { API_SCOPES, hasScope, type ApiScope, type AuthEnv, type Principal } from './principal.ts';
-export { createRateLimiter, type RateLimiter, type RateLimiterOptions, type RateLimitResult } from './rate-limiter.ts';
+export { createRateLimiter, localAsyncLimiter, type AsyncRateLimiter, type RateLimiter, type RateLimiterOptions, type RateLimitResult } from './rate-limiter.ts';
 export { REFRESH_TOKEN_PREFIX, sha256, TokenService, type TokenPair, type TokenServiceOptions } from './token-service.ts';
 export {
   BEARER_SUBPROTOCOL_PREFIX,

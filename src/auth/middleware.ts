@@ -9,7 +9,7 @@ import type { MiddlewareHandler } from 'hono';
 import { RateLimitedError } from '../errors/index.ts';
 import { AuthError } from './auth-error.ts';
 import type { ApiScope, AuthEnv, Principal } from './principal.ts';
-import type { RateLimiter } from './rate-limiter.ts';
+import type { AsyncRateLimiter } from './rate-limiter.ts';
 import { bearerToken } from './upgrade-token.ts';
 
 /** Options of {@link authMiddleware}. */
@@ -17,7 +17,7 @@ export interface AuthMiddlewareOptions {
   /** Turns a raw credential into a principal; throws AuthError when it is not valid. */
   authenticate(raw: string): Promise<Principal>;
   /** Token bucket per user (API keys share their owner's bucket). */
-  readonly limiter?: RateLimiter | undefined;
+  readonly limiter?: AsyncRateLimiter | undefined;
 }
 
 /**
@@ -30,7 +30,7 @@ export function authMiddleware(opts: AuthMiddlewareOptions): MiddlewareHandler<A
     if (raw === null || raw === '') throw new AuthError('unauthenticated', 'credentials required: Authorization: Bearer <token> or X-Api-Key');
     const principal = await opts.authenticate(raw);
     if (opts.limiter !== undefined) {
-      const r = opts.limiter.take(`user:${principal.userId}`);
+      const r = await opts.limiter.take(`user:${principal.userId}`);
       if (!r.ok) throw new RateLimitedError('too many requests', r.retryAfterMs);
     }
     c.set('principal', principal);

@@ -3,9 +3,9 @@
  * `capacity` tokens, refilled continuously at `refillPerSec`; a `take` that
  * finds too few tokens is refused with the time until enough have refilled.
  *
- * Buckets live in this process: with N gateways a client spread over all of
- * them gets up to N times the limit. That is accepted for now (a shared
- * limiter would cost a round trip per request). Memory is bounded: a full
+ * Buckets live in this process. Limits that must hold across gateways (API
+ * requests, logins) use an AsyncRateLimiter shared through NATS
+ * (src/limits/), which keeps one of these in front of it. Memory is bounded: a full
  * bucket is the same as no bucket and is dropped, and past `maxKeys` the
  * least recently used bucket is evicted (which can only favour that key).
  */
@@ -94,4 +94,23 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
       buckets.delete(oldest.value);
     }
   }
+}
+
+/** A rate limiter whose decisions may need a round trip (src/limits shares its buckets across gateways). */
+export interface AsyncRateLimiter {
+  /** Takes `cost` tokens (default 1) from `key`'s bucket; nothing is taken when refused. */
+  take(key: string, cost?: number): Promise<RateLimitResult>;
+  /** Refills `key`'s bucket (e.g. after a successful login). */
+  reset(key: string): Promise<void>;
+}
+
+/** An in-process limiter behind the async face, for a process that shares its buckets with nobody. */
+export function localAsyncLimiter(limiter: RateLimiter): AsyncRateLimiter {
+  return {
+    take: (key, cost) => Promise.resolve(limiter.take(key, cost)),
+    reset: (key) => {
+      limiter.reset(key);
+      return Promise.resolve();
+    },
+  };
 }

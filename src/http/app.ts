@@ -8,7 +8,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { AuthEnv } from '../auth/principal.ts';
-import type { RateLimiter } from '../auth/rate-limiter.ts';
+import type { AsyncRateLimiter } from '../auth/rate-limiter.ts';
 import type { Logger } from '../log.ts';
 import { httpMetrics } from '../metrics/index.ts';
 import { httpTracing } from '../tracing/index.ts';
@@ -36,7 +36,7 @@ export interface AppDeps {
   /** Take the client address from X-Forwarded-For (see client-ip.ts). Default false. */
   readonly trustProxy?: boolean;
   /** Token bucket per client IP for every /v1 request; none when absent. */
-  readonly apiRateLimit?: RateLimiter;
+  readonly apiRateLimit?: AsyncRateLimiter;
   /** `info.version` in /openapi.json. */
   readonly version?: string;
 }
@@ -87,7 +87,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   const perIp = deps.apiRateLimit;
   if (perIp !== undefined) {
     app.use('/v1/*', async (c, next) => {
-      const r = perIp.take(`ip:${c.get('clientIp')}`);
+      const r = await perIp.take(`ip:${c.get('clientIp')}`);
       if (!r.ok) throw new HttpError(429, 'rate-limited', 'too many requests from this address', { retryAfterMs: r.retryAfterMs });
       await next();
     });

@@ -21,7 +21,7 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import { parseActorId, type ActorId } from '../../protocol/ids.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { TERMINAL_JOB_STATUSES, type JobStatus } from '../../protocol/job.ts';
-import type { ApiKeyService, AuditLog, PasswordHasher, Principal, RateLimiter, TokenService } from '../auth/index.ts';
+import type { ApiKeyService, AsyncRateLimiter, AuditLog, PasswordHasher, Principal, TokenService } from '../auth/index.ts';
 import { encodeCursor, type AccessEvents, type DocumentService } from '../documents/index.ts';
 import { RateLimitedError } from '../errors/index.ts';
 import type { Logger } from '../log.ts';
@@ -39,7 +39,7 @@ export interface AccountDeletionDeps extends JobRemovalDeps {
   readonly objects: JobRemovalDeps['objects'] & { delete(key: string): Promise<void> };
   readonly hasher: Pick<PasswordHasher, 'verify' | 'hash'>;
   /** Bounds password guesses with a stolen access token (keyed per user). */
-  readonly passwordLimiter: RateLimiter;
+  readonly passwordLimiter: AsyncRateLimiter;
   readonly tokens: Pick<TokenService, 'revokeAllSessions'>;
   readonly apiKeys: Pick<ApiKeyService, 'list' | 'revoke'>;
   readonly audit: Pick<AuditLog, 'record'>;
@@ -116,7 +116,7 @@ export class AccountDeletion {
   }
 
   async #confirm(userId: string, password: string): Promise<{ id: string; email: string }> {
-    const limited = this.#d.passwordLimiter.take(`account-password:${userId}`);
+    const limited = await this.#d.passwordLimiter.take(`account-password:${userId}`);
     if (!limited.ok) throw new RateLimitedError('too many password attempts; try again later', limited.retryAfterMs);
     const [row] = await this.#d.db.select().from(users).where(eq(users.id, userId)).limit(1);
     if (row === undefined || isDeletedEmail(row.email)) throw new PrivacyError('account-not-found', 'this account no longer exists');

@@ -8,6 +8,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { AgentLogReader } from '../agent-sessions/index.ts';
 import type { Config } from '../config.ts';
 import { agentSessionsRoutes } from '../http/routes/agent-sessions.ts';
+import { withUsageQuotas } from '../http/quota-guard.ts';
+import { UsageQuotas } from '../limits/index.ts';
+import { PostgresUsageTotals } from '../storage/postgres/usage-totals.ts';
 import type { Router } from '../http/router.ts';
 import type { Logger } from '../log.ts';
 import type { Database } from '../storage/index.ts';
@@ -28,7 +31,8 @@ export function agentSessionsRouter(opts: { config: Config; nc: NatsConnection; 
     },
     // The same served models as jobs (src/roles/api-routes.ts).
     models: new Set([config.jobs.defaultModel, ...config.inference.models]),
-    middleware: gateway.auth.middleware,
+    // Model tokens per day count here too (README: LOOM_QUOTA_TOKENS_PER_DAY).
+    middleware: withUsageQuotas(gateway.auth.middleware, new UsageQuotas(new PostgresUsageTotals(opts.database.db), config.quotas)),
     logger: opts.log.child({ component: 'agent-sessions' }),
   });
 }

@@ -14,6 +14,9 @@ import { DocumentAttribution } from '../documents/document-attribution.ts';
 import { docAttributionRoutes } from '../http/routes/doc-attribution.ts';
 import { docsRoutes } from '../http/routes/docs.ts';
 import { jobsRoutes } from '../http/routes/jobs.ts';
+import { withUsageQuotas } from '../http/quota-guard.ts';
+import { UsageQuotas } from '../limits/index.ts';
+import { PostgresUsageTotals } from '../storage/postgres/usage-totals.ts';
 import { pipelinesRoutes } from '../http/routes/pipelines.ts';
 import { objectsRoutes } from '../http/routes/objects.ts';
 import { uploadsRoutes } from '../http/routes/uploads.ts';
@@ -82,6 +85,8 @@ export function apiRoutes(opts: {
     routes.push({ path: '/v1/pipelines', router: pipelinesRoutes({ pipelines, getPrincipal: (c) => c.get('principal'), middleware: auth.middleware }) });
   }
   const jobListing = database === undefined ? undefined : new PostgresJobListing(database.db);
+  // Concurrent jobs and model tokens per day, per user (README: LOOM_QUOTA_*).
+  const quotas = database === undefined ? undefined : new UsageQuotas(new PostgresUsageTotals(database.db), config.quotas);
   routes.push({
     path: '/v1/jobs',
     router: jobsRoutes({
@@ -103,7 +108,7 @@ export function apiRoutes(opts: {
       // Gateways know the served models from the same settings as the inference nodes (README: LOOM_INFERENCE_MODELS).
       models: new Set([config.jobs.defaultModel, ...config.inference.models]),
       audit: auth.audit,
-      middleware: auth.middleware,
+      middleware: quotas === undefined ? auth.middleware : withUsageQuotas(auth.middleware, quotas),
       logger: log.child({ component: 'jobs' }),
     }),
   });

@@ -5,6 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createAuth, type Auth } from '../auth/index.ts';
+import { createSharedRateLimiter, provisionRateLimitBucket } from '../limits/index.ts';
 import type { Config } from '../config.ts';
 import { DocumentService, natsAccessEvents } from '../documents/index.ts';
 import { openAccess } from '../gateway/access.ts';
@@ -52,7 +53,15 @@ export async function startGatewayRole(opts: {
   if (opts.database === undefined) throw new Error('the gateway role needs a database (accounts)');
   // Revocations are published once the notices exist (below); none can happen before the role serves requests.
   let notices: RevocationNotices | undefined;
-  const auth = await createAuth({ db: opts.database.db, config, log: gwLog, onRevoked: (notice) => notices?.publish(notice) });
+  // API and login limits hold across gateways: their buckets live in NATS KV, not in this process.
+  const rateLimitBuckets = await provisionRateLimitBucket(nc);
+  const auth = await createAuth({
+    db: opts.database.db,
+    config,
+    log: gwLog,
+    onRevoked: (notice) => notices?.publish(notice),
+    sharedLimiter: (name, limit) => createSharedRateLimiter({ name, ...limit, kv: rateLimitBuckets, log: gwLog }),
+  });
   const credentials = storedCredentialStatus(auth);
   // auth.authenticateToken refuses tokens of signed-out sessions, so such a token opens no socket either.
   const authenticateSocketToken = auth.authenticateToken;

@@ -9,7 +9,7 @@ import type { Auth } from '../../auth/create-auth.ts';
 import { requireUser } from '../../auth/middleware.ts';
 import { MAX_PASSWORD_CHARS } from '../../auth/password-hasher.ts';
 import { API_SCOPES } from '../../auth/principal.ts';
-import type { RateLimiter } from '../../auth/rate-limiter.ts';
+import type { AsyncRateLimiter } from '../../auth/rate-limiter.ts';
 import type { TokenPair } from '../../auth/token-service.ts';
 import type { UserRecord } from '../../auth/account-service.ts';
 import { HttpError } from '../errors.ts';
@@ -89,8 +89,8 @@ const refreshRoute = createRoute({
 
 const userJson = (u: UserRecord) => ({ id: u.id, email: u.email, createdAt: u.createdAt.toISOString() });
 
-function rateLimit(limiter: RateLimiter, key: string): void {
-  const r = limiter.take(key);
+async function rateLimit(limiter: AsyncRateLimiter, key: string): Promise<void> {
+  const r = await limiter.take(key);
   if (!r.ok) throw new HttpError(429, 'rate-limited', 'too many attempts; try again later', { retryAfterMs: r.retryAfterMs });
 }
 
@@ -108,7 +108,7 @@ export function authRoutes(auth: Auth): Router {
   });
 
   router.openapi(registerRoute, async (c) => {
-    rateLimit(auth.limiters.login, `register-ip:${c.get('clientIp')}`);
+    await rateLimit(auth.limiters.login, `register-ip:${c.get('clientIp')}`);
     const { user, tokens } = await auth.accounts.register(c.req.valid('json'), { ip: c.get('clientIp') });
     return c.json({ user: userJson(user), tokens: tokensJson(tokens) }, 201);
   });
@@ -116,10 +116,10 @@ export function authRoutes(auth: Auth): Router {
   router.openapi(loginRoute, async (c) => {
     const input = c.req.valid('json');
     const accountKey = `login-account:${input.email.toLowerCase()}`;
-    rateLimit(auth.limiters.login, `login-ip:${c.get('clientIp')}`);
-    rateLimit(auth.limiters.login, accountKey);
+    await rateLimit(auth.limiters.login, `login-ip:${c.get('clientIp')}`);
+    await rateLimit(auth.limiters.login, accountKey);
     const { user, tokens } = await auth.accounts.login(input, { ip: c.get('clientIp') });
-    auth.limiters.login.reset(accountKey);
+    await auth.limiters.login.reset(accountKey);
     return c.json({ user: userJson(user), tokens: tokensJson(tokens) }, 200);
   });
 

@@ -1,0 +1,16 @@
+/**
+ * The KV bucket of shared rate-limit buckets. Its bucket-wide TTL drops a
+ * key nobody took from for RATE_LIMIT_IDLE_TTL_MS: by then any bucket of the
+ * configured limits has refilled, and a missing key is a full bucket.
+ */
+import { StorageType } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+
+export const RATE_LIMIT_BUCKET = 'LOOM_RATE_LIMITS';
+export const RATE_LIMIT_IDLE_TTL_MS = 60 * 60_000;
+
+export function provisionRateLimitBucket(nc: NatsConnection): Promise<KV> {
+  // Memory storage: losing the buckets with the server only refills them.
+  return new Kvm(nc).create(RATE_LIMIT_BUCKET, { ttl: RATE_LIMIT_IDLE_TTL_MS, history: 1, storage: StorageType.Memory });
+}

@@ -1,0 +1,123 @@
+/**
+ * Token buckets shared by every gateway: each bucket is one key of a NATS KV
+ * bucket, read and written with compare-and-set on its revision, so N
+ * gateways together allow the limit once, not N times. A take costs a KV
+ * read, and a write when it is granted; a lost compare-and-set (another
+ * gateway took meanwhile) reads again after a short random pause.
+ *
+ * When NATS cannot answer, a process-local bucket decides alone (logged, at
+ * most once a minute): a limiter must not take the API down with it.
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { createRateLimiter, type AsyncRateLimiter, type RateLimitResult } from '../auth/rate-limiter.ts';
+import type { Logger } from '../log.ts';
+
+export interface SharedRateLimiterOptions {
+  /** The bucket family, e.g. `login` (a KV key prefix: letters, digits, '-'). */
+  readonly name: string;
+  readonly capacity: number;
+  readonly refillPerSec: number;
+  readonly kv: KV;
+  readonly log: Logger;
+  readonly now?: () => number;
+  /** Compare-and-set attempts before a take is refused as contended. Default 20. */
+  readonly maxAttempts?: number;
+}
+
+interface StoredBucket {
+  /** Tokens left at `at`. */
+  readonly t: number;
+  /** Epoch ms of the last take. */
+  readonly a: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const FALLBACK_LOG_EVERY_MS = 60_000;
+const CONFLICT_PAUSE_MS = 2;
+
+/**
+ * A limiter shared through `kv`.
+ * @throws RangeError for a bad name, capacity or refill rate.
+ */
+export function createSharedRateLimiter(opts: SharedRateLimiterOptions): AsyncRateLimiter {
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(opts.name)) throw new RangeError(`shared rate limiter name ${JSON.stringify(opts.name)} must be lowercase letters, digits and '-'`);
+  const now = opts.now ?? Date.now;
+  const fallback = createRateLimiter({ capacity: opts.capacity, refillPerSec: opts.refillPerSec, now });
+  const maxAttempts = opts.maxAttempts ?? 20;
+  let lastFallbackLogAt = -Infinity;
+
+  const refill = (stored: StoredBucket | null, at: number): number =>
+    stored === null ? opts.capacity : Math.min(opts.capacity, stored.t + (Math.max(0, at - stored.a) / 1000) * opts.refillPerSec);
+
+  async function takeShared(kvKey: string, cost: number): Promise<RateLimitResult> {
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const entry = await opts.kv.get(kvKey);
+      const stored = entry === null || entry.operation !== 'PUT' ? null : parseBucket(entry.value);
+      const at = now();
+      const tokens = refill(stored, at);
+      if (tokens < cost) {
+        return { ok: false, retryAfterMs: Math.ceil(((Math.min(cost, opts.capacity) - tokens) / opts.refillPerSec) * 1000) };
+      }
+      const value = encoder.encode(JSON.stringify({ t: tokens - cost, a: at } satisfies StoredBucket));
+      try {
+        if (entry === null) await opts.kv.create(kvKey, value);
+        else await opts.kv.update(kvKey, value, entry.revision);
+        return { ok: true };
+      } catch (err) {
+        if (!isRevisionConflict(err)) throw err;
+        // Another gateway took from this bucket between our read and write: read again, spread out.
+        await setTimeout(Math.random() * CONFLICT_PAUSE_MS * (attempt + 1));
+      }
+    }
+    // So contended that no write landed: every other taker is being granted, so this one waits.
+    return { ok: false, retryAfterMs: Math.ceil(1000 / opts.refillPerSec) };
+  }
+
+  return {
+    async take(key, cost = 1) {
+      try {
+        return await takeShared(kvKeyFor(opts.name, key), cost);
+      } catch (err) {
+        const at = now();
+        if (at - lastFallbackLogAt >= FALLBACK_LOG_EVERY_MS) {
+          lastFallbackLogAt = at;
+          opts.log.warn({ err, limiter: opts.name }, 'shared rate limit unavailable: this gateway decides alone');
+        }
+        return fallback.take(key, cost);
+      }
+    },
+    async reset(key) {
+      fallback.reset(key);
+      try {
+        await opts.kv.delete(kvKeyFor(opts.name, key));
+      } catch (err) {
+        opts.log.warn({ err, limiter: opts.name }, 'could not reset a shared rate-limit bucket; it refills on its own');
+      }
+    },
+  };
+}
+
+/** KV keys allow only a few characters: the caller's key (an IP, an email) is hashed. */
+function kvKeyFor(name: string, key: string): string {
+  return `${name}.${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`;
+}
+
+function parseBucket(raw: Uint8Array): StoredBucket | null {
+  try {
+    const v = JSON.parse(decoder.decode(raw)) as Partial<StoredBucket>;
+    return typeof v.t === 'number' && typeof v.a === 'number' && Number.isFinite(v.t) && Number.isFinite(v.a) ? { t: v.t, a: v.a } : null;
+  } catch {
+    return null; // unreadable: treated as a full bucket, and overwritten by this take
+  }
+}
+
+function isRevisionConflict(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
