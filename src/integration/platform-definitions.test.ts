@@ -58,7 +58,7 @@ test('sales discovery: PRD into the document, roadmap and slides checked, three 
   const s = start(example('sales-discovery.json'), {
     client: 'Acme',
     transcript: [{ speaker: 'Ana', text: 'We lose orders at checkout.', confidence: 0.9 }],
-    documentKeys: ['uploads/u1/brief.txt'],
+    sources: [{ uploadId: 'u1', objectKey: 'uploads/u1/brief.txt', filename: 'brief.txt', contentType: 'text/plain', size: 29 }],
     notes: 'Budget is fixed.',
     slideCount: 4,
   });
@@ -66,7 +66,7 @@ test('sales discovery: PRD into the document, roadmap and slides checked, three 
   const prompts: Array<{ task: string; user: string }> = [];
   drive(s, prompts, []);
   assert.equal(s.state.status, 'succeeded', JSON.stringify(s.state.error));
-  assert.match(prompts.find((p) => p.task === 'sales.discovery/prd')?.user ?? '', /Checkout must take one click/, 'the uploaded document reaches the PRD prompt');
+  assert.match(prompts.find((p) => p.task === 'sales.discovery/prd')?.user ?? '', /--- brief\.txt ---\nCheckout must take one click\./, 'the uploaded document reaches the PRD prompt');
   const emitted = s.log.flatMap((e) => (e.event.type === 'step-succeeded' && s.state.steps.get(e.event.step)?.activity === 'emit' ? [(e.event.output as { type: string }).type] : []));
   assert.deepEqual(emitted.sort(), ['assets.created', 'discovery.completed', 'prd.generated']);
   const out = s.state.output as { presentation: { slides: unknown[] }; roadmap: { phases: unknown[] }; docId: string };
@@ -122,7 +122,7 @@ test('site generator: three failing builds exhaust the loop and go to the notify
 });
 
 test('video ad analysis: extract audio, transcribe, scores against the schema, recommendations', () => {
-  const s = start(example('video-ad-analysis.json'), { videoKey: 'uploads/u1/ad.mp4', brand: 'Bean There' }, null);
+  const s = start(example('video-ad-analysis.json'), { sources: [{ uploadId: 'u2', objectKey: 'uploads/u2/ad.mp4', filename: 'ad.mp4', contentType: 'video/mp4', size: 1024 }], brand: 'Bean There' }, null);
   const prompts: Array<{ task: string; user: string }> = [];
   const tasks: Array<{ queue: string; input: unknown }> = [];
   drive(s, prompts, tasks);

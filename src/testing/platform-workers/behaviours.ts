@@ -27,7 +27,7 @@ const inputs = {
   patch: z.object({ repo: z.string().min(1), files: z.array(z.object({ path: z.string().min(1), diff: z.string() })).min(1) }),
   'build-and-test': z.object({ repo: z.string().min(1), commit: z.string().min(1) }),
   'deploy-preview': z.object({ repo: z.string().min(1), commit: z.string().min(1), subdomain: z.string().min(1) }),
-  'extract-audio': z.object({ videoKey: z.string().min(1) }),
+  'extract-audio': z.object({ videoKey: z.string().min(1), contentType: z.string().startsWith('video/') }),
   transcribe: z.object({ audioKey: z.string().min(1), durationMs: z.number().int().positive() }),
   tts: z.object({ jobId: z.string().min(1), index: z.number().int().min(1), text: z.string().min(1), language: z.string().min(2), voice: z.string().min(1) }),
 } satisfies Record<PlatformQueue, z.ZodType>;
