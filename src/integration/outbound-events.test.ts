@@ -143,3 +143,30 @@ test('an agent session turn records agent.turn.completed for the session owner',
   assert.equal(event?.event.data.status, 'completed');
   assert.doesNotMatch(JSON.stringify(event?.event), /tide/);
 });
+
+test("a registered pipeline's emit step records its own event type with the step's data, beside job.step.succeeded", async () => {
+  const kind = 'acme.brief';
+  const definition = {
+    kind,
+    input: { type: 'object', required: ['topic'], properties: { topic: { type: 'string' } } },
+    steps: [
+      { id: 'plan', type: 'llm', prompt: { user: 'plan {{input.topic}}' } },
+      { id: 'announce', type: 'emit', after: ['plan'], event: 'brief.ready', data: { plan: '{{steps.plan.output}}' } },
+    ],
+  };
+  const put = await cluster.api('PUT', `/v1/pipelines/${kind}`, { body: definition });
+  assert.equal(put.status, 201, JSON.stringify(put.body));
+  const created = await cluster.createJob({ kind, input: { topic: 'tides' } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const id = created.body.job.id;
+  await cluster.waitForJob(id, (j) => j.status === 'succeeded', 'succeeded');
+  const events = await eventsOf(`job:${id}`, ['brief.ready', 'job.succeeded'], 'the emitted event');
+  const emitted = events.filter((e) => e.event.type === 'brief.ready');
+  assert.equal(emitted.length, 1);
+  assert.equal(emitted[0]?.subject, 'events.out.brief.ready');
+  assert.deepEqual(emitted[0]?.event.ownerIds, [cluster.user.id]);
+  assert.deepEqual(emitted[0]?.event.data, { jobId: id, kind, link: `/v1/jobs/${id}`, step: 'announce', event: { plan: 'echo: plan tides' } });
+  const types = events.map((e) => e.event.type);
+  assert.ok(types.indexOf('brief.ready') < types.indexOf('job.succeeded'), types.join(','));
+  assert.ok(events.some((e) => e.event.type === 'job.step.succeeded' && e.event.data.step === 'announce'));
+});

@@ -68,7 +68,7 @@ export async function runLogRelay(deps: LogRelayDeps, source: LogEventSource, si
     ...(source.headersOnly === true ? { headers_only: true } : {}),
   });
   const messages = await consumer.consume({ max_messages: 256 });
-  log.info({ relay: source.name, afterSeq: start }, 'log relay started');
+  log.info({ afterSeq: start }, 'log relay started');
 
   let lastSeq = start;
   let saved = start;
@@ -86,11 +86,11 @@ export async function runLogRelay(deps: LogRelayDeps, source: LogEventSource, si
     for (const event of events) {
       try {
         const { duplicate } = await deps.publisher.publish(event);
-        log.debug({ relay: source.name, eventId: event.id, type: event.type, duplicate }, 'outbound event recorded');
+        log.debug({ eventId: event.id, type: event.type, duplicate }, 'outbound event recorded');
       } catch (err) {
         if (!(err instanceof OutboundEventRefusedError)) throw err;
         // Retrying cannot help and would stop every later event of the log.
-        log.error({ err, relay: source.name, eventId: event.id, type: event.type }, 'outbound event refused; passed over');
+        log.error({ err, eventId: event.id, type: event.type }, 'outbound event refused; passed over');
       }
     }
   };
@@ -124,12 +124,12 @@ export async function runLogRelay(deps: LogRelayDeps, source: LogEventSource, si
     await chain;
     if (failure === undefined) {
       // Keep what was done: a clean stop resumes exactly here.
-      await saveCursor().catch((err: unknown) => log.warn({ err, relay: source.name }, 'relay cursor not saved at stop; the next run re-records from the last save'));
+      await saveCursor().catch((err: unknown) => log.warn({ err }, 'relay cursor not saved at stop; the next run re-records from the last save'));
     }
     await messages.close();
   }
   if (failure !== undefined) throw failure;
-  log.info({ relay: source.name, seq: lastSeq }, 'log relay stopped');
+  log.info({ seq: lastSeq }, 'log relay stopped');
 }
 
 function toEntry(m: JsMsg): LogEntry {
