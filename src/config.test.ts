@@ -104,3 +104,10 @@ test('webhook settings: https and public targets only by default, a day of retri
   assert.throws(() => loadConfig({ LOOM_WEBHOOK_RETRY_SCHEDULE_MS: '10,soon' }), (err) => err instanceof ConfigError && /LOOM_WEBHOOK_RETRY_SCHEDULE_MS/.test(err.message));
   assert.throws(() => loadConfig({ LOOM_WEBHOOK_SECRET_KEY: 'c2hvcnQ=' }), (err) => err instanceof ConfigError && /LOOM_WEBHOOK_SECRET_KEY/.test(err.message));
 });
+
+test('NATS_URL takes a cluster as comma-separated seeds, refuses other schemes, and redacts every password', () => {
+  const seeds = 'nats://gw:pw1@nats-0:4222,nats://gw:pw1@nats-1:4222';
+  assert.equal(loadConfig({ NATS_URL: seeds }).nats.url, seeds);
+  assert.equal(redactedConfig(loadConfig({ NATS_URL: seeds })).nats.url, 'nats://***@nats-0:4222,nats://***@nats-1:4222');
+  assert.throws(() => loadConfig({ NATS_URL: 'nats://a:4222,http://b:4222' }), /NATS_URL/);
+});

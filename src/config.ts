@@ -130,7 +130,17 @@ export const ENV_SCHEMA = z
   .object({
     PORT: int(0, 65_535).default(1234),
     LOOM_HOST: z.string().min(1).default('127.0.0.1'),
-    NATS_URL: z.string().url().optional(),
+    // One server or a cluster's seeds, comma-separated; credentials in any of them apply to all.
+    NATS_URL: z
+      .string()
+      .refine(
+        (raw) => {
+          const urls = raw.split(',').map((u) => u.trim());
+          return urls.length <= 16 && urls.every((u) => URL.canParse(u) && /^(nats|tls|wss?):\/\//.test(u));
+        },
+        'must be nats://, tls:// or ws(s):// URLs, comma-separated (at most 16)',
+      )
+      .optional(),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
     LOOM_ROLES: rolesSchema.default('gateway,actors,inference,webhooks'),
     LOOM_DATA_DIR: z.string().min(1).default('.loom-data'),
@@ -633,7 +643,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** The effective config with secrets (credentials in URLs, JWT keys) redacted, for the start-up log line. */
 export function redactedConfig(config: Config): Config {
-  const redact = (url: string | undefined) => (url === undefined ? url : url.replace(/\/\/([^@/]*)@/, '//***@'));
+  const redact = (url: string | undefined) => (url === undefined ? url : url.replace(/\/\/([^@/,]*)@/g, '//***@'));
   const jwtKeys = config.auth.jwtKeys?.map((k) => ({ kid: k.kid, secret: '[redacted]' }));
   return {
     ...config,

@@ -1,6 +1,7 @@
 /**
- * Opens the process's NATS connection: reconnects forever, logs every status
- * change. Credentials may ride in the URL (`nats://user:password@host:4222`,
+ * Opens the process's NATS connection: reconnects forever (to any server of
+ * a cluster: NATS_URL may list several, and the servers tell the client of
+ * the rest), logs every status change. Credentials may ride in the URL (`nats://user:password@host:4222`,
  * or `nats://token@host:4222`); nats.js ignores them there, so they are
  * taken out and passed as options (each role has its own NATS user, see
  * deploy/nats/auth.conf).
@@ -8,17 +9,29 @@
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log.ts';
 
-/** Splits `user:password@` (or `token@`) off a NATS URL, for nats.js options. */
-export function natsCredentials(url: string): { servers: string; auth: Pick<ConnectionOptions, 'user' | 'pass' | 'token'> } {
-  if (!URL.canParse(url)) return { servers: url, auth: {} };
-  const parsed = new URL(url);
-  if (parsed.username === '' && parsed.password === '') return { servers: url, auth: {} };
-  const user = decodeURIComponent(parsed.username);
-  const pass = decodeURIComponent(parsed.password);
-  parsed.username = '';
-  parsed.password = '';
-  const auth = pass === '' ? { token: user } : { user, pass };
-  return { servers: parsed.toString().replace(/\/$/, ''), auth };
+/**
+ * Splits `user:password@` (or `token@`) off NATS URLs, for nats.js options.
+ * `urls` is one URL or a cluster's seeds, comma-separated; credentials found
+ * in any of them apply to the connection (nats.js takes one set).
+ */
+export function natsCredentials(urls: string): { servers: string[]; auth: Pick<ConnectionOptions, 'user' | 'pass' | 'token'> } {
+  let auth: Pick<ConnectionOptions, 'user' | 'pass' | 'token'> = {};
+  const servers = urls
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0)
+    .map((url) => {
+      if (!URL.canParse(url)) return url;
+      const parsed = new URL(url);
+      if (parsed.username === '' && parsed.password === '') return url;
+      const user = decodeURIComponent(parsed.username);
+      const pass = decodeURIComponent(parsed.password);
+      parsed.username = '';
+      parsed.password = '';
+      auth = pass === '' ? { token: user } : { user, pass };
+      return parsed.toString().replace(/\/$/, '');
+    });
+  return { servers, auth };
 }
 
 export async function openNatsConnection(opts: { url: string; name: string; logger: Logger }): Promise<NatsConnection> {
