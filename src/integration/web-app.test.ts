@@ -192,4 +192,16 @@ describe('web app in a browser', { skip }, () => {
     await alice.page.locator('.chat-assistant', { hasText: 'echo: Hello agent' }).waitFor({ timeout: 60_000 });
     await alice.page.getByRole('button', { name: "Revert agent's edits" }).waitFor();
   });
+
+  it('the versions panel lists stored versions and restores one for everyone', async () => {
+    const panel = alice.page.locator('[data-panel=versions]');
+    await waitFor(async () => {
+      await panel.getByRole('button', { name: 'Refresh' }).click();
+      return (await panel.getByRole('button', { name: 'Restore' }).count()) > 0;
+    }, { what: 'a stored version to restore', timeoutMs: 30_000, intervalMs: 500 });
+    alice.page.once('dialog', (dialog) => void dialog.accept());
+    await panel.getByRole('button', { name: 'Restore' }).last().click();
+    await alice.page.locator('#notice.info', { hasText: /Version restored|already matches/ }).waitFor();
+    await waitFor(async () => (await editorText(alice.page)) === (await editorText(bob.page)), { what: 'both editors to converge after the restore', intervalMs: 200 });
+  });
 });

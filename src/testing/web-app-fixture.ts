@@ -70,6 +70,8 @@ export async function startWebApp(opts: { chromium: string; model: FakeModelServ
       LOOM_RATE_LOGIN_BURST: '1000',
       LOOM_RATE_API_BURST: '100000',
       LOOM_RATE_API_PER_S: '100000',
+      // Versions to show and restore within a test's few dozen edits.
+      LOOM_DOC_SNAPSHOT_EVERY_UPDATES: '10',
     };
     const dataDir = path.join(tempDir, 'data');
     const loom = await startLoomProcess({ name: 'web-0', roles: ['gateway', 'actors'], natsUrl: nats.url, databaseUrl, dataDir, env });
