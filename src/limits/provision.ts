@@ -7,10 +7,11 @@ import { StorageType } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 
-export const RATE_LIMIT_BUCKET = 'LOOM_RATE_LIMITS';
+export const RATE_LIMIT_BUCKET = 'loom_rate_limits';
 export const RATE_LIMIT_IDLE_TTL_MS = 60 * 60_000;
 
 export function provisionRateLimitBucket(nc: NatsConnection): Promise<KV> {
   // Memory storage: losing the buckets with the server only refills them.
+  // deploy/nats/auth/accounts.conf lets gateways use this bucket alone.
   return new Kvm(nc).create(RATE_LIMIT_BUCKET, { ttl: RATE_LIMIT_IDLE_TTL_MS, history: 1, storage: StorageType.Memory });
 }
