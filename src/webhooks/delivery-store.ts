@@ -188,6 +188,8 @@ export class DeliveryStore {
     endpointId: string,
     attempt: WebhookAttemptRecord & { ok: boolean },
     retryInMs: number | null,
+    /** The endpoint had no failure since its last success: a success changes nothing on it. */
+    wasHealthy: boolean,
   ): Promise<boolean> {
     const d = webhookDeliveries;
     const log = [...delivery.attemptLog, { at: attempt.at, responseStatus: attempt.responseStatus, latencyMs: attempt.latencyMs, error: attempt.error }].slice(-MAX_ATTEMPT_LOG);
@@ -207,10 +209,12 @@ export class DeliveryStore {
       .where(and(eq(d.id, delivery.id), eq(d.status, 'pending')))
       .returning({ id: d.id });
     const e = webhookEndpoints;
-    await this.db
-      .update(e)
-      .set({ failingSince: attempt.ok ? null : sql`coalesce(${e.failingSince}, now())` })
-      .where(eq(e.id, endpointId));
+    if (!(attempt.ok && wasHealthy)) {
+      await this.db
+        .update(e)
+        .set({ failingSince: attempt.ok ? null : sql`coalesce(${e.failingSince}, now())` })
+        .where(eq(e.id, endpointId));
+    }
     return rows.length > 0;
   }
 

@@ -107,16 +107,22 @@ export class DeliveryWorker {
         const due = await store.due(endpointId, DUE_BATCH);
         if (due.length === 0) return;
         const held = new Set<string>();
+        let renewedAt = Date.now();
+        let healthy = target.failingSince === null;
         for (const delivery of due) {
           if (this.#stopped) return;
           if (held.has(delivery.orderKey)) continue;
-          const outcome = await this.#attempt(target, delivery);
+          const outcome = await this.#attempt(target, delivery, healthy);
           if (outcome === 'stop') return;
           if (outcome === 'failed') held.add(delivery.orderKey);
-          // Keep the lease alive through a long batch.
-          if ((await store.renew(endpointId, owner, leaseTtlMs)) === null) {
-            finished = true;
-            return;
+          healthy = outcome === 'sent';
+          // Keep the lease alive through a long batch (a third of its TTL at most between renewals).
+          if (Date.now() - renewedAt > leaseTtlMs / 3) {
+            if ((await store.renew(endpointId, owner, leaseTtlMs)) === null) {
+              finished = true;
+              return;
+            }
+            renewedAt = Date.now();
           }
         }
       }
@@ -125,7 +131,8 @@ export class DeliveryWorker {
     }
   }
 
-  async #attempt(target: SendTarget, delivery: DueDelivery): Promise<'sent' | 'failed' | 'stop'> {
+  /** @param healthy no failure recorded on the endpoint since its last success (a success then needs no endpoint write). */
+  async #attempt(target: SendTarget, delivery: DueDelivery, healthy: boolean): Promise<'sent' | 'failed' | 'stop'> {
     const { store, log } = this.#o;
     const now = this.#o.now?.() ?? Date.now();
     const secrets = [this.#o.secrets.open(target.secret)];
@@ -137,7 +144,7 @@ export class DeliveryWorker {
     const attempts = delivery.attempts + 1;
     const retryInMs = outcome.ok ? null : retryDelayMs(this.#o.retryScheduleMs, attempts);
     const record = { at: new Date(now).toISOString(), responseStatus: outcome.status, latencyMs: outcome.latencyMs, error: outcome.error, ok: outcome.ok };
-    await store.recordAttempt(delivery, target.id, record, retryInMs);
+    await store.recordAttempt(delivery, target.id, record, retryInMs, healthy);
     const bindings = { endpointId: target.id, deliveryId: delivery.id, eventId: delivery.eventId, attempts, status: outcome.status };
     if (outcome.ok) {
       log.debug(bindings, 'webhook delivered');
