@@ -11,13 +11,13 @@ import { after, before, test } from 'node:test';
 import { Kvm } from '@nats-io/kv';
 import { LEASE_BUCKET } from '../../protocol/subjects.ts';
 import { leaseHolder } from '../placement/lease.ts';
-import { waitFor, waitForOutboundEvents, type LoomProcess, type StoredOutboundEvent } from '../testing/index.ts';
+import { connectCollabClient, waitFor, waitForOutboundEvents, type LoomProcess, type StoredOutboundEvent } from '../testing/index.ts';
 import { startJobsCluster, type JobBody, type JobsCluster } from './jobs-fixture.ts';
 
 let cluster: JobsCluster;
 
 before(async () => {
-  cluster = await startJobsCluster({ layout: { hosts: 2, gateways: 1, workers: 1 } });
+  cluster = await startJobsCluster({ layout: { hosts: 2, gateways: 1, workers: 1 }, env: { LOOM_WEBHOOK_DOC_DEBOUNCE_MS: '1000' } });
 });
 after(() => cluster?.stop());
 
@@ -80,4 +80,51 @@ test('SIGKILL of the job host and relay holder right after a job succeeded: its 
   const all = await waitForOutboundEvents(cluster.nc, hasSucceeded(id), `job.succeeded of ${id} after the kill`, 60_000);
   checkJobEvents(job, all);
   await holder.start();
+});
+
+test('SIGKILL of the outbox relay holder between member changes: every doc.member event is recorded once per id, in order', async () => {
+  const docId = (await cluster.api<{ id: string }>('POST', '/v1/docs', { body: { title: 'Crash members' } })).body.id;
+  const victim = await relayHolder('outbox');
+  const expected: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    if (i === 4) await victim.kill();
+    assert.equal((await cluster.api('PUT', `/v1/docs/${docId}/members/${cluster.stranger.id}`, { body: { role: 'editor' } })).status, 201);
+    assert.equal((await cluster.api('DELETE', `/v1/docs/${docId}/members/${cluster.stranger.id}`)).status, 204);
+    expected.push('doc.member.added', 'doc.member.removed');
+  }
+  const members = await waitForOutboundEvents(
+    cluster.nc,
+    (all) => {
+      const mine = all.filter((e) => e.event.orderKey === `doc:${docId}` && e.event.type.startsWith('doc.member.'));
+      return mine.length >= expected.length ? mine : null;
+    },
+    'every member event',
+    60_000,
+  );
+  assert.deepEqual(members.map((e) => e.event.type), expected, 'each change once, in commit order');
+  assert.equal(new Set(members.map((e) => e.event.id)).size, expected.length);
+  await victim.start();
+});
+
+test('SIGKILL of the doc-log relay holder with a debounce window open: the doc.updated carrying the last seq still comes', async () => {
+  const docId = (await cluster.api<{ id: string }>('POST', '/v1/docs', { body: { title: 'Crash edits' } })).body.id;
+  const victim = await relayHolder('doc-log');
+  const client = connectCollabClient(cluster.gateways[0]!.wsUrl, encodeURIComponent(docId));
+  try {
+    await client.synced();
+    const text = client.doc.getText('t');
+    for (let i = 0; i < 3; i++) text.insert(text.length, `line ${i}\n`);
+    // The window is open (1 s) when its relay dies; the successor re-reads it from the saved cursor.
+    await victim.kill();
+    const updated = await waitForOutboundEvents(cluster.nc, (all) => {
+      const mine = all.filter((e) => e.event.orderKey === `doc:${docId}` && e.event.type === 'doc.updated');
+      return mine.length > 0 ? mine : null;
+    }, 'doc.updated after the kill', 60_000);
+    const seqs = updated.map((e) => Number(e.event.data.seq));
+    assert.deepEqual([...seqs].sort((a, b) => a - b), seqs, 'in log order');
+    assert.equal(new Set(updated.map((e) => e.event.id)).size, updated.length);
+  } finally {
+    client.destroy();
+    await victim.start();
+  }
 });
