@@ -111,3 +111,13 @@ test('NATS_URL takes a cluster as comma-separated seeds, refuses other schemes, 
   assert.equal(redactedConfig(loadConfig({ NATS_URL: seeds })).nats.url, 'nats://***@nats-0:4222,nats://***@nats-1:4222');
   assert.throws(() => loadConfig({ NATS_URL: 'nats://a:4222,http://b:4222' }), /NATS_URL/);
 });
+
+test('LOOM_NATS_REPLICAS: 1 by default, 1-5 on a cluster, the outbound stream follows it unless set, and the embedded server refuses more than 1', () => {
+  assert.equal(loadConfig({}).nats.replicas, 1);
+  const r3 = loadConfig({ NATS_URL: 'nats://a:4222,nats://b:4222,nats://c:4222', LOOM_NATS_REPLICAS: '3' });
+  assert.equal(r3.nats.replicas, 3);
+  assert.equal(r3.webhooks.streamReplicas, 3);
+  assert.equal(loadConfig({ NATS_URL: 'nats://a:4222', LOOM_NATS_REPLICAS: '3', LOOM_OUTBOUND_EVENTS_REPLICAS: '1' }).webhooks.streamReplicas, 1);
+  assert.throws(() => loadConfig({ NATS_URL: 'nats://a:4222', LOOM_NATS_REPLICAS: '6' }), /LOOM_NATS_REPLICAS/);
+  assert.throws(() => loadConfig({ LOOM_NATS_REPLICAS: '3' }), (err) => err instanceof ConfigError && /LOOM_NATS_REPLICAS/.test(err.message));
+});

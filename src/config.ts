@@ -141,6 +141,8 @@ export const ENV_SCHEMA = z
         'must be nats://, tls:// or ws(s):// URLs, comma-separated (at most 16)',
       )
       .optional(),
+    // Replicas of every stream and KV bucket (3 on a 3-node cluster); reconciled at start.
+    LOOM_NATS_REPLICAS: int(1, 5).default(1),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
     LOOM_ROLES: rolesSchema.default('gateway,actors,inference,webhooks'),
     LOOM_DATA_DIR: z.string().min(1).default('.loom-data'),
@@ -250,7 +252,7 @@ export const ENV_SCHEMA = z
     LOOM_WEBHOOK_CONCURRENCY: int(1, 10_000).default(64),
     LOOM_WEBHOOK_LEASE_TTL_MS: int(1_000, 3_600_000).default(30_000),
     LOOM_WEBHOOK_POLL_MS: int(10, 60_000).default(1_000),
-    LOOM_OUTBOUND_EVENTS_REPLICAS: int(1, 5).default(1),
+    LOOM_OUTBOUND_EVENTS_REPLICAS: int(1, 5).optional(),
     // Outbound event sources (issue 9): one doc.updated per document per this window.
     LOOM_WEBHOOK_DOC_DEBOUNCE_MS: int(0, 3_600_000).default(5_000),
   })
@@ -269,8 +271,8 @@ export interface Config {
     /** Take the client IP from the last X-Forwarded-For entry (one trusted proxy in front). */
     readonly trustProxy: boolean;
   };
-  /** `url` absent means: start an embedded nats-server child under dataDir. */
-  readonly nats: { readonly url: string | undefined; readonly serverBinary: string };
+  /** `url` absent means: start an embedded nats-server child under dataDir. `replicas`: of every stream and bucket. */
+  readonly nats: { readonly url: string | undefined; readonly serverBinary: string; readonly replicas: number };
   /** `url` absent means: embedded PGlite under dataDir. */
   readonly database: { readonly url: string | undefined };
   readonly actors: {
@@ -507,6 +509,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.NATS_URL === undefined && e.LOOM_NATS_REPLICAS > 1) {
+    throw new ConfigError(['LOOM_NATS_REPLICAS: more than 1 needs a NATS cluster in NATS_URL (the embedded server is a single node)']);
+  }
   if (e.LOOM_S3_ENDPOINT !== undefined && (e.LOOM_S3_ACCESS_KEY === undefined || e.LOOM_S3_SECRET_KEY === undefined)) {
     throw new ConfigError(['LOOM_S3_ACCESS_KEY and LOOM_S3_SECRET_KEY: both are required with LOOM_S3_ENDPOINT']);
   }
@@ -516,7 +521,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     dataDir: path.resolve(e.LOOM_DATA_DIR),
     http: { host: e.LOOM_HOST, port: e.PORT, maxBodyBytes: e.LOOM_HTTP_MAX_BODY_BYTES, trustProxy: e.LOOM_TRUST_PROXY },
-    nats: { url: e.NATS_URL, serverBinary: e.LOOM_NATS_SERVER_BIN },
+    nats: { url: e.NATS_URL, serverBinary: e.LOOM_NATS_SERVER_BIN, replicas: e.LOOM_NATS_REPLICAS },
     database: { url: e.DATABASE_URL },
     actors: {
       leaseTtlMs: e.LOOM_LEASE_TTL_MS,
@@ -634,7 +639,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: e.LOOM_WEBHOOK_CONCURRENCY,
       leaseTtlMs: e.LOOM_WEBHOOK_LEASE_TTL_MS,
       pollIntervalMs: e.LOOM_WEBHOOK_POLL_MS,
-      streamReplicas: e.LOOM_OUTBOUND_EVENTS_REPLICAS,
+      streamReplicas: e.LOOM_OUTBOUND_EVENTS_REPLICAS ?? e.LOOM_NATS_REPLICAS,
     },
     outboundEvents: { docDebounceMs: e.LOOM_WEBHOOK_DOC_DEBOUNCE_MS },
   };

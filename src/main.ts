@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     cleanups.unshift(async () => {
       await nc.drain();
     });
-    const nats = await provisionNats(nc, { leaseTtlMs: config.actors.leaseTtlMs, logger: log });
+    const nats = await provisionNats(nc, { leaseTtlMs: config.actors.leaseTtlMs, logger: log, replicas: config.nats.replicas });
 
     let database: Database | undefined;
     // Actors keep snapshots in it; gateways keep accounts, keys and the audit log; webhook dispatchers their deliveries.

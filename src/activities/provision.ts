@@ -14,7 +14,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   ACTIVITY_LIMITS,
@@ -27,6 +27,7 @@ import {
   WORKER_PRESENCE_TTL_MS,
 } from '../../protocol/activity.ts';
 import type { Logger } from '../log.ts';
+import { ensureBucket, ensureStream } from '../nats/replicas.ts';
 
 const ns = (ms: number) => ms * 1_000_000;
 
@@ -47,31 +48,18 @@ const DUPLICATE_WINDOW_MS = 30 * 60_000;
 export const ACTIVITY_ACK_WAIT_MS = 30_000;
 
 /** Creates LOOM_ACTIVITIES and the worker presence bucket when absent. @returns the presence bucket. */
-export async function provisionActivities(nc: NatsConnection, jsm: JetStreamManager, log: Logger): Promise<KV> {
-  try {
-    await jsm.streams.info(ACTIVITY_STREAM);
-  } catch (err) {
-    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-    try {
-      await jsm.streams.add({
-        name: ACTIVITY_STREAM,
-        subjects: [ACTIVITY_TASK_SUBJECTS],
-        retention: RetentionPolicy.Workqueue,
-        storage: StorageType.File,
-        discard: DiscardPolicy.New,
-        max_msgs: MAX_QUEUED_TASKS,
-        max_msg_size: ACTIVITY_LIMITS.maxInputBytes + 16 * 1024,
-        duplicate_window: ns(DUPLICATE_WINDOW_MS),
-        num_replicas: 1,
-      });
-      log.info({ stream: ACTIVITY_STREAM }, 'stream created');
-    } catch (addErr) {
-      // Another process created it between our info and add: fine if it exists now.
-      if (!(addErr instanceof JetStreamApiError)) throw addErr;
-      await jsm.streams.info(ACTIVITY_STREAM);
-    }
-  }
-  return new Kvm(nc).create(WORKER_PRESENCE_BUCKET, { ttl: WORKER_PRESENCE_TTL_MS, history: 1, storage: StorageType.Memory });
+export async function provisionActivities(nc: NatsConnection, jsm: JetStreamManager, log: Logger, replicas = 1): Promise<KV> {
+  await ensureStream(jsm, {
+    name: ACTIVITY_STREAM,
+    subjects: [ACTIVITY_TASK_SUBJECTS],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.New,
+    max_msgs: MAX_QUEUED_TASKS,
+    max_msg_size: ACTIVITY_LIMITS.maxInputBytes + 16 * 1024,
+    duplicate_window: ns(DUPLICATE_WINDOW_MS),
+  }, replicas, log);
+  return ensureBucket(nc, jsm, WORKER_PRESENCE_BUCKET, { ttl: WORKER_PRESENCE_TTL_MS, history: 1, storage: StorageType.Memory }, replicas, log);
 }
 
 /** Creates the durable pull consumers of one queue (one per priority) when absent. */

@@ -13,9 +13,8 @@ import {
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
-  type StreamConfig,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   INFERENCE_CANCEL_BUCKET,
@@ -30,6 +29,7 @@ import {
   type InferencePriority,
 } from '../../protocol/inference.ts';
 import type { Logger } from '../log.ts';
+import { ensureBucket, ensureStream } from '../nats/replicas.ts';
 
 const ms = (n: number) => n * 1_000_000;
 
@@ -44,8 +44,8 @@ const DLQ_MAX_BYTES = 1024 * 1024 * 1024;
  * Creates LOOM_INFERENCE, LOOM_INFERENCE_DLQ and the cancel bucket when absent.
  * @returns the cancel bucket.
  */
-export async function provisionInferenceQueue(nc: NatsConnection, jsm: JetStreamManager, log: Logger): Promise<KV> {
-  await ensureStream(jsm, log, {
+export async function provisionInferenceQueue(nc: NatsConnection, jsm: JetStreamManager, log: Logger, replicas = 1): Promise<KV> {
+  await ensureStream(jsm, {
     name: INFERENCE_STREAM,
     subjects: [INFERENCE_SUBJECTS],
     retention: RetentionPolicy.Workqueue,
@@ -54,9 +54,8 @@ export async function provisionInferenceQueue(nc: NatsConnection, jsm: JetStream
     max_msgs: MAX_QUEUED_REQUESTS,
     max_msg_size: INFERENCE_LIMITS.maxBodyBytes + 64 * 1024,
     duplicate_window: ms(DUPLICATE_WINDOW_MS),
-    num_replicas: 1,
-  });
-  await ensureStream(jsm, log, {
+  }, replicas, log);
+  await ensureStream(jsm, {
     name: INFERENCE_DLQ_STREAM,
     subjects: [INFERENCE_DLQ_SUBJECTS],
     retention: RetentionPolicy.Limits,
@@ -66,9 +65,8 @@ export async function provisionInferenceQueue(nc: NatsConnection, jsm: JetStream
     max_bytes: DLQ_MAX_BYTES,
     max_msg_size: INFERENCE_LIMITS.maxBodyBytes + 128 * 1024,
     duplicate_window: ms(DUPLICATE_WINDOW_MS),
-    num_replicas: 1,
-  });
-  return new Kvm(nc).create(INFERENCE_CANCEL_BUCKET, { ttl: INFERENCE_CANCEL_TTL_MS, history: 1, storage: StorageType.File });
+  }, replicas, log);
+  return ensureBucket(nc, jsm, INFERENCE_CANCEL_BUCKET, { ttl: INFERENCE_CANCEL_TTL_MS, history: 1, storage: StorageType.File }, replicas, log);
 }
 
 export interface ConsumerSettings {
@@ -111,20 +109,4 @@ export async function ensureInferenceConsumer(jsm: JetStreamManager, model: stri
     await jsm.consumers.info(INFERENCE_STREAM, name);
   }
   return name;
-}
-
-async function ensureStream(jsm: JetStreamManager, log: Logger, config: Partial<StreamConfig> & { name: string }): Promise<void> {
-  try {
-    await jsm.streams.info(config.name);
-    return;
-  } catch (err) {
-    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-  }
-  try {
-    await jsm.streams.add(config);
-    log.info({ stream: config.name }, 'stream created');
-  } catch (err) {
-    if (!(err instanceof JetStreamApiError)) throw err;
-    await jsm.streams.info(config.name);
-  }
 }

@@ -2,14 +2,24 @@
  * Creates (or checks) the streams and buckets Loom needs. Idempotent: every
  * process runs it at start, whichever comes first creates.
  */
-import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { DiscardPolicy, jetstreamManager, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DOC_LOG_STREAM, DOC_LOG_SUBJECTS, LEASE_BUCKET } from '../../protocol/subjects.ts';
 import { provisionActivities } from '../activities/provision.ts';
 import { provisionInferenceQueue } from '../inference/provision.ts';
 import { ensureAgentLogStream, ensureJobLogStream } from './provision-job-log.ts';
 import type { Logger } from '../log.ts';
+import { ensureBucket, ensureStream, type WantedStream } from './replicas.ts';
+
+const DOC_LOG_STREAM_CONFIG: WantedStream = {
+  name: DOC_LOG_STREAM,
+  subjects: [DOC_LOG_SUBJECTS],
+  retention: RetentionPolicy.Limits,
+  storage: StorageType.File,
+  discard: DiscardPolicy.New,
+  max_msg_size: 64 * 1024 * 1024,
+};
 
 export interface Provisioned {
   readonly jsm: JetStreamManager;
@@ -20,45 +30,29 @@ export interface Provisioned {
   readonly workerPresence: KV;
 }
 
-export async function provisionNats(nc: NatsConnection, opts: { leaseTtlMs: number; logger: Logger }): Promise<Provisioned> {
+export interface ProvisionOptions {
+  readonly leaseTtlMs: number;
+  readonly logger: Logger;
+  /** Replicas of every stream and bucket (LOOM_NATS_REPLICAS); default 1. */
+  readonly replicas?: number;
+}
+
+export async function provisionNats(nc: NatsConnection, opts: ProvisionOptions): Promise<Provisioned> {
+  const replicas = opts.replicas ?? 1;
+  const log = opts.logger;
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-  await ensureStream(jsm, opts.logger);
+  await ensureStream(jsm, DOC_LOG_STREAM_CONFIG, replicas, log);
   // Bucket-wide TTL is how a lease expires once its owner stops refreshing
   // (per-key TTLs are ignored by nats-server 2.9).
-  const leases = await new Kvm(nc).create(LEASE_BUCKET, { ttl: opts.leaseTtlMs, history: 1, storage: StorageType.File });
+  const leases = await ensureBucket(nc, jsm, LEASE_BUCKET, { ttl: opts.leaseTtlMs, history: 1, storage: StorageType.File }, replicas, log);
   const status = await leases.status();
   if (status.ttl !== opts.leaseTtlMs) {
     opts.logger.warn({ bucket: LEASE_BUCKET, bucketTtlMs: status.ttl, configuredTtlMs: opts.leaseTtlMs }, 'lease bucket exists with another ttl; using the bucket\'s');
   }
-  await ensureJobLogStream(jsm, opts.logger);
-  await ensureAgentLogStream(jsm, opts.logger);
+  await ensureJobLogStream(jsm, log, replicas);
+  await ensureAgentLogStream(jsm, log, replicas);
   // Callers publish to the work queue from any role, so every process provisions it.
-  const inferenceCancels = await provisionInferenceQueue(nc, jsm, opts.logger);
-  const workerPresence = await provisionActivities(nc, jsm, opts.logger);
+  const inferenceCancels = await provisionInferenceQueue(nc, jsm, log, replicas);
+  const workerPresence = await provisionActivities(nc, jsm, log, replicas);
   return { jsm, leases, inferenceCancels, workerPresence };
-}
-
-async function ensureStream(jsm: JetStreamManager, log: Logger): Promise<void> {
-  try {
-    await jsm.streams.info(DOC_LOG_STREAM);
-    return;
-  } catch (err) {
-    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-  }
-  try {
-    await jsm.streams.add({
-      name: DOC_LOG_STREAM,
-      subjects: [DOC_LOG_SUBJECTS],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.New,
-      max_msg_size: 64 * 1024 * 1024,
-      num_replicas: 1,
-    });
-    log.info({ stream: DOC_LOG_STREAM }, 'stream created');
-  } catch (err) {
-    // Another process may have created it between our info and add: fine if it exists now.
-    if (!(err instanceof JetStreamApiError)) throw err;
-    await jsm.streams.info(DOC_LOG_STREAM);
-  }
 }

@@ -57,7 +57,7 @@ export function startOutboundEventSources(opts: OutboundSourcesOptions): Outboun
   const prepare = (): Promise<RelayCursors> => {
     ready ??= (async () => {
       await ensureOutboundEventsStream(js, opts.streamReplicas, log);
-      return openRelayCursors(opts.nc);
+      return openRelayCursors(opts.nc, opts.streamReplicas, log);
     })().catch((err: unknown) => {
       ready = undefined;
       throw err;

@@ -5,9 +5,11 @@
  * takes its lease next. Saved after publishing, so a crash re-reads at most
  * what came since the last save: duplicates with the same ids, never gaps.
  */
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { StorageType } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import type { Logger } from '../log.ts';
+import { ensureBucket } from '../nats/replicas.ts';
 
 export const RELAY_CURSOR_BUCKET = 'loom_outbound_cursors';
 
@@ -17,8 +19,9 @@ export interface RelayCursors {
   set(relay: string, seq: number): Promise<void>;
 }
 
-export async function openRelayCursors(nc: NatsConnection): Promise<RelayCursors> {
-  const kv = await new Kvm(nc).create(RELAY_CURSOR_BUCKET, { history: 1, storage: StorageType.File });
+/** @param replicas LOOM_NATS_REPLICAS: an existing bucket is brought to it. */
+export async function openRelayCursors(nc: NatsConnection, replicas: number, log: Logger): Promise<RelayCursors> {
+  const kv = await ensureBucket(nc, await jetstreamManager(nc), RELAY_CURSOR_BUCKET, { history: 1, storage: StorageType.File }, replicas, log);
   return new KvRelayCursors(kv);
 }
 

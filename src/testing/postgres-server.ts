@@ -9,12 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { access, chown, constants, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { describeExit, formatOutput, spawnChild, type Child } from './child-process.ts';
+import { freePort } from './free-port.ts';
 import { ServerLifecycle } from './server-lifecycle.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -259,18 +259,4 @@ async function lookupSystemUser(name: string): Promise<SystemUser> {
     `running as root, but there is no "${name}" user in /etc/passwd to run PostgreSQL as ` +
       '(postgres refuses to run as root); `apt-get install postgresql` creates it',
   );
-}
-
-/** Asks the kernel for a free port by binding port 0, then releases it. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('could not read a free port'))));
-    });
-  });
 }
