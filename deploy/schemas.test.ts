@@ -233,6 +233,17 @@ describe('cluster settings agree with Loom', () => {
     expectNone(problems, 'Deployments without a PodDisruptionBudget');
   });
 
+  it('give every role that keeps state in PostgreSQL a DATABASE_URL, and inference a model server', () => {
+    const problems: string[] = [];
+    for (const c of m.loom.filter((x) => x.command === undefined)) {
+      const roles = (c.env.get('LOOM_ROLES')?.value ?? '').split(',');
+      // Without it a process opens a private embedded database no other process sees (src/main.ts).
+      if (roles.some((r) => ['gateway', 'actors', 'webhooks'].includes(r)) && c.env.get('DATABASE_URL') === undefined) problems.push(`${c.where}: runs ${roles.join(',')} without DATABASE_URL`);
+      if (roles.includes('inference') && c.env.get('OPENAI_BASE_URL')?.value === undefined) problems.push(`${c.where}: runs inference without OPENAI_BASE_URL`);
+    }
+    expectNone(problems, 'roles without their servers');
+  });
+
   it('run every role the config schema knows, in compose and on Kubernetes', () => {
     const roles = ['gateway', 'actors', 'inference', 'webhooks'];
     const problems: string[] = [];
