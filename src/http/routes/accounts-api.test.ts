@@ -15,6 +15,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { pgSchema, text } from 'drizzle-orm/pg-core';
 import { requireScope } from '../../auth/index.ts';
+import { API_SCOPES } from '../../auth/principal.ts';
 import { createRootLogger } from '../../log.ts';
 import { apiKeys, openDatabase, users, type Database } from '../../storage/index.ts';
 import { createAccountsApp, startPostgresServer, type AccountsApp, type ErrorBody, type PostgresServerHandle, type TestUser } from '../../testing/index.ts';
@@ -277,7 +278,7 @@ for (const [driver, open] of Object.entries(drivers)) {
       it('describes a user token and an API key', async () => {
         const user = await api.register();
         const who = await me(user.accessToken);
-        assert.deepEqual(who.body.principal, { kind: 'user', keyId: null, sessionId: user.sessionId, scopes: ['docs:read', 'docs:write', 'jobs:run'] });
+        assert.deepEqual(who.body.principal, { kind: 'user', keyId: null, sessionId: user.sessionId, scopes: [...API_SCOPES] });
         const key = await api.request<{ key: string; apiKey: KeyBody }>('POST', '/v1/api-keys', { token: user.accessToken, body: { name: 'k', scopes: ['jobs:run', 'docs:read'] } });
         const viaKey = await api.request<MeBody>('GET', '/v1/auth/me', { headers: { 'x-api-key': key.body.key } });
         assert.equal(viaKey.status, 200);
