@@ -126,6 +126,10 @@ export class DeliveryWorker {
           }
         }
       }
+    } catch (err) {
+      // Keep the lease: the endpoint is tried again when it lapses, not in a tight loop of the same failure.
+      finished = true;
+      throw err;
     } finally {
       if (!finished) await store.release(endpointId, owner);
     }
