@@ -9,9 +9,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kvm } from '@nats-io/kv';
-import { LEASE_BUCKET } from '../../protocol/subjects.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { parseActorId } from '../../protocol/ids.ts';
+import { DOC_LOG_STREAM, docLogSubject, LEASE_BUCKET } from '../../protocol/subjects.ts';
 import { leaseHolder } from '../placement/lease.ts';
-import { connectCollabClient, waitFor, waitForOutboundEvents, type LoomProcess, type StoredOutboundEvent } from '../testing/index.ts';
+import { connectCollabClient, readOutboundEvents, waitFor, waitForOutboundEvents, type LoomProcess, type StoredOutboundEvent } from '../testing/index.ts';
 import { startJobsCluster, type JobBody, type JobsCluster } from './jobs-fixture.ts';
 
 let cluster: JobsCluster;
@@ -116,10 +118,13 @@ test('SIGKILL of the doc-log relay holder with a debounce window open: the doc.u
     for (let i = 0; i < 3; i++) text.insert(text.length, `line ${i}\n`);
     // The window is open (1 s) when its relay dies; the successor re-reads it from the saved cursor.
     await victim.kill();
-    const updated = await waitForOutboundEvents(cluster.nc, (all) => {
-      const mine = all.filter((e) => e.event.orderKey === `doc:${docId}` && e.event.type === 'doc.updated');
-      return mine.length > 0 ? mine : null;
-    }, 'doc.updated after the kill', 60_000);
+    const jsm = await jetstreamManager(cluster.nc);
+    // The edits reach the log asynchronously: each probe compares with the log's last seq of the moment.
+    const updated = await waitFor(async () => {
+      const lastSeq = (await jsm.streams.getMessage(DOC_LOG_STREAM, { last_by_subj: docLogSubject(parseActorId(docId)) }))?.seq;
+      const mine = (await readOutboundEvents(cluster.nc)).filter((e) => e.event.orderKey === `doc:${docId}` && e.event.type === 'doc.updated');
+      return lastSeq !== undefined && mine.some((e) => e.event.data.seq === lastSeq) ? mine : null;
+    }, { what: 'doc.updated with the log\'s last seq after the kill', timeoutMs: 60_000, intervalMs: 200 });
     const seqs = updated.map((e) => Number(e.event.data.seq));
     assert.deepEqual([...seqs].sort((a, b) => a - b), seqs, 'in log order');
     assert.equal(new Set(updated.map((e) => e.event.id)).size, updated.length);
