@@ -100,18 +100,25 @@ async function main(opts: ReturnType<typeof options>, started: StopList): Promis
 
   const prefix = `bench_${randomBytes(4).toString('hex')}`;
   let next = 0;
+  // Starts still awaiting their reply count as running: otherwise every submitter passes the
+  // --max-running check at once (submitted only grows after the reply) and up to
+  // --submit-concurrency jobs run together.
+  let starting = 0;
   const submitter = async () => {
     while (next < opts.jobs) {
-      while (opts.maxRunning > 0 && submitted - tracker.ended >= opts.maxRunning) await new Promise((r) => setTimeout(r, 5));
+      while (opts.maxRunning > 0 && submitted + starting - tracker.ended >= opts.maxRunning) await new Promise((r) => setTimeout(r, 5));
       if (next >= opts.jobs) return;
       const id = parseActorId(`${prefix}_${next++}`);
       const body = encodeJson({ kind: 'document.generate', input: { topic: `Bench ${id}`, sections: opts.sections }, owner: 'bench', priority: 'batch' });
+      starting++;
       try {
         await client.request('job', id, 'start', body);
         submitted++;
       } catch (err) {
         submitErrors++;
         process.stderr.write(`jobs: start ${id} failed: ${(err as Error).message}\n`);
+      } finally {
+        starting--;
       }
     }
   };
