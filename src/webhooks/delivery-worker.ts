@@ -11,6 +11,7 @@
  */
 import type { AuditLog } from '../auth/index.ts';
 import type { Logger } from '../log.ts';
+import { observeWebhookDelivery } from '../metrics/index.ts';
 import type { DeliveryStore, DueDelivery, SendTarget } from './delivery-store.ts';
 import { minScheduleSpanMs, retryDelayMs } from './retry-schedule.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -149,6 +150,7 @@ export class DeliveryWorker {
     const retryInMs = outcome.ok ? null : retryDelayMs(this.#o.retryScheduleMs, attempts);
     const record = { at: new Date(now).toISOString(), responseStatus: outcome.status, latencyMs: outcome.latencyMs, error: outcome.error, ok: outcome.ok };
     await store.recordAttempt(delivery, target.id, record, retryInMs, healthy);
+    observeWebhookDelivery(outcome.ok ? 'delivered' : retryInMs === null ? 'dead-lettered' : 'retrying');
     const bindings = { endpointId: target.id, deliveryId: delivery.id, eventId: delivery.eventId, attempts, status: outcome.status };
     if (outcome.ok) {
       log.debug(bindings, 'webhook delivered');
