@@ -21,7 +21,7 @@ export interface RelayCursors {
 
 /** @param replicas LOOM_NATS_REPLICAS: an existing bucket is brought to it. */
 export async function openRelayCursors(nc: NatsConnection, replicas: number, log: Logger): Promise<RelayCursors> {
-  const kv = await ensureBucket(nc, await jetstreamManager(nc), RELAY_CURSOR_BUCKET, { history: 1, storage: StorageType.File }, replicas, log);
+  const kv = await ensureBucket(nc, await jetstreamManager(nc, { checkAPI: false }), RELAY_CURSOR_BUCKET, { history: 1, storage: StorageType.File }, replicas, log);
   return new KvRelayCursors(kv);
 }
 

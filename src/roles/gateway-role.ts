@@ -54,7 +54,7 @@ export async function startGatewayRole(opts: {
   // Revocations are published once the notices exist (below); none can happen before the role serves requests.
   let notices: RevocationNotices | undefined;
   // API and login limits hold across gateways: their buckets live in NATS KV, not in this process.
-  const rateLimitBuckets = await provisionRateLimitBucket(nc);
+  const rateLimitBuckets = await provisionRateLimitBucket(nc, { replicas: config.nats.replicas, log: gwLog });
   const auth = await createAuth({
     db: opts.database.db,
     config,
