@@ -14,8 +14,7 @@ import pino from 'pino';
 import { encodeOutboundEvent, outboundEventSubject, type OutboundEvent } from '../../protocol/outbound-events.ts';
 import { AuditLog, API_SCOPES, type Principal } from '../auth/index.ts';
 import { openDatabase, type Database } from '../storage/index.ts';
-import { startLoomProcess, startNatsServer, startPostgresServer, waitFor, type LoomProcess, type NatsServerHandle, type PostgresServerHandle } from '../testing/index.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../testing/webhook-receiver.ts';
+import { startLoomProcess, startNatsServer, startPostgresServer, waitFor, type LoomProcess, type NatsServerHandle, type PostgresServerHandle, startWebhookReceiver, type WebhookReceiver } from '../testing/index.ts';
 import { SecretBox, WebhookService } from '../webhooks/index.ts';
 
 const logger = pino({ level: 'silent' });

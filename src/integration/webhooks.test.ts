@@ -23,8 +23,7 @@ import type { Config } from '../config.ts';
 import { webhooksRoutes } from '../http/routes/webhooks.ts';
 import { provisionNats } from '../nats/provision.ts';
 import { openDatabase, type Database } from '../storage/index.ts';
-import { createAccountsApp, startNatsServer, startPostgresServer, waitFor, type AccountsApp, type NatsServerHandle, type PostgresServerHandle, type TestUser } from '../testing/index.ts';
-import { startWebhookReceiver, verifiesWith, type WebhookReceiver } from '../testing/webhook-receiver.ts';
+import { createAccountsApp, startNatsServer, startPostgresServer, waitFor, type AccountsApp, type NatsServerHandle, type PostgresServerHandle, type TestUser, startWebhookReceiver, verifiesWith, type WebhookReceiver } from '../testing/index.ts';
 import { SecretBox, startWebhookDispatcher, WebhookService, type WebhookDispatcher } from '../webhooks/index.ts';
 
 const logger = pino({ level: process.env.WH_TEST_LOG ?? 'silent' });

@@ -31,3 +31,5 @@ export { parsePrometheusText } from './prometheus-text.ts';
 export type { Sample, Scrape } from './prometheus-text.ts';
 export { readOutboundEvents, waitForOutboundEvents } from './outbound-event-reader.ts';
 export type { StoredOutboundEvent } from './outbound-event-reader.ts';
+export { startWebhookReceiver, verifiesWith } from './webhook-receiver.ts';
+export type { ReceivedWebhook, ReceiverAnswer, WebhookReceiver } from './webhook-receiver.ts';
