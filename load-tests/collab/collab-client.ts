@@ -116,6 +116,7 @@ function openHocuspocus(baseUrl: string, docName: string): CollabClient {
 export function openCollabClient(target: Target, baseUrl: string, docName: string): CollabClient {
   switch (target) {
     case 'loom':
+    case 'loom-cluster':
       return openYWebsocket(baseUrl, docName);
     case 'hocuspocus':
       return openHocuspocus(baseUrl, docName);

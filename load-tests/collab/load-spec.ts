@@ -7,7 +7,8 @@
  */
 
 export const Targets = ['loom', 'hocuspocus'] as const;
-export type Target = (typeof Targets)[number];
+/** `loom-cluster`: Loom on an N-node NATS cluster with every stream at RN (--nats-cluster N). */
+export type Target = (typeof Targets)[number] | 'loom-cluster';
 
 export interface LoadSpec {
   readonly name: string;
@@ -28,6 +29,8 @@ export interface RunOptions {
   readonly workers: number;
   /** How long to wait for every client of every document to agree, after the last edit. */
   readonly convergeTimeoutMs: number;
+  /** --nats-cluster N: nodes of the NATS cluster (and replicas) of the `loom-cluster` target. */
+  readonly natsCluster?: number;
 }
 
 export class UsageError extends Error {
@@ -40,7 +43,9 @@ const usage = `usage: node --import tsx load-tests/collab/run.ts [options]
   --load small|large|all          (default all)
   --docs N --clients M --rate R --duration S   override the load's figures
   --workers K                     client worker processes (default 2)
-  --converge-timeout S            seconds to wait for convergence (default 10)`;
+  --converge-timeout S            seconds to wait for convergence (default 10)
+  --nats-cluster N                Loom on an N-node NATS cluster, streams at RN (3 or 5),
+                                  beside Loom on its single embedded server (R1); --target is then ignored`;
 
 function positive(flag: string, raw: string | undefined, integer: boolean): number {
   const value = Number(raw);
@@ -59,6 +64,7 @@ export function parseArgs(argv: readonly string[]): RunOptions {
   let load = 'all';
   let workers = 2;
   let convergeTimeoutMs = 10_000;
+  let natsCluster: number | undefined;
   const overrides: { docs?: number; clients?: number; rate?: number; durationS?: number } = {};
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i];
@@ -73,11 +79,16 @@ export function parseArgs(argv: readonly string[]): RunOptions {
       case '--rate': overrides.rate = positive(flag, value, false); break;
       case '--duration': overrides.durationS = positive(flag, value, false); break;
       case '--converge-timeout': convergeTimeoutMs = positive(flag, value, false) * 1000; break;
+      case '--nats-cluster':
+        natsCluster = positive(flag, value, true);
+        if (natsCluster !== 3 && natsCluster !== 5) throw new UsageError(`--nats-cluster wants 3 or 5, got ${String(value)}\n${usage}`);
+        break;
       default: throw new UsageError(`unknown argument ${String(flag)}\n${usage}`);
     }
   }
   const targets: readonly Target[] =
-    target === 'both' ? Targets : target === 'loom' || target === 'hocuspocus' ? [target] : [];
+    natsCluster !== undefined ? ['loom', 'loom-cluster']
+    : target === 'both' ? Targets : target === 'loom' || target === 'hocuspocus' ? [target] : [];
   if (targets.length === 0) throw new UsageError(`--target wants loom|hocuspocus|both, got ${target}\n${usage}`);
   const base: readonly LoadSpec[] =
     load === 'all' ? [namedLoads.small, namedLoads.large]
@@ -92,5 +103,5 @@ export function parseArgs(argv: readonly string[]): RunOptions {
     ...overrides,
     name: given === 4 ? 'custom' : given > 0 ? `${spec.name}*` : spec.name,
   }));
-  return { targets, loads, workers, convergeTimeoutMs };
+  return { targets, loads, workers, convergeTimeoutMs, ...(natsCluster === undefined ? {} : { natsCluster }) };
 }

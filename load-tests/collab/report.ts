@@ -162,7 +162,8 @@ const ratio = (ours: number | undefined, theirs: number | undefined): number | n
   ours === undefined || theirs === undefined || theirs === 0 ? null : Math.round((ours / theirs) * 1000) / 1000;
 
 /** The comparison line for one load: key figures side by side and loom/hocuspocus ratios. */
-export function compare(loom: Report, hocuspocus: Report): Record<string, unknown> {
+/** Ratios of `loom` to `hocuspocus` (or of any subject to its reference, named by `names`). */
+export function compare(loom: Report, hocuspocus: Report, names: readonly [string, string] = ['loom', 'hocuspocus']): Record<string, unknown> {
   const pick = (r: Report): Record<string, unknown> => ({
     latencyMs: r.latencyMs,
     updatesDeliveredPerS: r.updatesDeliveredPerS,
@@ -172,7 +173,7 @@ export function compare(loom: Report, hocuspocus: Report): Record<string, unknow
     generatorCpuPercentOfOneCore: r.generatorCpuPercentOfOneCore,
   });
   return {
-    compare: { load: loom.load, loom: pick(loom), hocuspocus: pick(hocuspocus) },
+    compare: { load: loom.load, [names[0]]: pick(loom), [names[1]]: pick(hocuspocus) },
     ratios: {
       p50: ratio(loom.latencyMs?.p50, hocuspocus.latencyMs?.p50),
       p95: ratio(loom.latencyMs?.p95, hocuspocus.latencyMs?.p95),

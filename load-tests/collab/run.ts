@@ -4,7 +4,7 @@
  * plus one comparison line per load with loom/hocuspocus ratios.
  *
  *   node --import tsx load-tests/collab/run.ts [--target loom|hocuspocus|both]
- *     [--load small|large|all] [--docs N --clients M --rate R --duration S] [--workers K]
+ *     [--load small|large|all] [--docs N --clients M --rate R --duration S] [--workers K] [--nats-cluster 3]
  *
  * Loopback only. Bounded: a watchdog stops every child and exits if the whole
  * run takes longer than its budget. See load-tests/README.md for the figures.
@@ -66,7 +66,10 @@ async function main(): Promise<number> {
     }
     const loom = reports.get('loom');
     const hocuspocus = reports.get('hocuspocus');
+    const cluster = reports.get('loom-cluster');
     if (loom !== undefined && hocuspocus !== undefined) print(compare(loom, hocuspocus));
+    // What replication costs: the cluster (RN) against the single server (R1), same load, same run.
+    else if (loom !== undefined && cluster !== undefined) print(compare(cluster, loom, [`loom-r${String(options.natsCluster)}`, 'loom-r1']));
     else if (options.targets.length === 2) print({ compare: { load }, ratios: null, reason: 'a server did not report' });
   }
   clearTimeout(watchdog);

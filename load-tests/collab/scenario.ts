@@ -16,6 +16,8 @@ import { WorkerPool } from './worker-pool.ts';
 export interface ScenarioOptions {
   readonly workers: number;
   readonly convergeTimeoutMs: number;
+  /** Nodes of the `loom-cluster` target's NATS cluster. */
+  readonly natsCluster?: number;
 }
 
 const syncTimeoutMs = 60_000;
@@ -104,8 +106,9 @@ function sample(server: ProcessTreeMonitor, generator: ProcessTreeMonitor): Samp
  */
 export async function runScenario(target: Target, load: LoadSpec, options: ScenarioOptions): Promise<Report> {
   const host = { cpus: cpus().length, loadavg1: Math.round((loadavg()[0] ?? 0) * 100) / 100 };
-  const server: ServerHandle = await startServer(target, target === 'loom' ? 120_000 : 30_000);
-  const serverMonitor = new ProcessTreeMonitor([server.pid]);
+  const server: ServerHandle = await startServer(target, target === 'hocuspocus' ? 30_000 : 120_000, options.natsCluster ?? 3);
+  // The cluster's nats-servers are not Loom's children: they count as the server too.
+  const serverMonitor = new ProcessTreeMonitor([server.pid, ...server.peerPids]);
   serverMonitor.start(sampleIntervalMs);
   let pool: WorkerPool | undefined;
   let generatorMonitor: ProcessTreeMonitor | undefined;

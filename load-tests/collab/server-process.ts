@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startNatsCluster, type NatsClusterHandle } from '../../src/testing/nats-cluster.ts';
 import type { Target } from './load-spec.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,6 +24,8 @@ export interface ServerHandle {
   readonly target: Target;
   readonly pid: number;
   readonly port: number;
+  /** Processes of the server that are not its children (the NATS cluster of `loom-cluster`). */
+  readonly peerPids: readonly number[];
   /** What y-websocket or HocuspocusProvider connects to. */
   readonly baseUrl: string;
   /** The last lines the server printed (stdout and stderr together). */
@@ -80,16 +83,21 @@ async function waitUntilReady(url: string, child: ChildProcess, deadlineMs: numb
  * Starts one server and waits until it is ready.
  * @throws ServerStartError with the server's log tail when it exits or stays unready.
  */
-export async function startServer(target: Target, readyTimeoutMs: number): Promise<ServerHandle> {
+export async function startServer(target: Target, readyTimeoutMs: number, clusterSize = 3): Promise<ServerHandle> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env };
   let args: string[];
   let readyUrl: string;
   let baseUrl: string;
   let dataDir: string | undefined;
-  if (target === 'loom') {
+  let cluster: NatsClusterHandle | undefined;
+  if (target === 'loom-cluster') {
+    cluster = await startNatsCluster({ size: clusterSize });
+    Object.assign(env, { NATS_URL: cluster.urls, LOOM_NATS_REPLICAS: String(clusterSize) });
+  }
+  if (target === 'loom' || target === 'loom-cluster') {
     dataDir = mkdtempSync(join(tmpdir(), 'loom-bench-'));
-    delete env.NATS_URL;
+    if (cluster === undefined) delete env.NATS_URL;
     delete env.DATABASE_URL;
     // The benchmark measures the collaboration path, without accounts (see LOOM_DOC_ACCESS),
     // and opens every client from loopback: no per-address socket limit.
@@ -112,8 +120,9 @@ export async function startServer(target: Target, readyTimeoutMs: number): Promi
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = exitOf(child);
-  const removeDataDir = (): void => {
+  const removeDataDir = async (): Promise<void> => {
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    await cluster?.dispose();
   };
   const stop = async (graceMs: number): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -122,14 +131,18 @@ export async function startServer(target: Target, readyTimeoutMs: number): Promi
       await exited;
       clearTimeout(timer);
     }
-    removeDataDir();
+    await removeDataDir();
   };
-  if (child.pid === undefined) throw new ServerStartError(`could not spawn ${target}`, tail);
+  if (child.pid === undefined) {
+    await cluster?.dispose();
+    throw new ServerStartError(`could not spawn ${target}`, tail);
+  }
   try {
     await waitUntilReady(readyUrl, child, readyTimeoutMs);
   } catch (err) {
     await stop(5_000);
     throw new ServerStartError(`${target}: ${err instanceof Error ? err.message : String(err)}`, tail, { cause: err });
   }
-  return { target, pid: child.pid, port, baseUrl, logTail: () => tail, stop };
+  const peerPids = cluster?.nodes.flatMap((n) => (n.pid === undefined ? [] : [n.pid])) ?? [];
+  return { target, pid: child.pid, peerPids, port, baseUrl, logTail: () => tail, stop };
 }
