@@ -168,7 +168,7 @@ test('bad input gets a 4xx with a clear message and nothing is recorded or enque
   const jsm = await jetstreamManager(cluster.nc);
   const callsFor = () => cluster.model.calls.filter((c) => /Topic: x\b|nope/.test(userOf(c.request))).length;
   const cases: Array<{ body: unknown; raw?: string; status: number; code: string; message: RegExp }> = [
-    { body: { kind: 'nope.nothing', input: {} }, status: 400, code: 'invalid-input', message: /unknown job kind "nope\.nothing"; known kinds: document\.generate, research\.deep/ },
+    { body: { kind: 'nope.nothing', input: {} }, status: 400, code: 'unknown-kind', message: /nope\.nothing is neither a built-in pipeline nor one you registered/ },
     { body: { kind: 'document.generate', input: { topic: 'x', sections: 99 } }, status: 400, code: 'invalid-input', message: /document\.generate: input\.sections: .*20/ },
     { body: { kind: 'document.generate', input: { sections: 2 } }, status: 400, code: 'invalid-input', message: /input\.topic: Required/ },
     { body: { input: { topic: 'x' } }, status: 400, code: 'invalid-request', message: /kind/ },
