@@ -80,3 +80,13 @@ test('with NATS unreachable each gateway still limits with its own bucket', asyn
     await nats.start();
   }
 });
+
+test('many requests at once through one gateway share round trips and are all granted while the bucket holds', async () => {
+  const [a] = await gateways(1, { capacity: 100, refillPerSec: 0.001 }, 'api');
+  assert.ok(a !== undefined);
+  // Fifty clients behind one address: before batching they raced for one revision and some were refused as contended.
+  const takes = await Promise.all(Array.from({ length: 60 }, () => a.take('ip:192.0.2.50')));
+  assert.equal(takes.filter((r) => r.ok).length, 60);
+  const over = await Promise.all(Array.from({ length: 50 }, () => a.take('ip:192.0.2.50')));
+  assert.equal(over.filter((r) => r.ok).length, 40, 'exactly what was left');
+});

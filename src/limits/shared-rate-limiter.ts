@@ -1,9 +1,11 @@
 /**
  * Token buckets shared by every gateway: each bucket is one key of a NATS KV
  * bucket, read and written with compare-and-set on its revision, so N
- * gateways together allow the limit once, not N times. A take costs a KV
- * read, and a write when it is granted; a lost compare-and-set (another
- * gateway took meanwhile) reads again after a short random pause.
+ * gateways together allow the limit once, not N times. Requests of one
+ * process for one key queue behind a single round trip (a KV read, and a
+ * write when anything is granted), so a busy key costs one compare-and-set
+ * at a time per gateway; a lost one (another gateway took meanwhile) reads
+ * again after a short random pause.
  *
  * When NATS cannot answer, a process-local bucket decides alone (logged, at
  * most once a minute): a limiter must not take the API down with it.
@@ -23,8 +25,13 @@ export interface SharedRateLimiterOptions {
   readonly kv: KV;
   readonly log: Logger;
   readonly now?: () => number;
-  /** Compare-and-set attempts before a take is refused as contended. Default 20. */
+  /** Compare-and-set attempts before the local bucket decides (as when NATS is down). Default 20. */
   readonly maxAttempts?: number;
+}
+
+interface Waiter {
+  readonly cost: number;
+  readonly resolve: (result: RateLimitResult) => void;
 }
 
 interface StoredBucket {
@@ -53,42 +60,77 @@ export function createSharedRateLimiter(opts: SharedRateLimiterOptions): AsyncRa
   const refill = (stored: StoredBucket | null, at: number): number =>
     stored === null ? opts.capacity : Math.min(opts.capacity, stored.t + (Math.max(0, at - stored.a) / 1000) * opts.refillPerSec);
 
-  async function takeShared(kvKey: string, cost: number): Promise<RateLimitResult> {
+  /**
+   * Grants what the shared bucket holds to `waiters` in order, in one
+   * compare-and-set: concurrent requests of this process for one key share
+   * a round trip instead of racing each other for the same revision.
+   */
+  async function takeBatch(kvKey: string, waiters: readonly Waiter[]): Promise<RateLimitResult[]> {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const entry = await opts.kv.get(kvKey);
       const stored = entry === null || entry.operation !== 'PUT' ? null : parseBucket(entry.value);
       const at = now();
-      const tokens = refill(stored, at);
-      if (tokens < cost) {
-        return { ok: false, retryAfterMs: Math.ceil(((Math.min(cost, opts.capacity) - tokens) / opts.refillPerSec) * 1000) };
-      }
-      const value = encoder.encode(JSON.stringify({ t: tokens - cost, a: at } satisfies StoredBucket));
+      let tokens = refill(stored, at);
+      const results = waiters.map((w): RateLimitResult => {
+        if (tokens >= w.cost) {
+          tokens -= w.cost;
+          return { ok: true };
+        }
+        return { ok: false, retryAfterMs: Math.ceil(((Math.min(w.cost, opts.capacity) - tokens) / opts.refillPerSec) * 1000) };
+      });
+      if (!results.some((r) => r.ok)) return results; // nothing taken: nothing to write
+      const value = encoder.encode(JSON.stringify({ t: tokens, a: at } satisfies StoredBucket));
       try {
         if (entry === null) await opts.kv.create(kvKey, value);
         else await opts.kv.update(kvKey, value, entry.revision);
-        return { ok: true };
+        return results;
       } catch (err) {
         if (!isRevisionConflict(err)) throw err;
         // Another gateway took from this bucket between our read and write: read again, spread out.
         await setTimeout(Math.random() * CONFLICT_PAUSE_MS * (attempt + 1));
       }
     }
-    // So contended that no write landed: every other taker is being granted, so this one waits.
-    return { ok: false, retryAfterMs: Math.ceil(1000 / opts.refillPerSec) };
+    throw new Error(`shared bucket ${kvKey}: ${maxAttempts} compare-and-set conflicts in a row`);
   }
 
-  return {
-    async take(key, cost = 1) {
+  /** Per key: the requests waiting for the next round trip, while one is in flight. */
+  const queues = new Map<string, Waiter[]>();
+
+  async function drain(kvKey: string, key: string): Promise<void> {
+    for (;;) {
+      const waiters = queues.get(kvKey);
+      if (waiters === undefined || waiters.length === 0) {
+        queues.delete(kvKey);
+        return;
+      }
+      queues.set(kvKey, []);
+      let results: RateLimitResult[];
       try {
-        return await takeShared(kvKeyFor(opts.name, key), cost);
+        results = await takeBatch(kvKey, waiters);
       } catch (err) {
         const at = now();
         if (at - lastFallbackLogAt >= FALLBACK_LOG_EVERY_MS) {
           lastFallbackLogAt = at;
           opts.log.warn({ err, limiter: opts.name }, 'shared rate limit unavailable: this gateway decides alone');
         }
-        return fallback.take(key, cost);
+        results = waiters.map((w) => fallback.take(key, w.cost));
       }
+      waiters.forEach((w, i) => w.resolve(results[i] ?? { ok: false, retryAfterMs: 1_000 }));
+    }
+  }
+
+  return {
+    take(key, cost = 1) {
+      const kvKey = kvKeyFor(opts.name, key);
+      return new Promise<RateLimitResult>((resolve) => {
+        const queue = queues.get(kvKey);
+        if (queue !== undefined) {
+          queue.push({ cost, resolve });
+          return;
+        }
+        queues.set(kvKey, [{ cost, resolve }]);
+        void drain(kvKey, key);
+      });
     },
     async reset(key) {
       fallback.reset(key);
