@@ -8,6 +8,10 @@
  * test at the end, which 2.9.10 and the current activation path miss).
  *
  * CHAOS_ROUNDS (default 1) repeats the kill cycle; `npm run chaos` runs 5.
+ * Not named *.test.ts, so `npm test` leaves it out: in a CI run on the idle
+ * machine writes had not resumed 40 s after the NATS node loss (the
+ * activation path waits out request timeouts during the lease bucket's
+ * leader election), and a test that fails by chance would hide the others.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
