@@ -3,7 +3,7 @@
  * jobs, and the model tokens of their jobs and agent sessions created since a
  * time. Both use the owner+created indexes of the projections.
  */
-import { and, count, eq, gte, inArray, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import type { LoomDatabase } from './database.ts';
 import { agentSessions } from './agent-sessions-schema.ts';
 import { jobs } from './jobs-schema.ts';
@@ -22,13 +22,14 @@ export class PostgresUsageTotals {
     return row?.n ?? 0;
   }
 
+  /** One round trip: it runs before every job start and agent message. */
   async tokensSince(ownerId: string, since: Date): Promise<number> {
-    const tokens = (t: typeof jobs | typeof agentSessions) => sql<string>`coalesce(sum(${t.promptTokens} + ${t.completionTokens}), 0)`;
-    const [fromJobs] = await this.db.select({ n: tokens(jobs) }).from(jobs).where(and(eq(jobs.ownerId, ownerId), gte(jobs.createdAt, since)));
-    const [fromSessions] = await this.db
-      .select({ n: tokens(agentSessions) })
-      .from(agentSessions)
-      .where(and(eq(agentSessions.ownerId, ownerId), gte(agentSessions.createdAt, since)));
-    return Number(fromJobs?.n ?? 0) + Number(fromSessions?.n ?? 0);
+    const used = (t: typeof jobs | typeof agentSessions) =>
+      sql`(select coalesce(sum(${t.promptTokens} + ${t.completionTokens}), 0) from ${t} where ${t.ownerId} = ${ownerId} and ${t.createdAt} >= ${since})`;
+    // Both drivers (pg, PGlite) answer raw SQL with `{ rows }`; the database type leaves it unknown.
+    const result: unknown = await this.db.execute(sql`select ${used(jobs)} + ${used(agentSessions)} as n`);
+    const rows = (result as { rows?: unknown }).rows;
+    const first: unknown = Array.isArray(rows) ? rows[0] : undefined;
+    return Number((first as { n?: unknown } | undefined)?.n ?? 0);
   }
 }
