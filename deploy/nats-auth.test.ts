@@ -134,12 +134,19 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
       const gw = await as('gateway');
       await assertDenied(jetstream(gw).publish(docLogSubject(id), textUpdate('forged;'), { timeout: TIMEOUT_MS }), 'gateway writes the log');
       await assertDenied(jetstreamManager(gw).then((m) => m.streams.purge(DOC_LOG_STREAM, { filter: docLogSubject(id) })), 'gateway purges the log');
+      // The start-time replica reconcile (R1 -> R3) is a stream update: granted on Loom's named streams.
+      const gwJsm = await jetstreamManager(gw);
+      const replicas = (await gwJsm.streams.info(DOC_LOG_STREAM)).config.num_replicas;
+      assert.equal((await gwJsm.streams.update(DOC_LOG_STREAM, { num_replicas: replicas })).config.num_replicas, replicas, 'gateway reconciles replicas');
+      await assertDenied(service.request(`$JS.API.STREAM.UPDATE.${DOC_LOG_STREAM}`, new Uint8Array(0), { timeout: TIMEOUT_MS }), 'service updates a stream');
 
       const inference = await as('inference');
       await assertDenied(inference.request(docLogSubject(id), textUpdate('forged;'), { timeout: TIMEOUT_MS }), 'inference writes the log');
       await assertDenied(inference.request(commandSubject('doc', id, 'content'), new Uint8Array(0), { timeout: TIMEOUT_MS }), 'inference reads a document');
       const queue = await jetstreamManager(inference);
       assert.equal((await queue.streams.info(INFERENCE_STREAM)).config.name, INFERENCE_STREAM, 'inference reaches its queue');
+      const queueReplicas = (await queue.streams.info(INFERENCE_STREAM)).config.num_replicas;
+      assert.equal((await queue.streams.update(INFERENCE_STREAM, { num_replicas: queueReplicas })).config.num_replicas, queueReplicas, 'inference reconciles replicas');
 
       assert.equal(await lastSeq(), before, 'nothing forged reached the log');
       const content = await fetch(`${gateway.httpUrl}/v1/docs/${room}?format=text`).then((r) => r.text());
