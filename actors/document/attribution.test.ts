@@ -13,6 +13,7 @@ import { attributedRoots } from './attribution-spans.ts';
 import { Attribution } from './attribution.ts';
 import { renderContent } from './content.ts';
 import { planRevert } from './revert.ts';
+import { blocksText, editBlocks } from './text-blocks.ts';
 
 const ALICE = 'user:alice';
 const BOB = 'user:bob';
@@ -130,6 +131,34 @@ test('reverting a job removes its text, restores what it deleted of a person, ke
   assert.deepEqual(r.spans(), [{ text: result, author: ALICE }]);
   // Nothing left to revert: a second revert changes nothing (the sentence is not restored twice).
   assert.equal(planRevert(r.server, r.attribution, JOB, BOB), null);
+});
+
+test('in an XML root, reverting an agent removes its paragraphs and characters, restores what it deleted, and keeps the text a person typed into its paragraph', () => {
+  const r = room();
+  const alice = r.client(ALICE);
+  const agent = r.client('agent:s1');
+  const text = (doc: Y.Doc) => blocksText(doc.getXmlFragment('pm'));
+  editBlocks(alice.doc.getXmlFragment('pm'), 0, 0, 'Keep this. Drop this sentence.\nEnd.');
+  alice.send();
+  // The agent replaces the sentence with two paragraphs of its own (the paragraph's tail moves into the last one).
+  const fragment = agent.doc.getXmlFragment('pm');
+  editBlocks(fragment, text(agent.doc).indexOf('Drop'), 'Drop this sentence.'.length, 'Generated\nwords\nhere.');
+  agent.send();
+  assert.equal(text(r.server), 'Keep this. Generated\nwords\nhere.\nEnd.');
+  // The person types into the agent's middle paragraph.
+  editBlocks(alice.doc.getXmlFragment('pm'), text(alice.doc).indexOf('words'), 0, 'ALICE ');
+  alice.send();
+  assert.equal(r.spans('pm').map((span) => span.text).join(''), text(r.server), 'spans concatenate to the text');
+
+  const plan = planRevert(r.server, r.attribution, 'agent:s1', BOB);
+  assert.ok(plan);
+  r.attribution.withRecord(plan.record, () => Y.applyUpdate(r.server, plan.update));
+  for (const c of r.clients) Y.applyUpdate(c, plan.update);
+  const result = text(r.server);
+  for (const doc of r.clients) assert.equal(text(doc), result, 'every replica converges');
+  assert.ok(result.includes('ALICE '), `the person's words stay: ${JSON.stringify(result)}`);
+  assert.equal(result.replace('ALICE ', ''), 'Keep this. Drop this sentence.\n\nEnd.', 'the agent\'s text is gone, the sentence is back; the paragraph holding the person\'s words stays');
+  assert.equal(planRevert(r.server, r.attribution, 'agent:s1', BOB), null, 'nothing is left to revert');
 });
 
 test("content a job deleted is kept from garbage collection, a person's deletions are not", () => {

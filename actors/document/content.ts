@@ -6,6 +6,7 @@
 import * as Y from 'yjs';
 import type { DocRoot } from '../../protocol/doc.ts';
 import { textToMarkdown, xmlToMarkdown } from './markdown.ts';
+import { blocksText, TextBlockError, type TextRootType } from './text-blocks.ts';
 
 export interface RenderedContent {
   readonly roots: Record<string, DocRoot>;
@@ -24,12 +25,12 @@ export interface UntypedRoot {
 }
 
 /**
- * The type a root's content implies (roots arrive untyped on the server):
- * map entries and no list content → map; strings, formats, embeds → text;
- * nested XML types → xml; other list content → array; empty → text.
+ * The type a root's content reveals (roots arrive untyped on the server):
+ * strings, formats, embeds → text; nested XML types → xml; other list
+ * content → array; map entries and no list content → map; null when
+ * nothing reveals it (an empty root, or one whose content was collected).
  */
-export function inferKind(type: UntypedRoot): RootKind {
-  if (type._start === null) return type._map.size > 0 ? 'map' : 'text';
+export function revealedKind(type: UntypedRoot): RootKind | null {
   for (let item: Y.Item | null = type._start; item !== null; item = item.right) {
     const content = item.content;
     if (content instanceof Y.ContentString || content instanceof Y.ContentFormat || content instanceof Y.ContentEmbed) return 'text';
@@ -39,17 +40,30 @@ export function inferKind(type: UntypedRoot): RootKind {
     if (content instanceof Y.ContentDeleted) continue;
     return 'array';
   }
-  return 'text';
+  return type._map.size > 0 ? 'map' : null;
 }
 
-/** Text of an XML tree: text nodes concatenated, block elements separated by newlines. */
-function xmlText(node: Y.XmlFragment | Y.XmlElement): string {
-  const parts: string[] = [];
-  for (const child of node.toArray()) {
-    if (child instanceof Y.XmlText) parts.push(child.toString().replace(/<[^>]*>/g, ''));
-    else if (child instanceof Y.XmlElement) parts.push(xmlText(child));
+/** The type a root's content implies (see revealedKind); text when nothing reveals it. */
+export function inferKind(type: UntypedRoot): RootKind {
+  return revealedKind(type) ?? 'text';
+}
+
+/**
+ * How a writer (a job's document write, an agent's doc_edit) treats root
+ * `name` of a synced copy: as `wanted` when given, else as what its content
+ * reveals, else (a new or empty root) as Y.Text, so y-websocket clients
+ * with Y.Text roots keep working. Loom's web app binds TipTap to an XML
+ * root and asks for `xml`.
+ * @throws TextBlockError `root-type` when the root holds a map or an array, or another type than `wanted`.
+ */
+export function textRootType(doc: Y.Doc, name: string, wanted: TextRootType | undefined): TextRootType {
+  const existing = doc.share.get(name);
+  const kind = existing === undefined ? null : revealedKind(existing);
+  if (kind === 'map' || kind === 'array') throw new TextBlockError('root-type', `root ${JSON.stringify(name)} holds a ${kind}, not text`);
+  if (wanted !== undefined && kind !== null && kind !== wanted) {
+    throw new TextBlockError('root-type', `root ${JSON.stringify(name)} holds ${kind === 'xml' ? 'rich text (XML)' : 'plain text (Y.Text)'}, not ${wanted === 'xml' ? 'XML' : 'Y.Text'}`);
   }
-  return node instanceof Y.XmlElement ? parts.join('') : parts.join('\n');
+  return wanted ?? kind ?? 'text';
 }
 
 export function renderContent(live: Y.Doc): RenderedContent {
@@ -73,7 +87,7 @@ export function renderContent(live: Y.Doc): RenderedContent {
         case 'xml': {
           const f = copy.getXmlFragment(name);
           roots[name] = { type: kind, value: f.toJSON() };
-          texts.push(xmlText(f));
+          texts.push(blocksText(f));
           markdowns.push(xmlToMarkdown(f));
           break;
         }

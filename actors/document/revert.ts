@@ -12,6 +12,10 @@
  * transaction is the update; the live document changes only when the actor
  * applies that update through its write path. The copies are attributed to
  * whoever wrote the originals; the removals to whoever asked for the revert.
+ *
+ * In an XML root (TipTap) the origin also inserted paragraphs and their
+ * XmlTexts. One that someone else has since typed into stays, so their text
+ * does too; only the origin's own characters leave it.
  */
 import * as Y from 'yjs';
 import { AttributionRecord } from './attribution-record.ts';
@@ -39,21 +43,28 @@ function freshClientId(...docs: Y.Doc[]): number {
   }
 }
 
-/** For every original item a revert re-inserted, the copy's ids take the original's authors. */
-function attributeCopies(work: Y.Doc, attempted: IdRanges, attribution: Attribution, record: AttributionRecord): void {
-  attempted.forEach((client, ranges) => {
-    const structs = work.store.clients.get(client);
+/** Calls `f` with each item of `doc` whose first clock `ids` hold (items may start before a range). */
+function forEachItem(doc: Y.Doc, ids: IdRanges, f: (item: Y.Item) => void): void {
+  ids.forEach((client, ranges) => {
+    const structs = doc.store.clients.get(client);
     if (structs === undefined) return;
     for (const r of ranges) {
       for (let i = Y.findIndexSS(structs, r.clock); i < structs.length && structs[i]!.id.clock < r.clock + r.len; i++) {
         const item = structs[i];
-        if (!(item instanceof Y.Item) || item.redone === null) continue;
-        let offset = 0;
-        for (const segment of attribution.segments(item.id.client, item.id.clock, item.length)) {
-          record.of(segment.author).inserts.add(item.redone.client, item.redone.clock + offset, segment.len);
-          offset += segment.len;
-        }
+        if (item instanceof Y.Item) f(item);
       }
+    }
+  });
+}
+
+/** For every original item a revert re-inserted, the copy's ids take the original's authors. */
+function attributeCopies(work: Y.Doc, attempted: IdRanges, attribution: Attribution, record: AttributionRecord): void {
+  forEachItem(work, attempted, (item) => {
+    if (item.redone === null) return;
+    let offset = 0;
+    for (const segment of attribution.segments(item.id.client, item.id.clock, item.length)) {
+      record.of(segment.author).inserts.add(item.redone.client, item.redone.clock + offset, segment.len);
+      offset += segment.len;
     }
   });
 }
@@ -63,6 +74,25 @@ function liveLength(work: Y.Doc, client: number): number {
   let n = 0;
   for (const s of work.store.clients.get(client) ?? []) if (s instanceof Y.Item && !s.deleted && s.countable) n += s.length;
   return n;
+}
+
+/** Does the type hold live content that `insertions` did not bring in (at any depth)? */
+function holdsOthers(type: Y.AbstractType<unknown>, insertions: IdRanges): boolean {
+  for (let item = type._start; item !== null; item = item.right) {
+    if (item.deleted) continue;
+    if (!insertions.has(item.id.client, item.id.clock)) return true;
+    if (item.content instanceof Y.ContentType && holdsOthers(item.content.type, insertions)) return true;
+  }
+  return false;
+}
+
+/** The origin's inserted containers (paragraphs, XmlTexts) that hold someone else's live content: removing them would remove it. */
+function sharedContainers(work: Y.Doc, insertions: IdRanges): IdRanges {
+  const shared = new IdRanges();
+  forEachItem(work, insertions, (item) => {
+    if (!item.deleted && item.content instanceof Y.ContentType && holdsOthers(item.content.type, insertions)) shared.add(item.id.client, item.id.clock, item.length);
+  });
+  return shared;
 }
 
 /**
@@ -83,7 +113,8 @@ export function planRevert(live: Y.Doc, attribution: Attribution, origin: string
     work.on('afterTransaction', (tr: Y.Transaction) => removed.addAll(IdRanges.fromDeleteSet(tr.deleteSet)));
     // Captures nothing itself: its only stack item is the one pushed here.
     const undo = new Y.UndoManager(work, { captureTransaction: () => false });
-    const item: StackItem = { insertions: insertions.toDeleteSet(), deletions: deletions.toDeleteSet(), meta: new Map() };
+    const removable = insertions.minus(sharedContainers(work, insertions));
+    const item: StackItem = { insertions: removable.toDeleteSet(), deletions: deletions.toDeleteSet(), meta: new Map() };
     undo.undoStack.push(item);
     undo.undo();
     undo.destroy();

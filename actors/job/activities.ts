@@ -72,6 +72,7 @@ export async function writeDocument(
   const result = await writeTextIdempotently(port, {
     docId: effect.docId,
     root: effect.root,
+    rootType: effect.rootType,
     clientId: clientIdForJob(jobId),
     author: authorFor('job', jobId),
     offset: effect.offset,
@@ -79,5 +80,9 @@ export async function writeDocument(
     chunkChars: DOCUMENT_CHUNK_CHARS,
     signal,
   });
-  return { ok: true, output: { docId: effect.docId, root: effect.root, chars: effect.text.length, written: result.written, chunks: result.chunks }, artifact: null };
+  return {
+    ok: true,
+    output: { docId: effect.docId, root: effect.root, rootType: result.rootType, chars: effect.text.length, written: result.written, chunks: result.chunks },
+    artifact: null,
+  };
 }

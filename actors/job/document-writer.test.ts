@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as Y from 'yjs';
+import { blocksText } from '../document/index.ts';
 import { chunkEnd, clientIdForJob, writeTextIdempotently } from './document-writer.ts';
 import type { DocumentPort } from './ports.ts';
 
@@ -23,6 +24,20 @@ class ServerDoc implements DocumentPort {
   text(root = 'body'): string {
     return this.doc.getText(root).toString();
   }
+  /** An XML root's paragraphs, as TipTap shows them. */
+  paragraphs(root = 'body'): string[] {
+    return this.doc.getXmlFragment(root).toArray().map((p) => (p instanceof Y.XmlElement ? p.toArray().map(String).join('') : `<${String(p)}>`));
+  }
+}
+
+/** An editor replica that exchanges everything with the server. */
+function editorOf(server: ServerDoc): { doc: Y.Doc; sync: () => void } {
+  const doc = new Y.Doc();
+  const sync = () => {
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(server.doc, Y.encodeStateVector(doc)));
+    Y.applyUpdate(server.doc, Y.encodeStateAsUpdate(doc, Y.encodeStateVector(server.doc)));
+  };
+  return { doc, sync };
 }
 
 const signal = new AbortController().signal;
@@ -46,7 +61,7 @@ test('a rerun after a crash mid-write continues where the job stopped and never 
   await writeTextIdempotently(server, opts(text));
   assert.equal(server.text(), text);
   const again = await writeTextIdempotently(server, opts(text));
-  assert.deepEqual(again, { written: 0, chunks: 0 }, 'a completed write is a no-op');
+  assert.deepEqual(again, { written: 0, chunks: 0, rootType: 'text' }, 'a completed write is a no-op');
   assert.equal(server.text(), text);
 });
 
@@ -70,6 +85,41 @@ test('later writes continue after the job text even when an editor typed before,
   sync();
   assert.equal(server.text(), 'Editor note. Part! one. Part two.Trailing editor text.');
   assert.equal(editor.getText('body').toString(), server.text(), 'both replicas converge');
+});
+
+test('an XML root gets paragraphs: each line break starts one; a crash mid-write and a rerun write nothing twice', async () => {
+  const server = new ServerDoc();
+  const editor = editorOf(server);
+  const p = new Y.XmlElement('paragraph');
+  p.insert(0, [new Y.XmlText('Person text.')]);
+  editor.doc.getXmlFragment('body').insert(0, [p, new Y.XmlElement('paragraph')]);
+  editor.sync();
+  const first = '# Title\n\nThe first paragraph is here.\n';
+  server.failAfter = 3;
+  await assert.rejects(writeTextIdempotently(server, opts(first)), /host died/);
+  server.failAfter = Infinity;
+  const done = await writeTextIdempotently(server, opts(first));
+  assert.equal(done.rootType, 'xml', 'the root\'s content decides');
+  assert.deepEqual(server.paragraphs(), ['Person text.', '# Title', '', 'The first paragraph is here.', ''], 'the job starts in the empty last paragraph');
+  assert.deepEqual(await writeTextIdempotently(server, opts(first)), { written: 0, chunks: 0, rootType: 'xml' }, 'a completed write is a no-op');
+  // A person types in the job's last paragraph and after the job's title; the next step continues after the job's text.
+  editor.sync();
+  const fragment = editor.doc.getXmlFragment('body');
+  ((fragment.get(4) as Y.XmlElement).get(0) as Y.XmlText).insert(0, 'Typed by a person.');
+  ((fragment.get(1) as Y.XmlElement).get(0) as Y.XmlText).insert('# Title'.length, '!');
+  editor.sync();
+  await writeTextIdempotently(server, opts('## Part 1\n\nBody.', first.length));
+  editor.sync();
+  // The person's words stay in the paragraph they typed them in, after the job's text there.
+  assert.deepEqual(server.paragraphs(), ['Person text.', '# Title!', '', 'The first paragraph is here.', '## Part 1Typed by a person.', '', 'Body.']);
+  assert.equal(blocksText(editor.doc.getXmlFragment('body')), blocksText(server.doc.getXmlFragment('body')), 'both replicas converge');
+});
+
+test('a new root is written as asked: xml gives paragraphs; a root of the other type is refused', async () => {
+  const server = new ServerDoc();
+  await writeTextIdempotently(server, { ...opts('One\nTwo'), rootType: 'xml' });
+  assert.deepEqual(server.paragraphs(), ['One', 'Two']);
+  await assert.rejects(writeTextIdempotently(server, { ...opts('x'), clientId: clientIdForJob('job-8'), rootType: 'text' }), /holds rich text \(XML\), not Y.Text/);
 });
 
 test('a write step whose predecessor is incomplete refuses to write', async () => {

@@ -51,6 +51,7 @@ export type JobEffect =
       readonly attempt: number;
       readonly docId: string;
       readonly root: string;
+      readonly rootType?: 'text' | 'xml';
       readonly text: string;
       readonly offset: number;
     }

@@ -71,8 +71,10 @@ export interface ArtifactActivity {
 export interface DocumentWriteActivity {
   readonly type: 'document-write';
   readonly docId: string;
-  /** Name of the Y.Text root. */
+  /** Name of the root (Y.Text, or an XML root of paragraphs). */
   readonly root: string;
+  /** How to write the root (actors/job/document-writer.ts); absent: by its content, Y.Text when new. */
+  readonly rootType?: 'text' | 'xml';
   readonly text: string;
   readonly offset: number;
 }

@@ -227,6 +227,7 @@ export function runEffects(d: Draft, s: StepState, activity: Activity): void {
         attempt: s.attempt,
         docId: activity.docId,
         root: activity.root,
+        ...(activity.rootType === undefined ? {} : { rootType: activity.rootType }),
         text: activity.text,
         offset: activity.offset,
       });

@@ -207,7 +207,7 @@ describe('doc_edit', () => {
     assert.equal(content(await runner.call('doc_read', { docId: id }, ctx(users.owner))), 'unchanged');
   });
 
-  it('refuses to write plain text into a rich-text (XML) root', async () => {
+  it('edits a rich-text (XML) root as paragraphs, as TipTap shows them; a root of another type than asked is refused', async () => {
     const id = parseActorId(`agent-doc-${randomBytes(5).toString('hex')}`);
     await registry.create({ id, title: 'Rich', ownerId: users.owner, at: new Date() });
     const doc = new Y.Doc();
@@ -216,8 +216,15 @@ describe('doc_edit', () => {
     doc.getXmlFragment('prosemirror').insert(0, [paragraph]);
     await new ActorDocumentPort(client).update(id, Y.encodeStateAsUpdate(doc), AbortSignal.timeout(10_000));
     doc.destroy();
-    const refused = failure(await runner.call('doc_edit', { docId: id, op: 'append', text: 'x' }, ctx(users.owner)));
-    assert.deepEqual(refused, { code: 'failed', error: 'root "prosemirror" holds rich text (XML); doc_edit writes plain text roots only' });
+    const c = ctx(users.owner, { docId: id });
+    const appended = JSON.parse(content(await runner.call('doc_edit', { op: 'append', text: '.\nA second paragraph.' }, { ...c, callId: 'x1' }))) as Record<string, unknown>;
+    assert.deepEqual([appended['root'], appended['rootType']], ['prosemirror', 'xml']);
+    content(await runner.call('doc_edit', { op: 'replace', find: 'second', text: 'new' }, { ...c, callId: 'x2' }));
+    assert.equal(content(await runner.call('doc_read', {}, c)), 'rich text.\nA new paragraph.');
+    const roots = JSON.parse(content(await runner.call('doc_read', { format: 'json' }, c))) as { roots: Record<string, { value: string }> };
+    assert.equal(roots.roots['prosemirror']?.value, '<paragraph>rich text.</paragraph><paragraph>A new paragraph.</paragraph>');
+    const refused = failure(await runner.call('doc_edit', { op: 'append', text: 'x', rootType: 'text' }, { ...c, callId: 'x3' }));
+    assert.deepEqual(refused, { code: 'failed', error: 'root "prosemirror" holds rich text (XML), not Y.Text; doc_edit writes text and paragraph roots only' });
   });
 
   it('reports missing text to replace, a position past the end and a missing position', async () => {

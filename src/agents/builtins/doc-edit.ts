@@ -12,8 +12,15 @@
  * not make it twice. An edit that only deletes (`replace` with empty
  * `text`) leaves no such trace and may delete again on a retry. The edits
  * of a session still run one at a time, in the order the calls started.
+ *
+ * A Y.Text root is edited as text; an XML root (TipTap, ProseMirror) as
+ * paragraphs: offsets count its plain text (paragraphs joined by "\n", as
+ * doc_read shows it) and each "\n" written starts a paragraph (see
+ * actors/document/text-blocks.ts). A root that does not exist yet is made
+ * as `rootType` says, else as Y.Text.
  */
 import * as Y from 'yjs';
+import { appendBlocks, blocksText, editBlocks, TextBlockError, type TextRootType } from '../../../actors/document/index.ts';
 import { clientIdForJob } from '../../../actors/job/index.ts';
 import type { DocId } from '../../../protocol/ids.ts';
 import type { ApiScope, Principal } from '../../auth/index.ts';
@@ -51,6 +58,40 @@ interface DocEditArgs {
   readonly at?: number;
   readonly find?: string;
   readonly root?: string;
+  readonly rootType?: TextRootType;
+}
+
+/** The plain-text view of the root being edited, with its three edits. */
+interface TextTarget {
+  readonly length: () => number;
+  readonly text: () => string;
+  readonly insert: (at: number, text: string) => void;
+  readonly replace: (at: number, remove: number, text: string) => void;
+  readonly append: (text: string) => void;
+}
+
+function textTarget(doc: Y.Doc, root: string, type: TextRootType): TextTarget {
+  if (type === 'text') {
+    const ytext = doc.getText(root);
+    return {
+      length: () => ytext.length,
+      text: () => ytext.toString(),
+      insert: (at, text) => ytext.insert(at, text),
+      replace: (at, remove, text) => {
+        ytext.delete(at, remove);
+        ytext.insert(at, text);
+      },
+      append: (text) => ytext.insert(ytext.length, text),
+    };
+  }
+  const fragment = doc.getXmlFragment(root);
+  return {
+    length: () => blocksText(fragment).length,
+    text: () => blocksText(fragment),
+    insert: (at, text) => editBlocks(fragment, at, 0, text),
+    replace: (at, remove, text) => editBlocks(fragment, at, remove, text),
+    append: (text) => appendBlocks(fragment, text),
+  };
 }
 
 /** The Yjs client id of one doc_edit call of an agent session. */
@@ -75,6 +116,11 @@ export function docEditTool(deps: DocEditDeps): RunnableTool {
           at: { type: 'integer', minimum: 0, description: 'Character offset for insert (UTF-16 units, as the document counts)' },
           find: { type: 'string', minLength: 1, maxLength: deps.maxTextChars, description: 'Text to replace (replace only)' },
           root: { type: 'string', minLength: 1, maxLength: 100, description: 'Text root to edit; defaults to the document\'s only text root, else "content"' },
+          rootType: {
+            type: 'string',
+            enum: ['text', 'xml'],
+            description: 'How to edit the root: `text` (Y.Text) or `xml` (paragraphs, as TipTap edits it); defaults to what the root holds, else `text`',
+          },
         },
         required: ['op', 'text'],
         additionalProperties: false,
@@ -108,46 +154,50 @@ async function edit(writer: DocumentWriter, id: DocId, args: DocEditArgs, call: 
   const doc = new Y.Doc({ gc: false });
   try {
     Y.applyUpdate(doc, await writer.sync(id, new Uint8Array(0), call.signal));
-    const root = pickTextRoot(doc, args.root);
-    const ytext = doc.getText(root);
+    const { root, type } = pickTextRoot(doc, args.root, args.rootType);
+    const target = textTarget(doc, root, type);
     if (Y.getState(doc.store, clientId) > 0) {
       // An earlier run of this very call wrote its text before its host died.
       const deleted = args.op === 'replace' ? (args.find ?? '').length : 0;
-      return JSON.stringify({ docId: id, root, op: args.op, inserted: args.text.length, deleted, length: ytext.length, retried: true });
+      return JSON.stringify({ docId: id, root, rootType: type, op: args.op, inserted: args.text.length, deleted, length: target.length(), retried: true });
     }
     // Applying an update that holds this client's own items makes Yjs pick a fresh id (it assumes a clash); this call is that id's only writer.
     doc.clientID = clientId;
     const before = Y.encodeStateVector(doc);
     let deleted = 0;
-    doc.transact(() => {
-      switch (args.op) {
-        case 'append':
-          ytext.insert(ytext.length, args.text);
-          break;
-        case 'insert': {
-          const at = args.at ?? 0;
-          if (at > ytext.length) throw new ToolFailure('invalid-arguments', `arguments/at: ${at} is past the end of the text (${ytext.length} characters)`);
-          ytext.insert(at, args.text);
-          break;
+    try {
+      doc.transact(() => {
+        switch (args.op) {
+          case 'append':
+            target.append(args.text);
+            break;
+          case 'insert': {
+            const at = args.at ?? 0;
+            if (at > target.length()) throw new ToolFailure('invalid-arguments', `arguments/at: ${at} is past the end of the text (${target.length()} characters)`);
+            target.insert(at, args.text);
+            break;
+          }
+          case 'replace': {
+            const find = args.find ?? '';
+            const at = target.text().indexOf(find);
+            if (at < 0) throw new ToolFailure('not-found', `arguments/find: the text does not occur in root ${JSON.stringify(root)}`);
+            target.replace(at, find.length, args.text);
+            deleted = find.length;
+            break;
+          }
+          default: {
+            const never: never = args.op;
+            throw new ToolFailure('invalid-arguments', `arguments/op: unknown op ${String(never)}`);
+          }
         }
-        case 'replace': {
-          const find = args.find ?? '';
-          const at = ytext.toString().indexOf(find);
-          if (at < 0) throw new ToolFailure('not-found', `arguments/find: the text does not occur in root ${JSON.stringify(root)}`);
-          ytext.delete(at, find.length);
-          ytext.insert(at, args.text);
-          deleted = find.length;
-          break;
-        }
-        default: {
-          const never: never = args.op;
-          throw new ToolFailure('invalid-arguments', `arguments/op: unknown op ${String(never)}`);
-        }
-      }
-    });
+      });
+    } catch (err) {
+      if (err instanceof TextBlockError) throw new ToolFailure('failed', err.message, { cause: err });
+      throw err;
+    }
     call.signal.throwIfAborted();
     await writer.update(id, Y.encodeStateAsUpdate(doc, before), call.signal, `agent:${call.sessionId}`);
-    return JSON.stringify({ docId: id, root, op: args.op, inserted: args.text.length, deleted, length: ytext.length });
+    return JSON.stringify({ docId: id, root, rootType: type, op: args.op, inserted: args.text.length, deleted, length: target.length() });
   } finally {
     doc.destroy();
   }
