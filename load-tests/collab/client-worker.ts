@@ -72,7 +72,8 @@ async function setup(message: Extract<ToWorker, { type: 'setup' }>): Promise<voi
   const began = nowMs();
   for (let i = 0; i < message.clients.length; i += connectBatch) {
     const batch = message.clients.slice(i, i + connectBatch).map((assignment) => {
-      const client = openCollabClient(message.target, message.baseUrl, assignment.docName);
+      const baseUrl = message.baseUrls[assignment.clientIndex % message.baseUrls.length] ?? '';
+      const client = openCollabClient(message.target, baseUrl, assignment.docName);
       const edits = client.doc.getMap<number[]>('edits');
       const editor: Editor = { assignment, client, edits, lastSeen: new Map(), sent: 0, timer: undefined };
       edits.observe((event, transaction) => onRemoteEdits(editor, event, transaction.local));
@@ -95,6 +96,7 @@ function start(message: Extract<ToWorker, { type: 'start' }>): void {
   windowEndMs = endMs;
   let planned = 0;
   let running = editors.length;
+  const sentBefore = editors.map((editor) => editor.sent);
   loopDelay.enable();
   const finishOne = (): void => {
     running -= 1;
@@ -102,14 +104,15 @@ function start(message: Extract<ToWorker, { type: 'start' }>): void {
     loopDelay.disable();
     const sentByDoc: Record<string, number> = {};
     let sent = 0;
-    for (const editor of editors) {
+    for (const [i, editor] of editors.entries()) {
       sentByDoc[editor.assignment.docName] = (sentByDoc[editor.assignment.docName] ?? 0) + editor.sent;
-      sent += editor.sent;
+      sent += editor.sent - (sentBefore[i] ?? 0);
     }
     send({ type: 'edited', planned, sent, sentByDoc });
   };
   for (const editor of editors) {
     const firstMs = message.startAtMs + Math.random() * periodMs;
+    const base = editor.sent;
     planned += Math.max(0, Math.ceil((endMs - firstMs) / periodMs));
     const tick = (): void => {
       const now = nowMs();
@@ -121,7 +124,7 @@ function start(message: Extract<ToWorker, { type: 'start' }>): void {
       const key = String(editor.assignment.clientIndex);
       editor.edits.set(key, nextStamps(editor.edits.get(key), editor.sent, nowMs()));
       editor.sent += 1;
-      const nextMs = firstMs + editor.sent * periodMs;
+      const nextMs = firstMs + (editor.sent - base) * periodMs;
       editor.timer = setTimeout(tick, Math.max(0, nextMs - nowMs()));
     };
     editor.timer = setTimeout(tick, Math.max(0, firstMs - nowMs()));
@@ -151,7 +154,8 @@ function teardown(): void {
   if (process.connected) process.disconnect();
 }
 
-function finish(): void {
+/** The figures gathered since setup or the last collect; `then` runs once they are sent. */
+function sendResults(then?: () => void): void {
   const disconnects = editors.reduce((sum, editor) => sum + editor.client.disconnects(), 0);
   send({
     type: 'results',
@@ -163,7 +167,21 @@ function finish(): void {
     eventLoopDelayP99Ms: loopDelay.count > 0 ? excessMs(loopDelay.percentile(99)) : 0,
     eventLoopDelayMaxMs: loopDelay.count > 0 ? excessMs(loopDelay.max) : 0,
     disconnects,
-  }, teardown);
+  }, then);
+}
+
+/** A ramp step's figures, then a clean slate for the next step (clients stay connected). */
+function collect(): void {
+  sendResults();
+  samples.clear();
+  deliveredInWindow = 0;
+  deliveredTotal = 0;
+  unsampled = 0;
+  loopDelay.reset();
+}
+
+function finish(): void {
+  sendResults(teardown);
 }
 
 let idleTimer = setTimeout(teardown, idleExitMs);
@@ -192,6 +210,9 @@ process.on('message', (raw: unknown) => {
       break;
     case 'report':
       report();
+      break;
+    case 'collect':
+      collect();
       break;
     case 'finish':
       finish();

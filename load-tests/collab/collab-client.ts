@@ -117,8 +117,10 @@ export function openCollabClient(target: Target, baseUrl: string, docName: strin
   switch (target) {
     case 'loom':
     case 'loom-cluster':
+    case 'loom-x2':
       return openYWebsocket(baseUrl, docName);
     case 'hocuspocus':
+    case 'hocuspocus-x2':
       return openHocuspocus(baseUrl, docName);
     default: {
       const never: never = target;

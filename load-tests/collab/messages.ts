@@ -4,7 +4,9 @@
  * typed arrays arrive as typed arrays.
  *
  * Order: setup -> ready, start -> edited, report -> states (repeated until
- * converged or out of time), finish -> results, then the worker exits.
+ * converged or out of time), finish -> results, then the worker exits. A
+ * ramp repeats start -> edited, report -> states, collect -> results (the
+ * step's figures, then forgotten) before its finish.
  */
 import type { Target } from './load-spec.ts';
 
@@ -18,8 +20,11 @@ export type ToWorker =
   | {
       readonly type: 'setup';
       readonly target: Target;
-      /** ws://127.0.0.1:PORT/collab for Loom, ws://127.0.0.1:PORT for Hocuspocus. */
-      readonly baseUrl: string;
+      /**
+       * ws://127.0.0.1:PORT/collab for Loom, ws://127.0.0.1:PORT for Hocuspocus; one per entry
+       * point of the server (gateway, Hocuspocus process): client k of a document uses baseUrls[k % length].
+       */
+      readonly baseUrls: readonly string[];
       readonly clients: readonly ClientAssignment[];
       readonly syncTimeoutMs: number;
     }
@@ -31,6 +36,7 @@ export type ToWorker =
       readonly durationMs: number;
     }
   | { readonly type: 'report' }
+  | { readonly type: 'collect' }
   | { readonly type: 'finish' };
 
 export interface ClientState {
@@ -46,8 +52,10 @@ export type FromWorker =
   | { readonly type: 'ready'; readonly synced: number; readonly connectMs: number }
   | {
       readonly type: 'edited';
+      /** Edits this window planned and sent. */
       readonly planned: number;
       readonly sent: number;
+      /** Edits sent per document since setup, every window together (what a converged client holds). */
       readonly sentByDoc: Readonly<Record<string, number>>;
     }
   | { readonly type: 'states'; readonly states: readonly ClientState[] }
@@ -79,10 +87,11 @@ export function parseToWorker(value: unknown): ToWorker | null {
   if (!isRecord(value)) return null;
   switch (value.type) {
     case 'setup':
-      return Array.isArray(value.clients) && typeof value.baseUrl === 'string' ? (value as unknown as ToWorker) : null;
+      return Array.isArray(value.clients) && Array.isArray(value.baseUrls) && value.baseUrls.length > 0 ? (value as unknown as ToWorker) : null;
     case 'start':
       return typeof value.startAtMs === 'number' && typeof value.rate === 'number' ? (value as unknown as ToWorker) : null;
     case 'report':
+    case 'collect':
     case 'finish':
       return value as unknown as ToWorker;
     default:

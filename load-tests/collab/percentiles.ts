@@ -28,6 +28,12 @@ export class SampleBuffer {
   toArray(): Float64Array {
     return this.data.slice(0, this.length);
   }
+
+  /** Forgets every sample (a ramp step starts afresh). */
+  clear(): void {
+    this.length = 0;
+    this.dropped = 0;
+  }
 }
 
 export interface LatencySummary {

@@ -100,14 +100,22 @@ function sample(server: ProcessTreeMonitor, generator: ProcessTreeMonitor): Samp
   };
 }
 
+/** A started server with its clients connected and synced, ready for edit windows. */
+export interface Session {
+  /** One edit window at `rate` edits/s per client for durationMs, then convergence; its report line. */
+  window(rate: number, durationMs: number): Promise<Report>;
+  /** Stops the clients and the server; idempotent. */
+  close(): Promise<void>;
+}
+
 /**
- * Runs one server under one load and returns its report line.
+ * Starts the server and connects every client of the load.
  * @throws when the server does not start or the clients cannot connect; everything started is stopped first.
  */
-export async function runScenario(target: Target, load: LoadSpec, options: ScenarioOptions): Promise<Report> {
+export async function openSession(target: Target, load: LoadSpec, options: ScenarioOptions): Promise<Session> {
   const host = { cpus: cpus().length, loadavg1: Math.round((loadavg()[0] ?? 0) * 100) / 100 };
-  const server: ServerHandle = await startServer(target, target === 'hocuspocus' ? 30_000 : 120_000, options.natsCluster ?? 3);
-  // The cluster's nats-servers are not Loom's children: they count as the server too.
+  const server: ServerHandle = await startServer(target, target.startsWith('hocuspocus') ? 30_000 : 120_000, options.natsCluster ?? 3);
+  // The cluster's nats-servers (and the other processes of the x2 setups) are not the first process's children: they count as the server too.
   const serverMonitor = new ProcessTreeMonitor([server.pid, ...server.peerPids]);
   serverMonitor.start(sampleIntervalMs);
   let pool: WorkerPool | undefined;
@@ -122,56 +130,79 @@ export async function runScenario(target: Target, load: LoadSpec, options: Scena
     await server.stop(10_000);
     const leftovers = await reapLeftovers(server.pid, serverMonitor.sample());
     if (leftovers.length > 0) process.stderr.write(`collab: killed leftovers of ${target}: ${leftovers.join(', ')}\n`);
+    abortActive = undefined;
   };
   abortActive = stopAll;
+  const failed = async (err: unknown): Promise<never> => {
+    process.stderr.write(`collab: ${target} failed; server log tail:\n${server.logTail()}\n`);
+    await stopAll();
+    throw err;
+  };
+  let s0: Sample;
   try {
     pool = WorkerPool.start(options.workers);
     generatorMonitor = new ProcessTreeMonitor(pool.pids);
     generatorMonitor.start(sampleIntervalMs);
     const shares = assignClients(load, options.workers);
-    const s0 = sample(serverMonitor, generatorMonitor);
+    s0 = sample(serverMonitor, generatorMonitor);
     await pool.ask(
-      (i) => ({ type: 'setup', target, baseUrl: server.baseUrl, clients: shares[i] ?? [], syncTimeoutMs }),
+      (i) => ({ type: 'setup', target, baseUrls: server.baseUrls, clients: shares[i] ?? [], syncTimeoutMs }),
       'ready',
       syncTimeoutMs * Math.ceil(load.docs * load.clients / options.workers / 50) + 10_000,
     );
-    const durationMs = load.durationS * 1000;
-    const s1 = sample(serverMonitor, generatorMonitor);
-    // One start instant for all workers, a little ahead so every worker has it in time.
-    const startAtMs = nowMs() + 300;
-    const edited = await pool.ask(
-      () => ({ type: 'start', startAtMs, rate: load.rate, durationMs }),
-      'edited',
-      durationMs + 60_000,
-    );
-    const s2 = sample(serverMonitor, generatorMonitor);
-    const expected = new Map<string, number>();
-    for (const reply of edited) {
-      for (const [docName, sent] of Object.entries(reply.sentByDoc)) expected.set(docName, (expected.get(docName) ?? 0) + sent);
-    }
-    let converged = 0;
-    let convergeMs = Number.NaN;
-    const convergeStart = nowMs();
-    while (nowMs() - convergeStart < options.convergeTimeoutMs) {
-      const replies = await pool.ask(() => ({ type: 'report' }), 'states', 10_000);
-      converged = convergedDocs(replies.flatMap((r) => r.states), expected, load.clients);
-      if (converged === load.docs) {
-        convergeMs = nowMs() - convergeStart;
-        break;
-      }
-      await new Promise((wake) => setTimeout(wake, 200));
-    }
-    const s3 = sample(serverMonitor, generatorMonitor);
-    const results = await pool.ask(() => ({ type: 'finish' }), 'results', 30_000);
-    return buildReport({
-      target, load, workers: options.workers, host, samples: [s0, s1, s2, s3],
-      serverPid: server.pid, edited, results, expected, converged, convergeMs,
-    });
   } catch (err) {
-    process.stderr.write(`collab: ${target} failed; server log tail:\n${server.logTail()}\n`);
-    throw err;
+    return failed(err);
+  }
+  const workers = pool;
+  const generator = generatorMonitor;
+  const connected = s0;
+  return {
+    close: stopAll,
+    async window(rate, durationMs) {
+      try {
+        const s1 = sample(serverMonitor, generator);
+        // One start instant for all workers, a little ahead so every worker has it in time.
+        const startAtMs = nowMs() + 300;
+        const edited = await workers.ask(() => ({ type: 'start', startAtMs, rate, durationMs }), 'edited', durationMs + 60_000);
+        const s2 = sample(serverMonitor, generator);
+        const expected = new Map<string, number>();
+        for (const reply of edited) {
+          for (const [docName, sent] of Object.entries(reply.sentByDoc)) expected.set(docName, (expected.get(docName) ?? 0) + sent);
+        }
+        let converged = 0;
+        let convergeMs = Number.NaN;
+        const convergeStart = nowMs();
+        while (nowMs() - convergeStart < options.convergeTimeoutMs) {
+          const replies = await workers.ask(() => ({ type: 'report' }), 'states', 10_000);
+          converged = convergedDocs(replies.flatMap((r) => r.states), expected, load.clients);
+          if (converged === load.docs) {
+            convergeMs = nowMs() - convergeStart;
+            break;
+          }
+          await new Promise((wake) => setTimeout(wake, 200));
+        }
+        const s3 = sample(serverMonitor, generator);
+        const results = await workers.ask(() => ({ type: 'collect' }), 'results', 30_000);
+        return buildReport({
+          target, load: { ...load, rate, durationS: durationMs / 1000 }, workers: options.workers, host, samples: [connected, s1, s2, s3],
+          serverPid: server.pid, edited, results, expected, converged, convergeMs,
+        });
+      } catch (err) {
+        return failed(err);
+      }
+    },
+  };
+}
+
+/**
+ * Runs one server under one load and returns its report line.
+ * @throws when the server does not start or the clients cannot connect; everything started is stopped first.
+ */
+export async function runScenario(target: Target, load: LoadSpec, options: ScenarioOptions): Promise<Report> {
+  const session = await openSession(target, load, options);
+  try {
+    return await session.window(load.rate, load.durationS * 1000);
   } finally {
-    await stopAll();
-    abortActive = undefined;
+    await session.close();
   }
 }

@@ -6,6 +6,11 @@
  * no NATS_URL/DATABASE_URL, so it runs its own nats-server child and PGlite,
  * gateway and actor roles in one process; ready when GET /readyz is 200.
  * Hocuspocus: hocuspocus-server.ts in memory; ready when GET / is 200.
+ * hocuspocus-x2: two hocuspocus-server.ts processes joined by
+ * @hocuspocus/extension-redis through a redis-server of our own (free port,
+ * temp dir, no persistence). loom-x2: two gateways and two actor hosts on
+ * one nats-server and one PostgreSQL, started by the test harness
+ * (bench-cluster.ts). Clients are dealt across the entry points (baseUrls).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +19,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNatsCluster, type NatsClusterHandle } from '../../src/testing/nats-cluster.ts';
+import { startBenchCluster } from '../bench-cluster.ts';
+import type { StopList } from '../benchmark-main.ts';
 import type { Target } from './load-spec.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,10 +31,10 @@ export interface ServerHandle {
   readonly target: Target;
   readonly pid: number;
   readonly port: number;
-  /** Processes of the server that are not its children (the NATS cluster of `loom-cluster`). */
+  /** Processes of the server that are not its children (the NATS cluster of `loom-cluster`, the other processes of the x2 setups). */
   readonly peerPids: readonly number[];
-  /** What y-websocket or HocuspocusProvider connects to. */
-  readonly baseUrl: string;
+  /** What y-websocket or HocuspocusProvider connects to: one per entry point (gateway, Hocuspocus process). */
+  readonly baseUrls: readonly string[];
   /** The last lines the server printed (stdout and stderr together). */
   logTail(): string;
   /** SIGTERM, then SIGKILL after graceMs; resolves once the process has exited. */
@@ -42,7 +49,7 @@ export class ServerStartError extends Error {
   }
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -84,6 +91,8 @@ async function waitUntilReady(url: string, child: ChildProcess, deadlineMs: numb
  * @throws ServerStartError with the server's log tail when it exits or stays unready.
  */
 export async function startServer(target: Target, readyTimeoutMs: number, clusterSize = 3): Promise<ServerHandle> {
+  if (target === 'hocuspocus-x2') return startHocuspocusPair(readyTimeoutMs);
+  if (target === 'loom-x2') return startLoomSplit();
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env };
   let args: string[];
@@ -144,5 +153,150 @@ export async function startServer(target: Target, readyTimeoutMs: number, cluste
     throw new ServerStartError(`${target}: ${err instanceof Error ? err.message : String(err)}`, tail, { cause: err });
   }
   const peerPids = cluster?.nodes.flatMap((n) => (n.pid === undefined ? [] : [n.pid])) ?? [];
-  return { target, pid: child.pid, peerPids, port, baseUrl, logTail: () => tail, stop };
+  return { target, pid: child.pid, peerPids, port, baseUrls: [baseUrl], logTail: () => tail, stop };
+}
+
+interface LoggedChild {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  tail(): string;
+  /** SIGTERM, then SIGKILL after graceMs; resolves once the process has exited. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Spawns a child whose stdout and stderr are kept as a short tail (and read line by line by `onLine`). */
+function spawnLogged(name: string, command: string, args: readonly string[], onLine?: (line: string) => void): LoggedChild {
+  const child = spawn(command, args, { cwd: repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let tail = '';
+  let partial = '';
+  const keep = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    tail = (tail + text).slice(-logTailBytes);
+    if (onLine === undefined) return;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = exitOf(child);
+  if (child.pid === undefined) throw new ServerStartError(`could not spawn ${name}`, tail);
+  return {
+    child,
+    pid: child.pid,
+    tail: () => `[${name}]\n${tail}`,
+    async stop(graceMs) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A redis-server of our own on a free loopback port, nothing persisted; resolves once it accepts connections. */
+async function startRedis(dir: string, readyTimeoutMs: number): Promise<{ readonly port: number; readonly process: LoggedChild }> {
+  const port = await freePort();
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolveReady) => {
+    onReady = resolveReady;
+  });
+  const redis = spawnLogged('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], (line) => {
+    if (line.includes('Ready to accept connections')) onReady();
+  });
+  const timeout = new Promise<never>((_, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server not ready within ${readyTimeoutMs} ms`)), readyTimeoutMs);
+    void ready.then(() => clearTimeout(timer));
+  });
+  try {
+    await Promise.race([ready, timeout, exitOf(redis.child).then(() => Promise.reject(new Error('redis-server exited before ready (is it installed? `which redis-server`)')))]);
+  } catch (err) {
+    await redis.stop(5_000);
+    throw new ServerStartError(err instanceof Error ? err.message : String(err), redis.tail(), { cause: err });
+  }
+  return { port, process: redis };
+}
+
+/** Hocuspocus x 2 + Redis: two in-memory Hocuspocus processes that share documents through Redis pub/sub. */
+async function startHocuspocusPair(readyTimeoutMs: number): Promise<ServerHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'hocuspocus-redis-'));
+  const started: LoggedChild[] = [];
+  const stop = async (graceMs: number): Promise<void> => {
+    // Hocuspocus first: it flushes to Redis on close.
+    await Promise.all(started.slice(1).map((p) => p.stop(graceMs)));
+    await started[0]?.stop(graceMs);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const redis = await startRedis(dir, readyTimeoutMs);
+    started.push(redis.process);
+    const ports = await Promise.all([freePort(), freePort()]);
+    for (const [i, port] of ports.entries()) {
+      const server = spawnLogged(`hocuspocus-${i + 1}`, process.execPath, ['--import', 'tsx', join(here, 'hocuspocus-server.ts'), String(port), String(redis.port)]);
+      started.push(server);
+      await waitUntilReady(`http://127.0.0.1:${port}/`, server.child, readyTimeoutMs);
+    }
+    const [, first, second] = started;
+    if (first === undefined || second === undefined) throw new Error('hocuspocus processes missing');
+    return {
+      target: 'hocuspocus-x2',
+      pid: first.pid,
+      peerPids: [second.pid, redis.process.pid],
+      port: ports[0] ?? 0,
+      baseUrls: ports.map((port) => `ws://127.0.0.1:${port}`),
+      logTail: () => started.map((p) => p.tail()).join('\n'),
+      stop,
+    };
+  } catch (err) {
+    const tails = started.map((p) => p.tail()).join('\n');
+    await stop(5_000);
+    if (err instanceof ServerStartError) throw err;
+    throw new ServerStartError(`hocuspocus-x2: ${err instanceof Error ? err.message : String(err)}`, tails, { cause: err });
+  }
+}
+
+/** Loom as two gateways and two actor hosts on one nats-server and one PostgreSQL (the test harness's). */
+async function startLoomSplit(): Promise<ServerHandle> {
+  const stops: StopList = [];
+  const stop = async (): Promise<void> => {
+    for (const step of stops.splice(0)) {
+      try {
+        await step();
+      } catch (err) {
+        process.stderr.write(`collab: loom-x2 cleanup step failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+    }
+  };
+  const profileDir = process.env.BENCH_CPU_PROF_DIR;
+  try {
+    const cluster = await startBenchCluster({
+      name: 'collab',
+      model: {},
+      workerConcurrency: 1,
+      // Every client from loopback: no per-address socket limit. BENCH_CPU_PROF_DIR: a V8 CPU profile of each Loom process.
+      env: { LOOM_WS_MAX_CONNECTIONS_PER_IP: '0', ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) },
+    }, stops);
+    // One after the other: the first actor host applies the migrations, and on a
+    // busy 2-core machine processes started together miss the harness's 60 s ready wait.
+    for (const [name, role] of [['actors-1', 'actors'], ['actors-2', 'actors'], ['gateway-1', 'gateway'], ['gateway-2', 'gateway']] as const) {
+      await cluster.spawn(name, [role]);
+    }
+    const pids = [...cluster.loom.map((p) => p.pid), cluster.nats.pid, cluster.postgres.pid].flatMap((pid) => (pid === undefined ? [] : [pid]));
+    const [first, ...rest] = pids;
+    if (first === undefined) throw new Error('no Loom process pid');
+    const gateways = cluster.loom.filter((p) => p.name.startsWith('gateway'));
+    return {
+      target: 'loom-x2',
+      pid: first,
+      peerPids: rest,
+      port: gateways[0]?.port ?? 0,
+      baseUrls: gateways.map((g) => `${g.wsUrl}/collab`),
+      logTail: () => cluster.loom.map((p) => `[${p.name}]\n${p.output().slice(-40).join('\n')}`).join('\n'),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw new ServerStartError(`loom-x2: ${err instanceof Error ? err.message : String(err)}`, '', { cause: err });
+  }
 }
