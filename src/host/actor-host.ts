@@ -103,6 +103,8 @@ export class ActorHost {
       onLost: (reason) => {
         log.warn({ reason }, 'lease lost');
         observeLeaseLost(kind);
+      // Every actor kind's writes are fenced on its log: ride through a KV leader election.
+      fencedWrites: true,
         void activation?.stepDown(reason);
       },
     });

@@ -5,14 +5,22 @@
  * owner's append fails once anyone else has written. Sequences are the
  * stream's, so they only grow. Each adapter keeps its own port, subject
  * builder and fencing error; this module knows only subjects and sequences.
+ *
+ * Appends ride through a stream leader change (a NATS node lost: 2.9.10
+ * elects in about 7 s): each attempt has a short timeout, failures that
+ * leave the outcome open (no ack, no leader, "temporarily unavailable") are
+ * retried for up to RIDE_THROUGH_MS, and a retry refused by the fencing
+ * check is told apart from a real fence by reading the subject's last entry:
+ * if that is our own body just past the expected sequence, the earlier
+ * attempt was stored and only its ack was lost.
  */
 import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { HeaderMap } from '../../protocol/headers.ts';
 import type { Logger } from '../log.ts';
 import { fromNatsHeaders } from './headers.ts';
-import { RequestMux } from './request-mux.ts';
+import { RequestMux, type RequestOutcome } from './request-mux.ts';
 
 /** JetStream's API error code for a failed expected-last-subject-sequence check. */
 const WRONG_LAST_SEQUENCE = 10071;
@@ -27,6 +35,18 @@ const pubAckSchema = z.object({
 type PubAck = z.infer<typeof pubAckSchema>;
 const READ_BATCH = 256;
 const READ_EXPIRES_MS = 2_000;
+/** How long an append keeps retrying while the stream has no reachable leader: a few elections' worth. */
+export const RIDE_THROUGH_MS = 20_000;
+/** One append attempt's wait for its ack; a request lost with a dead node costs this much. */
+const ATTEMPT_TIMEOUT_MS = 2_000;
+/** Pause before retrying an attempt that failed fast (no responders: the stream is electing its leader). */
+const RETRY_PAUSE_MS = [50, 100, 200, 400] as const;
+const RETRY_PAUSE_MAX_MS = 400;
+/** The JetStream API's status for "try again" (cluster not available, no leader yet). */
+const UNAVAILABLE = 503;
+
+/** An attempt's outcome: stored, refused by the fencing check, or unknown (retry). */
+type Attempt = { readonly kind: 'stored'; readonly seq: number } | { readonly kind: 'fenced'; readonly cause: Error } | { readonly kind: 'retry'; readonly problem: string; readonly mayBeStored: boolean };
 
 /** One stored message of a subject. */
 export interface SubjectEntry {
@@ -50,7 +70,7 @@ export class FencedSubjectLog {
   private readonly mux: RequestMux;
 
   constructor(
-    nc: NatsConnection,
+    private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly opts: { stream: string; timeoutMs: number; logger: Logger },
   ) {
@@ -62,20 +82,65 @@ export class FencedSubjectLog {
    * A JetStream publish done by hand on the shared request mux (see
    * request-mux.ts for why): the expected-last-subject-sequence header, then
    * the server's PubAck, `{"stream","seq"}` or `{"error":{"err_code",...}}`.
+   * Retried through a leader change as the header comment describes.
    *
    * `extra` headers are stored with the message and come back from readAfter.
    *
    * @returns the stream sequence of the appended message
-   * @throws the error from `fenced(cause)` when another owner wrote past expectedLastSeq (err_code 10071); a plain Error otherwise
+   * @throws the error from `fenced(cause)` when another owner wrote past expectedLastSeq (err_code 10071); a plain Error otherwise (after RIDE_THROUGH_MS for an unreachable stream)
    */
   async append(target: SubjectLogTarget, body: Uint8Array, expectedLastSeq: number, fenced: (cause: Error) => Error, extra?: HeaderMap): Promise<number> {
     const h = headers();
     h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expectedLastSeq));
     for (const [key, value] of Object.entries(extra ?? {})) h.set(key, value);
-    const outcome = await this.mux.request(target.subject, body, { timeoutMs: this.opts.timeoutMs, headers: h });
-    if (outcome.kind !== 'reply') {
-      throw new Error(`appending to the log of ${target.label} failed: ${outcome.kind === 'timeout' ? 'no ack in time' : 'no stream captures the subject'}`);
+    const startedAt = Date.now();
+    const deadline = startedAt + Math.max(this.opts.timeoutMs, RIDE_THROUGH_MS);
+    let mayBeStored = false;
+    for (let attempt = 0; ; attempt++) {
+      const timeoutMs = Math.max(1, Math.min(this.opts.timeoutMs, ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
+      const outcome = await this.attempt(target, body, h, timeoutMs);
+      if (outcome.kind === 'stored') {
+        if (attempt > 0) this.opts.logger.info({ ...target.bindings, attempts: attempt + 1, ms: Date.now() - startedAt }, 'append went through after retries');
+        return outcome.seq;
+      }
+      if (outcome.kind === 'fenced') {
+        // A retry after an unanswered attempt is refused by that attempt itself when it was stored.
+        let own: number | null = null;
+        if (mayBeStored) {
+          try {
+            own = await this.ownEntryAfter(target.subject, body, expectedLastSeq);
+          } catch (err) {
+            // Unknown yet; the next attempt asks again (it is refused the same way if the entry is there).
+            this.opts.logger.warn({ ...target.bindings, err }, 'reading the log back after a refused retry failed');
+            if (Date.now() >= deadline) throw new Error(`appending to the log of ${target.label} failed: outcome unknown`, { cause: err });
+            await sleep(RETRY_PAUSE_MAX_MS);
+            continue;
+          }
+        }
+        if (own !== null) {
+          this.opts.logger.info({ ...target.bindings, seq: own, attempts: attempt + 1, ms: Date.now() - startedAt }, 'append was stored by an earlier attempt whose ack was lost');
+          return own;
+        }
+        throw fenced(outcome.cause);
+      }
+      mayBeStored ||= outcome.mayBeStored;
+      if (Date.now() >= deadline) throw new Error(`appending to the log of ${target.label} failed: ${outcome.problem} (for ${Date.now() - startedAt} ms, ${attempt + 1} attempts)`);
+      if (attempt === 0) this.opts.logger.warn({ ...target.bindings, problem: outcome.problem }, 'append failed; retrying while the stream recovers');
+      if (!outcome.mayBeStored) await sleep(Math.min(RETRY_PAUSE_MS[attempt] ?? RETRY_PAUSE_MAX_MS, Math.max(0, deadline - Date.now())));
     }
+  }
+
+  private async attempt(target: SubjectLogTarget, body: Uint8Array, h: MsgHdrs, timeoutMs: number): Promise<Attempt> {
+    let outcome: RequestOutcome;
+    try {
+      outcome = await this.mux.request(target.subject, body, { timeoutMs, headers: h });
+    } catch (err) {
+      // The client refused to send: nothing was stored, and a closed connection will not come back.
+      if (this.nc.isClosed()) throw new Error(`appending to the log of ${target.label} failed: connection closed`, { cause: err });
+      return { kind: 'retry', problem: `not sent: ${err instanceof Error ? err.message : String(err)}`, mayBeStored: false };
+    }
+    if (outcome.kind === 'timeout') return { kind: 'retry', problem: 'no ack in time', mayBeStored: true };
+    if (outcome.kind === 'no-responders') return { kind: 'retry', problem: 'no stream leader captures the subject', mayBeStored: false };
     let ack: PubAck;
     try {
       ack = pubAckSchema.parse(JSON.parse(textDecoder.decode(outcome.msg.data)));
@@ -84,11 +149,23 @@ export class FencedSubjectLog {
     }
     if (ack.error !== undefined) {
       const cause = new Error(`${ack.error.description ?? 'jetstream error'} (${ack.error.err_code ?? ack.error.code ?? '?'})`);
-      if (ack.error.err_code === WRONG_LAST_SEQUENCE) throw fenced(cause);
+      if (ack.error.err_code === WRONG_LAST_SEQUENCE) return { kind: 'fenced', cause };
+      if (ack.error.code === UNAVAILABLE) return { kind: 'retry', problem: cause.message, mayBeStored: false };
       throw new Error(`appending to the log of ${target.label} failed`, { cause });
     }
     if (ack.seq === undefined || ack.seq === 0 || ack.stream !== this.opts.stream) throw new Error(`appending to the log of ${target.label} got an ack without a sequence`);
-    return ack.seq;
+    return { kind: 'stored', seq: ack.seq };
+  }
+
+  /**
+   * The sequence of `body` when it is the subject's last entry, stored just
+   * past `expectedLastSeq` (an earlier attempt of ours); null otherwise.
+   * Nothing else can sit between: any entry there would have refused ours.
+   */
+  private async ownEntryAfter(subject: string, body: Uint8Array, expectedLastSeq: number): Promise<number | null> {
+    const last = await this.last(subject);
+    if (last === null || last.seq <= expectedLastSeq) return null;
+    return Buffer.compare(Buffer.from(last.data.buffer, last.data.byteOffset, last.data.byteLength), Buffer.from(body.buffer, body.byteOffset, body.byteLength)) === 0 ? last.seq : null;
   }
 
   /** The subject's last message, or null when it has none. */
@@ -135,4 +212,8 @@ export class FencedSubjectLog {
       });
     }
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

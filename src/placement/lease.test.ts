@@ -59,3 +59,22 @@ test('an owner whose compare-and-set fails learns it lost the lease', async () =
   await waitFor(() => lost.length > 0, { what: 'lease loss reported' });
   assert.match(lost, /taken by another host/);
 });
+
+test('an owner with fenced writes keeps its lease through an outage of the bucket; one without gives it up', async () => {
+  const lost: string[] = [];
+  const fenced = await acquireLease(kv, 'doc.k4', { ...opts('host-a', (reason) => lost.push(`fenced: ${reason}`)), fencedWrites: true });
+  const plain = await acquireLease(kv, 'doc.k5', opts('host-b', (reason) => lost.push(`plain: ${reason}`)));
+  assert.ok(fenced && plain);
+  fenced.start();
+  plain.start();
+  // Past 0.8 x ttl without a confirmed refresh, the unfenced owner must assume the lease gone.
+  await server.kill();
+  await waitFor(() => lost.length > 0, { what: 'the unfenced owner gives its lease up', timeoutMs: 10_000 });
+  await server.start();
+  assert.deepEqual(lost, ['plain: lease could not be refreshed in time']);
+  // The fenced owner still serves and holds the key again once the bucket answers (refreshed, or taken again if it expired).
+  const revision = fenced.currentRevision;
+  await waitFor(async () => fenced.currentRevision > revision && (await leaseHolder(kv, 'doc.k4'))?.host === 'host-a', { what: 'the fenced owner confirmed its lease', timeoutMs: 10_000 });
+  assert.deepEqual(lost, ['plain: lease could not be refreshed in time']);
+  await fenced.release();
+});

@@ -1,10 +1,21 @@
 /**
  * Single activation through a JetStream KV lease. Acquire = create-if-absent;
  * keep = compare-and-set on the revision every ttl/3; expiry = the bucket's
- * TTL once the owner stops refreshing (a killed host). A refresh that fails
- * its CAS, or that cannot be confirmed before the lease would have expired,
- * means the lease is lost and the owner must step down.
+ * TTL once the owner stops refreshing (a killed host). A refresh refused by
+ * its CAS because another host holds the key means the lease is lost and the
+ * owner must step down.
+ *
+ * A refresh that gets no answer (a NATS node died and the bucket is electing
+ * a leader, about 7 s on nats-server 2.9) proves nothing either way. Owners
+ * whose every write is fenced (actors: expected last subject sequence on
+ * their logs) keep such a lease for up to RIDE_THROUGH_MS and keep serving:
+ * a second owner meanwhile is refused at its first write, so riding through
+ * costs at most a brief double activation, while giving up would cost every
+ * document a teardown and a re-activation. Other owners (singleton tasks
+ * with no fencing) give up after 0.8 x ttl, as before. Each KV round trip has
+ * its own short timeout (ttl/3), so a lost request costs a fraction of the TTL.
  */
+import { randomBytes } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../log.ts';
@@ -12,7 +23,25 @@ import type { Logger } from '../log.ts';
 export interface LeaseHolder {
   readonly host: string;
   readonly acquiredAt: string;
+  /** Random per acquisition: tells this owner's own refresh (whose ack was lost) from another owner's entry. */
+  readonly token?: string;
 }
+
+export interface LeaseOptions {
+  readonly host: string;
+  readonly ttlMs: number;
+  readonly logger: Logger;
+  readonly onLost: (reason: string) => void;
+  /**
+   * The owner's writes are fenced, so it may keep a lease it cannot confirm
+   * (up to RIDE_THROUGH_MS) and take it again if it expired unseen meanwhile
+   * with nobody else taking it. Default false.
+   */
+  readonly fencedWrites?: boolean;
+}
+
+/** How long a fenced owner keeps serving on a lease it cannot confirm: several KV leader elections (2.9: ~7 s each). */
+export const RIDE_THROUGH_MS = 30_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -24,24 +53,59 @@ function isWrongLastSequence(err: unknown): boolean {
   );
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Per KV round trip: a request lost with a dead node costs this, not a whole client timeout. */
+function attemptTimeoutMs(ttlMs: number): number {
+  return Math.max(250, Math.floor(ttlMs / 3));
+}
+
+/** Settles with `promise`, or rejects after `ms` (the request itself is left to time out on its own; reads and deletes are safe to abandon). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Writes `value` at `key` if the key is absent or a delete/purge marker (a
+ * released lease). @returns the new revision, or null when someone holds it.
+ */
+async function createIfFree(kv: KV, key: string, value: Uint8Array, timeoutMs: number): Promise<number | null> {
+  try {
+    return await kv.put(key, value, { previousSeq: 0, timeout: timeoutMs });
+  } catch (err) {
+    if (!isWrongLastSequence(err)) throw err;
+  }
+  const entry = await within(kv.get(key), timeoutMs, `reading lease ${key}`);
+  if (entry !== null && entry.operation === 'PUT') return null;
+  try {
+    return await kv.put(key, value, { previousSeq: entry?.revision ?? 0, timeout: timeoutMs });
+  } catch (err) {
+    if (isWrongLastSequence(err)) return null;
+    throw err;
+  }
+}
+
 /**
  * Tries to take the lease on `key`.
  * @returns the lease, or null when someone else holds it.
+ * @throws Error when the bucket does not answer in time (retry later).
  */
-export async function acquireLease(
-  kv: KV,
-  key: string,
-  opts: { host: string; ttlMs: number; logger: Logger; onLost: (reason: string) => void },
-): Promise<Lease | null> {
-  const holder: LeaseHolder = { host: opts.host, acquiredAt: new Date().toISOString() };
+export async function acquireLease(kv: KV, key: string, opts: LeaseOptions): Promise<Lease | null> {
+  const holder: LeaseHolder = { host: opts.host, acquiredAt: new Date().toISOString(), token: randomBytes(6).toString('base64url') };
   const value = encoder.encode(JSON.stringify(holder));
+  let revision: number | null;
   try {
-    const revision = await kv.create(key, value);
-    return new Lease(kv, key, value, revision, opts.ttlMs, opts.logger, opts.onLost);
+    revision = await createIfFree(kv, key, value, attemptTimeoutMs(opts.ttlMs));
   } catch (err) {
-    if (isWrongLastSequence(err)) return null;
     throw new Error(`acquiring lease ${key} failed`, { cause: err });
   }
+  return revision === null ? null : new Lease(kv, key, value, revision, opts);
 }
 
 /** Who holds `key` now, or null when nobody does. */
@@ -60,16 +124,25 @@ export class Lease {
   private lastConfirmedAt = Date.now();
   private released = false;
   private refreshing = false;
+  /** Failed refreshes since the last confirmed one (the first is logged at warn, the rest at debug). */
+  private failures = 0;
+  private readonly ttlMs: number;
+  private readonly attemptMs: number;
+  private readonly graceMs: number;
+  private readonly log: Logger;
 
   constructor(
     private readonly kv: KV,
     readonly key: string,
     private readonly value: Uint8Array,
     private revision: number,
-    private readonly ttlMs: number,
-    private readonly log: Logger,
-    private readonly onLost: (reason: string) => void,
-  ) {}
+    private readonly opts: LeaseOptions,
+  ) {
+    this.ttlMs = opts.ttlMs;
+    this.attemptMs = attemptTimeoutMs(opts.ttlMs);
+    this.graceMs = opts.fencedWrites === true ? Math.max(RIDE_THROUGH_MS, opts.ttlMs) : opts.ttlMs * 0.8;
+    this.log = opts.logger;
+  }
 
   /** The KV revision the lease currently holds; usable as a fencing token. */
   get currentRevision(): number {
@@ -87,28 +160,77 @@ export class Lease {
     if (this.released || this.refreshing) return;
     this.refreshing = true;
     try {
-      this.revision = await this.kv.update(this.key, this.value, this.revision, Math.floor(this.ttlMs / 3));
-      this.lastConfirmedAt = Date.now();
+      this.revision = await this.kv.update(this.key, this.value, this.revision, this.attemptMs);
+      this.confirmed();
     } catch (err) {
       if (this.released) return;
-      if (isWrongLastSequence(err)) {
-        this.lose('lease taken by another host');
-      } else if (Date.now() - this.lastConfirmedAt > this.ttlMs * 0.8) {
-        // We cannot prove we still hold it, and it may expire any moment.
-        this.log.warn({ err, key: this.key }, 'lease refresh failing');
-        this.lose('lease could not be refreshed before expiry');
-      } else {
-        this.log.warn({ err, key: this.key }, 'lease refresh failed, retrying');
-      }
+      if (isWrongLastSequence(err)) await this.reconcile();
+      else this.unconfirmed(err);
     } finally {
       this.refreshing = false;
+    }
+  }
+
+  private confirmed(): void {
+    if (this.failures > 0) this.log.info({ key: this.key, failures: this.failures, unconfirmedMs: Date.now() - this.lastConfirmedAt }, 'lease refresh recovered');
+    this.failures = 0;
+    this.lastConfirmedAt = Date.now();
+  }
+
+  private unconfirmed(err: unknown): void {
+    this.failures++;
+    const unconfirmedMs = Date.now() - this.lastConfirmedAt;
+    if (unconfirmedMs > this.graceMs) {
+      // We cannot prove we still hold it, and for longer than we may assume.
+      this.log.warn({ err, key: this.key, unconfirmedMs }, 'lease refresh failing');
+      this.lose('lease could not be refreshed in time');
+    } else if (this.failures === 1) {
+      this.log.warn({ err, key: this.key }, 'lease refresh failed, retrying');
+    } else {
+      this.log.debug({ err, key: this.key, failures: this.failures }, 'lease refresh failed, retrying');
+    }
+  }
+
+  /** The CAS was refused: find out whether by another owner, by our own refresh whose ack was lost, or by an expiry. */
+  private async reconcile(): Promise<void> {
+    let entry;
+    try {
+      entry = await within(this.kv.get(this.key), this.attemptMs, `reading lease ${this.key}`);
+    } catch (err) {
+      this.unconfirmed(err);
+      return;
+    }
+    if (this.released) return;
+    if (entry !== null && entry.operation === 'PUT') {
+      if (!sameBytes(entry.value, this.value)) {
+        this.lose('lease taken by another host');
+        return;
+      }
+      this.revision = entry.revision;
+      this.confirmed();
+      return;
+    }
+    if (this.opts.fencedWrites !== true) {
+      this.lose('lease expired before it could be refreshed');
+      return;
+    }
+    // It expired while the bucket could not be reached, and nobody took it:
+    // take it again. Had another owner come and gone meanwhile and written,
+    // our next write is fenced and we step down then.
+    try {
+      this.revision = await this.kv.put(this.key, this.value, { previousSeq: entry?.revision ?? 0, timeout: this.attemptMs });
+      this.log.info({ key: this.key, unconfirmedMs: Date.now() - this.lastConfirmedAt }, 'lease taken again after it expired unconfirmed');
+      this.confirmed();
+    } catch (err) {
+      if (isWrongLastSequence(err)) this.lose('lease taken by another host');
+      else this.unconfirmed(err);
     }
   }
 
   private lose(reason: string): void {
     this.stop();
     this.released = true;
-    this.onLost(reason);
+    this.opts.onLost(reason);
   }
 
   private stop(): void {
@@ -122,7 +244,7 @@ export class Lease {
     this.released = true;
     this.stop();
     try {
-      await this.kv.delete(this.key, { previousSeq: this.revision });
+      await within(this.kv.delete(this.key, { previousSeq: this.revision }), this.attemptMs, `releasing lease ${this.key}`);
     } catch (err) {
       // Not fatal: the lease expires by TTL anyway; the next owner just waits longer.
       this.log.warn({ err, key: this.key }, 'lease release failed; it will expire by ttl');
