@@ -100,11 +100,11 @@ export class ActorHost {
       host: this.opts.hostId,
       ttlMs: this.opts.leaseTtlMs,
       logger: log,
+      // Every actor kind's writes are fenced on its log: ride through a KV leader election.
+      fencedWrites: true,
       onLost: (reason) => {
         log.warn({ reason }, 'lease lost');
         observeLeaseLost(kind);
-      // Every actor kind's writes are fenced on its log: ride through a KV leader election.
-      fencedWrites: true,
         void activation?.stepDown(reason);
       },
     });
