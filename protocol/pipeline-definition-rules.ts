@@ -2,13 +2,14 @@
  * The rules of a pipeline definition that its JSON Schema cannot express,
  * checked after the schema passed: unique step ids; `after`, `goto`,
  * `reenterAt` and choice `next` naming steps that exist where they may be
- * named; no cycle outside a loop; templates and conditions reading only
- * steps that precede the reader; `map.over` naming a preceding step; nested
+ * named; no cycle outside a loop; templates and conditions (`when`, choice
+ * branches) reading only steps that precede the reader; `map.over`,
+ * `map.by` and `llm.cite` naming the input or a preceding step; nested
  * JSON Schemas that compile. Each fault names its JSON-pointer path.
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import mustache from 'mustache';
-import type { Condition, DefinitionError, LoopStep, PipelineDefinition, StepDefinition } from './pipeline-definition.ts';
+import type { Condition, DefinitionError, LoopStep, MapSubStep, PipelineDefinition, StepDefinition } from './pipeline-definition.ts';
 
 /** Where a step sits in the document. */
 interface Located {
@@ -66,6 +67,7 @@ function stepTemplates(step: Omit<StepDefinition, 'id'>, path: string): { path: 
   switch (step.type) {
     case 'llm':
       templatesIn(s['prompt'], `${path}/prompt`, out);
+      templatesIn(s['maxTokens'], `${path}/maxTokens`, out);
       if (hasTags(s['output'])) templatesIn(s['output'], `${path}/output`, out);
       break;
     case 'map':
@@ -76,6 +78,7 @@ function stepTemplates(step: Omit<StepDefinition, 'id'>, path: string): { path: 
       break;
     case 'document-write':
       templatesIn(s['docId'], `${path}/docId`, out);
+      templatesIn(s['root'], `${path}/root`, out);
       templatesIn(s['text'], `${path}/text`, out);
       break;
     case 'artifact':
@@ -225,6 +228,31 @@ export function checkDefinitionRules(def: PipelineDefinition): DefinitionError[]
       else for (const ref of parsed.refs) checkRef(readerId, loop, ref, t.path, 'template');
     }
   };
+  /** A condition's step references (choice branches, `when`) must precede the reader. */
+  const checkCondition = (readerId: string, loop: string | null, c: Condition, path: string) => {
+    const refs: { path: string; ref: string }[] = [];
+    conditionPaths(c, path, refs);
+    for (const r of refs) {
+      const ref = stepOfPath(r.ref);
+      if (ref !== null) checkRef(readerId, loop, ref, r.path, 'condition');
+    }
+  };
+  /** A path naming an array the reader fans out over or cites: the input, or a preceding step's output. */
+  const checkArrayPath = (readerId: string, loop: string | null, ref: string, path: string) => {
+    const over = stepOfPath(ref);
+    if (!ref.startsWith('input') && over === null) fail(path, "must name an array in the input or in a preceding step's output (steps.<id>.output...)");
+    else if (over !== null) checkRef(readerId, loop, over, path, 'path');
+  };
+  /** An activity step's own checks, wherever it sits (top level, loop, map). */
+  const checkActivity = (readerId: string, loop: string | null, step: StepDefinition | MapSubStep, path: string) => {
+    checkTemplates(readerId, loop, step, path);
+    if (step.when !== undefined) checkCondition(readerId, loop, step.when, `${path}/when`);
+    if (step.type === 'llm' && step.output !== undefined) checkSchema(step.output, `${path}/output`);
+    if (step.type === 'llm' && step.cite !== undefined) {
+      if (step.output !== undefined) fail(`${path}/cite`, 'a step with cite answers in text; it cannot also have an output schema');
+      else checkArrayPath(readerId, loop, step.cite, `${path}/cite`);
+    }
+  };
   const compiler = schemaCompiler();
   const checkSchema = (schema: unknown, path: string) => {
     if (hasTags(schema)) return; // rendered, then compiled, when the step runs
@@ -237,25 +265,14 @@ export function checkDefinitionRules(def: PipelineDefinition): DefinitionError[]
   checkSchema(def.input, '/input');
 
   for (const { step, path, loop } of all.values()) {
-    checkTemplates(step.id, loop, step, path);
-    if (step.type === 'llm' && step.output !== undefined) checkSchema(step.output, `${path}/output`);
+    checkActivity(step.id, loop, step, path);
     if (step.type === 'map') {
-      const over = stepOfPath(step.over);
-      if (!step.over.startsWith('input') && over === null) fail(`${path}/over`, 'over must name an array in the input or in a preceding step\'s output (steps.<id>.output...)');
-      else if (over !== null) checkRef(step.id, loop, over, `${path}/over`, 'over');
-      checkTemplates(step.id, loop, step.step, `${path}/step`);
-      if (step.step.type === 'llm' && step.step.output !== undefined) checkSchema(step.step.output, `${path}/step/output`);
+      checkArrayPath(step.id, loop, step.over, `${path}/over`);
+      if (step.by !== undefined) checkArrayPath(step.id, loop, step.by, `${path}/by`);
+      checkActivity(step.id, loop, step.step, `${path}/step`);
+      if (step.then !== undefined) checkActivity(step.id, loop, step.then, `${path}/then`);
     }
-    if (step.type === 'choice') {
-      step.branches.forEach((b, bi) => {
-        const refs: { path: string; ref: string }[] = [];
-        conditionPaths(b.when, `${path}/branches/${bi}/when`, refs);
-        for (const r of refs) {
-          const ref = stepOfPath(r.ref);
-          if (ref !== null) checkRef(step.id, loop, ref, r.path, 'condition');
-        }
-      });
-    }
+    if (step.type === 'choice') step.branches.forEach((b, bi) => checkCondition(step.id, loop, b.when, `${path}/branches/${bi}/when`));
     if (step.type === 'loop' && step.until !== undefined) {
       const refs: { path: string; ref: string }[] = [];
       conditionPaths(step.until, `${path}/until`, refs);

@@ -37,10 +37,11 @@ const common = {
   retry: { $ref: '#/$defs/retry' },
   timeoutMs: positiveMs,
   onFailure: { $ref: '#/$defs/onFailure' },
+  when: { $ref: '#/$defs/condition' },
 } as const;
 
 /** What a map sub-step may not have: it takes its id and dependencies from the map. */
-const subCommon = { description: common.description, retry: common.retry, timeoutMs: common.timeoutMs } as const;
+const subCommon = { description: common.description, retry: common.retry, timeoutMs: common.timeoutMs, when: common.when } as const;
 
 const fields = {
   llm: {
@@ -53,9 +54,10 @@ const fields = {
         properties: { system: template, user: template },
       },
       model: { type: 'string', minLength: 1, maxLength: 200 },
-      maxTokens: { type: 'integer', minimum: 1, maximum: 131_072 },
+      maxTokens: { oneOf: [{ type: 'integer', minimum: 1, maximum: 131_072 }, { type: 'string', pattern: '^\\{\\{\\s*[A-Za-z0-9_.-]+\\s*\\}\\}$', maxLength: 500 }] },
       temperature: { type: 'number', minimum: 0, maximum: 2 },
       output: { type: 'object' },
+      cite: { $ref: '#/$defs/path' },
     },
   },
   service: {
@@ -69,7 +71,7 @@ const fields = {
   },
   'document-write': {
     required: ['text'],
-    properties: { docId: template, root: { type: 'string', minLength: 1, maxLength: 100, pattern: '^\\S+$' }, text: template },
+    properties: { docId: template, root: { type: 'string', minLength: 1, maxLength: 200, pattern: '^\\S+$' }, text: template },
   },
   artifact: {
     required: ['name', 'body'],
@@ -175,12 +177,15 @@ export const PIPELINE_DEFINITION_JSON_SCHEMA = {
       ['id', 'over', 'step'],
       {
         over: { $ref: '#/$defs/path' },
+        by: { $ref: '#/$defs/path' },
         maxParallel: { type: 'integer', minimum: 1, maximum: 100 },
         collect: {},
-        step: { type: 'object', required: ['type'], discriminator: { propertyName: 'type' }, oneOf: ACTIVITY_KINDS.map((k) => ({ $ref: `#/$defs/sub-${k}` })) },
+        step: { $ref: '#/$defs/sub-step' },
+        then: { $ref: '#/$defs/sub-step' },
       },
       common,
     ),
+    'sub-step': { type: 'object', required: ['type'], discriminator: { propertyName: 'type' }, oneOf: ACTIVITY_KINDS.map((k) => ({ $ref: `#/$defs/sub-${k}` })) },
     ...Object.fromEntries(ACTIVITY_KINDS.map((k) => [`sub-${k}`, activityVariant(k, subCommon, false)])),
     choice: variant(
       'choice',

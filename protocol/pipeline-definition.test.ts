@@ -186,3 +186,15 @@ test('map.collect may read the item, its output and preceding steps only', () =>
   assert.equal(validatePipelineDefinition(withStep(1, { collect: { page: '{{item}}', text: '{{output}}', plan: '{{steps.plan.output}}' } })).ok, true);
   assertFault(withStep(1, { collect: { later: '{{steps.save.output}}' } }), '/steps/1/collect/later', /reads step "save", which does not precede "pages"/);
 });
+
+test('when, cite, map.by and map.then read only what precedes them; a maxTokens string must be one tag', () => {
+  assertFault(withStep(0, { when: { path: 'steps.save.output.key', exists: true } }), '/steps/0/when/path', /reads step "save", which does not precede "plan"/);
+  assertFault(withStep(1, { by: 'steps.save.output' }), '/steps/1/by', /reads step "save", which does not precede "pages"/);
+  assertFault(withStep(1, { then: { type: 'document-write', text: '{{steps.note.output}}' } }), '/steps/1/then/text', /reads step "note", which does not precede "pages"/);
+  assertFault(withStep(1, { step: { type: 'llm', prompt: { user: 'x' }, when: { path: 'steps.route.output', exists: true } } }), '/steps/1/step/when/path', /reads step "route"/);
+  assertFault(withStep(0, { cite: 'steps.plan.output' }), '/steps/0/cite', /cannot also have an output schema/);
+  assertFault(withStep(1, { step: { type: 'llm', prompt: { user: 'x' }, cite: 'steps.save.output' } }), '/steps/1/step/cite', /reads step "save"/);
+  assertFault(withStep(0, { maxTokens: 'many {{input.n}}' }), '/steps/0/maxTokens', /must match pattern|must be integer/);
+  const ok = withStep(1, { by: 'input.langs', then: { type: 'document-write', root: '{{input.root}}', text: '{{output}}', when: { path: 'job.targetDocId', exists: true } } });
+  assert.equal(validatePipelineDefinition(ok).ok, true, JSON.stringify(validatePipelineDefinition(ok)));
+});

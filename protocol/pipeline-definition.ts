@@ -77,13 +77,21 @@ interface StepBase {
   /** Deadline of one attempt. */
   readonly timeoutMs?: number;
   readonly onFailure?: OnFailure;
+  /**
+   * Run the step only when this holds (read once its dependencies are done;
+   * in a map's `step` or `then`, per item when the map starts); otherwise it
+   * is skipped as a branch not taken, like a choice's, and its dependents run
+   * unless everything they wait on was skipped.
+   */
+  readonly when?: Condition;
 }
 
 export interface LlmStep extends StepBase {
   readonly type: 'llm';
   readonly prompt: { readonly system?: string; readonly user: string };
   readonly model?: string;
-  readonly maxTokens?: number;
+  /** A number, or a lone tag (`"{{input.maxTokensPerSection}}"`) that must name a whole number in range when the step runs. */
+  readonly maxTokens?: number | string;
   readonly temperature?: number;
   /**
    * The answer must be JSON valid against this schema; an invalid answer is
@@ -91,6 +99,14 @@ export interface LlmStep extends StepBase {
    * "{{input.sections}}"`): a schema with tags is compiled when the step runs.
    */
   readonly output?: JsonSchema;
+  /**
+   * The answer must cite the elements of this array (a path such as
+   * `steps.answers.output`; a whole number n stands for 1..n) as [1], [2], ...:
+   * one citation at least, none past the last element, or it is an invalid
+   * answer and retried. The output is then `{ text, cited }` (cited: sorted,
+   * unique). Not with `output`.
+   */
+  readonly cite?: string;
 }
 
 export interface ServiceStep extends StepBase {
@@ -111,7 +127,7 @@ export interface DocumentWriteStep extends StepBase {
   readonly type: 'document-write';
   /** Template; the job's target document when absent. */
   readonly docId?: string;
-  /** Y.Text root name; `content` when absent. */
+  /** Y.Text root name, a template (`{{input.targetRoot}}`) that must render without spaces; `content` when absent. */
   readonly root?: string;
   readonly text: string;
 }
@@ -152,6 +168,18 @@ export interface MapStep extends StepBase {
   /** Reference to an array in an earlier output: `steps.plan.output.items` (or `input.languages`); a whole number n stands for the items 1..n. */
   readonly over: string;
   readonly step: MapSubStep;
+  /**
+   * A second fan-out level: `step` runs once for each item and each element
+   * of this array (`input.languages`), seeing it as `key` (and `keyIndex`);
+   * the item's `output` is then an object keyed by `key`.
+   */
+  readonly by?: string;
+  /**
+   * A sub-step run for each item once the item's `step` succeeded, seeing its
+   * `output`, one at a time in item order (item n's after item n-1's): live
+   * document writes arrive top to bottom while the items run in parallel.
+   */
+  readonly then?: MapSubStep;
   readonly maxParallel?: number;
   /** What each item contributes to the map's output, a mapping that also sees `output` (the item step's output); absent: the output itself. */
   readonly collect?: TemplateMapping;

@@ -5,9 +5,12 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import { decideActivityDone } from './engine.ts';
 import { definePipeline, step, type AnyPipeline, type StepSpec } from './pipeline.ts';
 import { JobSimulation, TEST_DEFAULTS } from './simulation.ts';
-import { InvalidModelOutputError, parseJsonOutput } from './structured-output.ts';
+import { parseSchemaOutput } from './definitions/activities.ts';
+import { InvalidModelOutputError } from './structured-output.ts';
 import { foldJob } from './state.ts';
 import { jobView, needsHost } from './view.ts';
+
+const PLAN_SCHEMA = { type: 'object', required: ['items'], properties: { items: { type: 'array', minItems: 1, items: { type: 'string' } } } };
 
 /** plan (json) -> item-1..n in parallel -> join (tool) -> save (artifact); optionally an approval after plan. */
 const testPipeline = definePipeline<{ n: number; approve: boolean }>({
@@ -20,7 +23,7 @@ const testPipeline = definePipeline<{ n: number; approve: boolean }>({
         type: 'inference',
         responseFormat: 'json',
         messages: [{ role: 'system', content: 'Task: test.fanout/plan' }],
-        parse: (text) => parseJsonOutput(text, z.object({ items: z.array(z.string()).min(1) }), 'plan'),
+        parse: (text) => parseSchemaOutput(text, PLAN_SCHEMA, 'plan'),
       })),
     ];
     if (ctx.input.approve) specs.push(step('approve', ['plan'], 'approval', () => ({ type: 'approval' })));

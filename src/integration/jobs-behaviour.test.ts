@@ -129,7 +129,7 @@ test('cancelling mid-run cancels the in-flight model calls and starts nothing ne
     assert.equal(calls, 4, 'sections 5 and 6 never started');
     const job2 = await cluster.getJob(job.id);
     assert.equal(job2.status, 'cancelled');
-    assert.ok(job2.steps.filter((s) => s.id.startsWith('section-')).every((s) => s.status === 'cancelled'));
+    assert.ok(job2.steps.filter((s) => s.id.startsWith('sections.')).every((s) => s.status === 'cancelled'));
     // Cancelling again is harmless; approving is a conflict.
     assert.equal((await cluster.api('POST', `/v1/jobs/${job.id}/cancel`)).status, 200);
     assert.equal((await cluster.api('POST', `/v1/jobs/${job.id}/approve`, { body: { approved: true } })).status, 409);

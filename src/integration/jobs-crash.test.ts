@@ -60,7 +60,7 @@ test('SIGKILL of the host running a job: it completes on the other host, no comp
     const id = r.body.job.id;
     const mid = await cluster.waitForJob(
       id,
-      (j) => j.steps.filter((s) => s.id.startsWith('section-') && s.status === 'succeeded').length >= 2 && j.steps.some((s) => s.status === 'running'),
+      (j) => j.steps.filter((s) => s.id.startsWith('sections.') && s.status === 'succeeded').length >= 2 && j.steps.some((s) => s.status === 'running'),
       'to be mid-pipeline',
     );
     const holder = await leaseHolder(id);
@@ -80,7 +80,7 @@ test('SIGKILL of the host running a job: it completes on the other host, no comp
     for (const c of calls) {
       const task = taskOfRequest(c.request);
       const user = c.request.messages.find((m) => m.role === 'user')?.content ?? '';
-      const step = task.endsWith('/outline') ? 'outline' : `section-${/Write section (\d+)/.exec(user)?.[1]}`;
+      const step = task.endsWith('/outline') ? 'outline' : `sections.${/Write section (\d+)/.exec(user)?.[1]}`;
       perStep.set(step, (perStep.get(step) ?? 0) + 1);
     }
     for (const step of completedBefore.filter((s) => perStep.has(s))) assert.equal(perStep.get(step), 1, `${step} completed before the kill and ran once`);

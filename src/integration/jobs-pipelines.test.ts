@@ -48,7 +48,8 @@ test('document.generate: outline, sections in parallel, composed markdown saved 
   const markdown = await download(job, 'document.md');
   assert.equal(markdown, (job.output as { markdown: string }).markdown);
   assert.match(markdown, /^# Tides\n\n## Part 1\n\nBody of section 1, written by the model\.\n\n## Part 2/);
-  assert.deepEqual(job.steps.map((s) => s.id).sort(), ['compose', 'outline', 'save', 'section-1', 'section-2', 'section-3']);
+  assert.deepEqual(job.steps.filter((s) => s.status === 'succeeded').map((s) => s.id).sort(), ['outline', 'save', 'sections', 'sections.1', 'sections.2', 'sections.3', 'sources']);
+  assert.deepEqual((job.output as { sections: string[] }).sections, ['Part 1', 'Part 2', 'Part 3']);
   assert.equal(job.usage.calls, 4);
   assert.ok(job.usage.promptTokens > 0 && job.usage.completionTokens > 0);
   const expected = (job.usage.promptTokens * 1 + job.usage.completionTokens * 2) / 1_000_000;
@@ -61,7 +62,7 @@ test('document.generate: outline, sections in parallel, composed markdown saved 
     const rows = await db.query('select status, calls, needs_host from jobs where id = $1', [job.id]);
     assert.deepEqual(rows.rows[0], { status: 'succeeded', calls: 4, needs_host: false });
     const steps = await db.query('select count(*)::int as n from job_steps where job_id = $1 and status = $2', [job.id, 'succeeded']);
-    assert.equal(steps.rows[0].n, 6);
+    assert.equal(steps.rows[0].n, 7);
   } finally {
     await db.end();
   }
@@ -74,13 +75,13 @@ test('research.deep: a plan of sub-questions, parallel answers, a synthesis citi
   assert.match(report, /^# Why are there tides\?\n\nThe moon pulls the oceans \[1\]/);
   assert.match(report, /## Sources\n\n\[1\] \*\*What causes tides\?\*\*\n\nFinding 1\./);
   assert.deepEqual((job.output as { cited: number[] }).cited, [1, 2, 3]);
-  assert.equal(job.steps.filter((s) => s.id.startsWith('answer-')).length, 3);
+  assert.equal(job.steps.filter((s) => s.id.startsWith('answers.')).length, 3);
 });
 
 test('script.variations: N variations, each adapted to each language (N x languages steps), bundled as JSON', async () => {
   const job = await runToEnd({ kind: 'script.variations', input: { script: 'Meet the boat that sails itself.', variations: 2, languages: ['es', 'pt-BR'] } });
   assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
-  assert.equal(job.steps.filter((s) => s.id.startsWith('adapt-')).length, 4);
+  assert.equal(job.steps.filter((s) => s.id.startsWith('adaptations.')).length, 4);
   const bundle = JSON.parse(await download(job, 'scripts.json')) as { variations: Array<{ index: number; text: string; adaptations: Record<string, string> }> };
   assert.equal(bundle.variations.length, 2);
   assert.equal(bundle.variations[1]!.adaptations['pt-BR'], '[pt-BR] Variation 2 of the script.');
@@ -110,7 +111,7 @@ test('a job reads an uploaded file as input; an upload that does not exist or lo
   const notes = await upload('notes.md', 'text/markdown', '# Field notes\n\nThe tide gauge at Brest rose 7.2 m today.');
   const job = await runToEnd({ kind: 'research.deep', input: { question: 'What did the gauge show?', maxSubQuestions: 3, sources: [{ uploadId: notes.uploadId }] } });
   assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
-  assert.equal(job.steps.find((s) => s.id === 'source-1')?.status, 'succeeded');
+  assert.equal(job.steps.find((s) => s.id === 'sources.1')?.status, 'succeeded');
   const plan = cluster.model.calls.find((c) => c.request.messages.some((m) => m.content.includes('Question: What did the gauge show?')));
   assert.match(plan?.request.messages.find((m) => m.role === 'user')?.content ?? '', /--- notes\.md ---\n# Field notes\n\nThe tide gauge at Brest rose 7\.2 m today\./);
 

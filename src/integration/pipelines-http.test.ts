@@ -109,6 +109,7 @@ test("another user's kinds do not exist for you, and built-ins are everyone's bu
 
   const builtin = await cluster.api<PipelineBody>('GET', '/v1/pipelines/document.generate', { token: cluster.stranger.token });
   assert.deepEqual([builtin.status, builtin.body.builtin, builtin.body.version], [200, true, null]);
+  assert.equal(builtin.body.definition?.['kind'], 'document.generate', 'every built-in ships as a definition');
   const overwrite = await put('document.generate', summary('document.generate', 'mine'));
   assert.deepEqual([overwrite.status, overwrite.body.error.code, overwrite.body.error.field], [409, 'builtin-kind', 'kind']);
   const reserved = await put('schema.json', summary('schema.json', 'mine'));

@@ -20,8 +20,7 @@ export interface PipelineRecord {
   readonly builtin: boolean;
   readonly description: string | null;
   readonly createdAt: Date | null;
-  /** Null for a built-in still written in TypeScript (issue 8 converts them); its input is checked by the job itself. */
-  readonly definition: PipelineDefinition | null;
+  readonly definition: PipelineDefinition;
 }
 
 export interface PipelinePage {
@@ -48,8 +47,8 @@ export class PipelineService {
 
   constructor(
     private readonly store: PipelineStore,
-    /** The built-in kinds, each with its definition (null: still TypeScript, see PipelineRecord). */
-    private readonly builtins: ReadonlyMap<string, PipelineDefinition | null>,
+    /** The built-in kinds, each with its definition. */
+    private readonly builtins: ReadonlyMap<string, PipelineDefinition>,
     private readonly limits: PipelineServiceLimits = DEFAULT_PIPELINE_LIMITS,
   ) {}
 
@@ -124,7 +123,7 @@ export class PipelineService {
   async resolveForJob(ownerId: string, kind: string, input: unknown): Promise<JobPipeline | null> {
     if (this.builtins.has(kind)) {
       const builtin = this.builtins.get(kind);
-      if (builtin !== undefined && builtin !== null) this.inputs.check(`builtin\0${kind}`, builtin.input, input);
+      if (builtin !== undefined) this.inputs.check(`builtin\0${kind}`, builtin.input, input);
       return null;
     }
     const found = await this.store.latest(ownerId, kind);
@@ -138,7 +137,7 @@ export class PipelineService {
   private builtinRecord(kind: string): PipelineRecord | null {
     const definition = this.builtins.get(kind);
     if (definition === undefined) return null;
-    return { kind, version: null, builtin: true, description: definition?.description ?? null, createdAt: null, definition };
+    return { kind, version: null, builtin: true, description: definition.description ?? null, createdAt: null, definition };
   }
 }
 

@@ -3,7 +3,7 @@
  * its template context: the same inputs give the same activity, so a replay
  * rebuilds exactly what ran. An `llm` step with an `output` schema takes
  * only JSON valid against it (anything else is an invalid answer and is
- * retried); an `emit` step's output is the outbound event `{ type, data }`,
+ * retried), one with `cite` only text citing its sources as [n]; an `emit` step's output is the outbound event `{ type, data }`,
  * refused for good past MAX_OUTBOUND_EVENT_BYTES.
  */
 import type { ValidateFunction } from 'ajv';
@@ -14,7 +14,7 @@ import type { Activity, ChatMessage } from '../pipeline.ts';
 import { InvalidModelOutputError, parseTextOutput } from '../structured-output.ts';
 import { evaluateCondition } from './conditions.ts';
 import type { InstanceView } from './instances.ts';
-import { renderMapping, renderTemplate, type TemplateContext } from './templates.ts';
+import { lookupPath, renderMapping, renderTemplate, type TemplateContext } from './templates.ts';
 
 /** Bytes an object-read step reads when it does not say. */
 export const DEFAULT_OBJECT_READ_BYTES = 64 * 1024;
@@ -64,6 +64,42 @@ export function parseSchemaOutput(text: string, schema: JsonSchema, what: string
   return value;
 }
 
+const CITATION = /\[(\d{1,3})\]/g;
+
+/**
+ * How many elements a `cite` path names: an array's length, or a whole number itself.
+ * @throws Error when it names neither (a job whose data is not what its definition says).
+ */
+export function citableCount(value: unknown, path: string): number {
+  if (Array.isArray(value)) return value.length;
+  if (Number.isInteger(value) && (value as number) >= 0) return value as number;
+  throw new Error(`cite: ${path} is not an array (got ${value === undefined ? 'nothing' : typeof value})`);
+}
+
+/**
+ * The sources a text cites as [n], sorted and unique.
+ * @throws InvalidModelOutputError when it cites none, or one past `count`.
+ */
+export function checkCitations(text: string, count: number, what: string): number[] {
+  const cited = [...new Set([...text.matchAll(CITATION)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+  if (cited.length === 0) throw new InvalidModelOutputError(`${what}: cites no source; cite them as [1], [2], ...`);
+  const unknown = cited.filter((n) => n < 1 || n > count);
+  if (unknown.length > 0) throw new InvalidModelOutputError(`${what}: cites [${unknown.join('], [')}], but there are only ${count} sources`);
+  return cited;
+}
+
+/** A Y.Text root name as a template rendered it. @throws Error when it is empty, has spaces or is too long. */
+function rootName(rendered: string, what: string): string {
+  if (!/^\S{1,100}$/.test(rendered)) throw new Error(`${what}: document root ${JSON.stringify(rendered.slice(0, 120))} must be 1-100 characters without spaces`);
+  return rendered;
+}
+
+/** A `maxTokens` tag's value. @throws Error unless it is a whole number from 1 to 131,072. */
+function tokenLimit(value: unknown, what: string): number {
+  if (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 131_072) return value as number;
+  throw new Error(`${what}: maxTokens must be a whole number from 1 to 131072, got ${JSON.stringify(value) ?? 'nothing'}`);
+}
+
 /** What building one instance needs besides the step. */
 export interface BuildScope {
   readonly instanceId: string;
@@ -101,8 +137,9 @@ export function buildActivity(step: StepDefinition | MapSubStep, scope: BuildSco
       if (step.prompt.system !== undefined) messages.push({ role: 'system', content: renderTemplate(step.prompt.system, ctx) });
       messages.push({ role: 'user', content: renderTemplate(step.prompt.user, ctx) });
       const model = step.model ?? scope.defaults.model;
-      const maxTokens = step.maxTokens ?? scope.defaults.maxTokens;
+      const maxTokens = typeof step.maxTokens === 'string' ? tokenLimit(renderMapping(step.maxTokens, ctx), what) : (step.maxTokens ?? scope.defaults.maxTokens);
       const temperature = step.temperature ?? scope.defaults.temperature;
+      const count = step.cite === undefined ? null : citableCount(lookupPath(ctx, step.cite), step.cite);
       const templated = hasTags(step.output);
       // A templated schema is rendered now (a lone tag keeps its type: "minItems": "{{input.sections}}" becomes a number).
       const schema = templated ? (renderMapping(step.output, ctx) as JsonSchema) : step.output;
@@ -113,7 +150,11 @@ export function buildActivity(step: StepDefinition | MapSubStep, scope: BuildSco
         ...(maxTokens === undefined ? {} : { maxTokens }),
         ...(temperature === undefined ? {} : { temperature }),
         ...(schema === undefined ? {} : { responseFormat: 'json' as const }),
-        parse: (text) => (schema === undefined ? parseTextOutput(text, what) : parseSchemaOutput(text, schema, what, templated)),
+        parse: (text) => {
+          if (schema !== undefined) return parseSchemaOutput(text, schema, what, templated);
+          const body = parseTextOutput(text, what);
+          return count === null ? body : { text: body, cited: checkCitations(body, count, what) };
+        },
       };
     }
     case 'service':
@@ -127,7 +168,7 @@ export function buildActivity(step: StepDefinition | MapSubStep, scope: BuildSco
     case 'document-write': {
       const docId = step.docId === undefined ? scope.view.state.created?.targetDocId ?? null : renderTemplate(step.docId, ctx);
       if (docId === null || docId === '') throw new Error(`${what}: no document to write into (the job has no target document and the step names none)`);
-      const root = step.root ?? 'content';
+      const root = step.root === undefined ? 'content' : rootName(renderTemplate(step.root, ctx), what);
       return { type: 'document-write', docId, root, text: renderTemplate(step.text, ctx), offset: offsetFor(scope, docId, root) };
     }
     case 'artifact': {

@@ -15,6 +15,7 @@ import {
   validatePipelineDefinition,
   type LoopStep,
   type MapStep,
+  type MapSubStep,
   type PipelineDefinition,
   type StepDefinition,
 } from '../../../protocol/pipeline-definition.ts';
@@ -28,6 +29,13 @@ import { lookupPath, renderMapping } from './templates.ts';
 
 type Ctx = PipelineContext<unknown>;
 type Spec = StepSpec<unknown>;
+/** What an instance adds to its template context, fixed or read from the state when it is built. */
+type Extra = Readonly<Record<string, unknown>> | ((view: InstanceView) => Readonly<Record<string, unknown>>);
+/** A map's items (or why it has none), and the keys of its second level (`by`), if any. */
+interface MapFanOut {
+  readonly items: unknown[] | string;
+  readonly keys: readonly unknown[] | null;
+}
 /** A container's instances that exist now, and how it stands (null: not done). */
 interface Expansion {
   readonly specs: Spec[];
@@ -63,12 +71,12 @@ class Compiled {
   private readonly specsByState = new WeakMap<JobState, Spec[]>();
   private readonly expansions = new WeakMap<JobState, Map<string, Expansion>>();
   /** Map item specs by job (its created event) and map instance, with what they were made from. */
-  private readonly itemSpecs = new WeakMap<object, Map<string, { key: unknown; specs: Spec[] }>>();
+  private readonly itemSpecs = new WeakMap<object, Map<string, { key: unknown; byKey: unknown; specs: Spec[] }>>();
   constructor(readonly def: PipelineDefinition) {
     this.shape = shapeOf(def);
   }
 
-  private retryOf(step: StepDefinition | MapStep['step'], ctx: Ctx): StepRetryPolicy | undefined {
+  private retryOf(step: StepDefinition | MapSubStep, ctx: Ctx): StepRetryPolicy | undefined {
     const r = { ...this.def.defaults?.retry, ...step.retry };
     const policy = ctx.state.created?.policy;
     if (Object.keys(r).length === 0 || policy === undefined) return undefined;
@@ -76,21 +84,36 @@ class Compiled {
     return { maxAttempts: r.attempts ?? policy.maxAttempts, retryBaseMs, retryMaxMs: r.maxBackoffMs ?? Math.max(policy.retryMaxMs, retryBaseMs), jitter: r.jitter ?? 'equal' };
   }
 
-  private spec(step: StepDefinition | MapStep['step'], id: string, after: string[], ctx: Ctx, reader: StepDefinition | null, extra: Record<string, unknown> = {}): Spec {
+  /**
+   * One instance's spec. `extra` adds to its template context (item, index,
+   * a `then`'s output), worked out when the activity is built. A `when` that
+   * does not hold skips it, read once its dependencies are done (in a map:
+   * when the map starts).
+   */
+  private spec(step: StepDefinition | MapSubStep, id: string, after: string[], ctx: Ctx, reader: StepDefinition | null, extra: Extra = {}): Spec {
     const timeoutMs = step.timeoutMs ?? this.def.defaults?.timeoutMs;
     const retry = this.retryOf(step, ctx);
+    const extraOf = (view: InstanceView) => (typeof extra === 'function' ? extra(view) : extra);
+    let skip = false;
+    // A map's instances read it at once (it sees only what precedes the map, and the item): their specs are kept while the items stay.
+    const inMap = reader?.type === 'map' && step !== reader;
+    if (step.when !== undefined && (inMap || after.every((d) => isDone(ctx.state.steps.get(d))))) {
+      const view = new InstanceView(this.shape, ctx.state);
+      skip = !evaluateCondition(step.when, view.context(ctx.input, reader, extraOf(view)));
+    }
     return {
       id,
       after,
       activity: activityTypeOf(step),
       ...(retry === undefined ? {} : { retry }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(skip ? { skip: 'branch-not-taken' as const } : {}),
       build: (c) => {
         const view = new InstanceView(this.shape, c.state);
         return buildActivity(step, {
           instanceId: id,
           view,
-          context: view.context(c.input, reader, extra),
+          context: view.context(c.input, reader, extraOf(view)),
           defaults: this.def.defaults ?? {},
           stepTimeoutMs: c.state.created?.policy.stepTimeoutMs ?? 60_000,
         });
@@ -139,10 +162,11 @@ class Compiled {
       });
       const handler = this.shape.failingInto.has(step.id) ? { reached: view.failureInto(step.id) !== null } : undefined;
       const onFailure = step.onFailure ?? 'fail';
+      const own = this.spec(step, id, after, ctx, step);
       out.push({
-        ...this.spec(step, id, after, ctx, step),
+        ...own,
         onFailure,
-        ...(notTaken ? { skip: 'branch-not-taken' as const } : unreachable ? { skip: 'unreachable' as const } : {}),
+        ...(notTaken ? { skip: 'branch-not-taken' as const } : unreachable ? { skip: 'unreachable' as const } : own.skip === undefined ? {} : { skip: own.skip }),
         ...(handler === undefined ? {} : { handler }),
         ...(step.type === 'approval' && step.revision !== undefined ? { revision: { reenterAt: step.revision.reenterAt } } : {}),
         ...(step.type === 'map' ? { settle: (c: Ctx) => this.settleMap(step, c) } : {}),
@@ -155,17 +179,45 @@ class Compiled {
   }
 
   private expandMap(step: MapStep, view: InstanceView, ctx: Ctx): Expansion {
-    const { specs, items } = this.mapItems(step, view, ctx);
-    return { specs, outcome: this.mapOutcome(step, view, ctx, items) };
+    const { specs, fanOut } = this.mapItems(step, view, ctx);
+    return { specs, outcome: this.mapOutcome(step, view, ctx, fanOut) };
   }
 
-  private mapItems(step: MapStep, view: InstanceView, ctx: Ctx): { specs: Spec[]; items: unknown[] | string } {
-    const over = lookupPath(view.context(ctx.input, step), step.over);
-    // A whole number n maps over 1..n (N variations of a script).
-    const items = Number.isInteger(over) && (over as number) >= 0 && (over as number) <= MAX_MAP_ITEMS ? Array.from({ length: over as number }, (_, i) => i + 1) : over;
-    if (!Array.isArray(items)) return { specs: [], items: `${step.over} is not an array (got ${items === undefined ? 'nothing' : typeof items})` };
-    if (items.length > MAX_MAP_ITEMS) return { specs: [], items: `${step.over} has ${items.length} items, over ${MAX_MAP_ITEMS}` };
-    // The item specs depend only on the items (and the job): reuse them while the array is the same object (or the same count).
+  /** An array a map fans out over (`over`, `by`), or why not; a whole number n stands for 1..n (N variations of a script). */
+  private static arrayAt(context: Readonly<Record<string, unknown>>, path: string): unknown[] | string {
+    const value = lookupPath(context, path);
+    const items = Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_MAP_ITEMS ? Array.from({ length: value as number }, (_, i) => i + 1) : value;
+    if (!Array.isArray(items)) return `${path} is not an array (got ${items === undefined ? 'nothing' : typeof items})`;
+    return items;
+  }
+
+  /** The instance ids of item `i` (from 1): one, or one per key of `by`. */
+  private static itemInstances(view: InstanceView, step: MapStep, i: number, keys: readonly unknown[] | null): string[] {
+    const id = view.itemId(step.id, i);
+    return keys === null ? [id] : keys.map((_, j) => `${id}.${j + 1}`);
+  }
+
+  /** Item `i`'s output: its step's output, or with `by` those outputs keyed by key. */
+  private static itemOutput(view: InstanceView, step: MapStep, i: number, keys: readonly unknown[] | null): unknown {
+    const outputOf = (id: string) => {
+      const s = view.stateOf(id);
+      return s?.status === 'succeeded' ? s.output : null;
+    };
+    const ids = Compiled.itemInstances(view, step, i, keys);
+    if (keys === null) return outputOf(ids[0] ?? '');
+    return Object.fromEntries(keys.map((k, j) => [typeof k === 'string' ? k : JSON.stringify(k), outputOf(ids[j] ?? '')]));
+  }
+
+  private mapItems(step: MapStep, view: InstanceView, ctx: Ctx): { specs: Spec[]; fanOut: MapFanOut } {
+    const context = view.context(ctx.input, step);
+    const items = Compiled.arrayAt(context, step.over);
+    const keys = step.by === undefined ? null : Compiled.arrayAt(context, step.by);
+    if (typeof items === 'string') return { specs: [], fanOut: { items, keys: null } };
+    if (typeof keys === 'string') return { specs: [], fanOut: { items: keys, keys: null } };
+    const width = items.length * (keys?.length ?? 1);
+    if (width > MAX_MAP_ITEMS) return { specs: [], fanOut: { items: `${step.over}${keys === null ? '' : ` x ${step.by}`} is ${width} instances, over ${MAX_MAP_ITEMS}`, keys: null } };
+    const fanOut = { items, keys };
+    // The item specs depend only on the items (and the job): reuse them while the arrays are the same objects (or the same counts).
     const instance = view.topId(step.id);
     const created = ctx.state.created ?? ctx.state;
     let byInstance = this.itemSpecs.get(created);
@@ -174,29 +226,49 @@ class Compiled {
       this.itemSpecs.set(created, byInstance);
     }
     const cached = byInstance.get(instance);
-    const key = Array.isArray(over) ? over : items.length;
-    if (cached !== undefined && cached.key === key) return { specs: cached.specs, items };
+    const overKey = lookupPath(context, step.over);
+    const byKey = step.by === undefined ? null : lookupPath(context, step.by);
+    if (cached !== undefined && cached.key === (Array.isArray(overKey) ? overKey : items.length) && cached.byKey === (Array.isArray(byKey) ? byKey : keys?.length ?? null)) {
+      return { specs: cached.specs, fanOut };
+    }
     const group = { id: instance, maxParallel: step.maxParallel ?? MAX_MAP_ITEMS };
-    const specs = items.map((item, i) => ({
-      ...this.spec(step.step, view.itemId(step.id, i + 1), [], ctx, step, { item, index: i + 1, count: items.length }),
-      onFailure: 'container' as const,
-      group,
-    }));
-    byInstance.set(instance, { key, specs });
-    return { specs, items };
+    const specs: Spec[] = [];
+    const base = { count: items.length };
+    items.forEach((item, index) => {
+      const i = index + 1;
+      const ids = Compiled.itemInstances(view, step, i, keys);
+      ids.forEach((id, j) => {
+        const extra = keys === null ? { ...base, item, index: i } : { ...base, item, index: i, key: keys[j], keyIndex: j + 1, keyCount: keys.length };
+        specs.push({ ...this.spec(step.step, id, [], ctx, step, extra), onFailure: 'container' as const, group });
+      });
+      if (step.then !== undefined) {
+        // In item order, one at a time: item i's then waits for item i and for item i-1's then.
+        const previous = i === 1 ? [] : [`${view.itemId(step.id, i - 1)}.then`];
+        const extra = (v: InstanceView) => ({ ...base, item, index: i, output: Compiled.itemOutput(v, step, i, keys) });
+        specs.push({ ...this.spec(step.then, `${view.itemId(step.id, i)}.then`, [...ids, ...previous], ctx, step, extra), onFailure: 'container' as const });
+      }
+    });
+    byInstance.set(instance, {
+      key: Array.isArray(overKey) ? overKey : items.length,
+      byKey: Array.isArray(byKey) ? byKey : keys?.length ?? null,
+      specs,
+    });
+    return { specs, fanOut };
   }
 
   private settleMap(step: MapStep, ctx: Ctx): ContainerSettlement {
     return this.expansion(step, ctx).outcome;
   }
 
-  private mapOutcome(step: MapStep, view: InstanceView, ctx: Ctx, items: unknown[] | string): ContainerSettlement {
+  private mapOutcome(step: MapStep, view: InstanceView, ctx: Ctx, fanOut: MapFanOut): ContainerSettlement {
+    const { items, keys } = fanOut;
     if (typeof items === 'string') return { ok: false, code: 'map-over-invalid', message: `map ${step.id}: ${items}` };
-    const states = items.map((_, i) => view.stateOf(view.itemId(step.id, i + 1)));
+    const ids = items.flatMap((_, i) => [...Compiled.itemInstances(view, step, i + 1, keys), ...(step.then === undefined ? [] : [`${view.itemId(step.id, i + 1)}.then`])]);
+    const states = ids.map((id) => view.stateOf(id));
     const failed = states.find((s) => s?.status === 'failed');
     if (failed !== undefined) return { ok: false, code: failed.error?.code ?? 'item-failed', message: `map ${step.id}: item ${failed.id} failed: ${failed.error?.message ?? 'unknown error'}` };
     if (!states.every(isDone)) return null;
-    const outputs = states.map((s) => (s?.status === 'succeeded' ? s.output : null));
+    const outputs = items.map((_, i) => Compiled.itemOutput(view, step, i + 1, keys));
     if (step.collect === undefined) return { ok: true, output: outputs };
     const base = view.context(ctx.input, step);
     return { ok: true, output: items.map((item, i) => renderMapping(step.collect, { ...base, item, index: i + 1, count: items.length, output: outputs[i] })) };
@@ -268,19 +340,37 @@ export function compilePipeline(def: PipelineDefinition): AnyPipeline {
 }
 
 const cache = new WeakMap<object, AnyPipeline>();
+/** The same, by the definition's JSON text: every job of a registered version carries its own copy of the same definition. Bounded, oldest dropped first. */
+const byText = new Map<string, AnyPipeline>();
+const MAX_BY_TEXT = 256;
 
 /**
  * The compiled pipeline of a definition a job recorded, compiled once per
  * definition object (a job's created event keeps its object for the life of
- * the activation).
+ * the activation) and once per definition text while it is among the last
+ * MAX_BY_TEXT used (validating and compiling its JSON Schemas with ajv cost
+ * a few milliseconds of CPU per job; a version never changes).
  * @throws Error when the definition is not valid (a log not written by this engine).
  */
 export function compiledPipeline(definition: object): AnyPipeline {
   const known = cache.get(definition);
   if (known !== undefined) return known;
-  const checked = validatePipelineDefinition(definition);
-  if (!checked.ok) throw new Error(`recorded pipeline definition is invalid: ${checked.errors.map((e) => `${e.path} ${e.message}`).join('; ')}`);
-  const pipeline = compilePipeline(checked.definition);
+  const text = JSON.stringify(definition);
+  let pipeline = byText.get(text);
+  if (pipeline === undefined) {
+    const checked = validatePipelineDefinition(definition);
+    if (!checked.ok) throw new Error(`recorded pipeline definition is invalid: ${checked.errors.map((e) => `${e.path} ${e.message}`).join('; ')}`);
+    pipeline = compilePipeline(checked.definition);
+    if (byText.size >= MAX_BY_TEXT) byText.delete(byText.keys().next().value ?? '');
+  } else {
+    byText.delete(text); // most recently used last
+  }
+  byText.set(text, pipeline);
   cache.set(definition, pipeline);
   return pipeline;
+}
+
+/** The compiled pipeline of a definition already validated and compiled (same text), or null: the check at a job's start is then done. */
+export function knownPipeline(definition: object): AnyPipeline | null {
+  return cache.get(definition) ?? byText.get(JSON.stringify(definition)) ?? null;
 }

@@ -439,3 +439,38 @@ test('revision rounds are bounded: past the last round a rejection with a commen
   assert.equal(rounds, 20);
   assert.equal(s.state.revisions.length, 19);
 });
+
+test('map.then runs per item in item order, one at a time, though items finish out of order; when skips per item; by keys outputs', () => {
+  const def = {
+    kind: 'demo.then',
+    input: anyInput,
+    steps: [
+      {
+        id: 'parts',
+        type: 'map',
+        over: 'input.parts',
+        by: 'input.langs',
+        step: { type: 'llm', prompt: { user: 'part {{item}} in {{key}}' }, when: { not: { path: 'item', equals: 'skip' } } },
+        then: { type: 'document-write', text: '{{item}}={{output.en}};' },
+        collect: { part: '{{item}}', texts: '{{output}}' },
+      },
+    ],
+    result: { parts: '{{steps.parts.output}}', names: '{{steps.parts.output.*.part}}' },
+  };
+  const s = startDef(def, { parts: ['a', 'skip', 'c'], langs: ['en', 'fr'] }, 'doc-1');
+  const order: string[] = [];
+  for (let i = 0; i < 50 && s.state.status === 'running'; i++) {
+    for (const e of s.effects) if (e.type === 'write-document' && !order.includes(e.step)) order.push(e.step);
+    const calls = s.calls();
+    const last = calls.at(-1); // answer the latest item first
+    if (last !== undefined) s.answer(last, userOf(last));
+    else s.completeLocal();
+  }
+  assert.equal(s.state.status, 'succeeded', JSON.stringify(s.state.error));
+  assert.deepEqual(order, ['parts.1.then', 'parts.2.then', 'parts.3.then']);
+  assert.equal(s.state.steps.get('parts.2.1')?.status, 'skipped');
+  const out = s.state.output as { parts: { part: string; texts: Record<string, string | null> }[]; names: string[] };
+  assert.deepEqual(out.parts[0], { part: 'a', texts: { en: 'part a in en', fr: 'part a in fr' } });
+  assert.deepEqual(out.parts[1]?.texts, { en: null, fr: null });
+  assert.deepEqual(out.names, ['a', 'skip', 'c']);
+});

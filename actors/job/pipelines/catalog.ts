@@ -1,19 +1,19 @@
 /**
- * The built-in pipelines, by job kind. Built-ins are pipeline definitions
- * (JSON files beside this one, the format of protocol/pipeline-definition.ts)
- * compiled by the same engine as registered ones; the kinds still written
- * in TypeScript wait for their conversion (issue 8).
+ * The built-in pipelines, by job kind. Every built-in is a pipeline
+ * definition (a JSON file beside this one, the format of
+ * protocol/pipeline-definition.ts) compiled by the same engine as the ones
+ * platforms register: one engine, not two (issue 8).
  */
 import { validatePipelineDefinition } from '../../../protocol/pipeline-definition.ts';
 import { compilePipeline } from '../definitions/compile.ts';
 import type { AnyPipeline } from '../pipeline.ts';
-import { documentGenerate } from './document-generate.ts';
-import { researchDeep } from './research-deep.ts';
-import { scriptVariations } from './script-variations.ts';
+import documentGenerate from './document-generate.json' with { type: 'json' };
+import researchDeep from './research-deep.json' with { type: 'json' };
+import scriptVariations from './script-variations.json' with { type: 'json' };
 import slidesGenerate from './slides-generate.json' with { type: 'json' };
 
 /** The definitions shipped with Loom, as JSON documents. */
-export const BUILT_IN_DEFINITIONS: readonly unknown[] = [slidesGenerate];
+export const BUILT_IN_DEFINITIONS: readonly unknown[] = [documentGenerate, researchDeep, scriptVariations, slidesGenerate];
 
 /**
  * Compiles a shipped definition.
@@ -27,7 +27,7 @@ function builtIn(raw: unknown): AnyPipeline {
 
 /** Every built-in pipeline (compiled on each call: callers build one catalog). */
 export function builtInPipelines(): AnyPipeline[] {
-  return [documentGenerate, researchDeep, scriptVariations, ...BUILT_IN_DEFINITIONS.map(builtIn)];
+  return BUILT_IN_DEFINITIONS.map(builtIn);
 }
 
 /** A kind -> pipeline map (built fresh so callers may add their own). */

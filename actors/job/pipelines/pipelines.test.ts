@@ -49,7 +49,9 @@ test('document.generate: outline, sections in parallel, composed markdown saved 
   assert.equal(s.state.status, 'succeeded', JSON.stringify(s.state.error));
   const output = s.state.output as { markdown: string; sections: string[] };
   assert.equal(output.markdown, '# Tides\n\n## Part 1\n\nText of 1.\n\n## Part 2\n\nText of 2.\n\n## Part 3\n\nText of 3.\n');
-  assert.deepEqual([...s.state.steps.keys()].sort(), ['compose', 'outline', 'save', 'section-1', 'section-2', 'section-3']);
+  const ran = [...s.state.steps.values()].filter((st) => st.status === 'succeeded').map((st) => st.id);
+  assert.deepEqual(ran.sort(), ['outline', 'save', 'sections', 'sections.1', 'sections.2', 'sections.3', 'sources']);
+  assert.deepEqual(output.sections, ['Part 1', 'Part 2', 'Part 3']);
 });
 
 test('document.generate with a target writes the title, then each section in order, with running offsets', () => {
@@ -64,7 +66,7 @@ test('document.generate with a target writes the title, then each section in ord
   }
   assert.equal(s.state.status, 'succeeded');
   const writes = [...seen.values()];
-  assert.deepEqual(writes.map((w) => w.step), ['write-0', 'write-1', 'write-2']);
+  assert.deepEqual(writes.map((w) => w.step), ['write-title', 'sections.1.then', 'sections.2.then']);
   let offset = 0;
   for (const w of writes) {
     assert.equal(w.offset, offset, `${w.step} starts where the previous write ended`);
@@ -82,13 +84,13 @@ test('document.generate: an outline with the wrong number of sections is retried
   assert.equal(s.state.status, 'succeeded');
   assert.equal(s.state.steps.get('outline')!.attempt, 2);
   const failure = s.log.find((e) => e.event.type === 'step-attempt-failed')?.event;
-  assert.ok(failure?.type === 'step-attempt-failed' && /expected 2 sections, got 1/.test(failure.error.message), JSON.stringify(failure));
+  assert.ok(failure?.type === 'step-attempt-failed' && /\/sections must NOT have fewer than 2 items/.test(failure.error.message), JSON.stringify(failure));
 });
 
 test('document.generate with approval stops after the outline until approved', () => {
   const s = run('document.generate', { topic: 'Tides', sections: 2, requireApproval: true });
   assert.equal(s.state.status, 'waiting-approval');
-  assert.deepEqual([...s.state.steps.keys()], ['outline', 'approve-outline']);
+  assert.deepEqual([...s.state.steps.keys()], ['sources', 'outline', 'approve-outline']);
   s.approve(true);
   s.run(model);
   assert.equal(s.state.status, 'succeeded');
@@ -113,7 +115,7 @@ test('research.deep: a synthesis citing nothing, or a missing finding, is retrie
 test('script.variations fans out to variations x languages steps', () => {
   const s = run('script.variations', { script: 'Buy our boat.', variations: 3, languages: ['es', 'pt-BR'] });
   assert.equal(s.state.status, 'succeeded', JSON.stringify(s.state.error));
-  const adapts = [...s.state.steps.keys()].filter((k) => k.startsWith('adapt-'));
+  const adapts = [...s.state.steps.keys()].filter((k) => k.startsWith('adaptations.'));
   assert.equal(adapts.length, 6);
   const out = s.state.output as { variations: { index: number; text: string; adaptations: Record<string, string> }[] };
   assert.equal(out.variations.length, 3);
@@ -122,9 +124,9 @@ test('script.variations fans out to variations x languages steps', () => {
 
 test('script.variations refuses repeated languages and too wide a fan-out', () => {
   const s = new JobSimulation(pipelines);
-  assert.throws(() => s.start({ kind: 'script.variations', input: { script: 'x', languages: ['es', 'es'] } }), /languages must not repeat/);
+  assert.throws(() => s.start({ kind: 'script.variations', input: { script: 'x', languages: ['es', 'es'] } }), /languages: must NOT have duplicate items/);
   const many = Array.from({ length: 12 }, (_, i) => `l${String.fromCharCode(97 + i)}`);
-  assert.throws(() => s.start({ kind: 'script.variations', input: { script: 'x', variations: 10, languages: many } }), /at most 60/);
+  assert.throws(() => s.start({ kind: 'script.variations', input: { script: 'x', variations: 10, languages: many } }), /languages: must NOT have more than 6 items/);
 });
 
 test('slides.generate: a schema-checked outline, notes per slide, the deck', () => {
@@ -154,7 +156,7 @@ test('uploaded sources are read first and quoted in the prompts; a missing one f
   const s = new JobSimulation(pipelines);
   s.objects.set('uploads/u1/notes.md', 'The moon is 384,400 km away.');
   s.start({ kind: 'research.deep', input: { question: 'Why tides?', sources } });
-  assert.deepEqual([...s.state.steps.keys()], ['source-1'], 'the plan waits for its sources');
+  assert.deepEqual([...s.state.steps.keys()], ['sources', 'sources.1'], 'the plan waits for its sources');
   const prompts: string[] = [];
   s.run((call) => {
     prompts.push(call.messages.find((m) => m.role === 'user')?.content ?? '');
@@ -168,5 +170,5 @@ test('uploaded sources are read first and quoted in the prompts; a missing one f
   missing.run(model);
   assert.equal(missing.state.status, 'failed');
   assert.equal(missing.state.error?.code, 'input-missing');
-  assert.match(missing.state.error!.message, /step source-1 failed after a terminal error: input object uploads\/gone\/x\.md is missing/);
+  assert.match(missing.state.error!.message, /item sources\.1 failed: input object uploads\/gone\/x\.md is missing/);
 });

@@ -35,7 +35,7 @@ const definitionSchema = z.record(z.unknown()).openapi('PipelineDefinition', {
 }) as unknown as z.ZodType<Record<string, JSONValue>>;
 
 export const pipelineSchema = summarySchema
-  .extend({ definition: definitionSchema.nullable().openapi({ description: 'Null only for a built-in still written in TypeScript' }) })
+  .extend({ definition: definitionSchema })
   .openapi('Pipeline');
 
 export const schemaRouteDef = createRoute({

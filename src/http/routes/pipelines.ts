@@ -37,7 +37,7 @@ const limitDefinitionBody = bodyLimit({
 
 function wire(p: PipelineRecord) {
   // A definition is JSON: it was parsed from JSON or YAML and checked by findUnsafeJson before it was stored.
-  const definition = p.definition as unknown as Record<string, JSONValue> | null;
+  const definition = p.definition as unknown as Record<string, JSONValue>;
   return { kind: p.kind, version: p.version, builtin: p.builtin, description: p.description, createdAt: p.createdAt?.toISOString() ?? null, definition };
 }
 
