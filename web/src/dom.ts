@@ -36,9 +36,17 @@ export function notify(message: string, kind: 'info' | 'error' = 'error'): void 
   noticeTimer = setTimeout(() => (bar.hidden = true), 8_000);
 }
 
-/** A colour per name, stable across sessions. */
+/** A colour per name, stable across sessions: a hue from the name at fixed saturation and lightness, as `#rrggbb`. */
 export function colourFor(name: string): string {
   let hash = 0;
   for (let i = 0; i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) | 0;
-  return `hsl(${Math.abs(hash) % 360} 70% 42%)`;
+  const hue = Math.abs(hash) % 360;
+  const [s, l] = [0.7, 0.42];
+  const a = s * Math.min(l, 1 - l);
+  const channel = (n: number) => {
+    const k = (n + hue / 30) % 12;
+    const v = l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+    return Math.round(v * 255).toString(16).padStart(2, '0');
+  };
+  return `#${channel(0)}${channel(8)}${channel(4)}`;
 }

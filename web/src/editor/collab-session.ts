@@ -2,14 +2,17 @@
  * One open document: its Y.Doc, the stock y-websocket provider on
  * /collab/<id> (credential in the `loom.bearer.<token>` subprotocol, kept
  * current as tokens refresh), a copy in IndexedDB so edits made offline
- * survive a reload, and the connection state a person sees.
+ * survive a reload, and the connection state a person sees. The editor
+ * (collab-editor.ts) binds the `content` XML fragment through TipTap's
+ * Collaboration extension; jobs and agents write paragraphs into the same
+ * fragment, as collaborators.
  */
 import { IndexeddbPersistence } from 'y-indexeddb';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 
-/** The Y.Text root the editor, jobs and agents share (jobs' default `targetRoot`). */
-export const TEXT_ROOT = 'content';
+/** The XML root the editor, jobs and agents share (jobs' default `targetRoot`). */
+export const CONTENT_ROOT = 'content';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'closed';
 
@@ -33,10 +36,9 @@ const CLOSE_MESSAGES: Record<number, string> = {
 
 export class CollabSession {
   readonly doc = new Y.Doc();
-  readonly ytext: Y.Text = this.doc.getText(TEXT_ROOT);
+  readonly fragment: Y.XmlFragment = this.doc.getXmlFragment(CONTENT_ROOT);
   readonly provider: WebsocketProvider;
   readonly stored: IndexeddbPersistence;
-  readonly undoManager: Y.UndoManager;
   #status: CollabStatus = { state: 'connecting', pendingEdits: false };
   #everConnected = false;
   /** A token newer than the one the current socket opened with. */
@@ -49,9 +51,8 @@ export class CollabSession {
     this.#set({ state: 'offline' });
   };
 
-  constructor(opts: { docId: string; userId: string; token: string; editorOrigin: object; onStatus: (status: CollabStatus) => void }) {
+  constructor(opts: { docId: string; userId: string; token: string; onStatus: (status: CollabStatus) => void }) {
     this.#onStatus = opts.onStatus;
-    this.undoManager = new Y.UndoManager(this.ytext, { trackedOrigins: new Set([opts.editorOrigin]) });
     this.stored = new IndexeddbPersistence(`loom:${opts.userId}:${opts.docId}`, this.doc);
     const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/collab`;
     this.provider = new WebsocketProvider(wsBase, encodeURIComponent(opts.docId), this.doc, {
@@ -77,7 +78,9 @@ export class CollabSession {
       this.#set({ state: 'closed', closedReason: CLOSE_MESSAGES[code] ?? `The server closed the connection (${code}).` });
     });
     this.doc.on('update', (_update: Uint8Array, origin: unknown) => {
-      if (origin === opts.editorOrigin && !(this.provider.wsconnected && this.provider.synced)) this.#set({ pendingEdits: true });
+      // What neither the server nor the browser's storage brought in was made here.
+      const local = origin !== this.provider && origin !== this.stored;
+      if (local && !(this.provider.wsconnected && this.provider.synced)) this.#set({ pendingEdits: true });
     });
     addEventListener('online', this.#onlineListener);
     addEventListener('offline', this.#offlineListener);
@@ -96,7 +99,6 @@ export class CollabSession {
   destroy(): void {
     removeEventListener('online', this.#onlineListener);
     removeEventListener('offline', this.#offlineListener);
-    this.undoManager.destroy();
     this.provider.destroy();
     void this.stored.destroy();
     this.doc.destroy();

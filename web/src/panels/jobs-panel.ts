@@ -7,7 +7,7 @@
 import { ApiError, describeError, type Api } from '../api.ts';
 import type { AppSocket } from '../app-socket.ts';
 import { fill, h, notify } from '../dom.ts';
-import { TEXT_ROOT } from '../editor/collab-session.ts';
+import { CONTENT_ROOT } from '../editor/collab-session.ts';
 
 interface JobStep {
   readonly id: string;
@@ -128,7 +128,7 @@ export function jobsPanel(opts: { api: Api; socket: AppSocket; docId: string; ca
       opts.beforeJob();
       const { job } = await api.request<{ job: JobView }>('POST', '/v1/jobs', {
         kind: 'document.generate',
-        input: { topic: topic.value.trim(), sections: Number(sections.value) || 3, targetRoot: TEXT_ROOT },
+        input: { topic: topic.value.trim(), sections: Number(sections.value) || 3, targetRoot: CONTENT_ROOT },
         targetDocId: docId,
         idempotencyKey: crypto.randomUUID(),
       });
