@@ -21,6 +21,12 @@ export const HEADERS = {
   seq: 'Loom-Seq',
   /** Set on error replies: an ErrorCode. The body is then a JSON ErrorBody. */
   error: 'Loom-Error',
+  /**
+   * On events an actor host publishes while it serves a gateway in the same
+   * process: an opaque id of that process. Its gateway delivered the event in
+   * process already and skips this copy; everyone else ignores the header.
+   */
+  source: 'Loom-Source',
 } as const;
 
 export type HeaderMap = Readonly<Record<string, string>>;

@@ -179,6 +179,7 @@ export const ENV_SCHEMA = z
     LOOM_ALLOWED_ORIGINS: listSchema.default(''),
     // Who may open documents: members by role (needs a token), or anyone as an editor.
     LOOM_DOC_ACCESS: z.enum(['members', 'open']).default('members'),
+    LOOM_LOCAL_FAST_PATH: booleanSchema.default('true'),
     LOOM_TRUST_PROXY: booleanSchema.default('false'),
     LOOM_HTTP_MAX_BODY_BYTES: int(1_024, 1_073_741_824).default(1024 * 1024),
     LOOM_RATE_LOGIN_BURST: int(1, 1_000_000).default(10),
@@ -407,6 +408,12 @@ export interface Config {
    * path). The documents API itself always requires credentials.
    */
   readonly docAccess: 'members' | 'open';
+  /**
+   * With the gateway and actors roles in one process: commands from its
+   * gateway reach its actors, and their events its sockets, without NATS
+   * (src/host/local-actors.ts). Off: everything goes over NATS.
+   */
+  readonly localFastPath: boolean;
   /** Data protection: the retention purge (actors role) and account export limits (gateway role). */
   readonly privacy: {
     /** Ages after which the purge removes data; 0 keeps it forever. */
@@ -610,6 +617,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       modelPrices: e.LOOM_MODEL_PRICES,
     },
     docAccess: e.LOOM_DOC_ACCESS,
+    localFastPath: e.LOOM_LOCAL_FAST_PATH,
     privacy: {
       retention: {
         jobLogDays: e.LOOM_RETENTION_JOB_LOG_DAYS,

@@ -19,7 +19,7 @@ import { selectSubprotocol, type RateLimiter } from '../auth/index.ts';
 import { AccessDeniedError, type CollabAccess, type CollabAccessPolicy } from './access.ts';
 import { CollabConnection } from './collab-connection.ts';
 import type { ConnectionQuota } from './connection-quota.ts';
-import { DocRoom } from './doc-room.ts';
+import { DocRoom, type LocalDocEvents } from './doc-room.ts';
 import type { GatewayLimits } from './limits.ts';
 import { closeSocket } from './socket-close.ts';
 import { SocketHeartbeat } from './socket-heartbeat.ts';
@@ -44,6 +44,8 @@ export class CollabGateway {
       messageLimiter?: RateLimiter | undefined;
       /** Per-address and per-user socket limits, shared with /ws. */
       quota?: ConnectionQuota | undefined;
+      /** Events of actors running in this process, delivered without NATS (src/host/local-actors.ts). */
+      local?: LocalDocEvents | undefined;
       log: Logger;
     },
   ) {
@@ -137,6 +139,7 @@ export class CollabGateway {
           if (this.rooms.get(r.docId) === r) this.rooms.delete(r.docId);
         },
         (r) => void this.recheckDocument(r.docId),
+        this.deps.local,
       );
       this.rooms.set(docId, room);
     }

@@ -4,14 +4,26 @@
  * the one an update came from. Holds no document state. An `access` event
  * (rights on the document changed) is not relayed: it asks the gateway to
  * re-check the room's sockets.
+ *
+ * When the document's actor runs in this process (the fast path of
+ * src/host/local-actors.ts), its events arrive here directly; their NATS
+ * copies carry this process's Loom-Source and are skipped.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { encodeAwarenessFrame, encodeUpdateFrame } from '../../protocol/collab.ts';
 import { HEADERS } from '../../protocol/headers.ts';
+import type { HeaderMap } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import { eventWildcard } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import { observeFanOut } from '../metrics/index.ts';
+
+/** This process's actor events (src/host/local-actors.ts), declared here as the room uses them. */
+export interface LocalDocEvents {
+  /** The Loom-Source value of this process's publications. */
+  readonly source: string;
+  listen(kind: 'doc', id: DocId, listener: (event: string, body: Uint8Array, headers: HeaderMap) => void): () => void;
+}
 
 /** What a room needs from a connection. */
 export interface RoomMember {
@@ -22,6 +34,7 @@ export interface RoomMember {
 export class DocRoom {
   private readonly members = new Set<RoomMember>();
   private sub: Subscription | undefined;
+  private unlisten: (() => void) | undefined;
   /** Resolves once the server has the subscription, so no event after it is missed. */
   readonly ready: Promise<void>;
 
@@ -31,14 +44,19 @@ export class DocRoom {
     private readonly log: Logger,
     private readonly onEmpty: (room: DocRoom) => void,
     private readonly onAccessChanged: (room: DocRoom) => void = () => undefined,
+    local?: LocalDocEvents,
   ) {
+    // Both before any socket joins: an event published in process before this point reaches neither.
+    const source = local?.source;
+    this.unlisten = local?.listen('doc', docId, (event, body, headers) => this.fanOut(event, body, headers[HEADERS.origin]));
     this.sub = nc.subscribe(eventWildcard('doc', docId), {
       callback: (err, msg) => {
         if (err) {
           log.error({ err, docId }, 'document event subscription failed');
           return;
         }
-        this.fanOut(msg);
+        if (source !== undefined && msg.headers?.get(HEADERS.source) === source) return;
+        this.fanOutMsg(msg);
       },
     });
     this.ready = nc.flush();
@@ -57,28 +75,33 @@ export class DocRoom {
     if (this.members.size === 0) this.close();
   }
 
-  private fanOut(msg: Msg): void {
-    const startedAt = performance.now();
+  private fanOutMsg(msg: Msg): void {
     // The subscription is event.doc.<this doc>.*, so only the last token varies:
     // no need to parse (and base64-decode) the whole subject for every event.
     const name = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+    this.fanOut(name, msg.data, name === 'access' ? undefined : msg.headers?.get(HEADERS.origin));
+  }
+
+  private fanOut(name: string, data: Uint8Array, origin: string | undefined): void {
+    const startedAt = performance.now();
     let frame: Uint8Array;
-    if (name === 'update') frame = encodeUpdateFrame(msg.data);
-    else if (name === 'awareness') frame = encodeAwarenessFrame(msg.data);
+    if (name === 'update') frame = encodeUpdateFrame(data);
+    else if (name === 'awareness') frame = encodeAwarenessFrame(data);
     else if (name === 'access') {
       // The body only informs; every socket is re-checked whatever it says.
       this.onAccessChanged(this);
       return;
     } else {
-      this.log.debug({ subject: msg.subject }, 'ignoring unknown document event');
+      this.log.debug({ docId: this.docId, event: name }, 'ignoring unknown document event');
       return;
     }
-    const origin = msg.headers?.get(HEADERS.origin);
     for (const m of this.members) if (m.connId !== origin) m.send(frame);
     observeFanOut(startedAt);
   }
 
   private close(): void {
+    this.unlisten?.();
+    this.unlisten = undefined;
     this.sub?.unsubscribe();
     this.sub = undefined;
     this.onEmpty(this);

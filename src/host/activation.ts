@@ -22,6 +22,9 @@ import { observeMailboxBatch } from '../metrics/index.ts';
 import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
 import type { Lease } from '../placement/lease.ts';
 import { traceBatch } from './batch-span.ts';
+import { LocalCommand } from './local-command.ts';
+import { HEADERS } from '../../protocol/headers.ts';
+import type { LocalActors } from './local-actors.ts';
 import { Mailbox, type MailboxLimits } from './mailbox.ts';
 
 export type EndReason = 'passivated' | 'stepped-down';
@@ -36,6 +39,8 @@ export interface ActivationDeps {
   readonly mailbox: MailboxLimits;
   readonly log: Logger;
   readonly onEnded: (activation: Activation, reason: EndReason) => void;
+  /** The in-process fast path (local-actors.ts): commands from this process's gateway, events to its rooms. */
+  readonly local?: LocalActors | undefined;
 }
 
 /** A command whose reply is sent at most once, whoever answers first. */
@@ -73,6 +78,7 @@ export class Activation {
   private busy = false;
   private ending: Promise<void> | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private unregisterLocal: (() => void) | undefined;
 
   constructor(private readonly deps: ActivationDeps) {
     this.mailbox = new Mailbox(deps.mailbox);
@@ -91,8 +97,19 @@ export class Activation {
       log,
       signal: this.abort.signal,
       publish: (event, body, headers) => {
-        const h = toNatsHeaders(headers);
-        nc.publish(eventSubject(kind, id, event), body, h ? { headers: h } : undefined);
+        const local = this.deps.local;
+        if (local === undefined) {
+          const h = toNatsHeaders(headers);
+          nc.publish(eventSubject(kind, id, event), body, h ? { headers: h } : undefined);
+          return;
+        }
+        // This process's rooms first, then once on NATS for everyone else; the source header lets the rooms skip that copy.
+        try {
+          local.emit(kind, id, event, body, headers ?? {});
+        } catch (err) {
+          log.error({ err, event }, 'local event delivery failed');
+        }
+        nc.publish(eventSubject(kind, id, event), body, { headers: toNatsHeaders({ ...headers, [HEADERS.source]: local.source }) });
       },
       schedule: (delayMs, name, payload) => {
         const t = setTimeout(() => {
@@ -115,6 +132,8 @@ export class Activation {
 
   private subscribe(): void {
     this.mailbox = new Mailbox(this.deps.mailbox);
+    this.unregisterLocal?.();
+    this.unregisterLocal = this.deps.local?.register(this.deps.kind, this.deps.id, { deliver: (name, headers, body) => this.deliverLocal(name, headers, body) });
     this.sub = this.deps.nc.subscribe(commandWildcard(this.deps.kind, this.deps.id), {
       callback: (err, msg) => {
         if (err) {
@@ -149,6 +168,17 @@ export class Activation {
       // The activation is ending (passivation or step-down): the next attempt reaches its next home.
       command.respond(errorReply('not-owner', `actor ${this.deps.kind}/${this.deps.id} is moving; retry`));
     }
+  }
+
+  /** A command from this process (the fast path): queued like one from NATS, answered as a value. */
+  private deliverLocal(name: string, headers: HeaderMap, body: Uint8Array): Promise<WireMessage> | undefined {
+    if (this.ending !== undefined) return undefined;
+    const command = new LocalCommand(name, headers, body);
+    const outcome = this.mailbox.push(command, body.length);
+    // Closed: the activation is ending; NATS reaches the actor's next home.
+    if (outcome === 'closed') return undefined;
+    if (outcome === 'full') command.respond(errorReply('mailbox-full', `actor ${this.deps.kind}/${this.deps.id} is busy; retry later`));
+    return command.reply;
   }
 
   /** Delivers a host signal through the mailbox, in order with commands. */
@@ -186,7 +216,7 @@ export class Activation {
 
   private refuse(batch: readonly MailboxMessage[], code: 'not-owner' | 'internal', message: string): void {
     for (const m of batch) {
-      if (m.source === 'command' && m instanceof Command && !m.answered) {
+      if (m.source === 'command' && (m instanceof Command || m instanceof LocalCommand) && !m.answered) {
         if (code === 'internal') this.deps.log.error({ command: m.name }, 'command left unanswered');
         m.respond(errorReply(code, message));
       }
@@ -258,6 +288,8 @@ export class Activation {
   }
 
   private finish(): void {
+    this.unregisterLocal?.();
+    this.unregisterLocal = undefined;
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();

@@ -16,6 +16,7 @@ import { observeActivation, observeActorEnded, observeLeaseLost } from '../metri
 import { toNatsHeaders } from '../nats/headers.ts';
 import { acquireLease, leaseHolder } from '../placement/lease.ts';
 import { Activation } from './activation.ts';
+import type { LocalActors } from './local-actors.ts';
 import type { MailboxLimits } from './mailbox.ts';
 
 export interface ActorHostOptions {
@@ -27,6 +28,8 @@ export interface ActorHostOptions {
   readonly idleMs: number;
   readonly mailbox: MailboxLimits;
   readonly log: Logger;
+  /** Set when a gateway runs in this process too: the in-process fast path (local-actors.ts). */
+  readonly local?: LocalActors | undefined;
 }
 
 export class ActorHost {
@@ -122,6 +125,7 @@ export class ActorHost {
       lease,
       idleMs: this.opts.idleMs,
       mailbox: this.opts.mailbox,
+      local: this.opts.local,
       log,
       onEnded: (a) => {
         if (this.active.get(a.key) === a) this.active.delete(a.key);

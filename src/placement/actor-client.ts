@@ -16,7 +16,7 @@ import { activationSubject, commandSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
 import { RequestMux, type RequestOutcome } from '../nats/request-mux.ts';
-import { withTraceHeaders } from '../tracing/index.ts';
+import { tracingEnabled, withTraceHeaders } from '../tracing/index.ts';
 
 export interface ActorClientOptions {
   /** Per-request timeout. */
@@ -24,6 +24,17 @@ export interface ActorClientOptions {
   /** Total time to keep retrying through activation and failover. */
   readonly deadlineMs: number;
   readonly log: Logger;
+  /**
+   * Actors active in this process (src/host/local-actors.ts): a command to
+   * one of them skips NATS. Not used while tracing is on, so traces keep
+   * their NATS hops.
+   */
+  readonly local?: LocalCommandPort | undefined;
+}
+
+/** Hands a command to an actor active in this process; undefined when it is not (the caller uses NATS). */
+export interface LocalCommandPort {
+  deliver(kind: ActorKind, id: ActorId, name: string, headers: HeaderMap, body: Uint8Array): Promise<WireMessage> | undefined;
 }
 
 const BACKOFF_START_MS = 25;
@@ -44,6 +55,12 @@ export class ActorClient {
    * @throws ProtocolError with the actor's error code, or `unavailable` after the deadline.
    */
   async request(kind: ActorKind, id: ActorId, command: string, body: Uint8Array, headers?: HeaderMap, signal?: AbortSignal): Promise<WireMessage> {
+    const local = this.opts.local !== undefined && !tracingEnabled() ? this.opts.local : undefined;
+    if (local !== undefined) {
+      // The fast path: an actor active in this process answers without NATS.
+      const reply = await this.deliverLocal(local, kind, id, command, body, headers ?? {});
+      if (reply !== undefined) return reply;
+    }
     const subject = commandSubject(kind, id, command);
     const deadline = Date.now() + this.opts.deadlineMs;
     // The caller's span (HTTP request, WebSocket frame, actor batch) becomes the actor's parent.
@@ -52,6 +69,11 @@ export class ActorClient {
     let lastProblem = 'no attempt made';
     while (Date.now() < deadline) {
       signal?.throwIfAborted();
+      if (local !== undefined && attempt > 0) {
+        // After a retryable failure the actor may have (re)activated here.
+        const reply = await this.deliverLocal(local, kind, id, command, body, headers ?? {});
+        if (reply !== undefined) return reply;
+      }
       let outcome: RequestOutcome;
       try {
         outcome = await this.mux.request(subject, body, {
@@ -77,6 +99,33 @@ export class ActorClient {
       await backoff(attempt++, deadline, signal);
     }
     throw new ProtocolError('unavailable', `actor ${kind}/${id} unavailable (${lastProblem})`);
+  }
+
+  /**
+   * One attempt on the fast path.
+   * @returns the actor's successful reply, or undefined when the actor is not active here or answered a retryable error (go on over NATS)
+   * @throws ProtocolError with a non-retryable error code
+   */
+  private async deliverLocal(local: LocalCommandPort, kind: ActorKind, id: ActorId, command: string, body: Uint8Array, headers: HeaderMap): Promise<WireMessage | undefined> {
+    const pending = local.deliver(kind, id, command, headers, body);
+    if (pending === undefined) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, this.opts.requestTimeoutMs, undefined);
+    });
+    try {
+      const reply = await Promise.race([pending, timeout]);
+      if (reply === undefined) {
+        this.opts.log.debug({ kind, id, command }, 'local actor request timed out; retrying over NATS');
+        return undefined;
+      }
+      const err = replyError(reply);
+      if (err === null) return reply;
+      if (!err.retryable) throw err;
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** @returns true when a host reports the actor active (retry the command now). */

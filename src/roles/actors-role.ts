@@ -11,6 +11,7 @@ import { jobActorDefinition, pipelineCatalog } from '../../actors/job/index.ts';
 import type { Config } from '../config.ts';
 import { startActivities } from '../activities/index.ts';
 import { ActorHost } from '../host/actor-host.ts';
+import type { LocalActors } from '../host/local-actors.ts';
 import { GatewayLiveness } from '../host/gateway-liveness.ts';
 import { ActorDocumentPort, JobSupervisor, NatsInferenceQueue } from '../jobs/index.ts';
 import type { Logger } from '../log.ts';
@@ -42,6 +43,8 @@ export function startActorsRole(opts: {
   artifacts: ObjectStore;
   jobLog: JetStreamJobLog;
   maxPayload: number;
+  /** Set when the gateway runs in this process too (the in-process fast path). */
+  local?: LocalActors | undefined;
   log: Logger;
 }): RoleHandle {
   const { config, nc, maxPayload } = opts;
@@ -105,6 +108,7 @@ export function startActorsRole(opts: {
     leaseTtlMs: config.actors.leaseTtlMs,
     idleMs: config.actors.idleMs,
     mailbox: { maxMessages: config.actors.mailboxMaxMessages, maxBytes: config.actors.mailboxMaxBytes },
+    local: opts.local,
     log: hostLog,
   });
   const liveness = new GatewayLiveness(nc, hostLog, (gatewayId) => host.broadcast('doc', { name: 'gateway-gone', gatewayId }));

@@ -19,6 +19,7 @@ import type { UpgradeHandler } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import type { AgentLogReader } from '../agent-sessions/index.ts';
+import type { LocalActors } from '../host/local-actors.ts';
 import { ActorClient } from '../placement/actor-client.ts';
 import type { Database, ObjectStore } from '../storage/index.ts';
 import { PostgresDocumentRegistry, PostgresSnapshotStore } from '../storage/index.ts';
@@ -46,6 +47,8 @@ export async function startGatewayRole(opts: {
   jobLog: JetStreamJobLog;
   agentLog: AgentLogReader;
   maxPayload: number;
+  /** Set when the actors role runs in this process too (the in-process fast path). */
+  local?: LocalActors | undefined;
   log: Logger;
 }): Promise<GatewayRole> {
   const { config, nc, jobLog, maxPayload } = opts;
@@ -70,7 +73,7 @@ export async function startGatewayRole(opts: {
     maxPerIp: config.gateway.maxConnectionsPerIp,
     trustProxy: config.http.trustProxy,
   });
-  const client = new ActorClient(nc, { requestTimeoutMs: config.gateway.requestTimeoutMs, deadlineMs: config.gateway.activationDeadlineMs, log: gwLog });
+  const client = new ActorClient(nc, { requestTimeoutMs: config.gateway.requestTimeoutMs, deadlineMs: config.gateway.activationDeadlineMs, local: opts.local, log: gwLog });
   const registry = new PostgresDocumentRegistry(opts.database.db);
   const documents = new DocumentService({
     registry,
@@ -100,6 +103,7 @@ export async function startGatewayRole(opts: {
         : openAccess,
     messageLimiter: auth.limiters.wsMessages,
     quota,
+    local: opts.local,
     log: gwLog,
   });
   gateway.start();

@@ -16,6 +16,7 @@ import type { Provisioned } from '../nats/provision.ts';
 import type { Database } from '../storage/index.ts';
 import { openObjectStore } from '../storage/index.ts';
 import { waitingForWorkerWarning, WorkerPresenceWatch } from '../activities/index.ts';
+import { LocalActors } from '../host/local-actors.ts';
 import { startActorsRole } from './actors-role.ts';
 import { agentSessionsRouter } from './agent-session-routes.ts';
 import { apiRoutes } from './api-routes.ts';
@@ -56,8 +57,11 @@ export async function startRoles(opts: {
   // Gateways read agent-session logs (owner checks, event replay); session actors append through their own adapter.
   const agentLog = new JetStreamAgentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: log.child({ component: 'agent-log' }) });
 
+  // Gateway and actors in one process: commands and events between them skip NATS (src/host/local-actors.ts).
+  const local = config.localFastPath && config.roles.includes('actors') && config.roles.includes('gateway') ? new LocalActors() : undefined;
+
   if (config.roles.includes('actors')) {
-    const actors = startActorsRole({ config, nc, nats: opts.nats, database: opts.database, artifacts: objects.store, jobLog, maxPayload, log });
+    const actors = startActorsRole({ config, nc, nats: opts.nats, database: opts.database, artifacts: objects.store, jobLog, maxPayload, local, log });
     stops.unshift(() => actors.stop());
   }
 
@@ -73,7 +77,7 @@ export async function startRoles(opts: {
 
   let gateway: GatewayRole | undefined;
   if (config.roles.includes('gateway')) {
-    const started = await startGatewayRole({ config, nc, database: opts.database, objects: objects.store, jobLog, agentLog, maxPayload, log });
+    const started = await startGatewayRole({ config, nc, database: opts.database, objects: objects.store, jobLog, agentLog, maxPayload, local, log });
     gateway = started;
     // Stops first (unshift): sockets close before inference and actors drain.
     stops.unshift(() => started.stop());

@@ -1,0 +1,33 @@
+/**
+ * A command handed to an actor's mailbox by a caller in the same process
+ * (the fast path of local-actors.ts). Answered at most once, like a NATS
+ * command; the answer resolves `reply` instead of crossing the wire.
+ */
+import type { CommandMessage } from '../../actors/actor.ts';
+import type { HeaderMap } from '../../protocol/headers.ts';
+import type { WireMessage } from '../../protocol/reply.ts';
+
+export class LocalCommand implements CommandMessage {
+  readonly source = 'command';
+  readonly expectsReply = true;
+  answered = false;
+  /** Resolves with the actor's answer (success or error reply); never rejects. */
+  readonly reply: Promise<WireMessage>;
+  private resolve!: (reply: WireMessage) => void;
+
+  constructor(
+    readonly name: string,
+    readonly headers: HeaderMap,
+    readonly body: Uint8Array,
+  ) {
+    this.reply = new Promise<WireMessage>((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  respond(reply: WireMessage): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.resolve(reply);
+  }
+}
