@@ -12,7 +12,7 @@ import type { ParsedStartJobRequest } from '../../protocol/job.ts';
 import { canonicalJson } from '../ports/index.ts';
 import type { ActivityOutcome, JobTimer } from './effects.ts';
 import { validatePipelineDefinition } from '../../protocol/pipeline-definition.ts';
-import { compiledPipeline } from './definitions/compile.ts';
+import { compiledPipeline, knownPipeline } from './definitions/compile.ts';
 import type { AnyPipeline } from './pipeline.ts';
 import {
   activityOf,
@@ -58,13 +58,18 @@ export function startRequestHash(req: ParsedStartJobRequest & { model: string })
 function pipelineForStart(req: ParsedStartJobRequest, env: EngineEnv): AnyPipeline {
   if (req.pipeline !== null) {
     if (req.pipeline.kind !== req.kind) throw new ProtocolError('invalid-input', `pipeline.kind ${JSON.stringify(req.pipeline.kind)} is not the job's kind ${JSON.stringify(req.kind)}`);
-    const checked = validatePipelineDefinition(req.pipeline.definition);
-    if (!checked.ok) {
-      const first = checked.errors[0];
-      throw new ProtocolError('invalid-input', `pipeline.definition${first?.path ?? ''}: ${first?.message ?? 'invalid'}`);
+    // A definition this host validated and compiled before (same text: the jobs of one registered version) is not checked again.
+    let pipeline = knownPipeline(req.pipeline.definition);
+    if (pipeline === null) {
+      const checked = validatePipelineDefinition(req.pipeline.definition);
+      if (!checked.ok) {
+        const first = checked.errors[0];
+        throw new ProtocolError('invalid-input', `pipeline.definition${first?.path ?? ''}: ${first?.message ?? 'invalid'}`);
+      }
+      pipeline = compiledPipeline(req.pipeline.definition);
     }
-    if (checked.definition.kind !== req.kind) throw new ProtocolError('invalid-input', `pipeline.definition/kind ${JSON.stringify(checked.definition.kind)} is not the job's kind`);
-    return compiledPipeline(req.pipeline.definition);
+    if (pipeline.kind !== req.kind) throw new ProtocolError('invalid-input', `pipeline.definition/kind ${JSON.stringify(pipeline.kind)} is not the job's kind`);
+    return pipeline;
   }
   const pipeline = env.pipelines.get(req.kind);
   if (pipeline === undefined) {

@@ -6,6 +6,11 @@
  * time spent queueing the request, dispatching it to a worker, delivering
  * the result back and making it durable, i.e. everything but the model.
  * Timestamps are the actor's own clock, so they compare exactly.
+ *
+ * A service step whose output carries `workMs` (the mixed pipeline's bench
+ * workers report the time their handler took) is counted the same way:
+ * overhead = step time - workMs: publishing the task, the worker's pull,
+ * claim and completion round trips, and the appends.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decodeJobEvent, type JobEvent } from '../../protocol/job-events.ts';
@@ -34,6 +39,12 @@ export class JobTracker {
   readonly stepOverheadMs: number[] = [];
   /** Model time of each successful model step, ms. */
   readonly modelMs: number[] = [];
+  /** Engine overhead of each successful service step that reported its `workMs`, ms. */
+  readonly serviceOverheadMs: number[] = [];
+  /** Worker time of those service steps, ms. */
+  readonly workMs: number[] = [];
+  /** When each step succeeded (any step type), in the actors' clock. */
+  readonly succeededAt: number[] = [];
   failedAttempts = 0;
   malformed = 0;
   private sub: Subscription | undefined;
@@ -87,11 +98,17 @@ export class JobTracker {
         job.attemptStarts.set(`${event.step}#${event.attempt}`, event.at);
         break;
       case 'step-succeeded': {
+        this.succeededAt.push(event.at);
         const started = job.attemptStarts.get(`${event.step}#${event.attempt}`);
         if (started !== undefined && event.usage !== null) {
           this.modelMs.push(event.usage.durationMs);
           this.stepOverheadMs.push(event.at - started - event.usage.durationMs);
           job.steps.set(event.step, { startedAt: started, succeededAt: event.at, modelMs: event.usage.durationMs });
+        }
+        const work = workMsOf(event.output);
+        if (started !== undefined && event.usage === null && work !== null) {
+          this.workMs.push(work);
+          this.serviceOverheadMs.push(event.at - started - work);
         }
         break;
       }
@@ -144,6 +161,13 @@ export class JobTracker {
   stop(): void {
     this.sub?.unsubscribe();
   }
+}
+
+/** The `workMs` a bench service worker put in its output, or null. */
+function workMsOf(output: unknown): number | null {
+  if (typeof output !== 'object' || output === null || !('workMs' in output)) return null;
+  const ms = (output as { workMs: unknown }).workMs;
+  return typeof ms === 'number' && Number.isFinite(ms) ? ms : null;
 }
 
 /** Nearest-rank percentile of unsorted samples (null when there are none). */

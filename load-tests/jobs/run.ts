@@ -11,23 +11,25 @@
  *   node --import tsx load-tests/jobs/run.ts [--jobs 1000] [--sections 5]
  *     [--latency-ms 50] [--worker-concurrency 256] [--submit-concurrency 100] [--max-running 0]
  *     [--sample-ms 1000] [--timeout-s 600]
+ *   node --import tsx load-tests/jobs/run.ts --pipeline mixed [--items 3] [--service-ms 20]
+ *     [--service-workers 2] [--service-concurrency 64] [--cpu-prof-dir DIR] (mixed-pipeline.ts)
  *
  * Loopback only; every server is a child of this process and is stopped at
  * the end (or by the watchdog at --timeout-s).
  */
-import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
-import { parseActorId } from '../../protocol/ids.ts';
 import { INFERENCE_STREAM } from '../../protocol/inference.ts';
-import { encodeJson } from '../../protocol/reply.ts';
 import { ActorClient } from '../../src/placement/actor-client.ts';
 import { intFlag, printLine as print, runBenchmark, type StopList } from '../benchmark-main.ts';
 import type { FakeChatRequest } from '../../src/testing/index.ts';
 import { BENCH_MODEL, startBenchCluster } from '../bench-cluster.ts';
+import { JobSubmitter } from './job-submitter.ts';
 import { JobTracker, percentile } from './job-tracker.ts';
+import { profilingEnv, runMixed } from './mixed-pipeline.ts';
 
 const MODEL = BENCH_MODEL;
 
@@ -43,11 +45,31 @@ function options() {
       'max-running': { type: 'string', default: '0' },
       'sample-ms': { type: 'string', default: '1000' },
       'timeout-s': { type: 'string', default: '600' },
+      /** `document`: document.generate (built-in); `mixed`: the registered llm + service pipeline of mixed-pipeline.ts. */
+      pipeline: { type: 'string', default: 'document' },
+      /** mixed: items of the map step (service tasks per job beside fetch and enrich). */
+      items: { type: 'string', default: '3' },
+      /** mixed: how long a service worker takes per task. */
+      'service-ms': { type: 'string', default: '20' },
+      /** mixed: service worker processes, each serving both queues. */
+      'service-workers': { type: 'string', default: '2' },
+      /** mixed: tasks each worker process runs at once, per queue. */
+      'service-concurrency': { type: 'string', default: '64' },
+      /** Writes a V8 CPU profile of each Loom process there when it stops. */
+      'cpu-prof-dir': { type: 'string' },
     },
     strict: true,
   });
   const int = (name: keyof typeof values, min: number, max: number): number => intFlag(values, name, min, max);
+  const pipeline = values.pipeline;
+  if (pipeline !== 'document' && pipeline !== 'mixed') throw new Error('--pipeline must be document or mixed');
   return {
+    pipeline,
+    items: int('items', 1, 50),
+    serviceMs: int('service-ms', 0, 60_000),
+    serviceWorkers: int('service-workers', 1, 64),
+    serviceConcurrency: int('service-concurrency', 1, 1_024),
+    cpuProfDir: values['cpu-prof-dir'] === undefined ? undefined : path.resolve(values['cpu-prof-dir']),
     jobs: int('jobs', 1, 100_000),
     sections: int('sections', 1, 20),
     latencyMs: int('latency-ms', 0, 60_000),
@@ -71,7 +93,11 @@ function answer(request: FakeChatRequest): string {
 }
 
 async function main(opts: ReturnType<typeof options>, started: StopList): Promise<number> {
-  const cluster = await startBenchCluster({ name: 'jobs', model: { respond: answer, firstTokenDelayMs: opts.latencyMs }, workerConcurrency: opts.workerConcurrency }, started);
+  if (opts.pipeline === 'mixed') return runMixed(opts, started);
+  const cluster = await startBenchCluster(
+    { name: 'jobs', model: { respond: answer, firstTokenDelayMs: opts.latencyMs }, workerConcurrency: opts.workerConcurrency, env: profilingEnv(opts.cpuProfDir) },
+    started,
+  );
   const { nats, model } = cluster;
   await cluster.spawn('bench-actors', ['actors']);
   await cluster.spawn('bench-inference', ['inference']);
@@ -86,45 +112,20 @@ async function main(opts: ReturnType<typeof options>, started: StopList): Promis
 
   print({ type: 'start', ...opts, model: MODEL, stepsPerJob: 3 + opts.sections, modelCallsPerJob: 1 + opts.sections });
   const t0 = Date.now();
-  let submitted = 0;
-  let submitErrors = 0;
+  const submitter = new JobSubmitter(client, tracker, { jobs: opts.jobs, concurrency: opts.submitConcurrency, maxRunning: opts.maxRunning });
   const sampler = setInterval(() => {
     void jsm.streams.info(INFERENCE_STREAM).then(
       (info) => {
         const ended = tracker.ended;
-        print({ type: 'sample', tMs: Date.now() - t0, queueDepth: info.state.messages, submitted, running: submitted - ended, ended, modelInFlight: model.inFlight });
+        print({ type: 'sample', tMs: Date.now() - t0, queueDepth: info.state.messages, submitted: submitter.submitted, running: submitter.submitted - ended, ended, modelInFlight: model.inFlight });
       },
       (err: unknown) => process.stderr.write(`jobs: sampling failed: ${(err as Error).message}\n`),
     );
   }, opts.sampleMs);
 
-  const prefix = `bench_${randomBytes(4).toString('hex')}`;
-  let next = 0;
-  // Starts still awaiting their reply count as running: otherwise every submitter passes the
-  // --max-running check at once (submitted only grows after the reply) and up to
-  // --submit-concurrency jobs run together.
-  let starting = 0;
-  const submitter = async () => {
-    while (next < opts.jobs) {
-      while (opts.maxRunning > 0 && submitted + starting - tracker.ended >= opts.maxRunning) await new Promise((r) => setTimeout(r, 5));
-      if (next >= opts.jobs) return;
-      const id = parseActorId(`${prefix}_${next++}`);
-      const body = encodeJson({ kind: 'document.generate', input: { topic: `Bench ${id}`, sections: opts.sections }, owner: 'bench', priority: 'batch' });
-      starting++;
-      try {
-        await client.request('job', id, 'start', body);
-        submitted++;
-      } catch (err) {
-        submitErrors++;
-        process.stderr.write(`jobs: start ${id} failed: ${(err as Error).message}\n`);
-      } finally {
-        starting--;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: opts.submitConcurrency }, submitter));
+  await submitter.run((id) => ({ kind: 'document.generate', input: { topic: `Bench ${id}`, sections: opts.sections }, owner: 'bench', priority: 'batch' }));
   const submittedMs = Date.now() - t0;
-  await tracker.waitForEnded(submitted, opts.timeoutS * 1000);
+  await tracker.waitForEnded(submitter.submitted, opts.timeoutS * 1000);
   const totalMs = Date.now() - t0;
   clearInterval(sampler);
   tracker.stop();
@@ -139,7 +140,7 @@ async function main(opts: ReturnType<typeof options>, started: StopList): Promis
     const user = call.request.messages.find((m) => m.role === 'user')?.content ?? '';
     const id = /Topic: Bench (\S+)/.exec(user)?.[1];
     const section = /Write section (\d+)/.exec(user)?.[1];
-    const step = tracker.jobs.get(id ?? '')?.steps.get(section === undefined ? 'outline' : `section-${section}`);
+    const step = tracker.jobs.get(id ?? '')?.steps.get(section === undefined ? 'outline' : `sections.${section}`);
     if (step === undefined || call.endedAt === undefined || call.outcome !== 'ok') continue;
     dispatchMs.push(call.startedAt - step.startedAt);
     returnMs.push(step.succeededAt - call.endedAt);
@@ -148,8 +149,8 @@ async function main(opts: ReturnType<typeof options>, started: StopList): Promis
   const waves = 1 + Math.ceil(opts.sections / 4);
   print({
     type: 'summary',
-    jobs: submitted,
-    submitErrors,
+    jobs: submitter.submitted,
+    submitErrors: submitter.errors,
     succeeded: jobs.filter((j) => j.status === 'succeeded').length,
     failed: jobs.filter((j) => j.status !== 'succeeded').length,
     failedAttempts: tracker.failedAttempts,
@@ -159,7 +160,7 @@ async function main(opts: ReturnType<typeof options>, started: StopList): Promis
     maxModelInFlight: model.maxInFlight,
     submitSeconds: Math.round(submittedMs / 100) / 10,
     totalSeconds: Math.round(totalMs / 100) / 10,
-    jobsPerSecond: Math.round((submitted / (totalMs / 1000)) * 10) / 10,
+    jobsPerSecond: Math.round((submitter.submitted / (totalMs / 1000)) * 10) / 10,
     modelStepsPerSecond: Math.round((tracker.stepOverheadMs.length / (totalMs / 1000)) * 10) / 10,
     stepOverheadMs: { p50: percentile(tracker.stepOverheadMs, 50), p99: percentile(tracker.stepOverheadMs, 99), count: tracker.stepOverheadMs.length },
     dispatchMs: { p50: percentile(dispatchMs, 50), p99: percentile(dispatchMs, 99) },
@@ -167,7 +168,7 @@ async function main(opts: ReturnType<typeof options>, started: StopList): Promis
     modelMs: { p50: percentile(tracker.modelMs, 50), p99: percentile(tracker.modelMs, 99) },
     jobDurationMs: { p50: percentile(durations, 50), p99: percentile(durations, 99), idealMs: waves * opts.latencyMs },
   });
-  return submitErrors === 0 && jobs.every((j) => j.status === 'succeeded') ? 0 : 1;
+  return submitter.errors === 0 && jobs.every((j) => j.status === 'succeeded') ? 0 : 1;
 }
 
 runBenchmark('jobs', options, main);

@@ -5,6 +5,13 @@
  * heartbeating, complete it. Loom's answers decide: a refused claim drops
  * the task, a refused heartbeat (or a message on activity.cancel.<queue>)
  * aborts the handler, and a completion is counted only when accepted.
+ *
+ * Up to `concurrency` tasks run at once (default 1): whenever a slot is
+ * free the loop pulls at most that many ready tasks (no-wait pulls, so
+ * nothing waits at this worker toward ack_wait), and starts each at once.
+ * With nothing ready it sleeps until a task is published on the queue (a
+ * core-NATS "doorbell" subscription on its task subjects) or `idlePollMs`
+ * passes (a nak'ed task is redelivered without a publish).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -17,6 +24,7 @@ import {
   ACTIVITY_STREAM,
   ACTIVITY_VERSION,
   activityCancelSubject,
+  activityTaskSubject,
   activityConsumerName,
   decodeActivityCancel,
   decodeActivityReply,
@@ -29,6 +37,7 @@ import {
 import { HEADERS } from '../../protocol/headers.ts';
 import type { Logger } from '../log.ts';
 import { apiPrefixOf, pullNoWait, type WorkMessage } from '../inference/no-wait-pull.ts';
+import { Slots } from '../inference/slots.ts';
 import { PresenceBeacon } from './presence.ts';
 import { ensureActivityConsumers } from './provision.ts';
 
@@ -61,7 +70,9 @@ export interface ActivityWorkerOptions {
   readonly workerId: string;
   readonly handler: ActivityHandler;
   readonly log: Logger;
-  /** Sleep between empty pulls; default 100 ms. */
+  /** Tasks handled at once, 1..1024; default 1. */
+  readonly concurrency?: number;
+  /** Longest sleep between empty pulls when no task is published meanwhile; default 1_000 ms. */
   readonly idlePollMs?: number;
   /** Heartbeat period when the task sets no heartbeat timeout; default 5_000 ms. */
   readonly heartbeatMs?: number;
@@ -75,15 +86,30 @@ export type TaskEvent =
   | { readonly type: 'completed'; readonly taskId: string; readonly accepted: boolean; readonly ok: boolean; readonly reason: string | null }
   | { readonly type: 'cancelled'; readonly taskId: string; readonly reason: string };
 
+/** Tasks asked for per pull: a pull takes no more than free slots, and no more than this. */
+const MAX_PULL_BATCH = 16;
+/** After a doorbell, the stream may store the task a moment after we hear of it. */
+const AFTER_RING_RETRY_MS = 10;
+
 export class ActivityWorker {
-  private stopped = false;
+  private readonly stop$ = new AbortController();
   private loop: Promise<void> | undefined;
   private cancelSub: Subscription | undefined;
+  private readonly doorbells: Subscription[] = [];
+  private rings = 0;
+  private wake: (() => void) | undefined;
   private beacon: PresenceBeacon | undefined;
+  private readonly slots: Slots;
+  private readonly tasks = new Set<Promise<void>>();
   private readonly running = new Map<string, AbortController>();
   private readonly listeners: Array<(e: TaskEvent) => void> = [];
 
-  constructor(private readonly opts: ActivityWorkerOptions) {}
+  /** @throws RangeError when `concurrency` is not an integer in 1..1024. */
+  constructor(private readonly opts: ActivityWorkerOptions) {
+    const concurrency = opts.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new RangeError(`concurrency must be an integer in 1..1024, got ${concurrency}`);
+    this.slots = new Slots(concurrency);
+  }
 
   onTask(listener: (e: TaskEvent) => void): void {
     this.listeners.push(listener);
@@ -106,14 +132,26 @@ export class ActivityWorker {
         }
       },
     });
+    // A publish on one of the queue's task subjects only means "pull now"; the body is not read.
+    for (const priority of ACTIVITY_PRIORITIES) {
+      const ring = () => {
+        this.rings++;
+        this.wake?.();
+      };
+      this.doorbells.push(this.opts.nc.subscribe(activityTaskSubject(this.opts.queue, priority), { callback: ring }));
+    }
     this.beacon = new PresenceBeacon(this.opts.presence, [{ kind: 'service', queue: this.opts.queue }], this.opts.workerId, this.opts.log);
     await this.beacon.start();
     this.loop = this.run();
   }
 
+  /** Stops pulling and waits for the tasks in hand to end. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stop$.abort();
+    this.wake?.();
+    for (const sub of this.doorbells) sub.unsubscribe();
     await this.loop;
+    await Promise.allSettled([...this.tasks]);
     this.cancelSub?.unsubscribe();
     await this.beacon?.stop();
   }
@@ -124,23 +162,62 @@ export class ActivityWorker {
 
   private async run(): Promise<void> {
     const apiPrefix = apiPrefixOf(this.opts.jsm.getOptions());
-    while (!this.stopped) {
-      let msg: WorkMessage | undefined;
+    const stop = this.stop$.signal;
+    let quickRetry = false;
+    while (!stop.aborted) {
+      await this.slots.waitFree(stop);
+      if (stop.aborted) break;
+      const ringsAtPull = this.rings;
+      const batch = Math.min(this.slots.free, MAX_PULL_BATCH);
+      let pulled: WorkMessage[] = [];
       for (const priority of ACTIVITY_PRIORITIES) {
         const consumer = activityConsumerName(this.opts.queue, priority);
         try {
-          [msg] = await pullNoWait(this.opts.nc, { apiPrefix, stream: ACTIVITY_STREAM, consumer }, 1, 5_000);
+          pulled = await pullNoWait(this.opts.nc, { apiPrefix, stream: ACTIVITY_STREAM, consumer }, batch, 5_000);
         } catch (err) {
           this.opts.log.warn({ err, consumer }, 'pull failed');
         }
-        if (msg !== undefined) break;
+        if (pulled.length > 0) break;
       }
-      if (msg === undefined) {
-        await new Promise((r) => setTimeout(r, this.opts.idlePollMs ?? 100));
+      if (pulled.length === 0) {
+        if (this.rings !== ringsAtPull) continue; // rang while pulling: look again now
+        // Woken by a ring but found nothing: the stream may store the task a moment later, so look once more soon.
+        if (quickRetry) {
+          quickRetry = false;
+          await this.sleep(AFTER_RING_RETRY_MS);
+        } else {
+          quickRetry = await this.sleep(this.opts.idlePollMs ?? 1_000);
+        }
         continue;
       }
-      await this.take(msg);
+      quickRetry = false;
+      for (const msg of pulled) {
+        this.slots.take();
+        const task = this.take(msg)
+          .catch((err: unknown) => this.opts.log.error({ err }, 'task handling failed'))
+          .finally(() => {
+            this.slots.release();
+            this.tasks.delete(task);
+          });
+        this.tasks.add(task);
+      }
     }
+  }
+
+  /** Sleeps until `ms` pass, a task is published or stop(); true when a publish woke it. */
+  private async sleep(ms: number): Promise<boolean> {
+    if (this.stop$.signal.aborted) return false;
+    const rings = this.rings;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.wake = done;
+    });
+    this.wake = undefined;
+    return this.rings !== rings;
   }
 
   private async take(msg: WorkMessage): Promise<void> {
