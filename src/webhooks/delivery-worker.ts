@@ -8,18 +8,39 @@
  * that dies mid-delivery stops renewing its lease; when the lease runs out
  * another process takes the endpoint and sends the delivery again, with the
  * same `webhook-id`.
+ *
+ * The database work is shared between endpoints: one statement reads the
+ * due deliveries of every idle endpoint this process holds, attempts are
+ * written in batches (AttemptRecorder), and leases are renewed together
+ * every third of their TTL. An endpoint stays leased while it keeps getting
+ * work and is released after LINGER_POLLS polls without any, so a busy
+ * endpoint costs no claim and release per delivery.
  */
+import type { KeyObject } from 'node:crypto';
 import type { AuditLog } from '../auth/index.ts';
 import type { Logger } from '../log.ts';
 import { observeWebhookDelivery } from '../metrics/index.ts';
+import { AttemptRecorder } from './attempt-recorder.ts';
 import type { DeliveryStore, DueDelivery, SendTarget } from './delivery-store.ts';
 import { minScheduleSpanMs, retryDelayMs } from './retry-schedule.ts';
 import type { SecretBox } from './secret-box.ts';
-import { signWebhook } from './signature.ts';
+import { signingKey, signWebhook } from './signature.ts';
 import type { AttemptOutcome, WebhookSender } from './webhook-sender.ts';
 
-/** Deliveries read per query while draining one endpoint. */
+/** Deliveries read per endpoint per query. */
 const DUE_BATCH = 50;
+/** Polls an endpoint stays leased without due deliveries before it is released. */
+const LINGER_POLLS = 2;
+
+/** An endpoint this process holds the lease of. */
+interface Held {
+  /** Its deliveries are being sent. */
+  busy: boolean;
+  /** The lease turned out to be someone else's: stop after the current attempt. */
+  lost: boolean;
+  /** When it last had nothing left to send. */
+  idleSince: number;
+}
 
 export interface DeliveryWorkerOptions {
   readonly store: DeliveryStore;
@@ -38,118 +59,177 @@ export interface DeliveryWorkerOptions {
 
 export class DeliveryWorker {
   readonly #o: DeliveryWorkerOptions;
+  readonly #recorder: AttemptRecorder;
+  readonly #held = new Map<string, Held>();
   readonly #active = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
-  #claiming: Promise<void> | undefined;
+  #ticking: Promise<void> | undefined;
   #again = false;
+  #claimWanted = false;
+  #renewedAt = 0;
   #stopped = true;
 
   constructor(opts: DeliveryWorkerOptions) {
     this.#o = opts;
+    this.#recorder = new AttemptRecorder(opts.store);
   }
 
   start(): void {
     this.#stopped = false;
-    this.#timer = setInterval(() => this.wake(), this.#o.pollIntervalMs);
+    // Leases are renewed in ticks: poll at least three times per TTL.
+    this.#timer = setInterval(() => this.wake(), Math.min(this.#o.pollIntervalMs, this.#o.leaseTtlMs / 3));
     this.wake();
   }
 
-  /** Looks for due deliveries now (new ones were recorded, or a sender finished). */
+  /** Looks for due deliveries now, on endpoints not yet leased too (new ones were recorded, or a poll). */
   wake(): void {
+    this.#claimWanted = true;
+    this.#tickSoon();
+  }
+
+  /** Stops claiming, waits for the endpoints in progress to finish their current delivery, and releases every lease. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#ticking;
+    await Promise.allSettled([...this.#active]);
+    const held = [...this.#held.keys()];
+    this.#held.clear();
+    await this.#o.store.releaseLeases(held, this.#o.owner);
+  }
+
+  /** One tick at a time; a request during a tick runs another right after it. */
+  #tickSoon(): void {
     if (this.#stopped) return;
-    if (this.#claiming !== undefined) {
+    if (this.#ticking !== undefined) {
       this.#again = true;
       return;
     }
-    this.#claiming = this.#claim()
-      .catch((err: unknown) => this.#o.log.warn({ err }, 'claiming webhook endpoints failed; retrying at the next poll'))
+    this.#ticking = this.#tick()
+      .catch((err: unknown) => this.#o.log.warn({ err }, 'looking for due webhook deliveries failed; retrying at the next poll'))
       .finally(() => {
-        this.#claiming = undefined;
+        this.#ticking = undefined;
         if (this.#again) {
           this.#again = false;
-          this.wake();
+          this.#tickSoon();
         }
       });
   }
 
-  /** Stops claiming and waits for the endpoints in progress to finish their current delivery. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    await this.#claiming;
-    await Promise.allSettled([...this.#active]);
-  }
-
-  async #claim(): Promise<void> {
-    const free = this.#o.concurrency - this.#active.size;
-    if (free <= 0) return;
-    const ids = await this.#o.store.claimEndpoints(this.#o.owner, free, this.#o.leaseTtlMs);
-    for (const id of ids) {
-      const run: Promise<void> = this.#drain(id)
-        .catch((err: unknown) => this.#o.log.error({ err, endpointId: id }, 'webhook endpoint drain failed; its lease will expire and it is retried'))
-        .finally(() => {
-          this.#active.delete(run);
-          this.wake();
-        });
-      this.#active.add(run);
-    }
-  }
-
-  async #drain(endpointId: string): Promise<void> {
-    const { store, owner, leaseTtlMs } = this.#o;
-    let finished = false;
-    try {
-      while (!this.#stopped) {
-        const target = await store.renew(endpointId, owner, leaseTtlMs);
-        if (target === null || target.status !== 'enabled') {
-          finished = target === null;
-          return;
-        }
-        const due = await store.due(endpointId, DUE_BATCH);
-        if (due.length === 0) return;
-        const held = new Set<string>();
-        let renewedAt = Date.now();
-        let healthy = target.failingSince === null;
-        for (const delivery of due) {
-          if (this.#stopped) return;
-          if (held.has(delivery.orderKey)) continue;
-          const outcome = await this.#attempt(target, delivery, healthy);
-          if (outcome === 'stop') return;
-          if (outcome === 'failed') held.add(delivery.orderKey);
-          healthy = outcome === 'sent';
-          // Keep the lease alive through a long batch (a third of its TTL at most between renewals).
-          if (Date.now() - renewedAt > leaseTtlMs / 3) {
-            if ((await store.renew(endpointId, owner, leaseTtlMs)) === null) {
-              finished = true;
-              return;
-            }
-            renewedAt = Date.now();
-          }
-        }
+  async #tick(): Promise<void> {
+    const { store, owner, leaseTtlMs, pollIntervalMs } = this.#o;
+    const held = this.#held;
+    if (held.size > 0 && Date.now() - this.#renewedAt > leaseTtlMs / 3) {
+      this.#renewedAt = Date.now();
+      const ours = new Set(await store.renewLeases([...held.keys()], owner, leaseTtlMs));
+      for (const [id, h] of held) {
+        if (ours.has(id)) continue;
+        h.lost = true;
+        if (!h.busy) held.delete(id);
       }
+    }
+    if (this.#claimWanted && !this.#stopped) {
+      this.#claimWanted = false;
+      const free = this.#o.concurrency - held.size;
+      if (free > 0) {
+        for (const id of await store.claimEndpoints(owner, free, leaseTtlMs)) held.set(id, { busy: false, lost: false, idleSince: Date.now() });
+      }
+    }
+    const idle = [...held].filter(([, h]) => !h.busy).map(([id]) => id);
+    if (idle.length === 0 || this.#stopped) return;
+    const work = await store.dueFor(idle, owner, DUE_BATCH);
+    const release: string[] = [];
+    const now = Date.now();
+    for (const id of idle) {
+      const h = held.get(id);
+      if (h === undefined || h.busy) continue;
+      const got = work.get(id);
+      if (got === undefined) {
+        // Not ours any more (it lapsed and another sender took it): nothing to release.
+        held.delete(id);
+      } else if (got.target.status !== 'enabled') {
+        held.delete(id);
+        release.push(id);
+      } else if (got.due.length === 0) {
+        if (now - h.idleSince >= LINGER_POLLS * pollIntervalMs) {
+          held.delete(id);
+          release.push(id);
+        }
+      } else {
+        h.busy = true;
+        this.#track(this.#serve(id, h, got.target, got.due));
+      }
+    }
+    await store.releaseLeases(release, owner);
+  }
+
+  #track(run: Promise<void>): void {
+    const tracked: Promise<void> = run.finally(() => {
+      this.#active.delete(tracked);
+      this.#tickSoon();
+    });
+    this.#active.add(tracked);
+  }
+
+  /** Sends one endpoint's due deliveries in order, then waits for their attempts to be written. */
+  async #serve(endpointId: string, h: Held, target: SendTarget, due: readonly DueDelivery[]): Promise<void> {
+    const written: Array<Promise<void>> = [];
+    try {
+      const signWith = this.#signingSecrets(target);
+      const held = new Set<string>();
+      let healthy = target.failingSince === null;
+      let outcome: 'sent' | 'failed' | 'stop' = 'sent';
+      for (const delivery of due) {
+        if (this.#stopped || h.lost) break;
+        if (held.has(delivery.orderKey)) continue;
+        outcome = await this.#attempt(target, signWith, delivery, healthy, written);
+        if (outcome === 'stop') break;
+        if (outcome === 'failed') held.add(delivery.orderKey);
+        healthy = outcome === 'sent';
+      }
+      await Promise.all(written);
+      if (outcome === 'stop' || h.lost) this.#held.delete(endpointId);
+      h.busy = false;
+      h.idleSince = Date.now();
     } catch (err) {
       // Keep the lease: the endpoint is tried again when it lapses, not in a tight loop of the same failure.
-      finished = true;
-      throw err;
-    } finally {
-      if (!finished) await store.release(endpointId, owner);
+      this.#held.delete(endpointId);
+      await Promise.allSettled(written);
+      this.#o.log.error({ err, endpointId }, 'webhook endpoint drain failed; its lease will expire and it is retried');
     }
   }
 
-  /** @param healthy no failure recorded on the endpoint since its last success (a success then needs no endpoint write). */
-  async #attempt(target: SendTarget, delivery: DueDelivery, healthy: boolean): Promise<'sent' | 'failed' | 'stop'> {
-    const { store, log } = this.#o;
+  /** The secrets that sign now: the current one, and the previous one during a rotation overlap. */
+  #signingSecrets(target: SendTarget): (now: number) => KeyObject[] {
+    const current = signingKey(this.#o.secrets.open(target.secret));
+    const previous = target.previousSecret === null ? null : signingKey(this.#o.secrets.open(target.previousSecret));
+    const until = target.previousSecretUntil?.getTime() ?? 0;
+    return (now) => (previous !== null && until > now ? [current, previous] : [current]);
+  }
+
+  /**
+   * One attempt; its write is queued on `written` (the next delivery does not wait for it).
+   * @param healthy no failure recorded on the endpoint since its last success (a success then needs no endpoint write).
+   */
+  async #attempt(
+    target: SendTarget,
+    signWith: (now: number) => KeyObject[],
+    delivery: DueDelivery,
+    healthy: boolean,
+    written: Array<Promise<void>>,
+  ): Promise<'sent' | 'failed' | 'stop'> {
+    const { log } = this.#o;
     const now = this.#o.now?.() ?? Date.now();
-    const secrets = [this.#o.secrets.open(target.secret)];
-    if (target.previousSecret !== null && target.previousSecretUntil !== null && target.previousSecretUntil.getTime() > now) {
-      secrets.push(this.#o.secrets.open(target.previousSecret));
-    }
-    const headers = signWebhook({ id: delivery.eventId, timestampS: Math.floor(now / 1_000), body: delivery.body, secrets });
+    const headers = signWebhook({ id: delivery.eventId, timestampS: Math.floor(now / 1_000), body: delivery.body, secrets: signWith(now) });
     const outcome = await this.#o.sender.send(target.url, headers, delivery.body);
     const attempts = delivery.attempts + 1;
     const retryInMs = outcome.ok ? null : retryDelayMs(this.#o.retryScheduleMs, attempts);
-    const record = { at: new Date(now).toISOString(), responseStatus: outcome.status, latencyMs: outcome.latencyMs, error: outcome.error, ok: outcome.ok };
-    await store.recordAttempt(delivery, target.id, record, retryInMs, healthy);
+    const attempt = { at: new Date(now).toISOString(), responseStatus: outcome.status, latencyMs: outcome.latencyMs, error: outcome.error, ok: outcome.ok };
+    // Keep the rejection for the caller's Promise.all, without an unhandled rejection meanwhile.
+    const write = this.#recorder.record({ delivery, attempt, retryInMs });
+    write.catch(() => undefined);
+    written.push(write);
+    if (!(outcome.ok && healthy)) await this.#o.store.markFailing(target.id, !outcome.ok);
     observeWebhookDelivery(outcome.ok ? 'delivered' : retryInMs === null ? 'dead-lettered' : 'retrying');
     const bindings = { endpointId: target.id, deliveryId: delivery.id, eventId: delivery.eventId, attempts, status: outcome.status };
     if (outcome.ok) {
