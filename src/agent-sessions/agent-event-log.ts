@@ -25,8 +25,12 @@ export function agentEventLog(entries: EventLogReader): EventLogReader {
       }
     },
     async last(id) {
+      // Asked every few seconds per follower (the gap check): only the last event is encoded again.
       const entry = await entries.last(id);
-      return entry === null ? null : (eventsOf(entry).at(-1) ?? null);
+      if (entry === null) return null;
+      const events = decodeAgentEntry(entry.body);
+      const last = events.at(-1);
+      return last === undefined ? null : { seq: agentEventId(entry.seq, events.length - 1), body: encodeAgentEvent(last) };
     },
   };
 }

@@ -69,9 +69,10 @@ async function pump<I>(stream: SSEStreamingApi, feed: SseFeed<I>): Promise<void>
   const keepalive = setInterval(() => void stream.write(': keepalive\n\n').catch(() => abort.abort()), KEEPALIVE_MS);
   try {
     for (;;) {
-      const item = queue.shift();
-      if (item !== undefined) {
-        await stream.writeSSE(feed.toMessage(item));
+      if (queue.length > 0) {
+        // Everything queued goes out as one write: an actor's decision arrives as several events at once.
+        const items = queue.splice(0, queue.length);
+        await stream.write(items.map((item) => formatSse(feed.toMessage(item))).join(''));
         continue;
       }
       if (end !== undefined || abort.signal.aborted) break;
@@ -85,4 +86,15 @@ async function pump<I>(stream: SSEStreamingApi, feed: SseFeed<I>): Promise<void>
   }
   if (end === 'overflow' || end === 'error') feed.logger.info({ ...feed.bindings, why: end }, 'event stream ended early; the client resumes');
   await stream.close();
+}
+
+/** One message in the text/event-stream form, as hono's writeSSE writes it (event, data lines, id, retry). */
+function formatSse(message: SSEMessage): string {
+  if (typeof message.data !== 'string') throw new Error('an SSE message of an event feed must carry its data as text');
+  for (const value of [message.event, message.id]) if (value !== undefined && /[\r\n]/.test(value)) throw new Error('an SSE event name or id must not contain line breaks');
+  let text = message.event ? `event: ${message.event}\n` : '';
+  for (const line of message.data.split(/\r\n|\r|\n/)) text += `data: ${line}\n`;
+  if (message.id !== undefined) text += `id: ${message.id}\n`;
+  if (message.retry !== undefined) text += `retry: ${message.retry}\n`;
+  return `${text}\n`;
 }
