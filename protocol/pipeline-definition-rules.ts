@@ -79,6 +79,7 @@ function stepTemplates(step: Omit<StepDefinition, 'id'>, path: string): { path: 
     case 'document-write':
       templatesIn(s['docId'], `${path}/docId`, out);
       templatesIn(s['root'], `${path}/root`, out);
+      templatesIn(s['rootType'], `${path}/rootType`, out);
       templatesIn(s['text'], `${path}/text`, out);
       break;
     case 'artifact':

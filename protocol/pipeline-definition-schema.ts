@@ -71,7 +71,7 @@ const fields = {
   },
   'document-write': {
     required: ['text'],
-    properties: { docId: template, root: { type: 'string', minLength: 1, maxLength: 200, pattern: '^\\S+$' }, text: template },
+    properties: { docId: template, root: { type: 'string', minLength: 1, maxLength: 200, pattern: '^\\S+$' }, rootType: { type: 'string', maxLength: 200 }, text: template },
   },
   artifact: {
     required: ['name', 'body'],

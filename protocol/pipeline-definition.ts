@@ -129,6 +129,8 @@ export interface DocumentWriteStep extends StepBase {
   readonly docId?: string;
   /** Y.Text root name, a template (`{{input.targetRoot}}`) that must render without spaces; `content` when absent. */
   readonly root?: string;
+  /** Template rendering to `text` (Y.Text), `xml` (paragraphs, for TipTap) or nothing (by what the root holds, Y.Text when new). */
+  readonly rootType?: string;
   readonly text: string;
 }
 

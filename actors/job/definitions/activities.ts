@@ -169,7 +169,9 @@ export function buildActivity(step: StepDefinition | MapSubStep, scope: BuildSco
       const docId = step.docId === undefined ? scope.view.state.created?.targetDocId ?? null : renderTemplate(step.docId, ctx);
       if (docId === null || docId === '') throw new Error(`${what}: no document to write into (the job has no target document and the step names none)`);
       const root = step.root === undefined ? 'content' : rootName(renderTemplate(step.root, ctx), what);
-      return { type: 'document-write', docId, root, text: renderTemplate(step.text, ctx), offset: offsetFor(scope, docId, root) };
+      const rootType = step.rootType === undefined ? '' : renderTemplate(step.rootType, ctx);
+      if (rootType !== '' && rootType !== 'text' && rootType !== 'xml') throw new Error(`${what}: rootType ${JSON.stringify(rootType.slice(0, 40))} must be text, xml or nothing`);
+      return { type: 'document-write', docId, root, ...(rootType === '' ? {} : { rootType }), text: renderTemplate(step.text, ctx), offset: offsetFor(scope, docId, root) };
     }
     case 'artifact': {
       const text = typeof step.body === 'string';

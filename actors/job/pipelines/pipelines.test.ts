@@ -56,10 +56,10 @@ test('document.generate: outline, sections in parallel, composed markdown saved 
 
 test('document.generate with a target writes the title, then each section in order, with running offsets', () => {
   const s = new JobSimulation(pipelines);
-  s.start({ kind: 'document.generate', input: { topic: 'Tides', sections: 2, targetRoot: 'body' }, targetDocId: 'notes/tides' });
-  const seen = new Map<string, { step: string; offset: number; text: string }>();
+  s.start({ kind: 'document.generate', input: { topic: 'Tides', sections: 2, targetRoot: 'body', targetRootType: 'xml' }, targetDocId: 'notes/tides' });
+  const seen = new Map<string, { step: string; offset: number; text: string; rootType: string | undefined }>();
   for (let i = 0; i < 100 && s.state.status === 'running'; i++) {
-    for (const e of s.effects) if (e.type === 'write-document') seen.set(e.step, { step: e.step, offset: e.offset, text: e.text });
+    for (const e of s.effects) if (e.type === 'write-document') seen.set(e.step, { step: e.step, offset: e.offset, text: e.text, rootType: e.rootType });
     const call = s.calls()[0];
     if (call !== undefined) s.answer(call, model(call));
     else s.completeLocal();
@@ -67,6 +67,7 @@ test('document.generate with a target writes the title, then each section in ord
   assert.equal(s.state.status, 'succeeded');
   const writes = [...seen.values()];
   assert.deepEqual(writes.map((w) => w.step), ['write-title', 'sections.1.then', 'sections.2.then']);
+  assert.deepEqual(writes.map((w) => w.rootType), ['xml', 'xml', 'xml'], 'targetRootType reaches every write');
   let offset = 0;
   for (const w of writes) {
     assert.equal(w.offset, offset, `${w.step} starts where the previous write ended`);

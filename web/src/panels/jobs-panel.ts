@@ -128,7 +128,7 @@ export function jobsPanel(opts: { api: Api; socket: AppSocket; docId: string; ca
       opts.beforeJob();
       const { job } = await api.request<{ job: JobView }>('POST', '/v1/jobs', {
         kind: 'document.generate',
-        input: { topic: topic.value.trim(), sections: Number(sections.value) || 3, targetRoot: CONTENT_ROOT },
+        input: { topic: topic.value.trim(), sections: Number(sections.value) || 3, targetRoot: CONTENT_ROOT, targetRootType: 'xml' },
         targetDocId: docId,
         idempotencyKey: crypto.randomUUID(),
       });
