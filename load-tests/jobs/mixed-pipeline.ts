@@ -103,7 +103,9 @@ export async function runMixed(opts: MixedOptions, started: StopList): Promise<n
   );
   const { nats, postgres, model } = cluster;
   const actors = await cluster.spawn('bench-actors', ['actors']);
-  const [gateway, inference] = await Promise.all([cluster.spawn('bench-gateway', ['gateway']), cluster.spawn('bench-inference', ['inference'])]);
+  // One at a time: on the loaded 2-core machine two starting at once can each miss the 60 s readiness wait.
+  const inference = await cluster.spawn('bench-inference', ['inference']);
+  const gateway = await cluster.spawn('bench-gateway', ['gateway']);
 
   const workers = Array.from({ length: opts.serviceWorkers }, (_, i) =>
     spawnChild({
