@@ -109,23 +109,12 @@ export class ActorClient {
   private async deliverLocal(local: LocalCommandPort, kind: ActorKind, id: ActorId, command: string, body: Uint8Array, headers: HeaderMap): Promise<WireMessage | undefined> {
     const pending = local.deliver(kind, id, command, headers, body);
     if (pending === undefined) return undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, this.opts.requestTimeoutMs, undefined);
-    });
-    try {
-      const reply = await Promise.race([pending, timeout]);
-      if (reply === undefined) {
-        this.opts.log.debug({ kind, id, command }, 'local actor request timed out; retrying over NATS');
-        return undefined;
-      }
-      const err = replyError(reply);
-      if (err === null) return reply;
-      if (!err.retryable) throw err;
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
+    // No timer: the activation answers every command it queued (after its batch, or when it steps down or passivates).
+    const reply = await pending;
+    const err = replyError(reply);
+    if (err === null) return reply;
+    if (!err.retryable) throw err;
+    return undefined;
   }
 
   /** @returns true when a host reports the actor active (retry the command now). */
