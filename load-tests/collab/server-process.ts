@@ -90,7 +90,13 @@ async function waitUntilReady(url: string, child: ChildProcess, deadlineMs: numb
  * Starts one server and waits until it is ready.
  * @throws ServerStartError with the server's log tail when it exits or stays unready.
  */
-export async function startServer(target: Target, readyTimeoutMs: number, clusterSize = 3): Promise<ServerHandle> {
+export async function startServer(
+  target: Target,
+  readyTimeoutMs: number,
+  clusterSize = 3,
+  /** Set last for `loom` (idle-docs.ts passes DATABASE_URL and NATS_URL). */
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<ServerHandle> {
   if (target === 'hocuspocus-x2') return startHocuspocusPair(readyTimeoutMs);
   if (target === 'loom-x2') return startLoomSplit();
   const port = await freePort();
@@ -111,6 +117,7 @@ export async function startServer(target: Target, readyTimeoutMs: number, cluste
     // The benchmark measures the collaboration path, without accounts (see LOOM_DOC_ACCESS),
     // and opens every client from loopback: no per-address socket limit.
     Object.assign(env, { PORT: String(port), LOOM_DATA_DIR: dataDir, LOG_LEVEL: 'warn', LOOM_DOC_ACCESS: 'open', LOOM_WS_MAX_CONNECTIONS_PER_IP: '0' });
+    Object.assign(env, extraEnv);
     // BENCH_CPU_PROF_DIR: write a V8 CPU profile of the Loom process there (to see where the time goes).
     const profileDir = process.env.BENCH_CPU_PROF_DIR;
     args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), '--import', 'tsx', 'src/main.ts'];
