@@ -44,7 +44,18 @@ function caretElement(user: Record<string, unknown>): HTMLElement {
   return caret;
 }
 
-export function createCollabEditor(opts: { element: HTMLElement; editable: boolean; session: CollabSession; user: PresenceUser }): Editor {
+/**
+ * The editor of one open document. `onInvalidContent` hears of shared content
+ * the schema cannot show (a `content` root written as Y.Text by an older
+ * client, say): the binding then leaves it unchanged instead of rewriting it.
+ */
+export function createCollabEditor(opts: {
+  element: HTMLElement;
+  editable: boolean;
+  session: CollabSession;
+  user: PresenceUser;
+  onInvalidContent: (error: Error) => void;
+}): Editor {
   return new Editor({
     element: opts.element,
     editable: opts.editable,
@@ -53,7 +64,7 @@ export function createCollabEditor(opts: { element: HTMLElement; editable: boole
       Document,
       Paragraph,
       Text,
-      Collaboration.configure({ fragment: opts.session.fragment }),
+      Collaboration.configure({ fragment: opts.session.fragment, ySyncOptions: { onInvalidContent: opts.onInvalidContent } }),
       CollaborationCaret.configure({
         provider: opts.session.provider,
         user: { name: opts.user.name, color: opts.user.color },

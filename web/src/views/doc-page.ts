@@ -95,7 +95,13 @@ export async function docPage(api: Api, socket: AppSocket, docId: string): Promi
   session.provider.awareness.on('change', renderPresence);
   renderPresence();
 
-  const editor = createCollabEditor({ element: editorHost, editable: canEdit, session, user: me });
+  const editor = createCollabEditor({
+    element: editorHost,
+    editable: canEdit,
+    session,
+    user: me,
+    onInvalidContent: () => notify('This document holds content the editor cannot show (plain text from another editor, or unknown elements); it is left as it is.'),
+  });
   const onToken = (token: string) => session.setToken(token);
   const previousOnToken = api.onToken;
   api.onToken = (token) => {
