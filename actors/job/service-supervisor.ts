@@ -64,6 +64,13 @@ export class ServiceSupervisor {
   private readonly watch = new ServiceWatch();
   /** The one check timer per step: heartbeats only move a due time later, so an armed earlier check suffices (it re-arms when it fires). */
   private readonly armed = new Map<string, { readonly attempt: number; readonly at: number }>();
+  /**
+   * The activity of each running service step's current attempt, built once
+   * rather than for every claim, heartbeat and completion (rendering its
+   * templates): an instance's activity is fixed once its dependencies are
+   * done, which they are while it runs.
+   */
+  private readonly built = new Map<string, { readonly attempt: number; readonly activity: ServiceActivity }>();
   private publishing = 0;
 
   constructor(private readonly deps: ServiceSupervisorDeps) {}
@@ -95,6 +102,7 @@ export class ServiceSupervisor {
         const verdict = this.against(done, () => ({ accepted: true }));
         if (verdict.accepted) {
           this.watch.release(done.step);
+          this.built.delete(done.step);
           await this.deps.commit(decideActivityDone(this.deps.state(), { step: done.step, attempt: done.attempt, outcome: outcomeOf(done) }, this.deps.env()));
           this.deps.log.info({ step: done.step, attempt: done.attempt, workerId: done.workerId, ok: done.outcome.ok }, 'service task completed');
         }
@@ -229,9 +237,14 @@ export class ServiceSupervisor {
   private currentActivity(step: string, attempt: number): ServiceActivity | null {
     const state = this.deps.state();
     const s = state.steps.get(step);
+    if (s === undefined || s.status !== 'running' || s.activity !== 'service') this.built.delete(step);
     if (s === undefined || s.attempt !== attempt || s.status !== 'running' || s.activity !== 'service') return null;
+    const known = this.built.get(step);
+    if (known?.attempt === attempt) return known.activity;
     const activity = this.build(state, step);
-    return activity?.type === 'service' ? activity : null;
+    if (activity?.type !== 'service') return null;
+    this.built.set(step, { attempt, activity });
+    return activity;
   }
 
   private build(state: JobState, step: string): Activity | null {

@@ -181,6 +181,8 @@ test('waiting-for-worker: a job on a queue without a live worker says so, and go
   assert.deepEqual(held.serviceTasks[0]?.progress, { stage: 'started' });
   const done = await cluster.waitForJob(id, ended, 'to end');
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  // The worker logs its completion once Loom's answer reaches it, which may be after the job ended.
+  await waitFor(() => accepted(id).length >= 1, { what: 'the completion logged' });
   assert.equal(accepted(id).length, 1);
 });
 
