@@ -120,8 +120,9 @@ export class DeliveryWorker {
     const { store, owner, leaseTtlMs, pollIntervalMs } = this.#o;
     const held = this.#held;
     if (held.size > 0 && Date.now() - this.#renewedAt > leaseTtlMs / 3) {
-      this.#renewedAt = Date.now();
+      const renewing = Date.now();
       const ours = new Set(await store.renewLeases([...held.keys()], owner, leaseTtlMs));
+      this.#renewedAt = renewing;
       for (const [id, h] of held) {
         if (ours.has(id)) continue;
         h.lost = true;
