@@ -48,6 +48,7 @@ import { Presence } from './presence.ts';
 import type { RegistrationGate } from './registration-gate.ts';
 import { type DecodedUpdate, UpdateScreen } from './update-screen.ts';
 import { SyncParts } from './sync-parts.ts';
+import { transactionChanged } from './transaction-changed.ts';
 import type { RecoveredDocument } from './recovery.ts';
 import { restoreUpdate } from './restore.ts';
 import { planRevert } from './revert.ts';
@@ -79,7 +80,7 @@ export class DocumentActor implements ActorInstance {
   private pending: PendingUpdate[] = [];
   /** Bytes of the pending updates, kept beside them so the size check stays O(1) per update. */
   private pendingBytes = 0;
-  /** Set by the doc's update event, which Yjs emits only for transactions that changed something. */
+  /** Set after a transaction that changed something (transaction-changed.ts). */
   private changed = false;
   private readonly syncParts = new SyncParts();
   /** The in-memory doc may have integrated part of a refused update: never snapshot it. */
@@ -102,8 +103,9 @@ export class DocumentActor implements ActorInstance {
     this.lastSeq = recovered.lastSeq;
     this.presence = new Presence((removal) => ctx.publish('awareness', removal), presenceLimits(limits));
     this.screen = new UpdateScreen(this.doc, ctx.log);
-    this.doc.on('update', () => {
-      this.changed = true;
+    // Not the 'update' event: with no listener on it Yjs encodes no update per transaction.
+    this.doc.on('afterTransaction', (tr: Y.Transaction) => {
+      if (transactionChanged(tr)) this.changed = true;
     });
   }
 
