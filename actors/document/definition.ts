@@ -1,5 +1,6 @@
 /** The `doc` actor kind: how a document activation is built from durable state. */
 import type { Logger } from 'pino';
+import { HEADERS } from '../../protocol/headers.ts';
 import type { ActorDefinition } from '../actor.ts';
 import { Attribution } from './attribution.ts';
 import { Compactor } from './compactor.ts';
@@ -40,6 +41,10 @@ export function documentActorDefinition(deps: DocumentActorDeps): ActorDefinitio
         { snapshotSeq: recovered.snapshotSeq, replayed: recovered.replayedUpdates, lastSeq: recovered.lastSeq, ms: Date.now() - started },
         'document recovered',
       );
+      // A previous owner killed between appending its last entry and broadcasting it
+      // leaves clients without that update, and Yjs holds back every later update
+      // of its author until it arrives: broadcast it again (clients drop duplicates).
+      if (recovered.lastEntryUpdate !== undefined) ctx.publish('update', recovered.lastEntryUpdate, { [HEADERS.seq]: String(recovered.lastSeq) });
       const encodeAttribution = () => recovered.attribution.toRecord().encode();
       const compactor = new Compactor(ctx.id, { log: deps.log, snapshots: deps.snapshots, limits: deps.limits, logger, encodeAttribution }, {
         snapshotSeq: recovered.snapshotSeq,

@@ -23,6 +23,8 @@ export interface RecoveredDocument {
   readonly snapshotBytes: number;
   readonly replayedUpdates: number;
   readonly replayedBytes: number;
+  /** The log's last entry when recovery replayed it: its broadcast may have died with the previous owner. */
+  readonly lastEntryUpdate?: Uint8Array | undefined;
 }
 
 /**
@@ -54,6 +56,7 @@ export async function recoverDocument(
   let seq = snapshot?.seq ?? 0;
   let replayedUpdates = 0;
   let replayedBytes = 0;
+  let lastEntryUpdate: Uint8Array | undefined;
   for await (const entry of log.readAfter(id, seq)) {
     if (entry.attribution !== undefined) {
       attribution.withRecord(readRecord(entry.attribution, warn, `attribution of log entry ${entry.seq}`), () => Y.applyUpdate(doc, entry.update));
@@ -62,6 +65,7 @@ export async function recoverDocument(
       attribution.as(author, () => Y.applyUpdate(doc, entry.update));
     }
     seq = entry.seq;
+    lastEntryUpdate = entry.update;
     replayedUpdates++;
     replayedBytes += entry.update.length;
   }
@@ -76,5 +80,6 @@ export async function recoverDocument(
     snapshotBytes: snapshot?.state.length ?? 0,
     replayedUpdates,
     replayedBytes,
+    lastEntryUpdate: lastSeq === seq ? lastEntryUpdate : undefined,
   };
 }

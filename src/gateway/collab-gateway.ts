@@ -15,6 +15,7 @@ import { parseActorId, type DocId } from '../../protocol/ids.ts';
 import { gatewaySignalSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
+import { requestSync } from '../placement/doc-sync.ts';
 import { selectSubprotocol, type RateLimiter } from '../auth/index.ts';
 import { AccessDeniedError, type CollabAccess, type CollabAccessPolicy } from './access.ts';
 import { CollabConnection } from './collab-connection.ts';
@@ -75,6 +76,21 @@ export class CollabGateway {
     beat();
     this.beaconTimer = setInterval(beat, GATEWAY_HEARTBEAT_MS);
     this.beaconTimer.unref();
+    void this.resyncAfterReconnects();
+  }
+
+  /** After each NATS reconnect (a node lost), resends every room the document's state: events of the gap are gone. */
+  private async resyncAfterReconnects(): Promise<void> {
+    for await (const s of this.deps.nc.status()) {
+      if (s.type !== 'reconnect') continue;
+      this.deps.log.info({ rooms: this.rooms.size }, 'nats reconnected; resyncing rooms');
+      for (const room of this.rooms.values()) {
+        requestSync(this.deps.client, room.docId, new Uint8Array(0)).then(
+          (reply) => room.resync(reply.update),
+          (err: unknown) => this.deps.log.warn({ err, docId: room.docId }, 'room resync after reconnect failed; its clients catch up at their next sync'),
+        );
+      }
+    }
   }
 
   /** @returns false when the request is not for this gateway (caller answers 404). */

@@ -75,6 +75,16 @@ export class DocRoom {
     if (this.members.size === 0) this.close();
   }
 
+  /**
+   * Sends every member `update` (the document's state from its actor): after
+   * the gateway's NATS connection came back, events published while it was
+   * away are lost, and a Yjs client missing one update of a peer holds that
+   * peer's later updates back until it gets it. Yjs drops what it has.
+   */
+  resync(update: Uint8Array): void {
+    this.fanOut('update', update, undefined);
+  }
+
   private fanOutMsg(msg: Msg): void {
     // The subscription is event.doc.<this doc>.*, so only the last token varies:
     // no need to parse (and base64-decode) the whole subject for every event.

@@ -73,7 +73,7 @@ export async function startLoomOnNatsCluster(): Promise<LoomOnCluster> {
     LOOM_RATE_API_BURST: '100000',
     LOOM_RATE_API_PER_S: '100000',
   };
-  const spawn = (name: string, roles: Role[]) => startLoomProcess({ name, roles, natsUrl: nats.urls, databaseUrl, dataDir, env });
+  const spawn = (name: string, roles: Role[]) => startLoomProcess({ name, roles, natsUrl: nats.urls, databaseUrl, dataDir, env, readyTimeoutMs: 180_000 });
   const hosts: LoomProcess[] = [];
   const gateways: LoomProcess[] = [];
   let worker: LoomProcess | undefined;
@@ -131,7 +131,7 @@ function note(line: string): void {
  * What the processes logged around a loss (warnings, reconnects, lease and
  * activation lines), as offsets from it: where the time went.
  */
-function timeline(processes: readonly LoomProcess[], from: number, to: number): void {
+function timeline(processes: readonly LoomProcess[], from: number, to: number, everything = false): void {
   const out: Array<[number, string]> = [];
   for (const p of processes) {
     for (const line of p.output()) {
@@ -149,7 +149,7 @@ function timeline(processes: readonly LoomProcess[], from: number, to: number): 
       const msg = rec.msg ?? '';
       if ((rec.level ?? 0) < 40 && !/reconnect|activat|passivat|lease|stepping|append/.test(msg)) continue;
       // Singleton tasks (event relays), presence and shared limits retry on their own; they crowd out the path of an edit.
-      if (/relay|presence|rate limit|ack not confirmed/.test(msg) || /task\./.test(line)) continue;
+      if (!everything && (/relay|presence|rate limit|ack not confirmed/.test(msg) || /task\./.test(line))) continue;
       out.push([t - from, `${p.name} ${msg} ${rec.reason ?? rec.problem ?? ''} ${(rec.err?.message ?? '').slice(0, 120)}`]);
     }
   }
@@ -161,7 +161,7 @@ function timeline(processes: readonly LoomProcess[], from: number, to: number): 
     if (last !== undefined && last.text === text) last.times++;
     else lines.push({ ms, text, times: 1 });
   }
-  for (const l of lines.slice(0, 40)) note(`  +${l.ms} ms ${l.text}${l.times > 1 ? ` (x${l.times})` : ''}`);
+  for (const l of everything ? lines.slice(-120) : lines.slice(0, 40)) note(`  +${l.ms} ms ${l.text}${l.times > 1 ? ` (x${l.times})` : ''}`);
 }
 
 /**
@@ -213,7 +213,13 @@ export async function runChaos(cluster: LoomOnCluster, opts: { rounds: number; r
   const writesResume = async (from: CollabClient, to: CollabClient, lostAt: number, what: string): Promise<number> => {
     const marker = `${what}-${Date.now()}`;
     from.doc.getMap('m').set('marker', marker);
-    await waitFor(() => to.doc.getMap('m').get('marker') === marker, { what: `an edit after ${what} reaches the other client`, timeoutMs: opts.resumeWaitMs, intervalMs: 50 });
+    try {
+      await waitFor(() => to.doc.getMap('m').get('marker') === marker, { what: `an edit after ${what} reaches the other client`, timeoutMs: opts.resumeWaitMs, intervalMs: 50 });
+    } catch (err) {
+      note(`no edit flowed after ${what}; what the processes logged since:`);
+      timeline(processes, lostAt, Date.now(), true);
+      throw err;
+    }
     const ms = Date.now() - lostAt;
     note(`writes resumed ${ms} ms after ${what}`);
     timeline(processes, lostAt, Date.now());

@@ -14,7 +14,7 @@
  * if that is our own body just past the expected sequence, the earlier
  * attempt was stored and only its ack was lost.
  */
-import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { HeaderMap } from '../../protocol/headers.ts';
@@ -74,7 +74,8 @@ export class FencedSubjectLog {
     private readonly jsm: JetStreamManager,
     private readonly opts: { stream: string; timeoutMs: number; logger: Logger },
   ) {
-    this.js = jetstream(nc, { timeout: opts.timeoutMs });
+    // Consumer requests (reads) get the attempt timeout: one stuck on a dead peer falls back sooner (readAfter).
+    this.js = jetstream(nc, { timeout: Math.min(opts.timeoutMs, ATTEMPT_TIMEOUT_MS) });
     this.mux = new RequestMux(nc);
   }
 
@@ -184,6 +185,35 @@ export class FencedSubjectLog {
   async *readAfter(target: SubjectLogTarget, afterSeq: number, signal?: AbortSignal, limit = Infinity): AsyncIterable<SubjectEntry> {
     const last = (await this.last(target.subject))?.seq ?? 0;
     if (last <= afterSeq) return;
+    const progress = { seen: afterSeq, count: 0 };
+    try {
+      for await (const entry of this.readThroughConsumer(target, afterSeq, last, signal, limit)) {
+        progress.seen = entry.seq;
+        progress.count++;
+        yield entry;
+      }
+      return;
+    } catch (err) {
+      if (signal?.aborted === true) throw err;
+      // The ordered consumer is R1 on one peer of the stream, picked by the
+      // server; after a node loss it can land on the dead node (2.9 does not
+      // know it is gone for a while) and never answer. The stream leader
+      // answers message gets: read the rest one entry at a time.
+      this.opts.logger.warn({ err, ...target.bindings, seen: progress.seen, last }, 'reading the log through a consumer failed; reading it entry by entry');
+    }
+    while (progress.seen < last && progress.count < limit) {
+      signal?.throwIfAborted();
+      // nats.js types only `seq` and `last_by_subj` queries; the server (2.9+) also takes `next_by_subj` from a sequence.
+      const query = { seq: progress.seen + 1, next_by_subj: target.subject } as unknown as MsgRequest;
+      const msg = await this.jsm.streams.getMessage(this.opts.stream, query);
+      if (msg === null || msg.seq > last) throw new Error(`log of ${target.label} ended at seq ${progress.seen} before its last seq ${last}`);
+      progress.seen = msg.seq;
+      progress.count++;
+      yield { seq: msg.seq, data: msg.data, headers: fromNatsHeaders(msg.header) };
+    }
+  }
+
+  private async *readThroughConsumer(target: SubjectLogTarget, afterSeq: number, last: number, signal: AbortSignal | undefined, limit: number): AsyncIterable<SubjectEntry> {
     const consumer = await this.js.consumers.get(this.opts.stream, {
       filter_subjects: target.subject,
       deliver_policy: DeliverPolicy.StartSequence,

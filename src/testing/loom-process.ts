@@ -22,6 +22,8 @@ export interface LoomProcessOptions {
   readonly dataDir?: string;
   /** Extra LOOM_* settings, e.g. short idle or lease times. LOOM_DOC_ACCESS defaults to `open` here. */
   readonly env?: Readonly<Record<string, string>>;
+  /** How long a start may take to print "loom ready" (default 60 s; a loaded machine starting many processes needs more). */
+  readonly readyTimeoutMs?: number;
 }
 
 export interface LoomProcess {
@@ -88,7 +90,7 @@ export async function startLoomProcess(opts: LoomProcessOptions): Promise<LoomPr
       name: `loom:${opts.name}`,
       maxLines: 5_000,
     });
-    const ready = await child.waitForLine(READY, 60_000);
+    const ready = await child.waitForLine(READY, opts.readyTimeoutMs ?? 60_000);
     const m = PORT_IN_READY.exec(ready.input);
     if (!m?.[1]) throw new Error(`loom:${opts.name} ready line has no port: ${ready.input}`);
     port = Number(m[1]);
