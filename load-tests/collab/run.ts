@@ -23,14 +23,14 @@ function print(line: Record<string, unknown> | Report): void {
 /** Generous upper bound on one scenario: start, connect, window, converge, shutdown. */
 function budgetMs(load: LoadSpec, workers: number, convergeTimeoutMs: number): number {
   const connectMs = 60_000 * Math.ceil(load.docs * load.clients / workers / 50);
-  return 120_000 + connectMs + load.durationS * 1000 + 60_000 + convergeTimeoutMs + 60_000;
+  return 300_000 + connectMs + load.durationS * 1000 + 60_000 + convergeTimeoutMs + 60_000;
 }
 
 /** Upper bound on one server's ramp: start, connect, every step with its convergence wait, shutdown. */
 function rampBudgetMs(load: LoadSpec | undefined, ramp: RampSpec, options: RunOptions): number {
   const connectMs = load === undefined ? 0 : 60_000 * Math.ceil(load.docs * load.clients / options.workers / 50);
   // Every step may be run twice (a failed step is repeated once).
-  return 120_000 + connectMs + 2 * ramp.maxSteps * (ramp.stepS * 1000 + options.convergeTimeoutMs + 40_000) + 60_000;
+  return 300_000 + connectMs + 2 * ramp.maxSteps * (ramp.stepS * 1000 + options.convergeTimeoutMs + 40_000) + 60_000;
 }
 
 async function main(): Promise<number> {

@@ -114,7 +114,8 @@ export interface Session {
  */
 export async function openSession(target: Target, load: LoadSpec, options: ScenarioOptions): Promise<Session> {
   const host = { cpus: cpus().length, loadavg1: Math.round((loadavg()[0] ?? 0) * 100) / 100 };
-  const server: ServerHandle = await startServer(target, target.startsWith('hocuspocus') ? 30_000 : 120_000, options.natsCluster ?? 3);
+  // Loom's first start runs PGlite's initdb (tens of seconds on a busy machine): up to 5 min to get ready.
+  const server: ServerHandle = await startServer(target, target.startsWith('hocuspocus') ? 30_000 : 300_000, options.natsCluster ?? 3);
   // The cluster's nats-servers (and the other processes of the x2 setups) are not the first process's children: they count as the server too.
   const serverMonitor = new ProcessTreeMonitor([server.pid, ...server.peerPids]);
   serverMonitor.start(sampleIntervalMs);
