@@ -4,11 +4,10 @@
  * runs goes into the next one. Under load this turns one UPDATE per
  * delivery into one per round trip, whatever the number of endpoints.
  *
- * A sender keeps sending an endpoint's next delivery while the previous
- * attempt is being written, and waits for its writes before it reads the
- * endpoint's due deliveries again (so it never sees an attempt it already
- * made as still due). A crash before a write is at worst a repeat of that
- * delivery, with the same `webhook-id`: at least once, order kept.
+ * A sender waits for an attempt's write before it sends the endpoint's next
+ * delivery (endpoints are many, so the statements stay full), so a crash
+ * repeats at most the one delivery in flight per endpoint, with the same
+ * `webhook-id`: at least once, order kept.
  */
 import type { DeliveryStore, RecordedAttempt } from './delivery-store.ts';
 

@@ -172,9 +172,8 @@ export class DeliveryWorker {
     this.#active.add(tracked);
   }
 
-  /** Sends one endpoint's due deliveries in order, then waits for their attempts to be written. */
+  /** Sends one endpoint's due deliveries in order, each attempt written before the next is sent. */
   async #serve(endpointId: string, h: Held, target: SendTarget, due: readonly DueDelivery[]): Promise<void> {
-    const written: Array<Promise<void>> = [];
     try {
       const signWith = this.#signingSecrets(target);
       const held = new Set<string>();
@@ -183,19 +182,17 @@ export class DeliveryWorker {
       for (const delivery of due) {
         if (this.#stopped || h.lost) break;
         if (held.has(delivery.orderKey)) continue;
-        outcome = await this.#attempt(target, signWith, delivery, healthy, written);
+        outcome = await this.#attempt(target, signWith, delivery, healthy);
         if (outcome === 'stop') break;
         if (outcome === 'failed') held.add(delivery.orderKey);
         healthy = outcome === 'sent';
       }
-      await Promise.all(written);
       if (outcome === 'stop' || h.lost) this.#held.delete(endpointId);
       h.busy = false;
       h.idleSince = Date.now();
     } catch (err) {
       // Keep the lease: the endpoint is tried again when it lapses, not in a tight loop of the same failure.
       this.#held.delete(endpointId);
-      await Promise.allSettled(written);
       this.#o.log.error({ err, endpointId }, 'webhook endpoint drain failed; its lease will expire and it is retried');
     }
   }
@@ -209,7 +206,8 @@ export class DeliveryWorker {
   }
 
   /**
-   * One attempt; its write is queued on `written` (the next delivery does not wait for it).
+   * One attempt, written (in a batch with other endpoints' attempts) before it returns: a
+   * crash then repeats at most the one delivery in flight per endpoint.
    * @param healthy no failure recorded on the endpoint since its last success (a success then needs no endpoint write).
    */
   async #attempt(
@@ -217,7 +215,6 @@ export class DeliveryWorker {
     signWith: (now: number) => KeyObject[],
     delivery: DueDelivery,
     healthy: boolean,
-    written: Array<Promise<void>>,
   ): Promise<'sent' | 'failed' | 'stop'> {
     const { log } = this.#o;
     const now = this.#o.now?.() ?? Date.now();
@@ -226,10 +223,7 @@ export class DeliveryWorker {
     const attempts = delivery.attempts + 1;
     const retryInMs = outcome.ok ? null : retryDelayMs(this.#o.retryScheduleMs, attempts);
     const attempt = { at: new Date(now).toISOString(), responseStatus: outcome.status, latencyMs: outcome.latencyMs, error: outcome.error, ok: outcome.ok };
-    // Keep the rejection for the caller's Promise.all, without an unhandled rejection meanwhile.
-    const write = this.#recorder.record({ delivery, attempt, retryInMs });
-    write.catch(() => undefined);
-    written.push(write);
+    await this.#recorder.record({ delivery, attempt, retryInMs });
     if (!(outcome.ok && healthy)) await this.#o.store.markFailing(target.id, !outcome.ok);
     observeWebhookDelivery(outcome.ok ? 'delivered' : retryInMs === null ? 'dead-lettered' : 'retrying');
     const bindings = { endpointId: target.id, deliveryId: delivery.id, eventId: delivery.eventId, attempts, status: outcome.status };
