@@ -54,7 +54,7 @@ function parse(): Options {
       'skip-embedded': { type: 'boolean', default: false },
       'skip-external': { type: 'boolean', default: false },
       'skip-docs': { type: 'boolean', default: false },
-      'timeout-s': { type: 'string', default: '900' },
+      'timeout-s': { type: 'string', default: '1800' },
     },
     strict: true,
   });
