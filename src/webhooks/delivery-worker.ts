@@ -66,6 +66,9 @@ export class DeliveryWorker {
   #ticking: Promise<void> | undefined;
   #again = false;
   #claimWanted = false;
+  /** Held endpoints to read due deliveries for at the next tick (all of them when `#checkAll`). */
+  readonly #check = new Set<string>();
+  #checkAll = false;
   #renewedAt = 0;
   #stopped = true;
 
@@ -81,9 +84,14 @@ export class DeliveryWorker {
     this.wake();
   }
 
-  /** Looks for due deliveries now, on endpoints not yet leased too (new ones were recorded, or a poll). */
-  wake(): void {
+  /**
+   * Looks for due deliveries now, on endpoints not yet leased too (new ones were recorded, or a poll).
+   * @param endpointIds the endpoints that got new deliveries; without, every endpoint held is read.
+   */
+  wake(endpointIds?: readonly string[]): void {
     this.#claimWanted = true;
+    if (endpointIds === undefined) this.#checkAll = true;
+    else for (const id of endpointIds) this.#check.add(id);
     this.#tickSoon();
   }
 
@@ -133,10 +141,18 @@ export class DeliveryWorker {
       this.#claimWanted = false;
       const free = this.#o.concurrency - held.size;
       if (free > 0) {
-        for (const id of await store.claimEndpoints(owner, free, leaseTtlMs)) held.set(id, { busy: false, lost: false, idleSince: Date.now() });
+        for (const id of await store.claimEndpoints(owner, free, leaseTtlMs)) {
+          held.set(id, { busy: false, lost: false, idleSince: Date.now() });
+          this.#check.add(id);
+        }
       }
     }
-    const idle = [...held].filter(([, h]) => !h.busy).map(([id]) => id);
+    // Only endpoints that may have something new: woken for, just served, just claimed, or all at a poll.
+    const all = this.#checkAll;
+    this.#checkAll = false;
+    const idle = [...held].filter(([id, h]) => !h.busy && (all || this.#check.has(id))).map(([id]) => id);
+    // Served now, or not held here (another process's, or nothing left to claim): forget them.
+    for (const id of this.#check) if (!held.get(id)?.busy) this.#check.delete(id);
     if (idle.length === 0 || this.#stopped) return;
     const work = await store.dueFor(idle, owner, DUE_BATCH);
     const release: string[] = [];
@@ -158,15 +174,16 @@ export class DeliveryWorker {
         }
       } else {
         h.busy = true;
-        this.#track(this.#serve(id, h, got.target, got.due));
+        this.#track(id, this.#serve(id, h, got.target, got.due));
       }
     }
     await store.releaseLeases(release, owner);
   }
 
-  #track(run: Promise<void>): void {
+  #track(endpointId: string, run: Promise<void>): void {
     const tracked: Promise<void> = run.finally(() => {
       this.#active.delete(tracked);
+      this.#check.add(endpointId);
       this.#tickSoon();
     });
     this.#active.add(tracked);

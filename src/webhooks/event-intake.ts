@@ -33,8 +33,8 @@ export interface EventIntakeOptions {
   readonly leaseTtlMs: number;
   /** How often a process without the lease tries to take it. */
   readonly retryMs: number;
-  /** Called after deliveries were recorded (wakes the local senders). */
-  readonly onRecorded: () => void;
+  /** Called after deliveries were recorded, with their endpoints (wakes the local senders). */
+  readonly onRecorded: (endpointIds: readonly string[]) => void;
   readonly log: Logger;
 }
 
@@ -133,7 +133,7 @@ export class EventIntake {
           throw new Error(`webhook intake cursor moved under us (expected ${cursor}); another intake is running`);
         }
         cursor = last.seq;
-        if (deliveries.length > 0) this.#o.onRecorded();
+        if (deliveries.length > 0) this.#o.onRecorded([...new Set(deliveries.map((d) => d.endpointId))]);
       }
     };
     for (;;) {

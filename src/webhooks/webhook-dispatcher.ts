@@ -61,7 +61,7 @@ export async function startWebhookDispatcher(opts: {
     host: opts.instanceId,
     leaseTtlMs: opts.leaseTtlMs,
     retryMs: Math.max(opts.leaseTtlMs / 2, 100),
-    onRecorded: () => worker.wake(),
+    onRecorded: (endpointIds) => worker.wake(endpointIds),
     log: log.child({ component: 'webhook-intake' }),
   });
   worker.start();
