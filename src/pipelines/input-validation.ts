@@ -21,6 +21,13 @@ function fieldOf(e: ErrorObject): string {
   return ['input', ...parts, ...(leaf === undefined ? [] : [leaf])].join('.');
 }
 
+/** ajv's words, except where the field is already named: a missing one "is required", not "must have required property 'x'". */
+export function messageOf(e: ErrorObject): string {
+  if (e.keyword === 'required') return 'is required';
+  if (e.keyword === 'additionalProperties') return 'is not a known field';
+  return e.message ?? 'is invalid';
+}
+
 export class InputValidator {
   private readonly compiled = new Map<string, ValidateFunction>();
 
@@ -33,10 +40,10 @@ export class InputValidator {
     // ajv fills declared defaults in: check a copy, the engine applies them to the recorded input itself.
     if (validate(structuredClone(input))) return;
     const errors = validate.errors ?? [];
-    const problems = errors.slice(0, 20).map((e) => ({ path: `/input${e.instancePath}`, message: `${fieldOf(e)} ${e.message ?? 'is invalid'}` }));
+    const problems = errors.slice(0, 20).map((e) => ({ path: `/input${e.instancePath}`, message: `${fieldOf(e)} ${messageOf(e)}` }));
     const first = errors[0];
     const field = first === undefined ? 'input' : fieldOf(first);
-    throw new PipelineError('invalid-input', `${field}: ${first?.message ?? 'does not match the pipeline input schema'}`, { field, problems });
+    throw new PipelineError('invalid-input', `${field}: ${first === undefined ? 'does not match the pipeline input schema' : messageOf(first)}`, { field, problems });
   }
 
   private validator(key: string, schema: JsonSchema): ValidateFunction {

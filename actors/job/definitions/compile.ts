@@ -55,7 +55,9 @@ function inputSchema(def: PipelineDefinition): z.ZodType<unknown, z.ZodTypeDef, 
     for (const e of validate.errors ?? []) {
       const path = e.instancePath.split('/').slice(1);
       const extra = e.keyword === 'additionalProperties' ? [(e.params as { additionalProperty?: string }).additionalProperty ?? ''] : [];
-      ctx.addIssue({ code: 'custom', path: [...path, ...extra], message: e.keyword === 'additionalProperties' ? 'unknown field' : (e.message ?? 'is invalid') });
+      const missing = e.keyword === 'required' ? [(e.params as { missingProperty?: string }).missingProperty ?? ''] : [];
+      const message = e.keyword === 'additionalProperties' ? 'unknown field' : e.keyword === 'required' ? 'is required' : (e.message ?? 'is invalid');
+      ctx.addIssue({ code: 'custom', path: [...path, ...extra, ...missing], message });
     }
     return z.NEVER;
   });
