@@ -7,7 +7,7 @@
  * `map.by` and `llm.cite` naming the input or a preceding step; nested
  * JSON Schemas that compile. Each fault names its JSON-pointer path.
  */
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import mustache from 'mustache';
 import type { Condition, DefinitionError, LoopStep, MapSubStep, PipelineDefinition, StepDefinition } from './pipeline-definition.ts';
 
@@ -22,6 +22,18 @@ interface Located {
 /** Compiles nested JSON Schemas; strict off, since user schemas may carry annotations ajv does not know. */
 export function schemaCompiler(): Ajv2020 {
   return new Ajv2020({ allErrors: true, useDefaults: true, strict: false });
+}
+
+/**
+ * One fault of a job's input against its pipeline's input schema: the path
+ * of the field at fault (a missing or unknown property named as the last
+ * segment) and words that read after it ("is required", "unknown field").
+ */
+export function inputFault(e: ErrorObject): { path: string[]; message: string } {
+  const path = e.instancePath.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+  if (e.keyword === 'required') return { path: [...path, (e.params as { missingProperty?: string }).missingProperty ?? ''], message: 'is required' };
+  if (e.keyword === 'additionalProperties') return { path: [...path, (e.params as { additionalProperty?: string }).additionalProperty ?? ''], message: 'unknown field' };
+  return { path, message: e.message ?? 'is invalid' };
 }
 
 /** Step ids a template reads as `steps.<id>...`, or a parse error. */

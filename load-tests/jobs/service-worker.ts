@@ -10,12 +10,9 @@
  *
  *   node --import tsx load-tests/jobs/service-worker.ts
  */
-import { jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
-import { connect } from '@nats-io/transport-node';
-import { WORKER_PRESENCE_BUCKET } from '../../protocol/activity.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectWorkerProcess } from '../../src/testing/activity-worker-process.ts';
 import { ActivityWorker } from '../../src/activities/worker.ts';
-import { createRootLogger } from '../../src/log.ts';
 
 const workerId = process.env.WORKER_ID ?? `bench-${process.pid}`;
 const queues = (process.env.QUEUES ?? '').split(',').filter((q) => q !== '');
@@ -24,10 +21,7 @@ const workMs = Number(process.env.WORK_MS ?? '20');
 if (queues.length === 0) throw new Error('QUEUES: name at least one queue');
 if (!Number.isInteger(workMs) || workMs < 0) throw new Error('WORK_MS: a whole number of milliseconds');
 
-const log = createRootLogger({ level: 'warn', instanceId: workerId });
-const nc = await connect({ servers: process.env.NATS_URL ?? '', maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-const jsm = await jetstreamManager(nc);
-const presence = await new Kvm(nc).open(WORKER_PRESENCE_BUCKET);
+const { log, nc, jsm, presence } = await connectWorkerProcess(workerId);
 
 const workers = queues.map(
   (queue) =>
@@ -41,10 +35,7 @@ const workers = queues.map(
       concurrency,
       handler: async (_task, ctx) => {
         const t0 = performance.now();
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(resolve, workMs);
-          ctx.signal.addEventListener('abort', () => (clearTimeout(t), reject(ctx.signal.reason as Error)), { once: true });
-        });
+        await sleep(workMs, undefined, { signal: ctx.signal });
         return { workMs: Math.round((performance.now() - t0) * 10) / 10 };
       },
     }),

@@ -14,6 +14,7 @@
  * if that is our own body just past the expected sequence, the earlier
  * attempt was stored and only its ack was lost.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
@@ -242,8 +243,4 @@ export class FencedSubjectLog {
       });
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

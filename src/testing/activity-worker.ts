@@ -8,30 +8,17 @@
  *
  *   node --import tsx src/testing/activity-worker.ts
  */
-import { jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
-import { connect } from '@nats-io/transport-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectWorkerProcess } from './activity-worker-process.ts';
 import { z } from 'zod';
-import { WORKER_PRESENCE_BUCKET } from '../../protocol/activity.ts';
 import { ActivityFailure, ActivityWorker } from '../activities/worker.ts';
-import { createRootLogger } from '../log.ts';
 import { WORKER_BEHAVIOURS } from './service-test-pipeline.ts';
 
 const workerId = process.env.WORKER_ID ?? `worker-${process.pid}`;
 const queue = process.env.QUEUE ?? 'test-work';
-const log = createRootLogger({ level: 'warn', instanceId: workerId });
-const nc = await connect({ servers: process.env.NATS_URL ?? '', maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-const jsm = await jetstreamManager(nc);
-const presence = await new Kvm(nc).open(WORKER_PRESENCE_BUCKET);
+const { log, nc, jsm, presence } = await connectWorkerProcess(workerId);
 
 const taskInput = z.object({ behave: z.enum(WORKER_BEHAVIOURS), value: z.string(), ms: z.number().int() });
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true });
-  });
-}
 
 const worker = new ActivityWorker({
   nc,
@@ -53,10 +40,10 @@ const worker = new ActivityWorker({
         throw new ActivityFailure('bad-input', `cannot work on ${JSON.stringify(input.value)}`, false);
       case 'slow':
         await ctx.heartbeat({ stage: 'started' });
-        await sleep(input.ms, ctx.signal);
+        await sleep(input.ms, undefined, { signal: ctx.signal });
         return { echoed: input.value, by: workerId };
       case 'hang':
-        await sleep(600_000, ctx.signal);
+        await sleep(600_000, undefined, { signal: ctx.signal });
         return null;
     }
   },

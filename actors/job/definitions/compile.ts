@@ -9,7 +9,7 @@
  * `settle` says once their instances are done.
  */
 import { z } from 'zod';
-import { schemaCompiler } from '../../../protocol/pipeline-definition-rules.ts';
+import { inputFault, schemaCompiler } from '../../../protocol/pipeline-definition-rules.ts';
 import {
   MAX_MAP_ITEMS,
   validatePipelineDefinition,
@@ -52,13 +52,7 @@ function inputSchema(def: PipelineDefinition): z.ZodType<unknown, z.ZodTypeDef, 
   return z.unknown().transform((raw, ctx) => {
     const value: unknown = structuredClone(raw ?? null);
     if (validate(value)) return value;
-    for (const e of validate.errors ?? []) {
-      const path = e.instancePath.split('/').slice(1);
-      const extra = e.keyword === 'additionalProperties' ? [(e.params as { additionalProperty?: string }).additionalProperty ?? ''] : [];
-      const missing = e.keyword === 'required' ? [(e.params as { missingProperty?: string }).missingProperty ?? ''] : [];
-      const message = e.keyword === 'additionalProperties' ? 'unknown field' : e.keyword === 'required' ? 'is required' : (e.message ?? 'is invalid');
-      ctx.addIssue({ code: 'custom', path: [...path, ...extra, ...missing], message });
-    }
+    for (const e of validate.errors ?? []) ctx.addIssue({ code: 'custom', ...inputFault(e) });
     return z.NEVER;
   });
 }

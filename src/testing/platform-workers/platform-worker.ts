@@ -9,12 +9,9 @@
  *
  *   node --import tsx src/testing/platform-workers/platform-worker.ts
  */
-import { jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
-import { connect } from '@nats-io/transport-node';
-import { WORKER_PRESENCE_BUCKET } from '../../../protocol/activity.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectWorkerProcess } from '../activity-worker-process.ts';
 import { ActivityFailure, ActivityWorker } from '../../activities/worker.ts';
-import { createRootLogger } from '../../log.ts';
 import { PLATFORM_QUEUES, PlatformInputError, platformOutput, type PlatformQueue } from './behaviours.ts';
 
 const workerId = process.env.WORKER_ID ?? `platform-${process.pid}`;
@@ -24,17 +21,7 @@ for (const q of queues) if (!(PLATFORM_QUEUES as readonly string[]).includes(q))
 if (queues.length === 0) throw new Error('QUEUES: name at least one queue');
 if (!Number.isInteger(workMs) || workMs < 0) throw new Error('WORK_MS: a whole number of milliseconds');
 
-const log = createRootLogger({ level: 'warn', instanceId: workerId });
-const nc = await connect({ servers: process.env.NATS_URL ?? '', maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-const jsm = await jetstreamManager(nc);
-const presence = await new Kvm(nc).open(WORKER_PRESENCE_BUCKET);
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true });
-  });
-}
+const { log, nc, jsm, presence } = await connectWorkerProcess(workerId);
 
 const workers = queues.map((queue) => {
   const worker = new ActivityWorker({
@@ -48,7 +35,7 @@ const workers = queues.map((queue) => {
       console.log(JSON.stringify({ task: 'working', taskId: task.taskId, attempt: task.attempt, queue, workerId }));
       if (workMs > 0) {
         await ctx.heartbeat({ stage: `${queue} started` });
-        await sleep(workMs, ctx.signal);
+        await sleep(workMs, undefined, { signal: ctx.signal });
       }
       try {
         return platformOutput(queue as PlatformQueue, task.input);
