@@ -4,8 +4,10 @@
  * are the work queue's job, so the SDK's own are off.
  */
 import OpenAI from 'openai';
+import type { Agent } from 'undici';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { ChatMessage, ToolCall, ToolChoice, ToolDefinition } from '../../protocol/inference.ts';
+import { modelServerAgent, undiciRequestFetch, type SdkFetch } from './model-http.ts';
 import { ToolCallAssembler } from './tool-call-assembler.ts';
 
 /** What the worker asks of a model server. */
@@ -47,15 +49,34 @@ export interface OpenAiModelClientOptions {
   readonly apiKey: string;
   /** Upper bound of one HTTP call, headers to last byte. */
   readonly timeoutMs: number;
+  /** Connections kept open to the model server; default 64 (the role passes its concurrency). */
+  readonly connections?: number;
+  /** The SDK's HTTP; default undici's `request` over a keep-alive Agent (model-http.ts). */
+  readonly fetch?: SdkFetch;
 }
+
+const DEFAULT_CONNECTIONS = 64;
+const KEEP_ALIVE_MS = 30_000;
 
 export class OpenAiModelClient implements ModelClient {
   readonly #client: OpenAI;
   readonly #timeoutMs: number;
+  /** Owned only when no `fetch` was given. */
+  readonly #agent: Agent | undefined;
 
   constructor(opts: OpenAiModelClientOptions) {
-    this.#client = new OpenAI({ baseURL: opts.baseUrl, apiKey: opts.apiKey, maxRetries: 0, timeout: opts.timeoutMs });
+    let fetch = opts.fetch;
+    if (fetch === undefined) {
+      this.#agent = modelServerAgent({ connections: opts.connections ?? DEFAULT_CONNECTIONS, keepAliveTimeoutMs: KEEP_ALIVE_MS });
+      fetch = undiciRequestFetch(this.#agent);
+    }
+    this.#client = new OpenAI({ baseURL: opts.baseUrl, apiKey: opts.apiKey, maxRetries: 0, timeout: opts.timeoutMs, fetch });
     this.#timeoutMs = opts.timeoutMs;
+  }
+
+  /** Closes the kept-alive connections (after the last call). */
+  async close(): Promise<void> {
+    await this.#agent?.close();
   }
 
   async *stream(call: ModelCall, signal: AbortSignal): AsyncIterable<ModelEvent> {

@@ -30,12 +30,13 @@ export async function startInferenceRole(opts: {
 }): Promise<InferenceRole> {
   const { inference, gateway } = opts.config;
   const log = opts.log;
+  const model = new OpenAiModelClient({ baseUrl: inference.baseUrl, apiKey: inference.apiKey, timeoutMs: inference.callTimeoutMs, connections: inference.concurrency });
   const worker = new InferenceWorker({
     nc: opts.nc,
     jsm: opts.jsm,
     cancels: opts.cancels,
     actors: new ActorClient(opts.nc, { requestTimeoutMs: gateway.requestTimeoutMs, deadlineMs: gateway.activationDeadlineMs, log }),
-    model: new OpenAiModelClient({ baseUrl: inference.baseUrl, apiKey: inference.apiKey, timeoutMs: inference.callTimeoutMs }),
+    model,
     models: inference.models,
     concurrency: inference.concurrency,
     maxDeliver: inference.maxDeliver,
@@ -50,6 +51,7 @@ export async function startInferenceRole(opts: {
     async stop() {
       await beacon.stop();
       await worker.stop();
+      await model.close();
     },
   };
 }
