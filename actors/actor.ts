@@ -21,10 +21,23 @@ export interface CommandMessage {
 }
 
 /** A signal from the host itself (not from the wire). */
-export interface SignalMessage {
+export type SignalMessage = GatewayGoneSignal | EventsMayBeLostSignal;
+
+/** A gateway stopped beating: drop what the actor keeps for its sockets. */
+export interface GatewayGoneSignal {
   readonly source: 'signal';
   readonly name: 'gateway-gone';
   readonly gatewayId: string;
+}
+
+/**
+ * The host's NATS connection came back after a server was lost: events it
+ * published just before may never have left that server. Actors whose
+ * subscribers cannot tell (documents) say where their log stands.
+ */
+export interface EventsMayBeLostSignal {
+  readonly source: 'signal';
+  readonly name: 'events-may-be-lost';
 }
 
 /** A message the actor scheduled to itself (timeouts, retry backoff). Lost if the activation ends. */

@@ -15,7 +15,11 @@
  *   revert     body: JSON RevertRequest, header Loom-Author (who reverts)  reply: JSON RevertReply
  *   delete     body: empty                        reply: JSON DeleteReply
  * Events (event.doc.<id>.<event>):
- *   update     body: a Yjs update, headers Loom-Seq and (optional) Loom-Origin
+ *   update     body: a Yjs update, headers Loom-Seq, Loom-Prev-Seq (the entry before it; absent when the
+ *              actor re-broadcasts its last entry on activation) and (optional) Loom-Origin
+ *   head       body: empty, header Loom-Seq: where the log stands, published when the actor's host
+ *              reconnected to NATS (its last update events may be lost); a subscriber that saw
+ *              another sequence resynchronises
  *   awareness  body: an awareness update, header Loom-Origin (optional)
  *   access     body: JSON AccessChanged (published by gateways' HTTP side, not the actor)
  */
@@ -28,7 +32,7 @@ import { CURRENT_VERSION } from './headers.ts';
 
 export const DOC_COMMANDS = ['update', 'sync', 'sync-part', 'awareness', 'content', 'presence', 'disconnect', 'restore', 'delete', 'attribution', 'revert'] as const;
 export type DocCommand = (typeof DOC_COMMANDS)[number];
-export const DOC_EVENTS = ['update', 'awareness', 'access'] as const;
+export const DOC_EVENTS = ['update', 'awareness', 'access', 'head'] as const;
 export type DocEvent = (typeof DOC_EVENTS)[number];
 
 export function isDocCommand(name: string): name is DocCommand {

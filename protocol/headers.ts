@@ -19,6 +19,12 @@ export const HEADERS = {
   gateway: 'Loom-Gateway',
   /** Sequence of the update in the document log (on update events and replies). */
   seq: 'Loom-Seq',
+  /**
+   * On document update events: the sequence of the document's entry before
+   * this one. A subscriber whose last seen sequence differs missed an event
+   * (core NATS may drop one when a server dies) and resynchronises.
+   */
+  prevSeq: 'Loom-Prev-Seq',
   /** Set on error replies: an ErrorCode. The body is then a JSON ErrorBody. */
   error: 'Loom-Error',
   /**

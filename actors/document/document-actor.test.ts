@@ -96,6 +96,25 @@ test('updates queued together become one log entry, published once and acknowled
   actor.dispose();
 });
 
+test('update events chain by Loom-Prev-Seq, and after a NATS reconnect the actor publishes its head (lost events are detectable)', async () => {
+  const id = `chain-${Date.now()}`;
+  const actor = await activate(id);
+  const before = published.length;
+  await actor.handle([command('update', edit('a'))]);
+  await actor.handle([command('update', edit('b'))]);
+  await actor.handle([{ source: 'signal', name: 'events-may-be-lost' }]);
+  const events = published.slice(before);
+  const updates = events.filter((p) => p.event === 'update');
+  assert.equal(updates.length, 2);
+  assert.equal(updates[0]!.headers[HEADERS.prevSeq], '0', 'the first entry of a new document follows nothing');
+  assert.equal(updates[1]!.headers[HEADERS.prevSeq], updates[0]!.headers[HEADERS.seq], 'each update names the entry before it');
+  const heads = events.filter((p) => p.event === 'head');
+  assert.equal(heads.length, 1);
+  assert.equal(heads[0]!.headers[HEADERS.seq], updates[1]!.headers[HEADERS.seq], 'the head names the last entry');
+  assert.equal(heads[0]!.body.length, 0);
+  actor.dispose();
+});
+
 test('an update that changes nothing is acknowledged without an append', async () => {
   const id = `dup-${Date.now()}`;
   const actor = await activate(id);

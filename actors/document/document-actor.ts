@@ -6,8 +6,8 @@
  * so at activation). A deleted actor answers every command `not-found`
  * except `delete` itself, so a late update can never recreate the log.
  * Messages: update, sync, awareness, content, presence, restore, delete,
- * attribution, revert (commands, see protocol/doc.ts) and the host signal
- * gateway-gone. Who wrote what is recorded as updates apply (attribution.ts).
+ * attribution, revert (commands, see protocol/doc.ts) and the host signals
+ * gateway-gone and events-may-be-lost (answered with a `head` event). Who wrote what is recorded as updates apply (attribution.ts).
  *
  * Write path: validate an update by decoding and applying it, append it to the
  * durable log (updates queued together are merged into one append), and only
@@ -17,7 +17,7 @@
  * has: it steps down and the next activation rebuilds from the log.
  */
 import * as Y from 'yjs';
-import type { ActorContext, ActorInstance, CommandMessage, MailboxMessage } from '../actor.ts';
+import type { ActorContext, ActorInstance, CommandMessage, MailboxMessage, SignalMessage } from '../actor.ts';
 import { StepDownError } from '../actor.ts';
 import { readAuthorHeader, UNKNOWN_AUTHOR } from '../../protocol/attribution.ts';
 import { decodeAwarenessUpdate } from '../../protocol/awareness.ts';
@@ -114,8 +114,7 @@ export class DocumentActor implements ActorInstance {
     for (const message of batch) {
       if (message.source === 'timer') continue; // documents schedule nothing
       if (message.source === 'signal') {
-        const removal = this.presence.dropGateway(message.gatewayId);
-        if (removal !== null) this.ctx.publish('awareness', removal);
+        this.onSignal(message);
         continue;
       }
       try {
@@ -266,10 +265,11 @@ export class DocumentActor implements ActorInstance {
       }
       throw new StepDownError(fenced ? 'fenced out of the document log' : 'append to the document log failed', { cause: err });
     }
+    const prevSeq = this.lastSeq;
     this.lastSeq = seq;
     const origins = new Set(batch.map((p) => p.origin));
     const [only] = origins;
-    const headers: Record<string, string> = { [HEADERS.seq]: String(seq) };
+    const headers: Record<string, string> = { [HEADERS.seq]: String(seq), [HEADERS.prevSeq]: String(prevSeq) };
     // With one origin, its gateway can skip echoing the update back to that socket.
     if (origins.size === 1 && only !== undefined) headers[HEADERS.origin] = only;
     if (attribution.author !== undefined) headers[HEADERS.author] = attribution.author;
@@ -277,6 +277,16 @@ export class DocumentActor implements ActorInstance {
     const ack = encodeJson({ seq });
     for (const p of batch) p.command.respond({ headers: { [HEADERS.seq]: String(seq) }, body: ack });
     if (!this.suspect) this.compactor.afterAppend(this.doc, seq, merged.length);
+  }
+
+  private onSignal(signal: SignalMessage): void {
+    if (signal.name === 'gateway-gone') {
+      const removal = this.presence.dropGateway(signal.gatewayId);
+      if (removal !== null) this.ctx.publish('awareness', removal);
+      return;
+    }
+    // Our last update events may have died with a NATS server: tell subscribers where the log stands (empty body).
+    this.ctx.publish('head', new Uint8Array(0), { [HEADERS.seq]: String(this.lastSeq) });
   }
 
   /**

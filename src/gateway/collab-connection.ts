@@ -155,6 +155,7 @@ export class CollabConnection extends GatewaySocket implements RoomMember {
       throw new ProtocolError('malformed-message', 'sync step 1 carries an invalid state vector', { cause: err });
     }
     const reply = await requestSync(this.deps.client, this.docId, stateVector);
+    this.room.synced(reply.seq);
     this.send(encodeSyncStep2(reply.update));
     // Ask the client for whatever the document lacks.
     this.send(encodeSyncStep1(reply.stateVector));

@@ -15,6 +15,7 @@ import { parseActorId, type DocId } from '../../protocol/ids.ts';
 import { gatewaySignalSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
+import { onReconnect } from '../nats/reconnects.ts';
 import { requestSync } from '../placement/doc-sync.ts';
 import { selectSubprotocol, type RateLimiter } from '../auth/index.ts';
 import { AccessDeniedError, type CollabAccess, type CollabAccessPolicy } from './access.ts';
@@ -76,21 +77,11 @@ export class CollabGateway {
     beat();
     this.beaconTimer = setInterval(beat, GATEWAY_HEARTBEAT_MS);
     this.beaconTimer.unref();
-    void this.resyncAfterReconnects();
-  }
-
-  /** After each NATS reconnect (a node lost), resends every room the document's state: events of the gap are gone. */
-  private async resyncAfterReconnects(): Promise<void> {
-    for await (const s of this.deps.nc.status()) {
-      if (s.type !== 'reconnect') continue;
+    // After a NATS reconnect (a node lost) the events of the gap are gone: every room resends the document's state.
+    onReconnect(this.deps.nc, this.deps.log, () => {
       this.deps.log.info({ rooms: this.rooms.size }, 'nats reconnected; resyncing rooms');
-      for (const room of this.rooms.values()) {
-        requestSync(this.deps.client, room.docId, new Uint8Array(0)).then(
-          (reply) => room.resync(reply.update),
-          (err: unknown) => this.deps.log.warn({ err, docId: room.docId }, 'room resync after reconnect failed; its clients catch up at their next sync'),
-        );
-      }
-    }
+      for (const room of this.rooms.values()) room.repair('nats reconnected');
+    });
   }
 
   /** @returns false when the request is not for this gateway (caller answers 404). */
@@ -147,16 +138,17 @@ export class CollabGateway {
     const log = this.deps.log.child({ connId, docId, principal: access.principalId });
     let room = this.rooms.get(docId);
     if (room === undefined) {
-      room = new DocRoom(
-        this.deps.nc,
+      room = new DocRoom({
+        nc: this.deps.nc,
         docId,
         log,
-        (r) => {
+        fetchState: (id) => requestSync(this.deps.client, id, new Uint8Array(0)),
+        onEmpty: (r) => {
           if (this.rooms.get(r.docId) === r) this.rooms.delete(r.docId);
         },
-        (r) => void this.recheckDocument(r.docId),
-        this.deps.local,
-      );
+        onAccessChanged: (r) => void this.recheckDocument(r.docId),
+        local: this.deps.local,
+      });
       this.rooms.set(docId, room);
     }
     const conn = new CollabConnection(connId, ws, docId, room, {

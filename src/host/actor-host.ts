@@ -5,7 +5,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
-import type { ActorDefinition } from '../../actors/actor.ts';
+import type { ActorDefinition, SignalMessage } from '../../actors/actor.ts';
 import { activateRequestSchema, type ActivateReply } from '../../protocol/activation.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { type ActorKind, parseActorId, type ActorId } from '../../protocol/ids.ts';
@@ -145,9 +145,9 @@ export class ActorHost {
   }
 
   /** Delivers a signal to every live actor of a kind. */
-  broadcast(kind: ActorKind, signal: { name: 'gateway-gone'; gatewayId: string }): void {
+  broadcast(kind: ActorKind, signal: SignalMessage): void {
     for (const activation of this.active.values()) {
-      if (activation.key.startsWith(`${kind}.`)) activation.signal({ source: 'signal', ...signal });
+      if (activation.key.startsWith(`${kind}.`)) activation.signal(signal);
     }
   }
 

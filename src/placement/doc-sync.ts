@@ -4,17 +4,23 @@
  * joined in order. Used by gateways and by jobs writing into documents.
  */
 import { decodeSyncReply, type SyncReply } from '../../protocol/doc.ts';
-import type { HeaderMap } from '../../protocol/headers.ts';
+import { HEADERS, type HeaderMap } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import type { ActorClient } from './actor-client.ts';
 
-export async function requestSync(client: ActorClient, id: DocId, stateVector: Uint8Array, headers?: HeaderMap, signal?: AbortSignal): Promise<SyncReply> {
-  const reply = decodeSyncReply((await client.request('doc', id, 'sync', stateVector, headers, signal)).body);
-  if (reply.parts === 1) return reply;
+/** A whole sync reply, and the log sequence the state includes (from Loom-Seq; undefined when absent). */
+export type FullSyncReply = SyncReply & { readonly seq: number | undefined };
+
+export async function requestSync(client: ActorClient, id: DocId, stateVector: Uint8Array, headers?: HeaderMap, signal?: AbortSignal): Promise<FullSyncReply> {
+  const first = await client.request('doc', id, 'sync', stateVector, headers, signal);
+  const reply = decodeSyncReply(first.body);
+  const seqHeader = Number(first.headers[HEADERS.seq]);
+  const seq = Number.isSafeInteger(seqHeader) && seqHeader >= 0 ? seqHeader : undefined;
+  if (reply.parts === 1) return { ...reply, seq };
   const parts: Uint8Array[] = [reply.update];
   for (let index = 1; index < reply.parts; index++) {
     parts.push((await client.request('doc', id, 'sync-part', encodeJson({ syncId: reply.syncId, index }), headers, signal)).body);
   }
-  return { ...reply, update: new Uint8Array(Buffer.concat(parts)), parts: 1, syncId: '' };
+  return { ...reply, update: new Uint8Array(Buffer.concat(parts)), parts: 1, syncId: '', seq };
 }

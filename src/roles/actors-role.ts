@@ -18,6 +18,7 @@ import type { Logger } from '../log.ts';
 import { MeteredDocumentLog, MeteredJobLog, MeteredSnapshotStore } from '../metrics/index.ts';
 import { JetStreamAgentLog } from '../nats/jetstream-agent-log.ts';
 import { JetStreamDocumentLog } from '../nats/jetstream-document-log.ts';
+import { onReconnect } from '../nats/reconnects.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import type { Provisioned } from '../nats/provision.ts';
 import { ActorClient } from '../placement/actor-client.ts';
@@ -111,9 +112,11 @@ export function startActorsRole(opts: {
     local: opts.local,
     log: hostLog,
   });
-  const liveness = new GatewayLiveness(nc, hostLog, (gatewayId) => host.broadcast('doc', { name: 'gateway-gone', gatewayId }));
+  const liveness = new GatewayLiveness(nc, hostLog, (gatewayId) => host.broadcast('doc', { source: 'signal', name: 'gateway-gone', gatewayId }));
   host.start();
   liveness.start();
+  // Events this host published into a NATS server that died may be lost: documents say where their logs stand.
+  onReconnect(nc, hostLog, () => host.broadcast('doc', { source: 'signal', name: 'events-may-be-lost' }));
   // Resumes jobs whose host died (their work was in flight, so nothing else would wake them).
   const supervisor = new JobSupervisor({
     jobs: jobProjection,
