@@ -71,7 +71,7 @@ export async function startWebhookDispatcher(opts: {
     async stop() {
       await intake.stop();
       await worker.stop();
-      sender.close();
+      await sender.close();
     },
   };
 }
