@@ -6,6 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { pino } from 'pino';
 import type { ToolCallContext, ToolDescriptor } from '../../actors/agent/tool.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { createRootLogger } from '../log.ts';
@@ -103,6 +104,25 @@ describe('AgentToolRunner', () => {
     assert.deepEqual(await runner.call('protocol', {}, ctx()), { ok: false, code: 'unavailable', error: 'busy' });
     assert.deepEqual(await runner.call('crash', {}, ctx()), { ok: false, code: 'failed', error: 'the tool failed unexpectedly' });
     assert.deepEqual(await runner.call('throws-sync', {}, ctx()), { ok: false, code: 'failed', error: 'the tool failed unexpectedly' });
+  });
+});
+
+describe('AgentToolRunner logging', () => {
+  it('logs a call that worked at debug only, and one that failed at info', async () => {
+    const lines: Array<{ level: number; msg: string; ok?: boolean }> = [];
+    const sink = { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string; ok?: boolean }) };
+    const logged = new AgentToolRunner({
+      builtins: [tool('echo', (args) => Promise.resolve(JSON.stringify(args))), tool('refuse', () => Promise.reject(new ToolFailure('not-found', 'nothing there')))],
+      validator: new SchemaValidator(),
+      maxResultBytes: 200,
+      log: pino({ level: 'info' }, sink),
+    });
+    await logged.call('echo', { n: 1 }, ctx());
+    await logged.call('refuse', {}, ctx());
+    assert.deepEqual(
+      lines.filter((l) => l.msg === 'tool call').map((l) => l.ok),
+      [false],
+    );
   });
 });
 

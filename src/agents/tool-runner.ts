@@ -67,7 +67,8 @@ export class AgentToolRunner implements ToolRunner {
       result = { ok: false, code: 'failed', error: UNEXPECTED_FAILURE };
     }
     const durationMs = Math.round(performance.now() - started);
-    if (result.ok) log.info({ durationMs, ok: true, bytes: Buffer.byteLength(result.content) }, 'tool call');
+    // Per-call detail (the session log keeps every call with its duration): debug when it worked, info when not.
+    if (result.ok) log.debug({ durationMs, ok: true, bytes: Buffer.byteLength(result.content) }, 'tool call');
     else log.info({ durationMs, ok: false, code: result.code }, 'tool call');
     return result;
   }

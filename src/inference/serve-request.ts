@@ -226,7 +226,8 @@ async function finishSuccess(s: Served, ctx: ServeContext, result: InferenceResu
   await confirmAck(s, ctx);
   if (result.ok) {
     observeInferenceUsage(result.usage);
-    s.log.info({ usage: result.usage, finishReason: result.finishReason }, 'inference request served');
+    // Per-request detail: usage is in the metrics and in the caller's log.
+    s.log.debug({ usage: result.usage, finishReason: result.finishReason }, 'inference request served');
   }
   return 'succeeded';
 }
