@@ -163,8 +163,26 @@ test('malformed tool requests are refused, naming the field', () => {
   ];
   for (const [what, value, message] of cases) {
     assert.throws(() => decodeInferenceRequest(body(value)), (err: unknown) => err instanceof ProtocolError && err.code === 'malformed-message' && message.test(err.message), what);
-    assert.throws(() => encodeInferenceRequest(value as InferenceRequest), isCode('malformed-message'), `encode: ${what}`);
+    assert.throws(() => encodeInferenceRequest(value as InferenceRequest), (err: unknown) => err instanceof ProtocolError && err.code === 'malformed-message' && message.test(err.message), `encode: ${what}`);
   }
+});
+
+test('the encoder checks each message and tools array once and freezes it; new parts are still checked, naming their place', () => {
+  const user = { role: 'user' as const, content: 'hello' };
+  const tools = [{ type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }];
+  const first: InferenceRequest = { ...request, requestId: 'once-1', messages: [user], tools };
+  encodeInferenceRequest(first);
+  assert.ok(Object.isFrozen(user) && Object.isFrozen(tools) && Object.isFrozen(tools[0]?.function.parameters), 'checked parts are frozen');
+  assert.throws(() => {
+    (user as { content: string }).content = 'changed after the check';
+  }, TypeError);
+  // The same parts in the next request, beside a new message that breaks the schema.
+  const long = { role: 'user' as const, content: 'x'.repeat(CHAT_LIMITS.maxMessageChars + 1) };
+  assert.throws(() => encodeInferenceRequest({ ...first, requestId: 'once-2', messages: [user, long] }), /inference request: messages\.1\.content/);
+  assert.throws(() => encodeInferenceRequest({ ...first, requestId: 'once-3', messages: [] }), /messages/);
+  assert.throws(() => encodeInferenceRequest({ ...first, requestId: 'bad id' }), /requestId/);
+  // What the encoder wrote decodes through the worker's full check.
+  assert.deepEqual(decodeInferenceRequest(encodeInferenceRequest({ ...first, requestId: 'once-4' })), { ...first, requestId: 'once-4' });
 });
 
 test('results validate their tool calls, and results without any decode with none', () => {

@@ -184,64 +184,119 @@ export interface InferenceRequest {
 const callerKind = z.enum(['job', 'agent']);
 const nameSchema = z.string().regex(COMMAND_NAME, 'must match [a-z][a-z0-9-]{0,39}');
 
+/** Every field but the conversation (messages, tools), whose parts each encoder checks once (checkedOnce). */
+const requestFields = {
+  requestId: z.string().regex(REQUEST_ID, 'must be 1-128 of [A-Za-z0-9_:.-]'),
+  model: z.string().min(1).refine((m) => {
+    try {
+      parseModelName(m);
+      return true;
+    } catch {
+      // Replaced by the schema's message below.
+      return false;
+    }
+  }, `must be 1-${MAX_MODEL_NAME_BYTES} bytes without whitespace or control characters`),
+  maxTokens: z.number().int().min(1).max(INFERENCE_LIMITS.maxTokens).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  responseFormat: z.enum(['text', 'json']).optional(),
+  toolChoice: toolChoiceSchema.optional(),
+  replyTo: z.object({ kind: callerKind, id: actorIdSchema, command: nameSchema }).strict(),
+  tokensTo: z.object({ kind: callerKind, id: actorIdSchema, event: nameSchema }).strict().optional(),
+  meta: metaSchema.optional(),
+};
+
+/** The whole request, every message included: what a worker checks on receipt. */
 export const inferenceRequestSchema: z.ZodType<InferenceRequest> = z
   .object({
-    requestId: z.string().regex(REQUEST_ID, 'must be 1-128 of [A-Za-z0-9_:.-]'),
-    model: z.string().min(1).refine((m) => {
-      try {
-        parseModelName(m);
-        return true;
-      } catch {
-        // Replaced by the schema's message below.
-        return false;
-      }
-    }, `must be 1-${MAX_MODEL_NAME_BYTES} bytes without whitespace or control characters`),
+    ...requestFields,
     messages: z.array(chatMessageSchema).min(1).max(INFERENCE_LIMITS.maxMessages),
-    maxTokens: z.number().int().min(1).max(INFERENCE_LIMITS.maxTokens).optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    responseFormat: z.enum(['text', 'json']).optional(),
     tools: toolsSchema.optional(),
-    toolChoice: toolChoiceSchema.optional(),
-    replyTo: z.object({ kind: callerKind, id: actorIdSchema, command: nameSchema }).strict(),
-    tokensTo: z.object({ kind: callerKind, id: actorIdSchema, event: nameSchema }).strict().optional(),
-    meta: metaSchema.optional(),
   })
   .strict()
   .superRefine(checkToolConsistency);
 
+/** The request with its conversation's parts unchecked (they are checked one by one, once each). */
+const requestEnvelopeSchema = z
+  .object({
+    ...requestFields,
+    messages: z.array(z.unknown()).min(1).max(INFERENCE_LIMITS.maxMessages),
+    tools: z.array(z.unknown()).optional(),
+  })
+  .strict();
+
 /** What a model server would refuse with a 400 is refused here, before the request is queued. */
 function checkToolConsistency(r: Pick<InferenceRequest, 'messages' | 'tools' | 'toolChoice'>, ctx: z.RefinementCtx): void {
+  const issue = toolConsistencyIssue(r);
+  if (issue !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...issue.path], message: issue.message });
+}
+
+/** The first call/answer mismatch of a request: a toolChoice without its tool, a tool message answering no earlier call. */
+function toolConsistencyIssue(r: Pick<InferenceRequest, 'messages' | 'tools' | 'toolChoice'>): { readonly path: readonly (string | number)[]; readonly message: string } | null {
   if (r.toolChoice !== undefined) {
-    if (r.tools === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['toolChoice'], message: 'needs tools' });
-    else if (typeof r.toolChoice === 'object' && !r.tools.some((t) => t.function.name === (r.toolChoice as { function: { name: string } }).function.name)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['toolChoice', 'function', 'name'], message: 'must name one of the tools' });
+    if (r.tools === undefined) return { path: ['toolChoice'], message: 'needs tools' };
+    const choice = r.toolChoice;
+    if (typeof choice === 'object' && !r.tools.some((t) => t.function.name === choice.function.name)) {
+      return { path: ['toolChoice', 'function', 'name'], message: 'must name one of the tools' };
     }
   }
   // Each tool message answers a call of an earlier assistant message.
   const called = new Set<string>();
   for (const [i, m] of r.messages.entries()) {
     if (m.role === 'assistant') for (const c of m.toolCalls ?? []) called.add(c.id);
-    if (m.role === 'tool' && !called.has(m.toolCallId)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['messages', i, 'toolCallId'], message: 'answers no earlier assistant tool call' });
-    }
+    if (m.role === 'tool' && !called.has(m.toolCallId)) return { path: ['messages', i, 'toolCallId'], message: 'answers no earlier assistant tool call' };
   }
+  return null;
 }
 
 /**
  * The wire form of a request: JSON body, `Loom-Version` and `Nats-Msg-Id` headers.
+ *
+ * A session's next request repeats its earlier messages, so each message
+ * object (and each tools array) is checked the first time it is encoded and
+ * then frozen: a later request that carries the same object skips its check
+ * (checkedOnce). Workers still check everything on receipt.
+ *
  * @throws ProtocolError `malformed-message` when the request breaks the schema or size limit.
  */
 export function encodeInferenceRequest(request: InferenceRequest): WireMessage {
-  const checked = inferenceRequestSchema.safeParse(request);
-  if (!checked.success) {
-    const issue = checked.error.issues[0];
-    throw new ProtocolError('malformed-message', `inference request: ${issue ? `${issue.path.join('.') || 'body'} ${issue.message}` : 'invalid'}`);
-  }
-  const body = encodeJson(checked.data);
+  check(requestEnvelopeSchema, request, []);
+  request.messages.forEach((m, i) => checkedOnce(m, chatMessageSchema, ['messages', i]));
+  if (request.tools !== undefined) checkedOnce(request.tools, toolsSchema, ['tools']);
+  const consistency = toolConsistencyIssue(request);
+  if (consistency !== null) throw requestError(consistency.path, consistency.message);
+  const body = encodeJson(request);
   if (body.byteLength > INFERENCE_LIMITS.maxBodyBytes) {
     throw new ProtocolError('malformed-message', `inference request is ${body.byteLength} bytes; the limit is ${INFERENCE_LIMITS.maxBodyBytes}`);
   }
   return { headers: { [HEADERS.version]: String(CURRENT_VERSION), [MSG_ID_HEADER]: request.requestId }, body };
+}
+
+/** Conversation parts already checked by this process; frozen when added, so they cannot change afterwards. */
+const checkedParts = new WeakSet<object>();
+
+function checkedOnce(value: object, schema: z.ZodTypeAny, path: readonly (string | number)[]): void {
+  if (checkedParts.has(value)) return;
+  check(schema, value, path);
+  deepFreeze(value);
+  checkedParts.add(value);
+}
+
+function check(schema: z.ZodTypeAny, value: unknown, path: readonly (string | number)[]): void {
+  const checked = schema.safeParse(value);
+  if (checked.success) return;
+  const issue = checked.error.issues[0];
+  throw issue === undefined ? new ProtocolError('malformed-message', 'inference request: invalid') : requestError([...path, ...issue.path], issue.message);
+}
+
+function requestError(path: readonly (string | number)[], message: string): ProtocolError {
+  return new ProtocolError('malformed-message', `inference request: ${path.join('.') || 'body'} ${message}`);
+}
+
+/** Plain JSON data only (what passed a schema): objects and arrays, all the way down. */
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const child of Object.values(value)) deepFreeze(child);
 }
 
 /**

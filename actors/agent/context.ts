@@ -29,9 +29,21 @@ export function estimateTokens(messages: readonly ChatMessage[], tools: readonly
   return total;
 }
 
-/** The session's tools in the OpenAI `tools` format. */
-export function toolDefinitions(tools: readonly AgentTool[]): ToolDefinition[] {
-  return tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }));
+// A session's tools and transcript items never change once made, so what is
+// derived from them is made once and the same objects go into every request:
+// the queue's encoder checks each object only the first time (protocol/inference.ts).
+const definitionsOf = new WeakMap<readonly AgentTool[], readonly ToolDefinition[]>();
+const messageOf = new WeakMap<TranscriptItem, ChatMessage | null>();
+
+/** The session's tools in the OpenAI `tools` format (the same array for the same tools). */
+export function toolDefinitions(tools: readonly AgentTool[]): readonly ToolDefinition[] {
+  let definitions = definitionsOf.get(tools);
+  if (definitions === undefined) {
+    // Parameters are copied: the encoder freezes what it checked, and the originals may be the runner's own.
+    definitions = tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: structuredClone(t.parameters) } }));
+    definitionsOf.set(tools, definitions);
+  }
+  return definitions;
 }
 
 /** How a tool result reads to the model. */
@@ -39,12 +51,35 @@ export function toolResultText(result: AgentToolResult): string {
   return result.ok ? result.content : `error (${result.code}): ${result.error}`;
 }
 
-function systemMessage(state: AgentState): ChatMessage[] {
+const systemOf = new WeakMap<object, { readonly summary: AgentState['summary']; readonly messages: readonly ChatMessage[] }>();
+
+/** The system message, made once per (session start, summary). */
+function systemMessage(state: AgentState): readonly ChatMessage[] {
+  const started = state.started;
+  if (started === null) return makeSystemMessage(state);
+  const cached = systemOf.get(started);
+  if (cached !== undefined && cached.summary === state.summary) return cached.messages;
+  const messages = makeSystemMessage(state);
+  systemOf.set(started, { summary: state.summary, messages });
+  return messages;
+}
+
+function makeSystemMessage(state: AgentState): ChatMessage[] {
   const parts: string[] = [];
   const instructions = state.started?.instructions ?? null;
   if (instructions !== null) parts.push(instructions);
   if (state.summary !== null) parts.push(`Summary of the conversation so far:\n${state.summary.content}`);
   return parts.length === 0 ? [] : [{ role: 'system', content: parts.join('\n\n') }];
+}
+
+/** The item as a chat message (null for a summary), made once per item. */
+function messageFor(item: TranscriptItem): ChatMessage | null {
+  let message = messageOf.get(item);
+  if (message === undefined) {
+    message = toMessage(item);
+    messageOf.set(item, message);
+  }
+  return message;
 }
 
 function toMessage(item: TranscriptItem): ChatMessage | null {
@@ -68,10 +103,10 @@ function toMessage(item: TranscriptItem): ChatMessage | null {
 /** The messages of the next `answer` call: instructions and summary, then every turn the summary does not cover. */
 export function answerMessages(state: AgentState): ChatMessage[] {
   const after = state.summary?.throughTurn ?? 0;
-  const messages = systemMessage(state);
+  const messages = [...systemMessage(state)];
   for (const item of state.transcript) {
     if (item.turn <= after) continue;
-    const m = toMessage(item);
+    const m = messageFor(item);
     if (m !== null) messages.push(m);
   }
   return messages;

@@ -101,6 +101,23 @@ class Sim {
 
 const call = (id: string, name: string, args: string = '{"q":"x"}'): ToolCall => ({ id, name, arguments: args });
 
+test('each step repeats the message objects of the earlier steps it already sent, so the queue checks them once', () => {
+  const s = new Sim();
+  s.start();
+  s.message('look twice');
+  const c1 = s.take().calls[0]!;
+  s.answer(c1.requestId, '', [call('a', 'doc_search')]);
+  s.toolDone(s.take().tools[0]!, 'first');
+  const c2 = s.take().calls[0]!;
+  s.answer(c2.requestId, '', [call('b', 'doc_search')]);
+  s.toolDone(s.take().tools[0]!, 'second');
+  const c3 = s.take().calls[0]!;
+  assert.equal(c3.messages.length, 6);
+  // The session's own state made these for c2 (the newest message of a step comes from the engine's draft once).
+  for (const i of [0, 1, 2]) assert.equal(c3.messages[i], c2.messages[i], `message ${i}`);
+  assert.equal(c3.tools, c1.tools);
+});
+
 test('a turn loops model -> parallel tool calls -> model until a final answer, offering the tools in OpenAI format', () => {
   const s = new Sim();
   s.start();
@@ -131,6 +148,9 @@ test('a turn loops model -> parallel tool calls -> model until a final answer, o
     { role: 'tool', toolCallId: 'b', content: 'edited' },
     { role: 'tool', toolCallId: 'a', content: 'found' },
   ]);
+  // The next step repeats the system message and the tools array themselves (the queue checks each object once).
+  assert.equal(second.messages[0], c1.messages[0]);
+  assert.equal(second.tools, c1.tools);
   s.answer(second.requestId, 'Fixed it.');
   assert.deepEqual(
     { type: s.last().type, status: s.last().type === 'turn-completed' ? (s.last() as { status: string }).status : null },
