@@ -80,7 +80,7 @@ export class CollabGateway {
     // After a NATS reconnect (a node lost) the events of the gap are gone: every room resends the document's state.
     onReconnect(this.deps.nc, this.deps.log, () => {
       this.deps.log.info({ rooms: this.rooms.size }, 'nats reconnected; resyncing rooms');
-      for (const room of this.rooms.values()) room.repair('nats reconnected');
+      for (const room of this.rooms.values()) room.repair('reconnect');
     });
   }
 

@@ -23,7 +23,7 @@ import type { HeaderMap } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import { eventWildcard } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
-import { observeFanOut } from '../metrics/index.ts';
+import { observeFanOut, observeRoomResync, type RoomResyncReason } from '../metrics/index.ts';
 
 /** This process's actor events (src/host/local-actors.ts), declared here as the room uses them. */
 export interface LocalDocEvents {
@@ -109,13 +109,14 @@ export class DocRoom {
    * NATS connection came back. Attempts coalesce; failures are retried with
    * backoff while the room has members.
    */
-  repair(reason: string): void {
+  repair(reason: RoomResyncReason, detail?: string): void {
+    observeRoomResync(reason);
     if (this.repairing) {
       this.repairAgain = true;
       return;
     }
     this.repairing = true;
-    void this.repairUntilDone(reason).finally(() => {
+    void this.repairUntilDone(detail === undefined ? reason : `${reason}: ${detail}`).finally(() => {
       this.repairing = false;
     });
   }
@@ -158,7 +159,7 @@ export class DocRoom {
 
   private onEvent(name: string, data: Uint8Array, origin: string | undefined, seq: string | undefined, prev: string | undefined): void {
     if (name === 'update' || name === 'head') {
-      if (this.missedEntry(readSeq(seq), readSeq(prev))) this.repair(`missed a log entry before seq ${seq}`);
+      if (this.missedEntry(readSeq(seq), readSeq(prev))) this.repair('missed-event', `an entry before seq ${seq}`);
       if (name === 'head') return;
     }
     if (name === 'access') {

@@ -33,6 +33,7 @@ import {
   type PostgresServerHandle,
 } from '../testing/index.ts';
 import { startNatsCluster, type NatsClusterHandle } from '../testing/nats-cluster.ts';
+import { parsePrometheusText } from '../testing/prometheus-text.ts';
 import { uniqueDocName } from './cluster-fixture.ts';
 import { scriptedAnswer, TEST_MODEL, type JobBody } from './jobs-fixture.ts';
 
@@ -120,6 +121,8 @@ export interface ChaosFigures {
   readonly stepsSeenSucceeded: number;
   /** Of those, not succeeded in the job's final state. */
   readonly stepsLost: string[];
+  /** Rooms the gateways resent whole (loom_gateway_room_resyncs_total, both gateways), by reason. */
+  readonly roomResyncs: { readonly missedEvent: number; readonly reconnect: number };
 }
 
 /** Writes progress lines (TAP comments) for whoever reads the run. */
@@ -302,6 +305,10 @@ export async function runChaos(cluster: LoomOnCluster, opts: { rounds: number; r
     const finalSucceeded = new Set(jobs.flatMap((j) => j.steps.filter((s) => s.status === 'succeeded').map((s) => `${j.id}/${s.id}`)));
     const stepsLost = [...stepsSeen].filter((s) => !finalSucceeded.has(s));
     note(`${jobs.length} jobs (${jobs.map((j) => j.status).join(', ')}), ${stepsSeen.size} steps seen succeeded, ${stepsLost.length} lost`);
-    return { afterNatsLossMs, afterHostLossMs, updatesSeen: seen.size, updatesLost, converged, jobs, stepsSeenSucceeded: stepsSeen.size, stepsLost };
+    const scrapes = await Promise.all(gateways.map(async (g) => parsePrometheusText(await (await fetch(`${g.httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text())));
+    const resyncs = (reason: string) => scrapes.reduce((n, s) => n + s.sum('loom_gateway_room_resyncs_total', { reason }), 0);
+    const roomResyncs = { missedEvent: resyncs('missed-event'), reconnect: resyncs('reconnect') };
+    note(`rooms resent whole by the gateways: ${roomResyncs.missedEvent} after a missed event, ${roomResyncs.reconnect} after their own NATS reconnect`);
+    return { afterNatsLossMs, afterHostLossMs, updatesSeen: seen.size, updatesLost, converged, jobs, stepsSeenSucceeded: stepsSeen.size, stepsLost, roomResyncs };
   }
 }

@@ -6,5 +6,5 @@ export { MeteredJobLog } from './job-metrics.ts';
 export { metricsRouter } from './metrics-route.ts';
 export { ACTIVITIES_STREAM, startQueueMetrics } from './queue-metrics.ts';
 export { PREFIX, registry, startProcessMetrics } from './registry.ts';
-export { observeFanOut, socketMeter, type SocketEndpoint, type SocketMeter } from './socket-metrics.ts';
+export { observeFanOut, observeRoomResync, socketMeter, type RoomResyncReason, type SocketEndpoint, type SocketMeter } from './socket-metrics.ts';
 export { observeWebhookDelivery } from './webhook-metrics.ts';

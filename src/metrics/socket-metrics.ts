@@ -64,3 +64,18 @@ export function socketMeter(endpoint: SocketEndpoint): SocketMeter {
 export function observeFanOut(startedAt: number): void {
   fanOutDuration.observe((performance.now() - startedAt) / 1_000);
 }
+
+export type RoomResyncReason = 'missed-event' | 'reconnect';
+
+const roomResyncs = new Counter({
+  name: 'loom_gateway_room_resyncs_total',
+  help: "Times a gateway sent a document room the document's whole state because events may have been lost: a missed log entry, or its own NATS reconnect",
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+roomResyncs.labels('missed-event').inc(0);
+roomResyncs.labels('reconnect').inc(0);
+
+export function observeRoomResync(reason: RoomResyncReason): void {
+  roomResyncs.labels(reason).inc();
+}
