@@ -15,10 +15,10 @@ export interface WorkCounts {
   readonly sqlTransactions: number;
 }
 
-/** Totals so far; take one before and one after the load and subtract. */
-export async function countWork(nc: NatsConnection, databaseUrl: string): Promise<WorkCounts> {
+/** Totals so far (appends to `logStream`, the agents' log unless named); take one before and one after the load and subtract. */
+export async function countWork(nc: NatsConnection, databaseUrl: string, logStream: string = AGENT_LOG_STREAM): Promise<WorkCounts> {
   const jsm = await jetstreamManager(nc);
-  const stream = await jsm.streams.info(AGENT_LOG_STREAM);
+  const stream = await jsm.streams.info(logStream);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

@@ -23,6 +23,8 @@ import { printLine as print, type StopList } from '../benchmark-main.ts';
 import { startBenchCluster } from '../bench-cluster.ts';
 import { cpuBetween, ProcessTreeMonitor, readHostBusySeconds } from '../collab/proc-stats.ts';
 import { apiClient } from '../agents/session-driver.ts';
+import { countWork, perTurn } from '../agents/work-per-turn.ts';
+import { JOB_LOG_STREAM } from '../../protocol/subjects.ts';
 import { JobSubmitter } from './job-submitter.ts';
 import { JobTracker, percentile } from './job-tracker.ts';
 
@@ -154,6 +156,7 @@ export async function runMixed(opts: MixedOptions, started: StopList): Promise<n
 
   const host = { cpus: cpus().length, loadavg1AtStart: Math.round((loadavg()[0] ?? 0) * 100) / 100 };
   print({ type: 'start', pipeline: 'mixed', ...opts, stepsPerJob: 6 + opts.items, host });
+  const workBefore = await countWork(nc, cluster.databaseUrl, JOB_LOG_STREAM);
   const before = { processes: monitor.sample(), self: process.cpuUsage(), hostBusy: readHostBusySeconds() };
   const t0 = Date.now();
   const submitter = new JobSubmitter(client, tracker, { jobs: opts.jobs, concurrency: opts.submitConcurrency, maxRunning: opts.maxRunning });
@@ -168,6 +171,7 @@ export async function runMixed(opts: MixedOptions, started: StopList): Promise<n
   clearInterval(sampler);
   tracker.stop();
   const after = { processes: monitor.sample(), self: process.cpuUsage(), hostBusy: readHostBusySeconds() };
+  const work = perTurn(workBefore, await countWork(nc, cluster.databaseUrl, JOB_LOG_STREAM), tracker.succeededAt.length);
 
   const jobs = [...tracker.jobs.values()];
   const steps = tracker.succeededAt.length;
@@ -206,6 +210,8 @@ export async function runMixed(opts: MixedOptions, started: StopList): Promise<n
     modelMs: stat(tracker.modelMs),
     workMs: stat(tracker.workMs),
     target: { ...MIXED_TARGET, met: stepsPerSecond >= MIXED_TARGET.stepsPerSecond && overheadP99 !== null && overheadP99 < MIXED_TARGET.overheadP99Ms },
+    // Durable work per step: job log appends and PostgreSQL commits (the projection, mostly).
+    workPerStep: { logAppends: work.logAppends, sqlTransactions: work.sqlTransactions },
     cpuMsPerStep: Object.fromEntries([...byLabel].map(([name, s]) => [name, Math.round((s * 1000 * 100) / Math.max(1, steps)) / 100])),
     host: {
       ...host,

@@ -6,33 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as Y from 'yjs';
 import { parseActorId } from '../../../protocol/ids.ts';
-import { createRootLogger } from '../../log.ts';
-import { startPostgresServer, type PostgresServerHandle } from '../../testing/index.ts';
 import { users } from './accounts-schema.ts';
-import { openDatabase, type Database } from './database.ts';
+import type { Database } from './database.ts';
+import { testDatabases } from './test-databases.ts';
 import { searchableText, searchDocuments } from './document-text-index.ts';
 import { PostgresDocumentRegistry } from './postgres-document-registry.ts';
 import { PostgresSnapshotStore } from './postgres-snapshot-store.ts';
 
-const logger = createRootLogger({ level: 'silent', instanceId: 'test' });
-let server: PostgresServerHandle | undefined;
-const opened: Database[] = [];
-
-after(async () => {
-  for (const d of opened) await d.close();
-  await server?.dispose();
-});
-
-const drivers: Record<string, () => Promise<Database>> = {
-  'PostgreSQL 15': async () => {
-    server ??= await startPostgresServer();
-    return openDatabase({ url: await server.createDatabase(), logger });
-  },
-  PGlite: () => openDatabase({ logger }),
-};
+const drivers = testDatabases();
 
 function textState(text: string): Uint8Array {
   const doc = new Y.Doc();
@@ -65,7 +49,6 @@ for (const [driver, open] of Object.entries(drivers)) {
 
     it('migrates from empty', async () => {
       db = await open();
-      opened.push(db);
       await db.migrate();
       registry = new PostgresDocumentRegistry(db.db);
       snapshots = new PostgresSnapshotStore(db.db);

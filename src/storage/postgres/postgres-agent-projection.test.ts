@@ -6,31 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { inArray } from 'drizzle-orm';
 import type { AgentProjectionRecord } from '../../../actors/agent/index.ts';
-import { createRootLogger } from '../../log.ts';
-import { startPostgresServer, type PostgresServerHandle } from '../../testing/index.ts';
 import { agentSessions } from './agent-sessions-schema.ts';
-import { openDatabase, type Database } from './database.ts';
+import type { Database } from './database.ts';
+import { testDatabases } from './test-databases.ts';
 import { PostgresAgentProjection } from './postgres-agent-projection.ts';
 
-const logger = createRootLogger({ level: 'silent', instanceId: 'test' });
-let server: PostgresServerHandle | undefined;
-const opened: Database[] = [];
-
-after(async () => {
-  for (const d of opened) await d.close();
-  await server?.dispose();
-});
-
-const drivers: Record<string, () => Promise<Database>> = {
-  'PostgreSQL 15': async () => {
-    server ??= await startPostgresServer();
-    return openDatabase({ url: await server.createDatabase(), logger });
-  },
-  PGlite: () => openDatabase({ logger }),
-};
+const drivers = testDatabases();
 
 function record(id: string, lastSeq: number, status: AgentProjectionRecord['status'], turns: number): AgentProjectionRecord {
   return {
@@ -56,7 +40,6 @@ for (const [driver, open] of Object.entries(drivers)) {
 
     it('migrates from empty', async () => {
       db = await open();
-      opened.push(db);
       await db.migrate();
       projection = new PostgresAgentProjection(db.db);
     });

@@ -8,11 +8,13 @@
  * Writes of all the sessions of a host are coalesced: the rows saved while
  * one statement runs go out together as the next one (one multi-row upsert,
  * the newest row per session), so under load a host makes a few
- * statements per second instead of two per turn and session.
+ * statements per second instead of two per turn and session
+ * (coalesced-writes.ts).
  */
 import { and, asc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { AgentProjection, AgentProjectionRecord } from '../../../actors/agent/index.ts';
 import { agentSessions } from './agent-sessions-schema.ts';
+import { CoalescedWrites } from './coalesced-writes.ts';
 import type { LoomDatabase } from './database.ts';
 import { StorageError } from './storage-error.ts';
 
@@ -23,11 +25,6 @@ export interface AgentSessionNeedingHost {
 }
 
 type Row = typeof agentSessions.$inferInsert;
-
-interface Pending {
-  row: Row;
-  readonly waiters: Array<{ resolve(): void; reject(err: unknown): void }>;
-}
 
 /** Columns an upsert replaces; the id, owner and creation time never change. */
 const CHANGING = ['status', 'needsHost', 'model', 'docId', 'title', 'turns', 'calls', 'promptTokens', 'completionTokens', 'costUsd', 'lastSeq', 'updatedAt'] as const;
@@ -54,8 +51,7 @@ function rowOf(r: AgentProjectionRecord): Row {
 }
 
 export class PostgresAgentProjection implements AgentProjection {
-  #pending = new Map<string, Pending>();
-  #writing = false;
+  readonly #writes = new CoalescedWrites<Row>((rows) => this.#write(rows), (pending, saved) => (saved.lastSeq >= pending.lastSeq ? saved : pending));
 
   constructor(private readonly db: LoomDatabase) {}
 
@@ -64,37 +60,7 @@ export class PostgresAgentProjection implements AgentProjection {
    * @throws StorageError
    */
   save(r: AgentProjectionRecord): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const row = rowOf(r);
-      const pending = this.#pending.get(r.id);
-      if (pending === undefined) this.#pending.set(r.id, { row, waiters: [{ resolve, reject }] });
-      else {
-        if (row.lastSeq >= pending.row.lastSeq) pending.row = row;
-        pending.waiters.push({ resolve, reject });
-      }
-      if (!this.#writing) void this.#drain();
-    });
-  }
-
-  /** Writes what is pending, one statement at a time, until nothing is. */
-  async #drain(): Promise<void> {
-    this.#writing = true;
-    try {
-      // Let the saves of this turn of the event loop join the first statement.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      while (this.#pending.size > 0) {
-        const batch = [...this.#pending.values()].sort((a, b) => (a.row.id < b.row.id ? -1 : 1));
-        this.#pending = new Map();
-        try {
-          await this.#write(batch.map((p) => p.row));
-          for (const p of batch) for (const w of p.waiters) w.resolve();
-        } catch (err) {
-          for (const p of batch) for (const w of p.waiters) w.reject(err);
-        }
-      }
-    } finally {
-      this.#writing = false;
-    }
+    return this.#writes.save(r.id, rowOf(r));
   }
 
   /** One upsert of rows of distinct sessions (sorted by id, so concurrent hosts lock rows in one order). */

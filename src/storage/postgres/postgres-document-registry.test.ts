@@ -5,31 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { parseActorId } from '../../../protocol/ids.ts';
 import { DocumentExistsError, UnknownUserError } from '../../documents/registry.ts';
-import { createRootLogger } from '../../log.ts';
-import { startPostgresServer, type PostgresServerHandle } from '../../testing/index.ts';
 import { users } from './accounts-schema.ts';
-import { openDatabase, type Database } from './database.ts';
+import type { Database } from './database.ts';
+import { testDatabases } from './test-databases.ts';
 import { PostgresDocumentRegistry } from './postgres-document-registry.ts';
 
-const logger = createRootLogger({ level: 'silent', instanceId: 'test' });
-let server: PostgresServerHandle | undefined;
-const opened: Database[] = [];
-
-after(async () => {
-  for (const d of opened) await d.close();
-  await server?.dispose();
-});
-
-const drivers: Record<string, () => Promise<Database>> = {
-  'PostgreSQL 15': async () => {
-    server ??= await startPostgresServer();
-    return openDatabase({ url: await server.createDatabase(), logger });
-  },
-  PGlite: () => openDatabase({ logger }),
-};
+const drivers = testDatabases();
 
 for (const [driver, open] of Object.entries(drivers)) {
   describe(`PostgresDocumentRegistry on ${driver}`, () => {
@@ -44,7 +28,6 @@ for (const [driver, open] of Object.entries(drivers)) {
 
     it('migrates from empty', async () => {
       db = await open();
-      opened.push(db);
       await db.migrate();
       registry = new PostgresDocumentRegistry(db.db);
     });
