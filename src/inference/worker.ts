@@ -8,18 +8,25 @@
  * no-wait pull, and only when all are empty the batch consumers; so queued
  * interactive work always goes first, and nothing is pulled that cannot be
  * started at once (no prefetched message ages toward AckWait). With nothing
- * ready the loop sleeps until a request is published for one of its models
- * (a core-NATS "doorbell" subscription on the request subjects) or until
+ * ready the loop sleeps until a request is published for one of its queues
+ * (a core-NATS "doorbell" subscription on each request subject) or until
  * `idlePollMs` passes (redeliveries after a nak delay or an AckWait expiry
  * publish nothing).
+ *
+ * A queue that answered with fewer messages than asked is drained: it is not
+ * asked again until its doorbell rings, a quick second look after a ring
+ * (the stream may store a request a moment after the doorbell hears of it),
+ * or `idlePollMs` passes. So a busy worker makes about one pull per request,
+ * not one more per queue that finds nothing.
  */
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { INFERENCE_PRIORITIES, INFERENCE_STREAM, inferenceRequestWildcard, type InferencePriority } from '../../protocol/inference.ts';
+import { INFERENCE_PRIORITIES, INFERENCE_STREAM, inferenceRequestSubject, type InferencePriority } from '../../protocol/inference.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
 import { CancelWatch } from './cancel-watch.ts';
+import { DrainedQueues } from './drained-queues.ts';
 import type { BackoffPolicy } from './failure.ts';
 import type { ModelClient } from './model-client.ts';
 import { apiPrefixOf, pullNoWait, type WorkMessage } from './no-wait-pull.ts';
@@ -82,6 +89,9 @@ export class InferenceWorker {
   #rings = 0;
   #wake: (() => void) | undefined;
   #rotation = 0;
+  readonly #drained = new DrainedQueues<Queue>();
+  /** When the drained marks were last forgotten (performance.now()). */
+  #marksSince = 0;
 
   constructor(opts: InferenceWorkerOptions) {
     if (opts.models.length === 0) throw new RangeError('an inference worker needs at least one model');
@@ -109,10 +119,10 @@ export class InferenceWorker {
     this.#queues = queues;
     this.#cancelWatch = new CancelWatch(o.cancels, this.#log);
     await this.#cancelWatch.start();
-    for (const model of o.models) {
-      const sub = o.nc.subscribe(inferenceRequestWildcard(model));
+    for (const queue of queues) {
+      const sub = o.nc.subscribe(inferenceRequestSubject(queue.model, queue.priority));
       this.#doorbells.push(sub);
-      void this.#listen(sub);
+      void this.#listen(sub, queue);
     }
     const js = jetstream(o.nc, { timeout: JS_TIMEOUT_MS });
     this.#loop = this.#run(this.#serveContext(js, this.#cancelWatch));
@@ -184,16 +194,19 @@ export class InferenceWorker {
       if (pulled.length === 0) {
         if (this.#rings !== ringsAtPull) continue; // rang while pulling: look again now
         if (quickRetry) {
-          // Woken by a ring but found nothing: the stream may store the message
-          // a moment after the doorbell hears of it, so look once more soon.
+          // Woken by a ring (or just served a short pull): the stream may store a
+          // message a moment after the doorbell hears of it, so look once more soon.
           quickRetry = false;
-          await this.#sleep(AFTER_RING_RETRY_MS);
+          if (!(await this.#sleep(AFTER_RING_RETRY_MS))) this.#forgetDrained();
         } else {
           quickRetry = await this.#sleep(this.#opts.idlePollMs ?? 1_000);
+          if (!quickRetry) this.#forgetDrained(); // idle poll: redeliveries ring no bell
         }
         continue;
       }
-      quickRetry = false;
+      // Served something: should the next round find every queue drained, it
+      // takes one quick look before the long sleep.
+      quickRetry = true;
       for (const msg of pulled) {
         this.#slots.take();
         const served = serveRequest(msg, ctx).finally(() => {
@@ -205,20 +218,36 @@ export class InferenceWorker {
     }
   }
 
-  /** Up to `free` ready messages from the first non-empty queue, interactive before batch. */
+  /**
+   * Up to `free` ready messages, interactive queues (models in rotation) before
+   * batch ones: a queue that answers short is drained at that moment, so the
+   * rest is asked of the next queue. Queues known drained are skipped.
+   */
   async #pull(free: number): Promise<WorkMessage[]> {
-    const batch = Math.min(free, MAX_PULL_BATCH);
+    const want = Math.min(free, MAX_PULL_BATCH);
     const perPriority = this.#opts.models.length;
     this.#rotation = (this.#rotation + 1) % perPriority;
+    // Bounds how long a redelivery (which rings no bell) waits while others keep ringing.
+    if (performance.now() - this.#marksSince >= (this.#opts.idlePollMs ?? 1_000)) this.#forgetDrained();
+    const out: WorkMessage[] = [];
     for (let p = 0; p < INFERENCE_PRIORITIES.length; p++) {
       for (let i = 0; i < perPriority; i++) {
         const queue = this.#queues[p * perPriority + ((i + this.#rotation) % perPriority)];
-        if (queue === undefined) continue;
-        const msgs = await pullNoWait(this.#opts.nc, { apiPrefix: this.#apiPrefix, stream: INFERENCE_STREAM, consumer: queue.consumer }, batch, JS_TIMEOUT_MS);
-        if (msgs.length > 0) return msgs;
+        if (queue === undefined || !this.#drained.worthAsking(queue)) continue;
+        const ask = want - out.length;
+        const ringsBefore = this.#drained.ringsOf(queue);
+        const msgs = await pullNoWait(this.#opts.nc, { apiPrefix: this.#apiPrefix, stream: INFERENCE_STREAM, consumer: queue.consumer }, ask, JS_TIMEOUT_MS);
+        out.push(...msgs);
+        this.#drained.answered(queue, ask, msgs.length, ringsBefore);
+        if (out.length >= want) return out;
       }
     }
-    return [];
+    return out;
+  }
+
+  #forgetDrained(): void {
+    this.#drained.forget();
+    this.#marksSince = performance.now();
   }
 
   /** Sleeps until `ms` pass, a doorbell rings or stop(); true when a ring woke it. */
@@ -237,10 +266,11 @@ export class InferenceWorker {
     return this.#rings !== rings;
   }
 
-  async #listen(sub: Subscription): Promise<void> {
+  async #listen(sub: Subscription, queue: Queue): Promise<void> {
     try {
       // The body is not read: a publish on a request subject only means "pull now".
       for await (const _ of sub) {
+        this.#drained.rang(queue);
         this.#rings += 1;
         this.#wake?.();
       }
