@@ -21,6 +21,7 @@ import type { Logger } from '../log.ts';
 import { observeMailboxBatch } from '../metrics/index.ts';
 import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
 import type { Lease } from '../placement/lease.ts';
+import { sharedTicker, type SharedTicker, type TickerMember } from '../placement/shared-ticker.ts';
 import { traceBatch } from './batch-span.ts';
 import { LocalCommand } from './local-command.ts';
 import { HEADERS } from '../../protocol/headers.ts';
@@ -67,17 +68,24 @@ class Command implements CommandMessage {
   }
 }
 
-export class Activation {
+/** How often idle is checked: twice per idle period, between 50 ms and 1 s. */
+function idleCheckEveryMs(idleMs: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(idleMs / 2)));
+}
+
+export class Activation implements TickerMember {
   private readonly abort = new AbortController();
   private mailbox: Mailbox<MailboxMessage>;
   private sub: Subscription | undefined;
   private instance: ActorInstance | undefined;
   private loop: Promise<void> | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  /** The host's idle-check ticker (one timer for every activation on the connection), while active. */
+  private idleTicker: SharedTicker | undefined;
   private lastActivityAt = Date.now();
   private busy = false;
   private ending: Promise<void> | undefined;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** The actor's scheduled messages; made on the first schedule (most actors never schedule). */
+  private timers: Set<NodeJS.Timeout> | undefined;
   private unregisterLocal: (() => void) | undefined;
 
   constructor(private readonly deps: ActivationDeps) {
@@ -112,21 +120,21 @@ export class Activation {
         nc.publish(eventSubject(kind, id, event), body, { headers: toNatsHeaders({ ...headers, [HEADERS.source]: local.source }) });
       },
       schedule: (delayMs, name, payload) => {
+        const timers = (this.timers ??= new Set());
         const t = setTimeout(() => {
-          this.timers.delete(t);
+          timers.delete(t);
           const outcome = this.mailbox.push({ source: 'timer', name, payload }, 0);
           if (outcome !== 'queued') log.warn({ timer: name, outcome }, 'timer dropped');
         }, Math.max(0, delayMs));
-        this.timers.add(t);
+        timers.add(t);
       },
     });
     this.subscribe();
     // Replying "active" before the server knows the subscription would send
     // the caller's retry into "no responders" again.
     await nc.flush();
-    const everyMs = Math.max(50, Math.min(1_000, Math.floor(this.deps.idleMs / 2)));
-    this.idleTimer = setInterval(() => this.checkIdle(), everyMs);
-    this.idleTimer.unref();
+    this.idleTicker = sharedTicker(nc, idleCheckEveryMs(this.deps.idleMs));
+    this.idleTicker.add(this);
     log.info({ leaseRevision: this.deps.lease.currentRevision }, 'actor activated');
   }
 
@@ -223,11 +231,13 @@ export class Activation {
     }
   }
 
-  private checkIdle(): void {
+  /** The idle check, called by the host's ticker. */
+  onTick(nowMs: number): void {
     // Pending timers mean the actor is waiting for itself (a backoff, a timeout): not idle.
-    if (this.ending || this.busy || this.mailbox.size > 0 || this.timers.size > 0) return;
+    if (this.ending || this.busy || this.mailbox.size > 0 || (this.timers?.size ?? 0) > 0) return;
+    if (nowMs - this.lastActivityAt < this.deps.idleMs) return;
     if (this.instance?.canPassivate?.() === false) return;
-    if (Date.now() - this.lastActivityAt >= this.deps.idleMs) void this.passivate('idle');
+    void this.passivate('idle');
   }
 
   /** Flushes and leaves memory. If the flush fails the actor stays active and retries later. */
@@ -290,9 +300,10 @@ export class Activation {
   private finish(): void {
     this.unregisterLocal?.();
     this.unregisterLocal = undefined;
-    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.idleTicker?.delete(this);
+    this.idleTicker = undefined;
+    for (const t of this.timers ?? []) clearTimeout(t);
+    this.timers = undefined;
     this.abort.abort();
     this.instance?.dispose();
   }

@@ -4,7 +4,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { pino } from 'pino';
 import { startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
-import { acquireLease, leaseHolder } from './lease.ts';
+import { acquireLease, leaseHolder, leaseTicker } from './lease.ts';
 
 const log = pino({ level: 'silent' });
 let server: NatsServerHandle;
@@ -77,4 +77,22 @@ test('an owner with fenced writes keeps its lease through an outage of the bucke
   await waitFor(async () => fenced.currentRevision > revision && (await leaseHolder(kv, 'doc.k4'))?.host === 'host-a', { what: 'the fenced owner confirmed its lease', timeoutMs: 10_000 });
   assert.deepEqual(lost, ['plain: lease could not be refreshed in time']);
   await fenced.release();
+});
+
+test('every lease of a bucket handle is refreshed on one shared timer, which stops once they are released', async () => {
+  const ticker = leaseTicker(kv, TTL_MS);
+  const others = ticker.size;
+  const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => acquireLease(kv, `doc.many${i}`, opts('host-a'))));
+  const held = leases.filter((l) => l !== null);
+  assert.equal(held.length, 20);
+  for (const lease of held) lease.start();
+  assert.equal(ticker.size, others + 20);
+  assert.ok(ticker.running);
+  // Over a TTL, every one is refreshed (three times) and none can be taken.
+  const first = held.map((l) => l.currentRevision);
+  await waitFor(() => held.every((l, i) => l.currentRevision >= (first[i] ?? 0) + 3), { what: 'every lease refreshed three times', timeoutMs: 5_000 });
+  assert.equal(await acquireLease(kv, 'doc.many7', opts('host-b')), null);
+  await Promise.all(held.map((l) => l.release()));
+  assert.equal(ticker.size, others);
+  assert.equal(ticker.running, others > 0);
 });

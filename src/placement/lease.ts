@@ -14,11 +14,17 @@
  * document a teardown and a re-activation. Other owners (singleton tasks
  * with no fencing) give up after 0.8 x ttl, as before. Each KV round trip has
  * its own short timeout (ttl/3), so a lost request costs a fraction of the TTL.
+ *
+ * Refreshes are driven by one ticker per bucket handle (shared-ticker.ts), not
+ * a timer per lease: a host with 10,000 open documents holds one timer for
+ * all their leases, and each lease is refreshed when its own ttl/3 is up, so
+ * the writes stay spread over the period as the leases were acquired.
  */
 import { randomBytes } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../log.ts';
+import { sharedTicker, type SharedTicker, type TickerMember } from './shared-ticker.ts';
 
 export interface LeaseHolder {
   readonly host: string;
@@ -55,6 +61,19 @@ function isWrongLastSequence(err: unknown): boolean {
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The ticker checks for due refreshes this many times per refresh period: a refresh is at most ttl/24 late. */
+const TICKS_PER_REFRESH = 8;
+
+/** How often a lease is refreshed: three tries before its entry expires. */
+function refreshEveryMs(ttlMs: number): number {
+  return Math.max(100, Math.floor(ttlMs / 3));
+}
+
+/** The ticker that refreshes the leases of `kv` whose ttl is `ttlMs` (one per host's bucket handle). */
+export function leaseTicker(kv: KV, ttlMs: number): SharedTicker {
+  return sharedTicker(kv, Math.max(10, Math.floor(refreshEveryMs(ttlMs) / TICKS_PER_REFRESH)));
 }
 
 /** Per KV round trip: a request lost with a dead node costs this, not a whole client timeout. */
@@ -119,8 +138,9 @@ export async function leaseHolder(kv: KV, key: string): Promise<LeaseHolder | nu
   }
 }
 
-export class Lease {
-  private timer: NodeJS.Timeout | undefined;
+export class Lease implements TickerMember {
+  private ticker: SharedTicker | undefined;
+  private nextRefreshAt = 0;
   private lastConfirmedAt = Date.now();
   private released = false;
   private refreshing = false;
@@ -149,15 +169,22 @@ export class Lease {
     return this.revision;
   }
 
-  /** Starts refreshing every ttl/3. */
+  /** Starts refreshing every ttl/3, on the host's lease ticker. */
   start(): void {
-    const everyMs = Math.max(100, Math.floor(this.ttlMs / 3));
-    this.timer = setInterval(() => void this.refresh(), everyMs);
-    this.timer.unref();
+    if (this.released || this.ticker !== undefined) return;
+    this.nextRefreshAt = Date.now() + refreshEveryMs(this.ttlMs);
+    this.ticker = leaseTicker(this.kv, this.ttlMs);
+    this.ticker.add(this);
+  }
+
+  /** Called by the ticker: refreshes when this lease's period is up and no refresh is in flight. */
+  onTick(nowMs: number): void {
+    if (this.released || this.refreshing || nowMs < this.nextRefreshAt) return;
+    this.nextRefreshAt = nowMs + refreshEveryMs(this.ttlMs);
+    void this.refresh();
   }
 
   private async refresh(): Promise<void> {
-    if (this.released || this.refreshing) return;
     this.refreshing = true;
     try {
       this.revision = await this.kv.update(this.key, this.value, this.revision, this.attemptMs);
@@ -234,8 +261,8 @@ export class Lease {
   }
 
   private stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    this.ticker?.delete(this);
+    this.ticker = undefined;
   }
 
   /** Gives the lease up so another host can activate the actor at once. */
