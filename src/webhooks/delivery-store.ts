@@ -8,14 +8,11 @@
  * at once: per-delivery round trips were the dispatcher's ceiling.
  */
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import { TransactionRollbackError } from 'drizzle-orm/errors';
 import type { LoomDatabase } from '../storage/index.ts';
 import { webhookDeliveries, webhookEndpoints, webhookIntake, type WebhookAttemptRecord } from '../storage/postgres/webhooks-schema.ts';
 
 /** Attempts kept per delivery in its log (the count keeps going). */
 export const MAX_ATTEMPT_LOG = 20;
-/** Rows per insert statement (PostgreSQL allows 65,535 parameters). */
-const INSERT_CHUNK = 1_000;
 
 export interface NewDelivery {
   readonly id: string;
@@ -84,47 +81,38 @@ export class DeliveryStore {
   }
 
   /**
-   * Records deliveries and moves the cursor from `fromSeq` to `toSeq`, atomically.
+   * Records deliveries and moves the cursor from `fromSeq` to `toSeq`, atomically, in one
+   * statement (one round trip: the intake's latency is on every event's path).
    * @returns false (nothing written) when the cursor was not at `fromSeq`: another intake moved it.
    */
   async recordIntake(stream: string, fromSeq: number, toSeq: number, deliveries: readonly NewDelivery[]): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      const moved =
-        fromSeq === 0
-          ? await tx.insert(webhookIntake).values({ stream, lastSeq: toSeq }).onConflictDoNothing().returning({ s: webhookIntake.lastSeq })
-          : await tx
-              .update(webhookIntake)
-              .set({ lastSeq: toSeq, updatedAt: new Date() })
-              .where(and(eq(webhookIntake.stream, stream), eq(webhookIntake.lastSeq, fromSeq)))
-              .returning({ s: webhookIntake.lastSeq });
-      if (moved.length === 0) {
-        tx.rollback();
-        return false;
-      }
-      for (let i = 0; i < deliveries.length; i += INSERT_CHUNK) {
-        // One JSON parameter per chunk: the query builder's per-value work was the intake's main cost.
-        const rows = deliveries.slice(i, i + INSERT_CHUNK).map((d) => ({
-          id: d.id,
-          endpoint_id: d.endpointId,
-          event_id: d.eventId,
-          event_type: d.eventType,
-          order_key: d.orderKey,
-          event_seq: d.eventSeq,
-          body: d.body,
-        }));
-        await tx.execute(sql`
-          insert into ${webhookDeliveries} (id, endpoint_id, event_id, event_type, order_key, event_seq, body, next_attempt_at)
-          select v.id, v.endpoint_id, v.event_id, v.event_type, v.order_key, v.event_seq, v.body, now()
-          from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-            as v(id uuid, endpoint_id uuid, event_id text, event_type text, order_key text, event_seq bigint, body text)
-          on conflict do nothing`);
-      }
-      return true;
-    }).catch((err: unknown) => {
-      // drizzle's rollback() throws to leave the transaction; that is the "not moved" answer.
-      if (err instanceof TransactionRollbackError) return false;
-      throw err;
-    });
+    const moveCursor =
+      fromSeq === 0
+        ? sql`insert into ${webhookIntake} (stream, last_seq) values (${stream}, ${toSeq}) on conflict do nothing returning 1`
+        : sql`update ${webhookIntake} set last_seq = ${toSeq}, updated_at = now() where stream = ${stream} and last_seq = ${fromSeq} returning 1`;
+    // One JSON parameter: the query builder's per-value work was the intake's main cost.
+    const rows = deliveries.map((d) => ({
+      id: d.id,
+      endpoint_id: d.endpointId,
+      event_id: d.eventId,
+      event_type: d.eventType,
+      order_key: d.orderKey,
+      event_seq: d.eventSeq,
+      body: d.body,
+    }));
+    // A data-modifying CTE runs once and to completion; the insert writes only if the cursor moved.
+    const result = await this.#rows(sql`
+      with moved as (${moveCursor}),
+      added as (
+        insert into ${webhookDeliveries} (id, endpoint_id, event_id, event_type, order_key, event_seq, body, next_attempt_at)
+        select v.id, v.endpoint_id, v.event_id, v.event_type, v.order_key, v.event_seq, v.body, now()
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          as v(id uuid, endpoint_id uuid, event_id text, event_type text, order_key text, event_seq bigint, body text)
+        where exists (select 1 from moved)
+        on conflict do nothing
+      )
+      select exists (select 1 from moved) as moved`);
+    return result[0]?.['moved'] === true;
   }
 
   /** One delivery outside the stream (a `webhook.test`), due now. */

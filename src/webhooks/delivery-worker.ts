@@ -89,9 +89,16 @@ export class DeliveryWorker {
    * @param endpointIds the endpoints that got new deliveries; without, every endpoint held is read.
    */
   wake(endpointIds?: readonly string[]): void {
-    this.#claimWanted = true;
-    if (endpointIds === undefined) this.#checkAll = true;
-    else for (const id of endpointIds) this.#check.add(id);
+    if (endpointIds === undefined) {
+      this.#claimWanted = true;
+      this.#checkAll = true;
+    } else {
+      for (const id of endpointIds) {
+        this.#check.add(id);
+        // A claim is a round trip on the event's path: only for endpoints not held here already.
+        if (!this.#held.has(id)) this.#claimWanted = true;
+      }
+    }
     this.#tickSoon();
   }
 
