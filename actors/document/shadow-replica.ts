@@ -30,7 +30,8 @@ const MAX_TAINTED_CLIENTS = 256;
 
 export class ShadowReplica {
   private shadow: Y.Doc | null = null;
-  private readonly tainted = new Set<number>();
+  /** Made on the first failed update. */
+  private tainted: Set<number> | undefined;
   /** Set while the live doc applies an update the shadow already holds. */
   private inStep = false;
   /** Copies made of the live doc (for tests and logs). */
@@ -45,12 +46,14 @@ export class ShadowReplica {
    * @throws whatever Yjs throws; the live doc is untouched.
    */
   tryApply(update: Uint8Array, clients: ReadonlySet<number>): void {
-    if (this.tainted.size > MAX_TAINTED_CLIENTS || [...clients].some((c) => this.tainted.has(c))) this.discard();
+    const tainted = this.tainted;
+    if (tainted !== undefined && (tainted.size > MAX_TAINTED_CLIENTS || [...clients].some((c) => tainted.has(c)))) this.discard();
     const shadow = (this.shadow ??= this.copyLive());
     try {
       Y.applyUpdate(shadow, update);
     } catch (err) {
-      for (const c of clients) this.tainted.add(c);
+      const marked = (this.tainted ??= new Set());
+      for (const c of clients) marked.add(c);
       throw err;
     }
   }
@@ -87,7 +90,7 @@ export class ShadowReplica {
   private discard(): void {
     this.shadow?.destroy();
     this.shadow = null;
-    this.tainted.clear();
+    this.tainted = undefined;
   }
 
   dispose(): void {

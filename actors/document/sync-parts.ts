@@ -15,7 +15,8 @@ interface CutReply {
 }
 
 export class SyncParts {
-  private readonly cut = new Map<string, CutReply>();
+  /** Made on the first cut reply: most documents fit one message. */
+  private cut: Map<string, CutReply> | undefined;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -26,19 +27,22 @@ export class SyncParts {
     const parts: Uint8Array[] = [];
     for (let at = 0; at < update.length; at += maxPartBytes) parts.push(update.subarray(at, at + maxPartBytes));
     const syncId = randomBytes(12).toString('base64url');
-    if (this.cut.size >= MAX_CUT_REPLIES) this.cut.delete(this.cut.keys().next().value as string);
-    this.cut.set(syncId, { parts, expiresAt: this.now() + SYNC_PART_TTL_MS });
+    const cut = (this.cut ??= new Map());
+    if (cut.size >= MAX_CUT_REPLIES) cut.delete(cut.keys().next().value as string);
+    cut.set(syncId, { parts, expiresAt: this.now() + SYNC_PART_TTL_MS });
     return { first: parts[0]!, parts: parts.length, syncId };
   }
 
   /** Part `index` of a cut reply, or null when unknown or expired. */
   part(syncId: string, index: number): Uint8Array | null {
     this.prune();
-    return this.cut.get(syncId)?.parts[index] ?? null;
+    return this.cut?.get(syncId)?.parts[index] ?? null;
   }
 
   private prune(): void {
+    const cut = this.cut;
+    if (cut === undefined) return;
     const now = this.now();
-    for (const [id, reply] of this.cut) if (reply.expiresAt <= now) this.cut.delete(id);
+    for (const [id, reply] of cut) if (reply.expiresAt <= now) cut.delete(id);
   }
 }

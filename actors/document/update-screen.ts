@@ -19,9 +19,10 @@ const MAX_REMEMBERED = 1_000;
 
 export class UpdateScreen {
   private readonly shadow: ShadowReplica;
-  private readonly offenders = new Set<string>();
+  /** Made on first failure, like `poisons`: an open document that never saw a bad update holds neither. */
+  private offenders: Set<string> | undefined;
   /** Digests of updates that failed: the same bytes from another connection are refused without a try (nor a copy). */
-  private readonly poisons = new Set<string>();
+  private poisons: Set<string> | undefined;
 
   constructor(
     live: Y.Doc,
@@ -35,20 +36,20 @@ export class UpdateScreen {
    * @throws ProtocolError `invalid-update` when it fails to integrate, or its connection sent such an update before.
    */
   check(update: Uint8Array, decoded: DecodedUpdate, origin: string | undefined): void {
-    if (origin !== undefined && this.offenders.has(origin)) {
+    if (origin !== undefined && this.offenders?.has(origin) === true) {
       throw new ProtocolError('invalid-update', 'an earlier update of this connection failed to integrate; its updates are refused');
     }
     const digest = () => createHash('sha256').update(update).digest('base64');
     // Hashed only once something failed here: the hot path pays nothing for it.
-    if (this.poisons.size > 0 && this.poisons.has(digest())) {
-      if (origin !== undefined) remember(this.offenders, origin);
+    if (this.poisons !== undefined && this.poisons.has(digest())) {
+      if (origin !== undefined) remember((this.offenders ??= new Set()), origin);
       throw new ProtocolError('invalid-update', 'not a valid Yjs update: the same update failed to integrate before');
     }
     try {
       this.shadow.tryApply(update, clientsNamed(decoded));
     } catch (err) {
-      if (origin !== undefined) remember(this.offenders, origin);
-      remember(this.poisons, digest());
+      if (origin !== undefined) remember((this.offenders ??= new Set()), origin);
+      remember((this.poisons ??= new Set()), digest());
       this.log.warn({ err, origin, bytes: update.length }, 'update failed to integrate; refused, the live document is untouched');
       throw new ProtocolError('invalid-update', 'not a valid Yjs update: it failed while being integrated into the document', { cause: err });
     }
