@@ -18,15 +18,33 @@ const SUMMARY_INSTRUCTIONS =
   'Summarise the conversation below so that you can continue it later from the summary alone. ' +
   'Keep facts, decisions, names, numbers, open questions and what tools returned that still matters. Be concise.';
 
+// Estimates of messages and tools arrays, which every step repeats as the same frozen objects.
+const estimateOf = new WeakMap<object, number>();
+
 export function estimateTokens(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] = []): number {
   let total = 0;
-  for (const m of messages) {
-    let bytes = Buffer.byteLength(m.content, 'utf8');
-    if (m.role === 'assistant' && m.toolCalls !== undefined) bytes += Buffer.byteLength(JSON.stringify(m.toolCalls), 'utf8');
-    total += Math.ceil(bytes / 4) + PER_MESSAGE_TOKENS;
-  }
-  if (tools.length > 0) total += Math.ceil(Buffer.byteLength(JSON.stringify(tools), 'utf8') / 4);
+  for (const m of messages) total += remembered(m, messageTokens);
+  if (tools.length > 0) total += remembered(tools, toolsTokens);
   return total;
+}
+
+/** The estimate of a frozen object is kept; anything else may still change and is estimated each time. */
+function remembered<T extends object>(value: T, estimate: (value: T) => number): number {
+  const known = estimateOf.get(value);
+  if (known !== undefined) return known;
+  const tokens = estimate(value);
+  if (Object.isFrozen(value)) estimateOf.set(value, tokens);
+  return tokens;
+}
+
+function messageTokens(m: ChatMessage): number {
+  let bytes = Buffer.byteLength(m.content, 'utf8');
+  if (m.role === 'assistant' && m.toolCalls !== undefined) bytes += Buffer.byteLength(JSON.stringify(m.toolCalls), 'utf8');
+  return Math.ceil(bytes / 4) + PER_MESSAGE_TOKENS;
+}
+
+function toolsTokens(tools: readonly ToolDefinition[]): number {
+  return Math.ceil(Buffer.byteLength(JSON.stringify(tools), 'utf8') / 4);
 }
 
 // A session's tools and transcript items never change once made, so what is
