@@ -28,18 +28,21 @@ export class ResultSink {
     this.#actors = actors;
   }
 
-  /** Sends the result command and reports how it went; never throws for the caller's sake. */
-  async deliver(request: InferenceRequest, result: InferenceResult, log: Logger, signal?: AbortSignal): Promise<Delivery> {
+  /**
+   * Sends the result command and reports how it went; never throws for the caller's sake.
+   * `log` is asked for only when there is something to log.
+   */
+  async deliver(request: InferenceRequest, result: InferenceResult, log: () => Logger, signal?: AbortSignal): Promise<Delivery> {
     const wire = encodeInferenceResult(result);
     try {
       await this.#actors.request(request.replyTo.kind, parseActorId(request.replyTo.id), request.replyTo.command, wire.body, wire.headers, signal);
       return 'delivered';
     } catch (err) {
       if (err instanceof ProtocolError && !err.retryable) {
-        log.error({ err, replyTo: request.replyTo }, 'caller refused the inference result');
+        log().error({ err, replyTo: request.replyTo }, 'caller refused the inference result');
         return 'refused';
       }
-      log.warn({ err, replyTo: request.replyTo }, 'caller unreachable; result not delivered');
+      log().warn({ err, replyTo: request.replyTo }, 'caller unreachable; result not delivered');
       return 'unreachable';
     }
   }
