@@ -159,7 +159,17 @@ test('a turn streams over SSE (tokens, then the answer), resumes by Last-Event-I
   socket.ws.send(JSON.stringify({ type: 'subscribe', channel: `agent:${s.id}` }));
   await waitFor(() => socket.frames.find((f) => f['type'] === 'subscribed'), { what: 'the subscription' });
   const url = `${cluster.gateways[0]!.httpUrl}/v1/agent-sessions/${s.id}/events`;
-  const live = readSse(url, { token: cluster.user.token, stopAfter: (e) => e.event === 'turn-completed' });
+  // Tokens are live only (never replayed): send once the stream replayed session-started, so it follows live events.
+  let following: () => void = () => undefined;
+  const followingLive = new Promise<void>((resolve) => (following = resolve));
+  const live = readSse(url, {
+    token: cluster.user.token,
+    stopAfter: (e) => {
+      if (e.event === 'session-started') following();
+      return e.event === 'turn-completed';
+    },
+  });
+  await Promise.race([followingLive, live]); // a stream that ends first fails the assertions below
   const sent = await cluster.api<{ turnId: string }>('POST', `/v1/agent-sessions/${s.id}/messages`, { body: { content: 'How high was the tide?' } });
   assert.equal(sent.status, 202, JSON.stringify(sent.body));
   const { events } = await live;
