@@ -1,5 +1,4 @@
 /** activities/: service activities (protocol/activity.ts): the task queue, the worker-facing service, worker presence. */
-import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log.ts';
 import type { Provisioned } from '../nats/provision.ts';
@@ -23,7 +22,7 @@ export interface ActivitiesRuntime {
 
 export function startActivities(opts: { nc: NatsConnection; nats: Provisioned; client: ActorClient; timeoutMs: number; log: Logger }): ActivitiesRuntime {
   const log = opts.log.child({ component: 'activities' });
-  const services = new NatsServiceQueue(opts.nc, jetstream(opts.nc), opts.nats.jsm, { timeoutMs: opts.timeoutMs, log });
+  const services = new NatsServiceQueue(opts.nc, opts.nats.jsm, { timeoutMs: opts.timeoutMs, log });
   const presence = new WorkerPresenceWatch(opts.nats.workerPresence, log);
   presence.start().catch((err: unknown) => log.error({ err }, 'worker presence watch did not start; jobs will show waiting-for-worker'));
   const service = new ActivityService(opts.nc, opts.client, log);

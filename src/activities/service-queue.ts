@@ -2,9 +2,11 @@
  * The ServiceQueue port of the job actor on JetStream: a task becomes one
  * message on `activity.task.<queue>.<priority>` whose Nats-Msg-Id is the
  * task id (a republish after a host restart is dropped by the stream), and
- * a cancel is a core-NATS fan-out on `activity.cancel.<queue>`.
+ * a cancel is a core-NATS fan-out on `activity.cancel.<queue>`. Tasks are
+ * published on a request mux (src/nats/jetstream-publish.ts), not with
+ * js.publish, whose request builds an Error per task.
  */
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ServiceQueue, ServiceTask } from '../../actors/job/index.ts';
 import {
@@ -18,18 +20,22 @@ import {
 } from '../../protocol/activity.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import type { Logger } from '../log.ts';
+import { publishToStream } from '../nats/jetstream-publish.ts';
+import { RequestMux } from '../nats/request-mux.ts';
 import { ensureActivityConsumers } from './provision.ts';
 
 export class NatsServiceQueue implements ServiceQueue {
   /** Queues whose consumers exist (or are being made), so workers that start later find their tasks. */
   private readonly provisioned = new Map<string, Promise<void>>();
+  private readonly mux: RequestMux;
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly opts: { readonly timeoutMs: number; readonly log: Logger },
-  ) {}
+  ) {
+    this.mux = new RequestMux(nc);
+  }
 
   /** @throws ProtocolError `invalid-input` for a bad queue name or an input too large; `unavailable` when JetStream does not take it. */
   async publish(task: ServiceTask, now: number): Promise<void> {
@@ -52,7 +58,7 @@ export class NatsServiceQueue implements ServiceQueue {
     }
     await this.consumersOf(queue);
     try {
-      await this.js.publish(activityTaskSubject(queue, task.priority), body, { msgID: task.taskId, timeout: this.opts.timeoutMs });
+      await publishToStream(this.mux, activityTaskSubject(queue, task.priority), body, { msgId: task.taskId, timeoutMs: this.opts.timeoutMs });
     } catch (err) {
       throw new ProtocolError('unavailable', `queueing task ${task.taskId} on ${queue} failed: ${(err as Error).message}`, { cause: err });
     }
