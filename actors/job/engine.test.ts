@@ -267,3 +267,17 @@ test('a local activity that fails is retried; its stale outcome is ignored', () 
   s.completeLocal();
   assert.equal(s.state.status, 'succeeded');
 });
+
+test('the steps one decision starts share one plan: the pipeline works its steps out once, not again per started step', () => {
+  let plans = 0;
+  const counted: AnyPipeline = { ...testPipeline, steps: (ctx) => (plans++, testPipeline.steps(ctx)) } as AnyPipeline;
+  const s = new JobSimulation(new Map([[counted.kind, counted]]), { ...TEST_DEFAULTS, policy: { ...TEST_DEFAULTS.policy, maxParallelSteps: 3 } });
+  s.start({ kind: 'test.fanout', input: { n: 5 } });
+  plans = 0;
+  s.answer(s.calls()[0]!, PLAN);
+  assert.deepEqual(s.calls().map((c) => c.meta.step), ['item-1', 'item-2', 'item-3']);
+  // One to read the answered step's activity, one plan for the three starts (it was 1 + 1 + 2 per start + 1 to plan again).
+  assert.equal(plans, 2);
+  s.run((call) => `x${call.meta.step.slice(5)}`);
+  assert.deepEqual(s.state.output, { joined: 'x1+x2+x3+x4+x5' });
+});

@@ -97,10 +97,13 @@ export function specOf(state: JobState, pipeline: AnyPipeline, stepId: string): 
   return spec;
 }
 
-/** Builds a step's activity for the draft's state. @throws Error when the pipeline cannot. */
-export function activityOf(d: Draft, stepId: string): Activity {
+/**
+ * Builds a step's activity for the draft's state, from `known` when the caller has the step's spec.
+ * @throws Error when the pipeline cannot.
+ */
+export function activityOf(d: Draft, stepId: string, known?: StepSpec<unknown>): Activity {
   const pipeline = pipelineOf(d.state, d.env);
-  const spec = specOf(d.state, pipeline, stepId);
+  const spec = known ?? specOf(d.state, pipeline, stepId);
   const activity = spec.build(contextFor(d.state, pipeline));
   if (activity.type !== spec.activity) throw new Error(`step ${stepId} declared ${spec.activity} but built ${activity.type}`);
   return activity;
@@ -255,16 +258,22 @@ export function runEffects(d: Draft, s: StepState, activity: Activity): void {
 }
 
 /** Starts attempt `attempt` of a step. Tools run (and finish) right here. */
-export function startStep(d: Draft, stepId: string, attempt: number): void {
+/**
+ * Starts attempt `attempt` of a step. `known` is the step's spec when the
+ * caller planned from it: the steps started by one decision then share one
+ * plan instead of each working the pipeline's steps out again (a spec does
+ * not change when other steps start).
+ */
+export function startStep(d: Draft, stepId: string, attempt: number, known?: StepSpec<unknown>): void {
   let activity: Activity;
   try {
-    activity = activityOf(d, stepId);
+    activity = activityOf(d, stepId, known);
   } catch (err) {
     failJob(d, stepId, { code: 'pipeline-error', message: `step ${stepId} could not be built: ${describe(err)}` }, attempt);
     return;
   }
   const policy = requirePolicy(d.state);
-  const timeoutMs = currentSpec(d, stepId)?.timeoutMs ?? policy.stepTimeoutMs;
+  const timeoutMs = (known ?? currentSpec(d, stepId))?.timeoutMs ?? policy.stepTimeoutMs;
   // A service task may wait for a worker as long as it takes (the job shows waiting-for-worker); its clocks start at the claim.
   // Containers wait for their instances, which have deadlines of their own.
   const timed = !UNTIMED.has(activity.type);
@@ -295,6 +304,7 @@ export function startStep(d: Draft, stepId: string, attempt: number): void {
 }
 
 const INSTANT: ReadonlySet<string> = new Set(['tool', 'emit', 'choice']);
+const CONTAINERS: ReadonlySet<string> = new Set(['map', 'loop']);
 const UNTIMED: ReadonlySet<string> = new Set(['tool', 'emit', 'choice', 'approval', 'service', 'map', 'loop']);
 /** Activities that hold no parallelism slot: instant ones, people, and containers (their instances hold slots). */
 const SLOTLESS: ReadonlySet<string> = new Set(['tool', 'emit', 'choice', 'approval', 'map', 'loop']);
@@ -361,6 +371,8 @@ export function plan(d: Draft): void {
       if (spec.group !== undefined && s !== undefined && isBusy(s)) groupBusy.set(spec.group.id, (groupBusy.get(spec.group.id) ?? 0) + 1);
     }
     let started = false;
+    // Whether what this round did may let more steps start: else the round's plan stands.
+    let planAgain = false;
     for (const spec of specs) {
       if (isTerminal(d.state)) return;
       if (d.state.steps.has(spec.id)) continue;
@@ -369,6 +381,7 @@ export function plan(d: Draft): void {
       if (spec.skip !== undefined) {
         d.emit({ type: 'step-skipped', v: 1, at: d.now, step: spec.id, activity: spec.activity, reason: spec.skip });
         started = true;
+        planAgain = true;
         break; // what depends on it may be skipped too: plan afresh
       }
       if (!SLOTLESS.has(spec.activity)) {
@@ -380,12 +393,20 @@ export function plan(d: Draft): void {
         }
         slots--;
       }
-      startStep(d, spec.id, 1);
+      startStep(d, spec.id, 1, spec);
       started = true;
       // An instant step (tool, emit, choice) already ended: what follows may look different now (a branch taken), so plan afresh.
-      if (INSTANT.has(spec.activity)) break;
+      if (INSTANT.has(spec.activity)) {
+        planAgain = true;
+        break;
+      }
+      // A container's instances join the plan once it started; a step that did not stay running (it could not be built) changed the plan.
+      const now = d.state.steps.get(spec.id);
+      if (CONTAINERS.has(spec.activity) || now === undefined || !(isBusy(now) || now.status === 'waiting-approval')) planAgain = true;
     }
-    if (started) continue;
+    if (planAgain) continue;
+    // Only steps that wait for an outcome started: nothing else can start before one ends (the job is live).
+    if (started) return;
     if (isTerminal(d.state)) return;
     const live = [...d.state.steps.values()].some((s) => isBusy(s) || s.status === 'waiting-approval');
     if (live) return;
