@@ -19,7 +19,10 @@ export function jobActorDefinition(deps: JobActorDeps): ActorDefinition {
     async activate(ctx) {
       const started = Date.now();
       const state = await replayJob(ctx.id, deps, ctx.signal);
-      ctx.log.info({ lastSeq: state.lastSeq, status: state.created === null ? 'none' : state.status, ms: Date.now() - started }, 'job recovered');
+      // A new job's activation (an empty log) is routine: only a job with a past is worth a line at info.
+      const fields = { lastSeq: state.lastSeq, status: state.created === null ? 'none' : state.status, ms: Date.now() - started };
+      if (state.created === null) ctx.log.debug(fields, 'job activated');
+      else ctx.log.info(fields, 'job recovered');
       const actor = new JobActor(ctx, state, deps);
       // Recovery runs as the first mailbox message, in order with whatever arrives next.
       if (state.created !== null) ctx.schedule(0, 'recover');
