@@ -7,7 +7,7 @@
  * statements (due, record, renew) each serve many endpoints or deliveries
  * at once: per-delivery round trips were the dispatcher's ceiling.
  */
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { LoomDatabase } from '../storage/index.ts';
 import { webhookDeliveries, webhookEndpoints, webhookIntake, type WebhookAttemptRecord } from '../storage/postgres/webhooks-schema.ts';
 
@@ -77,7 +77,8 @@ export class DeliveryStore {
     return this.db
       .select({ id: webhookEndpoints.id, ownerId: webhookEndpoints.ownerId, events: webhookEndpoints.events })
       .from(webhookEndpoints)
-      .where(and(inArray(webhookEndpoints.ownerId, [...ownerIds]), eq(webhookEndpoints.status, 'enabled')));
+      // One array parameter, not one per owner: this runs for every intake batch.
+      .where(and(sql`${webhookEndpoints.ownerId} = any(${uuidList(ownerIds)})`, eq(webhookEndpoints.status, 'enabled')));
   }
 
   /**
