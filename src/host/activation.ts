@@ -78,7 +78,11 @@ export class Activation implements TickerMember {
   private mailbox: Mailbox<MailboxMessage>;
   private sub: Subscription | undefined;
   private instance: ActorInstance | undefined;
+  /** The drain in progress (absent while the mailbox is empty: an idle actor holds no pending loop). */
   private loop: Promise<void> | undefined;
+  private draining = false;
+  /** Set once the actor stepped down from inside a batch: nothing more is handed to it. */
+  private halted = false;
   /** The host's idle-check ticker (one timer for every activation on the connection), while active. */
   private idleTicker: SharedTicker | undefined;
   private lastActivityAt = Date.now();
@@ -89,7 +93,7 @@ export class Activation implements TickerMember {
   private unregisterLocal: (() => void) | undefined;
 
   constructor(private readonly deps: ActivationDeps) {
-    this.mailbox = new Mailbox(deps.mailbox);
+    this.mailbox = new Mailbox(deps.mailbox, () => this.pump());
   }
 
   get key(): string {
@@ -139,7 +143,7 @@ export class Activation implements TickerMember {
   }
 
   private subscribe(): void {
-    this.mailbox = new Mailbox(this.deps.mailbox);
+    this.mailbox = new Mailbox(this.deps.mailbox, () => this.pump());
     this.unregisterLocal?.();
     this.unregisterLocal = this.deps.local?.register(this.deps.kind, this.deps.id, { deliver: (name, headers, body) => this.deliverLocal(name, headers, body) });
     this.sub = this.deps.nc.subscribe(commandWildcard(this.deps.kind, this.deps.id), {
@@ -151,7 +155,6 @@ export class Activation implements TickerMember {
         this.enqueue(msg);
       },
     });
-    this.loop = this.run();
   }
 
   private enqueue(msg: Msg): void {
@@ -195,11 +198,30 @@ export class Activation implements TickerMember {
     if (outcome !== 'queued') this.deps.log.warn({ signal: message.name, outcome }, 'signal dropped');
   }
 
-  private async run(): Promise<void> {
+  /** Called by the mailbox on every push: starts a drain unless one is running (it takes the new message too). */
+  private pump(): void {
+    // Before the instance exists nothing can be handed to it (subscribe() replaces this mailbox then).
+    if (this.draining || this.halted || this.instance === undefined) return;
+    this.draining = true;
+    // Begun from a microtask, as the old waiting loop was woken: messages that arrive in one read make one batch.
+    this.loop = Promise.resolve().then(() => this.drain());
+  }
+
+  /** Hands the instance everything queued, batch by batch, until the mailbox is empty. */
+  private async drain(): Promise<void> {
+    try {
+      await this.drainBatches();
+    } finally {
+      this.draining = false;
+      this.loop = undefined;
+    }
+  }
+
+  private async drainBatches(): Promise<void> {
     const instance = this.instance;
     if (instance === undefined) throw new Error('activation loop started before the instance');
     for (;;) {
-      const batch = await this.mailbox.takeAll();
+      const batch = this.mailbox.takeAll();
       if (batch.length === 0) return;
       observeMailboxBatch(this.deps.kind, batch.length);
       this.busy = true;
@@ -208,6 +230,7 @@ export class Activation implements TickerMember {
         await traceBatch(this.deps.kind, batch, instance);
       } catch (err) {
         if (err instanceof StepDownError) {
+          this.halted = true;
           this.refuse(batch, 'not-owner', 'actor moved; retry');
           void this.stepDown(err.message);
           return;
@@ -278,9 +301,9 @@ export class Activation implements TickerMember {
   private async doStepDown(reason: string): Promise<void> {
     this.deps.log.warn({ reason }, 'actor stepping down');
     this.mailbox.close();
-    this.refuse(this.mailbox.drain(), 'not-owner', 'actor moved; retry');
+    this.refuse(this.mailbox.takeAll(), 'not-owner', 'actor moved; retry');
     await this.sub?.drain().catch((err: unknown) => this.deps.log.debug({ err }, 'unsubscribe on step-down failed'));
-    this.refuse(this.mailbox.drain(), 'not-owner', 'actor moved; retry');
+    this.refuse(this.mailbox.takeAll(), 'not-owner', 'actor moved; retry');
     this.finish();
     // Stop refreshing and give the lease up: a lease kept by an activation that
     // no longer serves would keep the actor unreachable. The delete is

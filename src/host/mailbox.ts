@@ -1,8 +1,10 @@
 /**
  * A bounded FIFO per actor. Producers (subscription callbacks) push
- * synchronously; the actor's one consumer loop takes everything queued at
- * once, so updates that arrive together can be merged into one append.
- * Overflow is refused at push time, never buffered without bound.
+ * synchronously and the mailbox tells its owner through `onPush`; the
+ * owner's one consumer takes everything queued at once, so updates that
+ * arrive together can be merged into one append. Nothing waits on an empty
+ * mailbox: an idle actor holds no pending promise or loop. Overflow is
+ * refused at push time, never buffered without bound.
  */
 export interface MailboxLimits {
   readonly maxMessages: number;
@@ -12,10 +14,13 @@ export interface MailboxLimits {
 export class Mailbox<T> {
   private items: { item: T; bytes: number }[] = [];
   private bytes = 0;
-  private waiter: (() => void) | undefined;
   private closed = false;
 
-  constructor(private readonly limits: MailboxLimits) {}
+  /** @param onPush called synchronously after each message is queued (the owner starts its consumer if idle). */
+  constructor(
+    private readonly limits: MailboxLimits,
+    private readonly onPush: () => void = () => undefined,
+  ) {}
 
   get size(): number {
     return this.items.length;
@@ -27,18 +32,13 @@ export class Mailbox<T> {
     if (this.items.length >= this.limits.maxMessages || this.bytes + bytes > this.limits.maxBytes) return 'full';
     this.items.push({ item, bytes });
     this.bytes += bytes;
-    this.wake();
+    this.onPush();
     return 'queued';
   }
 
-  /** Waits until something is queued, then returns all of it; [] once closed and empty. */
-  async takeAll(): Promise<T[]> {
-    while (this.items.length === 0) {
-      if (this.closed) return [];
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-      });
-    }
+  /** Removes and returns everything queued now ([] when empty); still hands out what was queued before close. */
+  takeAll(): T[] {
+    if (this.items.length === 0) return [];
     const taken = this.items;
     this.items = [];
     this.bytes = 0;
@@ -48,20 +48,5 @@ export class Mailbox<T> {
   /** Refuses further pushes; queued items are still handed out. */
   close(): void {
     this.closed = true;
-    this.wake();
-  }
-
-  /** Removes and returns everything queued (used when stepping down). */
-  drain(): T[] {
-    const taken = this.items.map((e) => e.item);
-    this.items = [];
-    this.bytes = 0;
-    return taken;
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
   }
 }
