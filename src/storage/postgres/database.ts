@@ -12,13 +12,11 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import type { Logger } from '../../log.ts';
 import * as schema from './schema.ts';
@@ -158,8 +156,8 @@ export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
   wal_buffers: '1MB',
 };
 
-function pgliteStartParams(): string[] {
-  return [...PGlite.defaultStartParams, ...Object.entries(PGLITE_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
+function pgliteStartParams(defaults: readonly string[]): string[] {
+  return [...defaults, ...Object.entries(PGLITE_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
 }
 
 /**
@@ -192,13 +190,19 @@ async function initPgliteDataDir(dataDir: string, logger: Logger): Promise<void>
 }
 
 async function openPglite(dataDir: string | undefined, logger: Logger): Promise<Database> {
+  // Loaded only here: PGlite's module alone adds ~40 MB of RSS to a process that uses DATABASE_URL.
+  const [{ PGlite: Pglite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+  ]);
   let client: PGlite;
   try {
     if (dataDir !== undefined) {
       await mkdir(dataDir, { recursive: true });
       await initPgliteDataDir(dataDir, logger);
     }
-    client = await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), startParams: pgliteStartParams() });
+    client = await Pglite.create({ ...(dataDir === undefined ? {} : { dataDir }), startParams: pgliteStartParams(Pglite.defaultStartParams) });
   } catch (err) {
     throw new StorageError(`cannot open embedded database at ${dataDir ?? 'memory'}`, { op: 'open' }, { cause: err });
   }
