@@ -16,7 +16,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Client, type ItemBucketMetadata } from 'minio';
+import type { Client, ItemBucketMetadata } from 'minio';
 import { parseObjectKey, parseObjectKeyPrefix, type ObjectBody } from '../../../actors/ports/index.ts';
 import { idleTimeoutAgent } from './idle-timeout-agent.ts';
 import { meterBody } from './metered-body.ts';
@@ -50,7 +50,8 @@ const ABSENT_CODES = new Set(['NotFound', 'NoSuchKey']);
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
   readonly enforcesUploadLimits = false;
-  private readonly client: Client;
+  /** minio (with lodash and an XML parser: ~27 MB of RSS) is loaded only by a process that uses S3. */
+  private readonly client: Promise<Client>;
   private readonly bucket: string;
   private bucketReady: Promise<void> | undefined;
 
@@ -58,7 +59,7 @@ export class S3ObjectStore implements ObjectStore {
     const url = new URL(opts.endpoint);
     const secure = url.protocol === 'https:';
     this.bucket = opts.bucket;
-    this.client = new Client({
+    this.client = import('minio').then(({ Client: MinioClient }) => new MinioClient({
       endPoint: url.hostname,
       port: url.port === '' ? undefined : Number(url.port),
       useSSL: secure,
@@ -68,7 +69,9 @@ export class S3ObjectStore implements ObjectStore {
       pathStyle: true,
       partSize: PART_BYTES,
       transportAgent: idleTimeoutAgent({ secure, idleTimeoutMs: opts.idleTimeoutMs ?? 30_000 }),
-    });
+    }));
+    // Marked handled here only: every use awaits the client and gets the failure itself.
+    this.client.catch(() => undefined);
   }
 
   async put(key: string, body: ObjectBody, opts: PutOptions): Promise<PutResult> {
@@ -92,7 +95,7 @@ export class S3ObjectStore implements ObjectStore {
     const info = await this.stat(key);
     if (info === null) return null;
     try {
-      return { info, body: await this.client.getObject(this.bucket, key) };
+      return { info, body: await (await this.client).getObject(this.bucket, key) };
     } catch (err) {
       if (ABSENT_CODES.has(s3Code(err) ?? '')) return null; // deleted between HEAD and GET
       throw wrap('get', key, err);
@@ -103,7 +106,7 @@ export class S3ObjectStore implements ObjectStore {
     parseObjectKey(key);
     await this.ensureBucket();
     try {
-      const s = await this.client.statObject(this.bucket, key);
+      const s = await (await this.client).statObject(this.bucket, key);
       const { contentType, metadata } = splitMetadata(s.metaData);
       return { key, size: s.size, etag: s.etag, contentType, metadata, lastModified: s.lastModified };
     } catch (err) {
@@ -116,7 +119,7 @@ export class S3ObjectStore implements ObjectStore {
     parseObjectKey(key);
     await this.ensureBucket();
     try {
-      await this.client.removeObject(this.bucket, key);
+      await (await this.client).removeObject(this.bucket, key);
     } catch (err) {
       if (!ABSENT_CODES.has(s3Code(err) ?? '')) throw wrap('delete', key, err);
     }
@@ -129,13 +132,13 @@ export class S3ObjectStore implements ObjectStore {
     try {
       let batch: string[] = [];
       const flush = async () => {
-        const results = await this.client.removeObjects(this.bucket, batch);
+        const results = await (await this.client).removeObjects(this.bucket, batch);
         const failed = results.filter((r) => r !== null && r !== undefined && 'Error' in r);
         if (failed.length > 0) throw new Error(`S3 refused to delete ${failed.length} of ${batch.length} objects: ${JSON.stringify(failed[0]).slice(0, 300)}`);
         removed += batch.length;
         batch = [];
       };
-      for await (const item of this.client.listObjectsV2(this.bucket, prefix, true)) {
+      for await (const item of (await this.client).listObjectsV2(this.bucket, prefix, true)) {
         const name = (item as { name?: unknown }).name;
         if (typeof name !== 'string') continue;
         batch.push(name);
@@ -153,7 +156,7 @@ export class S3ObjectStore implements ObjectStore {
     checkTtl(ttlS);
     await this.ensureBucket(); // a URL into a bucket that does not exist yet would 404
     const signedAt = new Date((this.opts.clock ?? Date.now)());
-    const url = await this.client.presignedUrl('GET', this.bucket, key, ttlS, {}, signedAt);
+    const url = await (await this.client).presignedUrl('GET', this.bucket, key, ttlS, {}, signedAt);
     return { url, method: 'GET', headers: {}, expiresAt: new Date(signedAt.getTime() + ttlS * 1000) };
   }
 
@@ -164,7 +167,7 @@ export class S3ObjectStore implements ObjectStore {
     checkTtl(opts.ttlS);
     await this.ensureBucket();
     const signedAt = new Date((this.opts.clock ?? Date.now)());
-    const url = await this.client.presignedUrl('PUT', this.bucket, key, opts.ttlS, {}, signedAt);
+    const url = await (await this.client).presignedUrl('PUT', this.bucket, key, opts.ttlS, {}, signedAt);
     return { url, method: 'PUT', headers: { 'content-type': opts.contentType }, expiresAt: new Date(signedAt.getTime() + opts.ttlS * 1000) };
   }
 
@@ -177,8 +180,8 @@ export class S3ObjectStore implements ObjectStore {
   private ensureBucket(): Promise<void> {
     this.bucketReady ??= (async () => {
       try {
-        if (await this.client.bucketExists(this.bucket)) return;
-        await this.client.makeBucket(this.bucket, this.opts.region ?? 'us-east-1');
+        if (await (await this.client).bucketExists(this.bucket)) return;
+        await (await this.client).makeBucket(this.bucket, this.opts.region ?? 'us-east-1');
       } catch (err) {
         const code = s3Code(err);
         if (code === 'BucketAlreadyOwnedByYou' || code === 'BucketAlreadyExists') return; // created concurrently
@@ -213,7 +216,7 @@ export class S3ObjectStore implements ObjectStore {
         await appendFile(spool.file, next.value);
       }
       const source: Buffer | Readable = spool === undefined ? Buffer.concat(head, headBytes) : createReadStream(spool.file);
-      const uploaded = await this.client.putObject(this.bucket, key, source, metered.size(), headers);
+      const uploaded = await (await this.client).putObject(this.bucket, key, source, metered.size(), headers);
       return { key, size: metered.size(), etag: uploaded.etag };
     } catch (err) {
       throw wrap(op, key, err);
