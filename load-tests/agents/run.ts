@@ -24,6 +24,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
+import { AGENT_LOG_STREAM } from '../../protocol/subjects.ts';
 import { BENCH_MODEL, startBenchCluster } from '../bench-cluster.ts';
 import { intFlag, printLine as print, runBenchmark, type StopList } from '../benchmark-main.ts';
 import { ProcessTreeMonitor, readHostBusySeconds } from '../collab/proc-stats.ts';
@@ -31,7 +32,7 @@ import { BENCH_TOOL, BenchModel, startBenchToolService } from './outside-world.t
 import { apiClient, driveSessions, DriverFigures, type ApiClient } from './session-driver.ts';
 import { summarizeRun, TARGET_STEP_OVERHEAD_P99_MS, type CpuSample } from './summary.ts';
 import { TurnLedger } from './turn-ledger.ts';
-import { countWork, perTurn } from './work-per-turn.ts';
+import { countWork, InferencePullCounter, perTurn } from './work-per-turn.ts';
 
 const LOOP_DELAY_RESOLUTION_MS = 10;
 const PROFILE_PRELOAD = fileURLToPath(new URL('../cpu-profile-preload.ts', import.meta.url));
@@ -136,7 +137,9 @@ async function main(opts: Options, started: StopList): Promise<number> {
   started.unshift(async () => monitor.stop());
   const cpuSample = (): CpuSample => ({ processes: monitor.sample(), self: process.cpuUsage(), hostBusySeconds: readHostBusySeconds() });
 
-  const workBefore = await countWork(nc, databaseUrl);
+  const pulls = new InferencePullCounter(nc);
+  started.unshift(async () => pulls.stop());
+  const workBefore = await countWork(nc, databaseUrl, AGENT_LOG_STREAM, pulls);
   const host = { cpus: cpus().length, loadavg1AtStart: Math.round((loadavg()[0] ?? 0) * 100) / 100 };
   print({ type: 'start', ...opts, model: BENCH_MODEL, stepsPerTurn: steps, host });
   const t0 = performance.now();
@@ -166,7 +169,7 @@ async function main(opts: Options, started: StopList): Promise<number> {
   after ??= cpuSample();
   if (before === undefined) throw new Error('the run ended before its measuring window opened');
 
-  const work = perTurn(workBefore, await countWork(nc, databaseUrl), [...ledger.all()].length);
+  const work = perTurn(workBefore, await countWork(nc, databaseUrl, AGENT_LOG_STREAM, pulls), [...ledger.all()].length);
   const excessMs = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LOOP_DELAY_RESOLUTION_MS) * 10) / 10);
   const summary = summarizeRun({
     ledger,
