@@ -40,7 +40,7 @@ export async function startRoles(opts: {
   const stops: Array<() => Promise<void>> = [];
   const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
   // First, so the roles' first requests are already measured and traced.
-  const observability = startObservability({ config, jsm: opts.nats.jsm, log });
+  const observability = await startObservability({ config, jsm: opts.nats.jsm, log });
 
   // One object store for every role in this process (S3, or the filesystem
   // under dataDir): the gateway serves uploads and signed URLs from it, and

@@ -17,7 +17,7 @@ export interface Observability {
   stop(): Promise<void>;
 }
 
-export function startObservability(opts: { config: Config; jsm: JetStreamManager; log: Logger }): Observability {
+export async function startObservability(opts: { config: Config; jsm: JetStreamManager; log: Logger }): Promise<Observability> {
   const { config } = opts;
   startProcessMetrics();
   setInferencePrices(config.jobs.modelPrices);
@@ -26,7 +26,7 @@ export function startObservability(opts: { config: Config; jsm: JetStreamManager
     const streams = config.roles.includes('actors') ? [INFERENCE_STREAM, ACTIVITIES_STREAM] : [INFERENCE_STREAM];
     startQueueMetrics({ jsm: opts.jsm, streams, log: opts.log.child({ component: 'queue-metrics' }) });
   }
-  const tracing = startTracing({ config: config.observability.tracing, instanceId: config.instanceId, roles: config.roles, log: opts.log.child({ component: 'tracing' }) });
+  const tracing = await startTracing({ config: config.observability.tracing, instanceId: config.instanceId, roles: config.roles, log: opts.log.child({ component: 'tracing' }) });
   return {
     routes: [{ path: '/', router: metricsRouter({ token: config.observability.metricsToken }) }],
     stop: () => tracing.shutdown(),

@@ -8,8 +8,8 @@ import { inSpan, SpanKind, startTracing, traceContextOf, tracingEnabled, withTra
 
 const log = createRootLogger({ level: 'silent', instanceId: 'tracing-test' });
 
-test('with no endpoint tracing stays off: no provider, headers untouched, work just runs', () => {
-  const tracing = startTracing({ config: { otlpEndpoint: undefined, serviceName: 'loom', sampleRatio: 1 }, instanceId: 'off', roles: ['gateway'], log });
+test('with no endpoint tracing stays off: no provider, headers untouched, work just runs', async () => {
+  const tracing = await startTracing({ config: { otlpEndpoint: undefined, serviceName: 'loom', sampleRatio: 1 }, instanceId: 'off', roles: ['gateway'], log });
   assert.equal(tracing.enabled, false);
   assert.equal(tracingEnabled(), false);
   assert.equal(withTraceHeaders(undefined), undefined);
@@ -18,7 +18,7 @@ test('with no endpoint tracing stays off: no provider, headers untouched, work j
 
 test('a span crosses a NATS hop through traceparent headers and both arrive at the OTLP receiver in one trace', async () => {
   await using receiver = await startOtlpReceiver();
-  const tracing = startTracing({ config: { otlpEndpoint: receiver.url, serviceName: 'loom-test', sampleRatio: 1 }, instanceId: 'unit-1', roles: ['gateway'], log });
+  const tracing = await startTracing({ config: { otlpEndpoint: receiver.url, serviceName: 'loom-test', sampleRatio: 1 }, instanceId: 'unit-1', roles: ['gateway'], log });
   assert.equal(tracingEnabled(), true);
 
   const { sent, outerSpanId } = inSpan('gateway side', { kind: SpanKind.SERVER }, () => {
@@ -50,7 +50,7 @@ test('a span crosses a NATS hop through traceparent headers and both arrive at t
 
 test('a malformed traceparent from a service is ignored: the work runs as a new root, nothing is refused', async () => {
   await using receiver = await startOtlpReceiver();
-  const tracing = startTracing({ config: { otlpEndpoint: receiver.url, serviceName: 'loom-test', sampleRatio: 1 }, instanceId: 'unit-2', roles: ['actors'], log });
+  const tracing = await startTracing({ config: { otlpEndpoint: receiver.url, serviceName: 'loom-test', sampleRatio: 1 }, instanceId: 'unit-2', roles: ['actors'], log });
   for (const bad of ['garbage', '00-zz-00-01', `00-${'0'.repeat(32)}-${'0'.repeat(16)}-01`, 'x'.repeat(5_000)]) {
     const parent = traceContextOf({ Traceparent: bad, Tracestate: '=,=' });
     assert.equal(trace.getSpanContext(parent), undefined, `ignored: ${bad.slice(0, 40)}`);

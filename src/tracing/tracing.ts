@@ -8,9 +8,6 @@
  * registered and the helpers in this folder return before allocating.
  */
 import { context, propagation, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
 import type { Logger } from '../log.ts';
 
 /** Tracing settings: config.tracing. */
@@ -38,9 +35,15 @@ export function tracingEnabled(): boolean {
 /** Tracer name of every Loom span (the instrumentation scope). */
 export const TRACER_NAME = 'loom';
 
-export function startTracing(opts: { config: TracingConfig; instanceId: string; roles: readonly string[]; log: Logger }): Tracing {
+export async function startTracing(opts: { config: TracingConfig; instanceId: string; roles: readonly string[]; log: Logger }): Promise<Tracing> {
   const endpoint = opts.config.otlpEndpoint;
   if (endpoint === undefined) return { enabled: false, shutdown: async () => undefined };
+  // The SDK and its exporter (~15 MB of RSS) are loaded only when tracing is on.
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler }] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace-node'),
+  ]);
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({
       'service.name': opts.config.serviceName,
