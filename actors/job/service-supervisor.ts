@@ -156,6 +156,9 @@ export class ServiceSupervisor {
       this.cancel(effect.queue, effect.taskId, 'the job no longer needs it');
       return;
     }
+    // The task carries the activity the engine just built: claims and completions need not render its templates again.
+    const { queue, input, startToCloseMs, heartbeatTimeoutMs } = effect.task;
+    this.built.set(effect.step, { attempt: effect.attempt, activity: { type: 'service', queue, input, startToCloseMs, heartbeatTimeoutMs } });
     this.publishing++;
     this.deps.queue
       .publish(effect.task, this.deps.env().now)
