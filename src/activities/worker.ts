@@ -9,6 +9,9 @@
  * Up to `concurrency` tasks run at once (default 1): whenever a slot is
  * free the loop pulls at most that many ready tasks (no-wait pulls, so
  * nothing waits at this worker toward ack_wait), and starts each at once.
+ * A slot is freed when the handler ends: the completion travels to Loom
+ * while the slot already serves the next task (under load, waiting for
+ * Loom's answer held slots far longer than the work itself).
  * With nothing ready it sleeps until a task is published on the queue (a
  * core-NATS "doorbell" subscription on its task subjects) or `idlePollMs`
  * passes (a nak'ed task is redelivered without a publish).
@@ -193,10 +196,16 @@ export class ActivityWorker {
       quickRetry = false;
       for (const msg of pulled) {
         this.slots.take();
-        const task = this.take(msg)
+        let held = true;
+        const release = () => {
+          if (!held) return;
+          held = false;
+          this.slots.release();
+        };
+        const task = this.take(msg, release)
           .catch((err: unknown) => this.opts.log.error({ err }, 'task handling failed'))
           .finally(() => {
-            this.slots.release();
+            release();
             this.tasks.delete(task);
           });
         this.tasks.add(task);
@@ -220,7 +229,8 @@ export class ActivityWorker {
     return this.rings !== rings;
   }
 
-  private async take(msg: WorkMessage): Promise<void> {
+  /** Claims, runs and completes one pulled task; `release` frees its slot (once the handler ended, or when it never runs). */
+  private async take(msg: WorkMessage, release: () => void): Promise<void> {
     let task: ActivityTask;
     try {
       task = decodeActivityTask(msg.data);
@@ -244,10 +254,10 @@ export class ActivityWorker {
       return;
     }
     this.emit({ type: 'claimed', taskId: task.taskId });
-    await this.work(task);
+    await this.work(task, release);
   }
 
-  private async work(task: ActivityTask): Promise<void> {
+  private async work(task: ActivityTask, release: () => void): Promise<void> {
     const abort = new AbortController();
     this.running.set(task.taskId, abort);
     const beat = async (progress?: unknown) => {
@@ -272,6 +282,7 @@ export class ActivityWorker {
     } finally {
       clearInterval(timer);
       this.running.delete(task.taskId);
+      release();
     }
     if (abort.signal.aborted) return;
     try {
