@@ -12,19 +12,20 @@ import {
   type MailboxMessage,
   type SignalMessage,
   StepDownError,
+  type TimerMessage,
 } from '../../actors/actor.ts';
 import type { ActorId, ActorKind } from '../../protocol/ids.ts';
 import type { HeaderMap } from '../../protocol/headers.ts';
 import { errorReply, type WireMessage } from '../../protocol/reply.ts';
-import { commandWildcard, eventSubject, parseCommandSubject } from '../../protocol/subjects.ts';
+import { commandWildcard, parseCommandSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import { observeMailboxBatch } from '../metrics/index.ts';
 import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
 import type { Lease } from '../placement/lease.ts';
 import { sharedTicker, type SharedTicker, type TickerMember } from '../placement/shared-ticker.ts';
+import { ActivationContext, type TimerSink } from './activation-context.ts';
 import { traceBatch } from './batch-span.ts';
 import { LocalCommand } from './local-command.ts';
-import { HEADERS } from '../../protocol/headers.ts';
 import type { LocalActors } from './local-actors.ts';
 import { Mailbox, type MailboxLimits } from './mailbox.ts';
 
@@ -73,8 +74,8 @@ function idleCheckEveryMs(idleMs: number): number {
   return Math.max(50, Math.min(1_000, Math.floor(idleMs / 2)));
 }
 
-export class Activation implements TickerMember {
-  private readonly abort = new AbortController();
+export class Activation implements TickerMember, TimerSink {
+  private readonly context: ActivationContext;
   private mailbox: Mailbox<MailboxMessage>;
   private sub: Subscription | undefined;
   private instance: ActorInstance | undefined;
@@ -88,12 +89,11 @@ export class Activation implements TickerMember {
   private lastActivityAt = Date.now();
   private busy = false;
   private ending: Promise<void> | undefined;
-  /** The actor's scheduled messages; made on the first schedule (most actors never schedule). */
-  private timers: Set<NodeJS.Timeout> | undefined;
   private unregisterLocal: (() => void) | undefined;
 
   constructor(private readonly deps: ActivationDeps) {
     this.mailbox = new Mailbox(deps.mailbox, () => this.pump());
+    this.context = new ActivationContext(deps, this);
   }
 
   get key(): string {
@@ -102,37 +102,8 @@ export class Activation implements TickerMember {
 
   /** Loads the actor's state, then starts taking commands. */
   async start(): Promise<void> {
-    const { nc, kind, id, log } = this.deps;
-    this.instance = await this.deps.definition.activate({
-      kind,
-      id,
-      log,
-      signal: this.abort.signal,
-      publish: (event, body, headers) => {
-        const local = this.deps.local;
-        if (local === undefined) {
-          const h = toNatsHeaders(headers);
-          nc.publish(eventSubject(kind, id, event), body, h ? { headers: h } : undefined);
-          return;
-        }
-        // This process's rooms first, then once on NATS for everyone else; the source header lets the rooms skip that copy.
-        try {
-          local.emit(kind, id, event, body, headers ?? {});
-        } catch (err) {
-          log.error({ err, event }, 'local event delivery failed');
-        }
-        nc.publish(eventSubject(kind, id, event), body, { headers: toNatsHeaders({ ...headers, [HEADERS.source]: local.source }) });
-      },
-      schedule: (delayMs, name, payload) => {
-        const timers = (this.timers ??= new Set());
-        const t = setTimeout(() => {
-          timers.delete(t);
-          const outcome = this.mailbox.push({ source: 'timer', name, payload }, 0);
-          if (outcome !== 'queued') log.warn({ timer: name, outcome }, 'timer dropped');
-        }, Math.max(0, delayMs));
-        timers.add(t);
-      },
-    });
+    const { nc, log } = this.deps;
+    this.instance = await this.deps.definition.activate(this.context);
     this.subscribe();
     // Replying "active" before the server knows the subscription would send
     // the caller's retry into "no responders" again.
@@ -190,6 +161,12 @@ export class Activation implements TickerMember {
     if (outcome === 'closed') return undefined;
     if (outcome === 'full') command.respond(errorReply('mailbox-full', `actor ${this.deps.kind}/${this.deps.id} is busy; retry later`));
     return command.reply;
+  }
+
+  /** A timer the actor scheduled came due: queued in order with commands. */
+  timerDue(message: TimerMessage): void {
+    const outcome = this.mailbox.push(message, 0);
+    if (outcome !== 'queued') this.deps.log.warn({ timer: message.name, outcome }, 'timer dropped');
   }
 
   /** Delivers a host signal through the mailbox, in order with commands. */
@@ -257,7 +234,7 @@ export class Activation implements TickerMember {
   /** The idle check, called by the host's ticker. */
   onTick(nowMs: number): void {
     // Pending timers mean the actor is waiting for itself (a backoff, a timeout): not idle.
-    if (this.ending || this.busy || this.mailbox.size > 0 || (this.timers?.size ?? 0) > 0) return;
+    if (this.ending || this.busy || this.mailbox.size > 0 || this.context.waitingForTimer) return;
     if (nowMs - this.lastActivityAt < this.deps.idleMs) return;
     if (this.instance?.canPassivate?.() === false) return;
     void this.passivate('idle');
@@ -325,9 +302,7 @@ export class Activation implements TickerMember {
     this.unregisterLocal = undefined;
     this.idleTicker?.delete(this);
     this.idleTicker = undefined;
-    for (const t of this.timers ?? []) clearTimeout(t);
-    this.timers = undefined;
-    this.abort.abort();
+    this.context.end();
     this.instance?.dispose();
   }
 }
