@@ -192,6 +192,8 @@ export class Activation implements TickerMember, TimerSink {
       this.draining = false;
       this.loop = undefined;
     }
+    // A push between the last empty take and this point (from a microtask) found the drain still running.
+    if (this.mailbox.size > 0) this.pump();
   }
 
   private async drainBatches(): Promise<void> {
@@ -294,7 +296,8 @@ export class Activation implements TickerMember, TimerSink {
     // drain() lets messages already routed to us arrive before the subscription ends.
     await this.sub?.drain().catch((err: unknown) => this.deps.log.warn({ err }, 'draining command subscription failed'));
     this.mailbox.close();
-    await this.loop;
+    // A drain may hand over to the next one (see drain()): wait for the last.
+    while (this.loop !== undefined) await this.loop;
   }
 
   private finish(): void {
