@@ -43,8 +43,17 @@ test('a slot is freed when the handler ends: the next task runs while the comple
   const accepted = activityReply(true).body;
   const heldCompletions: Msg[] = [];
   let holding = true;
-  const claims = nc.subscribe(ACTIVITY_CLAIM_SUBJECT, { callback: (_err, msg) => msg.respond(accepted) });
-  const completions = nc.subscribe(ACTIVITY_COMPLETE_SUBJECT, { callback: (_err, msg) => (holding ? heldCompletions.push(msg) : msg.respond(accepted)) });
+  const claims = nc.subscribe(ACTIVITY_CLAIM_SUBJECT, {
+    callback: (_err, msg) => {
+      msg.respond(accepted);
+    },
+  });
+  const completions = nc.subscribe(ACTIVITY_COMPLETE_SUBJECT, {
+    callback: (_err, msg) => {
+      if (holding) heldCompletions.push(msg);
+      else msg.respond(accepted);
+    },
+  });
   await nc.flush();
 
   const started: number[] = [];
