@@ -16,7 +16,9 @@
  *    --docs documents as an internal service would, over NATS: one small
  *    `update` and one `sync` each (the first command activates the actor),
  *    --concurrency at a time, then waits --settle-s and prints the resident
- *    set, heap and nats-server deltas per document.
+ *    set, heap and nats-server deltas per document, and the CPU the host and
+ *    the nats-server spend per second while the documents sit idle (lease
+ *    refreshes, idle checks), before and after opening them.
  *
  * Prints one JSON line per part. Loopback only; everything started is
  * stopped at the end (or by the watchdog after --timeout-s).
@@ -74,6 +76,16 @@ const sleep = (ms: number): Promise<void> => new Promise((wake) => setTimeout(wa
 
 /** Resident set (kB) of a process now; 0 when it is gone. */
 const rssKb = (pid: number | undefined): number => (pid === undefined ? 0 : (readProcess(pid)?.rssKb ?? 0));
+
+/** CPU-seconds a process spends per wall second over `ms` of waiting (NaN when it is gone). */
+async function idleCpuPerS(pids: readonly (number | undefined)[], ms: number): Promise<number[]> {
+  const cpu = (): number[] => pids.map((pid) => (pid === undefined ? Number.NaN : (readProcess(pid)?.cpuSeconds ?? Number.NaN)));
+  const start = cpu();
+  const startedAt = performance.now();
+  await sleep(ms);
+  const wallS = (performance.now() - startedAt) / 1000;
+  return cpu().map((end, i) => Math.round(((end - (start[i] ?? Number.NaN)) / wallS) * 1000) / 1000);
+}
 
 /** Direct children of a process (the embedded nats-server, tsx's esbuild service). */
 function childrenOf(pid: number): { pid: number; name: string; rssKb: number }[] {
@@ -158,7 +170,8 @@ async function idleDocuments(opts: Options, stops: StopList): Promise<void> {
     doc.destroy();
     return update;
   };
-  await sleep(opts.settleS * 1000);
+  const pids = [host.pid, cluster.nats.pid];
+  const [hostIdleBefore = Number.NaN, natsIdleBefore = Number.NaN] = await idleCpuPerS(pids, opts.settleS * 1000);
   const before = { rssKb: rssKb(host.pid), natsKb: rssKb(cluster.nats.pid), heap: await heapFigures(host.httpUrl) };
   const started = Date.now();
   let next = 0;
@@ -181,7 +194,7 @@ async function idleDocuments(opts: Options, stops: StopList): Promise<void> {
   };
   await Promise.all(Array.from({ length: opts.concurrency }, () => worker()));
   const openS = (Date.now() - started) / 1000;
-  await sleep(opts.settleS * 1000);
+  const [hostIdleAfter = Number.NaN, natsIdleAfter = Number.NaN] = await idleCpuPerS(pids, opts.settleS * 1000);
   const after = { rssKb: rssKb(host.pid), natsKb: rssKb(cluster.nats.pid), heap: await heapFigures(host.httpUrl) };
   const opened = opts.docs - failed;
   const perDocKb = (a: number, b: number): number | null => (opened === 0 ? null : Math.round(((a - b) / opened) * 100) / 100);
@@ -200,6 +213,15 @@ async function idleDocuments(opts: Options, stops: StopList): Promise<void> {
       externalPerDocKb: perDocKb(after.heap.externalMb * mbToKb, before.heap.externalMb * mbToKb),
     } : null,
     natsServer: { rssBeforeMb: mb(before.natsKb), rssAfterMb: mb(after.natsKb), rssPerDocKb: perDocKb(after.natsKb, before.natsKb) },
+    // CPU-seconds per second at idle, and what 1,000 open documents add to it.
+    idleCpu: {
+      hostBefore: hostIdleBefore,
+      hostAfter: hostIdleAfter,
+      hostPer1000Docs: opened === 0 ? null : Math.round(((hostIdleAfter - hostIdleBefore) / opened) * 1_000_000) / 1000,
+      natsBefore: natsIdleBefore,
+      natsAfter: natsIdleAfter,
+      natsPer1000Docs: opened === 0 ? null : Math.round(((natsIdleAfter - natsIdleBefore) / opened) * 1_000_000) / 1000,
+    },
     loadavg1: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   });
 }
