@@ -24,18 +24,29 @@ after(async () => {
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const parse = <T>(m: Msg) => JSON.parse(new TextDecoder().decode(m.data)) as T;
 
-/** A job command over NATS, activating the job's actor when nobody answers (PROTOCOL.md §5). */
+/**
+ * A job command over NATS, activating the job's actor when nobody answers
+ * (PROTOCOL.md §5). After a host is killed its lease stays until the TTL
+ * runs out and activation answers `elsewhere` meanwhile: keep trying, with
+ * a pause, for up to a minute.
+ */
 async function command(subject: string, body: Uint8Array): Promise<Msg> {
   const jobId = subject.split('.')[2]!;
-  for (let i = 0; i < 30; i++) {
+  const deadline = Date.now() + 60_000;
+  let activation = 'not tried';
+  while (Date.now() < deadline) {
     try {
       return await cluster.nc.request(subject, body, { timeout: 5_000 });
     } catch (err) {
       if (!(err instanceof RequestError && err.isNoResponders())) throw err;
-      await cluster.nc.request('sys.activate.job', json({ id: jobId }), { timeout: 5_000 }).catch((e: unknown) => e);
+      activation = await cluster.nc.request('sys.activate.job', json({ id: jobId }), { timeout: 5_000 }).then(
+        (m) => new TextDecoder().decode(m.data),
+        (e: unknown) => String(e),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
-  throw new Error(`${subject}: never answered`);
+  throw new Error(`${subject}: never answered within 60 s (last activation answer: ${activation})`);
 }
 
 interface View {
