@@ -51,3 +51,42 @@ test('a poisoned update never reaches the live doc; clients it did not name are 
   screen.dispose();
   live.destroy();
 });
+
+test('an update that waits for changes the document lacks is refused and leaves nothing behind; in order it applies', () => {
+  const live = new Y.Doc();
+  const screen = new UpdateScreen(live, pino({ level: 'silent' }));
+  const author = new Y.Doc();
+  author.clientID = 20;
+  author.getText('t').insert(0, 'first ');
+  const first = Y.encodeStateAsUpdate(author);
+  const afterFirst = Y.encodeStateVector(author);
+  author.getText('t').insert(6, 'second');
+  author.getText('t').delete(0, 1);
+  const second = Y.encodeStateAsUpdate(author, afterFirst);
+  // Before `first`, `second` could only wait: refused, and the live doc holds nothing waiting.
+  assert.throws(
+    () => screened(screen, live, second, 'skipper'),
+    (err: unknown) => err instanceof ProtocolError && err.code === 'invalid-update' && /does not have/.test(err.message),
+  );
+  assert.equal(live.store.pendingStructs, null);
+  assert.equal(live.store.pendingDs, null);
+  assert.equal(live.getText('t').toString(), '');
+  assert.throws(() => screened(screen, live, editBy(21, 'x'), 'skipper'), /earlier update of this connection/, 'its connection is refused from then on');
+  // In order, from other connections, both apply (the refused bytes are not remembered as poison).
+  screened(screen, live, first, 'good');
+  assert.equal(live.getText('t').toString(), 'first ');
+  screened(screen, live, second, 'good-2');
+  assert.equal(live.getText('t').toString(), 'irst second');
+  // A client whose only update so far is the one after a gap, again: refused, the shadow recopied, the live doc clean.
+  const gap = new Y.Doc();
+  gap.clientID = 22;
+  gap.getText('t').insert(0, 'a');
+  const sv22 = Y.encodeStateVector(gap);
+  gap.getText('t').insert(1, 'b');
+  assert.throws(() => screened(screen, live, Y.encodeStateAsUpdate(gap, sv22), 'skipper-2'), /does not have/);
+  screened(screen, live, editBy(23, 'ok '), 'good');
+  assert.equal(live.store.pendingStructs, null);
+  assert.ok(live.getText('t').toString().includes('ok '));
+  screen.dispose();
+  live.destroy();
+});
