@@ -23,6 +23,8 @@ const REPLAY_SEED: number | undefined = undefined;
 const BUDGET_MS = 12_000;
 const WORKERS = 3;
 const MAX_FRAME_BYTES = 64 * 1024;
+/** Each worker makes at most one good edit this often: 3 workers, 2 clients, about 100 messages/s per client. */
+const GOOD_EDIT_EVERY_MS = 15;
 /** How long one bad socket may take to answer a ping or close: a bound, never a wait. */
 const SOCKET_BOUND_MS = 5_000;
 
@@ -95,10 +97,15 @@ test('random and mutated frames on /collab and /ws close only the offending sock
   const deadline = Date.now() + BUDGET_MS;
   let edits = 0;
   const worker = async (w: number) => {
+    let lastEditAt = 0;
     for (let i = 0; Date.now() < deadline; i++) {
-      // The good pair keeps editing while the fuzz runs.
-      (i % 2 === 0 ? a : b).doc.getText('t').insert(0, `<${w}.${i}>`);
-      edits++;
+      // The good pair keeps editing while the fuzz runs, within the per-socket message
+      // limit (LOOM_RATE_WS_PER_S, 200/s): unpaced, a fast machine made them exceed it and be closed (4429).
+      if (Date.now() - lastEditAt >= GOOD_EDIT_EVERY_MS) {
+        lastEditAt = Date.now();
+        (i % 2 === 0 ? a : b).doc.getText('t').insert(0, `<${w}.${i}>`);
+        edits++;
+      }
       const collab = fuzz.int(2) === 0;
       const frames = Array.from({ length: 1 + fuzz.int(4) }, () => (collab ? fuzz.collabFrame(MAX_FRAME_BYTES) : fuzz.socketFrame()));
       const url = collab ? `${gw.wsUrl}/collab/${fuzz.int(4) === 0 ? uniqueDocName('fuzz-other') : room}` : `${gw.wsUrl}/ws?token=${token}`;
