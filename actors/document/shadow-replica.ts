@@ -25,19 +25,6 @@
 import * as Y from 'yjs';
 import { transactionChanged } from './transaction-changed.ts';
 
-/** An update that integrates only in part: some of it waits for structs or deletions the document does not have. */
-export class MissingDependenciesError extends Error {
-  override readonly name = 'MissingDependenciesError';
-  constructor() {
-    super('the update depends on changes the document does not have');
-  }
-}
-
-/** Whether `doc` holds structs or deletions waiting for missing dependencies. */
-function hasPending(doc: Y.Doc): boolean {
-  return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
-}
-
 /** Past this many tainted clients the shadow is replaced at the next update. */
 const MAX_TAINTED_CLIENTS = 256;
 
@@ -61,9 +48,6 @@ export class ShadowReplica {
   tryApply(update: Uint8Array, clients: ReadonlySet<number>): void {
     const tainted = this.tainted;
     if (tainted !== undefined && (tainted.size > MAX_TAINTED_CLIENTS || [...clients].some((c) => tainted.has(c)))) this.discard();
-    // A refused update may have left structs waiting in the shadow that the live doc never got.
-    const liveWaits = hasPending(this.live);
-    if (this.shadow !== null && !liveWaits && hasPending(this.shadow)) this.discard();
     const shadow = (this.shadow ??= this.copyLive());
     try {
       Y.applyUpdate(shadow, update);
@@ -72,11 +56,6 @@ export class ShadowReplica {
       for (const c of clients) marked.add(c);
       throw err;
     }
-    // The server holds every change any client has seen, so a client's update never
-    // waits for one it lacks: one that does is forged or mutated, and kept it would
-    // sit in the document and hold back the real changes of the clients it names.
-    // (A document that already holds waiting structs, from before this check, is let be.)
-    if (!liveWaits && hasPending(shadow)) throw new MissingDependenciesError();
   }
 
   /** Runs `apply` (which applies to the live doc an update tryApply accepted) without echoing it to the shadow. */

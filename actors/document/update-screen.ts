@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { MissingDependenciesError, ShadowReplica } from './shadow-replica.ts';
+import { ShadowReplica } from './shadow-replica.ts';
 
 /** What Y.decodeUpdate returns. */
 export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>;
@@ -49,11 +49,6 @@ export class UpdateScreen {
       this.shadow.tryApply(update, clientsNamed(decoded));
     } catch (err) {
       if (origin !== undefined) remember((this.offenders ??= new Set()), origin);
-      if (err instanceof MissingDependenciesError) {
-        // Not poison in itself: the same bytes are fine once what they depend on is here.
-        this.log.warn({ origin, bytes: update.length }, 'update depends on changes the document lacks; refused, the live document is untouched');
-        throw new ProtocolError('invalid-update', 'not a valid Yjs update here: it depends on changes the document does not have (sync again)', { cause: err });
-      }
       remember((this.poisons ??= new Set()), digest());
       this.log.warn({ err, origin, bytes: update.length }, 'update failed to integrate; refused, the live document is untouched');
       throw new ProtocolError('invalid-update', 'not a valid Yjs update: it failed while being integrated into the document', { cause: err });
