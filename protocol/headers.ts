@@ -54,6 +54,17 @@ export function checkVersion(headers: HeaderMap): void {
   }
 }
 
+/**
+ * A log sequence header's value (Loom-Seq, Loom-Prev-Seq): undefined when
+ * absent, empty (how nats.js reports an absent header) or not a
+ * non-negative integer.
+ */
+export function readSeqHeader(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
 /** Reads an optional opaque header (origin, gateway id), validating its shape. */
 export function readOpaqueHeader(headers: HeaderMap, name: string): string | undefined {
   const raw = headers[name];

@@ -18,8 +18,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { encodeAwarenessFrame, encodeUpdateFrame } from '../../protocol/collab.ts';
-import { HEADERS } from '../../protocol/headers.ts';
-import type { HeaderMap } from '../../protocol/headers.ts';
+import { HEADERS, readSeqHeader, type HeaderMap } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import { eventWildcard } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
@@ -159,7 +158,7 @@ export class DocRoom {
 
   private onEvent(name: string, data: Uint8Array, origin: string | undefined, seq: string | undefined, prev: string | undefined): void {
     if (name === 'update' || name === 'head') {
-      if (this.missedEntry(readSeq(seq), readSeq(prev))) this.repair('missed-event', `an entry before seq ${seq}`);
+      if (this.missedEntry(readSeqHeader(seq), readSeqHeader(prev))) this.repair('missed-event', `an entry before seq ${seq}`);
       if (name === 'head') return;
     }
     if (name === 'access') {
@@ -202,11 +201,4 @@ export class DocRoom {
     this.sub = undefined;
     this.opts.onEmpty(this);
   }
-}
-
-/** A sequence header's value; undefined when absent ('' from nats.js) or not a sequence. */
-function readSeq(raw: string | undefined): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }

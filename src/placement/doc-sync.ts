@@ -4,7 +4,7 @@
  * joined in order. Used by gateways and by jobs writing into documents.
  */
 import { decodeSyncReply, type SyncReply } from '../../protocol/doc.ts';
-import { HEADERS, type HeaderMap } from '../../protocol/headers.ts';
+import { HEADERS, readSeqHeader, type HeaderMap } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import type { ActorClient } from './actor-client.ts';
@@ -15,8 +15,7 @@ export type FullSyncReply = SyncReply & { readonly seq: number | undefined };
 export async function requestSync(client: ActorClient, id: DocId, stateVector: Uint8Array, headers?: HeaderMap, signal?: AbortSignal): Promise<FullSyncReply> {
   const first = await client.request('doc', id, 'sync', stateVector, headers, signal);
   const reply = decodeSyncReply(first.body);
-  const seqHeader = Number(first.headers[HEADERS.seq]);
-  const seq = Number.isSafeInteger(seqHeader) && seqHeader >= 0 ? seqHeader : undefined;
+  const seq = readSeqHeader(first.headers[HEADERS.seq]);
   if (reply.parts === 1) return { ...reply, seq };
   const parts: Uint8Array[] = [reply.update];
   for (let index = 1; index < reply.parts; index++) {
