@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { BUNDLES } from '../scripts/build.ts';
 import { ConfigError, ENV_SCHEMA, loadConfig, type Config } from '../src/config.ts';
 import { imageName, isObj, listOf, loadManifests, objOf, podSpecOf, REPO_ROOT, type LoomContainer } from './manifests.ts';
 import { readNatsConf } from './nats-conf.ts';
@@ -189,11 +190,18 @@ describe('deployment files', () => {
     expectNone(problems, 'containers that cannot drain');
   });
 
-  it('start entry files that exist', () => {
+  it('start entry files that exist, or that the image builds from sources that exist', () => {
     const problems: string[] = [];
+    const buildsBundles = m.dockerfile.run.some((r) => r.includes('scripts/build.ts'));
     const check = (argv: readonly string[] | undefined, where: string) => {
       for (const arg of argv ?? []) {
-        if (/\.(ts|js|mjs)$/.test(arg) && !existsSync(path.join(REPO_ROOT, arg))) problems.push(`${where}: runs ${arg}, which does not exist`);
+        if (!/\.(ts|js|mjs)$/.test(arg)) continue;
+        const source = BUNDLES[arg];
+        if (arg.startsWith('dist/')) {
+          if (source === undefined) problems.push(`${where}: runs ${arg}, which scripts/build.ts does not build`);
+          else if (!existsSync(path.join(REPO_ROOT, source))) problems.push(`${where}: runs ${arg}, built from ${source}, which does not exist`);
+          else if (!buildsBundles) problems.push(`${where}: runs ${arg}, but the Dockerfile never RUNs scripts/build.ts`);
+        } else if (!existsSync(path.join(REPO_ROOT, arg))) problems.push(`${where}: runs ${arg}, which does not exist`);
       }
     };
     if (m.dockerfile.cmd?.[0] !== 'node') problems.push(`Dockerfile: CMD should be exec form starting with node (is ${JSON.stringify(m.dockerfile.cmd)})`);

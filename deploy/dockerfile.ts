@@ -15,6 +15,8 @@ export interface Dockerfile {
   readonly cmd: readonly string[] | undefined;
   /** The HEALTHCHECK instruction's text after the keyword. */
   readonly healthcheck: string | undefined;
+  /** Every RUN instruction's text after the keyword, in order. */
+  readonly run: readonly string[];
 }
 
 /** Joins continuation lines and drops comments and blanks. */
@@ -67,6 +69,7 @@ export function parseDockerfile(text: string): Dockerfile {
   let user: string | undefined;
   let cmd: string[] | undefined;
   let healthcheck: string | undefined;
+  const run: string[] = [];
   for (const line of instructions(text)) {
     const match = /^(\S+)\s*(.*)$/.exec(line);
     const keyword = (match?.[1] ?? '').toUpperCase();
@@ -90,9 +93,12 @@ export function parseDockerfile(text: string): Dockerfile {
       case 'HEALTHCHECK':
         healthcheck = args;
         break;
+      case 'RUN':
+        run.push(args);
+        break;
       default:
         break; // other instructions do not affect what deploy.test.ts checks
     }
   }
-  return { from, env, expose, user, cmd, healthcheck };
+  return { from, env, expose, user, cmd, healthcheck, run };
 }

@@ -3,8 +3,8 @@
  * on loopback: a nats-server and a PostgreSQL from the test harness, the
  * suite's fake OpenAI-compatible model server in the benchmark's own
  * process (so its stamps share the generator's clock), a data directory,
- * and Loom processes with the roles asked for (`node --import tsx
- * src/main.ts`). Everything started is registered on the stop list.
+ * and Loom processes with the roles asked for (`node dist/main.js`,
+ * the bundle `npm start` runs). Everything started is registered on the stop list.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -66,7 +66,8 @@ export async function startBenchCluster(
     databaseUrl,
     loom,
     async spawn(name, roles) {
-      const p = await startLoomProcess({ name, roles, natsUrl: nats.url, databaseUrl, dataDir, env });
+      // The bundle `npm start` and the image run, not the sources through tsx.
+      const p = await startLoomProcess({ name, roles, natsUrl: nats.url, databaseUrl, dataDir, env, entry: 'bundle' });
       // Loom stops before the servers it uses.
       stops.unshift(() => p.stop());
       loom.push(p);

@@ -5,7 +5,7 @@
  *   node --import tsx load-tests/collab/idle-docs.ts [--docs 10000] [--concurrency 64] [--settle-s 10]
  *     [--skip-embedded] [--skip-docs]
  *
- * 1. `embedded`: `node --import tsx src/main.ts` as `npm start` runs it (its
+ * 1. `embedded`: `node dist/main.js` as `npm start` runs it (its
  *    default roles, its own nats-server child and PGlite in a fresh data folder),
  *    ready on /readyz, then idle for --settle-s; resident set of node and of
  *    its nats-server, and node's heap from its own /metrics.
@@ -87,7 +87,7 @@ async function idleCpuPerS(pids: readonly (number | undefined)[], ms: number): P
   return cpu().map((end, i) => Math.round(((end - (start[i] ?? Number.NaN)) / wallS) * 1000) / 1000);
 }
 
-/** Direct children of a process (the embedded nats-server, tsx's esbuild service). */
+/** Direct children of a process (the embedded nats-server; tsx's esbuild service when run from sources). */
 function childrenOf(pid: number): { pid: number; name: string; rssKb: number }[] {
   try {
     return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>

@@ -2,7 +2,7 @@
  * Starts the server under test as a child process on a free loopback port,
  * waits until it answers HTTP, and stops it again (SIGTERM, then SIGKILL).
  *
- * Loom: `node --import tsx src/main.ts` with PORT, a fresh LOOM_DATA_DIR and
+ * Loom: `node dist/main.js` (the bundle `npm start` builds and runs) with PORT, a fresh LOOM_DATA_DIR and
  * no NATS_URL/DATABASE_URL, so it runs its own nats-server child and PGlite,
  * gateway and actor roles in one process; ready when GET /readyz is 200.
  * Hocuspocus: hocuspocus-server.ts in memory; ready when GET / is 200.
@@ -18,6 +18,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loomEntryArgs } from '../../src/testing/loom-process.ts';
 import { startNatsCluster, type NatsClusterHandle } from '../../src/testing/nats-cluster.ts';
 import { startBenchCluster } from '../bench-cluster.ts';
 import type { StopList } from '../benchmark-main.ts';
@@ -120,7 +121,7 @@ export async function startServer(
     Object.assign(env, extraEnv);
     // BENCH_CPU_PROF_DIR: write a V8 CPU profile of the Loom process there (to see where the time goes).
     const profileDir = process.env.BENCH_CPU_PROF_DIR;
-    args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), '--import', 'tsx', 'src/main.ts'];
+    args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...(await loomEntryArgs('bundle'))];
     readyUrl = `http://127.0.0.1:${port}/readyz`;
     baseUrl = `ws://127.0.0.1:${port}/collab`;
   } else {

@@ -5,11 +5,11 @@
  * One build per process: the bundle is built from the sources it runs with.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Logger } from '../log.ts';
+import { projectPath } from '../project-root.ts';
 
-const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+const WEB_ROOT = `${projectPath('web')}/`;
 
 /** One file of the app, ready to serve. */
 export interface WebAsset {

@@ -1,6 +1,8 @@
 /**
  * `npm start` with no environment: one process runs every role on embedded
- * defaults (a child nats-server under the data dir, PGlite). A kill -9 of it
+ * defaults (a child nats-server under the data dir, PGlite), from the bundle
+ * `npm start` builds (dist/main.js), so the files it finds beside the code
+ * (migrations/, web/) are checked as they resolve there. A kill -9 of it
  * takes its nats-server down too and leaves nothing that blocks or corrupts
  * the next start on the same data dir; SIGTERM drains and exits cleanly.
  */
@@ -45,7 +47,12 @@ async function isZombieOrGone(pid: number): Promise<boolean> {
 test('kill -9 of the all-in-one process leaves nothing that blocks the next start, and SIGTERM drains', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'loom-embedded-'));
   dirs.push(dataDir);
-  const loom = await startLoomProcess({ name: 'embedded', roles: ['gateway', 'actors'], dataDir });
+  const loom = await startLoomProcess({ name: 'embedded', roles: ['gateway', 'actors'], dataDir, entry: 'bundle' });
+  // The web app builds from web/ and the migrations applied from migrations/, both found from dist/.
+  const app = await fetch(`${loom.httpUrl}/app.js`);
+  assert.equal(app.status, 200);
+  assert.ok((await app.text()).length > 10_000, 'the web app script was built');
+  assert.ok(loom.grep(/"msg":"migrations applied"/).length >= 1, 'migrations ran at start');
   const room = 'embedded/notes.md';
   const writer = connectCollabClient(loom.wsUrl, room);
   clients.push(writer);

@@ -1,6 +1,6 @@
 /**
- * Runs Loom itself as a separate OS process (`node --import tsx src/main.ts`)
- * with chosen roles, so integration tests cross real process boundaries and
+ * Runs Loom itself as a separate OS process (`node --import tsx src/main.ts`,
+ * or with `entry: 'bundle'` the dist/main.js that `npm start` runs) with chosen roles, so integration tests cross real process boundaries and
  * can SIGKILL a host. The HTTP port is picked by the process on first start
  * and kept across restarts, so clients reconnect to the same address.
  */
@@ -24,6 +24,25 @@ export interface LoomProcessOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** How long a start may take to print "loom ready" (default 60 s; a loaded machine starting many processes needs more). */
   readonly readyTimeoutMs?: number;
+  /**
+   * `sources` (default): src/main.ts through tsx, as the tests run everything.
+   * `bundle`: dist/main.js, built first by scripts/build.ts as `npm start` does.
+   */
+  readonly entry?: 'sources' | 'bundle';
+}
+
+let bundleBuilt: Promise<unknown> | undefined;
+/** Builds dist/ once per test process (what `npm start` builds before it runs). */
+export function ensureBundle(): Promise<unknown> {
+  bundleBuilt ??= import('../../scripts/build.ts').then((m) => m.buildBundles());
+  return bundleBuilt;
+}
+
+/** The node arguments that start Loom from `entry`. */
+export async function loomEntryArgs(entry: 'sources' | 'bundle' = 'sources'): Promise<string[]> {
+  if (entry === 'sources') return ['--import', 'tsx', 'src/main.ts'];
+  await ensureBundle();
+  return ['dist/main.js'];
 }
 
 export interface LoomProcess {
@@ -82,9 +101,10 @@ export async function startLoomProcess(opts: LoomProcessOptions): Promise<LoomPr
     };
     const previous = child?.output() ?? [];
     lines.push(...previous);
+    const args = await loomEntryArgs(opts.entry);
     child = spawnChild({
       command: process.execPath,
-      args: ['--import', 'tsx', 'src/main.ts'],
+      args,
       cwd: REPO_ROOT,
       env,
       name: `loom:${opts.name}`,

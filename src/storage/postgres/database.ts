@@ -11,7 +11,6 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
@@ -19,6 +18,7 @@ import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import type { Logger } from '../../log.ts';
+import { projectPath } from '../../project-root.ts';
 import * as schema from './schema.ts';
 import { StorageError } from './storage-error.ts';
 
@@ -64,7 +64,7 @@ export interface OpenDatabaseOptions {
 }
 
 /** `migrations/` at the repository root, found from this file rather than from the cwd. */
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../migrations', import.meta.url));
+export const MIGRATIONS_FOLDER = projectPath('migrations');
 
 /**
  * Key of the session advisory lock that serialises migrations across

@@ -1,6 +1,7 @@
 /**
- * The one command that applies database migrations:
- * `node --import tsx src/storage/postgres/migrate-cli.ts`. It reads
+ * The one command that applies database migrations: `npm run migrate`
+ * (these sources through tsx), or `node dist/migrate.js` in the image (the
+ * same code, bundled by scripts/build.ts). It reads
  * DATABASE_URL through the config module; without one it migrates the
  * embedded PGlite database under `<LOOM_DATA_DIR>/pglite` (stop the server
  * first: PGlite allows one process per folder). Logs JSON like the server
