@@ -21,7 +21,7 @@ import {
   type NatsServerHandle,
   type PostgresServerHandle,
 } from '../src/testing/index.ts';
-import type { StopList } from './benchmark-main.ts';
+import { benchLoomEntry, type StopList } from './benchmark-main.ts';
 
 /** The one model every benchmark's inference role serves. */
 export const BENCH_MODEL = 'bench-model';
@@ -66,8 +66,7 @@ export async function startBenchCluster(
     databaseUrl,
     loom,
     async spawn(name, roles) {
-      // The bundle `npm start` and the image run, not the sources through tsx.
-      const p = await startLoomProcess({ name, roles, natsUrl: nats.url, databaseUrl, dataDir, env, entry: 'bundle' });
+            const p = await startLoomProcess({ name, roles, natsUrl: nats.url, databaseUrl, dataDir, env, entry: benchLoomEntry() });
       // Loom stops before the servers it uses.
       stops.unshift(() => p.stop());
       loom.push(p);

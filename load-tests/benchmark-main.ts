@@ -53,3 +53,14 @@ export function intFlag(values: Readonly<Record<string, unknown>>, name: string,
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}`);
   return n;
 }
+
+/**
+ * What the benchmarks start Loom from: the bundle `npm start` and the image
+ * run (default), or `BENCH_LOOM_ENTRY=sources` for src/main.ts through tsx
+ * (to compare the two in the same minutes).
+ */
+export function benchLoomEntry(): 'sources' | 'bundle' {
+  const entry = process.env.BENCH_LOOM_ENTRY ?? 'bundle';
+  if (entry !== 'sources' && entry !== 'bundle') throw new Error(`BENCH_LOOM_ENTRY must be sources or bundle, not ${entry}`);
+  return entry;
+}

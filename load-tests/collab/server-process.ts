@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { loomEntryArgs } from '../../src/testing/loom-process.ts';
 import { startNatsCluster, type NatsClusterHandle } from '../../src/testing/nats-cluster.ts';
 import { startBenchCluster } from '../bench-cluster.ts';
-import type { StopList } from '../benchmark-main.ts';
+import { benchLoomEntry, type StopList } from '../benchmark-main.ts';
 import type { Target } from './load-spec.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -121,7 +121,7 @@ export async function startServer(
     Object.assign(env, extraEnv);
     // BENCH_CPU_PROF_DIR: write a V8 CPU profile of the Loom process there (to see where the time goes).
     const profileDir = process.env.BENCH_CPU_PROF_DIR;
-    args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...(await loomEntryArgs('bundle'))];
+    args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...(await loomEntryArgs(benchLoomEntry()))];
     readyUrl = `http://127.0.0.1:${port}/readyz`;
     baseUrl = `ws://127.0.0.1:${port}/collab`;
   } else {
