@@ -9,7 +9,7 @@
  * (publish to the receiver's first 2xx, for events that did not fail and for
  * all), retries, duplicates, lost events and the CPU seconds of each process.
  *
- * The dispatcher is a Loom process of its own (`src/main.ts` with the
+ * The dispatcher is a Loom process of its own (`dist/main.js` with the
  * `webhooks` role, as deployed); the publisher and the receivers run in this
  * process, so publish and receive times share one clock and the figures
  * measure Loom rather than the load generator sharing its event loop.
