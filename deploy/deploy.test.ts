@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { BUNDLES } from '../scripts/build.ts';
+import { BUNDLE_ENV, BUNDLE_NODE_ARGS, BUNDLES } from '../scripts/build.ts';
 import { ConfigError, ENV_SCHEMA, loadConfig, type Config } from '../src/config.ts';
 import { imageName, isObj, listOf, loadManifests, objOf, podSpecOf, REPO_ROOT, type LoomContainer } from './manifests.ts';
 import { readNatsConf } from './nats-conf.ts';
@@ -28,7 +28,8 @@ const NATS_DIR = path.join(REPO_ROOT, 'deploy', 'nats');
 const CI_RUN = path.join(REPO_ROOT, '.ci', 'run');
 
 const m = loadManifests();
-const known: ReadonlySet<string> = new Set(Object.keys(ENV_SCHEMA.shape));
+/** Loom's settings, and the C library's memory tuning the image sets for node itself (scripts/build.ts). */
+const known: ReadonlySet<string> = new Set([...Object.keys(ENV_SCHEMA.shape), ...Object.keys(BUNDLE_ENV)]);
 
 function expectNone(problems: readonly string[], what: string): void {
   assert.equal(problems.length, 0, `${what}:\n  - ${problems.join('\n  - ')}`);
@@ -88,7 +89,7 @@ describe('deployment files', () => {
     expectNone(m.unchecked, 'settings this check cannot follow');
   });
 
-  it('set only variables that ENV_SCHEMA in src/config.ts declares', () => {
+  it('set only variables that ENV_SCHEMA in src/config.ts declares (or the runtime tuning of scripts/build.ts)', () => {
     const problems = m.envSettings
       .filter((s) => !known.has(s.name))
       .map((s) => `${s.where}: ${s.name} is not a key of ENV_SCHEMA in src/config.ts`);
@@ -208,6 +209,21 @@ describe('deployment files', () => {
     check(m.dockerfile.cmd, 'Dockerfile CMD');
     for (const c of m.loom) check(c.command, c.where);
     expectNone(problems, 'missing entry files');
+  });
+
+  it('run the bundle as `npm start` does, with the same memory tuning', () => {
+    const problems: string[] = [];
+    const expectedCmd = ['node', ...BUNDLE_NODE_ARGS, 'dist/main.js'];
+    if (JSON.stringify(m.dockerfile.cmd) !== JSON.stringify(expectedCmd)) problems.push(`Dockerfile: CMD is ${JSON.stringify(m.dockerfile.cmd)}, expected ${JSON.stringify(expectedCmd)}`);
+    for (const [name, value] of Object.entries(BUNDLE_ENV)) {
+      if (m.dockerfile.env.get(name) !== value) problems.push(`Dockerfile: ENV ${name} is ${m.dockerfile.env.get(name) ?? 'unset'}, expected ${value}`);
+    }
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    const envText = Object.entries(BUNDLE_ENV).map(([name, value]) => `${name}=${value}`).join(' ');
+    const expectedStart = `${envText} exec node ${BUNDLE_NODE_ARGS.join(' ')} dist/main.js`;
+    if (pkg.scripts?.start !== expectedStart) problems.push(`package.json: start is ${JSON.stringify(pkg.scripts?.start)}, expected ${JSON.stringify(expectedStart)}`);
+    if (!(pkg.scripts?.prestart ?? '').includes('build')) problems.push('package.json: prestart does not build the bundle');
+    expectNone(problems, 'launch differences between npm start and the image');
   });
 
   it('run Loom as a non-root user', () => {

@@ -18,7 +18,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loomEntryArgs } from '../../src/testing/loom-process.ts';
+import { loomEntry } from '../../src/testing/loom-process.ts';
 import { startNatsCluster, type NatsClusterHandle } from '../../src/testing/nats-cluster.ts';
 import { startBenchCluster } from '../bench-cluster.ts';
 import { benchLoomEntry, type StopList } from '../benchmark-main.ts';
@@ -121,7 +121,9 @@ export async function startServer(
     Object.assign(env, extraEnv);
     // BENCH_CPU_PROF_DIR: write a V8 CPU profile of the Loom process there (to see where the time goes).
     const profileDir = process.env.BENCH_CPU_PROF_DIR;
-    args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...(await loomEntryArgs(benchLoomEntry()))];
+    const launch = await loomEntry(benchLoomEntry());
+    Object.assign(env, launch.env);
+    args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...launch.args];
     readyUrl = `http://127.0.0.1:${port}/readyz`;
     baseUrl = `ws://127.0.0.1:${port}/collab`;
   } else {

@@ -12,7 +12,7 @@ export { startPostgresServer } from './postgres-server.ts';
 export type { PostgresServerHandle, StartPostgresServerOptions } from './postgres-server.ts';
 export { spawnChild, removeOnExit, ChildProcessError, describeExit, formatOutput } from './child-process.ts';
 export type { Child, ChildExit, ChildProcessErrorCode, SpawnChildOptions } from './child-process.ts';
-export { ensureBundle, loomEntryArgs, startLoomProcess, testJwtKeys } from './loom-process.ts';
+export { ensureBundle, loomEntry, startLoomProcess, testJwtKeys } from './loom-process.ts';
 export type { LoomProcess, LoomProcessOptions } from './loom-process.ts';
 export { connectCollabClient } from './collab-client.ts';
 export type { CollabClient } from './collab-client.ts';

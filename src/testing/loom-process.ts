@@ -38,11 +38,12 @@ export function ensureBundle(): Promise<unknown> {
   return bundleBuilt;
 }
 
-/** The node arguments that start Loom from `entry`. */
-export async function loomEntryArgs(entry: 'sources' | 'bundle' = 'sources'): Promise<string[]> {
-  if (entry === 'sources') return ['--import', 'tsx', 'src/main.ts'];
+/** The node arguments, and the environment beside them, that start Loom from `entry` (the bundle as `npm start` runs it). */
+export async function loomEntry(entry: 'sources' | 'bundle' = 'sources'): Promise<{ args: string[]; env: Record<string, string> }> {
+  if (entry === 'sources') return { args: ['--import', 'tsx', 'src/main.ts'], env: {} };
   await ensureBundle();
-  return ['dist/main.js'];
+  const { BUNDLE_ENV, BUNDLE_NODE_ARGS } = await import('../../scripts/build.ts');
+  return { args: [...BUNDLE_NODE_ARGS, 'dist/main.js'], env: { ...BUNDLE_ENV } };
 }
 
 export interface LoomProcess {
@@ -80,6 +81,7 @@ export async function startLoomProcess(opts: LoomProcessOptions): Promise<LoomPr
   const lines: string[] = [];
 
   const start = async () => {
+    const launch = await loomEntry(opts.entry);
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -97,14 +99,14 @@ export async function startLoomProcess(opts: LoomProcessOptions): Promise<LoomPr
       // Every process of one test run signs and verifies with the same key,
       // so a token from one gateway works at another (opts.env may override).
       LOOM_JWT_KEYS: testJwtKeys(),
+      ...launch.env,
       ...opts.env,
     };
     const previous = child?.output() ?? [];
     lines.push(...previous);
-    const args = await loomEntryArgs(opts.entry);
     child = spawnChild({
       command: process.execPath,
-      args,
+      args: launch.args,
       cwd: REPO_ROOT,
       env,
       name: `loom:${opts.name}`,
