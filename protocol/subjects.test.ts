@@ -7,6 +7,7 @@ import {
   docLogSubject,
   eventSubject,
   gatewaySignalSubject,
+  hostLivenessKey,
   leaseKey,
   parseCommandSubject,
   parseDocLogSubject,
@@ -34,4 +35,6 @@ test('parsers reject malformed subjects with a clear error', () => {
     assert.throws(() => parse(subject), ProtocolError, subject);
   }
   assert.throws(() => commandSubject('doc', ids[0]!, 'has.dot'), ProtocolError);
+  assert.equal(hostLivenessKey('pod-7_a'), 'host.pod-7_a');
+  assert.throws(() => hostLivenessKey('has.dot'), ProtocolError);
 });

@@ -110,10 +110,27 @@ export function parseJobLogSubject(subject: string): ActorId {
   return tokenToId(token ?? '');
 }
 
-/** KV bucket holding single-activation leases. */
+/**
+ * KV bucket with the bucket-wide TTL (LOOM_LEASE_TTL_MS): singleton tasks'
+ * leases (`task.<name>`) and every actor host's liveness key (`host.<hostId>`).
+ */
 export const LEASE_BUCKET = 'loom_leases';
 
-/** Lease key for an actor: `<kind>.<token>` (both parts are KV-safe). */
+/**
+ * KV bucket of actor ownership entries, without TTL: key `<kind>.<token>`
+ * (leaseKey), value naming the owning host and its liveness incarnation.
+ * An entry is valid while that host's liveness key names the same incarnation.
+ */
+export const OWNER_BUCKET = 'loom_owners';
+
+/** `host.<hostId>` in LEASE_BUCKET: refreshed by the host while it lives (LOOM_INSTANCE_ID's alphabet). */
+export function hostLivenessKey(hostId: string): string {
+  // A host id is a process id (LOOM_INSTANCE_ID), the same alphabet as a gateway id.
+  if (!GATEWAY_ID.test(hostId)) throw new ProtocolError('invalid-id', `invalid host id ${JSON.stringify(hostId)}`);
+  return `host.${hostId}`;
+}
+
+/** Ownership key of an actor in OWNER_BUCKET: `<kind>.<token>` (both parts are KV-safe). */
 export function leaseKey(kind: ActorKind, id: ActorId): string {
   return `${kind}.${idToToken(id)}`;
 }

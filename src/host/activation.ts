@@ -21,7 +21,7 @@ import { commandWildcard, parseCommandSubject } from '../../protocol/subjects.ts
 import type { Logger } from '../log.ts';
 import { observeMailboxBatch } from '../metrics/index.ts';
 import { fromNatsHeaders, toNatsHeaders } from '../nats/headers.ts';
-import type { Lease } from '../placement/lease.ts';
+import type { ActorLease } from '../placement/ownership.ts';
 import { sharedTicker, type SharedTicker, type TickerMember } from '../placement/shared-ticker.ts';
 import { ActivationContext, type TimerSink } from './activation-context.ts';
 import { traceBatch } from './batch-span.ts';
@@ -36,7 +36,8 @@ export interface ActivationDeps {
   readonly kind: ActorKind;
   readonly id: ActorId;
   readonly definition: ActorDefinition;
-  readonly lease: Lease;
+  /** The actor's ownership (src/placement/ownership.ts): released on passivation and step-down. */
+  readonly lease: ActorLease;
   readonly idleMs: number;
   readonly mailbox: MailboxLimits;
   readonly log: Logger;

@@ -1,9 +1,12 @@
 /**
  * Hosts actors on this process. Answers activation requests (queue group),
- * wins a lease before activating, keeps the registry of live activations,
- * routes host signals to them and passivates them all on shutdown.
+ * wins the actor's ownership entry before activating (valid while this
+ * host's liveness key lives: src/placement/ownership.ts), keeps the registry
+ * of live activations, routes host signals to them and passivates them all
+ * on shutdown, then gives its liveness up.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { ActorDefinition, SignalMessage } from '../../actors/actor.ts';
 import { activateRequestSchema, type ActivateReply } from '../../protocol/activation.ts';
@@ -14,14 +17,19 @@ import { ACTIVATION_QUEUE, activationSubject, leaseKey } from '../../protocol/su
 import type { Logger } from '../log.ts';
 import { observeActivation, observeActorEnded, observeLeaseLost } from '../metrics/index.ts';
 import { toNatsHeaders } from '../nats/headers.ts';
-import { acquireLease, leaseHolder } from '../placement/lease.ts';
+import { HostLiveness } from '../placement/host-liveness.ts';
+import { OwnerDirectory } from '../placement/ownership.ts';
 import { Activation } from './activation.ts';
 import type { LocalActors } from './local-actors.ts';
 import type { MailboxLimits } from './mailbox.ts';
 
 export interface ActorHostOptions {
   readonly nc: NatsConnection;
+  /** The lease bucket (its TTL is the liveness key's). */
   readonly leases: KV;
+  /** The ownership bucket (OWNER_BUCKET). */
+  readonly owners: KV;
+  readonly jsm: JetStreamManager;
   readonly hostId: string;
   readonly definitions: readonly ActorDefinition[];
   readonly leaseTtlMs: number;
@@ -37,8 +45,13 @@ export class ActorHost {
   private readonly activating = new Map<string, Promise<ActivateReply>>();
   private readonly subs: Subscription[] = [];
   private stopping = false;
+  private readonly liveness: HostLiveness;
+  private readonly directory: OwnerDirectory;
 
-  constructor(private readonly opts: ActorHostOptions) {}
+  constructor(private readonly opts: ActorHostOptions) {
+    this.liveness = new HostLiveness({ kv: opts.leases, hostId: opts.hostId, ttlMs: opts.leaseTtlMs, log: opts.log });
+    this.directory = new OwnerDirectory(opts, opts.leaseTtlMs);
+  }
 
   /** Number of live activations (for metrics and tests). */
   get size(): number {
@@ -99,24 +112,18 @@ export class ActorHost {
     const log = this.opts.log.child({ kind, id, host: this.opts.hostId });
     const startedAt = performance.now();
     let activation: Activation | undefined;
-    const lease = await acquireLease(this.opts.leases, key, {
-      host: this.opts.hostId,
-      ttlMs: this.opts.leaseTtlMs,
-      logger: log,
-      // Every actor kind's writes are fenced on its log: ride through a KV leader election.
-      fencedWrites: true,
+    const lease = await this.directory.acquire(key, this.liveness, {
+      log,
       onLost: (reason) => {
         log.warn({ reason }, 'lease lost');
         observeLeaseLost(kind);
         void activation?.stepDown(reason);
       },
     });
-    if (lease === null) {
+    if ('heldBy' in lease) {
       observeActivation(kind, 'elsewhere', startedAt);
-      const holder = await leaseHolder(this.opts.leases, key);
-      return { status: 'elsewhere', host: holder?.host ?? null };
+      return { status: 'elsewhere', host: lease.heldBy };
     }
-    lease.start();
     activation = new Activation({
       nc: this.opts.nc,
       kind,
@@ -159,5 +166,7 @@ export class ActorHost {
     const all = [...this.active.values()];
     this.opts.log.info({ actors: all.length }, 'passivating all actors');
     await Promise.all(all.map((a) => a.passivate('shutdown')));
+    // Last: an entry whose release failed becomes free now, not only after the TTL.
+    await this.liveness.release();
   }
 }

@@ -12,7 +12,7 @@ import { HEADERS } from '../../protocol/headers.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import type { JobView } from '../../protocol/job.ts';
 import { encodeJson } from '../../protocol/reply.ts';
-import { LEASE_BUCKET, leaseKey } from '../../protocol/subjects.ts';
+import { OWNER_BUCKET, leaseKey } from '../../protocol/subjects.ts';
 import { startActivityCluster, type ActivityCluster } from '../testing/activity-fixture.ts';
 import { MODEL_TEST_KIND } from '../testing/service-test-pipeline.ts';
 import { waitFor } from '../testing/index.ts';
@@ -100,7 +100,7 @@ test('SIGKILL of the worker mid-task: after the heartbeat timeout another worker
 test('SIGKILL of the job host while its task runs: the job goes on elsewhere, one completion accepted, no second run', async () => {
   const id = await cluster.startJob({ behave: 'slow', value: 'orphan', ms: 4_000, heartbeatTimeoutMs: 2_000 });
   await waitFor(() => cluster.events(id).some((e) => e.task === 'working'), { what: 'a worker to start the task', timeoutMs: 30_000 });
-  const kv = await new Kvm(cluster.nc).open(LEASE_BUCKET);
+  const kv = await new Kvm(cluster.nc).open(OWNER_BUCKET);
   const entry = await kv.get(leaseKey('job', parseActorId(id)));
   const holder = entry === null ? '' : (JSON.parse(new TextDecoder().decode(entry.value)) as { host: string }).host;
   const victim = cluster.hosts.find((h) => h.name === holder);

@@ -22,7 +22,7 @@ import { agentSessionViewSchema, type AgentSessionView } from '../../protocol/ag
 import { SERVICE_TOOL_HEADERS, SERVICE_TOOL_METADATA as K } from '../../protocol/agent-tools.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import { decodeJson, encodeJson, replyError } from '../../protocol/reply.ts';
-import { LEASE_BUCKET, leaseKey } from '../../protocol/subjects.ts';
+import { OWNER_BUCKET, leaseKey } from '../../protocol/subjects.ts';
 import { createRootLogger } from '../log.ts';
 import { ActorClient } from '../placement/actor-client.ts';
 import { waitFor } from '../testing/index.ts';
@@ -78,7 +78,7 @@ async function view(id: string): Promise<AgentSessionView> {
 }
 
 async function leaseHolder(id: string): Promise<string | null> {
-  const kv = await new Kvm(cluster.nc).open(LEASE_BUCKET);
+  const kv = await new Kvm(cluster.nc).open(OWNER_BUCKET);
   const entry = await kv.get(leaseKey('agent', parseActorId(id)));
   if (entry === null || entry.operation !== 'PUT') return null;
   return (JSON.parse(new TextDecoder().decode(entry.value)) as { host: string }).host;

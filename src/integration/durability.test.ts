@@ -10,7 +10,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import * as Y from 'yjs';
 import { parseActorId } from '../../protocol/ids.ts';
-import { DOC_LOG_STREAM, LEASE_BUCKET, docLogSubject, leaseKey } from '../../protocol/subjects.ts';
+import { DOC_LOG_STREAM, OWNER_BUCKET, docLogSubject, leaseKey } from '../../protocol/subjects.ts';
 import { connectCollabClient, waitFor, type CollabClient } from '../testing/index.ts';
 import { startCluster, uniqueDocName, type ClusterFixture } from './cluster-fixture.ts';
 
@@ -100,7 +100,7 @@ test('an idle document passivates, releases its lease, and reactivates on the ne
   c.doc.getText('t').insert(0, 'before passivation');
   await waitFor(async () => (await readFresh(room)).getText('t').toString() === 'before passivation', { what: 'edit durable' });
   c.destroy();
-  const kv = await new Kvm(cluster.nc).open(LEASE_BUCKET);
+  const kv = await new Kvm(cluster.nc).open(OWNER_BUCKET);
   const key = leaseKey('doc', parseActorId(room));
   await waitFor(async () => {
     const e = await kv.get(key);

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kvm } from '@nats-io/kv';
 import { idToToken, parseActorId } from '../../protocol/ids.ts';
-import { LEASE_BUCKET, leaseKey } from '../../protocol/subjects.ts';
+import { OWNER_BUCKET, leaseKey } from '../../protocol/subjects.ts';
 import { connectCollabClient, waitFor, type CollabClient } from '../testing/index.ts';
 import { startCluster, uniqueDocName, type ClusterFixture } from './cluster-fixture.ts';
 
@@ -24,7 +24,7 @@ after(async () => {
 });
 
 async function ownerOf(room: string): Promise<string> {
-  const kv = await new Kvm(cluster.nc).open(LEASE_BUCKET);
+  const kv = await new Kvm(cluster.nc).open(OWNER_BUCKET);
   const entry = await kv.get(leaseKey('doc', parseActorId(room)));
   assert.ok(entry && entry.operation === 'PUT', `no lease for ${room} (${idToToken(parseActorId(room))})`);
   return (entry.json() as { host: string }).host;

@@ -16,7 +16,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { parseActorId } from '../../protocol/ids.ts';
-import { LEASE_BUCKET, leaseKey } from '../../protocol/subjects.ts';
+import { OWNER_BUCKET, leaseKey } from '../../protocol/subjects.ts';
 import { waitFor } from '../testing/index.ts';
 import { readSse, scriptedAnswer, startJobsCluster, taskOfRequest, type JobBody, type JobsCluster } from './jobs-fixture.ts';
 
@@ -33,7 +33,7 @@ after(async () => {
 const ended = (j: JobBody) => ['succeeded', 'failed', 'cancelled', 'rejected'].includes(j.status);
 
 async function leaseHolder(jobId: string): Promise<string | null> {
-  const kv = await new Kvm(cluster.nc).open(LEASE_BUCKET);
+  const kv = await new Kvm(cluster.nc).open(OWNER_BUCKET);
   const entry = await kv.get(leaseKey('job', parseActorId(jobId)));
   if (entry === null || entry.operation !== 'PUT') return null;
   return (JSON.parse(new TextDecoder().decode(entry.value)) as { host: string }).host;

@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parseActorId } from '../../protocol/ids.ts';
-import { DOC_LOG_STREAM, LEASE_BUCKET, leaseKey } from '../../protocol/subjects.ts';
+import { DOC_LOG_STREAM, OWNER_BUCKET, leaseKey } from '../../protocol/subjects.ts';
 import type { Role } from '../config.ts';
 import {
   connectCollabClient,
@@ -229,7 +229,7 @@ export async function runChaos(cluster: LoomOnCluster, opts: { rounds: number; r
     return ms;
   };
   const ownerOf = async (): Promise<LoomProcess> => {
-    const kv = await new Kvm(cluster.nc).open(LEASE_BUCKET);
+    const kv = await new Kvm(cluster.nc).open(OWNER_BUCKET);
     const entry = await waitFor(() => kv.get(leaseKey('doc', parseActorId(room))), { what: `lease of ${room}`, timeoutMs: 20_000 });
     const owner = entry.operation === 'PUT' ? (entry.json() as { host: string }).host : '';
     const host = hosts.find((h) => h.name === owner);

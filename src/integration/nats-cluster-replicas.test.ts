@@ -10,7 +10,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
 import { OUTBOUND_EVENTS_STREAM } from '../../protocol/outbound-events.ts';
-import { LEASE_BUCKET } from '../../protocol/subjects.ts';
+import { LEASE_BUCKET, OWNER_BUCKET } from '../../protocol/subjects.ts';
 import { provisionNats } from '../nats/provision.ts';
 import { ensureStream } from '../nats/replicas.ts';
 import { openRelayCursors } from '../outbound-events/relay-cursors.ts';
@@ -78,6 +78,7 @@ test('every stream and bucket made at R1 is raised to R3 at the next start, with
   // The outbound stream logs its own 'stream updated' (src/webhooks/outbound-stream.ts).
   for (const name of loomStreams.filter((n) => n !== OUTBOUND_EVENTS_STREAM)) assert.ok(raised.includes(name), `log line for ${name}`);
   assert.ok(loomStreams.includes(`KV_${LEASE_BUCKET}`), 'the lease bucket is among them');
+  assert.ok(loomStreams.includes(`KV_${OWNER_BUCKET}`), 'the ownership bucket is among them');
 });
 
 test('a start that finds the streams at the asked count changes nothing and logs nothing', async () => {

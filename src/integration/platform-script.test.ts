@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { parseActorId } from '../../protocol/ids.ts';
-import { LEASE_BUCKET, leaseKey } from '../../protocol/subjects.ts';
+import { OWNER_BUCKET, leaseKey } from '../../protocol/subjects.ts';
 import { waitFor } from '../testing/index.ts';
 import { platformAnswer } from '../testing/platform-workers/platform-answers.ts';
 import { platformWorkerFleet, type PlatformWorkerFleet } from '../testing/platform-workers/platform-worker-fleet.ts';
@@ -47,7 +47,7 @@ test('script generation: 2 variations x 3 languages voiced; the job host SIGKILL
   const id = created.body.job.id;
 
   await waitFor(() => fleet.events(id).some((e) => e.task === 'working'), { what: 'a TTS worker to start', timeoutMs: 120_000 });
-  const kv = await new Kvm(cluster.nc).open(LEASE_BUCKET);
+  const kv = await new Kvm(cluster.nc).open(OWNER_BUCKET);
   const entry = await kv.get(leaseKey('job', parseActorId(id)));
   const holder = entry === null ? '' : (JSON.parse(new TextDecoder().decode(entry.value)) as { host: string }).host;
   const host = cluster.hosts.find((h) => h.name === holder);

@@ -1,20 +1,20 @@
 /**
  * Resumes jobs (or agent sessions: `kind`) whose host died. An actor with
  * work in flight never passivates, so one that needs a host (projection:
- * `needs_host`) but holds no lease (KV loom_leases, key <kind>.<token>) lost
- * its host: nothing would ever wake it, because its in-flight results may
+ * `needs_host`) but has no live owner (an entry in KV loom_owners, key
+ * <kind>.<token>, whose host's liveness key still lives) lost its host: nothing would ever wake it, because its in-flight results may
  * have gone to the dead host and its timers died with it. The supervisor
  * sends such an actor `resume` through the ActorClient, which activates it
  * on some host; activation replays its log and recovers its in-flight work.
  * Every actor host runs one per kind, at start and then periodically;
  * duplicate resumes are harmless (single activation).
  */
-import type { KV } from '@nats-io/kv';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { parseActorId, type ActorKind } from '../../protocol/ids.ts';
 import { leaseKey } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
+import type { OwnerEntry } from '../placement/ownership.ts';
 import type { JobNeedingHost } from '../storage/index.ts';
 
 /** A row of a projection that says an actor needs a host. */
@@ -24,7 +24,8 @@ export interface JobSupervisorOptions {
   /** Which actors it looks after (default `job`); `jobs` is that kind's projection. */
   readonly kind?: ActorKind;
   readonly jobs: { needingHost(limit: number, after?: NeedingHost): Promise<NeedingHost[]> };
-  readonly leases: KV;
+  /** Who owns an actor now (OwnerDirectory): null when nobody alive does. */
+  readonly owners: { liveOwner(key: string): Promise<OwnerEntry | null> };
   readonly client: ActorClient;
   readonly intervalMs: number;
   readonly log: Logger;
@@ -91,7 +92,7 @@ export class JobSupervisor {
     let resumed = 0;
     for (let page = 0; page < MAX_PAGES && !this.stopped; page++) {
       const jobs = await this.opts.jobs.needingHost(pageSize, after);
-      const orphans = (await Promise.all(jobs.map(async (j) => ((await this.hasLease(j.id)) ? null : j.id)))).filter((id): id is string => id !== null);
+      const orphans = (await Promise.all(jobs.map(async (j) => ((await this.hasOwner(j.id)) ? null : j.id)))).filter((id): id is string => id !== null);
       resumed += await this.resumeAll(orphans);
       if (jobs.length < pageSize) break;
       after = jobs[jobs.length - 1];
@@ -100,9 +101,8 @@ export class JobSupervisor {
     return resumed;
   }
 
-  private async hasLease(jobId: string): Promise<boolean> {
-    const entry = await this.opts.leases.get(leaseKey(this.kind, parseActorId(jobId)));
-    return entry !== null && entry.operation === 'PUT';
+  private async hasOwner(jobId: string): Promise<boolean> {
+    return (await this.opts.owners.liveOwner(leaseKey(this.kind, parseActorId(jobId)))) !== null;
   }
 
   private async resumeAll(ids: readonly string[]): Promise<number> {

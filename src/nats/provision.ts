@@ -5,7 +5,7 @@
 import { DiscardPolicy, jetstreamManager, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DOC_LOG_STREAM, DOC_LOG_SUBJECTS, LEASE_BUCKET } from '../../protocol/subjects.ts';
+import { DOC_LOG_STREAM, DOC_LOG_SUBJECTS, LEASE_BUCKET, OWNER_BUCKET } from '../../protocol/subjects.ts';
 import { provisionActivities } from '../activities/provision.ts';
 import { provisionInferenceQueue } from '../inference/provision.ts';
 import { ensureAgentLogStream, ensureJobLogStream } from './provision-job-log.ts';
@@ -23,7 +23,10 @@ const DOC_LOG_STREAM_CONFIG: WantedStream = {
 
 export interface Provisioned {
   readonly jsm: JetStreamManager;
+  /** Bucket-wide TTL: singleton tasks' leases and actor hosts' liveness keys. */
   readonly leases: KV;
+  /** Actor ownership entries, without TTL (src/placement/ownership.ts). */
+  readonly owners: KV;
   /** Cancel marks of inference requests (`cancelInference`); the inference streams exist too. */
   readonly inferenceCancels: KV;
   /** Live workers of inference models and service queues (src/activities/presence.ts); the activity stream exists too. */
@@ -49,10 +52,13 @@ export async function provisionNats(nc: NatsConnection, opts: ProvisionOptions):
   if (status.ttl !== opts.leaseTtlMs) {
     opts.logger.warn({ bucket: LEASE_BUCKET, bucketTtlMs: status.ttl, configuredTtlMs: opts.leaseTtlMs }, 'lease bucket exists with another ttl; using the bucket\'s');
   }
+  // No TTL: an entry is valid while its host's liveness key (in the lease bucket) lives,
+  // so an idle actor costs no write. History 1: only the current owner matters.
+  const owners = await ensureBucket(nc, jsm, OWNER_BUCKET, { history: 1, storage: StorageType.File }, replicas, log);
   await ensureJobLogStream(jsm, log, replicas);
   await ensureAgentLogStream(jsm, log, replicas);
   // Callers publish to the work queue from any role, so every process provisions it.
   const inferenceCancels = await provisionInferenceQueue(nc, jsm, log, replicas);
   const workerPresence = await provisionActivities(nc, jsm, log, replicas);
-  return { jsm, leases, inferenceCancels, workerPresence };
+  return { jsm, leases, owners, inferenceCancels, workerPresence };
 }

@@ -21,9 +21,9 @@
  * the writes stay spread over the period as the leases were acquired.
  */
 import { randomBytes } from 'node:crypto';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../log.ts';
+import { attemptTimeoutMs, isWrongLastSequence, within } from './kv-cas.ts';
 import { sharedTicker, type SharedTicker, type TickerMember } from './shared-ticker.ts';
 
 export interface LeaseHolder {
@@ -44,6 +44,12 @@ export interface LeaseOptions {
    * with nobody else taking it. Default false.
    */
   readonly fencedWrites?: boolean;
+  /**
+   * Called when a fenced owner took its lease again after it expired
+   * unconfirmed: whatever others may have done meanwhile (the host's
+   * liveness: take over its actors) is worth checking now.
+   */
+  readonly onRetaken?: () => void;
 }
 
 /** How long a fenced owner keeps serving on a lease it cannot confirm: several KV leader elections (2.9: ~7 s each). */
@@ -51,13 +57,6 @@ export const RIDE_THROUGH_MS = 30_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function isWrongLastSequence(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -74,20 +73,6 @@ function refreshEveryMs(ttlMs: number): number {
 /** The ticker that refreshes the leases of `kv` whose ttl is `ttlMs` (one per host's bucket handle). */
 export function leaseTicker(kv: KV, ttlMs: number): SharedTicker {
   return sharedTicker(kv, Math.max(10, Math.floor(refreshEveryMs(ttlMs) / TICKS_PER_REFRESH)));
-}
-
-/** Per KV round trip: a request lost with a dead node costs this, not a whole client timeout. */
-function attemptTimeoutMs(ttlMs: number): number {
-  return Math.max(250, Math.floor(ttlMs / 3));
-}
-
-/** Settles with `promise`, or rejects after `ms` (the request itself is left to time out on its own; reads and deletes are safe to abandon). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -124,7 +109,7 @@ export async function acquireLease(kv: KV, key: string, opts: LeaseOptions): Pro
   } catch (err) {
     throw new Error(`acquiring lease ${key} failed`, { cause: err });
   }
-  return revision === null ? null : new Lease(kv, key, value, revision, opts);
+  return revision === null ? null : new Lease(kv, key, value, holder.token ?? '', revision, opts);
 }
 
 /** Who holds `key` now, or null when nobody does. */
@@ -155,6 +140,8 @@ export class Lease implements TickerMember {
     private readonly kv: KV,
     readonly key: string,
     private readonly value: Uint8Array,
+    /** This acquisition's random token (in the value): names this owner apart from any other with the same host. */
+    readonly token: string,
     private revision: number,
     private readonly opts: LeaseOptions,
   ) {
@@ -248,6 +235,7 @@ export class Lease implements TickerMember {
       this.revision = await this.kv.put(this.key, this.value, { previousSeq: entry?.revision ?? 0, timeout: this.attemptMs });
       this.log.info({ key: this.key, unconfirmedMs: Date.now() - this.lastConfirmedAt }, 'lease taken again after it expired unconfirmed');
       this.confirmed();
+      this.opts.onRetaken?.();
     } catch (err) {
       if (isWrongLastSequence(err)) this.lose('lease taken by another host');
       else this.unconfirmed(err);

@@ -22,6 +22,7 @@ import { onReconnect } from '../nats/reconnects.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import type { Provisioned } from '../nats/provision.ts';
 import { ActorClient } from '../placement/actor-client.ts';
+import { OwnerDirectory } from '../placement/ownership.ts';
 import type { Database, ObjectStore } from '../storage/index.ts';
 import { PostgresDocumentRegistry, PostgresJobProjection, PostgresSnapshotStore } from '../storage/index.ts';
 import { RetentionPurge } from '../privacy/index.ts';
@@ -59,6 +60,8 @@ export function startActorsRole(opts: {
   const host = new ActorHost({
     nc,
     leases: opts.nats.leases,
+    owners: opts.nats.owners,
+    jsm: opts.nats.jsm,
     hostId: config.instanceId,
     definitions: [
       documentActorDefinition({
@@ -120,7 +123,7 @@ export function startActorsRole(opts: {
   // Resumes jobs whose host died (their work was in flight, so nothing else would wake them).
   const supervisor = new JobSupervisor({
     jobs: jobProjection,
-    leases: opts.nats.leases,
+    owners: new OwnerDirectory(opts.nats, config.actors.leaseTtlMs),
     client: hostClient,
     intervalMs: config.jobs.supervisorIntervalMs,
     log: hostLog.child({ component: 'job-supervisor' }),

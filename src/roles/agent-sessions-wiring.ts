@@ -17,6 +17,7 @@ import { JetStreamAgentLog } from '../nats/jetstream-agent-log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import type { Provisioned } from '../nats/provision.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
+import { OwnerDirectory } from '../placement/ownership.ts';
 import { PostgresAgentProjection, type Database, type ObjectStore } from '../storage/index.ts';
 
 export interface AgentSessionsWiring {
@@ -71,7 +72,7 @@ export function wireAgentSessions(opts: {
   const supervisor = new JobSupervisor({
     kind: 'agent',
     jobs: projection,
-    leases: opts.nats.leases,
+    owners: new OwnerDirectory(opts.nats, config.actors.leaseTtlMs),
     client: opts.client,
     intervalMs: config.jobs.supervisorIntervalMs,
     log: opts.log.child({ component: 'agent-supervisor' }),

@@ -43,6 +43,8 @@ const artifacts = new FsObjectStore({ root: path.join(required('DATA_DIR'), 'obj
 const host = new ActorHost({
   nc,
   leases: provisioned.leases,
+  owners: provisioned.owners,
+  jsm: provisioned.jsm,
   hostId,
   definitions: [
     jobActorDefinition({

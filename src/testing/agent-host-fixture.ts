@@ -112,6 +112,8 @@ export async function startAgentHostFixture(opts: { tools: Readonly<Record<strin
       const host = new ActorHost({
         nc,
         leases: provisioned.leases,
+        owners: provisioned.owners,
+        jsm: provisioned.jsm,
         hostId: `host-${randomBytes(3).toString('hex')}`,
         definitions: [
           agentActorDefinition({

@@ -80,6 +80,8 @@ before(async () => {
   host = new ActorHost({
     nc,
     leases: provisioned.leases,
+    owners: provisioned.owners,
+    jsm: provisioned.jsm,
     hostId: 'account-test-host',
     definitions: [
       documentActorDefinition({

@@ -67,6 +67,8 @@ before(async () => {
   host = new ActorHost({
     nc,
     leases: provisioned.leases,
+    owners: provisioned.owners,
+    jsm: provisioned.jsm,
     hostId: 'docs-test-host',
     definitions: [
       documentActorDefinition({
