@@ -1,8 +1,8 @@
 /**
- * One live actor on this host: its lease, its command subscription, its
- * bounded mailbox and the loop that feeds the instance one batch at a time.
- * Ends by passivation (idle or shutdown: flush, then release the lease) or
- * by stepping down (lease or fencing lost: drop everything, flush nothing).
+ * One live actor on this host: its ownership entry, its command subscription,
+ * its bounded mailbox and the loop that feeds the instance one batch at a time.
+ * Ends by passivation (idle or shutdown: flush, then release the entry) or
+ * by stepping down (ownership or fencing lost: drop everything, flush nothing).
  */
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
 import {
@@ -285,9 +285,9 @@ export class Activation implements TickerMember, TimerSink {
     await this.sub?.drain().catch((err: unknown) => this.deps.log.debug({ err }, 'unsubscribe on step-down failed'));
     this.refuse(this.mailbox.takeAll(), 'not-owner', 'actor moved; retry');
     this.finish();
-    // Stop refreshing and give the lease up: a lease kept by an activation that
-    // no longer serves would keep the actor unreachable. The delete is
-    // compare-and-set on our revision, so a lease another host took is left alone.
+    // Give the entry up: one kept by an activation that no longer serves would
+    // keep the actor unreachable. The delete is by our revision, so an entry
+    // another host took over is left alone.
     await this.deps.lease.release();
     this.deps.onEnded(this, 'stepped-down');
   }

@@ -1,5 +1,8 @@
 /**
- * Single activation through a JetStream KV lease. Acquire = create-if-absent;
+ * A JetStream KV lease: what a singleton task (retention purge, outbound
+ * relays, webhook intake) holds, and what an actor host's liveness key is
+ * (host-liveness.ts; actors themselves hold ownership entries without TTL,
+ * ownership.ts). Acquire = create-if-absent;
  * keep = compare-and-set on the revision every ttl/3; expiry = the bucket's
  * TTL once the owner stops refreshing (a killed host). A refresh refused by
  * its CAS because another host holds the key means the lease is lost and the
