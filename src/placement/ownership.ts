@@ -145,6 +145,9 @@ export class OwnerDirectory {
   }
 
   private own(key: string, revision: number, liveness: HostLiveness, incarnation: string, opts: OwnershipOptions): Ownership {
+    // The liveness may have been lost while the entry was written: then the entry
+    // names a dead incarnation (free for anyone) and nobody would tell this owner.
+    if (!liveness.holds(incarnation)) throw new Error(`host liveness lost while acquiring ${key}; retry`);
     const ownership = new Ownership(this, key, revision, liveness, incarnation, opts);
     liveness.add(ownership);
     return ownership;
