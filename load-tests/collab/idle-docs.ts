@@ -17,8 +17,8 @@
  *    `update` and one `sync` each (the first command activates the actor),
  *    --concurrency at a time, then waits --settle-s and prints the resident
  *    set, heap and nats-server deltas per document, and the CPU the host and
- *    the nats-server spend per second while the documents sit idle (lease
- *    refreshes, idle checks), before and after opening them.
+ *    the nats-server spend per second while the documents sit idle (the host's
+ *    liveness refresh, idle checks), before and after opening them.
  *
  * Prints one JSON line per part. Loopback only; everything started is
  * stopped at the end (or by the watchdog after --timeout-s).
