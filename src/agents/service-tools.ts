@@ -11,9 +11,10 @@
  * `minRefreshMs`, so a new service is found at once.
  */
 import { Svcm, type ServiceInfo } from '@nats-io/services';
-import { headers as natsHeaders, RequestError, TimeoutError, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders, RequestError, type NatsConnection } from '@nats-io/transport-node';
 import { parseServiceToolMetadata, SERVICE_ERROR_HEADERS, SERVICE_TOOL_HEADERS, type ServiceToolAnnouncement } from '../../protocol/agent-tools.ts';
 import type { Logger } from '../log.ts';
+import { RequestMux, type RequestOutcome } from '../nats/request-mux.ts';
 import type { RunnableTool, ToolInvocation } from './runnable-tool.ts';
 import type { SchemaValidator } from './schema-validator.ts';
 import { ToolFailure } from './tool-failure.ts';
@@ -47,8 +48,12 @@ export class ServiceToolDirectory implements ServiceToolSource {
   /** Problems already logged, so a broken announcement is reported once, not at every discovery. */
   readonly #reported = new Set<string>();
 
+  /** Every tool call's request goes over this one inbox subscription (see ServiceTool). */
+  readonly #mux: RequestMux;
+
   constructor(opts: ServiceToolDirectoryOptions) {
     this.#o = opts;
+    this.#mux = new RequestMux(opts.nc);
   }
 
   async find(name: string, signal: AbortSignal): Promise<RunnableTool | null> {
@@ -134,7 +139,7 @@ export class ServiceToolDirectory implements ServiceToolSource {
         source: 'service',
       },
       subject,
-      this.#o.nc,
+      this.#mux,
     );
   }
 
@@ -146,12 +151,17 @@ export class ServiceToolDirectory implements ServiceToolSource {
   }
 }
 
-/** A call is one request on the endpoint's subject: JSON arguments in, the result text out. */
+/**
+ * A call is one request on the endpoint's subject: JSON arguments in, the
+ * result text out. It goes over the directory's RequestMux rather than
+ * nc.request, which builds an Error with a stack for every request it
+ * completes (a tool call is on every agent step).
+ */
 class ServiceTool implements RunnableTool {
   constructor(
     readonly descriptor: RunnableTool['descriptor'],
     readonly subject: string,
-    private readonly nc: NatsConnection,
+    private readonly mux: RequestMux,
   ) {}
 
   async run(args: unknown, call: ToolInvocation): Promise<string> {
@@ -159,18 +169,15 @@ class ServiceTool implements RunnableTool {
     h.set(SERVICE_TOOL_HEADERS.callId, call.callId);
     h.set(SERVICE_TOOL_HEADERS.sessionId, call.sessionId);
     h.set(SERVICE_TOOL_HEADERS.ownerId, call.ownerId);
-    let reply: Msg;
+    let outcome: RequestOutcome;
     try {
-      reply = await this.nc.request(this.subject, JSON.stringify(args), { timeout: this.descriptor.timeoutMs, headers: h });
+      outcome = await this.mux.request(this.subject, encoder.encode(JSON.stringify(args)), { timeoutMs: this.descriptor.timeoutMs, headers: h });
     } catch (err) {
-      if (err instanceof RequestError && err.isNoResponders()) {
-        throw new ToolFailure('unavailable', `no service answers tool ${this.descriptor.name} right now`, { cause: err });
-      }
-      if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError)) {
-        throw new ToolFailure('timeout', `the service did not answer within ${this.descriptor.timeoutMs} ms`, { cause: err });
-      }
       throw new ToolFailure('unavailable', `calling the service of tool ${this.descriptor.name} failed`, { cause: err });
     }
+    if (outcome.kind === 'no-responders') throw new ToolFailure('unavailable', `no service answers tool ${this.descriptor.name} right now`);
+    if (outcome.kind === 'timeout') throw new ToolFailure('timeout', `the service did not answer within ${this.descriptor.timeoutMs} ms`);
+    const reply = outcome.msg;
     const description = reply.headers?.get(SERVICE_ERROR_HEADERS.description);
     if (description !== undefined && description !== '') {
       const code = reply.headers?.get(SERVICE_ERROR_HEADERS.code) ?? '';
@@ -179,3 +186,5 @@ class ServiceTool implements RunnableTool {
     return reply.string();
   }
 }
+
+const encoder = new TextEncoder();

@@ -13,6 +13,7 @@
 import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import type { HeaderMap } from '../../protocol/headers.ts';
 import { fromNatsHeaders } from '../nats/headers.ts';
+import { sharedRequestMux } from '../nats/request-mux.ts';
 
 /** A work-queue message with its delivery metadata and acknowledgement verbs. */
 export interface WorkMessage {
@@ -112,8 +113,11 @@ function toWorkMessage(nc: NatsConnection, msg: Msg): WorkMessage {
     streamSequence: info.streamSequence,
     async ack(timeoutMs: number) {
       // A confirmed ack (the server answers on our inbox): an unconfirmed one
-      // could be lost in a reconnect and the request served twice.
-      await nc.request(reply, encoder.encode('+ACK'), { timeout: timeoutMs });
+      // could be lost in a reconnect and the request served twice. Over the
+      // connection's mux: nc.request builds an Error per completed request.
+      const outcome = await sharedRequestMux(nc).request(reply, encoder.encode('+ACK'), { timeoutMs });
+      if (outcome.kind === 'timeout') throw new Error(`ack of stream sequence ${info.streamSequence} not confirmed within ${timeoutMs} ms`);
+      if (outcome.kind === 'no-responders') throw new Error(`ack of stream sequence ${info.streamSequence}: no consumer answers ${reply}`);
     },
     nak(delayMs: number) {
       send(delayMs > 0 ? `-NAK ${JSON.stringify({ delay: Math.round(delayMs) * 1_000_000 })}` : '-NAK');

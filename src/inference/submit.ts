@@ -4,7 +4,6 @@
  * the `replyTo.command` command (decodeInferenceResult), tokens as
  * `tokensTo.event` events (decodeTokenDelta).
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { ProtocolError } from '../../protocol/errors.ts';
 import {
@@ -17,6 +16,8 @@ import {
 } from '../../protocol/inference.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { toNatsHeaders } from '../nats/headers.ts';
+import { publishToStream } from '../nats/jetstream-publish.ts';
+import type { RequestMux } from '../nats/request-mux.ts';
 import { withTraceHeaders } from '../tracing/index.ts';
 
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -34,22 +35,26 @@ export interface Submitted {
  * between publishing and recording it can simply publish again. Use a new
  * requestId for a new attempt of a step.
  *
+ * The publish goes over a RequestMux (publishToStream), not js.publish: every
+ * agent step queues one request, and nats.js's request path builds an Error
+ * with a stack for each one it completes.
+ *
  * @throws ProtocolError `malformed-message` when the request breaks the schema;
  *   `unavailable` (retryable) when JetStream did not accept it in time or the queue is full.
  * @example
- *   await submitInference(js, { requestId: `${jobId}:${step}:${attempt}`, model, messages,
+ *   await submitInference(mux, { requestId: `${jobId}:${step}:${attempt}`, model, messages,
  *     replyTo: { kind: 'job', id: jobId, command: 'inference-result' } }, 'batch');
  */
-export async function submitInference(js: JetStreamClient, request: InferenceRequest, priority: InferencePriority, opts: { timeoutMs?: number } = {}): Promise<Submitted> {
+export async function submitInference(mux: RequestMux, request: InferenceRequest, priority: InferencePriority, opts: { timeoutMs?: number } = {}): Promise<Submitted> {
   const wire = encodeInferenceRequest(request);
   const subject = inferenceRequestSubject(request.model, priority);
-  // nats.js sets Nats-Msg-Id itself from `msgID`.
+  // publishToStream sets Nats-Msg-Id itself from `msgId`.
   // The submitting actor's span travels with the request to the worker that serves it.
   const headers = withTraceHeaders(toNatsHeaders(Object.fromEntries(Object.entries(wire.headers).filter(([k]) => k !== MSG_ID_HEADER))));
   try {
-    const ack = await js.publish(subject, wire.body, {
-      msgID: request.requestId,
-      timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    const ack = await publishToStream(mux, subject, wire.body, {
+      msgId: request.requestId,
+      timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       ...(headers ? { headers } : {}),
     });
     return { seq: ack.seq, duplicate: ack.duplicate };

@@ -75,3 +75,18 @@ export class RequestMux {
     this.sub = undefined;
   }
 }
+
+const shared = new WeakMap<NatsConnection, RequestMux>();
+
+/**
+ * The one mux of a connection for callers that have only the connection in
+ * hand (a work message's confirmed ack); it lives as long as the connection.
+ */
+export function sharedRequestMux(nc: NatsConnection): RequestMux {
+  let mux = shared.get(nc);
+  if (mux === undefined) {
+    mux = new RequestMux(nc);
+    shared.set(nc, mux);
+  }
+  return mux;
+}

@@ -4,7 +4,6 @@
  * the retention purge (src/privacy/), and the outbound event relays
  * (src/outbound-events/).
  */
-import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { documentActorDefinition } from '../../actors/document/index.ts';
 import { jobActorDefinition, pipelineCatalog } from '../../actors/job/index.ts';
@@ -85,7 +84,7 @@ export function startActorsRole(opts: {
       jobActorDefinition({
         // Metered: jobs and steps by status, step durations (src/metrics).
         log: new MeteredJobLog(opts.jobLog, hostLog.child({ component: 'job-metrics' })),
-        inference: new NatsInferenceQueue(jetstream(nc), opts.nats.inferenceCancels, { timeoutMs: config.gateway.requestTimeoutMs }),
+        inference: new NatsInferenceQueue(nc, opts.nats.inferenceCancels, { timeoutMs: config.gateway.requestTimeoutMs }),
         services: activities.services,
         presence: activities.presence,
         artifacts: opts.artifacts,

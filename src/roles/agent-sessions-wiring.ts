@@ -5,7 +5,6 @@
  * projection, and the supervisor that resumes sessions whose host died
  * mid-turn.
  */
-import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { agentActorDefinition, type ToolRunner } from '../../actors/agent/index.ts';
 import type { ActorDefinition } from '../../actors/actor.ts';
@@ -57,7 +56,7 @@ export function wireAgentSessions(opts: {
     });
   const definition = agentActorDefinition({
     log: new JetStreamAgentLog(nc, opts.nats.jsm, { timeoutMs, logger: opts.log.child({ component: 'agent-log' }) }),
-    inference: new NatsInferenceQueue(jetstream(nc), opts.nats.inferenceCancels, { timeoutMs, kind: 'agent' }),
+    inference: new NatsInferenceQueue(nc, opts.nats.inferenceCancels, { timeoutMs, kind: 'agent' }),
     tools,
     projection,
     clock: { now: () => Date.now() },

@@ -10,7 +10,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { jobActorDefinition, pipelineCatalog } from '../../actors/job/index.ts';
 import { startActivities } from '../activities/index.ts';
@@ -49,7 +48,7 @@ const host = new ActorHost({
   definitions: [
     jobActorDefinition({
       log: new JetStreamJobLog(nc, provisioned.jsm, { timeoutMs: 5_000, logger: log }),
-      inference: new NatsInferenceQueue(jetstream(nc), provisioned.inferenceCancels, { timeoutMs: 5_000 }),
+      inference: new NatsInferenceQueue(nc, provisioned.inferenceCancels, { timeoutMs: 5_000 }),
       services: activities.services,
       presence: activities.presence,
       artifacts,

@@ -8,7 +8,6 @@
  * the database.
  */
 import { randomBytes } from 'node:crypto';
-import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { agentActorDefinition } from '../../actors/agent/index.ts';
 import type { ToolDescriptor, ToolResult, ToolRunner } from '../../actors/agent/tool.ts';
@@ -118,7 +117,7 @@ export async function startAgentHostFixture(opts: { tools: Readonly<Record<strin
         definitions: [
           agentActorDefinition({
             log: new JetStreamAgentLog(nc, provisioned.jsm, { timeoutMs: 5_000, logger: log }),
-            inference: new NatsInferenceQueue(jetstream(nc), provisioned.inferenceCancels, { timeoutMs: 5_000, kind: 'agent' }),
+            inference: new NatsInferenceQueue(nc, provisioned.inferenceCancels, { timeoutMs: 5_000, kind: 'agent' }),
             tools,
             projection: new PostgresAgentProjection(database.db),
             clock: { now: () => Date.now() },

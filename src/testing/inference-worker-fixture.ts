@@ -30,6 +30,7 @@ import { startFakeModelServer, startNatsServer, waitFor, type FakeModelServer, t
 import { OpenAiModelClient } from '../inference/model-client.ts';
 import { provisionInferenceQueue } from '../inference/provision.ts';
 import { submitInference } from '../inference/submit.ts';
+import { RequestMux } from '../nats/request-mux.ts';
 import { InferenceWorker, type InferenceWorkerOptions } from '../inference/worker.ts';
 
 export const RESULT_COMMAND = 'inference-result';
@@ -88,6 +89,7 @@ export async function startInferenceFixture(): Promise<InferenceFixture> {
   const log = createRootLogger({ level: 'silent', instanceId: 'inference-test' });
   const jsm = await jetstreamManager(nc, { timeout: 5_000 });
   const js = jetstream(nc, { timeout: 5_000 });
+  const submits = new RequestMux(nc);
   const cancels = await provisionInferenceQueue(nc, jsm, log);
   const model = await startFakeModelServer();
   const workers: InferenceWorker[] = [];
@@ -156,7 +158,7 @@ export async function startInferenceFixture(): Promise<InferenceFixture> {
       };
     },
     async submit(request, priority = 'batch') {
-      await submitInference(js, request, priority);
+      await submitInference(submits, request, priority);
     },
     async queueEmpty(modelName) {
       for (const priority of INFERENCE_PRIORITIES) {
