@@ -297,3 +297,17 @@ const agentEventsSchema = z.array(agentEventSchema).min(1).max(AGENT_EVENTS_PER_
 export function decodeAgentEntry(body: Uint8Array): AgentEvent[] {
   return body[0] === OPEN_BRACKET ? decodeJson(body, agentEventsSchema, 'agent log entry') : [decodeAgentEvent(body)];
 }
+
+/**
+ * Whether a log entry may hold an event of one of `types`, without decoding
+ * it: false only when no `"<type>"` occurs in its bytes. Events are JSON
+ * whose type names are plain ASCII, which JSON writes unescaped, so an
+ * entry holding such an event always contains its quoted name; inside a
+ * text its quotes are escaped, so a match is rarely a false one (which
+ * would only cost a full decode). For readers that care about a few types
+ * of every entry (the outbound-event relay).
+ */
+export function mayHoldAgentEvent(body: Uint8Array, types: readonly AgentEventType[]): boolean {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return types.some((type) => bytes.includes(`"${type}"`));
+}

@@ -7,6 +7,7 @@ import {
   decodeAgentEvent,
   encodeAgentEntry,
   encodeAgentEvent,
+  mayHoldAgentEvent,
   readOwnAgentEvent,
   AGENT_EVENTS_PER_ENTRY,
   type AgentEvent,
@@ -128,4 +129,17 @@ test("the gateway's cheap read of the actor's own events checks the JSON, versio
   assert.throws(() => readOwnAgentEvent(encodeJson({ ...event, v: 2 })), /v must be 1/);
   assert.throws(() => readOwnAgentEvent(encodeJson({ ...event, type: 'teleported' })), /not an agent event type/);
   assert.throws(() => readOwnAgentEvent(encodeJson({ ...event, at: 'now' })), /at must be a number/);
+});
+
+test('an entry may hold an event type exactly when its quoted name occurs in the entry, in a single event or an array', () => {
+  const started: AgentEvent = { type: 'turn-started', v: 1, at: 1, turnId: 't1', content: 'say "turn-completed"' };
+  const call: AgentEvent = { type: 'model-call-started', v: 1, at: 1, turnId: 't1', step: 1, purpose: 'answer', requestId: 'r1', deadlineAt: 9 };
+  const done: AgentEvent = { type: 'turn-completed', v: 1, at: 2, turnId: 't1', status: 'completed', answer: 'ok', error: null };
+  assert.equal(mayHoldAgentEvent(encodeAgentEvent(call), ['turn-completed', 'session-started']), false);
+  assert.equal(mayHoldAgentEvent(encodeAgentEntry([encodeAgentEvent(call), encodeAgentEvent(done)]), ['session-started', 'turn-completed']), true);
+  assert.equal(mayHoldAgentEvent(encodeAgentEvent(done), ['turn-completed']), true);
+  // A text that quotes the name holds it escaped (\"turn-completed\"), which is not the name as a JSON string.
+  assert.equal(mayHoldAgentEvent(encodeAgentEvent(started), ['turn-completed']), false);
+  const inside = encodeAgentEntry([encodeAgentEvent(call), encodeAgentEvent(done)]);
+  assert.equal(mayHoldAgentEvent(inside.subarray(1, inside.length - 1), ['turn-completed']), true, 'a view into a larger buffer is searched in its own bytes');
 });
