@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { inArray } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { AgentProjectionRecord } from '../../../actors/agent/index.ts';
 import { agentSessions } from './agent-sessions-schema.ts';
 import type { Database } from './database.ts';
@@ -64,6 +64,37 @@ for (const [driver, open] of Object.entries(drivers)) {
       // The supervisor's query sees the sessions still mid-turn.
       const needing = new Set((await projection.needingHost(100)).map((s) => s.id));
       assert.deepEqual(ids.filter((id) => needing.has(id)).length, ids.length / 2 - 1);
+    });
+
+    it('writes every field of a record and replaces all but the id, owner and creation time', async () => {
+      const id = `agent-${randomUUID()}`;
+      const first: AgentProjectionRecord = { ...record(id, 10, 'running', 1), docId: 'doc-1', title: 'plan the trip \u{1F30D}', usage: { calls: 3, promptTokens: 2 ** 40, completionTokens: 7, costUsd: 0.125 } };
+      await projection.save(first);
+      const read = async () => (await db.db.select().from(agentSessions).where(eq(agentSessions.id, id)))[0];
+      const expected = (r: AgentProjectionRecord) => ({
+        id: r.id,
+        ownerId: r.ownerId,
+        status: r.status,
+        needsHost: r.needsHost,
+        model: r.model,
+        docId: r.docId,
+        title: r.title,
+        turns: r.turns,
+        calls: r.usage.calls,
+        promptTokens: r.usage.promptTokens,
+        completionTokens: r.usage.completionTokens,
+        costUsd: r.usage.costUsd,
+        lastSeq: r.lastSeq,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+      });
+      assert.deepEqual(await read(), expected(first));
+      const next: AgentProjectionRecord = { ...first, ownerId: 'someone-else', status: 'failed', needsHost: false, model: 'm2', docId: null, title: null, turns: 2, lastSeq: 20, createdAt: new Date(1), updatedAt: new Date(1_700_000_000_999) };
+      await projection.save(next);
+      assert.deepEqual(await read(), { ...expected(next), ownerId: first.ownerId, createdAt: first.createdAt });
+      // A title cut inside a surrogate pair is stored with U+FFFD, as the driver wrote it before, not refused.
+      await projection.save({ ...next, title: 'cut \uD83C', lastSeq: 30 });
+      assert.equal((await read())?.title, 'cut \uFFFD');
     });
   });
 }
