@@ -13,6 +13,7 @@ import { API_KEY_PREFIX, ApiKeyService } from './api-key-service.ts';
 import { AuditLog } from './audit-log.ts';
 import { AuthError } from './auth-error.ts';
 import { resolveJwtKeys } from './jwt-keys.ts';
+import { LiveSessions } from './live-sessions.ts';
 import { authMiddleware } from './middleware.ts';
 import { PasswordHasher, type PasswordHasherOptions } from './password-hasher.ts';
 import type { AuthEnv, Principal } from './principal.ts';
@@ -37,6 +38,12 @@ export interface Auth {
    * @throws AuthError (unauthenticated) when it is not valid (expired, revoked, forged, unknown).
    */
   authenticateToken(raw: string): Promise<Principal>;
+  /**
+   * Told of a revocation another process made (the gateway's `sys.auth.revoked`
+   * notices): authenticateToken stops reusing what it knew of those sessions.
+   * Revocations made through this module are forgotten without it.
+   */
+  forgetRevoked(notice: CredentialRevoked): void;
 }
 
 /** Options of {@link createAuth}. */
@@ -61,6 +68,12 @@ export interface CreateAuthOptions {
 export async function createAuth(opts: CreateAuthOptions): Promise<Auth> {
   const { db, config, now } = opts;
   const log = opts.log.child({ component: 'auth' });
+  // Assigned below, before any request can revoke: a local revocation forgets its sessions before anyone is told.
+  let liveSessions: LiveSessions | undefined;
+  const onRevoked = (notice: CredentialRevoked): void => {
+    liveSessions?.forget(notice);
+    opts.onRevoked?.(notice);
+  };
   const keys = await resolveJwtKeys({ configured: config.auth.jwtKeys, dataDir: config.dataDir, log });
   const audit = new AuditLog({ db, log, now });
   const tokens = new TokenService({
@@ -73,9 +86,11 @@ export async function createAuth(opts: CreateAuthOptions): Promise<Auth> {
     audit,
     log,
     now,
-    onRevoked: opts.onRevoked,
+    onRevoked,
   });
-  const apiKeys = new ApiKeyService({ db, now, onRevoked: opts.onRevoked });
+  liveSessions = new LiveSessions((sessionId) => tokens.isSessionRevoked(sessionId), now === undefined ? {} : { now });
+  const sessions = liveSessions;
+  const apiKeys = new ApiKeyService({ db, now, onRevoked });
   const accounts = new AccountService({ db, hasher: new PasswordHasher(opts.hasher), tokens, audit, log });
   const limiters = {
     login: opts.sharedLimiter?.('login', config.rateLimits.login) ?? localAsyncLimiter(createRateLimiter({ ...config.rateLimits.login, now })),
@@ -86,8 +101,9 @@ export async function createAuth(opts: CreateAuthOptions): Promise<Auth> {
     if (raw.startsWith(API_KEY_PREFIX)) return apiKeys.authenticate(raw);
     const principal = await tokens.verifyAccessToken(raw);
     // Signing out (logout, refresh-token reuse, account deletion) ends the session's access tokens
-    // at once, as revoking an API key does: one indexed read per request, like API keys pay.
-    if (principal.sessionId !== undefined && (await tokens.isSessionRevoked(principal.sessionId))) {
+    // at once, as revoking an API key does: an indexed read, reused for a second while the session
+    // is live and forgotten on any revocation notice (live-sessions.ts says why that is safe).
+    if (principal.sessionId !== undefined && (await sessions.isSessionRevoked(principal.userId, principal.sessionId))) {
       throw new AuthError('invalid-token', 'this session was signed out; sign in again');
     }
     return principal;
@@ -101,5 +117,6 @@ export async function createAuth(opts: CreateAuthOptions): Promise<Auth> {
     allowedOrigins: config.auth.allowedOrigins,
     middleware: authMiddleware({ authenticate: authenticateToken, limiter: limiters.api }),
     authenticateToken,
+    forgetRevoked: (notice) => sessions.forget(notice),
   };
 }

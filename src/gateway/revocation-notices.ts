@@ -40,6 +40,8 @@ export class RevocationNotices {
       /** The open sockets of every endpoint of this gateway, at the time of the call. */
       sockets: () => Iterable<RevocableSocket>;
       log: Logger;
+      /** Told of each notice as it arrives, before its sockets are looked at (the auth module forgets the sessions it names). */
+      onNotice?: (notice: CredentialRevoked) => void;
       /** Default REVOCATION_SWEEP_MS. */
       sweepIntervalMs?: number;
     },
@@ -68,6 +70,7 @@ export class RevocationNotices {
           this.deps.log.warn({ err }, 'ignoring malformed revocation notice');
           continue;
         }
+        this.deps.onNotice?.(notice);
         await this.#serially(() => this.closeRevoked(notice), { kind: notice.kind, userId: notice.userId });
       }
     })().catch((err: unknown) => {

@@ -126,6 +126,8 @@ export async function startGatewayRole(opts: {
     nc,
     status: credentials,
     sockets: () => [...gateway.sockets(), ...jobSocket.sockets()],
+    // HTTP requests reuse a session found live for a moment; another gateway's logout ends that here at once.
+    onNotice: (notice) => auth.forgetRevoked(notice),
     log: gwLog.child({ component: 'revocation' }),
   });
   await notices.start();
