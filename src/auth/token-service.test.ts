@@ -83,6 +83,24 @@ describe('TokenService access tokens', () => {
     }
   });
 
+  it('verified once, keep being accepted only until they expire (the remembered answer does not outlive the token)', async () => {
+    const tokens = service({ accessTokenTtlS: 60 });
+    const { token } = await tokens.issueAccessToken(userId, 's');
+    const start = t;
+    try {
+      assert.equal((await tokens.verifyAccessToken(token)).userId, userId);
+      t += 59_000;
+      assert.equal((await tokens.verifyAccessToken(token)).userId, userId);
+      t += 16_000;
+      await rejectsWith(tokens.verifyAccessToken(token), 'token-expired');
+      // A tampered copy of a remembered token is still checked, and refused.
+      t = start;
+      await rejectsWith(tokens.verifyAccessToken(`${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`), 'invalid-token');
+    } finally {
+      t = start;
+    }
+  });
+
   it('keep verifying with a previous key after rotation, and stop once it is dropped', async () => {
     const old = await service({ keys: [KEY_A] }).issueAccessToken(userId, 's');
     const rotated = service({ keys: [KEY_B, KEY_A] });

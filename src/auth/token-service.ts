@@ -31,6 +31,7 @@ import { refreshTokens, type LoomDatabase } from '../storage/index.ts';
 import type { AuditLog } from './audit-log.ts';
 import { AuthError } from './auth-error.ts';
 import { API_SCOPES, type Principal } from './principal.ts';
+import { VerifiedTokens } from './verified-tokens.ts';
 
 const ALGORITHM = 'HS256';
 const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -75,6 +76,8 @@ export class TokenService {
   readonly #now: () => number;
   readonly #current: { kid: string; key: Uint8Array };
   readonly #keys: ReadonlyMap<string, Uint8Array>;
+  /** Tokens already verified, until they expire (verified-tokens.ts says why that is safe). */
+  readonly #verified = new VerifiedTokens();
 
   /** @throws RangeError without keys. */
   constructor(opts: TokenServiceOptions) {
@@ -113,6 +116,8 @@ export class TokenService {
    */
   async verifyAccessToken(token: string): Promise<Principal> {
     if (token.length > MAX_TOKEN_CHARS) throw new AuthError('invalid-token', 'access token too long');
+    const known = this.#verified.get(token, this.#now());
+    if (known !== undefined) return known;
     try {
       const { payload } = await jwtVerify(token, (header: JWTHeaderParameters) => this.#keyFor(header), {
         algorithms: [ALGORITHM],
@@ -126,7 +131,9 @@ export class TokenService {
       const sid = payload.sid;
       if (typeof payload.sub !== 'string' || typeof sid !== 'string') throw new AuthError('invalid-token', 'access token lacks sub or sid');
       const expiresAt = typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : undefined;
-      return { kind: 'user', userId: payload.sub, keyId: undefined, scopes: new Set(API_SCOPES), sessionId: sid, expiresAt };
+      const principal: Principal = { kind: 'user', userId: payload.sub, keyId: undefined, scopes: new Set(API_SCOPES), sessionId: sid, expiresAt };
+      this.#verified.set(token, principal);
+      return principal;
     } catch (err) {
       if (err instanceof AuthError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw new AuthError('token-expired', 'access token expired', { cause: err });
