@@ -73,11 +73,7 @@ export async function pullNoWait(
   return out;
 }
 
-/** The JetStream API prefix a manager was made with (`$JS.API`, or the domain's). */
-export function apiPrefixOf(options: { readonly apiPrefix?: string; readonly domain?: string }): string {
-  if (options.apiPrefix !== undefined) return options.apiPrefix;
-  return options.domain !== undefined ? `$JS.${options.domain}.API` : '$JS.API';
-}
+export { apiPrefixOf } from '../nats/api-prefix.ts';
 
 interface AckInfo {
   readonly deliveryCount: number;

@@ -5,13 +5,16 @@
  * reader serves replays in the actor and event resumption at the edges
  * (SSE, /ws), as an EventLogReader (src/events/).
  */
-import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentLogFencingError, type AgentLog, type AgentLogEntry } from '../../actors/agent/index.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import { AGENT_LOG_STREAM, agentLogSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
+import { apiPrefixOf } from './api-prefix.ts';
 import { FencedSubjectLog, type SubjectLogTarget } from './fenced-subject-log.ts';
+import { RequestMux } from './request-mux.ts';
+import { getStreamMessage } from './stream-message-get.ts';
 
 /** @throws {Error} from parseActorId when the id is not a valid actor id. */
 function sessionLog(id: string): SubjectLogTarget {
@@ -20,13 +23,18 @@ function sessionLog(id: string): SubjectLogTarget {
 
 export class JetStreamAgentLog implements AgentLog {
   private readonly log: FencedSubjectLog;
+  /** For first(), asked on every request to a session (see stream-message-get.ts). */
+  private readonly mux: RequestMux;
+  private readonly apiPrefix: string;
 
   constructor(
     nc: NatsConnection,
     private readonly jsm: JetStreamManager,
-    opts: { timeoutMs: number; logger: Logger },
+    private readonly opts: { timeoutMs: number; logger: Logger },
   ) {
     this.log = new FencedSubjectLog(nc, jsm, { stream: AGENT_LOG_STREAM, ...opts });
+    this.mux = new RequestMux(nc);
+    this.apiPrefix = apiPrefixOf(jsm.getOptions());
   }
 
   /** @throws AgentLogFencingError when another owner appended since `expectedLastSeq`. */
@@ -47,9 +55,8 @@ export class JetStreamAgentLog implements AgentLog {
    */
   async first(id: string, signal?: AbortSignal): Promise<AgentLogEntry | null> {
     signal?.throwIfAborted();
-    // nats.js types only `seq` and `last_by_subj` queries; the server (2.9+) also takes `next_by_subj` from a sequence.
-    const query = { seq: 0, next_by_subj: agentLogSubject(parseActorId(id)) } as unknown as MsgRequest;
-    const msg = await this.jsm.streams.getMessage(AGENT_LOG_STREAM, query);
+    const query = { seq: 0, next_by_subj: agentLogSubject(parseActorId(id)) };
+    const msg = await getStreamMessage(this.mux, { apiPrefix: this.apiPrefix, stream: AGENT_LOG_STREAM }, query, this.opts.timeoutMs);
     return msg === null ? null : { seq: msg.seq, body: msg.data };
   }
 
