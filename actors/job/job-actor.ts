@@ -231,7 +231,7 @@ export class JobActor implements ActorInstance {
     const changed = new Set<string>();
     for (const event of draft.events) {
       const body = encodeJobEvent(event);
-      const seq = await appendOrStepDown(() => this.deps.log.append(this.ctx.id, body, this.state.lastSeq), (err) => err instanceof JobLogFencingError, 'job log');
+      const seq = await appendOrStepDown(() => this.deps.log.append(this.ctx.id, body, this.state.lastSeq, event), (err) => err instanceof JobLogFencingError, 'job log');
       this.state = evolve(this.state, event, seq);
       if ('step' in event && event.step !== null) changed.add(event.step);
       if (event.type === 'job-failed' || event.type === 'job-cancelled' || event.type === 'job-rejected') {

@@ -5,7 +5,7 @@
  * the shared ArtifactStore port of actors/ports/. The actor never sees NATS
  * or SQL.
  */
-import type { JobError } from '../../protocol/job-events.ts';
+import type { JobError, JobEvent } from '../../protocol/job-events.ts';
 import type { JobStatus, StepStatus, UsageTotals } from '../../protocol/job.ts';
 import type { ActivityType } from '../../protocol/job-events.ts';
 import type { InferenceCall, ServiceTask } from './effects.ts';
@@ -25,11 +25,13 @@ export interface JobLogEntry {
 export interface JobLog {
   /**
    * Appends an encoded event if the job's last entry still is `expectedLastSeq`
-   * (0 = none yet): the check that fences a stale owner out.
+   * (0 = none yet): the check that fences a stale owner out. `event`, when
+   * given, is the event `body` encodes: wrappers that read what is appended
+   * (metrics) take it instead of decoding the body again.
    * @returns the new entry's seq.
    * @throws JobLogFencingError when another writer appended meanwhile.
    */
-  append(id: string, body: Uint8Array, expectedLastSeq: number): Promise<number>;
+  append(id: string, body: Uint8Array, expectedLastSeq: number, event?: JobEvent): Promise<number>;
   /** Entries with seq > afterSeq in order, up to the log's end when called. */
   readAfter(id: string, afterSeq: number, signal?: AbortSignal): AsyncIterable<JobLogEntry>;
 }

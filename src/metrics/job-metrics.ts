@@ -57,9 +57,11 @@ export class MeteredJobLog implements JobLog {
     private readonly log: Logger,
   ) {}
 
-  async append(id: string, body: Uint8Array, expectedLastSeq: number): Promise<number> {
-    const seq = await this.inner.append(id, body, expectedLastSeq);
-    this.observe(id, body);
+  async append(id: string, body: Uint8Array, expectedLastSeq: number, event?: JobEvent): Promise<number> {
+    const seq = await this.inner.append(id, body, expectedLastSeq, event);
+    // The job actor hands over the event it encoded: decoding the body again cost a schema parse per append.
+    const appended = event ?? this.decode(id, body);
+    if (appended !== undefined) this.observe(id, appended);
     return seq;
   }
 
@@ -85,9 +87,7 @@ export class MeteredJobLog implements JobLog {
     }
   }
 
-  private observe(id: string, body: Uint8Array): void {
-    const event = this.decode(id, body);
-    if (event === undefined) return;
+  private observe(id: string, event: JobEvent): void {
     switch (event.type) {
       case 'job-created': {
         const kind = kinds.of(event.kind);

@@ -1,12 +1,16 @@
 /**
  * Records outbound events on LOOM_OUTBOUND_EVENTS (protocol/outbound-events.ts)
  * with the event id as Nats-Msg-Id, so the stream drops a re-recorded fact
- * within its duplicate window.
+ * within its duplicate window. The publish goes over a request mux
+ * (src/nats/jetstream-publish.ts), not js.publish: the job log relay records
+ * one event per job step, and nats.js builds an Error with a stack for every
+ * request it completes.
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { CURRENT_VERSION, HEADERS } from '../../protocol/headers.ts';
 import { encodeOutboundEvent, outboundEventSchema, outboundEventSubject, type OutboundEvent } from '../../protocol/outbound-events.ts';
+import { publishToStream } from '../nats/jetstream-publish.ts';
+import type { RequestMux } from '../nats/request-mux.ts';
 
 /** An event that breaks the contract (shape, type, size): recording it again would fail again, so relays log and pass it over. */
 export class OutboundEventRefusedError extends Error {
@@ -29,7 +33,7 @@ export interface OutboundPublisher {
 
 export class JetStreamOutboundPublisher implements OutboundPublisher {
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly mux: RequestMux,
     private readonly timeoutMs: number,
   ) {}
 
@@ -44,7 +48,7 @@ export class JetStreamOutboundPublisher implements OutboundPublisher {
     }
     const h = headers();
     h.set(HEADERS.version, String(CURRENT_VERSION));
-    const ack = await this.js.publish(subject, body, { msgID: event.id, headers: h, timeout: this.timeoutMs });
+    const ack = await publishToStream(this.mux, subject, body, { msgId: event.id, headers: h, timeoutMs: this.timeoutMs });
     return { duplicate: ack.duplicate };
   }
 }

@@ -12,6 +12,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { AgentLogReader } from '../agent-sessions/index.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
+import { RequestMux } from '../nats/request-mux.ts';
 import type { LoomDatabase } from '../storage/index.ts';
 import { ensureOutboundEventsStream } from '../webhooks/index.ts';
 import { AgentLogSource } from './agent-log-source.ts';
@@ -51,7 +52,8 @@ export interface OutboundSources {
 export function startOutboundEventSources(opts: OutboundSourcesOptions): OutboundSources {
   const log = opts.log.child({ component: 'outbound-events' });
   const js = jetstream(opts.nc, { timeout: opts.publishTimeoutMs });
-  const publisher = new JetStreamOutboundPublisher(js, opts.publishTimeoutMs);
+  const mux = new RequestMux(opts.nc);
+  const publisher = new JetStreamOutboundPublisher(mux, opts.publishTimeoutMs);
   // Stream and cursor bucket are made once per process, by whichever relay gets there first.
   let ready: Promise<RelayCursors> | undefined;
   const prepare = (): Promise<RelayCursors> => {
@@ -85,6 +87,7 @@ export function startOutboundEventSources(opts: OutboundSourcesOptions): Outboun
   return {
     async stop() {
       await Promise.all(runners.map((r) => r.stop()));
+      mux.close();
     },
   };
 }
