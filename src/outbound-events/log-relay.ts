@@ -133,5 +133,16 @@ export async function runLogRelay(deps: LogRelayDeps, source: LogEventSource, si
 }
 
 function toEntry(m: JsMsg): LogEntry {
-  return { subject: m.subject, seq: m.seq, data: m.data, headers: fromNatsHeaders(m.headers), storedAtMs: m.time.getTime() };
+  return {
+    subject: m.subject,
+    seq: m.seq,
+    data: m.data,
+    // Read on use: the job and agent log sources need neither, and decoding both for every entry showed in the relay's profile.
+    get headers() {
+      return fromNatsHeaders(m.headers);
+    },
+    get storedAtMs() {
+      return m.time.getTime();
+    },
+  };
 }
