@@ -13,9 +13,9 @@
  * Told to the job's owner; orderKey `job:<id>`; id from (job, log seq, type).
  * Owner, kind and step activities come from earlier entries of the same
  * job, cached; after a restart (or once evicted) they are read back from
- * the job's own log. Entries are read for the fields these events carry
- * only (job-log-facts.ts).
+ * the job's own log.
  */
+import { decodeJobEvent, type JobEvent } from '../../protocol/job-events.ts';
 import { eventLinks, LOOM_EVENT_TYPES, orderKeys } from '../../protocol/outbound-event-types.ts';
 import { OUTBOUND_EVENT_TYPE, type OutboundEvent } from '../../protocol/outbound-events.ts';
 import { JOB_LOG_STREAM, parseJobLogSubject } from '../../protocol/subjects.ts';
@@ -23,7 +23,6 @@ import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import { BoundedMap } from './bounded-map.ts';
 import { logEventId } from './event-id.ts';
-import { readJobLogFact, type JobLogFact } from './job-log-facts.ts';
 import type { LogEntry, LogEventSource } from './log-relay.ts';
 
 const CACHE_ENTRIES = 10_000;
@@ -52,10 +51,10 @@ export class JobLogSource implements LogEventSource {
 
   async onEntry(entry: LogEntry): Promise<OutboundEvent[]> {
     let jobId: string;
-    let event: JobLogFact;
+    let event: JobEvent;
     try {
       jobId = parseJobLogSubject(entry.subject);
-      event = readJobLogFact(entry.data);
+      event = decodeJobEvent(entry.data);
     } catch (err) {
       // The job actor is the log's only writer; an entry it could not have written is logged and passed over.
       this.log.error({ err, subject: entry.subject, seq: entry.seq }, 'job log entry unreadable; no outbound event for it');
@@ -82,7 +81,7 @@ export class JobLogSource implements LogEventSource {
   }
 
   /** The outbound types (and extra data) an entry means. */
-  private async typesOf(jobId: string, event: JobLogFact): Promise<Array<{ type: string; data: Record<string, unknown> }>> {
+  private async typesOf(jobId: string, event: JobEvent): Promise<Array<{ type: string; data: Record<string, unknown> }>> {
     switch (event.type) {
       case 'job-created':
         return [{ type: LOOM_EVENT_TYPES.jobCreated, data: {} }];
@@ -102,7 +101,7 @@ export class JobLogSource implements LogEventSource {
       case 'job-succeeded':
         return [{ type: LOOM_EVENT_TYPES.jobSucceeded, data: {} }];
       case 'job-failed':
-        return [{ type: LOOM_EVENT_TYPES.jobFailed, data: { step: event.step, error: { code: event.errorCode } } }];
+        return [{ type: LOOM_EVENT_TYPES.jobFailed, data: { step: event.step, error: { code: event.error.code } } }];
       case 'job-rejected':
         return [{ type: LOOM_EVENT_TYPES.jobFailed, data: { step: event.step, error: { code: 'rejected' } } }];
       case 'job-cancelled':
@@ -133,7 +132,7 @@ export class JobLogSource implements LogEventSource {
   /** Refills the caches from the job's own log (after a restart, the entries before the cursor were not seen). */
   private async readBack(jobId: string): Promise<void> {
     for await (const { body } of this.jobLog.readAfter(jobId, 0)) {
-      const event = readJobLogFact(body);
+      const event = decodeJobEvent(body);
       if (event.type === 'job-created') this.jobs.set(jobId, { owner: event.owner, kind: event.kind });
       if (event.type === 'step-started') this.activities.set(`${jobId} ${event.step}`, event.activity);
     }
