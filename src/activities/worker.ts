@@ -39,7 +39,8 @@ import {
 } from '../../protocol/activity.ts';
 import { HEADERS } from '../../protocol/headers.ts';
 import type { Logger } from '../log.ts';
-import { apiPrefixOf, pullNoWait, type WorkMessage } from '../inference/no-wait-pull.ts';
+import { pullNoWait, type WorkMessage } from '../inference/no-wait-pull.ts';
+import { apiPrefixOf } from '../nats/api-prefix.ts';
 import { Slots } from '../inference/slots.ts';
 import { PresenceBeacon } from './presence.ts';
 import { ensureActivityConsumers } from './provision.ts';

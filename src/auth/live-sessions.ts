@@ -14,6 +14,7 @@
  * 60 s sweep in that case).
  */
 import type { CredentialRevoked } from '../../protocol/revocation.ts';
+import { BoundedMap } from '../limits/bounded-map.ts';
 
 /** How long a live answer is reused: the longest a lost notice can let a signed-out session's token through. */
 export const LIVE_SESSION_TTL_MS = 1_000;
@@ -26,7 +27,7 @@ interface Live {
 }
 
 export class LiveSessions {
-  readonly #live = new Map<string, Live>();
+  readonly #live: BoundedMap<string, Live>;
   /** Bumped by every forget: a read that saw an older value does not store its answer. */
   #generation = 0;
 
@@ -34,7 +35,9 @@ export class LiveSessions {
     /** The authoritative read: true when the session was revoked (or never existed). */
     private readonly isRevoked: (sessionId: string) => Promise<boolean>,
     private readonly opts: { readonly ttlMs?: number; readonly maxEntries?: number; readonly now?: () => number } = {},
-  ) {}
+  ) {
+    this.#live = new BoundedMap(opts.maxEntries ?? LIVE_SESSION_MAX);
+  }
 
   /** Whether `sessionId` of `userId` was signed out; reads the store unless it was found live within the TTL. */
   async isSessionRevoked(userId: string, sessionId: string): Promise<boolean> {
@@ -44,7 +47,7 @@ export class LiveSessions {
     const generation = this.#generation;
     const revoked = await this.isRevoked(sessionId);
     if (revoked) this.#live.delete(sessionId);
-    else if (generation === this.#generation) this.#remember(sessionId, { userId, until: now + (this.opts.ttlMs ?? LIVE_SESSION_TTL_MS) });
+    else if (generation === this.#generation) this.#live.set(sessionId, { userId, until: now + (this.opts.ttlMs ?? LIVE_SESSION_TTL_MS) });
     return revoked;
   }
 
@@ -56,7 +59,7 @@ export class LiveSessions {
         this.#live.delete(notice.sessionId);
         return;
       case 'all-sessions':
-        for (const [sessionId, live] of this.#live) if (live.userId === notice.userId) this.#live.delete(sessionId);
+        for (const [sessionId, live] of this.#live.entries()) if (live.userId === notice.userId) this.#live.delete(sessionId);
         return;
       case 'api-key':
         return;
@@ -65,15 +68,6 @@ export class LiveSessions {
         throw new Error(`unknown revocation ${JSON.stringify(never)}`);
       }
     }
-  }
-
-  #remember(sessionId: string, live: Live): void {
-    this.#live.delete(sessionId);
-    if (this.#live.size >= (this.opts.maxEntries ?? LIVE_SESSION_MAX)) {
-      const oldest = this.#live.keys().next();
-      if (oldest.done !== true) this.#live.delete(oldest.value);
-    }
-    this.#live.set(sessionId, live);
   }
 
   #now(): number {

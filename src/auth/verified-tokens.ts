@@ -11,6 +11,7 @@
  * Revocation is not the token's business: the session check runs on every
  * request after this (create-auth.ts).
  */
+import { BoundedMap } from '../limits/bounded-map.ts';
 import type { Principal } from './principal.ts';
 
 /** Tokens remembered at most; the oldest are dropped first. */
@@ -22,9 +23,11 @@ interface Verified {
 }
 
 export class VerifiedTokens {
-  readonly #entries = new Map<string, Verified>();
+  readonly #entries: BoundedMap<string, Verified>;
 
-  constructor(private readonly maxEntries = VERIFIED_TOKENS_MAX) {}
+  constructor(maxEntries = VERIFIED_TOKENS_MAX) {
+    this.#entries = new BoundedMap(maxEntries);
+  }
 
   /** The principal of a token verified before and not yet expired at `nowMs`, or undefined. */
   get(token: string, nowMs: number): Principal | undefined {
@@ -38,10 +41,6 @@ export class VerifiedTokens {
   /** Remembers a token that just verified, until its expiry (a token without one is not kept). */
   set(token: string, principal: Principal): void {
     if (principal.expiresAt === undefined) return;
-    if (this.#entries.size >= this.maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done !== true) this.#entries.delete(oldest.value);
-    }
     this.#entries.set(token, { principal, untilMs: principal.expiresAt.getTime() });
   }
 }

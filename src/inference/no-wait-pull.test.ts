@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AckSubjectError, apiPrefixOf, parseAckSubject } from './no-wait-pull.ts';
+import { apiPrefixOf } from '../nats/api-prefix.ts';
+import { AckSubjectError, parseAckSubject } from './no-wait-pull.ts';
 
 test('delivery count and stream sequence are read from both ack subject layouts', () => {
   assert.deepEqual(parseAckSubject('$JS.ACK.LOOM_INFERENCE.inference_m_batch.3.17.9.1795321003383872517.0'), { deliveryCount: 3, streamSequence: 17 });

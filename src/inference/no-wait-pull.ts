@@ -73,8 +73,6 @@ export async function pullNoWait(
   return out;
 }
 
-export { apiPrefixOf } from '../nats/api-prefix.ts';
-
 interface AckInfo {
   readonly deliveryCount: number;
   readonly streamSequence: number;

@@ -12,7 +12,7 @@ import type { OutboundEvent } from '../../protocol/outbound-events.ts';
 import { AGENT_LOG_STREAM, parseAgentLogSubject } from '../../protocol/subjects.ts';
 import type { AgentLogReader } from '../agent-sessions/index.ts';
 import type { Logger } from '../log.ts';
-import { BoundedMap } from './bounded-map.ts';
+import { BoundedMap } from '../limits/bounded-map.ts';
 import { logEventId } from './event-id.ts';
 import type { LogEntry, LogEventSource } from './log-relay.ts';
 

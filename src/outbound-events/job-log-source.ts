@@ -21,7 +21,7 @@ import { OUTBOUND_EVENT_TYPE, type OutboundEvent } from '../../protocol/outbound
 import { JOB_LOG_STREAM, parseJobLogSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
-import { BoundedMap } from './bounded-map.ts';
+import { BoundedMap } from '../limits/bounded-map.ts';
 import { logEventId } from './event-id.ts';
 import type { LogEntry, LogEventSource } from './log-relay.ts';
 

@@ -1,4 +1,4 @@
-/** A Map that forgets its oldest entries past `max` (the relays' caches of owners and step activities). */
+/** A Map that forgets its oldest entries past `max`: the bound on a process's caches (the relays' owners and step activities, the gateway's verified tokens and live sessions). */
 export class BoundedMap<K, V> {
   private readonly map = new Map<K, V>();
 
@@ -20,6 +20,11 @@ export class BoundedMap<K, V> {
 
   delete(key: K): void {
     this.map.delete(key);
+  }
+
+  /** Oldest first; deleting the current entry while iterating is safe. */
+  entries(): IterableIterator<[K, V]> {
+    return this.map.entries();
   }
 
   clear(): void {
