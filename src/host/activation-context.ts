@@ -60,7 +60,7 @@ export class ActivationContext implements ActorContext {
 
   publish(event: string, body: Uint8Array, headers?: HeaderMap): void {
     const { nc, kind, id, local } = this.deps;
-    if (local === undefined) {
+    if (local === undefined || !local.events) {
       const h = toNatsHeaders(headers);
       nc.publish(eventSubject(kind, id, event), body, h ? { headers: h } : undefined);
       return;

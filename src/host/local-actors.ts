@@ -1,21 +1,26 @@
 /**
- * The in-process fast path, for a process that runs the gateway and the
- * actors roles together (`npm start`, or any deployment that co-locates them).
+ * The in-process fast path, for a process that runs the actors role.
  *
  * Commands: while an actor is active on this host, a caller in the same
- * process (the gateway's ActorClient) hands a command straight to its
- * mailbox and gets the reply as a value: no request, reply or header
- * encoding on NATS. When the actor is not active here (another host owns
- * it, or it is activating, passivating or stepping down), `deliver` answers
- * `undefined` and the caller goes over NATS as any other process would.
+ * process hands a command straight to its mailbox and gets the reply as a
+ * value: no request, reply or header encoding on NATS. The callers are the
+ * gateway's ActorClient (with the gateway role), the host's own ActorClient
+ * (the activity service forwarding workers' claims, heartbeats and
+ * completions to job actors, agent tools writing documents or starting
+ * jobs, job steps writing documents) and the inference worker's result
+ * delivery (with the inference role). When the actor is not active here
+ * (another host owns it, or it is activating, passivating or stepping
+ * down), `deliver` answers `undefined` and the caller goes over NATS as any
+ * other process would.
  *
- * Events: what an activation publishes reaches this process's listeners
- * (the gateway's rooms) directly, and is still published once on NATS, with
- * `Loom-Source` naming this process, for other gateways and internal
- * services. A room skips a NATS event carrying its own process's source: it
- * already had it. Nothing changes in the write path's order: an actor
- * publishes an update only after its log append was acknowledged, so local
- * listeners see nothing that is not in the log either.
+ * Events, only when the gateway role runs here too (`events`): what an
+ * activation publishes reaches this process's listeners (the gateway's
+ * rooms) directly, and is still published once on NATS, with `Loom-Source`
+ * naming this process, for other gateways and internal services. A room
+ * skips a NATS event carrying its own process's source: it already had it.
+ * Nothing changes in the write path's order: an actor publishes an update
+ * only after its log append was acknowledged, so local listeners see
+ * nothing that is not in the log either.
  */
 import { randomBytes } from 'node:crypto';
 import type { ActorId, ActorKind } from '../../protocol/ids.ts';
@@ -34,6 +39,13 @@ export type LocalEventListener = (event: string, body: Uint8Array, headers: Head
 export class LocalActors {
   /** Marks this process's event publications (the Loom-Source header): random, so two processes never share it. */
   readonly source = `p${randomBytes(8).toString('hex')}`;
+  /** Whether events go to listeners in this process (a gateway runs here); without, actors publish on NATS only. */
+  readonly events: boolean;
+
+  constructor(opts: { readonly events: boolean }) {
+    this.events = opts.events;
+  }
+
   private readonly targets = new Map<string, LocalTarget>();
   private readonly listeners = new Map<string, Set<LocalEventListener>>();
 

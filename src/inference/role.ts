@@ -9,7 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { PresenceBeacon } from '../activities/presence.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { ActorClient } from '../placement/actor-client.ts';
+import { ActorClient, type LocalCommandPort } from '../placement/actor-client.ts';
 import { OpenAiModelClient } from './model-client.ts';
 import { InferenceWorker } from './worker.ts';
 
@@ -26,6 +26,8 @@ export async function startInferenceRole(opts: {
   presence: KV;
   /** This node's id in the presence keys (LOOM_INSTANCE_ID). */
   workerId: string;
+  /** Actors in this process (the actors role runs here too): results reach them without NATS. */
+  local?: LocalCommandPort | undefined;
   log: Logger;
 }): Promise<InferenceRole> {
   const { inference, gateway } = opts.config;
@@ -35,7 +37,7 @@ export async function startInferenceRole(opts: {
     nc: opts.nc,
     jsm: opts.jsm,
     cancels: opts.cancels,
-    actors: new ActorClient(opts.nc, { requestTimeoutMs: gateway.requestTimeoutMs, deadlineMs: gateway.activationDeadlineMs, log }),
+    actors: new ActorClient(opts.nc, { requestTimeoutMs: gateway.requestTimeoutMs, deadlineMs: gateway.activationDeadlineMs, local: opts.local, log }),
     model,
     models: inference.models,
     concurrency: inference.concurrency,

@@ -44,14 +44,15 @@ export function startActorsRole(opts: {
   artifacts: ObjectStore;
   jobLog: JetStreamJobLog;
   maxPayload: number;
-  /** Set when the gateway runs in this process too (the in-process fast path). */
+  /** The in-process fast path (unless LOOM_LOCAL_FAST_PATH=false): the host's own commands to its actors skip NATS. */
   local?: LocalActors | undefined;
   log: Logger;
 }): RoleHandle {
   const { config, nc, maxPayload } = opts;
   if (opts.database === undefined) throw new Error('the actors role needs a database');
   const hostLog = opts.log.child({ role: 'actors' });
-  const hostClient = new ActorClient(nc, { requestTimeoutMs: config.gateway.requestTimeoutMs, deadlineMs: config.gateway.activationDeadlineMs, log: hostLog });
+  // Workers' claims and completions, agent tools and job steps reach actors active on this host without NATS.
+  const hostClient = new ActorClient(nc, { requestTimeoutMs: config.gateway.requestTimeoutMs, deadlineMs: config.gateway.activationDeadlineMs, local: opts.local, log: hostLog });
   const jobProjection = new PostgresJobProjection(opts.database.db);
   // Service activities: the job actors' task queue and worker presence, and the service that answers workers.
   const activities = startActivities({ nc, nats: opts.nats, client: hostClient, timeoutMs: config.gateway.requestTimeoutMs, log: hostLog });

@@ -57,8 +57,8 @@ export async function startRoles(opts: {
   // Gateways read agent-session logs (owner checks, event replay); session actors append through their own adapter.
   const agentLog = new JetStreamAgentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: log.child({ component: 'agent-log' }) });
 
-  // Gateway and actors in one process: commands and events between them skip NATS (src/host/local-actors.ts).
-  const local = config.localFastPath && config.roles.includes('actors') && config.roles.includes('gateway') ? new LocalActors() : undefined;
+  // With the actors role: commands from this process to its own actors skip NATS, and with the gateway role events to its sockets too (src/host/local-actors.ts).
+  const local = config.localFastPath && config.roles.includes('actors') ? new LocalActors({ events: config.roles.includes('gateway') }) : undefined;
 
   if (config.roles.includes('actors')) {
     const actors = startActorsRole({ config, nc, nats: opts.nats, database: opts.database, artifacts: objects.store, jobLog, maxPayload, local, log });
@@ -67,7 +67,7 @@ export async function startRoles(opts: {
 
   if (config.roles.includes('inference')) {
     // Stops first (unshift): in-flight calls finish and deliver while actors still run.
-    const inference = await startInferenceRole({ config, nc, jsm: opts.nats.jsm, cancels: opts.nats.inferenceCancels, presence: opts.nats.workerPresence, workerId: config.instanceId, log: log.child({ role: 'inference' }) });
+    const inference = await startInferenceRole({ config, nc, jsm: opts.nats.jsm, cancels: opts.nats.inferenceCancels, presence: opts.nats.workerPresence, workerId: config.instanceId, local, log: log.child({ role: 'inference' }) });
     stops.unshift(() => inference.stop());
   }
 
