@@ -12,7 +12,7 @@ import type { Principal } from '../auth/principal.ts';
 import { CLOSE_CODES, ProtocolError } from '../../protocol/errors.ts';
 import type { ActorId } from '../../protocol/ids.ts';
 import { decodeSocketClientFrame, MAX_SOCKET_CHANNELS, parseSocketChannel, SocketFrameError, type SocketServerFrame } from '../../protocol/socket.ts';
-import { agentSessionOwner, followAgentEvents, type AgentEventFeedDeps, type AgentLogReader } from '../agent-sessions/index.ts';
+import { followAgentEvents, type AgentEventFeedDeps, type AgentLogReader, type AgentSessionOwners } from '../agent-sessions/index.ts';
 import type { FeedEnd } from '../events/index.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { followJobEvents, type JobEventFeedDeps } from '../jobs/job-event-feed.ts';
@@ -26,7 +26,7 @@ export interface JobSocketConnectionDeps {
   readonly jobLog: JetStreamJobLog;
   readonly feed: JobEventFeedDeps;
   /** Agent-session logs and feed; without them `agent:<id>` channels are refused. */
-  readonly agents?: { readonly log: AgentLogReader; readonly feed: Omit<AgentEventFeedDeps, 'log'> } | undefined;
+  readonly agents?: { readonly log: AgentLogReader; readonly owners: AgentSessionOwners; readonly feed: Omit<AgentEventFeedDeps, 'log'> } | undefined;
   readonly maxBufferedBytes: number;
   readonly messageLimiter: RateLimiter | undefined;
   readonly log: Logger;
@@ -98,7 +98,7 @@ export class JobSocketConnection extends GatewaySocket {
       }
       const agents = target.kind === 'agent' ? this.deps.agents : undefined;
       if (target.kind === 'agent' && agents === undefined) throw new ProtocolError('invalid-subject', 'agent channels are not served by this gateway');
-      const owner = agents === undefined ? await jobOwner(this.deps.jobLog, target.id, abort.signal) : await agentSessionOwner(agents.log, target.id, abort.signal);
+      const owner = agents === undefined ? await jobOwner(this.deps.jobLog, target.id, abort.signal) : await agents.owners.of(target.id, abort.signal);
       if (owner === null || owner !== this.principal.userId) throw new ProtocolError('not-found', `${target.kind === 'job' ? 'job' : 'agent session'} ${target.id} does not exist`);
       if (abort.signal.aborted) return;
       // Acknowledged before the replay starts, so `subscribed` precedes the channel's events.

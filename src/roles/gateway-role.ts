@@ -18,7 +18,7 @@ import { storedCredentialStatus } from '../gateway/socket-credential.ts';
 import type { UpgradeHandler } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
-import type { AgentLogReader } from '../agent-sessions/index.ts';
+import { AgentSessionOwners, type AgentLogReader } from '../agent-sessions/index.ts';
 import type { LocalActors } from '../host/local-actors.ts';
 import { ActorClient } from '../placement/actor-client.ts';
 import type { Database, ObjectStore } from '../storage/index.ts';
@@ -112,7 +112,7 @@ export async function startGatewayRole(opts: {
     gatewayId: config.instanceId,
     jobLog,
     feed: { nc, log: jobLog, logger: gwLog.child({ component: 'job-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs },
-    agents: { log: opts.agentLog, feed: { nc, logger: gwLog.child({ component: 'agent-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs } },
+    agents: { log: opts.agentLog, owners: new AgentSessionOwners(opts.agentLog), feed: { nc, logger: gwLog.child({ component: 'agent-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs } },
     authenticateToken: authenticateSocketToken,
     allowedOrigins: auth.allowedOrigins,
     heartbeatMs: config.gateway.heartbeatMs,

@@ -14,7 +14,7 @@ import { ProtocolError } from '../../../protocol/errors.ts';
 import { parseActorId, type ActorId, type DocId } from '../../../protocol/ids.ts';
 import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
 import { followAgentEvents, type AgentEventFeedDeps, type AgentFeedItem } from '../../agent-sessions/agent-event-feed.ts';
-import { agentSessionOwner, type AgentLogReader } from '../../agent-sessions/agent-session-owner.ts';
+import { AgentSessionOwners, type AgentLogReader } from '../../agent-sessions/agent-session-owner.ts';
 import type { AuthEnv, Principal } from '../../auth/principal.ts';
 import { decodeCursor, encodeCursor } from '../../documents/index.ts';
 import { mintedIdForKey, newMintedId } from '../../ids/index.ts';
@@ -86,9 +86,10 @@ export function agentSessionsRoutes(deps: AgentSessionsRoutesDeps): Router {
     }
   };
 
+  const owners = new AgentSessionOwners(deps.log);
   /** Resolves for the owner; 404 for everyone else and for sessions that do not exist (read from the log, so a made-up id activates nothing). */
   const requireOwner = async (id: ActorId, principal: Principal): Promise<void> => {
-    const owner = await agentSessionOwner(deps.log, id);
+    const owner = await owners.of(id);
     if (owner === null || owner !== principal.userId) throw new ProtocolError('not-found', `agent session ${id} does not exist`);
   };
   const view = (body: Uint8Array): AgentSessionView => decodeJson(body, agentSessionViewSchema, 'agent session');
