@@ -65,6 +65,43 @@ test('a reset on one gateway refills the bucket for all', async () => {
   assert.ok((await a.take(key)).ok, 'refilled after the reset');
 });
 
+test('a gateway that keeps a bucket to itself reads it once, then writes on the revision it remembers', async () => {
+  const nc = await connect({ servers: nats.url });
+  connections.push(nc);
+  const kv = await provisionRateLimitBucket(nc);
+  let gets = 0;
+  const counted = new Proxy(kv, {
+    get(target, prop, receiver) {
+      if (prop !== 'get') return Reflect.get(target, prop, receiver) as unknown;
+      return (...args: Parameters<typeof kv.get>) => {
+        gets += 1;
+        return target.get(...args);
+      };
+    },
+  });
+  const a = createSharedRateLimiter({ name: 'api', capacity: 5, refillPerSec: 0.001, kv: counted, log });
+  const results = [];
+  for (let i = 0; i < 5; i++) results.push(await a.take('ip:192.0.2.77'));
+  assert.ok(results.every((r) => r.ok));
+  assert.equal(gets, 1, 'one read, then writes on the remembered revision');
+  // A refusal is never decided on memory alone: it reads what the bucket holds now.
+  assert.equal((await a.take('ip:192.0.2.77')).ok, false);
+  assert.equal(gets, 2);
+});
+
+test('a bucket another gateway wrote or reset is read again, never decided from a stale memory', async () => {
+  const [a, b] = await gateways(2, { capacity: 2, refillPerSec: 0.001 });
+  assert.ok(a !== undefined && b !== undefined);
+  const key = 'ip:192.0.2.78';
+  assert.ok((await a.take(key)).ok);
+  assert.ok((await a.take(key)).ok);
+  assert.equal((await a.take(key)).ok, false, 'empty');
+  await b.reset(key);
+  assert.ok((await a.take(key)).ok, 'the reset on the other gateway is seen');
+  assert.ok((await b.take(key)).ok, 'the other gateway took the last token');
+  assert.equal((await a.take(key)).ok, false, 'its write on the revision it remembered failed, it read again and found none');
+});
+
 test('with NATS unreachable each gateway still limits with its own bucket', async () => {
   const [a] = await gateways(1, { capacity: 3, refillPerSec: 0.001 });
   assert.ok(a !== undefined);

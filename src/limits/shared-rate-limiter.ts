@@ -2,10 +2,17 @@
  * Token buckets shared by every gateway: each bucket is one key of a NATS KV
  * bucket, read and written with compare-and-set on its revision, so N
  * gateways together allow the limit once, not N times. Requests of one
- * process for one key queue behind a single round trip (a KV read, and a
- * write when anything is granted), so a busy key costs one compare-and-set
- * at a time per gateway; a lost one (another gateway took meanwhile) reads
- * again after a short random pause.
+ * process for one key queue behind a single round trip, so a busy key costs
+ * one compare-and-set at a time per gateway; a lost one (another gateway
+ * took meanwhile) reads again after a short random pause.
+ *
+ * A process remembers the bucket as its own last write left it (value and
+ * revision, bounded by key): the next take computes from that and writes
+ * with that revision, without reading first. The compare-and-set makes this
+ * exact: it succeeds only when nobody wrote since, and otherwise the take
+ * reads and tries again as before. So a client that keeps to one gateway
+ * costs one KV write per request instead of a read and a write; one whose
+ * requests alternate between gateways costs a failed write more.
  *
  * When NATS cannot answer, a process-local bucket decides alone (logged, at
  * most once a minute): a limiter must not take the API down with it.
@@ -16,6 +23,7 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { createRateLimiter, type AsyncRateLimiter, type RateLimitResult } from '../auth/rate-limiter.ts';
 import type { Logger } from '../log.ts';
+import { BoundedMap } from './bounded-map.ts';
 
 export interface SharedRateLimiterOptions {
   /** The bucket family, e.g. `login` (a KV key prefix: letters, digits, '-'). */
@@ -45,6 +53,14 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const FALLBACK_LOG_EVERY_MS = 60_000;
 const CONFLICT_PAUSE_MS = 2;
+/** Buckets whose last write a process remembers (an entry is a key and two numbers). */
+const REMEMBERED_BUCKETS = 10_000;
+
+/** A bucket as this process last wrote it: valid for a write exactly while `revision` is still the key's. */
+interface KnownBucket {
+  readonly stored: StoredBucket;
+  readonly revision: number;
+}
 
 /**
  * A limiter shared through `kv`.
@@ -56,6 +72,7 @@ export function createSharedRateLimiter(opts: SharedRateLimiterOptions): AsyncRa
   const fallback = createRateLimiter({ capacity: opts.capacity, refillPerSec: opts.refillPerSec, now });
   const maxAttempts = opts.maxAttempts ?? 20;
   let lastFallbackLogAt = -Infinity;
+  const known = new BoundedMap<string, KnownBucket>(REMEMBERED_BUCKETS);
 
   const refill = (stored: StoredBucket | null, at: number): number =>
     stored === null ? opts.capacity : Math.min(opts.capacity, stored.t + (Math.max(0, at - stored.a) / 1000) * opts.refillPerSec);
@@ -67,8 +84,18 @@ export function createSharedRateLimiter(opts: SharedRateLimiterOptions): AsyncRa
    */
   async function takeBatch(kvKey: string, waiters: readonly Waiter[]): Promise<RateLimitResult[]> {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const entry = await opts.kv.get(kvKey);
-      const stored = entry === null || entry.operation !== 'PUT' ? null : parseBucket(entry.value);
+      // Our own last write, when there is one: a stale one fails the compare-and-set below and is read again.
+      const mine = known.get(kvKey);
+      let stored: StoredBucket | null;
+      let revision: number | null;
+      if (mine !== undefined) {
+        ({ stored, revision } = mine);
+      } else {
+        const entry = await opts.kv.get(kvKey);
+        stored = entry === null || entry.operation !== 'PUT' ? null : parseBucket(entry.value);
+        // A deleted key (a reset) is written again by update on its delete marker's revision.
+        revision = entry === null ? null : entry.revision;
+      }
       const at = now();
       let tokens = refill(stored, at);
       const results = waiters.map((w): RateLimitResult => {
@@ -78,14 +105,25 @@ export function createSharedRateLimiter(opts: SharedRateLimiterOptions): AsyncRa
         }
         return { ok: false, retryAfterMs: Math.ceil(((Math.min(w.cost, opts.capacity) - tokens) / opts.refillPerSec) * 1000) };
       });
-      if (!results.some((r) => r.ok)) return results; // nothing taken: nothing to write
-      const value = encoder.encode(JSON.stringify({ t: tokens, a: at } satisfies StoredBucket));
+      if (!results.some((r) => r.ok)) {
+        // A refusal writes nothing, so no compare-and-set would catch a stale memory (another gateway's reset): read first.
+        if (mine !== undefined) {
+          known.delete(kvKey);
+          continue;
+        }
+        return results; // nothing taken: nothing to write
+      }
+      const next: StoredBucket = { t: tokens, a: at };
+      const value = encoder.encode(JSON.stringify(next));
       try {
-        if (entry === null) await opts.kv.create(kvKey, value);
-        else await opts.kv.update(kvKey, value, entry.revision);
+        const written = revision === null ? await opts.kv.create(kvKey, value) : await opts.kv.update(kvKey, value, revision);
+        known.set(kvKey, { stored: next, revision: written });
         return results;
       } catch (err) {
+        known.delete(kvKey);
         if (!isRevisionConflict(err)) throw err;
+        // What we remembered was stale (another gateway wrote): read now, without a pause.
+        if (mine !== undefined) continue;
         // Another gateway took from this bucket between our read and write: read again, spread out.
         await setTimeout(Math.random() * CONFLICT_PAUSE_MS * (attempt + 1));
       }
@@ -134,6 +172,7 @@ export function createSharedRateLimiter(opts: SharedRateLimiterOptions): AsyncRa
     },
     async reset(key) {
       fallback.reset(key);
+      known.delete(kvKeyFor(opts.name, key));
       try {
         await opts.kv.delete(kvKeyFor(opts.name, key));
       } catch (err) {
