@@ -41,6 +41,7 @@ import { HEADERS } from '../../protocol/headers.ts';
 import type { Logger } from '../log.ts';
 import { pullNoWait, type WorkMessage } from '../inference/no-wait-pull.ts';
 import { apiPrefixOf } from '../nats/api-prefix.ts';
+import { sharedRequestMux } from '../nats/request-mux.ts';
 import { Slots } from '../inference/slots.ts';
 import { PresenceBeacon } from './presence.ts';
 import { ensureActivityConsumers } from './provision.ts';
@@ -248,14 +249,17 @@ export class ActivityWorker {
       msg.nak(1_000);
       return;
     }
-    // Claimed or refused, the message leaves the queue: from here the job's clocks decide.
-    await msg.ack(5_000).catch((err: unknown) => this.opts.log.warn({ err, taskId: task.taskId }, 'ack failed'));
+    // Claimed or refused, the message leaves the queue: from here the job's clocks decide. The work does
+    // not wait for the server to confirm the ack: were it lost, the redelivered task's claim is refused
+    // (this attempt is claimed already) and dropped then.
+    const acked = msg.ack(5_000).catch((err: unknown) => this.opts.log.warn({ err, taskId: task.taskId }, 'ack failed'));
     if (!claim.accepted) {
       this.emit({ type: 'refused', taskId: task.taskId, reason: claim.reason ?? '' });
+      await acked;
       return;
     }
     this.emit({ type: 'claimed', taskId: task.taskId });
-    await this.work(task, release);
+    await Promise.all([acked, this.work(task, release)]);
   }
 
   private async work(task: ActivityTask, release: () => void): Promise<void> {
@@ -298,9 +302,18 @@ export class ActivityWorker {
     return { v: ACTIVITY_VERSION, taskId: task.taskId, jobId: task.jobId, step: task.step, attempt: task.attempt, workerId: this.opts.workerId } as const;
   }
 
-  /** @throws Error when Loom answers with an error or not at all. */
+  /**
+   * Over the connection's request mux (request-mux.ts): nats.js's request()
+   * builds an Error with a stack for every request it completes, and a
+   * worker makes two or more per task.
+   * @throws Error when Loom answers with an error or not at all.
+   */
   private async request(subject: string, message: Parameters<typeof encodeActivity>[0]): Promise<ActivityReply> {
-    const reply = await this.opts.nc.request(subject, encodeActivity(message), { timeout: this.opts.requestTimeoutMs ?? 10_000 });
+    const timeoutMs = this.opts.requestTimeoutMs ?? 10_000;
+    const outcome = await sharedRequestMux(this.opts.nc).request(subject, encodeActivity(message), { timeoutMs });
+    if (outcome.kind === 'no-responders') throw new Error(`${subject}: no Loom actors host answers`);
+    if (outcome.kind === 'timeout') throw new Error(`${subject}: no answer within ${timeoutMs} ms`);
+    const reply = outcome.msg;
     const code = reply.headers?.get(HEADERS.error);
     if (code !== undefined && code !== '') throw new Error(`${subject}: ${code}: ${new TextDecoder().decode(reply.data)}`);
     return decodeActivityReply(reply.data);
