@@ -2,7 +2,9 @@
  * The NATS users and permissions of deploy/nats/auth/accounts.conf: the file
  * passes `nats-server -t`, and on a real nats-server started by the harness
  * with it, Loom runs with one user per role (an actor host as `actors`, a
- * gateway as `gateway`) while each user is held to its subjects: an internal
+ * gateway as `gateway`, a webhook dispatcher as `webhooks`, and an outbound
+ * event goes from the actors' relay to the dispatcher's intake) while each
+ * user is held to its subjects: an internal
  * service may request `actor.doc.*.update` but not publish to `log.doc.>` or
  * `event.doc.>`; a gateway cannot write or purge the log; an inference
  * worker reaches its queue and nothing of documents; nobody connects without
@@ -21,7 +23,12 @@ import { updateAckSchema } from '../protocol/doc.ts';
 import { parseActorId } from '../protocol/ids.ts';
 import { INFERENCE_STREAM } from '../protocol/inference.ts';
 import { decodeJson } from '../protocol/reply.ts';
+import { OUTBOUND_EVENTS_STREAM, outboundEventSubject } from '../protocol/outbound-events.ts';
 import { commandSubject, DOC_LOG_STREAM, docLogSubject, eventSubject } from '../protocol/subjects.ts';
+import { eq } from 'drizzle-orm';
+import { createRootLogger } from '../src/log.ts';
+import { openDatabase, recordOutboxEvent, type Database } from '../src/storage/index.ts';
+import { webhookIntake } from '../src/storage/postgres/webhooks-schema.ts';
 import {
   connectCollabClient,
   startLoomProcess,
@@ -42,6 +49,7 @@ const PASSWORDS: Readonly<Record<string, string>> = {
   inference: 'inference-secret-1',
   service: 'service-secret-1',
   worker: 'worker-secret-1',
+  webhooks: 'webhooks-secret-1',
 };
 /** The server-side variables the file reads, as a deployment sets them from a Secret. */
 const PASSWORD_ENV = Object.fromEntries(Object.entries(PASSWORDS).map(([user, pw]) => [`LOOM_NATS_${user.toUpperCase()}_PASSWORD`, pw]));
@@ -75,6 +83,8 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
     let pg: PostgresServerHandle;
     let host: LoomProcess;
     let gateway: LoomProcess;
+    let webhooks: LoomProcess;
+    let db: Database;
     const conns: NatsConnection[] = [];
     const clients: CollabClient[] = [];
     const as = async (user: string): Promise<NatsConnection> => {
@@ -94,11 +104,14 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
       const databaseUrl = await pg.createDatabase();
       host = await startLoomProcess({ name: 'auth-host', roles: ['actors'], natsUrl: urlFor('actors'), databaseUrl });
       gateway = await startLoomProcess({ name: 'auth-gw', roles: ['gateway'], natsUrl: urlFor('gateway'), databaseUrl, env: { LOOM_DOC_ACCESS: 'open' } });
+      webhooks = await startLoomProcess({ name: 'auth-webhooks', roles: ['webhooks'], natsUrl: urlFor('webhooks'), databaseUrl });
+      db = await openDatabase({ url: databaseUrl, logger: createRootLogger({ level: 'silent', instanceId: 'nats-auth-test' }) });
     });
     after(async () => {
       for (const c of clients) c.destroy();
       for (const nc of conns) await nc.close();
-      await Promise.allSettled([gateway?.stop(), host?.stop()]);
+      await db?.close();
+      await Promise.allSettled([webhooks?.stop(), gateway?.stop(), host?.stop()]);
       await nats?.dispose();
       await pg?.dispose();
       rmSync(dir, { recursive: true, force: true });
@@ -154,6 +167,21 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
       assert.ok(!editor.doc.getText('t').toString().includes('forged'));
       // Loom itself never hit a rule: every subject its roles use is allowed.
       for (const p of [host, gateway]) assert.deepEqual(p.grep(/Permissions Violation|Authorization Violation/i), [], `${p.name} was refused something`);
+    });
+
+    it('carries an outbound event from the actors’ outbox relay to the webhook intake, and holds the dispatcher to its subjects', async () => {
+      const event = await recordOutboxEvent(db.db, { type: 'auth.checked', ownerIds: ['user-auth-test'], orderKey: 'auth:1', data: { n: 1 }, at: new Date() });
+      const intakeCursor = async () => (await db.db.select({ lastSeq: webhookIntake.lastSeq }).from(webhookIntake).where(eq(webhookIntake.stream, OUTBOUND_EVENTS_STREAM)))[0]?.lastSeq ?? 0;
+      await waitFor(async () => (await intakeCursor()) >= 1, { what: `the webhook intake to read ${event.id}`, timeoutMs: 20_000 });
+      const stored = await (await jetstreamManager(await as('actors'))).streams.getMessage(OUTBOUND_EVENTS_STREAM, { seq: 1 });
+      assert.equal(stored?.json<{ id: string }>().id, event.id, 'the relay recorded the outbox event');
+
+      const dispatcher = await as('webhooks');
+      await assertDenied(dispatcher.request(outboundEventSubject('auth.forged'), new Uint8Array(0), { timeout: TIMEOUT_MS }), 'webhooks forges an outbound event');
+      await assertDenied(dispatcher.request(commandSubject('doc', parseActorId('auth-any'), 'content'), new Uint8Array(0), { timeout: TIMEOUT_MS }), 'webhooks reads a document');
+      await assertDenied(dispatcher.request('$KV.loom_leases.host.someone', new Uint8Array(0), { timeout: TIMEOUT_MS }), 'webhooks writes another lease');
+      await assertDenied(jetstreamManager(dispatcher).then((m) => m.streams.purge(OUTBOUND_EVENTS_STREAM)), 'webhooks purges the outbound events');
+      for (const p of [host, gateway, webhooks]) assert.deepEqual(p.grep(/Permissions Violation|Authorization Violation/i), [], `${p.name} was refused something`);
     });
 
     it('refuses connections without the right password', async () => {
