@@ -29,6 +29,9 @@ import { eq } from 'drizzle-orm';
 import { createRootLogger } from '../src/log.ts';
 import { openDatabase, recordOutboxEvent, type Database } from '../src/storage/index.ts';
 import { webhookIntake } from '../src/storage/postgres/webhooks-schema.ts';
+import { Svcm } from '@nats-io/services';
+import { SchemaValidator } from '../src/agents/schema-validator.ts';
+import { ServiceToolDirectory } from '../src/agents/service-tools.ts';
 import {
   connectCollabClient,
   startLoomProcess,
@@ -50,6 +53,7 @@ const PASSWORDS: Readonly<Record<string, string>> = {
   service: 'service-secret-1',
   worker: 'worker-secret-1',
   webhooks: 'webhooks-secret-1',
+  tools: 'tools-secret-1',
 };
 /** The server-side variables the file reads, as a deployment sets them from a Secret. */
 const PASSWORD_ENV = Object.fromEntries(Object.entries(PASSWORDS).map(([user, pw]) => [`LOOM_NATS_${user.toUpperCase()}_PASSWORD`, pw]));
@@ -182,6 +186,36 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
       await assertDenied(dispatcher.request('$KV.loom_leases.host.someone', new Uint8Array(0), { timeout: TIMEOUT_MS }), 'webhooks writes another lease');
       await assertDenied(jetstreamManager(dispatcher).then((m) => m.streams.purge(OUTBOUND_EVENTS_STREAM)), 'webhooks purges the outbound events');
       for (const p of [host, gateway, webhooks]) assert.deepEqual(p.grep(/Permissions Violation|Authorization Violation/i), [], `${p.name} was refused something`);
+    });
+
+    it('lets an actor host discover and call an agent tool of a NATS micro-service under tool.>, and holds the service to its subjects', async () => {
+      const log = createRootLogger({ level: 'silent', instanceId: 'nats-auth-test' });
+      const toolConn = await as('tools');
+      const service = await new Svcm(toolConn).add({ name: 'authcheck', version: '1.0.0' });
+      service.addEndpoint('echo', {
+        subject: 'tool.authcheck.echo',
+        metadata: { 'loom.tool.name': 'auth_echo', 'loom.tool.description': 'Echoes its arguments', 'loom.tool.schema': JSON.stringify({ type: 'object' }) },
+        handler: (err, msg) => {
+          if (err === null) msg.respond(`echo ${msg.string()}`);
+        },
+      });
+      try {
+        // The directory Loom's actor hosts use, on the actors user's connection.
+        const actors = await as('actors');
+        const directory = new ServiceToolDirectory({ nc: actors, validator: new SchemaValidator(), reservedNames: new Set(), defaultTimeoutMs: TIMEOUT_MS, cacheTtlMs: 10_000, minRefreshMs: 0, discoveryWaitMs: 1_000, log });
+        const tool = await directory.find('auth_echo', AbortSignal.timeout(5_000));
+        assert.ok(tool !== null, 'discovered through $SRV.INFO');
+        assert.equal(await tool.run({ a: 1 }, { sessionId: 's-auth', ownerId: 'u-auth', callId: 'c-auth', signal: AbortSignal.timeout(TIMEOUT_MS), log }), 'echo {"a":1}');
+        await assertDenied(actors.request('weather.forecast', new Uint8Array(0), { timeout: TIMEOUT_MS }), 'actors calls a service outside tool.>');
+
+        const room = parseActorId(`auth-tools-${Date.now()}`);
+        await assertDenied(toolConn.request(docLogSubject(room), textUpdate('forged;'), { timeout: TIMEOUT_MS }), 'tools writes a log');
+        await assertDenied(toolConn.request(commandSubject('doc', room, 'content'), new Uint8Array(0), { timeout: TIMEOUT_MS }), 'tools reads a document');
+        await assertDenied(toolConn.request('$JS.API.STREAM.INFO.LOOM_DOC_LOG', new Uint8Array(0), { timeout: TIMEOUT_MS }), 'tools reads JetStream');
+        await assertDenied(toolConn.request('sys.activate.doc', new Uint8Array(0), { timeout: TIMEOUT_MS }), 'tools activates an actor');
+      } finally {
+        await service.stop();
+      }
     });
 
     it('refuses connections without the right password', async () => {
