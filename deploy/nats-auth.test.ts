@@ -218,6 +218,26 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
       }
     });
 
+    it('lets idle workers hear their doorbells: inference requests and service tasks as they are queued', async () => {
+      for (const [user, subject] of [
+        ['inference', 'inference.request.some-model.interactive'],
+        ['worker', 'activity.task.some-queue.interactive'],
+      ] as const) {
+        const nc = await as(user);
+        const refused: string[] = [];
+        const sub = nc.subscribe(subject, {
+          callback: (err) => {
+            if (err !== null) refused.push(err.message);
+          },
+        });
+        await nc.flush();
+        // A refused subscription is reported asynchronously, after the server has read it.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.deepEqual(refused, [], `${user} subscribes to ${subject}`);
+        sub.unsubscribe();
+      }
+    });
+
     it('refuses connections without the right password', async () => {
       await assert.rejects(connect({ servers: nats.url, reconnect: false }), /Authorization Violation/i);
       await assert.rejects(connect({ servers: nats.url, user: 'service', pass: 'wrong', reconnect: false }), /Authorization Violation/i);
