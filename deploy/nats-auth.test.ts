@@ -2,9 +2,11 @@
  * The NATS users and permissions of deploy/nats/auth/accounts.conf: the file
  * passes `nats-server -t`, and on a real nats-server started by the harness
  * with it, Loom runs with one user per role (an actor host as `actors`, a
- * gateway as `gateway`, a webhook dispatcher as `webhooks`, and an outbound
- * event goes from the actors' relay to the dispatcher's intake) while each
- * user is held to its subjects: an internal
+ * gateway as `gateway`, an inference worker as `inference`, a webhook
+ * dispatcher as `webhooks`, a service worker as `worker`: a job with a model
+ * step and a service step runs to the end, an outbound event reaches the
+ * dispatcher's intake, an agent tool is discovered and called, nobody is
+ * refused anything) while each user is held to its subjects: an internal
  * service may request `actor.doc.*.update` but not publish to `log.doc.>` or
  * `event.doc.>`; a gateway cannot write or purge the log; an inference
  * worker reaches its queue and nothing of documents; nobody connects without
@@ -30,6 +32,8 @@ import { createRootLogger } from '../src/log.ts';
 import { openDatabase, recordOutboxEvent, type Database } from '../src/storage/index.ts';
 import { webhookIntake } from '../src/storage/postgres/webhooks-schema.ts';
 import { Svcm } from '@nats-io/services';
+import { startFakeModelServer, type FakeModelServer } from '../src/testing/fake-model-server.ts';
+import { platformWorkerFleet, type PlatformWorkerFleet } from '../src/testing/platform-workers/platform-worker-fleet.ts';
 import { SchemaValidator } from '../src/agents/schema-validator.ts';
 import { ServiceToolDirectory } from '../src/agents/service-tools.ts';
 import {
@@ -58,6 +62,7 @@ const PASSWORDS: Readonly<Record<string, string>> = {
 /** The server-side variables the file reads, as a deployment sets them from a Secret. */
 const PASSWORD_ENV = Object.fromEntries(Object.entries(PASSWORDS).map(([user, pw]) => [`LOOM_NATS_${user.toUpperCase()}_PASSWORD`, pw]));
 const TIMEOUT_MS = 3_000;
+const AUTH_MODEL = 'auth-model';
 
 const probe = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });
 const skip = probe.error !== undefined ? 'no nats-server on PATH' : false;
@@ -88,6 +93,9 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
     let host: LoomProcess;
     let gateway: LoomProcess;
     let webhooks: LoomProcess;
+    let inference: LoomProcess;
+    let model: FakeModelServer;
+    let fleet: PlatformWorkerFleet;
     let db: Database;
     const conns: NatsConnection[] = [];
     const clients: CollabClient[] = [];
@@ -104,18 +112,24 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
       const conf = path.join(dir, 'server.conf');
       const vars = Object.entries(PASSWORD_ENV).map(([k, v]) => `${k}: "${v}"`).join('\n');
       writeFileSync(conf, `${vars}\n${readFileSync(ACCOUNTS_CONF, 'utf8')}`);
-      [nats, pg] = await Promise.all([startNatsServer({ configFile: conf }), startPostgresServer()]);
+      [nats, pg, model] = await Promise.all([startNatsServer({ configFile: conf }), startPostgresServer(), startFakeModelServer({ respond: () => 'Good mornings start here.' })]);
       const databaseUrl = await pg.createDatabase();
-      host = await startLoomProcess({ name: 'auth-host', roles: ['actors'], natsUrl: urlFor('actors'), databaseUrl });
-      gateway = await startLoomProcess({ name: 'auth-gw', roles: ['gateway'], natsUrl: urlFor('gateway'), databaseUrl, env: { LOOM_DOC_ACCESS: 'open' } });
-      webhooks = await startLoomProcess({ name: 'auth-webhooks', roles: ['webhooks'], natsUrl: urlFor('webhooks'), databaseUrl });
+      const env = { LOOM_DEFAULT_MODEL: AUTH_MODEL, LOOM_INFERENCE_MODELS: AUTH_MODEL, OPENAI_BASE_URL: model.baseURL, OPENAI_API_KEY: 'test' };
+      host = await startLoomProcess({ name: 'auth-host', roles: ['actors'], natsUrl: urlFor('actors'), databaseUrl, env });
+      gateway = await startLoomProcess({ name: 'auth-gw', roles: ['gateway'], natsUrl: urlFor('gateway'), databaseUrl, env: { ...env, LOOM_DOC_ACCESS: 'open' } });
+      webhooks = await startLoomProcess({ name: 'auth-webhooks', roles: ['webhooks'], natsUrl: urlFor('webhooks'), databaseUrl, env });
+      inference = await startLoomProcess({ name: 'auth-inference', roles: ['inference'], natsUrl: urlFor('inference'), databaseUrl, env });
+      fleet = platformWorkerFleet(urlFor('worker'));
+      await fleet.start('auth-tts-worker', ['tts']);
       db = await openDatabase({ url: databaseUrl, logger: createRootLogger({ level: 'silent', instanceId: 'nats-auth-test' }) });
     });
     after(async () => {
       for (const c of clients) c.destroy();
       for (const nc of conns) await nc.close();
       await db?.close();
-      await Promise.allSettled([webhooks?.stop(), gateway?.stop(), host?.stop()]);
+      await fleet?.stop();
+      await Promise.allSettled([inference?.stop(), webhooks?.stop(), gateway?.stop(), host?.stop()]);
+      await model?.close();
       await nats?.dispose();
       await pg?.dispose();
       rmSync(dir, { recursive: true, force: true });
@@ -216,6 +230,46 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
       } finally {
         await service.stop();
       }
+    });
+
+    it('runs a job with a model step and a service step end to end, every process as its own user, none refused anything', async () => {
+      const api = async <T>(method: string, p: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> => {
+        const res = await fetch(`${gateway.httpUrl}${p}`, {
+          method,
+          headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return { status: res.status, body: (await res.json()) as T };
+      };
+      const registered = await api<{ tokens: { accessToken: string } }>('POST', '/v1/auth/register', { email: `auth-${Date.now()}@test.example`, password: 'correct horse battery staple' });
+      assert.equal(registered.status, 201, JSON.stringify(registered.body));
+      const token = registered.body.tokens.accessToken;
+      const definition = {
+        kind: 'auth.voice',
+        description: 'A model call, then a service task, under NATS users.',
+        input: { type: 'object', required: ['topic'], properties: { topic: { type: 'string' } } },
+        steps: [
+          { id: 'write', type: 'llm', prompt: { system: 'Write one line.', user: 'Topic: {{input.topic}}' } },
+          { id: 'voice', type: 'service', after: ['write'], queue: 'tts', input: { jobId: '{{job.id}}', index: 1, text: '{{steps.write.output}}', language: 'en', voice: 'alloy' } },
+        ],
+      };
+      const put = await api('PUT', '/v1/pipelines/auth.voice', definition, token);
+      assert.equal(put.status, 201, JSON.stringify(put.body));
+      const created = await api<{ job: { id: string } }>('POST', '/v1/jobs', { kind: 'auth.voice', input: { topic: 'mornings' } }, token);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const id = created.body.job.id;
+      let job: { status: string; steps: Array<{ id: string; output?: { characters?: number } }>; error?: unknown } | undefined;
+      await waitFor(
+        async () => {
+          job = (await api<NonNullable<typeof job>>('GET', `/v1/jobs/${id}`, undefined, token)).body;
+          return job.status !== 'queued' && job.status !== 'running';
+        },
+        { what: 'the job to end', timeoutMs: 30_000 },
+      );
+      assert.equal(job?.status, 'succeeded', JSON.stringify(job?.error));
+      assert.equal(job?.steps.find((s) => s.id === 'voice')?.output?.characters, 'Good mornings start here.'.length, 'the worker voiced the model output');
+      for (const p of [host, gateway, webhooks, inference]) assert.deepEqual(p.grep(/Permissions Violation|Authorization Violation|doorbell subscription ended/i), [], `${p.name} was refused something`);
+      for (const w of fleet.workers) assert.deepEqual(w.output().filter((l) => /Permissions Violation|Authorization Violation/i.test(l)), [], `${w.name} was refused something`);
     });
 
     it('lets idle workers hear their doorbells: inference requests and service tasks as they are queued', async () => {

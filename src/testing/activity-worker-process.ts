@@ -7,6 +7,7 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsCredentials } from '../nats/connection.ts';
 import { WORKER_PRESENCE_BUCKET } from '../../protocol/activity.ts';
 import { createRootLogger, type Logger } from '../log.ts';
 
@@ -19,7 +20,9 @@ export interface WorkerProcessConnection {
 
 export async function connectWorkerProcess(workerId: string): Promise<WorkerProcessConnection> {
   const log = createRootLogger({ level: 'warn', instanceId: workerId });
-  const nc = await connect({ servers: process.env.NATS_URL ?? '', maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  // Credentials in the URL (nats://worker:<password>@…) become the connection's user, as Loom's own processes do.
+  const { servers, auth } = natsCredentials(process.env.NATS_URL ?? '');
+  const nc = await connect({ servers, ...auth, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const jsm = await jetstreamManager(nc);
   const presence = await new Kvm(nc).open(WORKER_PRESENCE_BUCKET);
   return { log, nc, jsm, presence };
