@@ -4,7 +4,7 @@
  * with it, Loom runs with one user per role (an actor host as `actors`, a
  * gateway as `gateway`, an inference worker as `inference`, a webhook
  * dispatcher as `webhooks`, a service worker as `worker`: a job with a model
- * step and a service step runs to the end, an outbound event reaches the
+ * step and a service step and an agent session's turn run to the end, an outbound event reaches the
  * dispatcher's intake, an agent tool is discovered and called, nobody is
  * refused anything) while each user is held to its subjects: an internal
  * service may request `actor.doc.*.update` but not publish to `log.doc.>` or
@@ -232,7 +232,7 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
       }
     });
 
-    it('runs a job with a model step and a service step end to end, every process as its own user, none refused anything', async () => {
+    it('runs a job with a model step and a service step, and an agent session’s turn, end to end, every process as its own user, none refused anything', async () => {
       const api = async <T>(method: string, p: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> => {
         const res = await fetch(`${gateway.httpUrl}${p}`, {
           method,
@@ -268,6 +268,24 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
       );
       assert.equal(job?.status, 'succeeded', JSON.stringify(job?.error));
       assert.equal(job?.steps.find((s) => s.id === 'voice')?.output?.characters, 'Good mornings start here.'.length, 'the worker voiced the model output');
+
+      // An agent session's turn: the gateway starts it, the actors host runs it, the inference worker answers.
+      const session = await api<{ session: { id: string } }>('POST', '/v1/agent-sessions', {}, token);
+      assert.equal(session.status, 201, JSON.stringify(session.body));
+      const sid = session.body.session.id;
+      const sent = await api('POST', `/v1/agent-sessions/${sid}/messages`, { content: 'Say good morning.' }, token);
+      assert.equal(sent.status, 202, JSON.stringify(sent.body));
+      let view: { status: string; currentTurn: { status: string } | null; transcript: Array<{ role: string; content?: string }> } | undefined;
+      await waitFor(
+        async () => {
+          view = (await api<NonNullable<typeof view>>('GET', `/v1/agent-sessions/${sid}`, undefined, token)).body;
+          return view.currentTurn !== null && view.currentTurn.status !== 'running';
+        },
+        { what: 'the agent turn to end', timeoutMs: 30_000 },
+      );
+      assert.equal(view?.currentTurn?.status, 'completed', JSON.stringify(view));
+      assert.equal(view?.transcript.at(-1)?.content, 'Good mornings start here.');
+
       for (const p of [host, gateway, webhooks, inference]) assert.deepEqual(p.grep(/Permissions Violation|Authorization Violation|doorbell subscription ended/i), [], `${p.name} was refused something`);
       for (const w of fleet.workers) assert.deepEqual(w.output().filter((l) => /Permissions Violation|Authorization Violation/i.test(l)), [], `${w.name} was refused something`);
     });
