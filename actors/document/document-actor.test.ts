@@ -20,7 +20,7 @@ import { openDatabase, PostgresSnapshotStore, type Database } from '../../src/st
 import { startNatsServer, type NatsServerHandle } from '../../src/testing/index.ts';
 import { documentActorDefinition, type DocumentActorDeps } from './definition.ts';
 import type { DocumentLimits } from './limits.ts';
-import { POISONED_PREFIX_TEXT, POISONED_UPDATE } from './poisoned-update.fixture.ts';
+import { POISONED_PREFIX_TEXT, POISONED_UPDATE } from '../../src/testing/poisoned-update.fixture.ts';
 
 const log = pino({ level: 'silent' });
 let server: NatsServerHandle;

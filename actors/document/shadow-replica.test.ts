@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as Y from 'yjs';
 import { pino } from 'pino';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { POISONED_PREFIX_TEXT, POISONED_UPDATE } from './poisoned-update.fixture.ts';
+import { POISONED_PREFIX_TEXT, POISONED_UPDATE } from '../../src/testing/poisoned-update.fixture.ts';
 import { UpdateScreen } from './update-screen.ts';
 
 function editBy(clientId: number, text: string): Uint8Array {

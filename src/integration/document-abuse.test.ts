@@ -11,7 +11,7 @@
 import { after, before, type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { POISONED_PREFIX_TEXT, POISONED_UPDATE } from '../../actors/document/poisoned-update.fixture.ts';
+import { POISONED_PREFIX_TEXT, POISONED_UPDATE } from '../testing/poisoned-update.fixture.ts';
 import { encodeAwarenessUpdate } from '../../protocol/awareness.ts';
 import { encodeAwarenessFrame, encodeUpdateFrame } from '../../protocol/collab.ts';
 import { CLOSE_CODES } from '../../protocol/errors.ts';

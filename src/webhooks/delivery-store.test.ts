@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
 import type { Database } from '../storage/postgres/database.ts';
-import { testDatabases } from '../storage/postgres/test-databases.ts';
+import { testDatabases } from '../testing/test-databases.ts';
 import { webhookDeliveries, webhookEndpoints } from '../storage/postgres/webhooks-schema.ts';
 import { DeliveryStore, type NewDelivery } from './delivery-store.ts';
 

@@ -13,7 +13,7 @@ import { API_SCOPES, type Principal } from '../../auth/principal.ts';
 import type { ObjectStore } from '../../storage/index.ts';
 import { FILE_SAMPLES, sampleFile } from '../../testing/index.ts';
 import { UploadError, UploadService, type CreatedUpload } from '../../uploads/index.ts';
-import { useUploadsFixture } from './uploads-fixture.ts';
+import { useUploadsFixture } from '../../testing/uploads-fixture.ts';
 
 const MAX_BYTES = 1_000_000;
 const fixture = useUploadsFixture(MAX_BYTES);

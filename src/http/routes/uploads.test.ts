@@ -16,7 +16,7 @@ import type { ObjectStore } from '../../storage/index.ts';
 import { sampleFile } from '../../testing/index.ts';
 import { UploadError, UploadService } from '../../uploads/index.ts';
 import { errorResponse } from '../errors.ts';
-import { useUploadsFixture } from './uploads-fixture.ts';
+import { useUploadsFixture } from '../../testing/uploads-fixture.ts';
 import { uploadsRoutes } from './uploads.ts';
 
 const log = createRootLogger({ level: 'silent', instanceId: 'test' });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startObjectGateway, type ObjectGatewayHandle } from '../../testing/index.ts';
-import { objectStoreContract } from './object-store.contract.ts';
+import { objectStoreContract } from '../../testing/object-store.contract.ts';
 import { loadUrlSigningKey, SIGNING_KEY_FILE } from './signing-key.ts';
 
 objectStoreContract('FsObjectStore', async () => {

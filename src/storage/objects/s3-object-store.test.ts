@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startS3rver, type S3rverHandle } from '../../testing/index.ts';
-import { objectStoreContract } from './object-store.contract.ts';
+import { objectStoreContract } from '../../testing/object-store.contract.ts';
 import { ObjectStoreError } from './object-store-error.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
 

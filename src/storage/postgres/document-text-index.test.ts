@@ -11,7 +11,7 @@ import * as Y from 'yjs';
 import { parseActorId } from '../../../protocol/ids.ts';
 import { users } from './accounts-schema.ts';
 import type { Database } from './database.ts';
-import { testDatabases } from './test-databases.ts';
+import { testDatabases } from '../../testing/test-databases.ts';
 import { searchableText, searchDocuments } from './document-text-index.ts';
 import { PostgresDocumentRegistry } from './postgres-document-registry.ts';
 import { PostgresSnapshotStore } from './postgres-snapshot-store.ts';

@@ -11,7 +11,7 @@ import { eq, inArray } from 'drizzle-orm';
 import type { AgentProjectionRecord } from '../../../actors/agent/index.ts';
 import { agentSessions } from './agent-sessions-schema.ts';
 import type { Database } from './database.ts';
-import { testDatabases } from './test-databases.ts';
+import { testDatabases } from '../../testing/test-databases.ts';
 import { PostgresAgentProjection } from './postgres-agent-projection.ts';
 
 const drivers = testDatabases();

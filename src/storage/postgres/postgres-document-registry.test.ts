@@ -10,7 +10,7 @@ import { parseActorId } from '../../../protocol/ids.ts';
 import { DocumentExistsError, UnknownUserError } from '../../documents/registry.ts';
 import { users } from './accounts-schema.ts';
 import type { Database } from './database.ts';
-import { testDatabases } from './test-databases.ts';
+import { testDatabases } from '../../testing/test-databases.ts';
 import { PostgresDocumentRegistry } from './postgres-document-registry.ts';
 
 const drivers = testDatabases();

@@ -13,7 +13,7 @@ import { inArray } from 'drizzle-orm';
 import type { JobProjectionRecord } from '../../../actors/job/index.ts';
 import type { JobStatus, StepStatus } from '../../../protocol/job.ts';
 import type { Database, LoomDatabase } from './database.ts';
-import { testDatabases } from './test-databases.ts';
+import { testDatabases } from '../../testing/test-databases.ts';
 import { jobDeadLetters, jobs, jobSteps } from './jobs-schema.ts';
 import { PostgresJobProjection } from './postgres-job-projection.ts';
 import { StorageError } from './storage-error.ts';

@@ -15,7 +15,7 @@ import { startPostgresServer, type PostgresServerHandle } from '../../testing/in
 import { openDatabase, type Database } from './database.ts';
 import { PostgresSnapshotStore } from './postgres-snapshot-store.ts';
 import { docSnapshots } from './schema.ts';
-import { snapshotStoreContract } from './snapshot-store.contract.ts';
+import { snapshotStoreContract } from '../../testing/snapshot-store.contract.ts';
 import { StorageError } from './storage-error.ts';
 
 const logger = createRootLogger({ level: 'silent', instanceId: 'test' });

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { InvalidObjectKeyError, ObjectTooLargeError } from '../../../actors/ports/index.ts';
-import { InvalidObjectRequestError } from './object-store-error.ts';
-import type { ObjectRead, ObjectStore } from './object-store.ts';
+import { InvalidObjectKeyError, ObjectTooLargeError } from '../../actors/ports/index.ts';
+import { InvalidObjectRequestError } from '../storage/objects/object-store-error.ts';
+import type { ObjectRead, ObjectStore } from '../storage/objects/object-store.ts';
 
 /** An opened adapter under test. */
 export interface ObjectStoreFixture {

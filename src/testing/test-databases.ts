@@ -5,9 +5,9 @@
  * the file's tests.
  */
 import { after } from 'node:test';
-import { createRootLogger } from '../../log.ts';
-import { startPostgresServer, type PostgresServerHandle } from '../../testing/index.ts';
-import { openDatabase, type Database } from './database.ts';
+import { createRootLogger } from '../log.ts';
+import { startPostgresServer, type PostgresServerHandle } from './index.ts';
+import { openDatabase, type Database } from '../storage/postgres/database.ts';
 
 export function testDatabases(): Record<string, () => Promise<Database>> {
   const logger = createRootLogger({ level: 'silent', instanceId: 'test' });

@@ -6,10 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { after, before } from 'node:test';
-import { createRootLogger } from '../../log.ts';
-import { openDatabase, S3ObjectStore, type Database, type LoomDatabase } from '../../storage/index.ts';
-import { startObjectGateway, startS3rver, type ObjectGatewayHandle, type S3rverHandle } from '../../testing/index.ts';
-import { UploadService } from '../../uploads/index.ts';
+import { createRootLogger } from '../log.ts';
+import { openDatabase, S3ObjectStore, type Database, type LoomDatabase } from '../storage/index.ts';
+import { startObjectGateway, startS3rver, type ObjectGatewayHandle, type S3rverHandle } from './index.ts';
+import { UploadService } from '../uploads/index.ts';
 
 export interface UploadsFixture {
   db(): LoomDatabase;

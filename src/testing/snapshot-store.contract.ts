@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { Snapshot, SnapshotStore } from '../../../actors/document/ports.ts';
-import { parseActorId, type DocId } from '../../../protocol/ids.ts';
+import type { Snapshot, SnapshotStore } from '../../actors/document/ports.ts';
+import { parseActorId, type DocId } from '../../protocol/ids.ts';
 
 /** An opened adapter under test. */
 export interface SnapshotStoreFixture {
