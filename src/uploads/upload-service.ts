@@ -101,7 +101,7 @@ export class UploadService {
 
   /**
    * Records an upload for `principal` and presigns its PUT.
-   * @throws UploadError `unsupported-media-type` (415), `too-large` (413); HttpError 400 for a bad filename.
+   * @throws UploadError `unsupported-media-type` (415), `too-large` (413). The filename is checked by the route (isValidFilename) before this.
    */
   async create(principal: Principal, input: NewUpload): Promise<CreatedUpload> {
     if (!isAllowedUploadType(input.contentType)) {
