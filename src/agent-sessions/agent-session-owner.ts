@@ -9,15 +9,20 @@ export interface AgentLogReader extends EventLogReader {
   first(id: string, signal?: AbortSignal): Promise<{ readonly seq: number; readonly body: Uint8Array } | null>;
 }
 
+/** Thrown when a session's log does not start with its session-started event. */
+export class NotAgentSessionLogError extends Error {
+  override readonly name = 'NotAgentSessionLogError';
+}
+
 /**
  * The owner of a session, or null when the session does not exist.
- * @throws when the log cannot be read or its first entry is not a session-started event.
+ * @throws NotAgentSessionLogError when its first entry is not a session-started event; an Error when the log cannot be read.
  */
 export async function agentSessionOwner(log: Pick<AgentLogReader, 'first'>, sessionId: string, signal?: AbortSignal): Promise<string | null> {
   const first = await log.first(sessionId, signal);
   if (first === null) return null;
   const event = decodeAgentEntry(first.body)[0];
-  if (event?.type !== 'session-started') throw new Error(`log of agent session ${sessionId} starts with ${event?.type ?? 'nothing'}, not session-started`);
+  if (event?.type !== 'session-started') throw new NotAgentSessionLogError(`log of agent session ${sessionId} starts with ${event?.type ?? 'nothing'}, not session-started`);
   return event.ownerId;
 }
 
@@ -40,6 +45,11 @@ export class AgentSessionOwners {
     max = REMEMBERED_OWNERS,
   ) {
     this.known = new BoundedMap(max);
+  }
+
+  /** Keeps an owner learnt elsewhere (a reader of the log that met the session-started event). */
+  remember(sessionId: string, ownerId: string): void {
+    this.known.set(sessionId, ownerId);
   }
 
   /** The owner of `sessionId`, or null when the session does not exist; throws as agentSessionOwner does. */

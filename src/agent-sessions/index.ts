@@ -4,4 +4,4 @@
  * event feeds for HTTP and /ws, session ids as the gateway mints them.
  */
 export { agentEventSource, followAgentEvents, type AgentEventFeedDeps, type AgentFeedItem, type AgentLiveItem } from './agent-event-feed.ts';
-export { agentSessionOwner, AgentSessionOwners, type AgentLogReader } from './agent-session-owner.ts';
+export { agentSessionOwner, AgentSessionOwners, NotAgentSessionLogError, type AgentLogReader } from './agent-session-owner.ts';

@@ -23,7 +23,7 @@ function sessionLog(id: string): SubjectLogTarget {
 
 export class JetStreamAgentLog implements AgentLog {
   private readonly log: FencedSubjectLog;
-  /** For first(), asked on every request to a session (see stream-message-get.ts). */
+  /** For first(): its owner check once per session in every gateway and relay (see stream-message-get.ts). */
   private readonly mux: RequestMux;
   private readonly apiPrefix: string;
 

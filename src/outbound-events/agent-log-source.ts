@@ -10,9 +10,8 @@ import { agentEventId, decodeAgentEntry, mayHoldAgentEvent, type AgentEvent, typ
 import { eventLinks, LOOM_EVENT_TYPES, orderKeys } from '../../protocol/outbound-event-types.ts';
 import type { OutboundEvent } from '../../protocol/outbound-events.ts';
 import { AGENT_LOG_STREAM, parseAgentLogSubject } from '../../protocol/subjects.ts';
-import type { AgentLogReader } from '../agent-sessions/index.ts';
+import { AgentSessionOwners, NotAgentSessionLogError, type AgentLogReader } from '../agent-sessions/index.ts';
 import type { Logger } from '../log.ts';
-import { BoundedMap } from '../limits/bounded-map.ts';
 import { logEventId } from './event-id.ts';
 import type { LogEntry, LogEventSource } from './log-relay.ts';
 
@@ -22,15 +21,18 @@ const READ_TYPES: readonly AgentEventType[] = ['session-started', 'turn-complete
 export class AgentLogSource implements LogEventSource {
   readonly name = 'agent-log';
   readonly stream = AGENT_LOG_STREAM;
-  private readonly owners = new BoundedMap<string, string>(10_000);
+  /** Owners never change, so what was learnt survives a reset. */
+  private readonly owners: AgentSessionOwners;
 
   constructor(
-    private readonly agentLog: Pick<AgentLogReader, 'first'>,
+    agentLog: Pick<AgentLogReader, 'first'>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.owners = new AgentSessionOwners(agentLog);
+  }
 
   reset(): void {
-    this.owners.clear();
+    // Nothing is held back: a restart re-reads from the cursor, and the owners stay true.
   }
 
   async onEntry(entry: LogEntry): Promise<OutboundEvent[]> {
@@ -50,7 +52,7 @@ export class AgentLogSource implements LogEventSource {
     }
     const out: OutboundEvent[] = [];
     for (const [index, event] of events.entries()) {
-      if (event.type === 'session-started') this.owners.set(sessionId, event.ownerId);
+      if (event.type === 'session-started') this.owners.remember(sessionId, event.ownerId);
       if (event.type !== 'turn-completed') continue;
       const owner = await this.ownerOf(sessionId);
       if (owner === null) {
@@ -71,14 +73,13 @@ export class AgentLogSource implements LogEventSource {
     return out;
   }
 
-  /** From the cache, else from the session's first log entry (which starts with session-started). */
+  /** Remembered, else from the session's first log entry; null when there is no session-started event to name one. */
   private async ownerOf(sessionId: string): Promise<string | null> {
-    const cached = this.owners.get(sessionId);
-    if (cached !== undefined) return cached;
-    const first = await this.agentLog.first(sessionId);
-    const started = first === null ? undefined : decodeAgentEntry(first.body)[0];
-    if (started?.type !== 'session-started') return null;
-    this.owners.set(sessionId, started.ownerId);
-    return started.ownerId;
+    try {
+      return await this.owners.of(sessionId);
+    } catch (err) {
+      if (err instanceof NotAgentSessionLogError) return null;
+      throw err;
+    }
   }
 }
