@@ -12,6 +12,8 @@ import { Kvm } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { parseActorId } from '../../protocol/ids.ts';
 import { DOC_LOG_STREAM, docLogSubject, LEASE_BUCKET } from '../../protocol/subjects.ts';
+import { createRootLogger } from '../log.ts';
+import { openRelayCursors } from '../outbound-events/relay-cursors.ts';
 import { leaseHolder } from '../placement/lease.ts';
 import { connectCollabClient, readOutboundEvents, waitFor, waitForOutboundEvents, type LoomProcess, type StoredOutboundEvent } from '../testing/index.ts';
 import { startJobsCluster, type JobBody, type JobsCluster } from './jobs-fixture.ts';
@@ -57,8 +59,11 @@ test('SIGKILL of the job-log relay holder mid-stream: every job event is recorde
     assert.equal(r.status, 201, JSON.stringify(r.body));
     ids.push(r.body.job.id);
   }
-  // Mid-stream: some events are recorded, the jobs are still running.
+  // Mid-stream: some events are recorded and the holder has saved its cursor past them (it saves a few
+  // times a second, so a kill right after the first event could come before any save), the jobs still run.
   await waitForOutboundEvents(cluster.nc, (all) => (all.some((e) => e.event.type === 'job.step.succeeded' && ids.includes(String(e.event.data.jobId))) ? true : null), 'a first step event');
+  const cursors = await openRelayCursors(cluster.nc, 1, createRootLogger({ level: 'silent', instanceId: 'outbound-crash-test' }));
+  await waitFor(async () => (await cursors.get('job-log')) > 0, { what: 'the job-log relay to save its cursor' });
   await victim.kill();
   cluster.model.configure({ firstTokenDelayMs: 0 });
   const jobs = await Promise.all(ids.map((id) => cluster.waitForJob(id, (j) => j.status === 'succeeded', 'succeeded after the kill', 90_000)));
