@@ -10,6 +10,7 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import mustache from 'mustache';
 import type { Condition, DefinitionError, LoopStep, MapSubStep, PipelineDefinition, StepDefinition } from './pipeline-definition.ts';
+import { linearRegExp } from './schema-patterns.ts';
 
 /** Where a step sits in the document. */
 interface Located {
@@ -19,9 +20,13 @@ interface Located {
   readonly loop: string | null;
 }
 
-/** Compiles nested JSON Schemas; strict off, since user schemas may carry annotations ajv does not know. */
+/**
+ * Compiles nested JSON Schemas; strict off, since user schemas may carry
+ * annotations ajv does not know. Their patterns must match in linear time
+ * (schema-patterns.ts): a compile with another one throws.
+ */
 export function schemaCompiler(): Ajv2020 {
-  return new Ajv2020({ allErrors: true, useDefaults: true, strict: false });
+  return new Ajv2020({ allErrors: true, useDefaults: true, strict: false, code: { regExp: linearRegExp } });
 }
 
 /**

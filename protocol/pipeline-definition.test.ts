@@ -139,6 +139,12 @@ test('nested JSON Schemas must compile', () => {
   assertFault(def, '/steps/1/step/output', /not a valid JSON Schema/);
 });
 
+test('nested JSON Schemas may only carry patterns that match in linear time', () => {
+  assertFault(withStep(0, { output: { type: 'object', properties: { slug: { type: 'string', pattern: '^(a+)+$' } } } }), '/steps/0/output', /pattern "\^\(a\+\)\+\$" can take time growing exponentially/);
+  assertFault({ ...valid(), input: { type: 'object', patternProperties: { '^(x|xx)+$': { type: 'string' } } } }, '/input', /can take time growing exponentially/);
+  assert.equal(validatePipelineDefinition({ ...valid(), input: { type: 'object', properties: { brief: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' } } } }).ok, true);
+});
+
 test('goto targets are handlers without after, and cannot precede the failing step', () => {
   assertFault(withStep(10, { after: ['plan'] }), '/steps/10/after', /onFailure target .* cannot have "after"/);
   assertFault(withStep(7, { onFailure: { goto: 'plan' } }), '/steps/7/onFailure/goto', /"plan" precedes "save": going back is a cycle/);

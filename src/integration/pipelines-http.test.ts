@@ -167,6 +167,11 @@ test('a bad definition is refused with every fault named by its path, and nothin
   assert.deepEqual([nul.status, nul.body.error.field], [400, 'description']);
   const xml = await put('acme.broken', '<pipeline/>', { contentType: 'application/xml' });
   assert.equal(xml.status, 415);
+  // A pattern with exponential backtracking would let one input hold the gateway's event loop.
+  const redos = await put('acme.broken', { ...summary('acme.broken', 'x'), input: { type: 'object', properties: { text: { type: 'string', pattern: '^(a+)+$' } } } });
+  assert.deepEqual([redos.status, redos.body.error.code], [400, 'invalid-definition'], JSON.stringify(redos.body));
+  assert.ok((redos.body.error.errors ?? []).some((e) => e.path === '/input' && /exponentially/.test(e.message)), JSON.stringify(redos.body));
+  assert.equal((await cluster.api('GET', '/v1/pipelines/acme.broken')).status, 404);
 });
 
 test('registering needs the pipelines:write scope; the JSON Schema is public', async () => {
