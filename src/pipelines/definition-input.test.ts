@@ -47,3 +47,9 @@ test('an input failing its schema is refused naming the dotted field, with every
     assert.ok((err.problems?.length ?? 0) >= 2, JSON.stringify(err.problems));
   }
 });
+
+test('an input schema stored before its pattern was refusable is the definition’s fault, not a 500', () => {
+  const v = new InputValidator();
+  const schema = { type: 'object', properties: { text: { type: 'string', pattern: '^(a+)+$' } } };
+  assert.throws(() => v.check('old-version', schema, { text: `${'a'.repeat(40)}!` }), refused('invalid-definition', 'kind'));
+});

@@ -2,7 +2,9 @@
  * Checks a job's input against its pipeline's input schema with ajv, the
  * validator the definitions themselves are checked with. Compiled schemas
  * are kept per definition version (versions are immutable), a bounded few.
- * A schema that does not compile cannot reach here: registration compiles it.
+ * Registration compiles every schema; one stored before a rule was added
+ * (patterns must match in linear time) can still fail here, and is the
+ * definition's fault, not the input's.
  */
 import type { ValidateFunction } from 'ajv';
 import { inputFault, schemaCompiler } from '../../protocol/pipeline-definition-rules.ts';
@@ -17,7 +19,8 @@ export class InputValidator {
 
   /**
    * Validates `input` against `schema` (cached under `key`, which must change when the schema does).
-   * @throws PipelineError `invalid-input` naming the first field at fault, with every fault in `problems`.
+   * @throws PipelineError `invalid-input` naming the first field at fault, with every fault in `problems`;
+   *   `invalid-definition` when the schema itself no longer compiles.
    */
   check(key: string, schema: JsonSchema, input: unknown): void {
     const validate = this.validator(key, schema);
@@ -39,7 +42,12 @@ export class InputValidator {
     const hit = this.compiled.get(key);
     if (hit !== undefined) return hit;
     // One ajv per schema: ajv keeps what it compiled (and refuses a second schema with the same $id) for its life.
-    const validate = schemaCompiler().compile(schema);
+    let validate: ValidateFunction;
+    try {
+      validate = schemaCompiler().compile(schema);
+    } catch (err) {
+      throw new PipelineError('invalid-definition', `the pipeline's input schema does not compile (${err instanceof Error ? err.message : String(err)}); register a corrected version`, { field: 'kind', cause: err });
+    }
     if (this.compiled.size >= MAX_COMPILED) {
       const oldest = this.compiled.keys().next().value;
       if (oldest !== undefined) this.compiled.delete(oldest);
