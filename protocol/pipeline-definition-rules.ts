@@ -41,11 +41,17 @@ export function inputFault(e: ErrorObject): { path: string[]; message: string } 
   return { path, message: e.message ?? 'is invalid' };
 }
 
+/**
+ * Parses without keeping what it parsed: mustache's default writer caches
+ * every template it ever saw, and registration sees whatever users send.
+ */
+const templateParser = Object.assign(new mustache.Writer(), { templateCache: undefined });
+
 /** Step ids a template reads as `steps.<id>...`, or a parse error. */
 export function templateStepRefs(template: string): { refs: string[] } | { error: string } {
   let tokens: unknown[];
   try {
-    tokens = mustache.parse(template) as unknown[];
+    tokens = templateParser.parse(template) as unknown[];
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }

@@ -201,6 +201,15 @@ test('map: one instance per element, item and index in the template, at most max
   assert.equal(notArray.state.error?.code, 'map-over-invalid');
 });
 
+test('a prompt that nests sections over a large input fails its job at the template budget instead of holding the host', () => {
+  const def = { kind: 'demo.blowup', input: anyInput, steps: [{ id: 'say', type: 'llm', prompt: { user: '{{#input.xs}}{{#input.xs}}{{#input.xs}}{{input.pad}}{{/input.xs}}{{/input.xs}}{{/input.xs}}' } }] };
+  const s = startDef(def, { xs: Array.from({ length: 1_000 }, (_, i) => i), pad: 'x'.repeat(100) });
+  assert.equal(s.state.status, 'failed');
+  assert.equal(s.state.error?.code, 'pipeline-error');
+  assert.match(s.state.error?.message ?? '', /step say could not be built: template rendering (passed \d+ section passes|produced more than \d+ characters)/);
+  assert.equal(s.calls().length, 0, 'no model call was made');
+});
+
 test('a step\'s own retry policy sets its attempts and backoff (no jitter: exact doubling)', () => {
   const def = { kind: 'demo.retry', input: anyInput, steps: [{ id: 'call', type: 'llm', prompt: { user: 'x' }, retry: { attempts: 3, backoffMs: 1_000, maxBackoffMs: 10_000, jitter: 'none' } }] };
   const s = startDef(def);
