@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { schemaCompiler } from './pipeline-definition-rules.ts';
-import { linearRegExp, MAX_PATTERN_LENGTH, UnsafePatternError, unsafePatternReason } from './schema-patterns.ts';
+import { linearRegExp, MAX_PATTERN_LENGTH, PatternAnalyser, UnsafePatternError, unsafePatternReason } from './schema-patterns.ts';
 
 const HOSTILE = `${'a'.repeat(40)}!`;
 
@@ -48,4 +48,16 @@ test('a pattern without repetition or alternation needs no analysis; alternation
   assert.equal(unsafePatternReason('\\S', 'u'), null);
   assert.equal(unsafePatternReason('^x-\\d\\.', 'u'), null);
   assert.match(unsafePatternReason(`^${'(a|a)'.repeat(30)}$`, 'u') ?? 'refused', /./, 'alternation goes to the analysis');
+});
+
+test('a process spends a bounded time a minute on new patterns; past it they are refused, and not remembered', () => {
+  let now = 0;
+  // The clock moves 50 ms per reading, so every analysis "takes" 50 ms: the budget of 100 ms allows two.
+  const analyser = new PatternAnalyser({ budgetMs: 100, windowMs: 60_000, timeoutMs: 5_000, now: () => (now += 50) });
+  for (const p of ['^a+$', '^b+$']) assert.equal(analyser.reason(p, 'u'), null, p);
+  assert.match(analyser.reason('^d+$', 'u') ?? '', /could not be analysed now .* try again in a minute/);
+  assert.equal(analyser.reason('^a+$', 'u'), null, 'a verdict already reached is kept');
+  now += 60_000;
+  assert.equal(analyser.reason('^d+$', 'u'), null, 'a new window analyses it');
+  assert.equal(analyser.analysed, 3);
 });
