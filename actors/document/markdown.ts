@@ -28,11 +28,28 @@ function escapeText(text: string): string {
   return text.replace(/([\\`*_[\]])/g, '\\$1');
 }
 
-/** Wraps text in a mark's delimiters, keeping surrounding spaces outside (`** x**` is not bold). */
+/**
+ * Wraps text in a mark's delimiters, keeping surrounding spaces outside (`** x**` is not bold).
+ * By trim, not a regular expression: `^(\s*)([\s\S]*?)(\s*)$` backtracks quadratically in runs of whitespace.
+ */
 function wrap(text: string, open: string, close = open): string {
-  const m = /^(\s*)([\s\S]*?)(\s*)$/.exec(text);
-  if (m === null || m[2] === '') return text;
-  return `${m[1] ?? ''}${open}${m[2]}${close}${m[3] ?? ''}`;
+  const core = text.trim();
+  if (core === '') return text;
+  const start = text.length - text.trimStart().length;
+  return `${text.slice(0, start)}${open}${core}${close}${text.slice(start + core.length)}`;
+}
+
+/** Text without `<…>` tags; a `<` with no `>` after it stays. Linear (the `/<[^>]*>/g` it replaces is quadratic in unclosed `<`). */
+export function withoutTags(text: string): string {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const lt = text.indexOf('<', at);
+    const gt = lt < 0 ? -1 : text.indexOf('>', lt + 1);
+    if (gt < 0) return out + text.slice(at);
+    out += text.slice(at, lt);
+    at = gt + 1;
+  }
 }
 
 function hrefOf(link: unknown): string | undefined {
@@ -113,7 +130,7 @@ function block(el: Y.XmlElement | Y.XmlText): string {
   if (ORDERED_LISTS.has(name)) return list(el, true);
   if (name === 'blockquote') return indent(blocks(el), '> ').replace(/^$/gm, '>');
   if (CODE_BLOCKS.has(name)) {
-    const code = el.toArray().map((c) => (c instanceof Y.XmlText ? c.toString().replace(/<[^>]*>/g, '') : '')).join('');
+    const code = el.toArray().map((c) => (c instanceof Y.XmlText ? withoutTags(c.toString()) : '')).join('');
     const language = el.getAttribute('language');
     return `\`\`\`${typeof language === 'string' ? language : ''}\n${code}\n\`\`\``;
   }

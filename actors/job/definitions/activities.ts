@@ -45,11 +45,29 @@ function renderedValidator(schema: JsonSchema): ValidateFunction {
   return v;
 }
 
-const FENCE = /^\s*```[a-zA-Z]*\s*\n([\s\S]*?)\n\s*```\s*$/;
+const FENCE_OPENER = /^[a-zA-Z]*\s*$/;
+
+/**
+ * The body of an answer fenced as a code block (```json, a newline, the
+ * body, a newline, ```), else the answer itself. Scanned by hand: the
+ * regular expression this replaces backtracked in cubic time, and a model
+ * answering "```" and 4,000 newlines held the host for 45 s.
+ */
+export function unfenced(text: string): string {
+  const t = text.trim();
+  if (!t.startsWith('```') || !t.endsWith('```')) return text;
+  const opened = t.indexOf('\n');
+  if (opened < 0 || !FENCE_OPENER.test(t.slice(3, opened))) return text;
+  const body = t.slice(opened + 1, t.length - 3);
+  const closed = body.lastIndexOf('\n');
+  // Only whitespace may sit between the body's last newline and the closing fence.
+  if (closed < 0 || body.slice(closed + 1).trim() !== '') return text;
+  return body.slice(0, closed);
+}
 
 /** A JSON answer checked against the step's schema. @throws InvalidModelOutputError naming the first fault. */
 export function parseSchemaOutput(text: string, schema: JsonSchema, what: string, templated = false): unknown {
-  const raw = (FENCE.exec(text)?.[1] ?? text).trim();
+  const raw = unfenced(text).trim();
   let value: unknown;
   try {
     value = JSON.parse(raw);
