@@ -11,8 +11,12 @@ FROM node:24-bookworm-slim
 WORKDIR /app
 
 # Dependencies first, so a change to the sources reuses this layer.
+# recheck (the ReDoS analysis of users' JSON Schema patterns) runs its
+# JavaScript engine (checkSync); its Java and native engines, optional
+# dependencies of 52 MB, are never loaded and are left out.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
+    && rm -rf node_modules/recheck-jar node_modules/recheck-linux-*
 
 # Sources and the bundle stay owned by root: the service user can read them, not change them.
 COPY . .
