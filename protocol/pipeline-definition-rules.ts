@@ -11,6 +11,7 @@ import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import mustache from 'mustache';
 import type { Condition, DefinitionError, LoopStep, MapSubStep, PipelineDefinition, StepDefinition } from './pipeline-definition.ts';
 import { linearRegExp } from './schema-patterns.ts';
+import { withLinearUniqueItems } from './unique-items.ts';
 
 /** Where a step sits in the document. */
 interface Located {
@@ -23,10 +24,11 @@ interface Located {
 /**
  * Compiles nested JSON Schemas; strict off, since user schemas may carry
  * annotations ajv does not know. Their patterns must match in linear time
- * (schema-patterns.ts): a compile with another one throws.
+ * (schema-patterns.ts): a compile with another one throws; `uniqueItems`
+ * is checked in linear time (unique-items.ts).
  */
 export function schemaCompiler(): Ajv2020 {
-  return new Ajv2020({ allErrors: true, useDefaults: true, strict: false, code: { regExp: linearRegExp } });
+  return withLinearUniqueItems(new Ajv2020({ allErrors: true, useDefaults: true, strict: false, code: { regExp: linearRegExp } }));
 }
 
 /**

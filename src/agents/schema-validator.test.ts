@@ -51,3 +51,11 @@ test("Loom's own patterns are linear, and every one its built-ins use is listed 
   for (const p of used) assert.ok(LOOM_LINEAR_PATTERNS.has(p) || !/[*+?{|]/.test(p.replace(/\\./g, '')), `${p} is neither listed in LOOM_LINEAR_PATTERNS nor free of repetition and alternation`);
 });
 
+
+test('uniqueItems in a tool schema is checked in linear time', () => {
+  const validator = new SchemaValidator();
+  const schema = { type: 'object', properties: { ids: { type: 'array', uniqueItems: true } } };
+  const ids = Array.from({ length: 100_000 }, (_, i) => ({ i }));
+  assert.equal(validator.check(schema, { ids }), null);
+  assert.equal(validator.check(schema, { ids: [...ids, { i: 7 }] }), 'arguments/ids: must NOT have duplicate items (items ## 7 and 100000 are identical)');
+});

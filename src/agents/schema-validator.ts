@@ -8,6 +8,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonSchemaObject } from '../../actors/agent/tool.ts';
 import { linearRegExp } from '../../protocol/schema-patterns.ts';
+import { withLinearUniqueItems } from '../../protocol/unique-items.ts';
 
 /** What a check found: nothing (`null`) or a message naming the path at fault. */
 export type ArgumentProblem = string | null;
@@ -16,8 +17,8 @@ const MAX_COMPILED = 512;
 
 export class SchemaValidator {
   // strict: false: schemas written for the OpenAI `tools` format often carry keywords ajv does not know (e.g. `examples` in odd places).
-  // linearRegExp: a service's pattern must not let a model's arguments hold the host's event loop.
-  readonly #ajv = new Ajv({ allErrors: false, strict: false, validateSchema: true, code: { regExp: linearRegExp } });
+  // linearRegExp, withLinearUniqueItems: a service's schema must not let a model's arguments hold the host's event loop.
+  readonly #ajv = withLinearUniqueItems(new Ajv({ allErrors: false, strict: false, validateSchema: true, code: { regExp: linearRegExp } }));
   readonly #compiled = new Map<string, { readonly validate: ValidateFunction; readonly schema: JsonSchemaObject }>();
 
   /**
