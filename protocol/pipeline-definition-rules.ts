@@ -7,7 +7,7 @@
  * `map.by` and `llm.cite` naming the input or a preceding step; nested
  * JSON Schemas that compile. Each fault names its JSON-pointer path.
  */
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import mustache from 'mustache';
 import type { Condition, DefinitionError, LoopStep, MapSubStep, PipelineDefinition, StepDefinition } from './pipeline-definition.ts';
 import { linearRegExp } from './schema-patterns.ts';
@@ -29,6 +29,45 @@ interface Located {
  */
 export function schemaCompiler(): Ajv2020 {
   return withLinearUniqueItems(new Ajv2020({ allErrors: true, useDefaults: true, strict: false, code: { regExp: linearRegExp } }));
+}
+
+/** Keywords that point to another part of a schema. */
+const REFERENCE_KEYWORDS: ReadonlySet<string> = new Set(['$ref', '$dynamicRef', '$recursiveRef']);
+
+/**
+ * JSON pointers (relative to `schema`) of its references. Only string
+ * values count, so a property that happens to be named "$ref" is no reference.
+ */
+export function schemaReferences(schema: unknown, at = ''): string[] {
+  if (Array.isArray(schema)) return schema.flatMap((v, i) => schemaReferences(v, `${at}/${i}`));
+  if (schema === null || typeof schema !== 'object') return [];
+  return Object.entries(schema).flatMap(([k, v]) => {
+    const here = `${at}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+    return REFERENCE_KEYWORDS.has(k) && typeof v === 'string' ? [here] : schemaReferences(v, here);
+  });
+}
+
+/**
+ * Why users' schemas may not use references: a few shared definitions, each
+ * an anyOf of the one before, ask for exponentially many checks of the same
+ * value (25 levels of three branches: 8 x 10^11), and a recursive one
+ * recurses as deep as the data, past the stack.
+ */
+export const SCHEMA_REFERENCE_MESSAGE = 'references ($ref, $dynamicRef) are not supported in pipeline schemas: they can make checking take exponential time; write the schema inline';
+
+/** A user's schema with a reference. */
+export class SchemaReferenceError extends Error {
+  override readonly name = 'SchemaReferenceError';
+}
+
+/**
+ * Compiles a user's JSON Schema (pipeline input, llm output), without references.
+ * @throws SchemaReferenceError naming the first reference; ajv's error when it does not compile.
+ */
+export function compileUserSchema(schema: object): ValidateFunction {
+  const reference = schemaReferences(schema)[0];
+  if (reference !== undefined) throw new SchemaReferenceError(`${reference}: ${SCHEMA_REFERENCE_MESSAGE}`);
+  return schemaCompiler().compile(schema);
 }
 
 /**
@@ -281,6 +320,11 @@ export function checkDefinitionRules(def: PipelineDefinition): DefinitionError[]
   };
   const compiler = schemaCompiler();
   const checkSchema = (schema: unknown, path: string) => {
+    const references = schemaReferences(schema);
+    if (references.length > 0) {
+      for (const r of references) fail(`${path}${r}`, SCHEMA_REFERENCE_MESSAGE);
+      return;
+    }
     if (hasTags(schema)) return; // rendered, then compiled, when the step runs
     try {
       compiler.compile(schema as object);

@@ -139,6 +139,16 @@ test('nested JSON Schemas must compile', () => {
   assertFault(def, '/steps/1/step/output', /not a valid JSON Schema/);
 });
 
+test('nested JSON Schemas may not use references, which can make checking exponential', () => {
+  // 25 definitions, each an anyOf of three uses of the one before: 8 x 10^11 checks of one value.
+  const defs: Record<string, unknown> = { d0: { type: 'string', minLength: 2 } };
+  for (let i = 1; i <= 25; i++) defs[`d${i}`] = { anyOf: [0, 1, 2].map(() => ({ $ref: `#/$defs/d${i - 1}` })) };
+  assertFault({ ...valid(), input: { $ref: '#/$defs/d25', $defs: defs } }, '/input/$ref', /references \(\$ref, \$dynamicRef\) are not supported/);
+  assertFault(withStep(0, { output: { type: 'object', properties: { next: { $dynamicRef: '#node' } } } }), '/steps/0/output/properties/next/$dynamicRef', /not supported/);
+  // A property that is merely named "$ref" is no reference.
+  assert.equal(validatePipelineDefinition({ ...valid(), input: { type: 'object', properties: { $ref: { type: 'string' } } } }).ok, true);
+});
+
 test('nested JSON Schemas may only carry patterns that match in linear time', () => {
   assertFault(withStep(0, { output: { type: 'object', properties: { slug: { type: 'string', pattern: '^(a+)+$' } } } }), '/steps/0/output', /pattern "\^\(a\+\)\+\$" can take time growing exponentially/);
   assertFault({ ...valid(), input: { type: 'object', patternProperties: { '^(x|xx)+$': { type: 'string' } } } }, '/input', /can take time growing exponentially/);

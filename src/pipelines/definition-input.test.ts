@@ -53,3 +53,11 @@ test('an input schema stored before its pattern was refusable is the definitionâ
   const schema = { type: 'object', properties: { text: { type: 'string', pattern: '^(a+)+$' } } };
   assert.throws(() => v.check('old-version', schema, { text: `${'a'.repeat(40)}!` }), refused('invalid-definition', 'kind'));
 });
+
+test('an input schema stored with a reference (refused at registration since) is the definitionâ€™s fault', () => {
+  const v = new InputValidator();
+  const schema = { $ref: '#/$defs/n', $defs: { n: { type: 'array', items: { $ref: '#/$defs/n' } } } };
+  // A recursive schema followed 5,000 levels of nesting past the stack: a RangeError, and a 500.
+  const deep = JSON.parse(`${'['.repeat(5_000)}${']'.repeat(5_000)}`) as unknown;
+  assert.throws(() => v.check('with-ref', schema, deep), refused('invalid-definition', 'kind'));
+});

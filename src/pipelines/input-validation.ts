@@ -7,7 +7,7 @@
  * definition's fault, not the input's.
  */
 import type { ValidateFunction } from 'ajv';
-import { inputFault, schemaCompiler } from '../../protocol/pipeline-definition-rules.ts';
+import { compileUserSchema, inputFault } from '../../protocol/pipeline-definition-rules.ts';
 import type { JsonSchema } from '../../protocol/pipeline-definition.ts';
 import { PipelineError } from './pipeline-error.ts';
 
@@ -44,7 +44,7 @@ export class InputValidator {
     // One ajv per schema: ajv keeps what it compiled (and refuses a second schema with the same $id) for its life.
     let validate: ValidateFunction;
     try {
-      validate = schemaCompiler().compile(schema);
+      validate = compileUserSchema(schema);
     } catch (err) {
       throw new PipelineError('invalid-definition', `the pipeline's input schema does not compile (${err instanceof Error ? err.message : String(err)}); register a corrected version`, { field: 'kind', cause: err });
     }

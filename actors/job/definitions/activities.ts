@@ -8,7 +8,7 @@
  */
 import type { ValidateFunction } from 'ajv';
 import { MAX_OUTBOUND_EVENT_BYTES } from '../../../protocol/outbound-events.ts';
-import { hasTags, schemaCompiler } from '../../../protocol/pipeline-definition-rules.ts';
+import { compileUserSchema, hasTags } from '../../../protocol/pipeline-definition-rules.ts';
 import type { JsonSchema, MapSubStep, PipelineDefaults, StepDefinition } from '../../../protocol/pipeline-definition.ts';
 import type { Activity, ChatMessage } from '../pipeline.ts';
 import { InvalidModelOutputError, parseTextOutput } from '../structured-output.ts';
@@ -27,7 +27,7 @@ const MAX_RENDERED_VALIDATORS = 256;
 function outputValidator(schema: JsonSchema): ValidateFunction {
   let v = validators.get(schema);
   if (v === undefined) {
-    v = schemaCompiler().compile(schema);
+    v = compileUserSchema(schema);
     validators.set(schema, v);
   }
   return v;
@@ -38,7 +38,7 @@ function renderedValidator(schema: JsonSchema): ValidateFunction {
   const key = JSON.stringify(schema);
   let v = renderedValidators.get(key);
   if (v === undefined) {
-    v = schemaCompiler().compile(schema);
+    v = compileUserSchema(schema);
     if (renderedValidators.size >= MAX_RENDERED_VALIDATORS) renderedValidators.delete(renderedValidators.keys().next().value ?? '');
     renderedValidators.set(key, v);
   }

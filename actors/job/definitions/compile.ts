@@ -9,7 +9,7 @@
  * `settle` says once their instances are done.
  */
 import { z } from 'zod';
-import { inputFault, schemaCompiler } from '../../../protocol/pipeline-definition-rules.ts';
+import { compileUserSchema, inputFault } from '../../../protocol/pipeline-definition-rules.ts';
 import {
   MAX_MAP_ITEMS,
   validatePipelineDefinition,
@@ -48,7 +48,7 @@ function isDone(s: StepState | undefined): boolean {
 
 /** The job's input checked against the definition's JSON Schema, with the defaults it declares applied (on a copy). */
 function inputSchema(def: PipelineDefinition): z.ZodType<unknown, z.ZodTypeDef, unknown> {
-  const validate = schemaCompiler().compile(def.input);
+  const validate = compileUserSchema(def.input);
   return z.unknown().transform((raw, ctx) => {
     const value: unknown = structuredClone(raw ?? null);
     if (validate(value)) return value;
