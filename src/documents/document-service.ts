@@ -94,17 +94,37 @@ export function encodeCursor(cursor: ListCursor): string {
   return Buffer.from(JSON.stringify([cursor.createdAt.getTime(), cursor.id])).toString('base64url');
 }
 
-/** @throws InvalidInputError naming `cursor` when it is not one {@link encodeCursor} made. */
+/** Cursor times this API can have written: 1970 up to the end of year 9999 (PostgreSQL refuses far beyond). */
+const MAX_CURSOR_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * Reads a list cursor. Its time and id reach SQL, so both are checked as
+ * the API would have written them: a forged `[9007199254740991,"x"]` or an
+ * id with NUL made PostgreSQL fail the query, a 500.
+ * @throws InvalidInputError naming `cursor` when it is not one {@link encodeCursor} made.
+ */
 export function decodeCursor(raw: string): ListCursor {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string') {
-      return { createdAt: new Date(value[0] as number), id: value[1] };
-    }
+    value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
   } catch (err) {
     throw new InvalidInputError('cursor', 'not a cursor this API returned', { cause: err });
   }
+  if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string') {
+    const [ms, id] = value as [number, string];
+    if (ms >= 0 && ms <= MAX_CURSOR_TIME_MS && isActorIdText(id)) return { createdAt: new Date(ms), id };
+  }
   throw new InvalidInputError('cursor', 'not a cursor this API returned');
+}
+
+function isActorIdText(id: string): boolean {
+  try {
+    parseActorId(id);
+    return true;
+  } catch {
+    // Any id the API lists passes parseActorId; what does not was not written by it.
+    return false;
+  }
 }
 
 export class DocumentService {
