@@ -80,6 +80,19 @@ test('message size is counted in UTF-8 bytes at the limit and one past it, and o
   assert.throws(() => decodeAgentCommand(encodeJson({ content: `${at}x` }), agentMessageRequestSchema, 'message request'), /content must be at most/);
 });
 
+test('an owner id or message PostgreSQL cannot store (NUL, a lone surrogate) is refused naming the field; emoji pass', () => {
+  for (const [body, field] of [
+    [{ ownerId: 'u\u0000x' }, 'ownerId'],
+    [{ ownerId: 'u\uD800' }, 'ownerId'],
+  ] as const) {
+    assert.throws(() => decodeAgentCommand(encodeJson(body), startAgentRequestSchema, 'start request'), new RegExp(`^ProtocolError: start request: ${field} must not contain NUL`));
+  }
+  for (const content of ['a\u0000b', 'a\uDC00b']) {
+    assert.throws(() => decodeAgentCommand(encodeJson({ content }), agentMessageRequestSchema, 'message request'), /message request: content must not contain NUL/);
+  }
+  assert.equal(agentMessageRequestSchema.safeParse({ content: 'reefs 🐠' }).success, true);
+});
+
 test('cancel takes an empty body; approve needs a call id and a decision', () => {
   assert.deepEqual(decodeAgentCommand(new Uint8Array(0), cancelAgentRequestSchema, 'cancel request'), { by: null, reason: null });
   assert.deepEqual(approveAgentRequestSchema.parse({ callId: 'c1', approved: false }), { callId: 'c1', approved: false, comment: null, by: null });
