@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startAgentRequestSchema } from '../../protocol/agent.ts';
 import type { AgentEvent, AgentTool } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import type { InferenceResult, ToolCall } from '../../protocol/inference.ts';
+import { encodeInferenceRequest, CHAT_LIMITS, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
 import { estimateTokens } from './context.ts';
 import type { AgentEffect, AgentModelCall } from './effects.ts';
 import {
@@ -100,6 +100,10 @@ class Sim {
 }
 
 const call = (id: string, name: string, args: string = '{"q":"x"}'): ToolCall => ({ id, name, arguments: args });
+
+/** The model call as the queue encodes it; throws what the queue would refuse. */
+const encodeCall = (c: AgentModelCall) =>
+  encodeInferenceRequest({ requestId: c.requestId, model: c.model, messages: c.messages, ...(c.tools === undefined ? {} : { tools: c.tools }), replyTo: { kind: 'agent', id: 's1', command: 'inference-result' }, meta: c.meta });
 
 test('each step repeats the message objects of the earlier steps it already sent, so the queue checks them once', () => {
   const s = new Sim();
@@ -360,4 +364,19 @@ test('a model that repeats a tool-call id in one answer gets the repeat renamed,
   for (const t of ran) s.toolDone(t, 'ok');
   const next = s.take().calls[0]!;
   assert.deepEqual(next.messages.filter((m) => m.role === 'tool').map((m) => m.role === 'tool' && m.toolCallId), ['dup', 'dup~2']);
+});
+
+test('a repeated tool-call id of the longest length is renamed within that length, so the next request is not refused', () => {
+  const s = new Sim();
+  s.start();
+  s.message('x');
+  const longest = 'c'.repeat(CHAT_LIMITS.maxToolCallIdChars);
+  s.answer(s.take().calls[0]!.requestId, '', [call(longest, 'doc_search'), call(longest, 'doc_edit'), call(longest, 'doc_search')]);
+  const ran = s.take().tools;
+  const ids = ran.map((t) => t.callId);
+  assert.equal(new Set(ids).size, 3);
+  assert.ok(ids.every((id) => id.length <= CHAT_LIMITS.maxToolCallIdChars), ids.join(' '));
+  for (const t of ran) s.toolDone(t, 'ok');
+  const next = s.take().calls[0]!;
+  assert.doesNotThrow(() => encodeCall(next));
 });
