@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAgentRequestSchema } from '../../protocol/agent.ts';
+import { AGENT_LIMITS, startAgentRequestSchema } from '../../protocol/agent.ts';
 import type { AgentEvent, AgentTool } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { encodeInferenceRequest, CHAT_LIMITS, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
+import { encodeInferenceRequest, CHAT_LIMITS, INFERENCE_LIMITS, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
 import { estimateTokens } from './context.ts';
 import type { AgentEffect, AgentModelCall } from './effects.ts';
 import {
@@ -14,6 +14,7 @@ import {
   decideMessage,
   decideRecover,
   decideStart,
+  decideSubmitFailed,
   decideToolDone,
   type AgentEnv,
   type Draft,
@@ -379,4 +380,71 @@ test('a repeated tool-call id of the longest length is renamed within that lengt
   for (const t of ran) s.toolDone(t, 'ok');
   const next = s.take().calls[0]!;
   assert.doesNotThrow(() => encodeCall(next));
+});
+
+test('many short turns are summarised before the request would carry more messages than the queue takes, well under the token budget', () => {
+  const s = new Sim();
+  s.start({ tools: [] });
+  let before: AgentModelCall | undefined;
+  for (let i = 1; i <= INFERENCE_LIMITS.maxMessages; i++) {
+    s.message(`question ${i}`);
+    let c = s.take().calls[0]!;
+    assert.doesNotThrow(() => encodeCall(c), `turn ${i}`);
+    if (s.state.turn?.modelCall?.purpose === 'summary') {
+      assert.ok(estimateTokens(before?.messages ?? []) < AGENT_LIMITS.defaultTokenBudget, 'the token budget alone would not have summarised');
+      s.answer(c.requestId, `summary through turn ${i - 1}`);
+      c = s.take().calls[0]!;
+      assert.doesNotThrow(() => encodeCall(c), `answer after the summary in turn ${i}`);
+    }
+    s.answer(c.requestId, `answer ${i}`);
+    assert.equal(s.state.turn?.status, 'completed');
+    before = c;
+  }
+  assert.ok(s.state.summary !== null, 'a summary was made');
+});
+
+test('a turn whose tool results exceed what one request carries fails alone; the next turn summarises it in a request the queue takes', () => {
+  const s = new Sim();
+  s.start();
+  s.message('read everything');
+  // Control characters take 6 bytes each as JSON: the worst case for the request's size.
+  const result = '\u0001'.repeat(32 * 1024);
+  const calls = Array.from({ length: 40 }, (_, i) => call(`c${i}`, 'doc_search'));
+  s.answer(s.take().calls[0]!.requestId, '', calls);
+  let next = s.take();
+  while (next.tools.length > 0) {
+    for (const t of next.tools) s.toolDone(t, result);
+    next = s.take();
+  }
+  const tooBig = next.calls[0]!;
+  assert.throws(() => encodeCall(tooBig), /limit/);
+  s.apply(decideSubmitFailed(s.state, { requestId: tooBig.requestId, code: 'malformed-message', message: 'too large' }, s.env()));
+  assert.equal(s.state.turn?.status, 'failed');
+  s.message('and now?');
+  const summary = s.take().calls[0]!;
+  assert.equal(s.state.turn?.modelCall?.purpose, 'summary');
+  assert.doesNotThrow(() => encodeCall(summary));
+  assert.match(summary.messages.map((m) => m.content).join(''), /\[… cut\]/);
+  s.answer(summary.requestId, 'The tools returned control characters.');
+  assert.doesNotThrow(() => encodeCall(s.take().calls[0]!));
+});
+
+test('with the largest token budget, earlier turns are summarised before the request would exceed the bytes the queue takes', () => {
+  const s = new Sim();
+  s.start({ tools: [], tokenBudget: AGENT_LIMITS.maxTokenBudget });
+  const long = 'x'.repeat(AGENT_LIMITS.maxMessageBytes);
+  let summarised = false;
+  for (let i = 1; i <= 40; i++) {
+    s.message(long);
+    let c = s.take().calls[0]!;
+    assert.doesNotThrow(() => encodeCall(c), `turn ${i}`);
+    if (s.state.turn?.modelCall?.purpose === 'summary') {
+      summarised = true;
+      s.answer(c.requestId, 'The user sent many x.');
+      c = s.take().calls[0]!;
+      assert.doesNotThrow(() => encodeCall(c), `answer after the summary in turn ${i}`);
+    }
+    s.answer(c.requestId, 'ok');
+  }
+  assert.ok(summarised);
 });
