@@ -11,7 +11,8 @@ export async function replayAgentSession(id: string, deps: Pick<AgentActorDeps, 
   let state = emptyAgentState(id);
   for await (const entry of deps.log.readAfter(id, 0, signal)) {
     decodeAgentEntry(entry.body).forEach((event, i) => {
-      state = evolve(state, event, agentEventId(entry.seq, i));
+      // Each state is dropped for the next: the fold may append to the transcript in place.
+      state = evolve(state, event, agentEventId(entry.seq, i), { consume: true });
     });
   }
   return state;

@@ -448,3 +448,24 @@ test('with the largest token budget, earlier turns are summarised before the req
   }
   assert.ok(summarised);
 });
+
+test('a replay (consume) appends to one transcript array in place, while a plain fold leaves every earlier state as it was', () => {
+  const s = new Sim();
+  s.start({ tools: [] });
+  for (let i = 0; i < 5; i++) {
+    s.message(`q${i}`);
+    s.answer(s.take().calls[0]!.requestId, `a${i}`);
+  }
+  let plain = emptyAgentState('s1');
+  const seen: AgentState[] = [];
+  let replayed = emptyAgentState('s1');
+  const array = replayed.transcript;
+  s.events.forEach((e, i) => {
+    seen.push(plain);
+    plain = evolve(plain, e, i + 1);
+    replayed = evolve(replayed, e, i + 1, { consume: true });
+  });
+  assert.equal(replayed.transcript, array, 'no copy of the transcript per event (a replay was quadratic in the session length)');
+  assert.deepEqual(replayed, plain);
+  assert.deepEqual(seen.map((x) => x.transcript.length), s.events.map((_, i) => plain.transcript.filter((t) => t.seq <= i).length));
+});
