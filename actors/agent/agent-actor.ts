@@ -56,7 +56,7 @@ import {
   type Draft,
 } from './engine.ts';
 import { AgentLogFencingError, type AgentInferenceQueue, type AgentLog, type AgentProjection } from './ports.ts';
-import { evolve, needsHost, sessionStatus, type AgentState } from './state.ts';
+import { evolve, needsHost, sessionStatus, trimTranscript, type AgentState } from './state.ts';
 import { resolveTools, runToolCall } from './tool-calls.ts';
 import type { ToolRunner } from './tool.ts';
 import { agentSessionView, projectionRecord } from './view.ts';
@@ -225,6 +225,7 @@ export class AgentActor implements ActorInstance {
       });
     }
     if (draft.events.length > 0) {
+      this.state = trimTranscript(this.state);
       const status = sessionStatus(this.state);
       if (status !== before) {
         const body: AgentStatusEvent = { status, turnId: this.state.turn?.id ?? null, lastSeq: this.state.lastSeq };

@@ -4,7 +4,7 @@ import { AGENT_LIMITS, startAgentRequestSchema } from '../../protocol/agent.ts';
 import type { AgentEvent, AgentTool } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { encodeInferenceRequest, CHAT_LIMITS, INFERENCE_LIMITS, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
-import { estimateTokens } from './context.ts';
+import { answerMessages, estimateTokens } from './context.ts';
 import type { AgentEffect, AgentModelCall } from './effects.ts';
 import {
   decideApprove,
@@ -19,7 +19,7 @@ import {
   type AgentEnv,
   type Draft,
 } from './engine.ts';
-import { emptyAgentState, evolve, sessionStatus, type AgentState } from './state.ts';
+import { emptyAgentState, evolve, sessionStatus, trimTranscript, type AgentState } from './state.ts';
 import { agentSessionView } from './view.ts';
 
 const tool = (name: string, needsApproval = false): AgentTool => ({
@@ -43,11 +43,15 @@ class Sim {
     return { now: this.now, prices: { m: { promptPerMillionUsd: 1_000_000, completionPerMillionUsd: 2_000_000 } }, modelCallTimeoutMs: 60_000, maxParallelTools: 4 };
   }
 
+  /** Trim the transcript after each decision, as the actor does. */
+  trim = false;
+
   apply(d: Draft): Draft {
     for (const e of d.events) {
       this.state = evolve(this.state, e, this.state.lastSeq + 1);
       this.events.push(e);
     }
+    if (this.trim) this.state = trimTranscript(this.state);
     this.effects.push(...d.effects);
     return d;
   }
@@ -468,4 +472,30 @@ test('a replay (consume) appends to one transcript array in place, while a plain
   assert.equal(replayed.transcript, array, 'no copy of the transcript per event (a replay was quadratic in the session length)');
   assert.deepEqual(replayed, plain);
   assert.deepEqual(seen.map((x) => x.transcript.length), s.events.map((_, i) => plain.transcript.filter((t) => t.seq <= i).length));
+});
+
+test('a long session keeps in memory only what the model and a view still read; its view and model calls stay as without trimming', () => {
+  const s = new Sim();
+  s.trim = true;
+  s.start({ tools: [], tokenBudget: AGENT_LIMITS.minTokenBudget });
+  const turns = 800;
+  for (let i = 1; i <= turns; i++) {
+    s.message(`${i} ${'x'.repeat(3_000)}`);
+    let c = s.take().calls[0]!;
+    if (s.state.turn?.modelCall?.purpose === 'summary') {
+      s.answer(c.requestId, `summary through ${i - 1}`);
+      c = s.take().calls[0]!;
+    }
+    s.answer(c.requestId, `answer ${i}`);
+  }
+  let whole = emptyAgentState('s1');
+  s.events.forEach((e, i) => {
+    whole = evolve(whole, e, i + 1);
+  });
+  assert.equal(s.state.transcriptTotal, whole.transcript.length);
+  assert.deepEqual(agentSessionView(s.state), agentSessionView(whole));
+  assert.deepEqual(answerMessages(s.state), answerMessages(whole));
+  const wholeBytes = whole.transcript.reduce((n, t) => n + t.bytes, 0);
+  assert.ok(wholeBytes > 2_000_000, `the session said ${wholeBytes} bytes`);
+  assert.ok(s.state.transcriptBytes < 2 * AGENT_LIMITS.maxViewTranscriptBytes + 16 * 1024, `kept ${s.state.transcriptBytes} bytes`);
 });
