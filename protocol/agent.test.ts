@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  agentEntryGroups,
   agentEntrySeqOf,
   agentEventId,
   decodeAgentEntry,
@@ -9,6 +10,7 @@ import {
   encodeAgentEvent,
   mayHoldAgentEvent,
   readOwnAgentEvent,
+  AGENT_ENTRY_MAX_BYTES,
   AGENT_EVENTS_PER_ENTRY,
   type AgentEvent,
 } from './agent-events.ts';
@@ -155,4 +157,12 @@ test('an entry may hold an event type exactly when its quoted name occurs in the
   assert.equal(mayHoldAgentEvent(encodeAgentEvent(started), ['turn-completed']), false);
   const inside = encodeAgentEntry([encodeAgentEvent(call), encodeAgentEvent(done)]);
   assert.equal(mayHoldAgentEvent(inside.subarray(1, inside.length - 1), ['turn-completed']), true, 'a view into a larger buffer is searched in its own bytes');
+});
+
+test('events are grouped into entries of at most 64 and AGENT_ENTRY_MAX_BYTES, a larger event alone, in order', () => {
+  const sized = (n: number) => new Uint8Array(n);
+  const big = AGENT_ENTRY_MAX_BYTES;
+  const groups = agentEntryGroups([sized(10), sized(big / 2), sized(big / 2), sized(big + 5), sized(10), ...Array.from({ length: 70 }, () => sized(1))]);
+  assert.deepEqual(groups.map((g) => g.map((b) => b.byteLength)), [[10, big / 2], [big / 2], [big + 5], [10, ...Array(63).fill(1)], Array(7).fill(1)]);
+  assert.ok(groups.every((g) => g.length === 1 || encodeAgentEntry(g).byteLength <= AGENT_ENTRY_MAX_BYTES));
 });
