@@ -38,8 +38,9 @@ export function estimateTokens(messages: readonly ChatMessage[], tools: readonly
 
 /**
  * Whether an answer call with these messages and tools is within what the
- * inference queue takes (INFERENCE_LIMITS: message count, body bytes). A
- * session over either limit could never make another call: short turns reach
+ * inference queue takes (INFERENCE_LIMITS: message count, body bytes, and
+ * CHAT_LIMITS' characters per message). A session over a limit could never
+ * make another call: short turns reach
  * 256 messages long before the token budget, and a budget of 2,000,000 tokens
  * allows far more bytes than a request may carry.
  */
@@ -47,6 +48,8 @@ export function fitsInferenceRequest(messages: readonly ChatMessage[], tools: re
   if (messages.length > INFERENCE_LIMITS.maxMessages) return false;
   let bytes = tools.length > 0 ? remembered(jsonBytesOf, tools, jsonBytes) : 0;
   for (const m of messages) {
+    // A model's answer (or a tool result under a large LOOM_AGENT_TOOL_MAX_RESULT_BYTES) may be longer than one message may be.
+    if (m.content.length > CHAT_LIMITS.maxMessageChars) return false;
     bytes += remembered(jsonBytesOf, m, jsonBytes) + 1;
     if (bytes > MAX_CONVERSATION_BYTES) return false;
   }
@@ -116,7 +119,10 @@ function makeSystemMessage(state: AgentState): ChatMessage[] {
   const instructions = state.started?.instructions ?? null;
   if (instructions !== null) parts.push(instructions);
   if (state.summary !== null) parts.push(`Summary of the conversation so far:\n${state.summary.content}`);
-  return parts.length === 0 ? [] : [{ role: 'system', content: parts.join('\n\n') }];
+  if (parts.length === 0) return [];
+  // The summary is the model's text, of any length: cut, so that no later call of the session is refused for it.
+  const content = parts.join('\n\n');
+  return [{ role: 'system', content: content.length <= CHAT_LIMITS.maxMessageChars ? content : chunks(content, CHAT_LIMITS.maxMessageChars - CUT_NOTE.length)[0] + CUT_NOTE }];
 }
 
 /** The item as a chat message (null for a summary), made once per item. */

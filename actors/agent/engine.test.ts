@@ -499,3 +499,20 @@ test('a long session keeps in memory only what the model and a view still read; 
   assert.ok(wholeBytes > 2_000_000, `the session said ${wholeBytes} bytes`);
   assert.ok(s.state.transcriptBytes < 2 * AGENT_LIMITS.maxViewTranscriptBytes + 16 * 1024, `kept ${s.state.transcriptBytes} bytes`);
 });
+
+test("a model's answer longer than one request message may be is summarised before the next call, and so is a summary that long", () => {
+  const s = new Sim();
+  s.start({ tools: [], tokenBudget: AGENT_LIMITS.maxTokenBudget });
+  const long = 'z'.repeat(CHAT_LIMITS.maxMessageChars + 1_000);
+  s.message('tell me everything');
+  s.answer(s.take().calls[0]!.requestId, long);
+  s.message('and now?');
+  const summary = s.take().calls[0]!;
+  assert.equal(s.state.turn?.modelCall?.purpose, 'summary');
+  assert.doesNotThrow(() => encodeCall(summary));
+  s.answer(summary.requestId, long);
+  const answer = s.take().calls[0]!;
+  assert.equal(s.state.turn?.modelCall?.purpose, 'answer');
+  assert.doesNotThrow(() => encodeCall(answer));
+  assert.match(answer.messages[0]?.content ?? '', /^Be brief\.\n\nSummary of the conversation so far:\nzzz.*\[… cut\]$/s);
+});
