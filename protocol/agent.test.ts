@@ -83,16 +83,20 @@ test('message size is counted in UTF-8 bytes at the limit and one past it, and o
 });
 
 test('an owner id or message PostgreSQL cannot store (NUL, a lone surrogate) is refused naming the field; emoji pass', () => {
-  for (const [body, field] of [
-    [{ ownerId: 'u\u0000x' }, 'ownerId'],
-    [{ ownerId: 'u\uD800' }, 'ownerId'],
-  ] as const) {
-    assert.throws(() => decodeAgentCommand(encodeJson(body), startAgentRequestSchema, 'start request'), new RegExp(`^ProtocolError: start request: ${field} must not contain NUL`));
+  for (const ownerId of ['u\u0000x', 'u\uD800']) {
+    assert.throws(() => decodeAgentCommand(encodeJson({ ownerId }), startAgentRequestSchema, 'start request'), /^ProtocolError: start request: ownerId must not contain/);
   }
   for (const content of ['a\u0000b', 'a\uDC00b']) {
     assert.throws(() => decodeAgentCommand(encodeJson({ content }), agentMessageRequestSchema, 'message request'), /message request: content must not contain NUL/);
   }
   assert.equal(agentMessageRequestSchema.safeParse({ content: 'reefs 🐠' }).success, true);
+});
+
+test('an owner id with CR, LF or another control character is refused: it goes in a NATS header of every service tool call', () => {
+  for (const ownerId of ['u\r\nLoom-Tool-Call-Id: forged', 'u\nx', 'u\tx']) {
+    assert.throws(() => decodeAgentCommand(encodeJson({ ownerId }), startAgentRequestSchema, 'start request'), /start request: ownerId must not contain control characters/);
+  }
+  assert.equal(startAgentRequestSchema.safeParse({ ownerId: 'auth0|Zoë 🐠' }).success, true);
 });
 
 test('cancel takes an empty body; approve needs a call id and a decision', () => {

@@ -64,6 +64,8 @@ const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 // projection write of the session fail, so the HTTP edge's rule holds here too.
 const STORABLE = /^[^\u0000\uD800-\uDFFF]*$/u;
 const text = () => z.string().regex(STORABLE, 'must not contain NUL characters or unpaired UTF-16 surrogates');
+// The owner also travels in a NATS header of every service tool call (Loom-Agent-Owner), which cannot hold CR or LF.
+const OWNER = /^[^\u0000-\u001f\u007f-\u009f\uD800-\uDFFF]*$/u;
 const maxBytes = (limit: number) => (s: string) => bytes(s) <= limit;
 const idString = z.string().refine((v) => {
   try {
@@ -79,7 +81,7 @@ const modelName = z.string().min(1).max(128).regex(/^[^\s\u0000-\u001f\u007f-\u0
 export const startAgentRequestSchema = z
   .object({
     /** Who the session belongs to (user id); tools act with this user's permissions. */
-    ownerId: text().min(1).max(200),
+    ownerId: z.string().min(1).max(200).regex(OWNER, 'must not contain control characters or unpaired UTF-16 surrogates'),
     instructions: z.string().refine(maxBytes(AGENT_LIMITS.maxInstructionsBytes), `must be at most ${AGENT_LIMITS.maxInstructionsBytes} bytes`).nullable().default(null),
     /** null: the server's default agent model. */
     model: modelName.nullable().default(null),
