@@ -40,9 +40,9 @@ export function estimateTokens(messages: readonly ChatMessage[], tools: readonly
  * Whether an answer call with these messages and tools is within what the
  * inference queue takes (INFERENCE_LIMITS: message count, body bytes, and
  * CHAT_LIMITS' characters per message). A session over a limit could never
- * make another call: short turns reach
- * 256 messages long before the token budget, and a budget of 2,000,000 tokens
- * allows far more bytes than a request may carry.
+ * make another call: short turns reach 256 messages long before the token
+ * budget, and a budget of 2,000,000 tokens allows far more bytes than a
+ * request may carry.
  */
 export function fitsInferenceRequest(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] = []): boolean {
   if (messages.length > INFERENCE_LIMITS.maxMessages) return false;
