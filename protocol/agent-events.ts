@@ -258,6 +258,32 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** Most events in one log entry; an event's id leaves this much room per entry. */
 export const AGENT_EVENTS_PER_ENTRY = 64;
 
+/**
+ * Events share an entry only while the entry stays within this many bytes; a
+ * larger event is an entry alone. NATS refuses a message over its
+ * max_payload (1 MiB by default), and a model's answer with large tool-call
+ * arguments is followed by one `tool-call-started` repeating each of them.
+ */
+export const AGENT_ENTRY_MAX_BYTES = 256 * 1024;
+
+/** Groups encoded events, in order, into the bodies of successive entries (AGENT_EVENTS_PER_ENTRY, AGENT_ENTRY_MAX_BYTES). */
+export function agentEntryGroups(bodies: readonly Uint8Array[]): Uint8Array[][] {
+  const groups: Uint8Array[][] = [];
+  let group: Uint8Array[] = [];
+  let bytes = 1;
+  for (const body of bodies) {
+    if (group.length === AGENT_EVENTS_PER_ENTRY || (group.length > 0 && bytes + body.byteLength + 1 > AGENT_ENTRY_MAX_BYTES)) {
+      groups.push(group);
+      group = [];
+      bytes = 1;
+    }
+    group.push(body);
+    bytes += body.byteLength + 1;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
 /** The id clients see (and resume after) for the `index`th event of the entry at `entrySeq`. */
 export function agentEventId(entrySeq: number, index: number): number {
   if (!Number.isInteger(index) || index < 0 || index >= AGENT_EVENTS_PER_ENTRY) throw new RangeError(`event index ${index} outside an entry`);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  agentEntryGroups,
   agentEntrySeqOf,
   agentEventId,
   decodeAgentEntry,
@@ -9,6 +10,7 @@ import {
   encodeAgentEvent,
   mayHoldAgentEvent,
   readOwnAgentEvent,
+  AGENT_ENTRY_MAX_BYTES,
   AGENT_EVENTS_PER_ENTRY,
   type AgentEvent,
 } from './agent-events.ts';
@@ -80,6 +82,23 @@ test('message size is counted in UTF-8 bytes at the limit and one past it, and o
   assert.throws(() => decodeAgentCommand(encodeJson({ content: `${at}x` }), agentMessageRequestSchema, 'message request'), /content must be at most/);
 });
 
+test('an owner id or message PostgreSQL cannot store (NUL, a lone surrogate) is refused naming the field; emoji pass', () => {
+  for (const ownerId of ['u\u0000x', 'u\uD800']) {
+    assert.throws(() => decodeAgentCommand(encodeJson({ ownerId }), startAgentRequestSchema, 'start request'), /^ProtocolError: start request: ownerId must not contain/);
+  }
+  for (const content of ['a\u0000b', 'a\uDC00b']) {
+    assert.throws(() => decodeAgentCommand(encodeJson({ content }), agentMessageRequestSchema, 'message request'), /message request: content must not contain NUL/);
+  }
+  assert.equal(agentMessageRequestSchema.safeParse({ content: 'reefs 🐠' }).success, true);
+});
+
+test('an owner id with CR, LF or another control character is refused: it goes in a NATS header of every service tool call', () => {
+  for (const ownerId of ['u\r\nLoom-Tool-Call-Id: forged', 'u\nx', 'u\tx']) {
+    assert.throws(() => decodeAgentCommand(encodeJson({ ownerId }), startAgentRequestSchema, 'start request'), /start request: ownerId must not contain control characters/);
+  }
+  assert.equal(startAgentRequestSchema.safeParse({ ownerId: 'auth0|Zoë 🐠' }).success, true);
+});
+
 test('cancel takes an empty body; approve needs a call id and a decision', () => {
   assert.deepEqual(decodeAgentCommand(new Uint8Array(0), cancelAgentRequestSchema, 'cancel request'), { by: null, reason: null });
   assert.deepEqual(approveAgentRequestSchema.parse({ callId: 'c1', approved: false }), { callId: 'c1', approved: false, comment: null, by: null });
@@ -142,4 +161,12 @@ test('an entry may hold an event type exactly when its quoted name occurs in the
   assert.equal(mayHoldAgentEvent(encodeAgentEvent(started), ['turn-completed']), false);
   const inside = encodeAgentEntry([encodeAgentEvent(call), encodeAgentEvent(done)]);
   assert.equal(mayHoldAgentEvent(inside.subarray(1, inside.length - 1), ['turn-completed']), true, 'a view into a larger buffer is searched in its own bytes');
+});
+
+test('events are grouped into entries of at most 64 and AGENT_ENTRY_MAX_BYTES, a larger event alone, in order', () => {
+  const sized = (n: number) => new Uint8Array(n);
+  const big = AGENT_ENTRY_MAX_BYTES;
+  const groups = agentEntryGroups([sized(10), sized(big / 2), sized(big / 2), sized(big + 5), sized(10), ...Array.from({ length: 70 }, () => sized(1))]);
+  assert.deepEqual(groups.map((g) => g.map((b) => b.byteLength)), [[10, big / 2], [big / 2], [big + 5], [10, ...Array(63).fill(1)], Array(7).fill(1)]);
+  assert.ok(groups.every((g) => g.length === 1 || encodeAgentEntry(g).byteLength <= AGENT_ENTRY_MAX_BYTES));
 });

@@ -59,6 +59,13 @@ export const AGENT_STATUSES = ['idle', 'running', 'waiting-approval', 'failed'] 
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+// PostgreSQL text holds no NUL and UTF-8 no lone surrogate: an owner id or a
+// message (whose first words are the session's title) carrying one made every
+// projection write of the session fail, so the HTTP edge's rule holds here too.
+const STORABLE = /^[^\u0000\uD800-\uDFFF]*$/u;
+const text = () => z.string().regex(STORABLE, 'must not contain NUL characters or unpaired UTF-16 surrogates');
+// The owner also travels in a NATS header of every service tool call (Loom-Agent-Owner), which cannot hold CR or LF.
+const OWNER = /^[^\u0000-\u001f\u007f-\u009f\uD800-\uDFFF]*$/u;
 const maxBytes = (limit: number) => (s: string) => bytes(s) <= limit;
 const idString = z.string().refine((v) => {
   try {
@@ -74,7 +81,7 @@ const modelName = z.string().min(1).max(128).regex(/^[^\s\u0000-\u001f\u007f-\u0
 export const startAgentRequestSchema = z
   .object({
     /** Who the session belongs to (user id); tools act with this user's permissions. */
-    ownerId: z.string().min(1).max(200),
+    ownerId: z.string().min(1).max(200).regex(OWNER, 'must not contain control characters or unpaired UTF-16 surrogates'),
     instructions: z.string().refine(maxBytes(AGENT_LIMITS.maxInstructionsBytes), `must be at most ${AGENT_LIMITS.maxInstructionsBytes} bytes`).nullable().default(null),
     /** null: the server's default agent model. */
     model: modelName.nullable().default(null),
@@ -97,7 +104,7 @@ export type ParsedStartAgentRequest = z.output<typeof startAgentRequestSchema>;
 
 export const agentMessageRequestSchema = z
   .object({
-    content: z.string().min(1).refine(maxBytes(AGENT_LIMITS.maxMessageBytes), `must be at most ${AGENT_LIMITS.maxMessageBytes} bytes`),
+    content: text().min(1).refine(maxBytes(AGENT_LIMITS.maxMessageBytes), `must be at most ${AGENT_LIMITS.maxMessageBytes} bytes`),
   })
   .strict();
 export type AgentMessageRequest = z.input<typeof agentMessageRequestSchema>;

@@ -22,6 +22,7 @@ before(async () => {
   f = await startAgentHostFixture({
     tools: {
       lookup: {},
+      short: { run: async () => ({ ok: true, content: 'read' }) },
       publish: { needsApproval: true },
       slow: {
         run: (_args, signal) =>
@@ -198,4 +199,17 @@ test('over the token budget, the earlier turn is summarised through the real wor
   assert.match(seen, /and now\?/);
   assert.ok(view.transcript.some((e) => e.role === 'summary' && e.content === 'SUMMARY: the user asked about reefs.'), 'the summary is kept in the log');
   assert.equal(view.usage.calls, 3);
+});
+
+test('an answer whose tool calls carry large arguments is logged in entries NATS takes: every call runs and the turn completes', async () => {
+  const id = await startSession({ tools: ['short'] });
+  // 4 x 150 kB of arguments, repeated by each call's tool-call-started: over NATS's 1 MiB max_payload as one entry.
+  const args = JSON.stringify({ q: 'y'.repeat(150_000) });
+  f.model.script([{ toolCalls: Array.from({ length: 4 }, (_, i) => ({ id: `big${i}`, name: 'short', arguments: args })) }, 'All read.']);
+  const before = f.tools.count('short');
+  await f.command(id, 'message', { content: 'read these' });
+  const done = await turnEnded(id, 'completed');
+  assert.equal(f.tools.count('short') - before, 4);
+  const last = done.transcript.at(-1);
+  assert.equal(last?.role === 'assistant' && last.content, 'All read.');
 });

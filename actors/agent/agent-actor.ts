@@ -35,7 +35,7 @@ import {
   type AgentSessionView,
   type AgentStatusEvent,
 } from '../../protocol/agent.ts';
-import { agentEntrySeqOf, agentEventId, agentToolResultSchema, encodeAgentEntry, encodeAgentEvent, AGENT_EVENTS_PER_ENTRY } from '../../protocol/agent-events.ts';
+import { agentEntryGroups, agentEntrySeqOf, agentEventId, agentToolResultSchema, encodeAgentEntry, encodeAgentEvent } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { checkVersion, HEADERS } from '../../protocol/headers.ts';
 import { decodeInferenceResult } from '../../protocol/inference.ts';
@@ -56,7 +56,7 @@ import {
   type Draft,
 } from './engine.ts';
 import { AgentLogFencingError, type AgentInferenceQueue, type AgentLog, type AgentProjection } from './ports.ts';
-import { evolve, needsHost, sessionStatus, type AgentState } from './state.ts';
+import { evolve, needsHost, sessionStatus, trimTranscript, type AgentState } from './state.ts';
 import { resolveTools, runToolCall } from './tool-calls.ts';
 import type { ToolRunner } from './tool.ts';
 import { agentSessionView, projectionRecord } from './view.ts';
@@ -207,14 +207,15 @@ export class AgentActor implements ActorInstance {
 
   /**
    * Appends the draft's events (fenced) as one log entry (several past
-   * AGENT_EVENTS_PER_ENTRY), publishes each with its event id, then performs
-   * the draft's effects.
+   * AGENT_EVENTS_PER_ENTRY or AGENT_ENTRY_MAX_BYTES), publishes each with
+   * its event id, then performs the draft's effects.
    */
   private async commit(draft: Draft): Promise<void> {
     const before = sessionStatus(this.state);
-    for (let from = 0; from < draft.events.length; from += AGENT_EVENTS_PER_ENTRY) {
-      const events = draft.events.slice(from, from + AGENT_EVENTS_PER_ENTRY);
-      const bodies = events.map(encodeAgentEvent);
+    let from = 0;
+    for (const bodies of agentEntryGroups(draft.events.map(encodeAgentEvent))) {
+      const events = draft.events.slice(from, from + bodies.length);
+      from += bodies.length;
       const entry = encodeAgentEntry(bodies);
       const expected = agentEntrySeqOf(this.state.lastSeq);
       const entrySeq = await appendOrStepDown(() => this.deps.log.append(this.ctx.id, entry, expected), (err) => err instanceof AgentLogFencingError, 'agent log');
@@ -225,6 +226,7 @@ export class AgentActor implements ActorInstance {
       });
     }
     if (draft.events.length > 0) {
+      this.state = trimTranscript(this.state);
       const status = sessionStatus(this.state);
       if (status !== before) {
         const body: AgentStatusEvent = { status, turnId: this.state.turn?.id ?? null, lastSeq: this.state.lastSeq };

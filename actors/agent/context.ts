@@ -9,32 +9,64 @@
  * on the safe side for English and code; exact counts come back in usage.
  */
 import type { AgentTool, AgentToolResult } from '../../protocol/agent-events.ts';
-import type { ChatMessage, ToolDefinition } from '../../protocol/inference.ts';
+import { CHAT_LIMITS, INFERENCE_LIMITS, type ChatMessage, type ToolDefinition } from '../../protocol/inference.ts';
 import type { AgentState, TranscriptItem } from './state.ts';
 
 const PER_MESSAGE_TOKENS = 8;
+/** Room left in a queued request for its fields besides messages and tools (ids, model, routes, meta). */
+const ENVELOPE_BYTES = 16 * 1024;
+/** The most a request's messages and tools may take as JSON: the queue refuses larger requests. */
+const MAX_CONVERSATION_BYTES = INFERENCE_LIMITS.maxBodyBytes - ENVELOPE_BYTES;
+/** What the transcript rendered for a summary call may take as JSON (its instructions and message framing aside). */
+const SUMMARY_INPUT_BYTES = MAX_CONVERSATION_BYTES - 4 * 1024;
+const CUT_NOTE = ' [… cut]';
 
 const SUMMARY_INSTRUCTIONS =
   'Summarise the conversation below so that you can continue it later from the summary alone. ' +
   'Keep facts, decisions, names, numbers, open questions and what tools returned that still matters. Be concise.';
 
-// Estimates of messages and tools arrays, which every step repeats as the same frozen objects.
+// Estimates and sizes of messages and tools arrays, which every step repeats as the same frozen objects.
 const estimateOf = new WeakMap<object, number>();
+const jsonBytesOf = new WeakMap<object, number>();
 
 export function estimateTokens(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] = []): number {
   let total = 0;
-  for (const m of messages) total += remembered(m, messageTokens);
-  if (tools.length > 0) total += remembered(tools, toolsTokens);
+  for (const m of messages) total += remembered(estimateOf, m, messageTokens);
+  if (tools.length > 0) total += remembered(estimateOf, tools, toolsTokens);
   return total;
 }
 
-/** The estimate of a frozen object is kept; anything else may still change and is estimated each time. */
-function remembered<T extends object>(value: T, estimate: (value: T) => number): number {
-  const known = estimateOf.get(value);
+/**
+ * Whether an answer call with these messages and tools is within what the
+ * inference queue takes (INFERENCE_LIMITS: message count, body bytes, and
+ * CHAT_LIMITS' characters per message). A session over a limit could never
+ * make another call: short turns reach 256 messages long before the token
+ * budget, and a budget of 2,000,000 tokens allows far more bytes than a
+ * request may carry.
+ */
+export function fitsInferenceRequest(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] = []): boolean {
+  if (messages.length > INFERENCE_LIMITS.maxMessages) return false;
+  let bytes = tools.length > 0 ? remembered(jsonBytesOf, tools, jsonBytes) : 0;
+  for (const m of messages) {
+    // A model's answer (or a tool result under a large LOOM_AGENT_TOOL_MAX_RESULT_BYTES) may be longer than one message may be.
+    if (m.content.length > CHAT_LIMITS.maxMessageChars) return false;
+    bytes += remembered(jsonBytesOf, m, jsonBytes) + 1;
+    if (bytes > MAX_CONVERSATION_BYTES) return false;
+  }
+  return true;
+}
+
+/** The value of a frozen object is kept; anything else may still change and is measured each time. */
+function remembered<T extends object>(cache: WeakMap<object, number>, value: T, measure: (value: T) => number): number {
+  const known = cache.get(value);
   if (known !== undefined) return known;
-  const tokens = estimate(value);
-  if (Object.isFrozen(value)) estimateOf.set(value, tokens);
-  return tokens;
+  const n = measure(value);
+  if (Object.isFrozen(value)) cache.set(value, n);
+  return n;
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8');
 }
 
 function messageTokens(m: ChatMessage): number {
@@ -87,7 +119,10 @@ function makeSystemMessage(state: AgentState): ChatMessage[] {
   const instructions = state.started?.instructions ?? null;
   if (instructions !== null) parts.push(instructions);
   if (state.summary !== null) parts.push(`Summary of the conversation so far:\n${state.summary.content}`);
-  return parts.length === 0 ? [] : [{ role: 'system', content: parts.join('\n\n') }];
+  if (parts.length === 0) return [];
+  // The summary is the model's text, of any length: cut, so that no later call of the session is refused for it.
+  const content = parts.join('\n\n');
+  return [{ role: 'system', content: content.length <= CHAT_LIMITS.maxMessageChars ? content : chunks(content, CHAT_LIMITS.maxMessageChars - CUT_NOTE.length)[0] + CUT_NOTE }];
 }
 
 /** The item as a chat message (null for a summary), made once per item. */
@@ -141,7 +176,9 @@ export function summariseThrough(state: AgentState): number | null {
   if (started === null || current === null) return null;
   const through = current.status === 'running' ? current.number - 1 : current.number;
   if (through <= (state.summary?.throughTurn ?? 0)) return null;
-  return estimateTokens(answerMessages(state), toolDefinitions(started.tools)) > started.tokenBudget ? through : null;
+  const messages = answerMessages(state);
+  const tools = toolDefinitions(started.tools);
+  return estimateTokens(messages, tools) > started.tokenBudget || !fitsInferenceRequest(messages, tools) ? through : null;
 }
 
 function render(item: TranscriptItem): string | null {
@@ -164,7 +201,13 @@ function render(item: TranscriptItem): string | null {
   }
 }
 
-/** The messages of a `summary` call covering the previous summary and turns up to `throughTurn`. */
+/**
+ * The messages of a `summary` call covering the previous summary and turns
+ * up to `throughTurn`. The rendered turns always fit one queued request: when
+ * they are larger (one step's tool results alone can be megabytes) the
+ * longest lines are cut to a common length, and the text is spread over as
+ * many user messages as the per-message limit needs.
+ */
 export function summaryMessages(state: AgentState, throughTurn: number): ChatMessage[] {
   const after = state.summary?.throughTurn ?? 0;
   const lines: string[] = [];
@@ -174,8 +217,71 @@ export function summaryMessages(state: AgentState, throughTurn: number): ChatMes
     const line = render(item);
     if (line !== null) lines.push(line);
   }
-  return [
-    { role: 'system', content: SUMMARY_INSTRUCTIONS },
-    { role: 'user', content: lines.join('\n\n') },
-  ];
+  const text = cutToFit(lines, SUMMARY_INPUT_BYTES).join('\n\n');
+  return [{ role: 'system', content: SUMMARY_INSTRUCTIONS }, ...chunks(text, CHAT_LIMITS.maxMessageChars).map((content): ChatMessage => ({ role: 'user', content }))];
+}
+
+/** JSON-escaped UTF-8 bytes of one code point, as JSON.stringify writes it (lone surrogates as \uXXXX). */
+function jsonCost(c: number): number {
+  if (c === 0x22 || c === 0x5c) return 2;
+  if (c < 0x20) return c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6;
+  if (c < 0x80) return 1;
+  if (c < 0x800) return 2;
+  if (c >= 0xd800 && c <= 0xdfff) return 6;
+  return c < 0x10000 ? 3 : 4;
+}
+
+function jsonTextBytes(s: string): number {
+  let n = 0;
+  for (const ch of s) n += jsonCost(ch.codePointAt(0) ?? 0);
+  return n;
+}
+
+/** The longest prefix of `s` (whole code points) whose JSON text is at most `max` bytes. */
+function prefixWithin(s: string, max: number): string {
+  let n = 0;
+  let end = 0;
+  for (const ch of s) {
+    n += jsonCost(ch.codePointAt(0) ?? 0);
+    if (n > max) break;
+    end += ch.length;
+  }
+  return s.slice(0, end);
+}
+
+/**
+ * The lines with the longest ones cut (noted) to the one length that makes
+ * their JSON text, separators included, fit `budget` bytes; lines that fit
+ * already are returned as they are. Linear apart from one sort.
+ */
+function cutToFit(lines: readonly string[], budget: number): string[] {
+  const costs = lines.map(jsonTextBytes);
+  let left = budget - 4 * Math.max(0, lines.length - 1); // "\n\n" is 4 bytes of JSON
+  const sorted = [...costs].sort((a, b) => a - b);
+  let cap = Infinity;
+  for (const [i, cost] of sorted.entries()) {
+    const share = Math.floor(left / (sorted.length - i));
+    if (cost > share) {
+      cap = Math.max(0, share);
+      break;
+    }
+    left -= cost;
+  }
+  if (cap === Infinity) return [...lines];
+  const note = jsonTextBytes(CUT_NOTE);
+  return lines.map((line, i) => ((costs[i] ?? 0) <= cap ? line : cap > note ? prefixWithin(line, cap - note) + CUT_NOTE : prefixWithin(line, cap)));
+}
+
+/** `text` in pieces of at most `maxChars` UTF-16 units, never splitting a surrogate pair. */
+function chunks(text: string, maxChars: number): string[] {
+  const out: string[] = [];
+  let from = 0;
+  do {
+    let to = Math.min(text.length, from + maxChars);
+    const last = text.charCodeAt(to - 1);
+    if (to < text.length && last >= 0xd800 && last <= 0xdbff) to--;
+    out.push(text.slice(from, to));
+    from = to;
+  } while (from < text.length);
+  return out;
 }

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAgentRequestSchema } from '../../protocol/agent.ts';
+import { AGENT_LIMITS, startAgentRequestSchema } from '../../protocol/agent.ts';
 import type { AgentEvent, AgentTool } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import type { InferenceResult, ToolCall } from '../../protocol/inference.ts';
-import { estimateTokens } from './context.ts';
+import { encodeInferenceRequest, CHAT_LIMITS, INFERENCE_LIMITS, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
+import { answerMessages, estimateTokens } from './context.ts';
 import type { AgentEffect, AgentModelCall } from './effects.ts';
 import {
   decideApprove,
@@ -14,11 +14,12 @@ import {
   decideMessage,
   decideRecover,
   decideStart,
+  decideSubmitFailed,
   decideToolDone,
   type AgentEnv,
   type Draft,
 } from './engine.ts';
-import { emptyAgentState, evolve, sessionStatus, type AgentState } from './state.ts';
+import { emptyAgentState, evolve, sessionStatus, trimTranscript, type AgentState } from './state.ts';
 import { agentSessionView } from './view.ts';
 
 const tool = (name: string, needsApproval = false): AgentTool => ({
@@ -42,11 +43,15 @@ class Sim {
     return { now: this.now, prices: { m: { promptPerMillionUsd: 1_000_000, completionPerMillionUsd: 2_000_000 } }, modelCallTimeoutMs: 60_000, maxParallelTools: 4 };
   }
 
+  /** Trim the transcript after each decision, as the actor does. */
+  trim = false;
+
   apply(d: Draft): Draft {
     for (const e of d.events) {
       this.state = evolve(this.state, e, this.state.lastSeq + 1);
       this.events.push(e);
     }
+    if (this.trim) this.state = trimTranscript(this.state);
     this.effects.push(...d.effects);
     return d;
   }
@@ -100,6 +105,10 @@ class Sim {
 }
 
 const call = (id: string, name: string, args: string = '{"q":"x"}'): ToolCall => ({ id, name, arguments: args });
+
+/** The model call as the queue encodes it; throws what the queue would refuse. */
+const encodeCall = (c: AgentModelCall) =>
+  encodeInferenceRequest({ requestId: c.requestId, model: c.model, messages: c.messages, ...(c.tools === undefined ? {} : { tools: c.tools }), replyTo: { kind: 'agent', id: 's1', command: 'inference-result' }, meta: c.meta });
 
 test('each step repeats the message objects of the earlier steps it already sent, so the queue checks them once', () => {
   const s = new Sim();
@@ -360,4 +369,150 @@ test('a model that repeats a tool-call id in one answer gets the repeat renamed,
   for (const t of ran) s.toolDone(t, 'ok');
   const next = s.take().calls[0]!;
   assert.deepEqual(next.messages.filter((m) => m.role === 'tool').map((m) => m.role === 'tool' && m.toolCallId), ['dup', 'dup~2']);
+});
+
+test('a repeated tool-call id of the longest length is renamed within that length, so the next request is not refused', () => {
+  const s = new Sim();
+  s.start();
+  s.message('x');
+  const longest = 'c'.repeat(CHAT_LIMITS.maxToolCallIdChars);
+  s.answer(s.take().calls[0]!.requestId, '', [call(longest, 'doc_search'), call(longest, 'doc_edit'), call(longest, 'doc_search')]);
+  const ran = s.take().tools;
+  const ids = ran.map((t) => t.callId);
+  assert.equal(new Set(ids).size, 3);
+  assert.ok(ids.every((id) => id.length <= CHAT_LIMITS.maxToolCallIdChars), ids.join(' '));
+  for (const t of ran) s.toolDone(t, 'ok');
+  const next = s.take().calls[0]!;
+  assert.doesNotThrow(() => encodeCall(next));
+});
+
+test('many short turns are summarised before the request would carry more messages than the queue takes, well under the token budget', () => {
+  const s = new Sim();
+  s.start({ tools: [] });
+  let before: AgentModelCall | undefined;
+  for (let i = 1; i <= INFERENCE_LIMITS.maxMessages; i++) {
+    s.message(`question ${i}`);
+    let c = s.take().calls[0]!;
+    assert.doesNotThrow(() => encodeCall(c), `turn ${i}`);
+    if (s.state.turn?.modelCall?.purpose === 'summary') {
+      assert.ok(estimateTokens(before?.messages ?? []) < AGENT_LIMITS.defaultTokenBudget, 'the token budget alone would not have summarised');
+      s.answer(c.requestId, `summary through turn ${i - 1}`);
+      c = s.take().calls[0]!;
+      assert.doesNotThrow(() => encodeCall(c), `answer after the summary in turn ${i}`);
+    }
+    s.answer(c.requestId, `answer ${i}`);
+    assert.equal(s.state.turn?.status, 'completed');
+    before = c;
+  }
+  assert.ok(s.state.summary !== null, 'a summary was made');
+});
+
+test('a turn whose tool results exceed what one request carries fails alone; the next turn summarises it in a request the queue takes', () => {
+  const s = new Sim();
+  s.start();
+  s.message('read everything');
+  // Control characters take 6 bytes each as JSON: the worst case for the request's size.
+  const result = '\u0001'.repeat(32 * 1024);
+  const calls = Array.from({ length: 40 }, (_, i) => call(`c${i}`, 'doc_search'));
+  s.answer(s.take().calls[0]!.requestId, '', calls);
+  let next = s.take();
+  while (next.tools.length > 0) {
+    for (const t of next.tools) s.toolDone(t, result);
+    next = s.take();
+  }
+  const tooBig = next.calls[0]!;
+  assert.throws(() => encodeCall(tooBig), /limit/);
+  s.apply(decideSubmitFailed(s.state, { requestId: tooBig.requestId, code: 'malformed-message', message: 'too large' }, s.env()));
+  assert.equal(s.state.turn?.status, 'failed');
+  s.message('and now?');
+  const summary = s.take().calls[0]!;
+  assert.equal(s.state.turn?.modelCall?.purpose, 'summary');
+  assert.doesNotThrow(() => encodeCall(summary));
+  assert.match(summary.messages.map((m) => m.content).join(''), /\[… cut\]/);
+  s.answer(summary.requestId, 'The tools returned control characters.');
+  assert.doesNotThrow(() => encodeCall(s.take().calls[0]!));
+});
+
+test('with the largest token budget, earlier turns are summarised before the request would exceed the bytes the queue takes', () => {
+  const s = new Sim();
+  s.start({ tools: [], tokenBudget: AGENT_LIMITS.maxTokenBudget });
+  const long = 'x'.repeat(AGENT_LIMITS.maxMessageBytes);
+  let summarised = false;
+  for (let i = 1; i <= 40; i++) {
+    s.message(long);
+    let c = s.take().calls[0]!;
+    assert.doesNotThrow(() => encodeCall(c), `turn ${i}`);
+    if (s.state.turn?.modelCall?.purpose === 'summary') {
+      summarised = true;
+      s.answer(c.requestId, 'The user sent many x.');
+      c = s.take().calls[0]!;
+      assert.doesNotThrow(() => encodeCall(c), `answer after the summary in turn ${i}`);
+    }
+    s.answer(c.requestId, 'ok');
+  }
+  assert.ok(summarised);
+});
+
+test('a replay (consume) appends to one transcript array in place, while a plain fold leaves every earlier state as it was', () => {
+  const s = new Sim();
+  s.start({ tools: [] });
+  for (let i = 0; i < 5; i++) {
+    s.message(`q${i}`);
+    s.answer(s.take().calls[0]!.requestId, `a${i}`);
+  }
+  let plain = emptyAgentState('s1');
+  const seen: AgentState[] = [];
+  let replayed = emptyAgentState('s1');
+  const array = replayed.transcript;
+  s.events.forEach((e, i) => {
+    seen.push(plain);
+    plain = evolve(plain, e, i + 1);
+    replayed = evolve(replayed, e, i + 1, { consume: true });
+  });
+  assert.equal(replayed.transcript, array, 'no copy of the transcript per event (a replay was quadratic in the session length)');
+  assert.deepEqual(replayed, plain);
+  assert.deepEqual(seen.map((x) => x.transcript.length), s.events.map((_, i) => plain.transcript.filter((t) => t.seq <= i).length));
+});
+
+test('a long session keeps in memory only what the model and a view still read; its view and model calls stay as without trimming', () => {
+  const s = new Sim();
+  s.trim = true;
+  s.start({ tools: [], tokenBudget: AGENT_LIMITS.minTokenBudget });
+  const turns = 800;
+  for (let i = 1; i <= turns; i++) {
+    s.message(`${i} ${'x'.repeat(3_000)}`);
+    let c = s.take().calls[0]!;
+    if (s.state.turn?.modelCall?.purpose === 'summary') {
+      s.answer(c.requestId, `summary through ${i - 1}`);
+      c = s.take().calls[0]!;
+    }
+    s.answer(c.requestId, `answer ${i}`);
+  }
+  let whole = emptyAgentState('s1');
+  s.events.forEach((e, i) => {
+    whole = evolve(whole, e, i + 1);
+  });
+  assert.equal(s.state.transcriptTotal, whole.transcript.length);
+  assert.deepEqual(agentSessionView(s.state), agentSessionView(whole));
+  assert.deepEqual(answerMessages(s.state), answerMessages(whole));
+  const wholeBytes = whole.transcript.reduce((n, t) => n + t.bytes, 0);
+  assert.ok(wholeBytes > 2_000_000, `the session said ${wholeBytes} bytes`);
+  assert.ok(s.state.transcriptBytes < 2 * AGENT_LIMITS.maxViewTranscriptBytes + 16 * 1024, `kept ${s.state.transcriptBytes} bytes`);
+});
+
+test("a model's answer longer than one request message may be is summarised before the next call, and so is a summary that long", () => {
+  const s = new Sim();
+  s.start({ tools: [], tokenBudget: AGENT_LIMITS.maxTokenBudget });
+  const long = 'z'.repeat(CHAT_LIMITS.maxMessageChars + 1_000);
+  s.message('tell me everything');
+  s.answer(s.take().calls[0]!.requestId, long);
+  s.message('and now?');
+  const summary = s.take().calls[0]!;
+  assert.equal(s.state.turn?.modelCall?.purpose, 'summary');
+  assert.doesNotThrow(() => encodeCall(summary));
+  s.answer(summary.requestId, long);
+  const answer = s.take().calls[0]!;
+  assert.equal(s.state.turn?.modelCall?.purpose, 'answer');
+  assert.doesNotThrow(() => encodeCall(answer));
+  assert.match(answer.messages[0]?.content ?? '', /^Be brief\.\n\nSummary of the conversation so far:\nzzz.*\[… cut\]$/s);
 });

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { ParsedStartAgentRequest } from '../../protocol/agent.ts';
 import type { AgentEvent, AgentTool, AgentToolResult, ModelCallPurpose } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import type { InferenceResult, ToolCall } from '../../protocol/inference.ts';
+import { CHAT_LIMITS, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
 import { canonicalJson, priceUsage, requestIdFor, type PriceTable } from '../ports/index.ts';
 import { answerMessages, summariseThrough, summaryMessages, toolDefinitions } from './context.ts';
 import type { AgentEffect, AgentModelCall, ToolOutcome } from './effects.ts';
@@ -160,14 +160,15 @@ export function decideInferenceResult(state: AgentState, result: InferenceResult
 
 /**
  * The calls of one answer with distinct ids: a model that repeats an id gets
- * the repeat renamed (`<id>~2`), so every call has exactly one result and
- * the next request stays valid.
+ * the repeat renamed (`<id>~2`, the id cut short if the suffix would make it
+ * too long), so every call has exactly one result and the next request stays valid.
  */
 function uniqueCallIds(calls: readonly ToolCall[]): ToolCall[] {
   const seen = new Set<string>();
   return calls.map((c) => {
     let id = c.id;
-    for (let n = 2; seen.has(id); n++) id = `${c.id}~${n}`;
+    // The renamed id goes back to the model in every later request, whose ids are bounded: cut the base to make room for the suffix.
+    for (let n = 2; seen.has(id); n++) id = `${c.id.slice(0, CHAT_LIMITS.maxToolCallIdChars - `~${n}`.length)}~${n}`;
     seen.add(id);
     return { id, name: c.name, arguments: c.arguments };
   });

@@ -64,7 +64,7 @@ export function agentSessionView(state: AgentState): AgentSessionView {
     maxSteps: s.maxSteps,
     tokenBudget: s.tokenBudget,
     transcript: newestEntries(state.transcript),
-    transcriptTotal: state.transcript.length,
+    transcriptTotal: state.transcriptTotal,
     currentTurn: state.turn === null ? null : turnView(state.turn, status === 'waiting-approval'),
     turns: state.turnCount,
     pendingApprovals: pendingApprovals(state.turn),
