@@ -187,6 +187,7 @@ export function agentSessionsRoutes(deps: AgentSessionsRoutesDeps): Router {
       },
       logger: deps.logger,
       bindings: { sessionId: id },
+      userId: principal.userId,
     });
   });
 

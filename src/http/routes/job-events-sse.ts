@@ -36,5 +36,6 @@ export async function jobEventsHandler(c: Context<AuthEnv>, req: JobEventsReques
       item.kind === 'event' ? { id: String(item.seq), event: item.event.type, data: JSON.stringify(item.event) } : { event: 'token', data: JSON.stringify(item.token) },
     logger: req.logger,
     bindings: { jobId: req.jobId },
+    userId: req.principal.userId,
   });
 }
