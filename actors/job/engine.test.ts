@@ -281,3 +281,28 @@ test('the steps one decision starts share one plan: the pipeline works its steps
   s.run((call) => `x${call.meta.step.slice(5)}`);
   assert.deepEqual(s.state.output, { joined: 'x1+x2+x3+x4+x5' });
 });
+
+test("a map's instant items start in one plan: a pipeline is not worked out again per item that ends at once", () => {
+  let plans = 0;
+  const group = { id: 'fan', maxParallel: 500 };
+  const ids = Array.from({ length: 200 }, (_, i) => `fan-${i + 1}`);
+  const fan = definePipeline<Record<string, never>>({
+    kind: 'test.instant-fan',
+    description: 'test',
+    input: z.object({}).strict(),
+    steps: () => {
+      plans++;
+      return [
+        ...ids.map((id, i) => ({ ...step<Record<string, never>>(id, [], 'tool', () => ({ type: 'tool', run: () => i + 1 })), group })),
+        step<Record<string, never>>('sum', ids, 'tool', (c) => ({ type: 'tool', run: () => ids.reduce((n, id) => n + c.output(id, z.number()), 0) })),
+      ];
+    },
+    result: (c) => c.output('sum', z.number()),
+  });
+  const s = new JobSimulation(new Map([[fan.kind, fan]]));
+  s.start({ kind: 'test.instant-fan', input: {} });
+  assert.equal(s.state.status, 'succeeded');
+  assert.equal(s.state.output, (200 * 201) / 2);
+  // One plan starts all 200 items, one starts the sum, one finishes the job (it was one plan per item: 200 plans of 201 specs each).
+  assert.ok(plans <= 4, `${plans} plans`);
+});

@@ -169,7 +169,7 @@ export interface StepSpec<I> {
   readonly skip?: 'branch-not-taken' | 'unreachable';
   /** An onFailure target: it starts only once `reached`; when the job has nothing else left, it is skipped as not reached. */
   readonly handler?: { readonly reached: boolean };
-  /** Instances sharing a group (a map's items) run at most `maxParallel` at a time. */
+  /** Instances sharing a group (a map's items) run at most `maxParallel` at a time. Their specs must not depend on one another's outcomes: the planner starts the next one in the same plan when an instant one ends. */
   readonly group?: { readonly id: string; readonly maxParallel: number };
   /** For containers: how the step ends given the state. */
   readonly settle?: (ctx: PipelineContext<I>) => ContainerSettlement;
