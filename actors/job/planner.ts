@@ -8,6 +8,7 @@
  * emitted, so each decision sees the consequences of the previous one.
  */
 import type { JobError, JobEvent, Usage } from '../../protocol/job-events.ts';
+import { MAX_JOB_STEP_INSTANCES } from '../../protocol/pipeline-definition.ts';
 import { requestIdFor, type PriceTable } from '../ports/index.ts';
 import type { JobEffect, InferenceCall, ServiceTask } from './effects.ts';
 import type { Activity, AnyPipeline, PipelineContext, StepSpec } from './pipeline.ts';
@@ -378,6 +379,11 @@ export function plan(d: Draft): void {
       if (d.state.steps.has(spec.id)) continue;
       if (spec.handler !== undefined && !spec.handler.reached) continue;
       if (!spec.after.every((dep) => isDone(d.state.steps.get(dep)))) continue;
+      if (d.state.steps.size >= MAX_JOB_STEP_INSTANCES) {
+        // Every instance stays in the job's state and log: one job must not grow without bound on a shared host.
+        failJob(d, null, { code: 'too-many-steps', message: `step ${spec.id} would be instance ${d.state.steps.size + 1} of this job; at most ${MAX_JOB_STEP_INSTANCES}` }, 0);
+        return;
+      }
       if (spec.skip !== undefined) {
         d.emit({ type: 'step-skipped', v: 1, at: d.now, step: spec.id, activity: spec.activity, reason: spec.skip });
         started = true;

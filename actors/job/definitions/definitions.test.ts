@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProtocolError } from '../../../protocol/errors.ts';
 import { MAX_OUTBOUND_EVENT_BYTES } from '../../../protocol/outbound-events.ts';
-import type { PipelineDefinition } from '../../../protocol/pipeline-definition.ts';
+import { MAX_JOB_STEP_INSTANCES, type PipelineDefinition } from '../../../protocol/pipeline-definition.ts';
 import type { InferenceCall } from '../effects.ts';
 import { JobSimulation, TEST_DEFAULTS } from '../simulation.ts';
 import { foldJob } from '../state.ts';
@@ -473,4 +473,20 @@ test('map.then runs per item in item order, one at a time, though items finish o
   assert.deepEqual(out.parts[0], { part: 'a', texts: { en: 'part a in en', fr: 'part a in fr' } });
   assert.deepEqual(out.parts[1]?.texts, { en: null, fr: null });
   assert.deepEqual(out.names, ['a', 'skip', 'c']);
+});
+
+test('a job that would record more than MAX_JOB_STEP_INSTANCES step instances fails with too-many-steps instead of growing on', () => {
+  // 21 maps of 500 items are 10,521 instances; each map is one step, so the definition itself is small.
+  const steps = Array.from({ length: 21 }, (_, i) => ({
+    id: `fan-${i}`,
+    type: 'map',
+    over: 'input.n',
+    ...(i === 0 ? {} : { after: [`fan-${i - 1}`] }),
+    step: { type: 'emit', event: 'fan.item', data: { index: '{{index}}' } },
+  }));
+  const s = startDef({ kind: 'demo.wide', input: anyInput, steps }, { n: 500 });
+  assert.equal(s.state.status, 'failed');
+  assert.equal(s.state.error?.code, 'too-many-steps');
+  assert.match(s.state.error?.message ?? '', new RegExp(`instance ${MAX_JOB_STEP_INSTANCES + 1} of this job; at most ${MAX_JOB_STEP_INSTANCES}`));
+  assert.equal(s.state.steps.size, MAX_JOB_STEP_INSTANCES);
 });
