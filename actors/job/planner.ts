@@ -7,7 +7,7 @@
  * works on a Draft: events are folded into the draft's state as they are
  * emitted, so each decision sees the consequences of the previous one.
  */
-import type { JobError, JobEvent, Usage } from '../../protocol/job-events.ts';
+import { MAX_STEP_OUTPUT_BYTES, type ArtifactRef, type JobError, type JobEvent, type Usage } from '../../protocol/job-events.ts';
 import { MAX_JOB_STEP_INSTANCES } from '../../protocol/pipeline-definition.ts';
 import { requestIdFor, type PriceTable } from '../ports/index.ts';
 import type { JobEffect, InferenceCall, ServiceTask } from './effects.ts';
@@ -160,6 +160,24 @@ export function failJob(d: Draft, step: string | null, error: JobError, attempts
   d.emit({ type: 'job-failed', v: 1, at: d.now, step, error, attempts });
 }
 
+/** Bytes of a value as the log's JSON; null is what an absent output records. */
+function outputBytes(output: unknown): number {
+  return Buffer.byteLength(JSON.stringify(output ?? null), 'utf8');
+}
+
+/**
+ * Records the attempt's success; an output too large for one log event instead fails the step for good (its onFailure
+ * applies). Appending such an event failed, so the step never ended and the job stalled, on every host that resumed it.
+ */
+export function succeedStep(d: Draft, s: StepState, output: unknown, usage: Usage | null, artifact: ArtifactRef | null): void {
+  const bytes = outputBytes(output);
+  if (bytes > MAX_STEP_OUTPUT_BYTES) {
+    attemptFailed(d, s, { code: 'output-too-large', message: `step ${s.id}: its output is ${bytes} bytes of JSON, over ${MAX_STEP_OUTPUT_BYTES}` }, usage, true);
+    return;
+  }
+  d.emit({ type: 'step-succeeded', v: 1, at: d.now, step: s.id, attempt: s.attempt, output: output ?? null, usage, artifact });
+}
+
 /** The step's spec, or null when the pipeline no longer lists it (a superseded instance) or cannot plan. */
 function currentSpec(d: Draft, stepId: string): StepSpec<unknown> | null {
   try {
@@ -297,7 +315,8 @@ export function startStep(d: Draft, stepId: string, attempt: number, known?: Ste
       if (s !== undefined) attemptFailed(d, s, { code: 'tool-failed', message: describe(err) }, null, true);
       return;
     }
-    d.emit({ type: 'step-succeeded', v: 1, at: d.now, step: stepId, attempt, output: output ?? null, usage: null, artifact: null });
+    const s = d.state.steps.get(stepId);
+    if (s !== undefined) succeedStep(d, s, output, null, null);
     return;
   }
   const s = d.state.steps.get(stepId);
@@ -330,7 +349,7 @@ function settleContainers(d: Draft, pipeline: AnyPipeline, specs: readonly StepS
     const outcome = spec.settle(contextFor(d.state, pipeline));
     if (outcome === null) continue;
     settled = true;
-    if (outcome.ok) d.emit({ type: 'step-succeeded', v: 1, at: d.now, step: s.id, attempt: s.attempt, output: outcome.output ?? null, usage: null, artifact: null });
+    if (outcome.ok) succeedStep(d, s, outcome.output, null, null);
     else attemptFailed(d, s, { code: outcome.code, message: outcome.message }, null, true);
   }
   return settled;
@@ -431,6 +450,11 @@ export function plan(d: Draft): void {
       output = pipeline.result(contextFor(d.state, pipeline));
     } catch (err) {
       failJob(d, null, { code: 'pipeline-error', message: `pipeline ${pipeline.kind} could not compose its result: ${describe(err)}` }, 0);
+      return;
+    }
+    const bytes = outputBytes(output);
+    if (bytes > MAX_STEP_OUTPUT_BYTES) {
+      failJob(d, null, { code: 'output-too-large', message: `the job's result is ${bytes} bytes of JSON, over ${MAX_STEP_OUTPUT_BYTES}; name a smaller one in "result"` }, 0);
       return;
     }
     d.emit({ type: 'job-succeeded', v: 1, at: d.now, output: output ?? null });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProtocolError } from '../../../protocol/errors.ts';
+import { MAX_STEP_OUTPUT_BYTES } from '../../../protocol/job-events.ts';
 import { MAX_OUTBOUND_EVENT_BYTES } from '../../../protocol/outbound-events.ts';
 import { MAX_JOB_STEP_INSTANCES, type PipelineDefinition } from '../../../protocol/pipeline-definition.ts';
 import type { InferenceCall } from '../effects.ts';
@@ -489,4 +490,26 @@ test('a job that would record more than MAX_JOB_STEP_INSTANCES step instances fa
   assert.equal(s.state.error?.code, 'too-many-steps');
   assert.match(s.state.error?.message ?? '', new RegExp(`instance ${MAX_JOB_STEP_INSTANCES + 1} of this job; at most ${MAX_JOB_STEP_INSTANCES}`));
   assert.equal(s.state.steps.size, MAX_JOB_STEP_INSTANCES);
+});
+
+test('an output too large for one log event fails its step for good (output-too-large) instead of being appended', () => {
+  // Three service results of 400 KB each are fine alone; the map's output holds all three (1.2 MB), over MAX_STEP_OUTPUT_BYTES.
+  const def = {
+    kind: 'demo.heavy',
+    input: anyInput,
+    steps: [
+      { id: 'fetch', type: 'map', over: 'input.n', step: { type: 'service', queue: 'fetch', input: { i: '{{index}}' } } },
+      { id: 'after', type: 'emit', after: ['fetch'], event: 'fetch.done', data: {} },
+    ],
+  };
+  const s = startDef(def, { n: 3 });
+  for (const task of s.tasks()) s.finishTask(task, { ok: true, output: 'x'.repeat(400_000), artifact: null });
+  assert.deepEqual(['fetch.1', 'fetch.2', 'fetch.3'].map((id) => s.state.steps.get(id)?.status), ['succeeded', 'succeeded', 'succeeded']);
+  const map = s.state.steps.get('fetch');
+  assert.equal(map?.status, 'failed');
+  assert.equal(map?.error?.code, 'output-too-large');
+  assert.match(map?.error?.message ?? '', new RegExp(`step fetch: its output is 1200\\d{3} bytes of JSON, over ${MAX_STEP_OUTPUT_BYTES}`));
+  assert.equal(s.state.status, 'failed');
+  assert.equal(s.state.error?.code, 'output-too-large');
+  assert.ok(s.log.every((e) => e.event.type !== 'step-succeeded' || JSON.stringify(e.event.output).length <= MAX_STEP_OUTPUT_BYTES), 'no oversized output reached the log');
 });
