@@ -20,6 +20,11 @@ export const JOB_EVENT_VERSION = 1;
  * NATS server's max_payload (1 MiB by default, 4 MiB in deploy/). A larger one fails the step for good (`output-too-large`).
  */
 export const MAX_STEP_OUTPUT_BYTES = 1024 * 1024;
+/**
+ * Most output bytes (JSON) all of one job's steps may record together: every output stays in the job's state on its
+ * actor host and in its log. A step whose output would pass it fails for good (`job-outputs-too-large`).
+ */
+export const MAX_JOB_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /**
  * What a step does: a model call, a pure built-in tool, an object write, a write into a live document, a human decision, reading an uploaded input,

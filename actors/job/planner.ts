@@ -7,14 +7,14 @@
  * works on a Draft: events are folded into the draft's state as they are
  * emitted, so each decision sees the consequences of the previous one.
  */
-import { MAX_STEP_OUTPUT_BYTES, type ArtifactRef, type JobError, type JobEvent, type Usage } from '../../protocol/job-events.ts';
+import { MAX_JOB_OUTPUT_BYTES, MAX_STEP_OUTPUT_BYTES, type ArtifactRef, type JobError, type JobEvent, type Usage } from '../../protocol/job-events.ts';
 import { MAX_JOB_STEP_INSTANCES } from '../../protocol/pipeline-definition.ts';
 import { requestIdFor, type PriceTable } from '../ports/index.ts';
 import type { JobEffect, InferenceCall, ServiceTask } from './effects.ts';
 import type { Activity, AnyPipeline, PipelineContext, StepSpec } from './pipeline.ts';
 import { nextRetryAt } from './retry-policy.ts';
 import { compiledPipeline } from './definitions/compile.ts';
-import { evolve, isBusy, isTerminal, type JobState, type StepState } from './state.ts';
+import { evolve, isBusy, isTerminal, outputBytes, type JobState, type StepState } from './state.ts';
 
 export type { PriceTable };
 
@@ -160,11 +160,6 @@ export function failJob(d: Draft, step: string | null, error: JobError, attempts
   d.emit({ type: 'job-failed', v: 1, at: d.now, step, error, attempts });
 }
 
-/** Bytes of a value as the log's JSON; null is what an absent output records. */
-function outputBytes(output: unknown): number {
-  return Buffer.byteLength(JSON.stringify(output ?? null), 'utf8');
-}
-
 /**
  * Records the attempt's success; an output too large for one log event instead fails the step for good (its onFailure
  * applies). Appending such an event failed, so the step never ended and the job stalled, on every host that resumed it.
@@ -173,6 +168,11 @@ export function succeedStep(d: Draft, s: StepState, output: unknown, usage: Usag
   const bytes = outputBytes(output);
   if (bytes > MAX_STEP_OUTPUT_BYTES) {
     attemptFailed(d, s, { code: 'output-too-large', message: `step ${s.id}: its output is ${bytes} bytes of JSON, over ${MAX_STEP_OUTPUT_BYTES}` }, usage, true);
+    return;
+  }
+  if (d.state.outputBytes + bytes > MAX_JOB_OUTPUT_BYTES) {
+    const message = `step ${s.id}: its ${bytes}-byte output would bring the job's outputs to ${d.state.outputBytes + bytes} bytes of JSON, over ${MAX_JOB_OUTPUT_BYTES}`;
+    attemptFailed(d, s, { code: 'job-outputs-too-large', message }, usage, true);
     return;
   }
   d.emit({ type: 'step-succeeded', v: 1, at: d.now, step: s.id, attempt: s.attempt, output: output ?? null, usage, artifact });

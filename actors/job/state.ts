@@ -58,10 +58,17 @@ export interface JobState {
   readonly stuckSince: number | null;
   /** Revision rounds, oldest first. */
   readonly revisions: readonly Revision[];
+  /** Bytes (as JSON) of every output the job's steps recorded, which its state holds (bounded by MAX_JOB_OUTPUT_BYTES). */
+  readonly outputBytes: number;
+}
+
+/** Bytes of an output as the log's JSON; an absent output records null. */
+export function outputBytes(output: unknown): number {
+  return Buffer.byteLength(JSON.stringify(output ?? null), 'utf8');
 }
 
 export function emptyJobState(id: string): JobState {
-  return { id, lastSeq: 0, created: null, status: 'pending', steps: StepMap.empty(), output: null, error: null, updatedAt: 0, finishedAt: null, stuckSince: null, revisions: [] };
+  return { id, lastSeq: 0, created: null, status: 'pending', steps: StepMap.empty(), output: null, error: null, updatedAt: 0, finishedAt: null, stuckSince: null, revisions: [], outputBytes: 0 };
 }
 
 export function isTerminal(state: JobState): boolean {
@@ -143,7 +150,7 @@ export function evolve(state: JobState, event: JobEvent, seq: number): JobState 
         calls: event.usage === null ? s.calls : [...s.calls, event.usage],
         artifact: event.artifact,
       }]);
-      return next({ steps, status: liveStatus(steps) });
+      return next({ steps, status: liveStatus(steps), outputBytes: state.outputBytes + outputBytes(event.output) });
     }
     case 'step-attempt-failed': {
       const s = requireStep(state, event.step, event.type);

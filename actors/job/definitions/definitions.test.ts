@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProtocolError } from '../../../protocol/errors.ts';
-import { MAX_STEP_OUTPUT_BYTES } from '../../../protocol/job-events.ts';
+import { MAX_JOB_OUTPUT_BYTES, MAX_STEP_OUTPUT_BYTES } from '../../../protocol/job-events.ts';
 import { MAX_OUTBOUND_EVENT_BYTES } from '../../../protocol/outbound-events.ts';
 import { MAX_JOB_STEP_INSTANCES, type PipelineDefinition } from '../../../protocol/pipeline-definition.ts';
 import type { InferenceCall } from '../effects.ts';
@@ -512,4 +512,19 @@ test('an output too large for one log event fails its step for good (output-too-
   assert.equal(s.state.status, 'failed');
   assert.equal(s.state.error?.code, 'output-too-large');
   assert.ok(s.log.every((e) => e.event.type !== 'step-succeeded' || JSON.stringify(e.event.output).length <= MAX_STEP_OUTPUT_BYTES), 'no oversized output reached the log');
+});
+
+test("the outputs one job records are bounded together: past MAX_JOB_OUTPUT_BYTES a step fails for good (job-outputs-too-large)", () => {
+  // 70 service results of 1,000,000 bytes: each is under MAX_STEP_OUTPUT_BYTES, together they pass the job's budget.
+  const def = { kind: 'demo.hoard', input: anyInput, steps: [{ id: 'fetch', type: 'map', over: 'input.n', maxParallel: 100, step: { type: 'service', queue: 'fetch', input: {} } }] };
+  const s = startDef(def, { n: 70 });
+  const big = 'x'.repeat(1_000_000);
+  for (let tasks = s.tasks(); tasks.length > 0; tasks = s.tasks()) for (const task of tasks) s.finishTask(task, { ok: true, output: big, artifact: null });
+  const within = Math.floor(MAX_JOB_OUTPUT_BYTES / 1_000_002);
+  const items = Array.from({ length: 70 }, (_, i) => s.state.steps.get(`fetch.${i + 1}`));
+  assert.equal(items.filter((x) => x?.status === 'succeeded').length, within);
+  const refused = items.find((x) => x?.status === 'failed');
+  assert.equal(refused?.error?.code, 'job-outputs-too-large');
+  assert.ok(s.state.outputBytes <= MAX_JOB_OUTPUT_BYTES, `${s.state.outputBytes} bytes recorded`);
+  assert.equal(s.state.status, 'failed');
 });
