@@ -282,19 +282,25 @@ test('the steps one decision starts share one plan: the pipeline works its steps
   assert.deepEqual(s.state.output, { joined: 'x1+x2+x3+x4+x5' });
 });
 
-test("a map's instant items start in one plan: a pipeline is not worked out again per item that ends at once", () => {
+test("a map's instant items and thens start in one plan: a pipeline is not worked out again per instance that ends at once", () => {
   let plans = 0;
   const group = { id: 'fan', maxParallel: 500 };
   const ids = Array.from({ length: 200 }, (_, i) => `fan-${i + 1}`);
-  const fan = definePipeline<Record<string, never>>({
+  const thens = ids.map((id) => `${id}-then`);
+  type None = Record<string, never>;
+  const fan = definePipeline<None>({
     kind: 'test.instant-fan',
     description: 'test',
     input: z.object({}).strict(),
     steps: () => {
       plans++;
       return [
-        ...ids.map((id, i) => ({ ...step<Record<string, never>>(id, [], 'tool', () => ({ type: 'tool', run: () => i + 1 })), group })),
-        step<Record<string, never>>('sum', ids, 'tool', (c) => ({ type: 'tool', run: () => ids.reduce((n, id) => n + c.output(id, z.number()), 0) })),
+        ...ids.flatMap((id, i) => [
+          { ...step<None>(id, [], 'tool', () => ({ type: 'tool', run: () => i + 1 })), group, fixed: true as const },
+          // Like a map's then: after its item and the previous then, so they end in item order.
+          { ...step<None>(thens[i]!, i === 0 ? [id] : [id, thens[i - 1]!], 'tool', (c) => ({ type: 'tool', run: () => c.output(id, z.number()) * 2 })), fixed: true as const },
+        ]),
+        step<None>('sum', thens, 'tool', (c) => ({ type: 'tool', run: () => thens.reduce((n, id) => n + c.output(id, z.number()), 0) })),
       ];
     },
     result: (c) => c.output('sum', z.number()),
@@ -302,7 +308,9 @@ test("a map's instant items start in one plan: a pipeline is not worked out agai
   const s = new JobSimulation(new Map([[fan.kind, fan]]));
   s.start({ kind: 'test.instant-fan', input: {} });
   assert.equal(s.state.status, 'succeeded');
-  assert.equal(s.state.output, (200 * 201) / 2);
-  // One plan starts all 200 items, one starts the sum, one finishes the job (it was one plan per item: 200 plans of 201 specs each).
+  assert.equal(s.state.output, 200 * 201);
+  const ended = s.log.flatMap((e) => (e.event.type === 'step-succeeded' && e.event.step.endsWith('-then') ? [e.event.step] : []));
+  assert.deepEqual(ended, thens, 'thens end in item order');
+  // One plan starts every item and then, one starts the sum, one finishes the job (it was a plan per instance: 400 of 401 specs each).
   assert.ok(plans <= 4, `${plans} plans`);
 });

@@ -423,9 +423,9 @@ export function plan(d: Draft): void {
       // An instant step (tool, emit, choice) already ended: what follows may look different now (a branch taken), so plan afresh.
       if (INSTANT.has(spec.activity)) {
         planAgain = true;
-        // A map item's spec was fixed when its map started (its `when` too): one ending changes no other spec of this round,
-        // so its siblings start now. A re-plan per item made a map of 500 instant items 500 plans of every instance.
-        if (spec.group !== undefined && d.state.steps.get(spec.id)?.status === 'succeeded') continue;
+        // A map instance's spec was fixed when its map started (its `when` too): one ending changes no other spec of this
+        // round, so what follows starts now. A re-plan per instance made a map of 500 instant items 500 plans of every instance.
+        if (spec.fixed === true && d.state.steps.get(spec.id)?.status === 'succeeded') continue;
         break;
       }
       // A container's instances join the plan once it started; a step that did not stay running (it could not be built) changed the plan.
