@@ -58,3 +58,15 @@ test('heartbeat progress is bounded', () => {
   assert.equal(decodeActivityHeartbeat(encodeActivity({ ...ids, progress: { pct: 40 } })).progress !== undefined, true);
   assert.throws(() => decodeActivityHeartbeat(encodeActivity({ ...ids, progress: 'p'.repeat(ACTIVITY_LIMITS.maxProgressBytes) })), malformed(/progress/));
 });
+
+test('a completion whose output or error the job could not record as it is is refused naming the field', () => {
+  const raw = (text: string) => new TextEncoder().encode(text);
+  const head = JSON.stringify(ids).slice(0, -1);
+  assert.throws(() => decodeActivityComplete(raw(`${head},"outcome":{"ok":true,"output":{"n":1e400}}}`)), malformed(/outcome\.output\.n must be a finite number/));
+  assert.throws(() => decodeActivityComplete(raw(`${head},"outcome":{"ok":true,"output":"a\\u0000b"}}`)), malformed(/outcome\.output must not contain NUL/));
+  assert.throws(
+    () => decodeActivityComplete(raw(`${head},"outcome":{"ok":false,"error":{"code":"x","message":"\\ud800"},"retryable":true}}`)),
+    malformed(/outcome\.error\.message must not contain NUL/),
+  );
+  assert.throws(() => decodeActivityComplete(raw(`${head},"outcome":{"ok":true,"output":${'['.repeat(5_000)}${']'.repeat(5_000)}}}`)), malformed(/nested deeper than 64 levels/));
+});

@@ -16,6 +16,17 @@ import { decodeJson, encodeJson } from './reply.ts';
 export const JOB_EVENT_VERSION = 1;
 
 /**
+ * Largest output one step (or the job) may record, as UTF-8 JSON: it travels in one log event, which must stay under the
+ * NATS server's max_payload (1 MiB by default, 4 MiB in deploy/). A larger one fails the step for good (`output-too-large`).
+ */
+export const MAX_STEP_OUTPUT_BYTES = 1024 * 1024;
+/**
+ * Most output bytes (JSON) all of one job's steps may record together: every output stays in the job's state on its
+ * actor host and in its log. A step whose output would pass it fails for good (`job-outputs-too-large`).
+ */
+export const MAX_JOB_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+/**
  * What a step does: a model call, a pure built-in tool, an object write, a write into a live document, a human decision, reading an uploaded input,
  * a task for an outside worker; and the control steps of pipeline definitions: an outbound event (`emit`), a branch (`choice`), and the
  * containers `map` and `loop`, which run until the instances they started are done.

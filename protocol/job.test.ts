@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProtocolError } from './errors.ts';
 import { parseActorId } from './ids.ts';
-import { startJobRequestSchema } from './job.ts';
+import { approveJobRequestSchema, cancelJobRequestSchema, startJobRequestSchema } from './job.ts';
+import { decodeJson } from './reply.ts';
 import { decodeSocketClientFrame, jobChannel, parseJobChannel, SocketFrameError } from './socket.ts';
 import { jobLogSubject, parseDocLogSubject, parseJobLogSubject } from './subjects.ts';
 
@@ -56,4 +57,26 @@ test('job channels name a job and nothing else', () => {
   assert.equal(parseJobChannel(jobChannel(id)), id);
   assert.throws(() => parseJobChannel('doc:x'), (err: unknown) => err instanceof ProtocolError && err.code === 'invalid-subject');
   assert.throws(() => parseJobChannel('job:'), (err: unknown) => err instanceof ProtocolError && err.code === 'invalid-id');
+});
+
+test('start, cancel and approve refuse what the job log or its projection could not keep, naming the field', () => {
+  const body = (text: string) => new TextEncoder().encode(text);
+  const refused = (schema: Parameters<typeof decodeJson>[1], text: string, pattern: RegExp) =>
+    assert.throws(() => decodeJson(body(text), schema, 'request'), (err: unknown) => err instanceof ProtocolError && err.code === 'malformed-message' && pattern.test(err.message), text.slice(0, 120));
+  const start = (fields: string) => `{"kind":"demo.one","owner":"u",${fields}}`;
+  // 1e400 parses to Infinity, which the log would record as null.
+  refused(startJobRequestSchema, start('"input":{"n":1e400}'), /input\.n must be a finite number/);
+  // jsonb and text columns cannot hold U+0000 or a lone surrogate: the projection row would be refused.
+  refused(startJobRequestSchema, start('"input":{"topic":"a\\u0000b"}'), /input\.topic must not contain NUL/);
+  refused(startJobRequestSchema, start('"input":{"a\\ud800":1}'), /input\.a\S* has a key that must not contain NUL/);
+  refused(startJobRequestSchema, `{"kind":"demo.one","owner":"u\\u0000","input":{}}`, /owner must not contain NUL/);
+  // Nesting past the stack of JSON.stringify and of the definition's validator threw RangeError (an internal error).
+  const deep = (n: number, leaf: string) => '{"not":'.repeat(n) + leaf + '}'.repeat(n);
+  refused(startJobRequestSchema, start(`"input":{"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}`), /input\.x(\.0)+ is nested deeper than 64 levels/);
+  const definition = `{"kind":"demo.one","input":{"type":"object"},"steps":[{"id":"a","type":"approval","when":${deep(5_000, '{"path":"input.x","exists":true}')}}]}`;
+  refused(startJobRequestSchema, start(`"input":{},"pipeline":{"kind":"demo.one","version":1,"definition":${definition}}`), /pipeline\.definition\.steps\.0\.when(\.not)+ is nested deeper than 64 levels/);
+  refused(cancelJobRequestSchema, '{"by":"u","reason":"x\\u0000"}', /reason must not contain NUL/);
+  refused(approveJobRequestSchema, '{"by":"u","approved":false,"comment":"\\udc00 lone"}', /comment must not contain NUL/);
+  // Surrogate pairs (emoji) and ordinary nesting are fine.
+  assert.equal(decodeJson(body(start('"input":{"topic":"🌊","deep":[[[1]]]}')), startJobRequestSchema, 'request').owner, 'u');
 });

@@ -14,6 +14,7 @@
  *   token             TokenDelta (protocol/inference.ts), published by inference workers; live only, no sequence
  */
 import { z } from 'zod';
+import { refineStorable, storableText } from './job-json.ts';
 import { JOB_PRIORITIES, artifactRefSchema, jobErrorSchema, jobPipelineSchema, usageSchema, ACTIVITY_TYPES, SKIP_REASONS } from './job-events.ts';
 
 export const JOB_COMMANDS = ['start', 'get', 'cancel', 'approve', 'resume', 'inference-result'] as const;
@@ -45,29 +46,34 @@ export const startJobRequestSchema = z
     kind: z.string().regex(JOB_KIND_PATTERN, 'must be a dotted lowercase job kind such as document.generate').max(64),
     input: z.unknown(),
     /** Who the job belongs to (user id). Only the owner may read, follow, cancel or approve it through the gateway. */
-    owner: z.string().min(1).max(200),
+    owner: storableText().min(1).max(200),
     idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1-255 printable ASCII characters').nullable().default(null),
-    targetDocId: z.string().min(1).max(200).nullable().default(null),
+    targetDocId: storableText().min(1).max(200).nullable().default(null),
     priority: z.enum(JOB_PRIORITIES).default('batch'),
     /** Model for the job's calls; null: the server's default model. */
-    model: z.string().min(1).max(200).nullable().default(null),
+    model: storableText().min(1).max(200).nullable().default(null),
     /** The registered definition to run (pipe-registry resolves kind and version); null: the built-in definition of `kind`. Validated again by the job. */
     pipeline: jobPipelineSchema.nullable().default(null),
   })
-  .strict();
+  .strict()
+  .superRefine((req, ctx) => {
+    // Internal services send these over NATS with no HTTP edge before them (protocol/job-json.ts says what went wrong).
+    refineStorable(req.input, ['input'], ctx);
+    if (req.pipeline !== null) refineStorable(req.pipeline.definition, ['pipeline', 'definition'], ctx);
+  });
 export type StartJobRequest = z.input<typeof startJobRequestSchema>;
 export type ParsedStartJobRequest = z.output<typeof startJobRequestSchema>;
 
-export const cancelJobRequestSchema = z.object({ by: z.string().min(1).max(200), reason: z.string().max(1_000).nullable().default(null) }).strict();
+export const cancelJobRequestSchema = z.object({ by: storableText().min(1).max(200), reason: storableText().max(1_000).nullable().default(null) }).strict();
 export type CancelJobRequest = z.input<typeof cancelJobRequestSchema>;
 
 export const approveJobRequestSchema = z
   .object({
-    by: z.string().min(1).max(200),
+    by: storableText().min(1).max(200),
     approved: z.boolean(),
     /** Which waiting step; optional while only one step waits. */
-    step: z.string().min(1).max(128).nullable().default(null),
-    comment: z.string().max(4_000).nullable().default(null),
+    step: storableText().min(1).max(128).nullable().default(null),
+    comment: storableText().max(4_000).nullable().default(null),
   })
   .strict();
 export type ApproveJobRequest = z.input<typeof approveJobRequestSchema>;

@@ -9,7 +9,7 @@
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import mustache from 'mustache';
-import type { Condition, DefinitionError, LoopStep, MapSubStep, PipelineDefinition, StepDefinition } from './pipeline-definition.ts';
+import { MAX_PIPELINE_STEPS, type Condition, type DefinitionError, type LoopStep, type MapSubStep, type PipelineDefinition, type StepDefinition } from './pipeline-definition.ts';
 import { linearRegExp } from './schema-patterns.ts';
 import { withLinearUniqueItems } from './unique-items.ts';
 
@@ -190,6 +190,8 @@ export function checkDefinitionRules(def: PipelineDefinition): DefinitionError[]
     if (step.type === 'loop') step.steps.forEach((m, j) => add({ step: m, path: `/steps/${i}/steps/${j}`, loop: step.id }));
   });
   if (errors.length > 0) return errors;
+  // The schema bounds the top level (200) and each loop (50), which together allow 10,000 steps: the cap counts them all.
+  if (all.size > MAX_PIPELINE_STEPS) return [{ path: '/steps', message: `${all.size} steps, loop members included; at most ${MAX_PIPELINE_STEPS}` }];
 
   const isTop = (id: string) => all.get(id)?.loop === null;
   const gotoTargets = new Set<string>();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_PIPELINE_DEFINITION_BYTES, PIPELINE_DEFINITION_JSON_SCHEMA, validatePipelineDefinition, type PipelineDefinition } from './pipeline-definition.ts';
+import { MAX_PIPELINE_DEFINITION_BYTES, MAX_PIPELINE_STEPS, PIPELINE_DEFINITION_JSON_SCHEMA, validatePipelineDefinition, type PipelineDefinition } from './pipeline-definition.ts';
 
 /** A definition using every step type, valid as it is. */
 function valid(): { -readonly [K in keyof PipelineDefinition]: unknown } & { steps: Record<string, unknown>[] } {
@@ -213,4 +213,17 @@ test('when, cite, map.by and map.then read only what precedes them; a maxTokens 
   assertFault(withStep(0, { maxTokens: 'many {{input.n}}' }), '/steps/0/maxTokens', /must match pattern|must be integer/);
   const ok = withStep(1, { by: 'input.langs', then: { type: 'document-write', root: '{{input.root}}', text: '{{output}}', when: { path: 'job.targetDocId', exists: true } } });
   assert.equal(validatePipelineDefinition(ok).ok, true, JSON.stringify(validatePipelineDefinition(ok)));
+});
+
+test('the step cap counts loop members: 200 top-level steps of 50 members each would be 10,000 steps', () => {
+  // Five loops of 50 members: 255 steps, well inside the schema's per-array limits and the byte limit.
+  const loops = Array.from({ length: 5 }, (_, i) => ({
+    id: `loop-${i}`,
+    type: 'loop',
+    maxIterations: 1,
+    steps: Array.from({ length: 50 }, (_, j) => ({ id: `m-${i}-${j}`, type: 'emit', event: 'x.done', data: {} })),
+  }));
+  assertFault({ kind: 'big.one', input: { type: 'object' }, steps: loops }, '/steps', new RegExp(`255 steps, loop members included; at most ${MAX_PIPELINE_STEPS}`));
+  const fits = { kind: 'big.one', input: { type: 'object' }, steps: loops.slice(0, 3) };
+  assert.equal(validatePipelineDefinition(fits).ok, true, 'three loops of 50 (153 steps) fit');
 });

@@ -30,6 +30,11 @@ export const MAX_PIPELINE_STEPS = 200;
 export const MAX_LOOP_ITERATIONS = 20;
 /** Most items one map step fans out to; a longer array fails the map step. */
 export const MAX_MAP_ITEMS = 500;
+/**
+ * Most step instances one job records (map items, loop iterations and revision rounds each count): the job fails with
+ * `too-many-steps` rather than start one more. 200 steps of 500 items each would otherwise be 100,000 per round.
+ */
+export const MAX_JOB_STEP_INSTANCES = 10_000;
 
 export const STEP_TYPES = ['llm', 'service', 'approval', 'document-write', 'artifact', 'object-read', 'emit', 'map', 'choice', 'loop'] as const;
 export type StepType = (typeof STEP_TYPES)[number];

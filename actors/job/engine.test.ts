@@ -281,3 +281,36 @@ test('the steps one decision starts share one plan: the pipeline works its steps
   s.run((call) => `x${call.meta.step.slice(5)}`);
   assert.deepEqual(s.state.output, { joined: 'x1+x2+x3+x4+x5' });
 });
+
+test("a map's instant items and thens start in one plan: a pipeline is not worked out again per instance that ends at once", () => {
+  let plans = 0;
+  const group = { id: 'fan', maxParallel: 500 };
+  const ids = Array.from({ length: 200 }, (_, i) => `fan-${i + 1}`);
+  const thens = ids.map((id) => `${id}-then`);
+  type None = Record<string, never>;
+  const fan = definePipeline<None>({
+    kind: 'test.instant-fan',
+    description: 'test',
+    input: z.object({}).strict(),
+    steps: () => {
+      plans++;
+      return [
+        ...ids.flatMap((id, i) => [
+          { ...step<None>(id, [], 'tool', () => ({ type: 'tool', run: () => i + 1 })), group, fixed: true as const },
+          // Like a map's then: after its item and the previous then, so they end in item order.
+          { ...step<None>(thens[i]!, i === 0 ? [id] : [id, thens[i - 1]!], 'tool', (c) => ({ type: 'tool', run: () => c.output(id, z.number()) * 2 })), fixed: true as const },
+        ]),
+        step<None>('sum', thens, 'tool', (c) => ({ type: 'tool', run: () => thens.reduce((n, id) => n + c.output(id, z.number()), 0) })),
+      ];
+    },
+    result: (c) => c.output('sum', z.number()),
+  });
+  const s = new JobSimulation(new Map([[fan.kind, fan]]));
+  s.start({ kind: 'test.instant-fan', input: {} });
+  assert.equal(s.state.status, 'succeeded');
+  assert.equal(s.state.output, 200 * 201);
+  const ended = s.log.flatMap((e) => (e.event.type === 'step-succeeded' && e.event.step.endsWith('-then') ? [e.event.step] : []));
+  assert.deepEqual(ended, thens, 'thens end in item order');
+  // One plan starts every item and then, one starts the sum, one finishes the job (it was a plan per instance: 400 of 401 specs each).
+  assert.ok(plans <= 4, `${plans} plans`);
+});

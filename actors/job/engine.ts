@@ -28,6 +28,7 @@ import {
   startStep,
   stopInFlight,
   stopStep,
+  succeedStep,
 } from './planner.ts';
 import { evolve, isBusy, isTerminal, type JobState } from './state.ts';
 
@@ -253,7 +254,7 @@ export function decideInferenceResult(state: JobState, result: InferenceResult, 
     plan(d);
     return d;
   }
-  d.emit({ type: 'step-succeeded', v: 1, at: env.now, step: s.id, attempt: s.attempt, output: output ?? null, usage, artifact: null });
+  succeedStep(d, s, output, usage, null);
   plan(d);
   return d;
 }
@@ -265,7 +266,7 @@ export function decideActivityDone(state: JobState, done: { step: string; attemp
   const s = state.steps.get(done.step);
   if (s === undefined || s.status !== 'running' || s.attempt !== done.attempt) return d;
   if (done.outcome.ok) {
-    d.emit({ type: 'step-succeeded', v: 1, at: env.now, step: s.id, attempt: s.attempt, output: done.outcome.output ?? null, usage: null, artifact: done.outcome.artifact });
+    succeedStep(d, s, done.outcome.output, null, done.outcome.artifact);
   } else {
     attemptFailed(d, s, done.outcome.error, null, !done.outcome.retryable);
   }

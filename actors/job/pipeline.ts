@@ -171,6 +171,12 @@ export interface StepSpec<I> {
   readonly handler?: { readonly reached: boolean };
   /** Instances sharing a group (a map's items) run at most `maxParallel` at a time. */
   readonly group?: { readonly id: string; readonly maxParallel: number };
+  /**
+   * The spec was fixed when its container started (a map's items and their `then`): when it ends at once, no other spec
+   * of the plan changes, so the planner goes on starting steps instead of planning again (a plan per instant item was
+   * quadratic in the map's width).
+   */
+  readonly fixed?: true;
   /** For containers: how the step ends given the state. */
   readonly settle?: (ctx: PipelineContext<I>) => ContainerSettlement;
   /** For approvals with a revision: the step a rejection with a comment re-enters at (the next round's instances replace it and what follows it). */

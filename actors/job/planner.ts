@@ -7,13 +7,14 @@
  * works on a Draft: events are folded into the draft's state as they are
  * emitted, so each decision sees the consequences of the previous one.
  */
-import type { JobError, JobEvent, Usage } from '../../protocol/job-events.ts';
+import { MAX_JOB_OUTPUT_BYTES, MAX_STEP_OUTPUT_BYTES, type ArtifactRef, type JobError, type JobEvent, type Usage } from '../../protocol/job-events.ts';
+import { MAX_JOB_STEP_INSTANCES } from '../../protocol/pipeline-definition.ts';
 import { requestIdFor, type PriceTable } from '../ports/index.ts';
 import type { JobEffect, InferenceCall, ServiceTask } from './effects.ts';
 import type { Activity, AnyPipeline, PipelineContext, StepSpec } from './pipeline.ts';
 import { nextRetryAt } from './retry-policy.ts';
 import { compiledPipeline } from './definitions/compile.ts';
-import { evolve, isBusy, isTerminal, type JobState, type StepState } from './state.ts';
+import { evolve, isBusy, isTerminal, outputBytes, type JobState, type StepState } from './state.ts';
 
 export type { PriceTable };
 
@@ -159,6 +160,24 @@ export function failJob(d: Draft, step: string | null, error: JobError, attempts
   d.emit({ type: 'job-failed', v: 1, at: d.now, step, error, attempts });
 }
 
+/**
+ * Records the attempt's success; an output too large for one log event instead fails the step for good (its onFailure
+ * applies). Appending such an event failed, so the step never ended and the job stalled, on every host that resumed it.
+ */
+export function succeedStep(d: Draft, s: StepState, output: unknown, usage: Usage | null, artifact: ArtifactRef | null): void {
+  const bytes = outputBytes(output);
+  if (bytes > MAX_STEP_OUTPUT_BYTES) {
+    attemptFailed(d, s, { code: 'output-too-large', message: `step ${s.id}: its output is ${bytes} bytes of JSON, over ${MAX_STEP_OUTPUT_BYTES}` }, usage, true);
+    return;
+  }
+  if (d.state.outputBytes + bytes > MAX_JOB_OUTPUT_BYTES) {
+    const message = `step ${s.id}: its ${bytes}-byte output would bring the job's outputs to ${d.state.outputBytes + bytes} bytes of JSON, over ${MAX_JOB_OUTPUT_BYTES}`;
+    attemptFailed(d, s, { code: 'job-outputs-too-large', message }, usage, true);
+    return;
+  }
+  d.emit({ type: 'step-succeeded', v: 1, at: d.now, step: s.id, attempt: s.attempt, output: output ?? null, usage, artifact });
+}
+
 /** The step's spec, or null when the pipeline no longer lists it (a superseded instance) or cannot plan. */
 function currentSpec(d: Draft, stepId: string): StepSpec<unknown> | null {
   try {
@@ -296,7 +315,8 @@ export function startStep(d: Draft, stepId: string, attempt: number, known?: Ste
       if (s !== undefined) attemptFailed(d, s, { code: 'tool-failed', message: describe(err) }, null, true);
       return;
     }
-    d.emit({ type: 'step-succeeded', v: 1, at: d.now, step: stepId, attempt, output: output ?? null, usage: null, artifact: null });
+    const s = d.state.steps.get(stepId);
+    if (s !== undefined) succeedStep(d, s, output, null, null);
     return;
   }
   const s = d.state.steps.get(stepId);
@@ -329,7 +349,7 @@ function settleContainers(d: Draft, pipeline: AnyPipeline, specs: readonly StepS
     const outcome = spec.settle(contextFor(d.state, pipeline));
     if (outcome === null) continue;
     settled = true;
-    if (outcome.ok) d.emit({ type: 'step-succeeded', v: 1, at: d.now, step: s.id, attempt: s.attempt, output: outcome.output ?? null, usage: null, artifact: null });
+    if (outcome.ok) succeedStep(d, s, outcome.output, null, null);
     else attemptFailed(d, s, { code: outcome.code, message: outcome.message }, null, true);
   }
   return settled;
@@ -378,6 +398,11 @@ export function plan(d: Draft): void {
       if (d.state.steps.has(spec.id)) continue;
       if (spec.handler !== undefined && !spec.handler.reached) continue;
       if (!spec.after.every((dep) => isDone(d.state.steps.get(dep)))) continue;
+      if (d.state.steps.size >= MAX_JOB_STEP_INSTANCES) {
+        // Every instance stays in the job's state and log: one job must not grow without bound on a shared host.
+        failJob(d, null, { code: 'too-many-steps', message: `step ${spec.id} would be instance ${d.state.steps.size + 1} of this job; at most ${MAX_JOB_STEP_INSTANCES}` }, 0);
+        return;
+      }
       if (spec.skip !== undefined) {
         d.emit({ type: 'step-skipped', v: 1, at: d.now, step: spec.id, activity: spec.activity, reason: spec.skip });
         started = true;
@@ -398,6 +423,9 @@ export function plan(d: Draft): void {
       // An instant step (tool, emit, choice) already ended: what follows may look different now (a branch taken), so plan afresh.
       if (INSTANT.has(spec.activity)) {
         planAgain = true;
+        // A map instance's spec was fixed when its map started (its `when` too): one ending changes no other spec of this
+        // round, so what follows starts now. A re-plan per instance made a map of 500 instant items 500 plans of every instance.
+        if (spec.fixed === true && d.state.steps.get(spec.id)?.status === 'succeeded') continue;
         break;
       }
       // A container's instances join the plan once it started; a step that did not stay running (it could not be built) changed the plan.
@@ -422,6 +450,11 @@ export function plan(d: Draft): void {
       output = pipeline.result(contextFor(d.state, pipeline));
     } catch (err) {
       failJob(d, null, { code: 'pipeline-error', message: `pipeline ${pipeline.kind} could not compose its result: ${describe(err)}` }, 0);
+      return;
+    }
+    const bytes = outputBytes(output);
+    if (bytes > MAX_STEP_OUTPUT_BYTES) {
+      failJob(d, null, { code: 'output-too-large', message: `the job's result is ${bytes} bytes of JSON, over ${MAX_STEP_OUTPUT_BYTES}; name a smaller one in "result"` }, 0);
       return;
     }
     d.emit({ type: 'job-succeeded', v: 1, at: d.now, output: output ?? null });

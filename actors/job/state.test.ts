@@ -62,3 +62,34 @@ test('events round-trip through their codec, and malformed ones name the fault',
   assert.throws(bad({ ...e, type: 'step-exploded' }), ProtocolError);
   assert.throws(bad({ ...e, attempt: 0 }), /attempt/);
 });
+
+test('folding a long log does not copy every step per event, and earlier states keep their own steps', () => {
+  const n = 4_000;
+  const events: JobEvent[] = [created];
+  for (let i = 0; i < n; i++) {
+    events.push(started(`m.${i}`, 'inference', 2));
+    events.push({ type: 'step-succeeded', v: 1, at: 3, step: `m.${i}`, attempt: 1, output: i, usage: null, artifact: null });
+  }
+  const half = fold(events.slice(0, n));
+  // Map.prototype.set counts the entries written: a copy of the whole map per event was n² of them (16,000,000 here).
+  const set = Map.prototype.set;
+  let sets = 0;
+  Map.prototype.set = function (this: Map<unknown, unknown>, key: unknown, value: unknown) {
+    sets++;
+    return set.call(this, key, value);
+  };
+  let state;
+  try {
+    state = fold(events);
+  } finally {
+    Map.prototype.set = set;
+  }
+  assert.ok(sets < 2_000_000, `${sets} map entries written to fold ${events.length} events`);
+  assert.equal(state.steps.size, n);
+  assert.equal(state.status, 'running');
+  assert.deepEqual([...state.steps.keys()].slice(0, 3), ['m.0', 'm.1', 'm.2'], 'steps stay in start order');
+  assert.ok([...state.steps.values()].every((s, i) => s.status === 'succeeded' && s.output === i));
+  assert.equal(half.steps.size, n / 2, 'a state folded earlier is not changed by later events');
+  assert.ok([...half.steps.values()].every((s) => s.status === 'succeeded' || s.status === 'running'));
+  assert.equal(half.steps.get(`m.${n / 2 - 1}`)?.status, 'running');
+});

@@ -6,6 +6,7 @@
  */
 import type { ArtifactRef, ActivityType, JobError, JobEvent, JobEventOf, SkipReason, Usage } from '../../protocol/job-events.ts';
 import type { JobStatus, StepStatus } from '../../protocol/job.ts';
+import { StepMap } from './step-map.ts';
 
 export interface StepState {
   readonly id: string;
@@ -57,10 +58,17 @@ export interface JobState {
   readonly stuckSince: number | null;
   /** Revision rounds, oldest first. */
   readonly revisions: readonly Revision[];
+  /** Bytes (as JSON) of every output the job's steps recorded, which its state holds (bounded by MAX_JOB_OUTPUT_BYTES). */
+  readonly outputBytes: number;
+}
+
+/** Bytes of an output as the log's JSON; an absent output records null. */
+export function outputBytes(output: unknown): number {
+  return Buffer.byteLength(JSON.stringify(output ?? null), 'utf8');
 }
 
 export function emptyJobState(id: string): JobState {
-  return { id, lastSeq: 0, created: null, status: 'pending', steps: new Map(), output: null, error: null, updatedAt: 0, finishedAt: null, stuckSince: null, revisions: [] };
+  return { id, lastSeq: 0, created: null, status: 'pending', steps: StepMap.empty(), output: null, error: null, updatedAt: 0, finishedAt: null, stuckSince: null, revisions: [], outputBytes: 0 };
 }
 
 export function isTerminal(state: JobState): boolean {
@@ -74,6 +82,7 @@ export function isBusy(step: StepState): boolean {
 
 /** Status of a live job from its steps: running while anything runs or waits to retry, else waiting while an approval waits. */
 function liveStatus(steps: ReadonlyMap<string, StepState>): JobStatus {
+  if (steps instanceof StepMap) return steps.busy > 0 ? 'running' : steps.waiting > 0 ? 'waiting-approval' : steps.size === 0 ? 'pending' : 'running';
   let waiting = false;
   for (const s of steps.values()) {
     if (isBusy(s)) return 'running';
@@ -83,10 +92,10 @@ function liveStatus(steps: ReadonlyMap<string, StepState>): JobStatus {
   return steps.size === 0 ? 'pending' : 'running';
 }
 
-function withStep(state: JobState, step: StepState): Map<string, StepState> {
-  const steps = new Map(state.steps);
-  steps.set(step.id, step);
-  return steps;
+/** The steps with `changed` set; a fold that copied the whole map per event was quadratic in the job's step instances. */
+function withSteps(state: JobState, changed: readonly StepState[]): ReadonlyMap<string, StepState> {
+  const steps = state.steps instanceof StepMap ? state.steps : StepMap.empty().with(state.steps.values());
+  return steps.with(changed);
 }
 
 function requireStep(state: JobState, id: string, type: string): StepState {
@@ -126,12 +135,12 @@ export function evolve(state: JobState, event: JobEvent, seq: number): JobState 
         artifact: null,
         skipReason: null,
       };
-      const steps = withStep(state, step);
+      const steps = withSteps(state, [step]);
       return next({ steps, status: liveStatus(steps) });
     }
     case 'step-succeeded': {
       const s = requireStep(state, event.step, event.type);
-      const steps = withStep(state, {
+      const steps = withSteps(state, [{
         ...s,
         status: 'succeeded',
         finishedAt: at,
@@ -140,12 +149,12 @@ export function evolve(state: JobState, event: JobEvent, seq: number): JobState 
         error: null,
         calls: event.usage === null ? s.calls : [...s.calls, event.usage],
         artifact: event.artifact,
-      });
-      return next({ steps, status: liveStatus(steps) });
+      }]);
+      return next({ steps, status: liveStatus(steps), outputBytes: state.outputBytes + outputBytes(event.output) });
     }
     case 'step-attempt-failed': {
       const s = requireStep(state, event.step, event.type);
-      const steps = withStep(state, {
+      const steps = withSteps(state, [{
         ...s,
         status: event.retryAt === null ? 'failed' : 'retry-wait',
         retryAt: event.retryAt,
@@ -153,7 +162,7 @@ export function evolve(state: JobState, event: JobEvent, seq: number): JobState 
         finishedAt: event.retryAt === null ? at : null,
         error: event.error,
         calls: event.usage === null ? s.calls : [...s.calls, event.usage],
-      });
+      }]);
       return next({ steps, status: liveStatus(steps) });
     }
     case 'approval-decided': {
@@ -171,7 +180,7 @@ export function evolve(state: JobState, event: JobEvent, seq: number): JobState 
       return next({ status: 'rejected', error: { code: 'rejected', message: event.comment ?? `rejected by ${event.by}` }, finishedAt: at, steps: settleSteps(state, at) });
     case 'step-skipped': {
       const previous = state.steps.get(event.step);
-      const steps = withStep(state, {
+      const steps = withSteps(state, [{
         id: event.step,
         activity: previous?.activity ?? event.activity,
         status: 'skipped',
@@ -187,17 +196,17 @@ export function evolve(state: JobState, event: JobEvent, seq: number): JobState 
         calls: previous?.calls ?? [],
         artifact: null,
         skipReason: event.reason,
-      });
+      }]);
       return next({ steps, status: liveStatus(steps) });
     }
     case 'job-revised': {
       // The rejected approval is decided ("revise"); instances still running in the re-entered part stop.
       const s = requireStep(state, event.step, event.type);
-      const steps = withStep(state, { ...s, status: 'succeeded', finishedAt: at, output: { approved: false, by: event.by, comment: event.comment, revised: true } });
-      for (const id of event.cancelled) {
-        const r = steps.get(id);
-        if (r !== undefined) steps.set(id, { ...r, status: 'cancelled', finishedAt: at, deadlineAt: null, retryAt: null });
-      }
+      const stopped = event.cancelled.flatMap((id) => {
+        const r = state.steps.get(id);
+        return r === undefined ? [] : [{ ...r, status: 'cancelled' as const, finishedAt: at, deadlineAt: null, retryAt: null }];
+      });
+      const steps = withSteps(state, [{ ...s, status: 'succeeded', finishedAt: at, output: { approved: false, by: event.by, comment: event.comment, revised: true } }, ...stopped]);
       const revisions = [...state.revisions, { step: event.step, reenterAt: event.reenterAt, round: event.round, by: event.by, comment: event.comment, at }];
       return next({ steps, revisions, status: liveStatus(steps) });
     }
@@ -213,14 +222,11 @@ export function evolve(state: JobState, event: JobEvent, seq: number): JobState 
 
 /** When a job ends, steps still running or waiting are cancelled. */
 function settleSteps(state: JobState, at: number): ReadonlyMap<string, StepState> {
-  let steps: Map<string, StepState> | undefined;
+  const stopped: StepState[] = [];
   for (const s of state.steps.values()) {
-    if (s.status === 'running' || s.status === 'retry-wait' || s.status === 'waiting-approval') {
-      steps ??= new Map(state.steps);
-      steps.set(s.id, { ...s, status: 'cancelled', finishedAt: at, deadlineAt: null, retryAt: null });
-    }
+    if (s.status === 'running' || s.status === 'retry-wait' || s.status === 'waiting-approval') stopped.push({ ...s, status: 'cancelled', finishedAt: at, deadlineAt: null, retryAt: null });
   }
-  return steps ?? state.steps;
+  return stopped.length === 0 ? state.steps : withSteps(state, stopped);
 }
 
 /** Folds a whole log. */

@@ -10,9 +10,19 @@ import { after, before, test } from 'node:test';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { ACTIVITY_CLAIM_SUBJECT, ACTIVITY_COMPLETE_SUBJECT, ACTIVITY_VERSION, activityReply, activityTaskSubject, encodeActivity, type ActivityTask } from '../../protocol/activity.ts';
+import {
+  ACTIVITY_CLAIM_SUBJECT,
+  ACTIVITY_COMPLETE_SUBJECT,
+  ACTIVITY_VERSION,
+  activityReply,
+  activityTaskSubject,
+  decodeActivityComplete,
+  encodeActivity,
+  type ActivityComplete,
+  type ActivityTask,
+} from '../../protocol/activity.ts';
 import { createRootLogger } from '../log.ts';
-import { startNatsServer, type NatsServerHandle } from '../testing/index.ts';
+import { startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
 import { provisionActivities } from './provision.ts';
 import { ActivityWorker } from './worker.ts';
 
@@ -90,4 +100,68 @@ test('a slot is freed when the handler ends: the next task runs while the comple
   await worker.stop();
   claims.unsubscribe();
   completions.unsubscribe();
+});
+
+test('a completion Loom would refuse is not sent as it is: long errors are cut, unsendable outputs become a terminal invalid-output', { timeout: 30_000 }, async () => {
+  const queue = 'fit-test';
+  const accepted = activityReply(true).body;
+  // The stand-in decodes completions as Loom's activity service does; before, these three were malformed and never recorded.
+  const got = new Map<string, ActivityComplete | string>();
+  const claims = nc.subscribe(ACTIVITY_CLAIM_SUBJECT, {
+    callback: (_err, msg) => {
+      msg.respond(accepted);
+    },
+  });
+  const completions = nc.subscribe(ACTIVITY_COMPLETE_SUBJECT, {
+    callback: (_err, msg) => {
+      try {
+        const done = decodeActivityComplete(msg.data);
+        got.set(done.jobId, done);
+      } catch (err) {
+        got.set((JSON.parse(new TextDecoder().decode(msg.data)) as { jobId: string }).jobId, (err as Error).message);
+      }
+      msg.respond(accepted);
+    },
+  });
+  await nc.flush();
+  const worker = new ActivityWorker({
+    nc,
+    jsm,
+    presence,
+    queue,
+    workerId: 'fit-worker',
+    concurrency: 3,
+    log,
+    handler: async (t) => {
+      const n = (t.input as { n: number }).n;
+      if (n === 1) throw new Error(`build failed:\n${'error: x\n'.repeat(2_000)}`);
+      if (n === 2) return { log: 'x'.repeat(600 * 1024) };
+      return { text: 'nul \u0000 here' };
+    },
+  });
+  await worker.start();
+  const js = jetstream(nc);
+  for (const n of [1, 2, 3]) {
+    const t = { ...task(n), queue, taskId: `job-fit-${n}.fetch.1`, jobId: `job-fit-${n}` };
+    await js.publish(activityTaskSubject(queue, 'batch'), encodeActivity(t), { msgID: t.taskId });
+  }
+  await waitFor(() => got.size === 3, { what: 'three completions' });
+  await worker.stop();
+  claims.unsubscribe();
+  completions.unsubscribe();
+
+  const outcome = (jobId: string) => {
+    const done = got.get(jobId);
+    assert.ok(typeof done === 'object', `${jobId}: Loom would refuse it: ${String(done)}`);
+    return done.outcome;
+  };
+  const failed = outcome('job-fit-1');
+  assert.ok(!failed.ok && failed.error.code === 'worker-error' && failed.retryable);
+  assert.equal(failed.error.message.length, 4_000);
+  assert.ok(failed.error.message.startsWith('build failed:'));
+  for (const [jobId, why] of [['job-fit-2', /more than 524288/], ['job-fit-3', /outcome\.output\.text must not contain NUL/]] as const) {
+    const o = outcome(jobId);
+    assert.ok(!o.ok && o.error.code === 'invalid-output' && !o.retryable, JSON.stringify(o));
+    assert.match(o.error.message, why);
+  }
 });

@@ -43,6 +43,7 @@ import { pullNoWait, type WorkMessage } from '../inference/no-wait-pull.ts';
 import { apiPrefixOf } from '../nats/api-prefix.ts';
 import { sharedRequestMux } from '../nats/request-mux.ts';
 import { Slots } from '../inference/slots.ts';
+import { completionFor } from './completion.ts';
 import { PresenceBeacon } from './presence.ts';
 import { ensureActivityConsumers } from './provision.ts';
 
@@ -291,8 +292,9 @@ export class ActivityWorker {
     }
     if (abort.signal.aborted) return;
     try {
-      const reply = await this.request(ACTIVITY_COMPLETE_SUBJECT, { ...this.ids(task), outcome });
-      this.emit({ type: 'completed', taskId: task.taskId, accepted: reply.accepted, ok: outcome.ok, reason: reply.reason });
+      const done = completionFor(this.ids(task), outcome);
+      const reply = await this.request(ACTIVITY_COMPLETE_SUBJECT, done);
+      this.emit({ type: 'completed', taskId: task.taskId, accepted: reply.accepted, ok: done.outcome.ok, reason: reply.reason });
     } catch (err) {
       this.opts.log.error({ err, taskId: task.taskId }, 'completion not delivered');
     }

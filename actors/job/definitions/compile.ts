@@ -235,13 +235,13 @@ class Compiled {
       const ids = Compiled.itemInstances(view, step, i, keys);
       ids.forEach((id, j) => {
         const extra = keys === null ? { ...base, item, index: i } : { ...base, item, index: i, key: keys[j], keyIndex: j + 1, keyCount: keys.length };
-        specs.push({ ...this.spec(step.step, id, [], ctx, step, extra), onFailure: 'container' as const, group });
+        specs.push({ ...this.spec(step.step, id, [], ctx, step, extra), onFailure: 'container' as const, group, fixed: true });
       });
       if (step.then !== undefined) {
         // In item order, one at a time: item i's then waits for item i and for item i-1's then.
         const previous = i === 1 ? [] : [`${view.itemId(step.id, i - 1)}.then`];
         const extra = (v: InstanceView) => ({ ...base, item, index: i, output: Compiled.itemOutput(v, step, i, keys) });
-        specs.push({ ...this.spec(step.then, `${view.itemId(step.id, i)}.then`, [...ids, ...previous], ctx, step, extra), onFailure: 'container' as const });
+        specs.push({ ...this.spec(step.then, `${view.itemId(step.id, i)}.then`, [...ids, ...previous], ctx, step, extra), onFailure: 'container' as const, fixed: true });
       }
     });
     byInstance.set(instance, {

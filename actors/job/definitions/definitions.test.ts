@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProtocolError } from '../../../protocol/errors.ts';
+import { MAX_JOB_OUTPUT_BYTES, MAX_STEP_OUTPUT_BYTES } from '../../../protocol/job-events.ts';
 import { MAX_OUTBOUND_EVENT_BYTES } from '../../../protocol/outbound-events.ts';
-import type { PipelineDefinition } from '../../../protocol/pipeline-definition.ts';
+import { MAX_JOB_STEP_INSTANCES, type PipelineDefinition } from '../../../protocol/pipeline-definition.ts';
 import type { InferenceCall } from '../effects.ts';
 import { JobSimulation, TEST_DEFAULTS } from '../simulation.ts';
 import { foldJob } from '../state.ts';
@@ -482,4 +483,57 @@ test('map.then runs per item in item order, one at a time, though items finish o
   assert.deepEqual(out.parts[0], { part: 'a', texts: { en: 'part a in en', fr: 'part a in fr' } });
   assert.deepEqual(out.parts[1]?.texts, { en: null, fr: null });
   assert.deepEqual(out.names, ['a', 'skip', 'c']);
+});
+
+test('a job that would record more than MAX_JOB_STEP_INSTANCES step instances fails with too-many-steps instead of growing on', () => {
+  // 21 maps of 500 items are 10,521 instances; each map is one step, so the definition itself is small.
+  const steps = Array.from({ length: 21 }, (_, i) => ({
+    id: `fan-${i}`,
+    type: 'map',
+    over: 'input.n',
+    ...(i === 0 ? {} : { after: [`fan-${i - 1}`] }),
+    step: { type: 'emit', event: 'fan.item', data: { index: '{{index}}' } },
+  }));
+  const s = startDef({ kind: 'demo.wide', input: anyInput, steps }, { n: 500 });
+  assert.equal(s.state.status, 'failed');
+  assert.equal(s.state.error?.code, 'too-many-steps');
+  assert.match(s.state.error?.message ?? '', new RegExp(`instance ${MAX_JOB_STEP_INSTANCES + 1} of this job; at most ${MAX_JOB_STEP_INSTANCES}`));
+  assert.equal(s.state.steps.size, MAX_JOB_STEP_INSTANCES);
+});
+
+test('an output too large for one log event fails its step for good (output-too-large) instead of being appended', () => {
+  // Three service results of 400 KB each are fine alone; the map's output holds all three (1.2 MB), over MAX_STEP_OUTPUT_BYTES.
+  const def = {
+    kind: 'demo.heavy',
+    input: anyInput,
+    steps: [
+      { id: 'fetch', type: 'map', over: 'input.n', step: { type: 'service', queue: 'fetch', input: { i: '{{index}}' } } },
+      { id: 'after', type: 'emit', after: ['fetch'], event: 'fetch.done', data: {} },
+    ],
+  };
+  const s = startDef(def, { n: 3 });
+  for (const task of s.tasks()) s.finishTask(task, { ok: true, output: 'x'.repeat(400_000), artifact: null });
+  assert.deepEqual(['fetch.1', 'fetch.2', 'fetch.3'].map((id) => s.state.steps.get(id)?.status), ['succeeded', 'succeeded', 'succeeded']);
+  const map = s.state.steps.get('fetch');
+  assert.equal(map?.status, 'failed');
+  assert.equal(map?.error?.code, 'output-too-large');
+  assert.match(map?.error?.message ?? '', new RegExp(`step fetch: its output is 1200\\d{3} bytes of JSON, over ${MAX_STEP_OUTPUT_BYTES}`));
+  assert.equal(s.state.status, 'failed');
+  assert.equal(s.state.error?.code, 'output-too-large');
+  assert.ok(s.log.every((e) => e.event.type !== 'step-succeeded' || JSON.stringify(e.event.output).length <= MAX_STEP_OUTPUT_BYTES), 'no oversized output reached the log');
+});
+
+test("the outputs one job records are bounded together: past MAX_JOB_OUTPUT_BYTES a step fails for good (job-outputs-too-large)", () => {
+  // 70 service results of 1,000,000 bytes: each is under MAX_STEP_OUTPUT_BYTES, together they pass the job's budget.
+  const def = { kind: 'demo.hoard', input: anyInput, steps: [{ id: 'fetch', type: 'map', over: 'input.n', maxParallel: 100, step: { type: 'service', queue: 'fetch', input: {} } }] };
+  const s = startDef(def, { n: 70 });
+  const big = 'x'.repeat(1_000_000);
+  for (let tasks = s.tasks(); tasks.length > 0; tasks = s.tasks()) for (const task of tasks) s.finishTask(task, { ok: true, output: big, artifact: null });
+  const within = Math.floor(MAX_JOB_OUTPUT_BYTES / 1_000_002);
+  const items = Array.from({ length: 70 }, (_, i) => s.state.steps.get(`fetch.${i + 1}`));
+  assert.equal(items.filter((x) => x?.status === 'succeeded').length, within);
+  const refused = items.find((x) => x?.status === 'failed');
+  assert.equal(refused?.error?.code, 'job-outputs-too-large');
+  assert.ok(s.state.outputBytes <= MAX_JOB_OUTPUT_BYTES, `${s.state.outputBytes} bytes recorded`);
+  assert.equal(s.state.status, 'failed');
 });
