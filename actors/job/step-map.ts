@@ -67,17 +67,39 @@ export class StepMap implements ReadonlyMap<string, StepState> {
     return this.overlay.has(key) || this.base.has(key);
   }
 
-  *entries(): MapIterator<[string, StepState]> {
-    for (const [key, value] of this.base) yield [key, this.overlay.has(key) ? (this.overlay.get(key) as StepState) : value];
+  // With one side empty (every job under MIN_OVERLAY steps, and right after a merge) the other Map's own
+  // iterators serve: the planner walks the steps several times per decision, and generators allocate per entry.
+  entries(): MapIterator<[string, StepState]> {
+    if (this.overlay.size === 0) return this.base.entries();
+    if (this.base.size === 0) return this.overlay.entries();
+    return this.#mergedEntries();
+  }
+
+  keys(): MapIterator<string> {
+    if (this.overlay.size === 0) return this.base.keys();
+    if (this.base.size === 0) return this.overlay.keys();
+    return this.#mergedKeys();
+  }
+
+  values(): MapIterator<StepState> {
+    if (this.overlay.size === 0) return this.base.values();
+    if (this.base.size === 0) return this.overlay.values();
+    return this.#mergedValues();
+  }
+
+  *#mergedEntries(): MapIterator<[string, StepState]> {
+    for (const [key, value] of this.base) yield [key, this.overlay.get(key) ?? value];
     for (const [key, value] of this.overlay) if (!this.base.has(key)) yield [key, value];
   }
 
-  *keys(): MapIterator<string> {
-    for (const [key] of this.entries()) yield key;
+  *#mergedKeys(): MapIterator<string> {
+    yield* this.base.keys();
+    for (const key of this.overlay.keys()) if (!this.base.has(key)) yield key;
   }
 
-  *values(): MapIterator<StepState> {
-    for (const [, value] of this.entries()) yield value;
+  *#mergedValues(): MapIterator<StepState> {
+    for (const [key, value] of this.base) yield this.overlay.get(key) ?? value;
+    for (const [key, value] of this.overlay) if (!this.base.has(key)) yield value;
   }
 
   [Symbol.iterator](): MapIterator<[string, StepState]> {
