@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { JOB_PRIORITIES, jobErrorSchema, type JobPriority } from './job-events.ts';
 import { ProtocolError } from './errors.ts';
-import { refineStorable } from './job-json.ts';
+import { refineStorable } from './storable-json.ts';
 import { decodeJson, encodeJson, type WireMessage } from './reply.ts';
 
 export const ACTIVITY_VERSION = 1;
@@ -171,7 +171,7 @@ export type ActivityOutcomeMessage = z.infer<typeof activityOutcomeSchema>;
 export const activityCompleteSchema = z
   .object({ ...workerIds, outcome: activityOutcomeSchema })
   .strict()
-  // The output or error goes into the job's log and its PostgreSQL projection as it is (job-json.ts: what else went wrong).
+  // The output or error goes into the job's log and its PostgreSQL projection as it is (storable-json.ts: what else went wrong).
   .superRefine((c, ctx) => (c.outcome.ok ? refineStorable(c.outcome.output, ['outcome', 'output'], ctx) : refineStorable(c.outcome.error, ['outcome', 'error'], ctx)));
 export type ActivityComplete = z.infer<typeof activityCompleteSchema>;
 

@@ -21,6 +21,7 @@ import { ProtocolError } from './errors.ts';
 import { agentErrorSchema, agentToolCallSchema, agentToolResultSchema, AGENT_TOOL_NAME, TURN_STATUSES } from './agent-events.ts';
 import { parseActorId } from './ids.ts';
 import { decodeJson, encodeJson } from './reply.ts';
+import { storableText } from './storable-json.ts';
 
 export const AGENT_COMMANDS = ['start', 'message', 'get', 'cancel', 'approve', 'resume', 'inference-result'] as const;
 export type AgentCommand = (typeof AGENT_COMMANDS)[number];
@@ -59,11 +60,6 @@ export const AGENT_STATUSES = ['idle', 'running', 'waiting-approval', 'failed'] 
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
-// PostgreSQL text holds no NUL and UTF-8 no lone surrogate: an owner id or a
-// message (whose first words are the session's title) carrying one made every
-// projection write of the session fail, so the HTTP edge's rule holds here too.
-const STORABLE = /^[^\u0000\uD800-\uDFFF]*$/u;
-const text = () => z.string().regex(STORABLE, 'must not contain NUL characters or unpaired UTF-16 surrogates');
 // The owner also travels in a NATS header of every service tool call (Loom-Agent-Owner), which cannot hold CR or LF.
 const OWNER = /^[^\u0000-\u001f\u007f-\u009f\uD800-\uDFFF]*$/u;
 const maxBytes = (limit: number) => (s: string) => bytes(s) <= limit;
@@ -104,7 +100,8 @@ export type ParsedStartAgentRequest = z.output<typeof startAgentRequestSchema>;
 
 export const agentMessageRequestSchema = z
   .object({
-    content: text().min(1).refine(maxBytes(AGENT_LIMITS.maxMessageBytes), `must be at most ${AGENT_LIMITS.maxMessageBytes} bytes`),
+    // A message's first words are the session's title: NUL or a lone surrogate made every projection write of the session fail.
+    content: storableText().min(1).refine(maxBytes(AGENT_LIMITS.maxMessageBytes), `must be at most ${AGENT_LIMITS.maxMessageBytes} bytes`),
   })
   .strict();
 export type AgentMessageRequest = z.input<typeof agentMessageRequestSchema>;

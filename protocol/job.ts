@@ -14,7 +14,7 @@
  *   token             TokenDelta (protocol/inference.ts), published by inference workers; live only, no sequence
  */
 import { z } from 'zod';
-import { refineStorable, storableText } from './job-json.ts';
+import { refineStorable, storableText } from './storable-json.ts';
 import { JOB_PRIORITIES, artifactRefSchema, jobErrorSchema, jobPipelineSchema, usageSchema, ACTIVITY_TYPES, SKIP_REASONS } from './job-events.ts';
 
 export const JOB_COMMANDS = ['start', 'get', 'cancel', 'approve', 'resume', 'inference-result'] as const;
@@ -57,7 +57,7 @@ export const startJobRequestSchema = z
   })
   .strict()
   .superRefine((req, ctx) => {
-    // Internal services send these over NATS with no HTTP edge before them (protocol/job-json.ts says what went wrong).
+    // Internal services send these over NATS with no HTTP edge before them (protocol/storable-json.ts says what went wrong).
     refineStorable(req.input, ['input'], ctx);
     if (req.pipeline !== null) refineStorable(req.pipeline.definition, ['pipeline', 'definition'], ctx);
   });

@@ -221,7 +221,7 @@ export function summaryMessages(state: AgentState, throughTurn: number): ChatMes
   return [{ role: 'system', content: SUMMARY_INSTRUCTIONS }, ...chunks(text, CHAT_LIMITS.maxMessageChars).map((content): ChatMessage => ({ role: 'user', content }))];
 }
 
-/** JSON-escaped UTF-8 bytes of one code point, as JSON.stringify writes it (lone surrogates as \uXXXX). */
+/** UTF-8 bytes of one code point inside a JSON string, escaped as JSON.stringify writes it (a lone surrogate as a six-character \u escape). */
 function jsonCost(c: number): number {
   if (c === 0x22 || c === 0x5c) return 2;
   if (c < 0x20) return c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6;
@@ -231,10 +231,9 @@ function jsonCost(c: number): number {
   return c < 0x10000 ? 3 : 4;
 }
 
+/** UTF-8 bytes of `s` inside a JSON string (without the quotes). */
 function jsonTextBytes(s: string): number {
-  let n = 0;
-  for (const ch of s) n += jsonCost(ch.codePointAt(0) ?? 0);
-  return n;
+  return Buffer.byteLength(JSON.stringify(s), 'utf8') - 2;
 }
 
 /** The longest prefix of `s` (whole code points) whose JSON text is at most `max` bytes. */

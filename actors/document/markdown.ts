@@ -40,7 +40,7 @@ function wrap(text: string, open: string, close = open): string {
 }
 
 /** Text without `<…>` tags; a `<` with no `>` after it stays. Linear (the `/<[^>]*>/g` it replaces is quadratic in unclosed `<`). */
-export function withoutTags(text: string): string {
+function withoutTags(text: string): string {
   let out = '';
   let at = 0;
   for (;;) {

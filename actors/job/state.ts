@@ -62,9 +62,18 @@ export interface JobState {
   readonly outputBytes: number;
 }
 
-/** Bytes of an output as the log's JSON; an absent output records null. */
+/** Sizes of output objects already measured: the planner checks an output before recording it, and the fold adds the same object. */
+const measuredOutputs = new WeakMap<object, number>();
+
+/** Bytes of an output as the log's JSON; an absent output records null. Outputs are never changed once made. */
 export function outputBytes(output: unknown): number {
-  return Buffer.byteLength(JSON.stringify(output ?? null), 'utf8');
+  if (typeof output !== 'object' || output === null) return Buffer.byteLength(JSON.stringify(output ?? null), 'utf8');
+  let bytes = measuredOutputs.get(output);
+  if (bytes === undefined) {
+    bytes = Buffer.byteLength(JSON.stringify(output), 'utf8');
+    measuredOutputs.set(output, bytes);
+  }
+  return bytes;
 }
 
 export function emptyJobState(id: string): JobState {

@@ -23,21 +23,29 @@ function clip(text: string, max: number): string {
   return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
 }
 
+/** A completion and its wire form, encoded once: checked as Loom will read it, then sent as it is. */
+export interface Completion {
+  readonly message: ActivityComplete;
+  readonly body: Uint8Array;
+}
+
 /**
  * `outcome` as a completion Loom accepts: a failure's code and message cut
  * to size, and an output Loom would refuse turned into a terminal failure
  * (`invalid-output`) that says why, so the step's onFailure applies now.
  */
-export function completionFor(ids: Omit<ActivityComplete, 'outcome'>, outcome: ActivityOutcomeMessage): ActivityComplete {
+export function completionFor(ids: Omit<ActivityComplete, 'outcome'>, outcome: ActivityOutcomeMessage): Completion {
   const fitted: ActivityOutcomeMessage = outcome.ok
     ? outcome
     : { ok: false, error: { code: clip(outcome.error.code, MAX_CODE_CHARS) || 'worker-error', message: clip(outcome.error.message, MAX_MESSAGE_CHARS) }, retryable: outcome.retryable };
   const message: ActivityComplete = { ...ids, outcome: fitted };
+  const body = encodeActivity(message);
   try {
-    decodeActivityComplete(encodeActivity(message));
-    return message;
+    decodeActivityComplete(body);
+    return { message, body };
   } catch (err) {
     if (!(err instanceof ProtocolError) || !fitted.ok) throw err;
-    return { ...ids, outcome: { ok: false, error: { code: 'invalid-output', message: clip(`the worker's output was not sent: ${err.message}`, MAX_MESSAGE_CHARS) }, retryable: false } };
+    const refused: ActivityComplete = { ...ids, outcome: { ok: false, error: { code: 'invalid-output', message: clip(`the worker's output was not sent: ${err.message}`, MAX_MESSAGE_CHARS) }, retryable: false } };
+    return { message: refused, body: encodeActivity(refused) };
   }
 }

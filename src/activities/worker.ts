@@ -244,7 +244,7 @@ export class ActivityWorker {
     }
     let claim: ActivityReply;
     try {
-      claim = await this.request(ACTIVITY_CLAIM_SUBJECT, { ...this.ids(task) });
+      claim = await this.request(ACTIVITY_CLAIM_SUBJECT, encodeActivity({ ...this.ids(task) }));
     } catch (err) {
       this.opts.log.warn({ err, taskId: task.taskId }, 'claim not answered; the task goes back to the queue');
       msg.nak(1_000);
@@ -268,7 +268,7 @@ export class ActivityWorker {
     this.running.set(task.taskId, abort);
     const beat = async (progress?: unknown) => {
       try {
-        const reply = await this.request(ACTIVITY_HEARTBEAT_SUBJECT, { ...this.ids(task), ...(progress === undefined ? {} : { progress }) });
+        const reply = await this.request(ACTIVITY_HEARTBEAT_SUBJECT, encodeActivity({ ...this.ids(task), ...(progress === undefined ? {} : { progress }) }));
         if (!reply.accepted) abort.abort(new Error(reply.reason ?? 'refused'));
       } catch (err) {
         this.opts.log.warn({ err, taskId: task.taskId }, 'heartbeat not answered');
@@ -293,8 +293,8 @@ export class ActivityWorker {
     if (abort.signal.aborted) return;
     try {
       const done = completionFor(this.ids(task), outcome);
-      const reply = await this.request(ACTIVITY_COMPLETE_SUBJECT, done);
-      this.emit({ type: 'completed', taskId: task.taskId, accepted: reply.accepted, ok: done.outcome.ok, reason: reply.reason });
+      const reply = await this.request(ACTIVITY_COMPLETE_SUBJECT, done.body);
+      this.emit({ type: 'completed', taskId: task.taskId, accepted: reply.accepted, ok: done.message.outcome.ok, reason: reply.reason });
     } catch (err) {
       this.opts.log.error({ err, taskId: task.taskId }, 'completion not delivered');
     }
@@ -310,9 +310,9 @@ export class ActivityWorker {
    * worker makes two or more per task.
    * @throws Error when Loom answers with an error or not at all.
    */
-  private async request(subject: string, message: Parameters<typeof encodeActivity>[0]): Promise<ActivityReply> {
+  private async request(subject: string, body: Uint8Array): Promise<ActivityReply> {
     const timeoutMs = this.opts.requestTimeoutMs ?? 10_000;
-    const outcome = await sharedRequestMux(this.opts.nc).request(subject, encodeActivity(message), { timeoutMs });
+    const outcome = await sharedRequestMux(this.opts.nc).request(subject, body, { timeoutMs });
     if (outcome.kind === 'no-responders') throw new Error(`${subject}: no Loom actors host answers`);
     if (outcome.kind === 'timeout') throw new Error(`${subject}: no answer within ${timeoutMs} ms`);
     const reply = outcome.msg;

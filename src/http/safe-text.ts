@@ -17,66 +17,30 @@
  *   const query = z.object({ limit: queryInt({ min: 1, max: 100 }).default(20) });
  */
 import { z } from '@hono/zod-openapi';
-
-// With the `u` flag a surrogate pair is one code point outside D800-DFFF (kept);
-// a lone surrogate is a code point inside it (refused).
-// eslint-disable-next-line no-control-regex
-const SAFE_TEXT = /^[^\u0000\uD800-\uDFFF]*$/u;
+import { isStorableText, MAX_STORABLE_JSON_DEPTH, STORABLE_TEXT, UNSTORABLE_TEXT_MESSAGE, unstorableJson, type UnstorableJson } from '../../protocol/storable-json.ts';
 
 /** The message of a refused string; field errors read `<field>: <message>`. */
-export const UNSAFE_TEXT_MESSAGE = 'must not contain NUL characters or unpaired UTF-16 surrogates';
+export const UNSAFE_TEXT_MESSAGE = UNSTORABLE_TEXT_MESSAGE;
 
 /** Deepest nesting of arrays and objects {@link safeJson} accepts. */
-export const MAX_JSON_DEPTH = 64;
+export const MAX_JSON_DEPTH = MAX_STORABLE_JSON_DEPTH;
 
 /** Largest value of a PostgreSQL `integer` column. */
 export const PG_INT_MAX = 2_147_483_647;
 
 /** Whether PostgreSQL can store this string as text (no NUL, no lone surrogate). */
-export function isSafeText(value: string): boolean {
-  return SAFE_TEXT.test(value);
-}
+export const isSafeText: (value: string) => boolean = isStorableText;
 
 /**
- * A string schema that refuses text PostgreSQL cannot store. It stays a
- * ZodString, so `.trim()`, `.min()`, `.max()`, `.email()`, `.uuid()` chain on it.
+ * A string schema that refuses text PostgreSQL cannot store (protocol/storable-json.ts's
+ * rule, as an OpenAPI-aware ZodString, so `.trim()`, `.min()`, `.max()`, `.email()` chain on it).
  */
 export function safeText(): z.ZodString {
-  return z.string().regex(SAFE_TEXT, UNSAFE_TEXT_MESSAGE);
+  return z.string().regex(STORABLE_TEXT, UNSAFE_TEXT_MESSAGE);
 }
 
-/** Where a JSON value is unusable and why. */
-export interface UnsafeJson {
-  readonly path: ReadonlyArray<string | number>;
-  readonly message: string;
-}
-
-/**
- * The first place in a JSON value (as JSON.parse returns it) that PostgreSQL
- * or JSON.stringify would reject or change, or null when there is none.
- * Walks iteratively, so a deep value cannot overflow the stack here.
- */
-export function findUnsafeJson(value: unknown, maxDepth = MAX_JSON_DEPTH): UnsafeJson | null {
-  const stack: Array<{ value: unknown; path: Array<string | number> }> = [{ value, path: [] }];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const { value: v, path } = item;
-    if (typeof v === 'string') {
-      if (!isSafeText(v)) return { path, message: UNSAFE_TEXT_MESSAGE };
-    } else if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return { path, message: 'must be a finite number' };
-    } else if (v !== null && typeof v === 'object') {
-      if (path.length >= maxDepth) return { path, message: `nested deeper than ${maxDepth} levels` };
-      const entries: Array<[string | number, unknown]> = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v);
-      // Pushed in reverse so the first offending entry in document order is reported.
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const [key, child] = entries[i] as [string | number, unknown];
-        if (typeof key === 'string' && !isSafeText(key)) return { path: [...path, key], message: `key ${UNSAFE_TEXT_MESSAGE}` };
-        stack.push({ value: child, path: [...path, key] });
-      }
-    }
-  }
-  return null;
-}
+/** The first place in a JSON value that PostgreSQL or JSON.stringify would reject or change, or null. */
+export const findUnsafeJson: (value: unknown, maxDepth?: number) => UnstorableJson | null = unstorableJson;
 
 /**
  * Adds the {@link findUnsafeJson} check to a schema of free-form JSON; the
