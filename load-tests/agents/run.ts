@@ -19,14 +19,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { AGENT_LOG_STREAM } from '../../protocol/subjects.ts';
 import { BENCH_MODEL, startBenchCluster } from '../bench-cluster.ts';
 import { intFlag, printLine as print, runBenchmark, type StopList } from '../benchmark-main.ts';
+import { profilingEnv } from '../cpu-profile-env.ts';
 import { ProcessTreeMonitor, readHostBusySeconds } from '../collab/proc-stats.ts';
 import { BENCH_TOOL, BenchModel, startBenchToolService } from './outside-world.ts';
 import { apiClient, driveSessions, DriverFigures, type ApiClient } from './session-driver.ts';
@@ -35,7 +34,6 @@ import { TurnLedger } from './turn-ledger.ts';
 import { countWork, InferencePullCounter, perTurn } from './work-per-turn.ts';
 
 const LOOP_DELAY_RESOLUTION_MS = 10;
-const PROFILE_PRELOAD = fileURLToPath(new URL('../cpu-profile-preload.ts', import.meta.url));
 
 function options() {
   const { values } = parseArgs({
@@ -110,7 +108,7 @@ async function main(opts: Options, started: StopList): Promise<number> {
       env: {
         LOOM_RATE_API_BURST: '1000000',
         LOOM_RATE_API_PER_S: '1000000',
-        ...(opts.cpuProfDir === undefined ? {} : { NODE_OPTIONS: `--import tsx --import ${PROFILE_PRELOAD}`, BENCH_CPU_PROF_DIR: path.resolve(opts.cpuProfDir) }),
+        ...profilingEnv(opts.cpuProfDir),
       },
     },
     started,

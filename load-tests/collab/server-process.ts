@@ -22,6 +22,7 @@ import { loomEntry } from '../../src/testing/loom-process.ts';
 import { startNatsCluster, type NatsClusterHandle } from '../../src/testing/nats-cluster.ts';
 import { startBenchCluster } from '../bench-cluster.ts';
 import { benchLoomEntry, type StopList } from '../benchmark-main.ts';
+import { profilingEnv } from '../cpu-profile-env.ts';
 import type { Target } from './load-spec.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -278,14 +279,14 @@ async function startLoomSplit(): Promise<ServerHandle> {
       }
     }
   };
-  const profileDir = process.env.BENCH_CPU_PROF_DIR;
+  const profileDir = process.env.BENCH_CPU_PROF_DIR || undefined;
   try {
     const cluster = await startBenchCluster({
       name: 'collab',
       model: {},
       workerConcurrency: 1,
       // Every client from loopback: no per-address socket limit. BENCH_CPU_PROF_DIR: a V8 CPU profile of each Loom process.
-      env: { LOOM_WS_MAX_CONNECTIONS_PER_IP: '0', ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) },
+      env: { LOOM_WS_MAX_CONNECTIONS_PER_IP: '0', ...profilingEnv(profileDir) },
     }, stops);
     // One after the other: the first actor host applies the migrations, and on a
     // busy 2-core machine processes started together miss the harness's 60 s ready wait.

@@ -20,6 +20,7 @@ import pino from 'pino';
 import { ActorClient } from '../../src/placement/actor-client.ts';
 import { spawnChild, type FakeChatRequest } from '../../src/testing/index.ts';
 import { printLine as print, type StopList } from '../benchmark-main.ts';
+import { profilingEnv } from '../cpu-profile-env.ts';
 import { startBenchCluster } from '../bench-cluster.ts';
 import { cpuBetween, ProcessTreeMonitor, readHostBusySeconds } from '../collab/proc-stats.ts';
 import { apiClient } from '../agents/session-driver.ts';
@@ -49,12 +50,8 @@ export interface MixedOptions {
 const KIND = 'bench.mixed';
 const QUEUES = ['bench-fetch', 'bench-enrich'] as const;
 const WORKER = fileURLToPath(new URL('./service-worker.ts', import.meta.url));
-const PROFILE_PRELOAD = fileURLToPath(new URL('../cpu-profile-preload.ts', import.meta.url));
 
 /** Loom's environment for `--cpu-prof-dir`: each Loom process writes `<dir>/<pid>.cpuprofile` as it stops. */
-export function profilingEnv(dir: string | undefined): Record<string, string> {
-  return dir === undefined ? {} : { NODE_OPTIONS: `--import tsx --import ${PROFILE_PRELOAD}`, BENCH_CPU_PROF_DIR: dir };
-}
 
 /** The registered definition: 6 steps, 6 + items step instances per job (the map and each of its items are steps). */
 export const MIXED_DEFINITION = {

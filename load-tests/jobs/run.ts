@@ -29,7 +29,8 @@ import type { FakeChatRequest } from '../../src/testing/index.ts';
 import { BENCH_MODEL, startBenchCluster } from '../bench-cluster.ts';
 import { JobSubmitter } from './job-submitter.ts';
 import { JobTracker, percentile } from './job-tracker.ts';
-import { profilingEnv, runMixed } from './mixed-pipeline.ts';
+import { profilingEnv } from '../cpu-profile-env.ts';
+import { runMixed } from './mixed-pipeline.ts';
 
 const MODEL = BENCH_MODEL;
 

@@ -22,8 +22,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { jetstream } from '@nats-io/jetstream';
@@ -35,11 +33,11 @@ import { openDatabase } from '../../src/storage/index.ts';
 import { SecretBox, WebhookService } from '../../src/webhooks/index.ts';
 import { startBenchCluster } from '../bench-cluster.ts';
 import { intFlag, printLine as print, runBenchmark } from '../benchmark-main.ts';
+import { profilingEnv } from '../cpu-profile-env.ts';
 import { cpuBetween, ProcessTreeMonitor, readHostBusySeconds } from '../collab/proc-stats.ts';
 import { percentile } from '../jobs/job-tracker.ts';
 import { ReceiverFarm } from './receivers.ts';
 
-const PROFILE_PRELOAD = fileURLToPath(new URL('../cpu-profile-preload.ts', import.meta.url));
 
 function options() {
   const { values } = parseArgs({
@@ -88,7 +86,7 @@ runBenchmark('bench:webhooks', options, async (opts, stops) => {
         LOOM_WEBHOOK_ROTATION_OVERLAP_MS: '0',
         LOOM_WEBHOOK_CONCURRENCY: String(opts.concurrency),
         LOOM_WEBHOOK_POLL_MS: '100',
-        ...(opts.cpuProfDir === undefined ? {} : { NODE_OPTIONS: `--import tsx --import ${PROFILE_PRELOAD}`, BENCH_CPU_PROF_DIR: path.resolve(opts.cpuProfDir) }),
+        ...profilingEnv(opts.cpuProfDir),
       },
     },
     stops,
