@@ -4,12 +4,15 @@ import { ProtocolError } from './errors.ts';
 import { parseActorId } from './ids.ts';
 import {
   commandSubject,
+  docChangeMarkSubject,
+  DOC_CHANGE_MARKS,
   docLogSubject,
   eventSubject,
   gatewaySignalSubject,
   hostLivenessKey,
   leaseKey,
   parseCommandSubject,
+  parseDocChangeMarkSubject,
   parseDocLogSubject,
   parseEventSubject,
   parseGatewaySignalSubject,
@@ -23,6 +26,7 @@ test('every subject family round-trips through its builder and parser', () => {
     assert.deepEqual(parseCommandSubject(commandSubject('doc', id, 'update')), { kind: 'doc', id, name: 'update' });
     assert.deepEqual(parseEventSubject(eventSubject('job', id, 'step-completed')), { kind: 'job', id, name: 'step-completed' });
     assert.equal(parseDocLogSubject(docLogSubject(id)), id);
+    assert.equal(parseDocChangeMarkSubject(docChangeMarkSubject(id)), id);
     assert.deepEqual(parseLeaseKey(leaseKey('doc', id)), { kind: 'doc', id });
   }
   assert.deepEqual(parseGatewaySignalSubject(gatewaySignalSubject('gw-1', 'bye')), { gatewayId: 'gw-1', signal: 'bye' });
@@ -35,6 +39,12 @@ test('parsers reject malformed subjects with a clear error', () => {
     assert.throws(() => parse(subject), ProtocolError, subject);
   }
   assert.throws(() => commandSubject('doc', ids[0]!, 'has.dot'), ProtocolError);
+  // A mark and an update never read as each other, and marks stay outside a document's own log subject.
+  assert.throws(() => parseDocLogSubject(docChangeMarkSubject(ids[0]!)), ProtocolError);
+  assert.throws(() => parseDocChangeMarkSubject(docLogSubject(ids[0]!)), ProtocolError);
+  assert.throws(() => parseDocChangeMarkSubject('log.doc.x.other'), ProtocolError);
+  assert.ok(docChangeMarkSubject(ids[0]!).startsWith(`${docLogSubject(ids[0]!)}.`));
+  assert.equal(DOC_CHANGE_MARKS.split('.').length, 4);
   assert.equal(hostLivenessKey('pod-7_a'), 'host.pod-7_a');
   assert.throws(() => hostLivenessKey('has.dot'), ProtocolError);
 });

@@ -5,6 +5,7 @@
  *   actor.<kind>.<id-token>.<command>   request/reply to the actor's one live instance
  *   event.<kind>.<id-token>.<event>     facts an actor publishes (fan-out)
  *   log.doc.<id-token>                  a document's durable update log (JetStream)
+ *   log.doc.<id-token>.changed          marks the start of a window in which the document changed (same stream)
  *   log.job.<id-token>                  a job's durable event log (JetStream)
  *   log.agent.<id-token>                an agent session's durable event log (JetStream)
  *   sys.activate.<kind>                 "activate this actor" (queue group of actor hosts)
@@ -91,6 +92,25 @@ export function docLogSubject(id: ActorId): string {
 export function parseDocLogSubject(subject: string): ActorId {
   const [, doc, token] = split(subject, 'log', 3);
   if (doc !== 'doc') throw new ProtocolError('invalid-subject', `not a document log subject: ${subject}`);
+  return tokenToId(token ?? '');
+}
+
+/**
+ * `log.doc.<token>.changed`: a document's change marks, in DOC_LOG_STREAM
+ * beside its updates. The actor host writes one before the first update of
+ * each window of LOOM_WEBHOOK_DOC_DEBOUNCE_MS, so the doc.updated relay
+ * reads one mark per window instead of every update.
+ */
+export function docChangeMarkSubject(id: ActorId): string {
+  return `log.doc.${idToToken(id)}.changed`;
+}
+
+/** Every document's change marks (a consumer filter on DOC_LOG_STREAM). */
+export const DOC_CHANGE_MARKS = 'log.doc.*.changed';
+
+export function parseDocChangeMarkSubject(subject: string): ActorId {
+  const [, doc, token, changed] = split(subject, 'log', 4);
+  if (doc !== 'doc' || changed !== 'changed') throw new ProtocolError('invalid-subject', `not a document change mark subject: ${subject}`);
   return tokenToId(token ?? '');
 }
 

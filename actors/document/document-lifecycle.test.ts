@@ -34,7 +34,7 @@ before(async () => {
   server = await startNatsServer();
   nc = await connect({ servers: server.url });
   const nats = await provisionNats(nc, { leaseTtlMs: 5_000, logger: log });
-  docLog = new JetStreamDocumentLog(nc, nats.jsm, { timeoutMs: 5_000, logger: log });
+  docLog = new JetStreamDocumentLog(nc, nats.jsm, { timeoutMs: 5_000, logger: log, docDebounceMs: 5_000 });
   database = await openDatabase({ logger: log });
   await database.migrate();
   snapshots = new PostgresSnapshotStore(database.db);

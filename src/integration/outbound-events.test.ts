@@ -5,8 +5,12 @@
  * from LOOM_OUTBOUND_EVENTS as any subscriber would.
  */
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { connectCollabClient, waitFor, waitForOutboundEvents, type StoredOutboundEvent } from '../testing/index.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { parseActorId } from '../../protocol/ids.ts';
+import { DOC_LOG_STREAM, docChangeMarkSubject, docLogSubject } from '../../protocol/subjects.ts';
+import { connectCollabClient, readOutboundEvents, waitFor, waitForOutboundEvents, type StoredOutboundEvent } from '../testing/index.ts';
 import { startJobsCluster, type JobsCluster } from './jobs-fixture.ts';
 
 let cluster: JobsCluster;
@@ -109,6 +113,45 @@ test('editing a document with y-websocket records one debounced doc.updated carr
     assert.equal(typeof last.data.seq, 'number');
     assert.doesNotMatch(JSON.stringify(last), /secret line/);
     assert.ok(updated.length <= 5, `debounced: ${updated.length} events for 5 quick edits`);
+  } finally {
+    client.destroy();
+  }
+});
+
+/** The document's last log seq and how many updates and change marks its log holds. */
+async function logOf(docId: string): Promise<{ lastSeq: number | undefined; updates: number; marks: number }> {
+  const jsm = await jetstreamManager(cluster.nc);
+  const id = parseActorId(docId);
+  const last = await jsm.streams.getMessage(DOC_LOG_STREAM, { last_by_subj: docLogSubject(id) });
+  const info = await jsm.streams.info(DOC_LOG_STREAM, { subjects_filter: `${docLogSubject(id)}.>` });
+  const updates = (await jsm.streams.info(DOC_LOG_STREAM, { subjects_filter: docLogSubject(id) })).state.subjects?.[docLogSubject(id)] ?? 0;
+  return { lastSeq: last?.seq, updates, marks: info.state.subjects?.[docChangeMarkSubject(id)] ?? 0 };
+}
+
+test('editing without pause across several windows: the relay reads a change mark per half window, not every update, and the last doc.updated carries the log\'s last seq', async () => {
+  const docId = (await cluster.api<{ id: string }>('POST', '/v1/docs', { body: { title: 'Busy' } })).body.id;
+  const client = connectCollabClient(cluster.gateways[0]!.wsUrl, encodeURIComponent(docId), { params: { token: cluster.user.token } });
+  try {
+    await client.synced();
+    const text = client.doc.getText('t');
+    // About 1.2 s of edits, one every 40 ms: four windows of 300 ms, marks at most every 150 ms.
+    const startedAt = Date.now();
+    while (Date.now() - startedAt < 1_200) {
+      text.insert(text.length, 'x');
+      await sleep(40);
+    }
+    const final = await waitFor(async () => {
+      const log = await logOf(docId);
+      const mine = ofKey(`doc:${docId}`)(await readOutboundEvents(cluster.nc)).filter((e) => e.event.type === 'doc.updated');
+      return log.lastSeq !== undefined && mine.some((e) => e.event.data.seq === log.lastSeq) ? { log, mine } : null;
+    }, { what: 'a doc.updated carrying the log\'s last seq', timeoutMs: 20_000, intervalMs: 200 });
+    const { log, mine } = final;
+    assert.ok(log.updates >= 10, `the edits reached the log: ${log.updates} entries`);
+    assert.ok(log.marks >= 2 && log.marks <= 12, `${log.marks} change marks for ${log.updates} updates over 1.2 s`);
+    assert.ok(mine.length >= 2, `one event per window: ${mine.length}`);
+    const seqs = mine.map((e) => Number(e.event.data.seq));
+    assert.deepEqual([...seqs].sort((a, b) => a - b), seqs, 'in log order');
+    assert.equal(new Set(mine.map((e) => e.event.id)).size, mine.length, 'no duplicate ids');
   } finally {
     client.destroy();
   }

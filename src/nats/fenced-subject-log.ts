@@ -107,13 +107,15 @@ export class FencedSubjectLog {
    * Retried through a leader change as the header comment describes.
    *
    * `extra` headers are stored with the message and come back from readAfter.
+   * `expectedLastSeq` undefined appends without the check, for entries whose
+   * repetition is harmless (a document's change marks).
    *
    * @returns the stream sequence of the appended message
    * @throws the error from `fenced(cause)` when another owner wrote past expectedLastSeq (err_code 10071); a plain Error otherwise (after RIDE_THROUGH_MS for an unreachable stream)
    */
-  async append(target: SubjectLogTarget, body: Uint8Array, expectedLastSeq: number, fenced: (cause: Error) => Error, extra?: HeaderMap): Promise<number> {
+  async append(target: SubjectLogTarget, body: Uint8Array, expectedLastSeq: number | undefined, fenced: (cause: Error) => Error, extra?: HeaderMap): Promise<number> {
     const h = headers();
-    h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expectedLastSeq));
+    if (expectedLastSeq !== undefined) h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expectedLastSeq));
     for (const [key, value] of Object.entries(extra ?? {})) h.set(key, value);
     const startedAt = Date.now();
     const deadline = startedAt + Math.max(this.opts.timeoutMs, RIDE_THROUGH_MS);
@@ -128,7 +130,7 @@ export class FencedSubjectLog {
       if (outcome.kind === 'fenced') {
         // A retry after an unanswered attempt is refused by that attempt itself when it was stored.
         let own: number | null = null;
-        if (mayBeStored) {
+        if (mayBeStored && expectedLastSeq !== undefined) {
           try {
             own = await this.ownEntryAfter(target.subject, body, expectedLastSeq);
           } catch (err) {

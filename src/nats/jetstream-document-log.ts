@@ -5,7 +5,9 @@
  * stream's, so they only grow. The JetStream mechanics live in
  * fenced-subject-log.ts, shared with the job log. An entry's attribution
  * rides in its headers: Loom-Author, or Loom-Attribution (a base64 record)
- * for entries one author does not describe.
+ * for entries one author does not describe. Before the first update of each
+ * window a change mark goes to the same stream (document-change-marks.ts),
+ * for the doc.updated relay; marks are purged with the log they announce.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -14,23 +16,33 @@ import { FencedSubjectLog, type SubjectLogTarget } from './fenced-subject-log.ts
 import { type DocumentLog, type EntryAttribution, FencingError, type LogEntry } from '../../actors/document/ports.ts';
 import { HEADERS } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
-import { DOC_LOG_STREAM, docLogSubject } from '../../protocol/subjects.ts';
+import { DOC_LOG_STREAM, docChangeMarkSubject, docLogSubject } from '../../protocol/subjects.ts';
+import { DocumentChangeMarks } from './document-change-marks.ts';
 
 /** Header of a log entry carrying an explicit attribution record (log-internal; readers of the log are document actors). */
 const ATTRIBUTION_HEADER = 'Loom-Attribution';
+const EMPTY = new Uint8Array(0);
 
 export class JetStreamDocumentLog implements DocumentLog {
   private readonly log: FencedSubjectLog;
+  private readonly marks: DocumentChangeMarks;
 
+  /** `docDebounceMs`: the doc.updated window (LOOM_WEBHOOK_DOC_DEBOUNCE_MS) the change marks serve. */
   constructor(
     nc: NatsConnection,
     private readonly jsm: JetStreamManager,
-    opts: { timeoutMs: number; logger: Logger },
+    opts: { timeoutMs: number; logger: Logger; docDebounceMs: number },
   ) {
-    this.log = new FencedSubjectLog(nc, jsm, { stream: DOC_LOG_STREAM, ...opts });
+    this.log = new FencedSubjectLog(nc, jsm, { stream: DOC_LOG_STREAM, timeoutMs: opts.timeoutMs, logger: opts.logger });
+    this.marks = new DocumentChangeMarks(async (id) => {
+      // Unfenced: a stale owner's mark only opens a window early.
+      await this.log.append(markTarget(id), EMPTY, undefined, (cause) => cause);
+    }, opts.docDebounceMs);
   }
 
   async append(id: DocId, update: Uint8Array, expectedLastSeq: number, meta?: EntryAttribution): Promise<number> {
+    const marked = this.marks.beforeUpdate(id);
+    if (marked !== undefined) await marked;
     const extra: Record<string, string> = {};
     if (meta?.attribution !== undefined) extra[ATTRIBUTION_HEADER] = Buffer.from(meta.attribution).toString('base64');
     else if (meta?.author !== undefined) extra[HEADERS.author] = meta.author;
@@ -53,13 +65,21 @@ export class JetStreamDocumentLog implements DocumentLog {
     // "no bound": it would drop the whole subject, entry 1 included.
     if (seq <= 1) return;
     await this.jsm.streams.purge(DOC_LOG_STREAM, { filter: docLogSubject(id), seq });
+    // The newest mark is all the relay needs (it reads the last update when a window closes).
+    await this.jsm.streams.purge(DOC_LOG_STREAM, { filter: docChangeMarkSubject(id), keep: 1 });
   }
 
   async remove(id: DocId): Promise<void> {
     await this.jsm.streams.purge(DOC_LOG_STREAM, { filter: docLogSubject(id) });
+    await this.jsm.streams.purge(DOC_LOG_STREAM, { filter: docChangeMarkSubject(id) });
+    this.marks.forget(id);
   }
 }
 
 function target(id: DocId): SubjectLogTarget {
   return { subject: docLogSubject(id), label: `document ${id}`, bindings: { docId: id } };
+}
+
+function markTarget(id: DocId): SubjectLogTarget {
+  return { subject: docChangeMarkSubject(id), label: `document ${id} (change mark)`, bindings: { docId: id } };
 }

@@ -1,24 +1,26 @@
 /**
- * `doc.updated` from the document log (LOOM_DOC_LOG, one entry per applied
- * update), debounced per document: the first update after a quiet spell
- * opens a window of `debounceMs` (by the entries' stored times), every
- * update inside it joins, and when it closes one event carries the window's
- * last log seq (never content). A document edited without pause yields one
- * event per window.
+ * `doc.updated` from the document log's change marks (LOOM_DOC_LOG,
+ * `log.doc.<id>.changed`: the actor host stores one before the first update
+ * of each window, src/nats/document-change-marks.ts), debounced per
+ * document: a mark after a quiet spell opens a window of `debounceMs` (by
+ * the marks' stored times), marks inside it join, and when it closes one
+ * event carries the document's last log seq at that moment (never
+ * content). A document edited without pause yields one event per window.
+ * Reading marks, not updates, keeps the relay's cost per window instead of
+ * per edit.
  *
  * Recipients: the document's owner and members (everyone who may read it);
  * a document without a registration (open access mode, never created
- * through the API) has nobody to tell and yields nothing. orderKey
- * `doc:<id>`; id from (document, the window's last seq), so a window
- * recorded again after a crash is a duplicate with the same id. The relay's
- * cursor stays below every open window's first entry, so a crash re-reads
- * the open windows; a window that straddled the cursor may then close on an
- * earlier last seq than it would have (an extra event, never a lost one).
+ * through the API) or without a log any more (deleted) has nobody to tell
+ * and yields nothing. orderKey `doc:<id>`; id from (document, last seq), so
+ * a window recorded again after a crash, or two windows that closed on the
+ * same last update, are one event. The relay's cursor stays below every
+ * open window's mark, so a crash re-reads the open windows.
  */
-import { parseDocLogSubject } from '../../protocol/subjects.ts';
-import { DOC_LOG_STREAM } from '../../protocol/subjects.ts';
+import { DOC_CHANGE_MARKS, DOC_LOG_STREAM, parseDocChangeMarkSubject } from '../../protocol/subjects.ts';
 import { eventLinks, LOOM_EVENT_TYPES, orderKeys } from '../../protocol/outbound-event-types.ts';
 import type { OutboundEvent } from '../../protocol/outbound-events.ts';
+import type { DocId } from '../../protocol/ids.ts';
 import type { Logger } from '../log.ts';
 import { logEventId } from './event-id.ts';
 import type { LogEntry, LogEventSource } from './log-relay.ts';
@@ -29,21 +31,28 @@ export interface DocAudience {
   recipients(docId: string): Promise<string[]>;
 }
 
+/** Where a document's log ends. */
+export interface DocLogTail {
+  /** The document's last update (its seq and when it was stored), or null when its log is empty. */
+  last(docId: DocId): Promise<{ readonly seq: number; readonly storedAtMs: number } | null>;
+}
+
 interface Window {
-  readonly firstSeq: number;
+  /** The mark that opened it (the relay's cursor stays below). */
+  readonly markSeq: number;
   readonly openedAtMs: number;
-  lastSeq: number;
-  lastAtMs: number;
 }
 
 export class DocUpdateSource implements LogEventSource {
   readonly name = 'doc-log';
   readonly stream = DOC_LOG_STREAM;
+  readonly filterSubject = DOC_CHANGE_MARKS;
   readonly headersOnly = true;
-  private readonly windows = new Map<string, Window>();
+  private readonly windows = new Map<DocId, Window>();
 
   constructor(
     private readonly audience: DocAudience,
+    private readonly tail: DocLogTail,
     private readonly debounceMs: number,
     private readonly log: Logger,
   ) {}
@@ -53,56 +62,54 @@ export class DocUpdateSource implements LogEventSource {
   }
 
   async onEntry(entry: LogEntry): Promise<OutboundEvent[]> {
-    let docId: string;
+    let docId: DocId;
     try {
-      docId = parseDocLogSubject(entry.subject);
+      docId = parseDocChangeMarkSubject(entry.subject);
     } catch (err) {
-      this.log.error({ err, subject: entry.subject, seq: entry.seq }, 'document log subject unreadable; no outbound event for it');
+      this.log.error({ err, subject: entry.subject, seq: entry.seq }, 'document change mark subject unreadable; no outbound event for it');
       return [];
     }
     const open = this.windows.get(docId);
-    if (open !== undefined && entry.storedAtMs < open.openedAtMs + this.debounceMs) {
-      open.lastSeq = entry.seq;
-      open.lastAtMs = entry.storedAtMs;
-      return [];
-    }
+    if (open !== undefined && entry.storedAtMs < open.openedAtMs + this.debounceMs) return [];
     // Past the open window (replaying after a restart, or a window the timer has not closed yet): close it first.
-    const closed = open === undefined ? [] : await this.close(docId, open);
-    this.windows.set(docId, { firstSeq: entry.seq, openedAtMs: entry.storedAtMs, lastSeq: entry.seq, lastAtMs: entry.storedAtMs });
+    const closed = open === undefined ? [] : await this.close(docId);
+    this.windows.set(docId, { markSeq: entry.seq, openedAtMs: entry.storedAtMs });
     return closed;
   }
 
   async due(nowMs: number): Promise<OutboundEvent[]> {
     const out: OutboundEvent[] = [];
     for (const [docId, window] of [...this.windows]) {
-      if (window.openedAtMs + this.debounceMs <= nowMs) out.push(...(await this.close(docId, window)));
+      if (window.openedAtMs + this.debounceMs <= nowMs) out.push(...(await this.close(docId)));
     }
     return out;
   }
 
   oldestHeldSeq(): number | undefined {
     let oldest: number | undefined;
-    for (const w of this.windows.values()) if (oldest === undefined || w.firstSeq < oldest) oldest = w.firstSeq;
+    for (const w of this.windows.values()) if (oldest === undefined || w.markSeq < oldest) oldest = w.markSeq;
     return oldest;
   }
 
-  private async close(docId: string, window: Window): Promise<OutboundEvent[]> {
+  private async close(docId: DocId): Promise<OutboundEvent[]> {
+    // Recipients first: a document nobody owns (open access mode) costs no log read.
     const recipients = await this.audience.recipients(docId);
-    // Dropped only once its event (if any) is built: a failed lookup throws and the relay restarts below this window.
+    const last = recipients.length === 0 ? null : await this.tail.last(docId);
+    // Dropped only once its event (if any) is built: a failed read throws and the relay restarts below this window.
     this.windows.delete(docId);
-    if (recipients.length === 0) {
-      this.log.debug({ docId, seq: window.lastSeq }, 'document has no owner to tell; no doc.updated');
+    if (last === null || recipients.length === 0) {
+      this.log.debug({ docId, seq: last?.seq }, 'document has no log or no owner to tell; no doc.updated');
       return [];
     }
     const type = LOOM_EVENT_TYPES.docUpdated;
     return [
       {
-        id: logEventId('doc', docId, window.lastSeq, type),
+        id: logEventId('doc', docId, last.seq, type),
         type,
-        timestamp: new Date(window.lastAtMs).toISOString(),
+        timestamp: new Date(last.storedAtMs).toISOString(),
         ownerIds: recipients,
         orderKey: orderKeys.doc(docId),
-        data: { docId, seq: window.lastSeq, link: eventLinks.doc(docId) },
+        data: { docId, seq: last.seq, link: eventLinks.doc(docId) },
       },
     ];
   }

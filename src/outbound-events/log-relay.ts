@@ -36,6 +36,8 @@ export interface LogEventSource {
   readonly stream: string;
   /** Read headers and metadata only (the document log's updates can be large). */
   readonly headersOnly?: boolean;
+  /** Only the stream's entries on these subjects (a wildcard), e.g. the document log's change marks. */
+  readonly filterSubject?: string;
   /** Forgets held state: the relay (re)starts at its cursor. */
   reset(): void;
   /** The events an entry means, in order (often none). */
@@ -66,6 +68,7 @@ export async function runLogRelay(deps: LogRelayDeps, source: LogEventSource, si
   const consumer = await deps.js.consumers.get(source.stream, {
     ...(start === 0 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start + 1 }),
     ...(source.headersOnly === true ? { headers_only: true } : {}),
+    ...(source.filterSubject !== undefined ? { filter_subjects: source.filterSubject } : {}),
   });
   const messages = await consumer.consume({ max_messages: 256 });
   log.info({ afterSeq: start }, 'log relay started');

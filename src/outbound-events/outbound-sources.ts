@@ -1,12 +1,12 @@
 /**
  * Starts the relays that record outbound events, one leased runner each:
- * the job log, the agent-session log, the document log (doc.updated,
- * debounced) and the PostgreSQL outbox (member changes, upload
+ * the job log, the agent-session log, the document log's change marks
+ * (doc.updated, debounced) and the PostgreSQL outbox (member changes, upload
  * completions). Every actors process starts them; the lease makes one
  * process relay each source at a time, and another takes over from the
  * saved cursor (or the unsent outbox rows) when it dies.
  */
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AgentLogReader } from '../agent-sessions/index.ts';
@@ -17,6 +17,7 @@ import type { LoomDatabase } from '../storage/index.ts';
 import { ensureOutboundEventsStream } from '../webhooks/index.ts';
 import { AgentLogSource } from './agent-log-source.ts';
 import { DocUpdateSource } from './doc-update-source.ts';
+import { JetStreamDocLogTail } from './jetstream-doc-log-tail.ts';
 import { JobLogSource } from './job-log-source.ts';
 import { LeasedRunner } from './leased-runner.ts';
 import { runLogRelay, type LogEventSource } from './log-relay.ts';
@@ -30,6 +31,8 @@ const OUTBOX_POLL_MS = 250;
 
 export interface OutboundSourcesOptions {
   readonly nc: NatsConnection;
+  /** Reads where a document's log ends when its doc.updated window closes. */
+  readonly jsm: JetStreamManager;
   readonly db: LoomDatabase;
   readonly jobLog: JetStreamJobLog;
   readonly agentLog: Pick<AgentLogReader, 'first'>;
@@ -80,7 +83,7 @@ export function startOutboundEventSources(opts: OutboundSourcesOptions): Outboun
   const runners = [
     logRelay(new JobLogSource(opts.jobLog, log.child({ source: 'job-log' }))),
     logRelay(new AgentLogSource(opts.agentLog, log.child({ source: 'agent-log' }))),
-    logRelay(new DocUpdateSource(new PostgresDocAudience(opts.db), opts.docDebounceMs, log.child({ source: 'doc-log' }))),
+    logRelay(new DocUpdateSource(new PostgresDocAudience(opts.db), new JetStreamDocLogTail(opts.jsm), opts.docDebounceMs, log.child({ source: 'doc-log' }))),
     runner('outbox', (_cursors, signal) => runOutboxRelay({ db: opts.db, publisher, log: log.child({ relay: 'outbox' }), pollMs: OUTBOX_POLL_MS }, signal)),
   ];
   for (const r of runners) r.start();

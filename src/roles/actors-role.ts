@@ -66,7 +66,7 @@ export function startActorsRole(opts: {
     definitions: [
       documentActorDefinition({
         // Metered: append latency, snapshots and compactions (src/metrics).
-        log: new MeteredDocumentLog(new JetStreamDocumentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: hostLog })),
+        log: new MeteredDocumentLog(new JetStreamDocumentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: hostLog, docDebounceMs: config.outboundEvents.docDebounceMs })),
         snapshots: new MeteredSnapshotStore(
           new PostgresSnapshotStore(opts.database.db, {
             onIndexError: (err, docId) => hostLog.warn({ err, docId }, 'a snapshot could not be indexed for search; it was saved'),
@@ -145,6 +145,7 @@ export function startActorsRole(opts: {
   // Outbound events (issue 9): relays from the job, agent and document logs and the PostgreSQL outbox, one process at a time each.
   const outbound = startOutboundEventSources({
     nc,
+    jsm: opts.nats.jsm,
     db: opts.database.db,
     jobLog: opts.jobLog,
     agentLog: new JetStreamAgentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: hostLog.child({ component: 'agent-log' }) }),

@@ -85,7 +85,7 @@ before(async () => {
     hostId: 'account-test-host',
     definitions: [
       documentActorDefinition({
-        log: new JetStreamDocumentLog(nc, provisioned.jsm, { timeoutMs: 5_000, logger: log }),
+        log: new JetStreamDocumentLog(nc, provisioned.jsm, { timeoutMs: 5_000, logger: log, docDebounceMs: 5_000 }),
         snapshots,
         directory: registry,
         limits: { maxUpdateBytes: 256 * 1024, maxAppendBytes: 512 * 1024, maxDocumentBytes: 4 * 1024 * 1024, snapshotEveryUpdates: 100, snapshotEveryBytes: 1024 * 1024 },

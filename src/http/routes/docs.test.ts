@@ -18,7 +18,7 @@ import { documentActorDefinition } from '../../../actors/document/index.ts';
 import { accessChangedSchema, docContentSchema } from '../../../protocol/doc.ts';
 import { parseActorId } from '../../../protocol/ids.ts';
 import { decodeJson } from '../../../protocol/reply.ts';
-import { DOC_LOG_STREAM, docLogSubject, eventSubject } from '../../../protocol/subjects.ts';
+import { DOC_LOG_STREAM, docChangeMarkSubject, docLogSubject, eventSubject } from '../../../protocol/subjects.ts';
 import { createAuth, type Auth } from '../../auth/index.ts';
 import { loadConfig } from '../../config.ts';
 import { DocumentService, documentObjectPrefix, natsAccessEvents } from '../../documents/index.ts';
@@ -72,7 +72,7 @@ before(async () => {
     hostId: 'docs-test-host',
     definitions: [
       documentActorDefinition({
-        log: new JetStreamDocumentLog(nc, provisioned.jsm, { timeoutMs: 5_000, logger: log }),
+        log: new JetStreamDocumentLog(nc, provisioned.jsm, { timeoutMs: 5_000, logger: log, docDebounceMs: 5_000 }),
         snapshots,
         directory: registry,
         // A snapshot after every append, so the snapshot routes have versions to show.
@@ -424,6 +424,7 @@ describe('DELETE /v1/docs/:id', () => {
     await waitFor(async () => (await database.db.select().from(docSnapshots).where(eq(docSnapshots.docId, id))).length > 0, { what: 'a snapshot' });
     await objects.put(`${documentObjectPrefix(docId)}cover.png`, new Uint8Array([1, 2, 3]), { contentType: 'image/png' });
     assert.equal((await provisioned.jsm.streams.getMessage(DOC_LOG_STREAM, { last_by_subj: docLogSubject(docId) }))?.seq !== undefined, true);
+    assert.notEqual(await provisioned.jsm.streams.getMessage(DOC_LOG_STREAM, { last_by_subj: docChangeMarkSubject(docId) }), null, 'the edits were marked for doc.updated');
 
     assert.equal((await call('DELETE', docUrl(id), { as: users.editor })).status, 403);
     assert.equal((await call('DELETE', docUrl(id))).status, 401);
@@ -431,6 +432,7 @@ describe('DELETE /v1/docs/:id', () => {
     assert.equal((await call('DELETE', docUrl(id), { as: users.owner })).status, 204);
 
     assert.equal(await provisioned.jsm.streams.getMessage(DOC_LOG_STREAM, { last_by_subj: docLogSubject(docId) }), null, 'log subject empty');
+    assert.equal(await provisioned.jsm.streams.getMessage(DOC_LOG_STREAM, { last_by_subj: docChangeMarkSubject(docId) }), null, 'change marks gone');
     assert.equal((await database.db.select().from(docSnapshots).where(eq(docSnapshots.docId, id))).length, 0, 'snapshot rows gone');
     assert.equal(await objects.stat(`${documentObjectPrefix(docId)}cover.png`), null, 'objects gone');
     assert.equal((await call('GET', docUrl(id, '/metadata'), { as: users.owner })).status, 404);
