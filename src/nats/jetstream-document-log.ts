@@ -41,12 +41,19 @@ export class JetStreamDocumentLog implements DocumentLog {
   }
 
   async append(id: DocId, update: Uint8Array, expectedLastSeq: number, meta?: EntryAttribution): Promise<number> {
-    const marked = this.marks.beforeUpdate(id);
-    if (marked !== undefined) await marked;
     const extra: Record<string, string> = {};
     if (meta?.attribution !== undefined) extra[ATTRIBUTION_HEADER] = Buffer.from(meta.attribution).toString('base64');
     else if (meta?.author !== undefined) extra[HEADERS.author] = meta.author;
-    return this.log.append(target(id), update, expectedLastSeq, (cause) => new FencingError(id, expectedLastSeq, { cause }), extra);
+    // The mark is sent first on the same connection, so the stream stores it
+    // first; both are awaited together, sparing the window's first update a round trip.
+    const marked = this.marks.beforeUpdate(id);
+    const appended = this.log.append(target(id), update, expectedLastSeq, (cause) => new FencingError(id, expectedLastSeq, { cause }), extra);
+    if (marked === undefined) return appended;
+    const [mark, seq] = await Promise.allSettled([marked, appended]);
+    if (seq.status === 'rejected') throw seq.reason;
+    // Stored but unmarked (rare: the mark alone failed): mark again before anyone is told, or fail like an append.
+    if (mark.status === 'rejected') await this.marks.beforeUpdate(id);
+    return seq.value;
   }
 
   async lastSeq(id: DocId): Promise<number> {
