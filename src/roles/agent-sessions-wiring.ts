@@ -40,7 +40,7 @@ export function wireAgentSessions(opts: {
 }): AgentSessionsWiring {
   const { config, nc } = opts;
   const timeoutMs = config.gateway.requestTimeoutMs;
-  const projection = new PostgresAgentProjection(opts.database.db);
+  const projection = new PostgresAgentProjection(opts.database.db, opts.log.child({ component: 'agent-projection' }));
   const tools =
     opts.tools ??
     createAgentToolRunner({
