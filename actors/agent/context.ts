@@ -10,6 +10,7 @@
  */
 import type { AgentTool, AgentToolResult } from '../../protocol/agent-events.ts';
 import { CHAT_LIMITS, INFERENCE_LIMITS, type ChatMessage, type ToolDefinition } from '../../protocol/inference.ts';
+import { jsonTextBytes, jsonTextPrefix } from '../../protocol/json-text.ts';
 import type { AgentState, TranscriptItem } from './state.ts';
 
 const PER_MESSAGE_TOKENS = 8;
@@ -230,7 +231,7 @@ export function resultCuts(state: AgentState): ResultCut[] {
   const cuts: ResultCut[] = [];
   kept.forEach((k, i) => {
     const note = noteBytes[i] ?? 0;
-    const within = (costs[i] ?? 0) <= cap ? k : prefixWithin(k, Math.max(0, cap - note));
+    const within = (costs[i] ?? 0) <= cap ? k : jsonTextPrefix(k, Math.max(0, cap - note));
     if (within.length < (texts[i]?.length ?? 0)) cuts.push({ index: i, keptChars: within.length });
   });
   return cuts;
@@ -309,33 +310,6 @@ export function summaryMessages(state: AgentState, throughTurn: number): ChatMes
   return [{ role: 'system', content: SUMMARY_INSTRUCTIONS }, ...chunks(text, CHAT_LIMITS.maxMessageChars).map((content): ChatMessage => ({ role: 'user', content }))];
 }
 
-/** UTF-8 bytes of one code point inside a JSON string, escaped as JSON.stringify writes it (a lone surrogate as a six-character \u escape). */
-function jsonCost(c: number): number {
-  if (c === 0x22 || c === 0x5c) return 2;
-  if (c < 0x20) return c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6;
-  if (c < 0x80) return 1;
-  if (c < 0x800) return 2;
-  if (c >= 0xd800 && c <= 0xdfff) return 6;
-  return c < 0x10000 ? 3 : 4;
-}
-
-/** UTF-8 bytes of `s` inside a JSON string (without the quotes). */
-function jsonTextBytes(s: string): number {
-  return Buffer.byteLength(JSON.stringify(s), 'utf8') - 2;
-}
-
-/** The longest prefix of `s` (whole code points) whose JSON text is at most `max` bytes. */
-function prefixWithin(s: string, max: number): string {
-  let n = 0;
-  let end = 0;
-  for (const ch of s) {
-    n += jsonCost(ch.codePointAt(0) ?? 0);
-    if (n > max) break;
-    end += ch.length;
-  }
-  return s.slice(0, end);
-}
-
 /**
  * The lines with the longest ones cut (noted) to the one length that makes
  * their JSON text, separators included, fit `budget` bytes; lines that fit
@@ -346,7 +320,7 @@ function cutToFit(lines: readonly string[], budget: number): string[] {
   const cap = commonCap(costs, budget - 4 * Math.max(0, lines.length - 1)); // "\n\n" is 4 bytes of JSON
   if (cap === Infinity) return [...lines];
   const note = jsonTextBytes(CUT_NOTE);
-  return lines.map((line, i) => ((costs[i] ?? 0) <= cap ? line : cap > note ? prefixWithin(line, cap - note) + CUT_NOTE : prefixWithin(line, cap)));
+  return lines.map((line, i) => ((costs[i] ?? 0) <= cap ? line : cap > note ? jsonTextPrefix(line, cap - note) + CUT_NOTE : jsonTextPrefix(line, cap)));
 }
 
 /** `text` in pieces of at most `maxChars` UTF-16 units, never splitting a surrogate pair. */
