@@ -61,6 +61,9 @@ export type TurnStatus = (typeof TURN_STATUSES)[number];
 export const MODEL_CALL_PURPOSES = ['answer', 'summary'] as const;
 export type ModelCallPurpose = (typeof MODEL_CALL_PURPOSES)[number];
 
+/** More cuts than one request's messages cannot be. */
+const AGENT_EVENTS_MAX_CUTS = 256;
+
 const base = { v: z.literal(AGENT_EVENT_VERSION), at: z.number().int().nonnegative() };
 const turnId = z.string().min(1).max(32);
 const step = z.number().int().min(1);
@@ -92,6 +95,12 @@ const modelCallStarted = z.object({
   requestId: z.string(),
   /** When the call counts as failed if no result came. */
   deadlineAt: z.number().int(),
+  /**
+   * Tool results of the turn the answer request carries cut, to fit one
+   * request (absent when none is): the `index`th result of the turn keeps
+   * its first `keptChars` UTF-16 units. A resubmission applies the same cuts.
+   */
+  cuts: z.array(z.object({ index: z.number().int().nonnegative(), keptChars: z.number().int().nonnegative() })).max(AGENT_EVENTS_MAX_CUTS).optional(),
 });
 
 const modelCallCompleted = z.object({

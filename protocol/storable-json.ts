@@ -26,6 +26,16 @@ export function isStorableText(value: string): boolean {
   return STORABLE_TEXT.test(value);
 }
 
+/**
+ * `value` as PostgreSQL can store it: every NUL and unpaired surrogate
+ * replaced by U+FFFD (the same string when there is none). For text already
+ * recorded before the edges refused such characters (old log entries), which
+ * must still reach a projection row rather than freeze it.
+ */
+export function toStorableText(value: string): string {
+  return isStorableText(value) ? value : value.toWellFormed().replaceAll('\u0000', '\uFFFD');
+}
+
 /** A string schema for recorded text; it stays a ZodString, so `.min()`, `.max()` chain on it. */
 export function storableText(): z.ZodString {
   return z.string().regex(STORABLE_TEXT, UNSTORABLE_TEXT_MESSAGE);

@@ -10,6 +10,7 @@
  */
 import type { AgentTool, AgentToolResult } from '../../protocol/agent-events.ts';
 import { CHAT_LIMITS, INFERENCE_LIMITS, type ChatMessage, type ToolDefinition } from '../../protocol/inference.ts';
+import { jsonTextBytes, jsonTextPrefix } from '../../protocol/json-text.ts';
 import type { AgentState, TranscriptItem } from './state.ts';
 
 const PER_MESSAGE_TOKENS = 8;
@@ -153,16 +154,104 @@ function toMessage(item: TranscriptItem): ChatMessage | null {
   }
 }
 
-/** The messages of the next `answer` call: instructions and summary, then every turn the summary does not cover. */
-export function answerMessages(state: AgentState): ChatMessage[] {
+/**
+ * The messages of the next `answer` call: instructions and summary, then
+ * every turn the summary does not cover, with the running turn's tool
+ * results cut as `cuts` says (resultCuts; recorded in model-call-started).
+ */
+export function answerMessages(state: AgentState, cuts: readonly ResultCut[] = []): ChatMessage[] {
   const after = state.summary?.throughTurn ?? 0;
+  const current = state.turn?.number ?? 0;
+  const kept = new Map(cuts.map((c) => [c.index, c.keptChars]));
   const messages = [...systemMessage(state)];
+  let index = 0;
   for (const item of state.transcript) {
     if (item.turn <= after) continue;
     const m = messageFor(item);
-    if (m !== null) messages.push(m);
+    if (m === null) continue;
+    const keptChars = item.turn === current && m.role === 'tool' ? kept.get(index++) : undefined;
+    messages.push(keptChars === undefined ? m : { ...m, content: cutResult(m.content, keptChars) });
   }
   return messages;
+}
+
+/**
+ * A tool result of the running turn cut to fit the answer request: the
+ * `index`th tool result of the turn (0-based, in transcript order) keeps
+ * its first `keptChars` UTF-16 units, then a note for the model.
+ */
+export interface ResultCut {
+  readonly index: number;
+  readonly keptChars: number;
+}
+
+/** What the model reads of a cut result: the kept part and a note saying how much it sees. */
+function cutResult(full: string, keptChars: number): string {
+  const kept = full.slice(0, keptChars);
+  return kept + cutNote(Buffer.byteLength(kept, 'utf8'), Buffer.byteLength(full, 'utf8'));
+}
+
+function cutNote(keptBytes: number, totalBytes: number): string {
+  return `\n[cut by Loom: this turn's tool results exceed one model request; ${keptBytes} of ${totalBytes} bytes shown]`;
+}
+
+/**
+ * How to cut the running turn's tool results so that its next answer call
+ * fits one queued request (bytes and characters per message), or [] when it
+ * fits already or cutting them cannot make it fit (too many messages, or
+ * what is not a result of this turn is too large: summaries handle that).
+ * The longest results are cut to one common length (their JSON text,
+ * note included, within the room left), as summaryMessages cuts lines.
+ * A pure function of the state; the engine records its answer in
+ * model-call-started, so a resubmission after a crash is the same request.
+ */
+export function resultCuts(state: AgentState): ResultCut[] {
+  const started = state.started;
+  const turn = state.turn;
+  if (started === null || turn === null) return [];
+  const tools = toolDefinitions(started.tools);
+  const messages = answerMessages(state);
+  if (messages.length > INFERENCE_LIMITS.maxMessages || fitsInferenceRequest(messages, tools)) return [];
+  const texts: string[] = [];
+  for (const item of state.transcript) if (item.turn === turn.number && item.body.role === 'tool') texts.push(toolResultText(item.body.result));
+  if (texts.length === 0) return [];
+  let room = MAX_CONVERSATION_BYTES - (tools.length > 0 ? remembered(jsonBytesOf, tools, jsonBytes) : 0);
+  for (const m of messages) room -= remembered(jsonBytesOf, m, jsonBytes) + 1;
+  // A note is at most this long (the kept count has no more digits than the total).
+  const noteOf = texts.map((t) => {
+    const total = Buffer.byteLength(t, 'utf8');
+    return cutNote(total, total);
+  });
+  // First within the characters one message may hold (ASCII notes: a character is a byte), then the common length.
+  const kept = texts.map((t, i) => (t.length + (noteOf[i]?.length ?? 0) <= CHAT_LIMITS.maxMessageChars ? t : charsWithin(t, CHAT_LIMITS.maxMessageChars - (noteOf[i]?.length ?? 0))));
+  const noteBytes = noteOf.map(jsonTextBytes);
+  const costs = kept.map((k, i) => jsonTextBytes(k) + (k === texts[i] ? 0 : (noteBytes[i] ?? 0)));
+  room += texts.reduce((n, t) => n + jsonTextBytes(t), 0);
+  const cap = commonCap(costs, room);
+  const cuts: ResultCut[] = [];
+  kept.forEach((k, i) => {
+    const note = noteBytes[i] ?? 0;
+    const within = (costs[i] ?? 0) <= cap ? k : jsonTextPrefix(k, Math.max(0, cap - note));
+    if (within.length < (texts[i]?.length ?? 0)) cuts.push({ index: i, keptChars: within.length });
+  });
+  return cuts;
+}
+
+/** `s` cut to at most `maxChars` UTF-16 units, never splitting a surrogate pair. */
+function charsWithin(s: string, maxChars: number): string {
+  return chunks(s, Math.max(1, maxChars))[0] ?? '';
+}
+
+/** The largest length that makes `costs`, each cut to it, sum to at most `budget` (Infinity when they fit as they are). */
+function commonCap(costs: readonly number[], budget: number): number {
+  let left = budget;
+  const sorted = [...costs].sort((a, b) => a - b);
+  for (const [i, cost] of sorted.entries()) {
+    const share = Math.floor(left / (sorted.length - i));
+    if (cost > share) return Math.max(0, share);
+    left -= cost;
+  }
+  return Infinity;
 }
 
 /**
@@ -221,33 +310,6 @@ export function summaryMessages(state: AgentState, throughTurn: number): ChatMes
   return [{ role: 'system', content: SUMMARY_INSTRUCTIONS }, ...chunks(text, CHAT_LIMITS.maxMessageChars).map((content): ChatMessage => ({ role: 'user', content }))];
 }
 
-/** UTF-8 bytes of one code point inside a JSON string, escaped as JSON.stringify writes it (a lone surrogate as a six-character \u escape). */
-function jsonCost(c: number): number {
-  if (c === 0x22 || c === 0x5c) return 2;
-  if (c < 0x20) return c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6;
-  if (c < 0x80) return 1;
-  if (c < 0x800) return 2;
-  if (c >= 0xd800 && c <= 0xdfff) return 6;
-  return c < 0x10000 ? 3 : 4;
-}
-
-/** UTF-8 bytes of `s` inside a JSON string (without the quotes). */
-function jsonTextBytes(s: string): number {
-  return Buffer.byteLength(JSON.stringify(s), 'utf8') - 2;
-}
-
-/** The longest prefix of `s` (whole code points) whose JSON text is at most `max` bytes. */
-function prefixWithin(s: string, max: number): string {
-  let n = 0;
-  let end = 0;
-  for (const ch of s) {
-    n += jsonCost(ch.codePointAt(0) ?? 0);
-    if (n > max) break;
-    end += ch.length;
-  }
-  return s.slice(0, end);
-}
-
 /**
  * The lines with the longest ones cut (noted) to the one length that makes
  * their JSON text, separators included, fit `budget` bytes; lines that fit
@@ -255,20 +317,10 @@ function prefixWithin(s: string, max: number): string {
  */
 function cutToFit(lines: readonly string[], budget: number): string[] {
   const costs = lines.map(jsonTextBytes);
-  let left = budget - 4 * Math.max(0, lines.length - 1); // "\n\n" is 4 bytes of JSON
-  const sorted = [...costs].sort((a, b) => a - b);
-  let cap = Infinity;
-  for (const [i, cost] of sorted.entries()) {
-    const share = Math.floor(left / (sorted.length - i));
-    if (cost > share) {
-      cap = Math.max(0, share);
-      break;
-    }
-    left -= cost;
-  }
+  const cap = commonCap(costs, budget - 4 * Math.max(0, lines.length - 1)); // "\n\n" is 4 bytes of JSON
   if (cap === Infinity) return [...lines];
   const note = jsonTextBytes(CUT_NOTE);
-  return lines.map((line, i) => ((costs[i] ?? 0) <= cap ? line : cap > note ? prefixWithin(line, cap - note) + CUT_NOTE : prefixWithin(line, cap)));
+  return lines.map((line, i) => ((costs[i] ?? 0) <= cap ? line : cap > note ? jsonTextPrefix(line, cap - note) + CUT_NOTE : jsonTextPrefix(line, cap)));
 }
 
 /** `text` in pieces of at most `maxChars` UTF-16 units, never splitting a surrogate pair. */

@@ -407,7 +407,7 @@ test('many short turns are summarised before the request would carry more messag
   assert.ok(s.state.summary !== null, 'a summary was made');
 });
 
-test('a turn whose tool results exceed what one request carries fails alone; the next turn summarises it in a request the queue takes', () => {
+test('a turn whose tool results exceed what one request carries completes: its results are cut to fit, noted, recorded and resubmitted the same; the next turn summarises it', () => {
   const s = new Sim();
   s.start();
   s.message('read everything');
@@ -420,10 +420,23 @@ test('a turn whose tool results exceed what one request carries fails alone; the
     for (const t of next.tools) s.toolDone(t, result);
     next = s.take();
   }
-  const tooBig = next.calls[0]!;
-  assert.throws(() => encodeCall(tooBig), /limit/);
-  s.apply(decideSubmitFailed(s.state, { requestId: tooBig.requestId, code: 'malformed-message', message: 'too large' }, s.env()));
-  assert.equal(s.state.turn?.status, 'failed');
+  const answer = next.calls[0]!;
+  assert.doesNotThrow(() => encodeCall(answer), 'the queue takes the request');
+  const started = s.events.findLast((e) => e.type === 'model-call-started');
+  assert.ok(started?.type === 'model-call-started' && started.cuts !== undefined && started.cuts.length === 40, 'the cuts are recorded in the log');
+  const results = answer.messages.filter((m) => m.role === 'tool');
+  assert.equal(results.length, 40);
+  for (const m of results) assert.match(m.content, /\[cut by Loom: this turn's tool results exceed one model request; \d+ of 32768 bytes shown\]$/);
+  // The same cut for every result (none is favoured), and the most of them that fits.
+  assert.equal(new Set(results.map((m) => m.content)).size, 1);
+  assert.ok(results[0]!.content.length > 2_000, 'results are cut no more than needed');
+  // After a crash the call is resubmitted byte for byte from the replayed log.
+  let replayed = emptyAgentState('s1');
+  s.events.forEach((e, i) => (replayed = evolve(replayed, e, i + 1)));
+  const resubmitted = decideRecover(replayed, s.env()).effects.find((e) => e.type === 'submit-inference');
+  assert.deepEqual(resubmitted?.type === 'submit-inference' && resubmitted.call, answer);
+  s.answer(answer.requestId, 'Mostly control characters.');
+  assert.equal(s.state.turn?.status, 'completed');
   s.message('and now?');
   const summary = s.take().calls[0]!;
   assert.equal(s.state.turn?.modelCall?.purpose, 'summary');
@@ -431,6 +444,19 @@ test('a turn whose tool results exceed what one request carries fails alone; the
   assert.match(summary.messages.map((m) => m.content).join(''), /\[… cut\]/);
   s.answer(summary.requestId, 'The tools returned control characters.');
   assert.doesNotThrow(() => encodeCall(s.take().calls[0]!));
+});
+
+test('a tool result longer than one request message may be is cut to that length even when the request has room', () => {
+  const s = new Sim();
+  s.start();
+  s.message('one big read');
+  s.answer(s.take().calls[0]!.requestId, '', [call('big', 'doc_search')]);
+  s.toolDone(s.take().tools[0]!, 'y'.repeat(CHAT_LIMITS.maxMessageChars + 10));
+  const answer = s.take().calls[0]!;
+  assert.doesNotThrow(() => encodeCall(answer));
+  const cut = answer.messages.at(-1)!;
+  assert.ok(cut.content.length <= CHAT_LIMITS.maxMessageChars);
+  assert.match(cut.content, /bytes shown\]$/);
 });
 
 test('with the largest token budget, earlier turns are summarised before the request would exceed the bytes the queue takes', () => {

@@ -13,7 +13,7 @@ import type { AgentEvent, AgentTool, AgentToolResult, ModelCallPurpose } from '.
 import { ProtocolError } from '../../protocol/errors.ts';
 import { CHAT_LIMITS, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
 import { canonicalJson, priceUsage, requestIdFor, type PriceTable } from '../ports/index.ts';
-import { answerMessages, summariseThrough, summaryMessages, toolDefinitions } from './context.ts';
+import { answerMessages, resultCuts, summariseThrough, summaryMessages, toolDefinitions } from './context.ts';
 import type { AgentEffect, AgentModelCall, ToolOutcome } from './effects.ts';
 import { evolve, isTurnRunning, turnIdOf, type AgentState, type ToolCallState, type TurnState } from './state.ts';
 
@@ -264,13 +264,17 @@ function modelCall(state: AgentState, t: TurnState, purpose: ModelCallPurpose, s
   const meta = { sessionId: state.id, turnId: t.id, step };
   if (purpose === 'summary') return { requestId, model: started.model, messages: summaryMessages(state, t.number - 1), meta };
   const tools = toolDefinitions(started.tools);
-  return { requestId, model: started.model, messages: answerMessages(state), ...(tools.length === 0 ? {} : { tools }), meta };
+  // The cuts recorded when the call started: the same request when it is resubmitted after a crash.
+  const cuts = t.modelCall?.requestId === requestId ? t.modelCall.cuts : [];
+  return { requestId, model: started.model, messages: answerMessages(state, cuts), ...(tools.length === 0 ? {} : { tools }), meta };
 }
 
 function startModelCall(d: Draft, t: TurnState, purpose: ModelCallPurpose, step: number): void {
   const requestId = requestIdFor(d.state.id, purpose === 'answer' ? t.id : `${t.id}-summary`, step);
   const deadlineAt = d.now + d.env.modelCallTimeoutMs;
-  d.emit({ type: 'model-call-started', v: 1, at: d.now, turnId: t.id, step, purpose, requestId, deadlineAt });
+  // A turn whose own tool results outgrow one request sees them cut (with a note) instead of failing.
+  const cuts = purpose === 'answer' ? resultCuts(d.state) : [];
+  d.emit({ type: 'model-call-started', v: 1, at: d.now, turnId: t.id, step, purpose, requestId, deadlineAt, ...(cuts.length === 0 ? {} : { cuts }) });
   const turn = d.state.turn;
   if (turn === null) throw new Error('model call started without a turn');
   d.effect({ type: 'submit-inference', call: modelCall(d.state, turn, purpose, step, requestId) });

@@ -5,6 +5,7 @@
  * turn is kept in detail; earlier turns live on in the transcript.
  */
 import { AGENT_LIMITS, type AgentStatus, type AgentUsage } from '../../protocol/agent.ts';
+import type { ResultCut } from './context.ts';
 import type { AgentError, AgentEvent, AgentEventOf, AgentToolCall, AgentToolResult, ModelCallPurpose, TurnStatus } from '../../protocol/agent-events.ts';
 
 /**
@@ -34,6 +35,8 @@ export interface ModelCallState {
   readonly purpose: ModelCallPurpose;
   readonly startedAt: number;
   readonly deadlineAt: number;
+  /** How the request cut the turn's tool results (resultCuts in context.ts); [] when it did not. */
+  readonly cuts: readonly ResultCut[];
 }
 
 export interface TurnState {
@@ -232,7 +235,7 @@ export function evolve(state: AgentState, event: AgentEvent, seq: number, opts?:
     }
     case 'model-call-started': {
       const t = requireTurn(state, event.turnId, event.type);
-      const modelCall: ModelCallState = { requestId: event.requestId, step: event.step, purpose: event.purpose, startedAt: at, deadlineAt: event.deadlineAt };
+      const modelCall: ModelCallState = { requestId: event.requestId, step: event.step, purpose: event.purpose, startedAt: at, deadlineAt: event.deadlineAt, cuts: event.cuts ?? [] };
       const turn = event.purpose === 'answer' ? { ...t, modelCall, steps: event.step, toolCalls: [] } : { ...t, modelCall };
       return next({ turn });
     }

@@ -2,18 +2,22 @@
  * Keeps a tool result within what a model turn can carry: a result over the
  * cap is cut at a character boundary and ends with a note saying so, so the
  * model knows it saw only part (and can ask for less, e.g. a smaller limit).
+ * The cap is on the result's JSON text, as the session log stores it: a
+ * result of control characters is six times longer there than in UTF-8, and
+ * an entry over the NATS max_payload could never be recorded (the session
+ * would step down and run the tool again, for ever).
  */
+import { jsonTextBytes, jsonTextPrefix } from '../../protocol/json-text.ts';
 
 /**
- * `content` when it fits `maxBytes` (UTF-8), else its longest prefix that
- * fits together with the note.
+ * `content` when its JSON text fits `maxBytes`, else its longest prefix
+ * whose JSON text fits together with the note.
  */
 export function capResult(content: string, maxBytes: number): string {
-  const bytes = Buffer.byteLength(content, 'utf8');
+  const bytes = jsonTextBytes(content);
   if (bytes <= maxBytes) return content;
-  const note = `\n[truncated: the result has ${bytes} bytes; only the first part is shown]`;
-  const budget = Math.max(0, maxBytes - Buffer.byteLength(note, 'utf8'));
-  return prefixWithin(content, budget) + note;
+  const note = `\n[truncated: the result has ${Buffer.byteLength(content, 'utf8')} bytes; only the first part is shown]`;
+  return jsonTextPrefix(content, Math.max(0, maxBytes - jsonTextBytes(note))) + note;
 }
 
 /** The longest prefix of `text` whose UTF-8 encoding has at most `maxBytes`, never splitting a surrogate pair. */

@@ -133,4 +133,15 @@ describe('capResult', () => {
     assert.ok(Buffer.byteLength(capped) <= 90);
     assert.doesNotMatch(capped, /\uFFFD/);
   });
+
+  it('measures what the session log stores: the JSON text, escapes included', () => {
+    // 200 KiB of control characters: 200 KiB of UTF-8, but 1.2 MB once written in JSON.
+    const controls = '\u0001'.repeat(200 * 1024);
+    const capped = capResult(controls, 32 * 1024);
+    assert.ok(Buffer.byteLength(JSON.stringify(capped)) - 2 <= 32 * 1024, `JSON text of ${Buffer.byteLength(JSON.stringify(capped))} bytes`);
+    assert.match(capped, /\[truncated: the result has 204800 bytes/);
+    const lines = capResult('\n'.repeat(20_000), 10_000);
+    assert.ok(Buffer.byteLength(JSON.stringify(lines)) - 2 <= 10_000);
+    assert.equal(capResult('"quoted"', 10), '"quoted"', 'ten bytes of JSON text fit ten');
+  });
 });

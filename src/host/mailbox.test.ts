@@ -35,6 +35,14 @@ test('a full mailbox refuses by count and by bytes', () => {
   assert.equal(byBytes.push('c', 2), 'queued');
 });
 
+test('an empty mailbox takes one message larger than its byte limit, and nothing beside it', () => {
+  const box = new Mailbox<string>({ maxMessages: 100, maxBytes: 1_024 });
+  assert.equal(box.push('near 1 MiB', 1_000_000), 'queued');
+  assert.equal(box.push('small', 1), 'full');
+  assert.deepEqual(box.takeAll(), ['near 1 MiB']);
+  assert.equal(box.push('near 1 MiB again', 1_000_000), 'queued');
+});
+
 test('a closed mailbox hands out what is queued, then nothing', () => {
   const box = new Mailbox<number>({ maxMessages: 10, maxBytes: 100 });
   box.push(1, 1);

@@ -26,10 +26,17 @@ export class Mailbox<T> {
     return this.items.length;
   }
 
-  /** @returns 'queued', or why the caller must refuse the message. */
+  /**
+   * An empty mailbox takes one message of any size: its size is already
+   * bounded by the transport (NATS max_payload), and a message larger than
+   * `maxBytes` (LOOM_MAILBOX_MAX_BYTES may be set below max_payload) was
+   * otherwise refused as `full` on every retry, however idle the actor,
+   * so a near-1 MiB inference result never reached its agent session.
+   * @returns 'queued', or why the caller must refuse the message.
+   */
   push(item: T, bytes: number): 'queued' | 'full' | 'closed' {
     if (this.closed) return 'closed';
-    if (this.items.length >= this.limits.maxMessages || this.bytes + bytes > this.limits.maxBytes) return 'full';
+    if (this.items.length >= this.limits.maxMessages || (this.items.length > 0 && this.bytes + bytes > this.limits.maxBytes)) return 'full';
     this.items.push({ item, bytes });
     this.bytes += bytes;
     this.onPush();

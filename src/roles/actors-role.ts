@@ -56,7 +56,7 @@ export function startActorsRole(opts: {
   const jobProjection = new PostgresJobProjection(opts.database.db);
   // Service activities: the job actors' task queue and worker presence, and the service that answers workers.
   const activities = startActivities({ nc, nats: opts.nats, client: hostClient, timeoutMs: config.gateway.requestTimeoutMs, log: hostLog });
-  const agents = wireAgentSessions({ config, nc, nats: opts.nats, database: opts.database, objects: opts.artifacts, jobLog: opts.jobLog, client: hostClient, log: hostLog });
+  const agents = wireAgentSessions({ config, nc, nats: opts.nats, database: opts.database, objects: opts.artifacts, jobLog: opts.jobLog, client: hostClient, maxPayload, log: hostLog });
   const host = new ActorHost({
     nc,
     leases: opts.nats.leases,

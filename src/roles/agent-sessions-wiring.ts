@@ -8,7 +8,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { agentActorDefinition, type ToolRunner } from '../../actors/agent/index.ts';
 import type { ActorDefinition } from '../../actors/actor.ts';
-import { createAgentToolRunner } from '../agents/index.ts';
+import { createAgentToolRunner, type AgentToolLimits } from '../agents/index.ts';
 import type { Config } from '../config.ts';
 import { JobSupervisor, NatsInferenceQueue } from '../jobs/index.ts';
 import type { Logger } from '../log.ts';
@@ -18,6 +18,7 @@ import type { Provisioned } from '../nats/provision.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
 import { OwnerDirectory } from '../placement/ownership.ts';
 import { PostgresAgentProjection, type Database, type ObjectStore } from '../storage/index.ts';
+import { capToPayload } from './payload-limits.ts';
 
 export interface AgentSessionsWiring {
   readonly definition: ActorDefinition;
@@ -34,13 +35,15 @@ export function wireAgentSessions(opts: {
   jobLog: JetStreamJobLog;
   /** The host's client for document and job actors (tools reach them through it). */
   client: ActorClient;
+  /** The NATS server's max_payload: a tool result travels in one log entry. */
+  maxPayload: number;
   log: Logger;
   /** Replaces the built-in runner (tests). */
   tools?: ToolRunner;
 }): AgentSessionsWiring {
   const { config, nc } = opts;
   const timeoutMs = config.gateway.requestTimeoutMs;
-  const projection = new PostgresAgentProjection(opts.database.db);
+  const projection = new PostgresAgentProjection(opts.database.db, opts.log.child({ component: 'agent-projection' }));
   const tools =
     opts.tools ??
     createAgentToolRunner({
@@ -51,7 +54,7 @@ export function wireAgentSessions(opts: {
       jobLog: opts.jobLog,
       docAccess: config.docAccess,
       uploadMaxBytes: config.objects.uploadMaxBytes,
-      limits: { ...config.agentTools, jobMaxInputBytes: config.jobs.maxInputBytes },
+      limits: agentToolLimits(config, opts.maxPayload, opts.log),
       log: opts.log,
     });
   const definition = agentActorDefinition({
@@ -77,4 +80,18 @@ export function wireAgentSessions(opts: {
     log: opts.log.child({ component: 'agent-supervisor' }),
   });
   return { definition, supervisor };
+}
+
+/**
+ * The tool runner's limits from config. A tool result is recorded in one
+ * session log entry (its tool-call-completed event), which NATS refuses past
+ * max_payload, so LOOM_AGENT_TOOL_MAX_RESULT_BYTES (up to 4 MiB) is capped
+ * to what one message holds, with a warning, as the document limits are.
+ */
+export function agentToolLimits(config: Config, maxPayload: number, log: Logger): AgentToolLimits {
+  return {
+    ...config.agentTools,
+    maxResultBytes: capToPayload('LOOM_AGENT_TOOL_MAX_RESULT_BYTES', config.agentTools.maxResultBytes, maxPayload, log),
+    jobMaxInputBytes: config.jobs.maxInputBytes,
+  };
 }

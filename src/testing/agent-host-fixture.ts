@@ -86,12 +86,18 @@ export interface AgentHostFixture {
   stop(): Promise<void>;
 }
 
-export async function startAgentHostFixture(opts: { tools: Readonly<Record<string, TestTool>>; leaseTtlMs?: number; modelCallTimeoutMs?: number }): Promise<AgentHostFixture> {
+export async function startAgentHostFixture(opts: {
+  tools: Readonly<Record<string, TestTool>>;
+  leaseTtlMs?: number;
+  modelCallTimeoutMs?: number;
+  /** A PostgreSQL database for the projection (default: PGlite in memory). */
+  databaseUrl?: string;
+}): Promise<AgentHostFixture> {
   const nats = await startNatsServer();
   const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const log = createRootLogger({ level: 'silent', instanceId: 'agent-test' });
   const provisioned = await provisionNats(nc, { leaseTtlMs: opts.leaseTtlMs ?? 3_000, logger: log });
-  const database = await openDatabase({ logger: log });
+  const database = await openDatabase({ logger: log, url: opts.databaseUrl });
   await database.migrate();
   const model = await startFakeModelServer();
   const tools = new CountingToolRunner(opts.tools);
@@ -119,7 +125,7 @@ export async function startAgentHostFixture(opts: { tools: Readonly<Record<strin
             log: new JetStreamAgentLog(nc, provisioned.jsm, { timeoutMs: 5_000, logger: log }),
             inference: new NatsInferenceQueue(nc, provisioned.inferenceCancels, { timeoutMs: 5_000, kind: 'agent' }),
             tools,
-            projection: new PostgresAgentProjection(database.db),
+            projection: new PostgresAgentProjection(database.db, log),
             clock: { now: () => Date.now() },
             prices: {},
             defaults: { model: AGENT_TEST_MODEL, modelCallTimeoutMs: opts.modelCallTimeoutMs ?? 60_000, maxParallelTools: 4, startWaitMs: 5_000 },

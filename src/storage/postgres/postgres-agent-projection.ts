@@ -19,6 +19,8 @@
  */
 import { and, asc, eq, getTableColumns, getTableName, gt, sql } from 'drizzle-orm';
 import type { AgentProjection, AgentProjectionRecord } from '../../../actors/agent/index.ts';
+import { toStorableText } from '../../../protocol/storable-json.ts';
+import type { Logger } from '../../log.ts';
 import { agentSessions } from './agent-sessions-schema.ts';
 import { CoalescedWrites } from './coalesced-writes.ts';
 import type { LoomDatabase } from './database.ts';
@@ -57,16 +59,29 @@ interface Row {
   readonly last_seq: number;
 }
 
-function rowOf(r: AgentProjectionRecord): Row {
+/**
+ * The record's free texts as PostgreSQL stores them (toStorableText): a NUL
+ * or lone surrogate made PostgreSQL refuse the row, and as the log keeps the
+ * text (entries written before the edges refused it, a title cut inside a
+ * surrogate pair) every later save of the session was refused too, so its
+ * row froze. `replaced` names the columns that were changed.
+ */
+function rowOf(r: AgentProjectionRecord, replaced: string[]): Row {
+  const text = <S extends string | null>(column: string, value: S): S => {
+    if (value === null) return value;
+    const stored = toStorableText(value);
+    if (stored !== value) replaced.push(column);
+    return stored as S;
+  };
   return {
     id: r.id,
-    owner_id: r.ownerId,
+    owner_id: text('owner_id', r.ownerId),
     status: r.status,
     needs_host: r.needsHost,
-    model: r.model,
-    doc_id: r.docId,
-    // A lone surrogate (a title cut from a client's text) would make PostgreSQL refuse the JSON's text; the driver used to write it as U+FFFD.
-    title: r.title === null ? null : r.title.toWellFormed(),
+    model: text('model', r.model),
+    doc_id: text('doc_id', r.docId),
+    // A title cut inside a surrogate pair is common (the first 120 UTF-16 units of a message): made well-formed silently, as the driver did.
+    title: text('title', r.title === null ? null : r.title.toWellFormed()),
     turns: r.turns,
     calls: r.usage.calls,
     prompt_tokens: r.usage.promptTokens,
@@ -81,14 +96,22 @@ function rowOf(r: AgentProjectionRecord): Row {
 export class PostgresAgentProjection implements AgentProjection {
   readonly #writes = new CoalescedWrites<Row>((rows) => this.#write(rows), (pending, saved) => (saved.last_seq >= pending.last_seq ? saved : pending));
 
-  constructor(private readonly db: LoomDatabase) {}
+  /** @param log where a record stored with replaced characters is reported (warn) */
+  constructor(
+    private readonly db: LoomDatabase,
+    private readonly log?: Logger,
+  ) {}
 
   /**
    * Resolves once the row (or a newer one of the same session) is written.
+   * Text PostgreSQL refuses (NUL, a lone surrogate) is stored with U+FFFD in its place.
    * @throws StorageError
    */
   save(r: AgentProjectionRecord): Promise<void> {
-    return this.#writes.save(r.id, rowOf(r));
+    const replaced: string[] = [];
+    const row = rowOf(r, replaced);
+    if (replaced.length > 0) this.log?.warn({ sessionId: r.id, columns: replaced, lastSeq: r.lastSeq }, 'agent session projected with unstorable characters replaced');
+    return this.#writes.save(r.id, row);
   }
 
   /** One upsert of rows of distinct sessions (sorted by id, so concurrent hosts lock rows in one order). */
