@@ -24,6 +24,11 @@ export const ERROR_CODES = {
   presenceTooLarge: 'presence-too-large',
   /** The sender (one connection) sends faster than its limit allows. */
   rateLimited: 'rate-limited',
+  /**
+   * The actor's answer (a job view whose step outputs total several MiB) is larger than one NATS message
+   * (the server's max_payload) carries: the caller gets this instead of a reply that could never be sent.
+   */
+  replyTooLarge: 'reply-too-large',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -90,6 +95,7 @@ export function closeCodeForError(code: ErrorCode): CloseCode {
     case 'rate-limited':
       return CLOSE_CODES.rateLimited;
     case 'document-too-large':
+    case 'reply-too-large':
       return CLOSE_CODES.documentTooLarge;
     case 'invalid-update':
     case 'malformed-message':

@@ -217,6 +217,8 @@ export const ENV_SCHEMA = z
     LOOM_JOB_RETRY_MAX_MS: int(0, 86_400_000).default(60_000),
     LOOM_JOB_MAX_INPUT_BYTES: int(64, 16 * 1024 * 1024).default(256 * 1024),
     LOOM_JOB_SUPERVISOR_INTERVAL_MS: int(100, 3_600_000).default(5_000),
+    // Workers' claims, heartbeats and completions one actor host forwards to job actors at once (src/activities/activity-service.ts).
+    LOOM_ACTIVITY_MAX_IN_FLIGHT: int(1, 100_000).default(256),
     LOOM_JOB_STUCK_AFTER_MS: int(100, 604_800_000).default(1_800_000),
     // Agent sessions (issue 7): the model's answer deadline and tool calls run at once per step.
     LOOM_AGENT_MODEL_CALL_TIMEOUT_MS: int(1_000, 3_600_000).default(300_000),
@@ -396,6 +398,8 @@ export interface Config {
     readonly maxInputBytes: number;
     /** How often each actor host looks for jobs whose host died. */
     readonly supervisorIntervalMs: number;
+    /** Worker messages (claims, heartbeats, completions) one actor host forwards to job actors at once; past it they are refused `mailbox-full`. */
+    readonly activityMaxInFlight: number;
     /** A pending or running job with no new event this long is flagged stuck (a `job-stuck` event). */
     readonly stuckAfterMs: number;
     /** USD per million tokens, by model. */
@@ -613,6 +617,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryMaxMs: e.LOOM_JOB_RETRY_MAX_MS,
       maxInputBytes: e.LOOM_JOB_MAX_INPUT_BYTES,
       supervisorIntervalMs: e.LOOM_JOB_SUPERVISOR_INTERVAL_MS,
+      activityMaxInFlight: e.LOOM_ACTIVITY_MAX_IN_FLIGHT,
       stuckAfterMs: e.LOOM_JOB_STUCK_AFTER_MS,
       modelPrices: e.LOOM_MODEL_PRICES,
     },

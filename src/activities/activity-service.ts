@@ -7,6 +7,14 @@
  * actor through the activation-aware ActorClient, wherever the job lives
  * now. A malformed message is answered with a `malformed-message` error and
  * logged; it never reaches an actor.
+ *
+ * Bounded: at most `maxInFlight` messages are being forwarded at once (a
+ * flood of completions, or job actors slow to answer, would otherwise hold
+ * work and message bodies without limit). Past it a message is answered at
+ * once with the retryable `mailbox-full` error, before anything is decoded
+ * or forwarded, so the job never saw it: the worker sends it again later
+ * (ActivityWorker does, for completions; a refused claim goes back to the
+ * queue) and it is applied then, once.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { requestIdFor } from '../../actors/ports/index.ts';
@@ -24,6 +32,7 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import { errorReply, type WireMessage } from '../../protocol/reply.ts';
 import type { Logger } from '../log.ts';
+import { observeActivityRefused } from '../metrics/index.ts';
 import { toNatsHeaders } from '../nats/headers.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
 
@@ -33,16 +42,35 @@ const ROUTES: ReadonlyArray<{ subject: string; command: ActivityCommand; decode:
   { subject: ACTIVITY_COMPLETE_SUBJECT, command: 'activity-complete', decode: decodeActivityComplete },
 ];
 
+/** How often, at most, refusals are logged (with their count since the last line): a flood must not become a flood of log lines. */
+const REFUSAL_LOG_EVERY_MS = 5_000;
+
+export interface ActivityServiceOptions {
+  /** Messages forwarded at once (LOOM_ACTIVITY_MAX_IN_FLIGHT); past it they are refused `mailbox-full`. */
+  readonly maxInFlight: number;
+}
+
 export class ActivityService {
   private readonly subs: Subscription[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
+  private refusedSinceLog = 0;
+  private lastRefusalLogAt = 0;
 
+  /** @throws RangeError when `maxInFlight` is not a positive integer. */
   constructor(
     private readonly nc: NatsConnection,
     private readonly actors: ActorClient,
     private readonly log: Logger,
-  ) {}
+    private readonly opts: ActivityServiceOptions,
+  ) {
+    if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1) throw new RangeError(`maxInFlight must be a positive integer, got ${opts.maxInFlight}`);
+  }
+
+  /** Messages being forwarded now. */
+  get forwarding(): number {
+    return this.inFlight.size;
+  }
 
   start(): void {
     for (const route of ROUTES) {
@@ -52,6 +80,10 @@ export class ActivityService {
           callback: (err, msg) => {
             if (err !== null) {
               this.log.error({ err, subject: route.subject }, 'activity subscription failed');
+              return;
+            }
+            if (this.inFlight.size >= this.opts.maxInFlight) {
+              this.refuse(route, msg);
               return;
             }
             const done = this.handle(route, msg).finally(() => this.inFlight.delete(done));
@@ -82,11 +114,33 @@ export class ActivityService {
       this.log.warn({ err: problem, subject: route.subject, bytes: msg.data.byteLength }, 'worker message refused');
       reply = errorReply(problem.code, problem.message);
     }
+    this.answer(route, msg, reply);
+  }
+
+  /** Answers `mailbox-full` at once: nothing is decoded, forwarded or kept. */
+  private refuse(route: (typeof ROUTES)[number], msg: Msg): void {
+    observeActivityRefused(route.command);
+    this.refusedSinceLog++;
+    const now = Date.now();
+    if (now - this.lastRefusalLogAt >= REFUSAL_LOG_EVERY_MS) {
+      this.log.warn({ subject: route.subject, refused: this.refusedSinceLog, limit: this.opts.maxInFlight }, 'activity service at its bound: worker messages refused mailbox-full');
+      this.refusedSinceLog = 0;
+      this.lastRefusalLogAt = now;
+    }
+    this.answer(route, msg, errorReply('mailbox-full', `this host is forwarding ${this.opts.maxInFlight} worker messages already; send it again later`));
+  }
+
+  private answer(route: (typeof ROUTES)[number], msg: Msg, reply: WireMessage): void {
     if (msg.reply === undefined || msg.reply === '') {
       this.log.warn({ subject: route.subject }, 'worker message without a reply subject: answered nowhere');
       return;
     }
     const headers = toNatsHeaders(reply.headers);
-    msg.respond(reply.body, headers ? { headers } : undefined);
+    try {
+      msg.respond(reply.body, headers ? { headers } : undefined);
+    } catch (err) {
+      // The connection is closing: the worker's request times out and it tries again.
+      this.log.warn({ err, subject: route.subject }, 'answer to a worker not sent');
+    }
   }
 }

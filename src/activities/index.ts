@@ -7,7 +7,7 @@ import { ActivityService } from './activity-service.ts';
 import { WorkerPresenceWatch } from './presence.ts';
 import { NatsServiceQueue } from './service-queue.ts';
 
-export { ActivityService } from './activity-service.ts';
+export { ActivityService, type ActivityServiceOptions } from './activity-service.ts';
 export { ensureActivityConsumers, provisionActivities, ACTIVITY_ACK_WAIT_MS } from './provision.ts';
 export { PresenceBeacon, WorkerPresenceWatch } from './presence.ts';
 export { NatsServiceQueue } from './service-queue.ts';
@@ -20,12 +20,13 @@ export interface ActivitiesRuntime {
   stop(): Promise<void>;
 }
 
-export function startActivities(opts: { nc: NatsConnection; nats: Provisioned; client: ActorClient; timeoutMs: number; log: Logger }): ActivitiesRuntime {
+/** `maxInFlight`: worker messages forwarded at once (LOOM_ACTIVITY_MAX_IN_FLIGHT). */
+export function startActivities(opts: { nc: NatsConnection; nats: Provisioned; client: ActorClient; timeoutMs: number; maxInFlight: number; log: Logger }): ActivitiesRuntime {
   const log = opts.log.child({ component: 'activities' });
   const services = new NatsServiceQueue(opts.nc, opts.nats.jsm, { timeoutMs: opts.timeoutMs, log });
   const presence = new WorkerPresenceWatch(opts.nats.workerPresence, log);
   presence.start().catch((err: unknown) => log.error({ err }, 'worker presence watch did not start; jobs will show waiting-for-worker'));
-  const service = new ActivityService(opts.nc, opts.client, log);
+  const service = new ActivityService(opts.nc, opts.client, log, { maxInFlight: opts.maxInFlight });
   service.start();
   return {
     services,

@@ -12,6 +12,10 @@
  * A slot is freed when the handler ends: the completion travels to Loom
  * while the slot already serves the next task (under load, waiting for
  * Loom's answer held slots far longer than the work itself).
+ * A completion Loom refuses with a retryable error (`mailbox-full` from a
+ * host at its LOOM_ACTIVITY_MAX_IN_FLIGHT bound, `unavailable`, `not-owner`)
+ * is sent again with backoff until the attempt's start-to-close time would
+ * have run out; Loom applies the first completion it takes, once.
  * With nothing ready it sleeps until a task is published on the queue (a
  * core-NATS "doorbell" subscription on its task subjects) or `idlePollMs`
  * passes (a nak'ed task is redelivered without a publish).
@@ -37,13 +41,15 @@ import {
   type ActivityReply,
   type ActivityTask,
 } from '../../protocol/activity.ts';
-import { HEADERS } from '../../protocol/headers.ts';
+import { ProtocolError } from '../../protocol/errors.ts';
+import { replyError } from '../../protocol/reply.ts';
+import { fromNatsHeaders } from '../nats/headers.ts';
 import type { Logger } from '../log.ts';
 import { pullNoWait, type WorkMessage } from '../inference/no-wait-pull.ts';
 import { apiPrefixOf } from '../nats/api-prefix.ts';
 import { sharedRequestMux } from '../nats/request-mux.ts';
 import { Slots } from '../inference/slots.ts';
-import { completionFor } from './completion.ts';
+import { completionFor, type Completion } from './completion.ts';
 import { PresenceBeacon } from './presence.ts';
 import { ensureActivityConsumers } from './provision.ts';
 
@@ -96,6 +102,9 @@ export type TaskEvent =
 const MAX_PULL_BATCH = 16;
 /** After a doorbell, the stream may store the task a moment after we hear of it. */
 const AFTER_RING_RETRY_MS = 10;
+/** Backoff between sends of a completion Loom refused for now: doubling from the first, capped, with jitter. */
+const COMPLETE_RETRY_FIRST_MS = 100;
+const COMPLETE_RETRY_MAX_MS = 2_000;
 
 export class ActivityWorker {
   private readonly stop$ = new AbortController();
@@ -260,10 +269,12 @@ export class ActivityWorker {
       return;
     }
     this.emit({ type: 'claimed', taskId: task.taskId });
-    await Promise.all([acked, this.work(task, release)]);
+    // The attempt's start-to-close clock runs at Loom from the claim: a completion after it is stale anyway.
+    const completeBy = Date.now() + task.startToCloseMs;
+    await Promise.all([acked, this.work(task, release, completeBy)]);
   }
 
-  private async work(task: ActivityTask, release: () => void): Promise<void> {
+  private async work(task: ActivityTask, release: () => void, completeBy: number): Promise<void> {
     const abort = new AbortController();
     this.running.set(task.taskId, abort);
     const beat = async (progress?: unknown) => {
@@ -291,12 +302,33 @@ export class ActivityWorker {
       release();
     }
     if (abort.signal.aborted) return;
+    await this.complete(task, outcome, completeBy);
+  }
+
+  /** Sends the completion; again, with backoff, while Loom refuses it with a retryable error and the attempt's time lasts. */
+  private async complete(task: ActivityTask, outcome: ActivityOutcomeMessage, completeBy: number): Promise<void> {
+    let done: Completion;
     try {
-      const done = completionFor(this.ids(task), outcome);
-      const reply = await this.request(ACTIVITY_COMPLETE_SUBJECT, done.body);
-      this.emit({ type: 'completed', taskId: task.taskId, accepted: reply.accepted, ok: done.message.outcome.ok, reason: reply.reason });
+      done = completionFor(this.ids(task), outcome);
     } catch (err) {
       this.opts.log.error({ err, taskId: task.taskId }, 'completion not delivered');
+      return;
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const reply = await this.request(ACTIVITY_COMPLETE_SUBJECT, done.body);
+        this.emit({ type: 'completed', taskId: task.taskId, accepted: reply.accepted, ok: done.message.outcome.ok, reason: reply.reason });
+        return;
+      } catch (err) {
+        const ceiling = Math.min(COMPLETE_RETRY_MAX_MS, COMPLETE_RETRY_FIRST_MS * 2 ** attempt);
+        const waitMs = ceiling / 2 + Math.random() * (ceiling / 2);
+        if (!(err instanceof ProtocolError && err.retryable) || Date.now() + waitMs >= completeBy) {
+          this.opts.log.error({ err, taskId: task.taskId, sends: attempt + 1 }, 'completion not delivered');
+          return;
+        }
+        this.opts.log.debug({ err, taskId: task.taskId, sends: attempt + 1 }, 'completion refused for now; sending it again');
+        await new Promise<void>((resolve) => setTimeout(resolve, waitMs));
+      }
     }
   }
 
@@ -308,7 +340,7 @@ export class ActivityWorker {
    * Over the connection's request mux (request-mux.ts): nats.js's request()
    * builds an Error with a stack for every request it completes, and a
    * worker makes two or more per task.
-   * @throws Error when Loom answers with an error or not at all.
+   * @throws ProtocolError with Loom's error code (its `retryable` says whether the same message may be sent again); Error when nothing answers.
    */
   private async request(subject: string, body: Uint8Array): Promise<ActivityReply> {
     const timeoutMs = this.opts.requestTimeoutMs ?? 10_000;
@@ -316,8 +348,8 @@ export class ActivityWorker {
     if (outcome.kind === 'no-responders') throw new Error(`${subject}: no Loom actors host answers`);
     if (outcome.kind === 'timeout') throw new Error(`${subject}: no answer within ${timeoutMs} ms`);
     const reply = outcome.msg;
-    const code = reply.headers?.get(HEADERS.error);
-    if (code !== undefined && code !== '') throw new Error(`${subject}: ${code}: ${new TextDecoder().decode(reply.data)}`);
+    const refused = replyError({ headers: fromNatsHeaders(reply.headers), body: reply.data });
+    if (refused !== null) throw new ProtocolError(refused.code, `${subject}: ${refused.code}: ${refused.message}`, { cause: refused });
     return decodeActivityReply(reply.data);
   }
 }

@@ -28,6 +28,7 @@ import { traceBatch } from './batch-span.ts';
 import { LocalCommand } from './local-command.ts';
 import type { LocalActors } from './local-actors.ts';
 import { Mailbox, type MailboxLimits } from './mailbox.ts';
+import { fitReply } from './reply-limit.ts';
 
 export type EndReason = 'passivated' | 'stepped-down';
 
@@ -46,6 +47,9 @@ export interface ActivationDeps {
   readonly local?: LocalActors | undefined;
 }
 
+/** Makes a reply fit one NATS message (reply-limit.ts); `command` names what it answers. */
+type FitReply = (reply: WireMessage, command: string) => WireMessage;
+
 /** A command whose reply is sent at most once, whoever answers first. */
 class Command implements CommandMessage {
   readonly source = 'command';
@@ -54,6 +58,8 @@ class Command implements CommandMessage {
     private readonly msg: Msg,
     readonly name: string,
     readonly headers: HeaderMap,
+    private readonly fit: FitReply,
+    private readonly log: Logger,
   ) {}
   get body(): Uint8Array {
     return this.msg.data;
@@ -61,10 +67,24 @@ class Command implements CommandMessage {
   get expectsReply(): boolean {
     return Boolean(this.msg.reply);
   }
+  /** Never throws: a reply that cannot be sent must not fail the rest of the actor's batch. */
   respond(reply: WireMessage): void {
     if (this.answered) return;
     this.answered = true;
     if (!this.msg.reply) return;
+    try {
+      this.send(this.fit(reply, this.name));
+    } catch (err) {
+      // Whatever else made the publish throw (the connection closing): say so in a reply small enough to go, if anything can.
+      this.log.error({ err, command: this.name }, 'reply not sent');
+      try {
+        this.send(errorReply('internal', 'the reply could not be sent'));
+      } catch (again) {
+        this.log.debug({ err: again, command: this.name }, 'error reply not sent either');
+      }
+    }
+  }
+  private send(reply: WireMessage): void {
     const headers = toNatsHeaders(reply.headers);
     this.msg.respond(reply.body, headers ? { headers } : undefined);
   }
@@ -91,6 +111,12 @@ export class Activation implements TickerMember, TimerSink {
   private busy = false;
   private ending: Promise<void> | undefined;
   private unregisterLocal: (() => void) | undefined;
+  /** Every reply, over NATS or in process, is held to the connection's max_payload (reply-limit.ts). */
+  private readonly fitToPayload: FitReply = (reply, command) => {
+    const maxPayload = this.deps.nc.info?.max_payload;
+    if (maxPayload === undefined) return reply;
+    return fitReply(reply, maxPayload, { kind: this.deps.kind, id: this.deps.id, command }, this.deps.log);
+  };
 
   constructor(private readonly deps: ActivationDeps) {
     this.mailbox = new Mailbox(deps.mailbox, () => this.pump());
@@ -143,7 +169,7 @@ export class Activation implements TickerMember, TimerSink {
       }
       return;
     }
-    const command = new Command(msg, name, fromNatsHeaders(msg.headers));
+    const command = new Command(msg, name, fromNatsHeaders(msg.headers), this.fitToPayload, this.deps.log);
     const outcome = this.mailbox.push(command, msg.data.length);
     if (outcome === 'full') {
       command.respond(errorReply('mailbox-full', `actor ${this.deps.kind}/${this.deps.id} is busy; retry later`));
@@ -156,7 +182,7 @@ export class Activation implements TickerMember, TimerSink {
   /** A command from this process (the fast path): queued like one from NATS, answered as a value. */
   private deliverLocal(name: string, headers: HeaderMap, body: Uint8Array): Promise<WireMessage> | undefined {
     if (this.ending !== undefined) return undefined;
-    const command = new LocalCommand(name, headers, body);
+    const command = new LocalCommand(name, headers, body, (reply) => this.fitToPayload(reply, name));
     const outcome = this.mailbox.push(command, body.length);
     // Closed: the activation is ending; NATS reaches the actor's next home.
     if (outcome === 'closed') return undefined;

@@ -15,10 +15,12 @@ export class LocalCommand implements CommandMessage {
   readonly reply: Promise<WireMessage>;
   private resolve!: (reply: WireMessage) => void;
 
+  /** @param fit held to the same size limit as a NATS reply, so the answer does not depend on where the actor lives */
   constructor(
     readonly name: string,
     readonly headers: HeaderMap,
     readonly body: Uint8Array,
+    private readonly fit: (reply: WireMessage) => WireMessage = (reply) => reply,
   ) {
     this.reply = new Promise<WireMessage>((resolve) => {
       this.resolve = resolve;
@@ -28,6 +30,6 @@ export class LocalCommand implements CommandMessage {
   respond(reply: WireMessage): void {
     if (this.answered) return;
     this.answered = true;
-    this.resolve(reply);
+    this.resolve(this.fit(reply));
   }
 }

@@ -5,6 +5,7 @@ import { AuthError } from '../auth/index.ts';
 import { DocumentError } from '../documents/index.ts';
 import { FAILURE_KINDS, InvalidInputError, RateLimitedError, ServiceError } from '../errors/index.ts';
 import { createRootLogger } from '../log.ts';
+import { ProtocolError } from '../../protocol/errors.ts';
 import { UploadError } from '../uploads/index.ts';
 import { errorResponse, HttpError, STATUS_FOR_KIND } from './errors.ts';
 
@@ -56,4 +57,10 @@ test('an error not meant for clients is a generic 500 that says nothing of its d
     const res = await render(err);
     assert.deepEqual([res.status, res.body.error.code, res.body.error.message], [500, 'internal', 'internal error']);
   }
+});
+
+test("an actor answer too large for one NATS message is a 413 naming sizes, never a 500", async () => {
+  const res = await render(new ProtocolError('reply-too-large', 'the reply to job/j1 get is 3145800 bytes, over the 1048576-byte limit of one NATS message (max_payload)'));
+  assert.deepEqual([res.status, res.body.error.code], [413, 'reply-too-large']);
+  assert.match(res.body.error.message, /3145800 bytes, over the 1048576-byte limit/);
 });

@@ -83,6 +83,8 @@ export function statusForCode(code: ErrorCode): ContentfulStatusCode {
     case 'update-too-large':
     case 'document-too-large':
     case 'presence-too-large':
+    // What was asked for is too large to carry, as document-too-large is for a document's content: never a 500.
+    case 'reply-too-large':
       return 413;
     case 'mailbox-full':
     case 'rate-limited':

@@ -43,7 +43,7 @@ const ERROR_DESCRIPTIONS: Record<HttpErrorStatus, string> = {
   403: 'Authenticated, but not allowed (role or API key scope)',
   404: 'No such resource, or not visible to the caller',
   409: 'Conflicts with existing state',
-  413: 'Request body too large',
+  413: 'Too large: the request body, or the answer for one message (`reply-too-large`)',
   415: 'Unsupported media type',
   422: 'Well-formed but refused',
   429: 'Rate limited; retry after `Retry-After` seconds',

@@ -116,6 +116,11 @@ export class JobSupervisor {
           await this.opts.client.request(this.kind, parseActorId(id), 'resume', EMPTY);
           done++;
         } catch (err) {
+          // The actor took the resume; only its answer (the whole view) was over the NATS max_payload.
+          if (err instanceof ProtocolError && err.code === 'reply-too-large') {
+            done++;
+            continue;
+          }
           const level = err instanceof ProtocolError && err.code === 'not-found' ? 'error' : 'warn';
           this.opts.log[level]({ err, kind: this.kind, id }, 'resuming an actor failed');
         }

@@ -163,7 +163,7 @@ const getRouteDef = createRoute({
   summary: 'A job: status, steps, outputs with artifact download URLs, usage and cost',
   security: SECURITY,
   request: { params: jobIdParam },
-  responses: { 200: jsonContent(httpJobView, 'The job'), ...errorResponses(400, 401, 404, 503) },
+  responses: { 200: jsonContent(httpJobView, 'The job'), ...errorResponses(400, 401, 404, 413, 503) },
 });
 
 const cancelRouteDef = createRoute({
@@ -176,7 +176,7 @@ const cancelRouteDef = createRoute({
     params: jobIdParam,
     body: { content: { 'application/json': { schema: z.object({ reason: safeText().max(1_000).optional() }).strict().openapi('CancelJob') } }, required: false },
   },
-  responses: { 200: jsonContent(httpJobView, 'The cancelled job'), ...errorResponses(400, 401, 404, 409, 503) },
+  responses: { 200: jsonContent(httpJobView, 'The cancelled job'), ...errorResponses(400, 401, 404, 409, 413, 503) },
 });
 
 const approveRouteDef = createRoute({
@@ -199,7 +199,7 @@ const approveRouteDef = createRoute({
       required: true,
     },
   },
-  responses: { 200: jsonContent(httpJobView, 'The job after the decision'), ...errorResponses(400, 401, 404, 409, 503) },
+  responses: { 200: jsonContent(httpJobView, 'The job after the decision'), ...errorResponses(400, 401, 404, 409, 413, 503) },
 });
 
 const eventsRouteDef = createRoute({

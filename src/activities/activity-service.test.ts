@@ -1,0 +1,181 @@
+/**
+ * ActivityService's bound on a real nats-server: at most `maxInFlight`
+ * worker messages are forwarded to job actors at once; the rest are answered
+ * `mailbox-full` at once and never reach a job, and a completion refused so
+ * is sent again by ActivityWorker and applied once. The job actors are a
+ * stand-in on their command subjects that holds its answers (slow actors)
+ * and takes the first completion of a task, as the job actor does (the
+ * real actor's first-wins rule is covered by the job engine's tests).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { requestIdFor } from '../../actors/ports/index.ts';
+import {
+  ACTIVITY_COMPLETE_SUBJECT,
+  ACTIVITY_VERSION,
+  activityReply,
+  activityTaskSubject,
+  decodeActivityComplete,
+  decodeActivityReply,
+  encodeActivity,
+  type ActivityTask,
+} from '../../protocol/activity.ts';
+import { replyError } from '../../protocol/reply.ts';
+import { createRootLogger } from '../log.ts';
+import { fromNatsHeaders } from '../nats/headers.ts';
+import { ActorClient } from '../placement/actor-client.ts';
+import { startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
+import { ActivityService } from './activity-service.ts';
+import { provisionActivities } from './provision.ts';
+import { ActivityWorker, type TaskEvent } from './worker.ts';
+
+const log = createRootLogger({ level: 'silent', instanceId: 'test' });
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let presence: KV;
+
+before(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+  jsm = await jetstreamManager(nc);
+  presence = await provisionActivities(nc, jsm, log);
+});
+after(async () => {
+  await nc.close();
+  await server.dispose();
+});
+
+/** Job actors that answer claims and heartbeats at once and hold completions while `holding`; the first completion of a task is taken. */
+function standInJobs(): { held: Msg[]; holding: boolean; arrivals: Map<string, number>; release(): void; sub: Subscription } {
+  const taken = new Set<string>();
+  const answer = (msg: Msg) => {
+    const done = decodeActivityComplete(msg.data);
+    const first = !taken.has(done.taskId);
+    taken.add(done.taskId);
+    msg.respond(activityReply(first, first ? null : 'completed already').body);
+  };
+  const jobs = {
+    held: [] as Msg[],
+    holding: true,
+    arrivals: new Map<string, number>(),
+    release() {
+      jobs.holding = false;
+      for (const msg of jobs.held.splice(0)) answer(msg);
+    },
+    sub: nc.subscribe('actor.job.*.*', {
+      callback: (_err, msg) => {
+        if (!msg.subject.endsWith('.activity-complete')) {
+          msg.respond(activityReply(true).body);
+          return;
+        }
+        const taskId = decodeActivityComplete(msg.data).taskId;
+        jobs.arrivals.set(taskId, (jobs.arrivals.get(taskId) ?? 0) + 1);
+        if (jobs.holding) jobs.held.push(msg);
+        else answer(msg);
+      },
+    }),
+  };
+  return jobs;
+}
+
+function startService(maxInFlight: number): ActivityService {
+  const service = new ActivityService(nc, new ActorClient(nc, { requestTimeoutMs: 20_000, deadlineMs: 30_000, log }), log, { maxInFlight });
+  service.start();
+  return service;
+}
+
+function completion(jobId: string): Uint8Array {
+  return encodeActivity({ v: ACTIVITY_VERSION, taskId: requestIdFor(jobId, 'fetch', 1), jobId, step: 'fetch', attempt: 1, workerId: 'w-1', outcome: { ok: true, output: { jobId } } });
+}
+
+/** `accepted` or the error code of a worker's request to `activity.complete`. */
+async function complete(jobId: string): Promise<string> {
+  const msg = await nc.request(ACTIVITY_COMPLETE_SUBJECT, completion(jobId), { timeout: 20_000 });
+  const err = replyError({ headers: fromNatsHeaders(msg.headers), body: msg.data });
+  if (err !== null) return `${err.code}${err.retryable ? ' (retryable)' : ''}`;
+  return decodeActivityReply(msg.data).accepted ? 'accepted' : 'stale';
+}
+
+test('past maxInFlight a worker message is refused mailbox-full at once and never reaches its job; sent again later it is applied once', { timeout: 30_000 }, async () => {
+  const jobs = standInJobs();
+  const service = startService(3);
+  await nc.flush();
+  const ids = ['job-b1', 'job-b2', 'job-b3', 'job-b4', 'job-b5'];
+  // One connection keeps their order: the first three are forwarded and held by the slow jobs.
+  const answers = ids.map((id) => complete(id));
+  const refused = await Promise.all(answers.slice(3));
+  assert.deepEqual(refused, ['mailbox-full (retryable)', 'mailbox-full (retryable)']);
+  await waitFor(() => jobs.held.length === 3, { what: 'three completions held by the jobs' });
+  assert.equal(service.forwarding, 3, 'the bound holds');
+  assert.deepEqual([...jobs.arrivals.keys()], ids.slice(0, 3).map((id) => requestIdFor(id, 'fetch', 1)), 'the refused never reached a job');
+
+  jobs.release();
+  assert.deepEqual(await Promise.all(answers.slice(0, 3)), ['accepted', 'accepted', 'accepted']);
+  await waitFor(() => service.forwarding === 0, { what: 'the service to hold nothing' });
+  // Sent again by their workers, the refused two are taken now, each once.
+  assert.deepEqual(await Promise.all(ids.slice(3).map((id) => complete(id))), ['accepted', 'accepted']);
+  assert.deepEqual([...jobs.arrivals.values()], [1, 1, 1, 1, 1]);
+  await service.stop();
+  jobs.sub.unsubscribe();
+});
+
+test('ActivityWorker sends a completion refused mailbox-full again until it is taken, and it is applied once', { timeout: 60_000 }, async () => {
+  const queue = 'bound-test';
+  const jobs = standInJobs();
+  const service = startService(1);
+  await nc.flush();
+  const sends = new Map<string, number>();
+  // A plain (not queue-group) subscriber sees every completion a worker sends, refused or not.
+  const spy = nc.subscribe(ACTIVITY_COMPLETE_SUBJECT, {
+    callback: (_err, msg) => {
+      const taskId = decodeActivityComplete(msg.data).taskId;
+      sends.set(taskId, (sends.get(taskId) ?? 0) + 1);
+    },
+  });
+  let go: () => void = () => undefined;
+  const finish = new Promise<void>((resolve) => (go = resolve));
+  let started = false;
+  const worker = new ActivityWorker({
+    nc,
+    jsm,
+    presence,
+    queue,
+    workerId: 'bound-worker',
+    heartbeatMs: 600_000,
+    log,
+    handler: async () => {
+      started = true;
+      await finish;
+      return { done: true };
+    },
+  });
+  const events: TaskEvent[] = [];
+  worker.onTask((e) => events.push(e));
+  await worker.start();
+  const jobId = 'job-bound-1';
+  const task: ActivityTask = { v: ACTIVITY_VERSION, taskId: requestIdFor(jobId, 'fetch', 1), jobId, step: 'fetch', attempt: 1, queue, input: {}, startToCloseMs: 60_000, heartbeatTimeoutMs: null, enqueuedAt: Date.now() };
+  await jetstream(nc).publish(activityTaskSubject(queue, 'batch'), encodeActivity(task), { msgID: task.taskId });
+  await waitFor(() => started, { what: 'the task claimed and running' });
+
+  // Another worker's completion, held by a slow job, fills the service's one slot.
+  const blocker = complete('job-bound-blocker');
+  await waitFor(() => jobs.held.length === 1 && service.forwarding === 1, { what: 'the service at its bound' });
+  go();
+  await waitFor(() => (sends.get(task.taskId) ?? 0) >= 2, { what: 'the refused completion sent again' });
+  assert.equal(jobs.arrivals.get(task.taskId), undefined, 'no refused send reached the job');
+
+  jobs.release();
+  assert.equal(await blocker, 'accepted');
+  await waitFor(() => events.some((e) => e.type === 'completed'), { what: "the worker's completion taken" });
+  await worker.stop();
+  const completed = events.filter((e) => e.type === 'completed');
+  assert.deepEqual(completed, [{ type: 'completed', taskId: task.taskId, accepted: true, ok: true, reason: null }]);
+  assert.equal(jobs.arrivals.get(task.taskId), 1, 'the job saw the completion once');
+  spy.unsubscribe();
+  await service.stop();
+  jobs.sub.unsubscribe();
+});
