@@ -24,7 +24,24 @@ const transcribe = async (input: unknown) => ({ text: String((input as { value?:
 
 // From here on, the example of PROTOCOL.md §17 (queue name from the environment).
 const me = `${queue}-${process.pid}`;
-const ask = async (subject: string, body: object) => (await nc.request(subject, JSON.stringify(body), { timeout: 10_000 })).json<{ accepted: boolean }>();
+const RETRYABLE = new Set(['mailbox-full', 'unavailable', 'not-owner']);
+// An error reply (§4) carries Loom-Error; the retryable ones are worth sending again.
+const ask = async (subject: string, body: object) => {
+  const reply = await nc.request(subject, JSON.stringify(body), { timeout: 10_000 });
+  const error = reply.headers?.get('Loom-Error');
+  if (error) throw Object.assign(new Error(error), { retryable: RETRYABLE.has(error) });
+  return reply.json<{ accepted: boolean }>();
+};
+const complete = async (body: object) => {
+  for (let wait = 100; ; wait = Math.min(2 * wait, 2_000)) {
+    try {
+      return await ask('activity.complete', body);
+    } catch (err) {
+      if (!(err as { retryable?: boolean }).retryable) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+};
 setInterval(() => nc.publish(`$KV.loom_workers.service.${queue}.${me}`, ''), 5_000);
 nc.publish(`$KV.loom_workers.service.${queue}.${me}`, '');
 const consumer = await jetstream(nc).consumers.get('LOOM_ACTIVITIES', `activity-${queue}-batch`);
@@ -32,16 +49,17 @@ console.log(JSON.stringify({ plain: 'ready' }));
 for await (const m of await consumer.consume({ max_messages: 1 })) {
   const task = m.json<{ taskId: string; jobId: string; step: string; attempt: number; input: unknown; heartbeatTimeoutMs: number | null }>();
   const ids = { v: 1, taskId: task.taskId, jobId: task.jobId, step: task.step, attempt: task.attempt, workerId: me };
-  const claim = await ask('activity.claim', ids);
+  const claim = await ask('activity.claim', ids).catch(() => null);
+  if (claim === null) { m.nak(); continue; } // refused or lost: the task comes again
   m.ack();
   if (!claim.accepted) continue;
-  const beat = setInterval(() => void ask('activity.heartbeat', ids), (task.heartbeatTimeoutMs ?? 30_000) / 3);
+  const beat = setInterval(() => void ask('activity.heartbeat', ids).catch(() => {}), (task.heartbeatTimeoutMs ?? 30_000) / 3);
   try {
     const output = await transcribe(task.input);
-    const done = await ask('activity.complete', { ...ids, outcome: { ok: true, output } });
+    const done = await complete({ ...ids, outcome: { ok: true, output } });
     console.log(JSON.stringify({ plain: 'completed', taskId: task.taskId, accepted: done.accepted }));
   } catch (err) {
-    await ask('activity.complete', { ...ids, outcome: { ok: false, error: { code: 'transcribe-failed', message: String(err) }, retryable: true } });
+    await complete({ ...ids, outcome: { ok: false, error: { code: 'transcribe-failed', message: String(err) }, retryable: true } });
   } finally {
     clearInterval(beat);
   }
