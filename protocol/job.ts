@@ -8,6 +8,7 @@
  *   cancel            CancelJobRequest     -> JobView         no new steps; in-flight inference is cancelled
  *   approve           ApproveJobRequest    -> JobView         decides the step waiting for approval
  *   resume            empty                -> JobView         no-op beyond activation: re-arms a job whose host died
+ *   output            JobOutputRequest     -> JobOutputReply  one output in full: a step's, or the job's (views may leave large ones out)
  *   inference-result  InferenceResult      -> empty           from inference workers (protocol/inference.ts); duplicates are acknowledged and ignored
  * Events (event.job.<id-token>.<event>):
  *   <JobEvent type>   a JobEvent (protocol/job-events.ts), header Loom-Seq = its log sequence
@@ -17,7 +18,7 @@ import { z } from 'zod';
 import { refineStorable, storableText } from './storable-json.ts';
 import { JOB_PRIORITIES, artifactRefSchema, jobErrorSchema, jobPipelineSchema, usageSchema, ACTIVITY_TYPES, SKIP_REASONS } from './job-events.ts';
 
-export const JOB_COMMANDS = ['start', 'get', 'cancel', 'approve', 'resume', 'inference-result'] as const;
+export const JOB_COMMANDS = ['start', 'get', 'cancel', 'approve', 'resume', 'output', 'inference-result'] as const;
 export type JobCommand = (typeof JOB_COMMANDS)[number];
 
 export function isJobCommand(name: string): name is JobCommand {
@@ -102,6 +103,8 @@ export const jobStepViewSchema = z.object({
   usage: usageTotalsSchema,
   calls: z.array(usageSchema),
   output: z.unknown(),
+  /** Present only when `output` (then null) was left out to keep the view within one message; the `output` command (GET …/output) serves it. */
+  outputOmitted: z.literal(true).optional(),
 });
 export type JobStepView = z.infer<typeof jobStepViewSchema>;
 
@@ -124,6 +127,8 @@ export const jobViewSchema = z.object({
   /** Steps waiting for a human decision. */
   waitingFor: z.array(z.string()),
   output: z.unknown(),
+  /** Present only when `output` (then null) was left out to keep the view within one message; the `output` command (GET …/output) serves it. */
+  outputOmitted: z.literal(true).optional(),
   artifacts: z.array(artifactRefSchema),
   error: jobErrorSchema.nullable(),
   usage: usageTotalsSchema.extend({ durationMs: z.number().nonnegative() }),
@@ -143,6 +148,14 @@ export const jobViewSchema = z.object({
     .default([]),
 });
 export type JobView = z.infer<typeof jobViewSchema>;
+
+/** `output`: one step's output (`step`), or the job's own output (no `step`). */
+export const jobOutputRequestSchema = z.object({ step: storableText().min(1).max(200).optional() }).strict();
+export type JobOutputRequest = z.input<typeof jobOutputRequestSchema>;
+
+/** What `output` returns: `step` null for the job's own output; `output` null while there is none yet. */
+export const jobOutputReplySchema = z.object({ step: z.string().nullable(), output: z.unknown() });
+export type JobOutputReply = z.infer<typeof jobOutputReplySchema>;
 
 export const startJobReplySchema = z.object({ created: z.boolean(), job: jobViewSchema });
 export type StartJobReply = z.infer<typeof startJobReplySchema>;

@@ -3,8 +3,8 @@
  *
  * States (protocol/job.ts JobStatus): pending -> running <-> waiting-approval
  * -> succeeded | failed | cancelled | rejected.
- * Messages: commands start, get, cancel, approve, resume, inference-result
- * (protocol/job.ts); its own timers `job-timer` (attempt deadlines, retry
+ * Messages: commands start, get, cancel, approve, resume, output,
+ * inference-result (protocol/job.ts); its own timers `job-timer` (attempt deadlines, retry
  * backoffs), `activity-done` (a local activity ended), `recover` (first
  * message after activation) and `projection-retry`.
  *
@@ -30,7 +30,9 @@ import {
   approveJobRequestSchema,
   cancelJobRequestSchema,
   isJobCommand,
+  jobOutputRequestSchema,
   startJobRequestSchema,
+  type JobOutputReply,
   type JobView,
 } from '../../protocol/job.ts';
 import { decodeJson, encodeJson } from '../../protocol/reply.ts';
@@ -66,7 +68,7 @@ import { isActivityCommand } from '../../protocol/activity.ts';
 import { ProjectionSync } from '../ports/index.ts';
 import { evolve, type JobState } from './state.ts';
 import { decideStuck, STUCK_CHECK_TIMER, stuckDueAt } from './stuck-watchdog.ts';
-import { jobView, needsHost, projectionRecord } from './view.ts';
+import { encodeViewWithin, jobView, needsHost, projectionRecord } from './view.ts';
 
 /** Everything a job activation needs; built once per host by the definition. */
 export interface JobActorDeps {
@@ -87,6 +89,12 @@ export interface JobActorDeps {
   readonly createProjectionTimeoutMs: number;
   /** A pending or running job with no new event this long is flagged stuck (stuck-watchdog.ts); never when absent. */
   readonly stuckAfterMs?: number;
+  /**
+   * Largest reply body, in bytes, a view is fitted into (encodeViewWithin
+   * leaves its largest outputs out, served by `output`); unlimited when absent.
+   * Hosts pass the NATS max_payload less room for headers.
+   */
+  readonly maxReplyBytes?: number;
 }
 
 const timerPayload = z.object({ timer: z.enum(['timeout', 'retry']), step: z.string(), attempt: z.number().int() });
@@ -151,25 +159,30 @@ export class JobActor implements ActorInstance {
         await this.commit(draft);
         // The supervisor finds jobs through the projection: the first row is written before the creator hears back.
         if (created) await this.projection.flushWithin(this.deps.createProjectionTimeoutMs);
-        command.respond({ headers: {}, body: encodeJson({ created, job: this.view() }) });
+        command.respond({ headers: {}, body: this.viewBody((job) => ({ created, job })) });
         return;
       }
       case 'get':
-        command.respond({ headers: {}, body: encodeJson(this.view()) });
+        command.respond({ headers: {}, body: this.viewBody() });
         return;
       case 'resume':
-        command.respond({ headers: {}, body: encodeJson(this.view()) });
+        command.respond({ headers: {}, body: this.viewBody() });
         return;
       case 'cancel': {
         const req = decodeJson(command.body, cancelJobRequestSchema, 'cancel request');
         await this.commit(decideCancel(this.state, req, this.env()));
-        command.respond({ headers: {}, body: encodeJson(this.view()) });
+        command.respond({ headers: {}, body: this.viewBody() });
         return;
       }
       case 'approve': {
         const req = decodeJson(command.body, approveJobRequestSchema, 'approve request');
         await this.commit(decideApprove(this.state, req, this.env()));
-        command.respond({ headers: {}, body: encodeJson(this.view()) });
+        command.respond({ headers: {}, body: this.viewBody() });
+        return;
+      }
+      case 'output': {
+        const req = decodeJson(command.body, jobOutputRequestSchema, 'output request');
+        command.respond({ headers: {}, body: encodeJson(this.output(req.step)) });
         return;
       }
       case 'inference-result': {
@@ -186,8 +199,26 @@ export class JobActor implements ActorInstance {
     }
   }
 
-  private view(): JobView {
+  /** The view as a reply body, fitted into maxReplyBytes; `wrap` puts it inside start's reply. */
+  private viewBody(wrap?: (job: JobView) => unknown): Uint8Array {
+    return encodeViewWithin(this.view(), this.deps.maxReplyBytes ?? Number.POSITIVE_INFINITY, wrap);
+  }
+
+  /** One output in full: the step's, or the job's own when `step` is absent. @throws ProtocolError not-found for an unknown job or step. */
+  private output(step: string | undefined): JobOutputReply {
+    this.requireJob();
+    if (step === undefined) return { step: null, output: this.state.output ?? null };
+    const s = this.state.steps.get(step);
+    if (s === undefined) throw new ProtocolError('not-found', `job ${this.ctx.id} has no step ${step}`);
+    return { step, output: s.output ?? null };
+  }
+
+  private requireJob(): void {
     if (this.state.created === null) throw new ProtocolError('not-found', `job ${this.ctx.id} does not exist`);
+  }
+
+  private view(): JobView {
+    this.requireJob();
     const waiting = this.services.waitingForWorkers();
     return { ...jobView(this.state), statusDetail: waiting.length > 0 ? 'waiting-for-worker' : null, waitingForWorker: waiting, serviceTasks: this.services.heldTasks() };
   }

@@ -106,6 +106,8 @@ export function startActorsRole(opts: {
         },
         createProjectionTimeoutMs: config.gateway.requestTimeoutMs,
         stuckAfterMs: config.jobs.stuckAfterMs,
+        // Views leave their largest outputs out rather than outgrow one message (the `output` command serves them).
+        maxReplyBytes: maxPayload - PAYLOAD_HEADROOM_BYTES,
       }),
       agents.definition,
     ],

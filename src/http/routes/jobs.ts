@@ -1,6 +1,6 @@
 /**
- * /v1/jobs: create a job (idempotent by `Idempotency-Key`), list your jobs, read one, cancel
- * it, approve or reject its waiting step, and follow its events as
+ * /v1/jobs: create a job (idempotent by `Idempotency-Key`), list your jobs, read one (and
+ * any output its view left out to fit one message), cancel it, approve or reject its waiting step, and follow its events as
  * Server-Sent Events (job-events-sse.ts). Jobs belong to their creator:
  * everyone else gets 404, as if the job did not exist. A job that writes
  * into a document needs editor rights on it at creation. Bad input (unknown
@@ -15,7 +15,17 @@ import type { AuthEnv, Principal } from '../../auth/principal.ts';
 import { ProtocolError } from '../../../protocol/errors.ts';
 import { parseActorId, type ActorId, type DocId } from '../../../protocol/ids.ts';
 import { artifactRefSchema, jobErrorSchema, JOB_PRIORITIES, type JobPipeline } from '../../../protocol/job-events.ts';
-import { IDEMPOTENCY_KEY_PATTERN, JOB_KIND_PATTERN, JOB_STATUSES, jobViewSchema, startJobReplySchema, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
+import {
+  IDEMPOTENCY_KEY_PATTERN,
+  JOB_KIND_PATTERN,
+  JOB_STATUSES,
+  jobOutputReplySchema,
+  jobViewSchema,
+  startJobReplySchema,
+  type JobOutputRequest,
+  type JobView,
+  type StartJobRequest,
+} from '../../../protocol/job.ts';
 import { decodeCursor, encodeCursor } from '../../documents/index.ts';
 import type { JobListPage, JobListQuery } from '../../storage/postgres/job-listing.ts';
 import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
@@ -165,6 +175,29 @@ const getRouteDef = createRoute({
   request: { params: jobIdParam },
   responses: { 200: jsonContent(httpJobView, 'The job'), ...errorResponses(400, 401, 404, 413, 503) },
 });
+
+/** An output in full: `step` null for the job's own. */
+const jobOutputSchema = z
+  .object({ step: z.string().nullable(), output: z.unknown().openapi({ description: 'The output as recorded; null while there is none' }) })
+  .openapi('JobOutput') as unknown as z.ZodType<{ step: string | null; output: JSONValue }>;
+
+/** GET of one output: the route definitions differ only in path, summary and params. */
+const outputRoute = <P extends typeof jobIdParam>(path: string, whose: string, params: P) =>
+  createRoute({
+    method: 'get',
+    path,
+    tags: ['jobs'],
+    summary: `${whose} output in full (the job view leaves large outputs out, with outputOmitted: true)`,
+    security: SECURITY,
+    request: { params },
+    responses: { 200: jsonContent(jobOutputSchema, `${whose} output`), ...errorResponses(400, 401, 403, 404, 413, 503) },
+  });
+const jobOutputRouteDef = outputRoute('/{id}/output', "The job's own", jobIdParam);
+const stepOutputRouteDef = outputRoute(
+  '/{id}/steps/{step}/output',
+  "One step's",
+  jobIdParam.extend({ step: safeText().min(1).max(200).openapi({ description: 'Step id', example: 'outline' }) }),
+);
 
 const cancelRouteDef = createRoute({
   method: 'post',
@@ -330,6 +363,24 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     requireJobsScope(principal);
     const job = await ownJob(parseJobId(c.req.valid('param').id), principal);
     return c.json(await withUrls(job), 200);
+  });
+
+  /** The owner's `output` of the job (or of one step); 404 for everyone else, for unknown jobs and unknown steps. */
+  const ownOutput = async (c: Context<AuthEnv>, rawId: string, step: string | undefined) => {
+    const principal = deps.getPrincipal(c);
+    requireJobsScope(principal);
+    const id = parseJobId(rawId);
+    await ownJob(id, principal);
+    const request: JobOutputRequest = step === undefined ? {} : { step };
+    const reply = decodeJson((await deps.client.request('job', id, 'output', encodeJson(request))).body, jobOutputReplySchema, 'job output');
+    return { step: reply.step, output: (reply.output ?? null) as JSONValue };
+  };
+
+  router.openapi(jobOutputRouteDef, async (c) => c.json(await ownOutput(c, c.req.valid('param').id, undefined), 200));
+
+  router.openapi(stepOutputRouteDef, async (c) => {
+    const { id, step } = c.req.valid('param');
+    return c.json(await ownOutput(c, id, step), 200);
   });
 
   router.openapi(cancelRouteDef, async (c) => {

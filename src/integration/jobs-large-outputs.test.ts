@@ -1,0 +1,89 @@
+/**
+ * A job whose outputs total more than one NATS message (max_payload, 1 MiB
+ * by default), end to end on one Loom process with every role: its view
+ * still answers, with the largest outputs left out and flagged, and each
+ * output left out is served whole by GET …/output (owner only).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { scriptedAnswer, startJobsCluster, taskOfRequest, type JobBody, type JobsCluster } from './jobs-fixture.ts';
+
+let cluster: JobsCluster;
+const SECTION_CHARS = 200_000;
+
+before(async () => {
+  cluster = await startJobsCluster();
+  // Sections of 200 kB: four of them, the step collecting them and the composed document pass 1 MiB together (each output stays under it).
+  cluster.model.configure({
+    respond: (r) => (taskOfRequest(r) === 'document.generate/section' ? `${'s'.repeat(SECTION_CHARS)} ${r.messages.at(-1)?.content.length ?? 0}` : scriptedAnswer(r)),
+  });
+});
+after(async () => {
+  await cluster?.stop();
+});
+
+interface OutputBody {
+  readonly step: string | null;
+  readonly output: unknown;
+}
+
+type ViewWithFlags = Omit<JobBody, 'steps'> & { outputOmitted?: true; steps: Array<JobBody['steps'][number] & { output: unknown; outputOmitted?: true }> };
+
+test('a job whose outputs pass 1 MiB is viewable, its largest outputs flagged as left out and served by the output routes', async () => {
+  const r = await cluster.createJob({ kind: 'document.generate', input: { topic: 'Very long', sections: 4 } });
+  assert.equal(r.status, 201, JSON.stringify(r.body).slice(0, 500));
+  const job = await cluster.waitForJob(r.body.job.id, (j) => j.status === 'succeeded' || j.status === 'failed', 'the job ends', 60_000);
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+
+  const got = await cluster.api<ViewWithFlags>('GET', `/v1/jobs/${job.id}`);
+  assert.equal(got.status, 200);
+  const omitted = got.body.steps.filter((s) => s.outputOmitted === true);
+  assert.ok(omitted.length > 0 || got.body.outputOmitted === true, 'something was left out');
+  for (const s of omitted) assert.equal(s.output, null, s.id);
+  const outline = got.body.steps.find((s) => s.id === 'outline');
+  assert.ok(outline !== undefined && outline.outputOmitted === undefined && outline.output !== null, 'a small output stays in the view');
+
+  // Every output left out is served whole, and matches what the step recorded.
+  for (const s of omitted) {
+    const out = await cluster.api<OutputBody>('GET', `/v1/jobs/${job.id}/steps/${encodeURIComponent(s.id)}/output`);
+    assert.equal(out.status, 200, s.id);
+    assert.equal(out.body.step, s.id);
+    assert.ok(JSON.stringify(out.body.output).length > SECTION_CHARS, `${s.id}'s output is whole`);
+  }
+  const own = await cluster.api<OutputBody>('GET', `/v1/jobs/${job.id}/output`);
+  assert.equal(own.status, 200);
+  assert.equal(own.body.step, null);
+  assert.ok(JSON.stringify(own.body.output).length > 4 * SECTION_CHARS, "the job's composed output is whole");
+
+  // Cancel of an ended job is a conflict, not a 413: the view it would carry fits too.
+  const cancel = await cluster.api('POST', `/v1/jobs/${job.id}/cancel`, { body: {} });
+  assert.notEqual(cancel.status, 413);
+});
+
+test('the output routes are for the owner only, and an unknown step is a 404', async () => {
+  const r = await cluster.createJob({ kind: 'document.generate', input: { topic: 'Short', sections: 1 } });
+  assert.equal(r.status, 201);
+  const id = r.body.job.id;
+  await cluster.waitForJob(id, (j) => j.status === 'succeeded', 'the job succeeds', 60_000);
+  assert.equal((await cluster.api('GET', `/v1/jobs/${id}/output`, { token: cluster.stranger.token })).status, 404);
+  assert.equal((await cluster.api('GET', `/v1/jobs/${id}/steps/outline/output`, { token: cluster.stranger.token })).status, 404);
+  const missing = await cluster.api<{ error: { code: string; message: string } }>('GET', `/v1/jobs/${id}/steps/no-such-step/output`);
+  assert.equal(missing.status, 404);
+  assert.match(missing.body.error.message, /no-such-step/);
+  const outline = await cluster.api<OutputBody>('GET', `/v1/jobs/${id}/steps/outline/output`);
+  assert.equal(outline.status, 200);
+  assert.equal(outline.body.step, 'outline');
+  assert.notEqual(outline.body.output, null);
+});
+
+test('/openapi.json lists the output routes with their errors, and the flag on the job view', async () => {
+  const res = await fetch(`${cluster.gateways[0]!.httpUrl}/openapi.json`);
+  assert.equal(res.status, 200);
+  const doc = (await res.json()) as { paths: Record<string, { get?: { responses: Record<string, unknown> } }>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+  for (const p of ['/v1/jobs/{id}/output', '/v1/jobs/{id}/steps/{step}/output']) {
+    const responses = doc.paths[p]?.get?.responses ?? {};
+    assert.deepEqual(['200', '404', '413'].filter((code) => responses[code] === undefined), [], p);
+  }
+  assert.ok(doc.components.schemas['JobOutput']);
+  assert.ok(doc.components.schemas['Job']?.properties?.['outputOmitted'], 'Job.outputOmitted');
+});
