@@ -202,15 +202,15 @@ function cutNote(keptBytes: number, totalBytes: number): string {
  * what is not a result of this turn is too large: summaries handle that).
  * The longest results are cut to one common length (their JSON text,
  * note included, within the room left), as summaryMessages cuts lines.
- * A pure function of the state; the engine records its answer in
+ * A pure function of the state (`messages`: its answerMessages, when the
+ * caller has them already); the engine records its answer in
  * model-call-started, so a resubmission after a crash is the same request.
  */
-export function resultCuts(state: AgentState): ResultCut[] {
+export function resultCuts(state: AgentState, messages: readonly ChatMessage[] = answerMessages(state)): ResultCut[] {
   const started = state.started;
   const turn = state.turn;
   if (started === null || turn === null) return [];
   const tools = toolDefinitions(started.tools);
-  const messages = answerMessages(state);
   if (messages.length > INFERENCE_LIMITS.maxMessages || fitsInferenceRequest(messages, tools)) return [];
   const texts: string[] = [];
   for (const item of state.transcript) if (item.turn === turn.number && item.body.role === 'tool') texts.push(toolResultText(item.body.result));

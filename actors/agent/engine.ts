@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { ParsedStartAgentRequest } from '../../protocol/agent.ts';
 import type { AgentEvent, AgentTool, AgentToolResult, ModelCallPurpose } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { CHAT_LIMITS, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
+import { CHAT_LIMITS, type ChatMessage, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
 import { canonicalJson, priceUsage, requestIdFor, type PriceTable } from '../ports/index.ts';
 import { answerMessages, resultCuts, summariseThrough, summaryMessages, toolDefinitions } from './context.ts';
 import type { AgentEffect, AgentModelCall, ToolOutcome } from './effects.ts';
@@ -258,7 +258,8 @@ function argumentsError(text: string): string | null {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? null : 'arguments must be a JSON object';
 }
 
-function modelCall(state: AgentState, t: TurnState, purpose: ModelCallPurpose, step: number, requestId: string): AgentModelCall {
+/** `uncut`: the answer's messages when the caller built them already and the call has no cuts (built here otherwise). */
+function modelCall(state: AgentState, t: TurnState, purpose: ModelCallPurpose, step: number, requestId: string, uncut?: ChatMessage[]): AgentModelCall {
   const started = state.started;
   if (started === null) throw new Error(`agent session ${state.id} does not exist`);
   const meta = { sessionId: state.id, turnId: t.id, step };
@@ -266,18 +267,21 @@ function modelCall(state: AgentState, t: TurnState, purpose: ModelCallPurpose, s
   const tools = toolDefinitions(started.tools);
   // The cuts recorded when the call started: the same request when it is resubmitted after a crash.
   const cuts = t.modelCall?.requestId === requestId ? t.modelCall.cuts : [];
-  return { requestId, model: started.model, messages: answerMessages(state, cuts), ...(tools.length === 0 ? {} : { tools }), meta };
+  const messages = cuts.length === 0 && uncut !== undefined ? uncut : answerMessages(state, cuts);
+  return { requestId, model: started.model, messages, ...(tools.length === 0 ? {} : { tools }), meta };
 }
 
 function startModelCall(d: Draft, t: TurnState, purpose: ModelCallPurpose, step: number): void {
   const requestId = requestIdFor(d.state.id, purpose === 'answer' ? t.id : `${t.id}-summary`, step);
   const deadlineAt = d.now + d.env.modelCallTimeoutMs;
   // A turn whose own tool results outgrow one request sees them cut (with a note) instead of failing.
-  const cuts = purpose === 'answer' ? resultCuts(d.state) : [];
+  // Built once: model-call-started changes nothing the answer's messages are made of.
+  const messages = purpose === 'answer' ? answerMessages(d.state) : undefined;
+  const cuts = messages === undefined ? [] : resultCuts(d.state, messages);
   d.emit({ type: 'model-call-started', v: 1, at: d.now, turnId: t.id, step, purpose, requestId, deadlineAt, ...(cuts.length === 0 ? {} : { cuts }) });
   const turn = d.state.turn;
   if (turn === null) throw new Error('model call started without a turn');
-  d.effect({ type: 'submit-inference', call: modelCall(d.state, turn, purpose, step, requestId) });
+  d.effect({ type: 'submit-inference', call: modelCall(d.state, turn, purpose, step, requestId, messages) });
   d.effect({ type: 'arm-deadline', requestId, at: deadlineAt });
 }
 

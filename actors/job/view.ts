@@ -5,6 +5,7 @@
  */
 import type { ArtifactRef, Usage } from '../../protocol/job-events.ts';
 import type { JobStepView, JobView, UsageTotals } from '../../protocol/job.ts';
+import { encodeJson } from '../../protocol/reply.ts';
 import type { JobProjectionRecord } from './ports.ts';
 import { isBusy, outputBytes, type JobState, type StepState } from './state.ts';
 
@@ -82,7 +83,6 @@ export function jobView(state: JobState): JobView {
   };
 }
 
-const textEncoder = new TextEncoder();
 /** What leaving an output out adds: `null` replaces it, plus the flag. */
 const OMITTED_EXTRA_BYTES = Buffer.byteLength('null,"outputOmitted":true');
 
@@ -98,7 +98,7 @@ const OMITTED_EXTRA_BYTES = Buffer.byteLength('null,"outputOmitted":true');
  * @example encodeViewWithin(view, 1_032_192, (job) => ({ created, job }))
  */
 export function encodeViewWithin(view: JobView, maxBytes: number, wrap: (job: JobView) => unknown = (job) => job): Uint8Array {
-  let bytes = textEncoder.encode(JSON.stringify(wrap(view)));
+  let bytes = encodeJson(wrap(view));
   if (bytes.length <= maxBytes) return bytes;
   // Outputs are measured as the log's JSON (cached per object), the same text the view encodes them as.
   const candidates = [
@@ -123,12 +123,12 @@ export function encodeViewWithin(view: JobView, maxBytes: number, wrap: (job: Jo
     estimate -= candidate.bytes - OMITTED_EXTRA_BYTES;
     if (estimate > maxBytes) continue;
     // The estimate can be off (an output absent from the view's JSON, say): the encoding decides.
-    bytes = textEncoder.encode(JSON.stringify(wrap(fitted)));
+    bytes = encodeJson(wrap(fitted));
     stale = false;
     if (bytes.length <= maxBytes) return bytes;
     estimate = bytes.length;
   }
-  return stale ? textEncoder.encode(JSON.stringify(wrap(fitted))) : bytes;
+  return stale ? encodeJson(wrap(fitted)) : bytes;
 }
 
 /** Bytes an output takes in the view's JSON; nothing is gained by leaving out an absent one. */
