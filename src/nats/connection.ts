@@ -6,7 +6,9 @@
  * taken out and passed as options (each role has its own NATS user, see
  * deploy/nats/auth.conf).
  */
-import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { NatsConnectionImpl, setTransportFactory, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { nodeResolveHost } from '@nats-io/transport-node/lib/node_transport.js';
+import { CoalescingTransport } from './coalescing-transport.ts';
 import type { Logger } from '../log.ts';
 
 /**
@@ -37,7 +39,11 @@ export function natsCredentials(urls: string): { servers: string[]; auth: Pick<C
 export async function openNatsConnection(opts: { url: string; name: string; logger: Logger }): Promise<NatsConnection> {
   const log = opts.logger.child({ component: 'nats' });
   const { servers, auth } = natsCredentials(opts.url);
-  const nc = await connect({
+  // What transport-node's connect() does, with a transport that writes once
+  // per loop turn (coalescing-transport.ts). The factory is global to nats.js
+  // and read at every (re)dial; every Loom connection opens here.
+  setTransportFactory({ factory: () => new CoalescingTransport(), dnsResolveFn: nodeResolveHost });
+  const nc = await NatsConnectionImpl.connect({
     servers,
     ...auth,
     name: opts.name,
