@@ -4,7 +4,8 @@ import { AGENT_LIMITS, startAgentRequestSchema } from '../../protocol/agent.ts';
 import type { AgentEvent, AgentTool } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { encodeInferenceRequest, CHAT_LIMITS, INFERENCE_LIMITS, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
-import { answerMessages, estimateTokens } from './context.ts';
+import { answerMessages } from './answer-request.ts';
+import { estimateTokens } from './context.ts';
 import type { AgentEffect, AgentModelCall } from './effects.ts';
 import {
   decideApprove,
@@ -95,6 +96,14 @@ class Sim {
 
   toolDone(e: Extract<AgentEffect, { type: 'run-tool' }>, content: string): void {
     this.apply(decideToolDone(this.state, { turnId: e.turnId, step: e.step, callId: e.callId, result: { ok: true, content }, durationMs: 3 }, this.env()));
+  }
+
+  /** The model call a new host resubmits after replaying the log so far. */
+  resubmitted(): AgentModelCall | undefined {
+    let replayed = emptyAgentState(this.state.id);
+    this.events.forEach((e, i) => (replayed = evolve(replayed, e, i + 1)));
+    const effect = decideRecover(replayed, this.env()).effects.find((e) => e.type === 'submit-inference');
+    return effect?.type === 'submit-inference' ? effect.call : undefined;
   }
 
   last(): AgentEvent {
@@ -431,10 +440,7 @@ test('a turn whose tool results exceed what one request carries completes: its r
   assert.equal(new Set(results.map((m) => m.content)).size, 1);
   assert.ok(results[0]!.content.length > 2_000, 'results are cut no more than needed');
   // After a crash the call is resubmitted byte for byte from the replayed log.
-  let replayed = emptyAgentState('s1');
-  s.events.forEach((e, i) => (replayed = evolve(replayed, e, i + 1)));
-  const resubmitted = decideRecover(replayed, s.env()).effects.find((e) => e.type === 'submit-inference');
-  assert.deepEqual(resubmitted?.type === 'submit-inference' && resubmitted.call, answer);
+  assert.deepEqual(s.resubmitted(), answer);
   s.answer(answer.requestId, 'Mostly control characters.');
   assert.equal(s.state.turn?.status, 'completed');
   s.message('and now?');
@@ -457,6 +463,36 @@ test('a tool result longer than one request message may be is cut to that length
   const cut = answer.messages.at(-1)!;
   assert.ok(cut.content.length <= CHAT_LIMITS.maxMessageChars);
   assert.match(cut.content, /bytes shown\]$/);
+});
+
+test('a turn whose own steps carry more messages than one request takes completes: its older steps are folded into text, recorded and resubmitted the same', () => {
+  const s = new Sim();
+  s.start({ maxSteps: 12, tokenBudget: AGENT_LIMITS.maxTokenBudget });
+  s.message('look everywhere');
+  let req = s.take().calls[0]!;
+  for (let step = 1; step < 12; step++) {
+    s.answer(req.requestId, `step ${step}`, Array.from({ length: 30 }, (_, i) => call(`s${step}c${i}`, 'doc_search')));
+    // At most 4 run at once: each result starts the next call.
+    let next = s.take();
+    while (next.tools.length > 0) {
+      for (const t of next.tools) s.toolDone(t, `result ${t.callId}`);
+      next = s.take();
+    }
+    req = next.calls[0]!;
+    assert.doesNotThrow(() => encodeCall(req), `the request of step ${step + 1}`);
+  }
+  assert.ok(answerMessages(s.state).length > INFERENCE_LIMITS.maxMessages, 'unfolded, the turn is over the message limit');
+  assert.ok(req.messages.length <= INFERENCE_LIMITS.maxMessages);
+  const started = s.events.findLast((e) => e.type === 'model-call-started');
+  assert.ok(started?.type === 'model-call-started' && started.foldedSteps !== undefined && started.foldedSteps < 11, 'the fold is recorded; the latest step stays as tool messages');
+  const text = req.messages.map((m) => m.content).join('\n');
+  assert.match(text, /\[Loom folded steps 1-\d+ of this turn into text/);
+  assert.match(text, /Tool doc_search returned: result s1c0/, 'folded results still reach the model');
+  assert.deepEqual(req.messages.filter((m) => m.role === 'tool').map((m) => m.role === 'tool' && m.toolCallId).slice(-30), Array.from({ length: 30 }, (_, i) => `s11c${i}`));
+  assert.deepEqual(s.resubmitted(), req, 'resubmitted after a crash: the same request');
+  s.answer(req.requestId, 'Found it.');
+  assert.equal(s.state.turn?.status, 'completed');
+  assert.equal(s.state.turn?.error, null);
 });
 
 test('with the largest token budget, earlier turns are summarised before the request would exceed the bytes the queue takes', () => {
