@@ -1,7 +1,7 @@
 /**
- * The messages of the next `answer` call, and what makes them fit one
+ * The messages of the next `answer` call, and what makes them fit both one
  * queued request (INFERENCE_LIMITS: 256 messages, bytes, characters per
- * message).
+ * message) and the session's token budget (estimateTokens).
  *
  * Earlier turns are summarised, whole (summariseThrough). The running turn
  * is never summarised: when it alone outgrows the request, its older steps
@@ -105,7 +105,7 @@ function cutResult(full: string, keptChars: number): string {
 }
 
 function cutNote(keptBytes: number, totalBytes: number): string {
-  return `\n[cut by Loom: this turn's tool results exceed one model request; ${keptBytes} of ${totalBytes} bytes shown]`;
+  return `\n[cut by Loom: this turn's tool results exceed one model request or the session's token budget; ${keptBytes} of ${totalBytes} bytes shown]`;
 }
 
 /**
@@ -144,9 +144,11 @@ function stepsToFold(state: AgentState, count: number): number {
  * How to cut the running turn's tool results so that the answer request
  * `messages` (laid out with `foldedSteps` folded) fits one queued request
  * (bytes; characters per message for results that are messages of their
- * own), or [] when it fits already or has too many messages anyway. The
- * longest results are cut to one common length (their JSON text, note
- * included, within the room left), as summaryMessages cuts lines.
+ * own) and the session's token budget, or [] when it fits already or has
+ * too many messages anyway. The longest results are cut to one common
+ * length (their JSON text, note included, within the room left), as
+ * summaryMessages cuts lines. Tokens are counted on the JSON text too,
+ * which is never shorter than the UTF-8 the estimate counts.
  */
 function resultCuts(state: AgentState, messages: readonly ChatMessage[], foldedSteps: number): ResultCut[] {
   const started = state.started;
@@ -154,7 +156,8 @@ function resultCuts(state: AgentState, messages: readonly ChatMessage[], foldedS
   if (started === null || turn === null) return [];
   const tools = toolDefinitions(started.tools);
   if (messages.length > INFERENCE_LIMITS.maxMessages) return [];
-  if (fitsInferenceRequest(messages, tools)) return [];
+  const tokens = estimateTokens(messages, tools);
+  if (tokens <= started.tokenBudget && fitsInferenceRequest(messages, tools)) return [];
   const texts: string[] = [];
   let foldedResults = 0;
   let step = 0;
@@ -169,6 +172,9 @@ function resultCuts(state: AgentState, messages: readonly ChatMessage[], foldedS
   let bytesRoom = MAX_CONVERSATION_BYTES - toolsBytes(tools);
   for (const m of messages) bytesRoom -= messageBytes(m);
   bytesRoom += texts.reduce((n, t) => n + jsonTextBytes(t), 0);
+  // Each result's tokens as the estimate counts them; rounding (per result, per fold message) is kept in hand.
+  const resultTokens = texts.reduce((n, t) => n + Math.ceil(Buffer.byteLength(t, 'utf8') / 4), 0);
+  const tokensRoom = started.tokenBudget - (tokens - resultTokens) - 2 * texts.length - FOLD_MESSAGES;
   // A note is at most this long (the kept count has no more digits than the total).
   const noteOf = texts.map((t) => {
     const total = Buffer.byteLength(t, 'utf8');
@@ -181,12 +187,14 @@ function resultCuts(state: AgentState, messages: readonly ChatMessage[], foldedS
   });
   const noteBytes = noteOf.map(jsonTextBytes);
   const costs = kept.map((k, i) => jsonTextBytes(k) + (k === texts[i] ? 0 : (noteBytes[i] ?? 0)));
-  const cap = commonCap(costs, bytesRoom);
+  const cap = commonCap(costs, Math.min(bytesRoom, 4 * tokensRoom));
   const cuts: ResultCut[] = [];
   kept.forEach((k, i) => {
     const note = noteBytes[i] ?? 0;
     const within = (costs[i] ?? 0) <= cap ? k : jsonTextPrefix(k, Math.max(0, cap - note));
-    if (within.length < (texts[i]?.length ?? 0)) cuts.push({ index: i, keptChars: within.length });
+    // Never a note longer than what it replaces: a budget too small for the turn's other messages would swap short results for longer notes.
+    const shorter = jsonTextBytes(within) + note < jsonTextBytes(texts[i] ?? '');
+    if (within.length < (texts[i]?.length ?? 0) && shorter) cuts.push({ index: i, keptChars: within.length });
   });
   return cuts;
 }

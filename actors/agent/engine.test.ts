@@ -98,6 +98,18 @@ class Sim {
     this.apply(decideToolDone(this.state, { turnId: e.turnId, step: e.step, callId: e.callId, result: { ok: true, content }, durationMs: 3 }, this.env()));
   }
 
+  /** Completes the step's tool calls (at most 4 run at once: each result starts the next) and returns the model call that follows. */
+  runTools(content: (callId: string) => string): AgentModelCall {
+    let next = this.take();
+    while (next.tools.length > 0) {
+      for (const t of next.tools) this.toolDone(t, content(t.callId));
+      next = this.take();
+    }
+    const c = next.calls[0];
+    if (c === undefined) throw new Error('no model call followed the tools');
+    return c;
+  }
+
   /** The model call a new host resubmits after replaying the log so far. */
   resubmitted(): AgentModelCall | undefined {
     let replayed = emptyAgentState(this.state.id);
@@ -418,7 +430,8 @@ test('many short turns are summarised before the request would carry more messag
 
 test('a turn whose tool results exceed what one request carries completes: its results are cut to fit, noted, recorded and resubmitted the same; the next turn summarises it', () => {
   const s = new Sim();
-  s.start();
+  // The largest budget: the request's bytes, not the budget, decide the cut.
+  s.start({ tokenBudget: AGENT_LIMITS.maxTokenBudget });
   s.message('read everything');
   // Control characters take 6 bytes each as JSON: the worst case for the request's size.
   const result = '\u0001'.repeat(32 * 1024);
@@ -435,7 +448,7 @@ test('a turn whose tool results exceed what one request carries completes: its r
   assert.ok(started?.type === 'model-call-started' && started.cuts !== undefined && started.cuts.length === 40, 'the cuts are recorded in the log');
   const results = answer.messages.filter((m) => m.role === 'tool');
   assert.equal(results.length, 40);
-  for (const m of results) assert.match(m.content, /\[cut by Loom: this turn's tool results exceed one model request; \d+ of 32768 bytes shown\]$/);
+  for (const m of results) assert.match(m.content, /\[cut by Loom: this turn's tool results exceed one model request or the session's token budget; \d+ of 32768 bytes shown\]$/);
   // The same cut for every result (none is favoured), and the most of them that fits.
   assert.equal(new Set(results.map((m) => m.content)).size, 1);
   assert.ok(results[0]!.content.length > 2_000, 'results are cut no more than needed');
@@ -454,7 +467,7 @@ test('a turn whose tool results exceed what one request carries completes: its r
 
 test('a tool result longer than one request message may be is cut to that length even when the request has room', () => {
   const s = new Sim();
-  s.start();
+  s.start({ tokenBudget: AGENT_LIMITS.maxTokenBudget });
   s.message('one big read');
   s.answer(s.take().calls[0]!.requestId, '', [call('big', 'doc_search')]);
   s.toolDone(s.take().tools[0]!, 'y'.repeat(CHAT_LIMITS.maxMessageChars + 10));
@@ -472,13 +485,7 @@ test('a turn whose own steps carry more messages than one request takes complete
   let req = s.take().calls[0]!;
   for (let step = 1; step < 12; step++) {
     s.answer(req.requestId, `step ${step}`, Array.from({ length: 30 }, (_, i) => call(`s${step}c${i}`, 'doc_search')));
-    // At most 4 run at once: each result starts the next call.
-    let next = s.take();
-    while (next.tools.length > 0) {
-      for (const t of next.tools) s.toolDone(t, `result ${t.callId}`);
-      next = s.take();
-    }
-    req = next.calls[0]!;
+    req = s.runTools((id) => `result ${id}`);
     assert.doesNotThrow(() => encodeCall(req), `the request of step ${step + 1}`);
   }
   assert.ok(answerMessages(s.state).length > INFERENCE_LIMITS.maxMessages, 'unfolded, the turn is over the message limit');
@@ -493,6 +500,26 @@ test('a turn whose own steps carry more messages than one request takes complete
   s.answer(req.requestId, 'Found it.');
   assert.equal(s.state.turn?.status, 'completed');
   assert.equal(s.state.turn?.error, null);
+});
+
+test("a turn's own tool results are cut to the session's token budget, as the context manager estimates it, even when the request's bytes have room", () => {
+  const s = new Sim();
+  const tokenBudget = 4_000;
+  s.start({ tokenBudget });
+  s.message('read four long documents');
+  s.answer(s.take().calls[0]!.requestId, '', Array.from({ length: 5 }, (_, i) => call(`r${i}`, 'doc_search')));
+  const answer = s.runTools((id) => (id === 'r4' ? 'ok' : 'w'.repeat(10_000)));
+  assert.equal(s.state.turn?.modelCall?.purpose, 'answer');
+  assert.doesNotThrow(() => encodeCall(answer));
+  assert.ok(estimateTokens(answer.messages, answer.tools) <= tokenBudget, `${estimateTokens(answer.messages, answer.tools)} estimated tokens`);
+  const results = answer.messages.filter((m) => m.role === 'tool');
+  assert.equal(results.at(-1)?.content, 'ok', 'a result shorter than a note is never cut');
+  results.pop();
+  assert.equal(new Set(results.map((m) => m.content)).size, 1, 'one common cut');
+  assert.match(results[0]!.content, /^w+\n\[cut by Loom: this turn's tool results exceed one model request or the session's token budget; \d+ of 10000 bytes shown\]$/);
+  assert.ok(results[0]!.content.length > 2_000, 'cut no more than the budget needs');
+  const started = s.events.findLast((e) => e.type === 'model-call-started');
+  assert.ok(started?.type === 'model-call-started' && started.cuts?.length === 4);
 });
 
 test('with the largest token budget, earlier turns are summarised before the request would exceed the bytes the queue takes', () => {

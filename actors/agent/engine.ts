@@ -275,7 +275,7 @@ function modelCall(state: AgentState, t: TurnState, purpose: ModelCallPurpose, s
 function startModelCall(d: Draft, t: TurnState, purpose: ModelCallPurpose, step: number): void {
   const requestId = requestIdFor(d.state.id, purpose === 'answer' ? t.id : `${t.id}-summary`, step);
   const deadlineAt = d.now + d.env.modelCallTimeoutMs;
-  // A turn that alone outgrows one request sees its older steps folded and its tool results cut, with notes, instead of failing.
+  // A turn that alone outgrows one request (or the token budget) sees its older steps folded and its tool results cut, with notes, instead of failing.
   // Built once: model-call-started changes nothing the answer's messages are made of.
   const messages = purpose === 'answer' ? answerMessages(d.state) : undefined;
   const { foldedSteps, cuts } = messages === undefined ? NO_FIT : turnFit(d.state, messages);
