@@ -502,6 +502,31 @@ test('a turn whose own steps carry more messages than one request takes complete
   assert.equal(s.state.turn?.error, null);
 });
 
+test('a long turn after earlier ones has the earlier turns summarised first, then its own older steps folded: every request is taken', () => {
+  const s = new Sim();
+  s.start({ maxSteps: 12, tokenBudget: AGENT_LIMITS.maxTokenBudget });
+  s.message('hello');
+  s.answer(s.take().calls[0]!.requestId, 'Hello.');
+  s.message('now look everywhere');
+  let req = s.take().calls[0]!;
+  let summaries = 0;
+  for (let step = 1; step < 12; step++) {
+    s.answer(req.requestId, '', Array.from({ length: 30 }, (_, i) => call(`s${step}c${i}`, 'doc_search')));
+    req = s.runTools((id) => `result ${id}`);
+    assert.doesNotThrow(() => encodeCall(req), `the request after step ${step}`);
+    if (s.state.turn?.modelCall?.purpose === 'summary') {
+      summaries++;
+      s.answer(req.requestId, 'The user said hello.');
+      req = s.take().calls[0]!;
+      assert.doesNotThrow(() => encodeCall(req), `the answer request after the summary in step ${step}`);
+    }
+  }
+  assert.equal(summaries, 1, 'turn 1 is summarised once, never the running turn');
+  assert.match(req.messages.map((m) => m.content).join('\n'), /\[Loom folded steps 1-\d+ of this turn into text/);
+  s.answer(req.requestId, 'Found it.');
+  assert.equal(s.state.turn?.status, 'completed');
+});
+
 test("a turn's own tool results are cut to the session's token budget, as the context manager estimates it, even when the request's bytes have room", () => {
   const s = new Sim();
   const tokenBudget = 4_000;
