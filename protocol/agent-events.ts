@@ -101,6 +101,12 @@ const modelCallStarted = z.object({
    * its first `keptChars` UTF-16 units. A resubmission applies the same cuts.
    */
   cuts: z.array(z.object({ index: z.number().int().nonnegative(), keptChars: z.number().int().nonnegative() })).max(AGENT_EVENTS_MAX_CUTS).optional(),
+  /**
+   * The turn's first `foldedSteps` steps (answers and their tool results)
+   * the answer request carries folded into text, to stay within the
+   * request's message count (absent when none is).
+   */
+  foldedSteps: z.number().int().min(1).optional(),
 });
 
 const modelCallCompleted = z.object({

@@ -213,3 +213,21 @@ test('an answer whose tool calls carry large arguments is logged in entries NATS
   const last = done.transcript.at(-1);
   assert.equal(last?.role === 'assistant' && last.content, 'All read.');
 });
+
+test('a turn whose steps add up to more messages than one model request takes completes through the real worker: its older steps reach the model folded into text', async () => {
+  const id = await startSession({ tools: ['short'], maxSteps: 10 });
+  const before = f.model.callCount();
+  const beforeTools = f.tools.count('short');
+  // 9 steps of 30 calls: 1 + 9 x 31 messages of this turn alone, over the queue's 256 before the last step.
+  const steps = Array.from({ length: 9 }, (_, s) => ({ toolCalls: Array.from({ length: 30 }, (_, i) => ({ id: `s${s}c${i}`, name: 'short', arguments: { q: `${s}.${i}` } })) }));
+  f.model.script([...steps, 'Looked everywhere.']);
+  await f.command(id, 'message', { content: 'look everywhere' });
+  const view = await turnEnded(id, 'completed');
+  assert.equal(f.tools.count('short') - beforeTools, 270, 'every call ran once');
+  assert.equal(f.model.callCount() - before, 10);
+  const last = f.model.calls.at(-1)?.request.messages ?? [];
+  assert.ok(last.length <= 256, `${last.length} messages`);
+  assert.match(last.map((m) => m.content ?? '').join('\n'), /\[Loom folded steps 1-\d+ of this turn into text[^\n]*\n\nAssistant called short\(\{"q":"0\.0"\}\)/);
+  const answer = view.transcript.at(-1);
+  assert.equal(answer?.role === 'assistant' && answer.content, 'Looked everywhere.');
+});

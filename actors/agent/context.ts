@@ -1,8 +1,9 @@
 /**
- * What the model sees: the session's transcript turned into chat messages,
- * with turns already summarised replaced by their summary, and the token
- * estimate that decides when to summarise. Pure functions of the state, so
- * a call resubmitted after a crash carries exactly the same messages.
+ * What the model sees, in parts: the session's transcript items as chat
+ * messages, the system message (instructions and summary), the request of
+ * a `summary` call, and the measures that decide when a request must be
+ * made smaller (answer-request.ts makes it so). Pure functions of the
+ * state, so a call resubmitted after a crash carries the same messages.
  *
  * Token heuristic: ceil(UTF-8 bytes / 4) + 8 per message (tool calls and
  * tool schemas counted by their JSON text). Cheap, model-independent and
@@ -17,7 +18,7 @@ const PER_MESSAGE_TOKENS = 8;
 /** Room left in a queued request for its fields besides messages and tools (ids, model, routes, meta). */
 const ENVELOPE_BYTES = 16 * 1024;
 /** The most a request's messages and tools may take as JSON: the queue refuses larger requests. */
-const MAX_CONVERSATION_BYTES = INFERENCE_LIMITS.maxBodyBytes - ENVELOPE_BYTES;
+export const MAX_CONVERSATION_BYTES = INFERENCE_LIMITS.maxBodyBytes - ENVELOPE_BYTES;
 /** What the transcript rendered for a summary call may take as JSON (its instructions and message framing aside). */
 const SUMMARY_INPUT_BYTES = MAX_CONVERSATION_BYTES - 4 * 1024;
 const CUT_NOTE = ' [… cut]';
@@ -47,17 +48,27 @@ export function estimateTokens(messages: readonly ChatMessage[], tools: readonly
  */
 export function fitsInferenceRequest(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] = []): boolean {
   if (messages.length > INFERENCE_LIMITS.maxMessages) return false;
-  let bytes = tools.length > 0 ? remembered(jsonBytesOf, tools, jsonBytes) : 0;
+  let bytes = toolsBytes(tools);
   for (const m of messages) {
     // A model's answer (or a tool result under a large LOOM_AGENT_TOOL_MAX_RESULT_BYTES) may be longer than one message may be.
     if (m.content.length > CHAT_LIMITS.maxMessageChars) return false;
-    bytes += remembered(jsonBytesOf, m, jsonBytes) + 1;
+    bytes += messageBytes(m);
     if (bytes > MAX_CONVERSATION_BYTES) return false;
   }
   return true;
 }
 
 /** The value of a frozen object is kept; anything else may still change and is measured each time. */
+/** JSON bytes of a message in a request (its separator included). */
+export function messageBytes(m: ChatMessage): number {
+  return remembered(jsonBytesOf, m, jsonBytes) + 1;
+}
+
+/** JSON bytes of a request's tools (0 for none). */
+export function toolsBytes(tools: readonly ToolDefinition[]): number {
+  return tools.length > 0 ? remembered(jsonBytesOf, tools, jsonBytes) : 0;
+}
+
 function remembered<T extends object>(cache: WeakMap<object, number>, value: T, measure: (value: T) => number): number {
   const known = cache.get(value);
   if (known !== undefined) return known;
@@ -105,7 +116,7 @@ export function toolResultText(result: AgentToolResult): string {
 const systemOf = new WeakMap<object, { readonly summary: AgentState['summary']; readonly messages: readonly ChatMessage[] }>();
 
 /** The system message, made once per (session start, summary). */
-function systemMessage(state: AgentState): readonly ChatMessage[] {
+export function systemMessage(state: AgentState): readonly ChatMessage[] {
   const started = state.started;
   if (started === null) return makeSystemMessage(state);
   const cached = systemOf.get(started);
@@ -127,7 +138,7 @@ function makeSystemMessage(state: AgentState): ChatMessage[] {
 }
 
 /** The item as a chat message (null for a summary), made once per item. */
-function messageFor(item: TranscriptItem): ChatMessage | null {
+export function messageFor(item: TranscriptItem): ChatMessage | null {
   let message = messageOf.get(item);
   if (message === undefined) {
     message = toMessage(item);
@@ -154,96 +165,8 @@ function toMessage(item: TranscriptItem): ChatMessage | null {
   }
 }
 
-/**
- * The messages of the next `answer` call: instructions and summary, then
- * every turn the summary does not cover, with the running turn's tool
- * results cut as `cuts` says (resultCuts; recorded in model-call-started).
- */
-export function answerMessages(state: AgentState, cuts: readonly ResultCut[] = []): ChatMessage[] {
-  const after = state.summary?.throughTurn ?? 0;
-  const current = state.turn?.number ?? 0;
-  const kept = new Map(cuts.map((c) => [c.index, c.keptChars]));
-  const messages = [...systemMessage(state)];
-  let index = 0;
-  for (const item of state.transcript) {
-    if (item.turn <= after) continue;
-    const m = messageFor(item);
-    if (m === null) continue;
-    const keptChars = item.turn === current && m.role === 'tool' ? kept.get(index++) : undefined;
-    messages.push(keptChars === undefined ? m : { ...m, content: cutResult(m.content, keptChars) });
-  }
-  return messages;
-}
-
-/**
- * A tool result of the running turn cut to fit the answer request: the
- * `index`th tool result of the turn (0-based, in transcript order) keeps
- * its first `keptChars` UTF-16 units, then a note for the model.
- */
-export interface ResultCut {
-  readonly index: number;
-  readonly keptChars: number;
-}
-
-/** What the model reads of a cut result: the kept part and a note saying how much it sees. */
-function cutResult(full: string, keptChars: number): string {
-  const kept = full.slice(0, keptChars);
-  return kept + cutNote(Buffer.byteLength(kept, 'utf8'), Buffer.byteLength(full, 'utf8'));
-}
-
-function cutNote(keptBytes: number, totalBytes: number): string {
-  return `\n[cut by Loom: this turn's tool results exceed one model request; ${keptBytes} of ${totalBytes} bytes shown]`;
-}
-
-/**
- * How to cut the running turn's tool results so that its next answer call
- * fits one queued request (bytes and characters per message), or [] when it
- * fits already or cutting them cannot make it fit (too many messages, or
- * what is not a result of this turn is too large: summaries handle that).
- * The longest results are cut to one common length (their JSON text,
- * note included, within the room left), as summaryMessages cuts lines.
- * A pure function of the state (`messages`: its answerMessages, when the
- * caller has them already); the engine records its answer in
- * model-call-started, so a resubmission after a crash is the same request.
- */
-export function resultCuts(state: AgentState, messages: readonly ChatMessage[] = answerMessages(state)): ResultCut[] {
-  const started = state.started;
-  const turn = state.turn;
-  if (started === null || turn === null) return [];
-  const tools = toolDefinitions(started.tools);
-  if (messages.length > INFERENCE_LIMITS.maxMessages || fitsInferenceRequest(messages, tools)) return [];
-  const texts: string[] = [];
-  for (const item of state.transcript) if (item.turn === turn.number && item.body.role === 'tool') texts.push(toolResultText(item.body.result));
-  if (texts.length === 0) return [];
-  let room = MAX_CONVERSATION_BYTES - (tools.length > 0 ? remembered(jsonBytesOf, tools, jsonBytes) : 0);
-  for (const m of messages) room -= remembered(jsonBytesOf, m, jsonBytes) + 1;
-  // A note is at most this long (the kept count has no more digits than the total).
-  const noteOf = texts.map((t) => {
-    const total = Buffer.byteLength(t, 'utf8');
-    return cutNote(total, total);
-  });
-  // First within the characters one message may hold (ASCII notes: a character is a byte), then the common length.
-  const kept = texts.map((t, i) => (t.length + (noteOf[i]?.length ?? 0) <= CHAT_LIMITS.maxMessageChars ? t : charsWithin(t, CHAT_LIMITS.maxMessageChars - (noteOf[i]?.length ?? 0))));
-  const noteBytes = noteOf.map(jsonTextBytes);
-  const costs = kept.map((k, i) => jsonTextBytes(k) + (k === texts[i] ? 0 : (noteBytes[i] ?? 0)));
-  room += texts.reduce((n, t) => n + jsonTextBytes(t), 0);
-  const cap = commonCap(costs, room);
-  const cuts: ResultCut[] = [];
-  kept.forEach((k, i) => {
-    const note = noteBytes[i] ?? 0;
-    const within = (costs[i] ?? 0) <= cap ? k : jsonTextPrefix(k, Math.max(0, cap - note));
-    if (within.length < (texts[i]?.length ?? 0)) cuts.push({ index: i, keptChars: within.length });
-  });
-  return cuts;
-}
-
-/** `s` cut to at most `maxChars` UTF-16 units, never splitting a surrogate pair. */
-function charsWithin(s: string, maxChars: number): string {
-  return chunks(s, Math.max(1, maxChars))[0] ?? '';
-}
-
 /** The largest length that makes `costs`, each cut to it, sum to at most `budget` (Infinity when they fit as they are). */
-function commonCap(costs: readonly number[], budget: number): number {
+export function commonCap(costs: readonly number[], budget: number): number {
   let left = budget;
   const sorted = [...costs].sort((a, b) => a - b);
   for (const [i, cost] of sorted.entries()) {
@@ -254,23 +177,8 @@ function commonCap(costs: readonly number[], budget: number): number {
   return Infinity;
 }
 
-/**
- * The last finished turn not yet summarised, when the next answer call would
- * exceed the session's token budget; null when it fits or nothing can be
- * summarised (only whole earlier turns are, never the running one).
- */
-export function summariseThrough(state: AgentState): number | null {
-  const started = state.started;
-  const current = state.turn;
-  if (started === null || current === null) return null;
-  const through = current.status === 'running' ? current.number - 1 : current.number;
-  if (through <= (state.summary?.throughTurn ?? 0)) return null;
-  const messages = answerMessages(state);
-  const tools = toolDefinitions(started.tools);
-  return estimateTokens(messages, tools) > started.tokenBudget || !fitsInferenceRequest(messages, tools) ? through : null;
-}
-
-function render(item: TranscriptItem): string | null {
+/** An item as a line of text (summaries and folded steps read the transcript this way); null for a summary. */
+export function render(item: TranscriptItem): string | null {
   const b = item.body;
   switch (b.role) {
     case 'user':
@@ -324,7 +232,7 @@ function cutToFit(lines: readonly string[], budget: number): string[] {
 }
 
 /** `text` in pieces of at most `maxChars` UTF-16 units, never splitting a surrogate pair. */
-function chunks(text: string, maxChars: number): string[] {
+export function chunks(text: string, maxChars: number): string[] {
   const out: string[] = [];
   let from = 0;
   do {

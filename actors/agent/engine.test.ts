@@ -4,7 +4,8 @@ import { AGENT_LIMITS, startAgentRequestSchema } from '../../protocol/agent.ts';
 import type { AgentEvent, AgentTool } from '../../protocol/agent-events.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { encodeInferenceRequest, CHAT_LIMITS, INFERENCE_LIMITS, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
-import { answerMessages, estimateTokens } from './context.ts';
+import { answerMessages } from './answer-request.ts';
+import { estimateTokens } from './context.ts';
 import type { AgentEffect, AgentModelCall } from './effects.ts';
 import {
   decideApprove,
@@ -95,6 +96,26 @@ class Sim {
 
   toolDone(e: Extract<AgentEffect, { type: 'run-tool' }>, content: string): void {
     this.apply(decideToolDone(this.state, { turnId: e.turnId, step: e.step, callId: e.callId, result: { ok: true, content }, durationMs: 3 }, this.env()));
+  }
+
+  /** Completes the step's tool calls (at most 4 run at once: each result starts the next) and returns the model call that follows. */
+  runTools(content: (callId: string) => string): AgentModelCall {
+    let next = this.take();
+    while (next.tools.length > 0) {
+      for (const t of next.tools) this.toolDone(t, content(t.callId));
+      next = this.take();
+    }
+    const c = next.calls[0];
+    if (c === undefined) throw new Error('no model call followed the tools');
+    return c;
+  }
+
+  /** The model call a new host resubmits after replaying the log so far. */
+  resubmitted(): AgentModelCall | undefined {
+    let replayed = emptyAgentState(this.state.id);
+    this.events.forEach((e, i) => (replayed = evolve(replayed, e, i + 1)));
+    const effect = decideRecover(replayed, this.env()).effects.find((e) => e.type === 'submit-inference');
+    return effect?.type === 'submit-inference' ? effect.call : undefined;
   }
 
   last(): AgentEvent {
@@ -409,7 +430,8 @@ test('many short turns are summarised before the request would carry more messag
 
 test('a turn whose tool results exceed what one request carries completes: its results are cut to fit, noted, recorded and resubmitted the same; the next turn summarises it', () => {
   const s = new Sim();
-  s.start();
+  // The largest budget: the request's bytes, not the budget, decide the cut.
+  s.start({ tokenBudget: AGENT_LIMITS.maxTokenBudget });
   s.message('read everything');
   // Control characters take 6 bytes each as JSON: the worst case for the request's size.
   const result = '\u0001'.repeat(32 * 1024);
@@ -426,15 +448,12 @@ test('a turn whose tool results exceed what one request carries completes: its r
   assert.ok(started?.type === 'model-call-started' && started.cuts !== undefined && started.cuts.length === 40, 'the cuts are recorded in the log');
   const results = answer.messages.filter((m) => m.role === 'tool');
   assert.equal(results.length, 40);
-  for (const m of results) assert.match(m.content, /\[cut by Loom: this turn's tool results exceed one model request; \d+ of 32768 bytes shown\]$/);
+  for (const m of results) assert.match(m.content, /\[cut by Loom: this turn's tool results exceed one model request or the session's token budget; \d+ of 32768 bytes shown\]$/);
   // The same cut for every result (none is favoured), and the most of them that fits.
   assert.equal(new Set(results.map((m) => m.content)).size, 1);
   assert.ok(results[0]!.content.length > 2_000, 'results are cut no more than needed');
   // After a crash the call is resubmitted byte for byte from the replayed log.
-  let replayed = emptyAgentState('s1');
-  s.events.forEach((e, i) => (replayed = evolve(replayed, e, i + 1)));
-  const resubmitted = decideRecover(replayed, s.env()).effects.find((e) => e.type === 'submit-inference');
-  assert.deepEqual(resubmitted?.type === 'submit-inference' && resubmitted.call, answer);
+  assert.deepEqual(s.resubmitted(), answer);
   s.answer(answer.requestId, 'Mostly control characters.');
   assert.equal(s.state.turn?.status, 'completed');
   s.message('and now?');
@@ -448,7 +467,7 @@ test('a turn whose tool results exceed what one request carries completes: its r
 
 test('a tool result longer than one request message may be is cut to that length even when the request has room', () => {
   const s = new Sim();
-  s.start();
+  s.start({ tokenBudget: AGENT_LIMITS.maxTokenBudget });
   s.message('one big read');
   s.answer(s.take().calls[0]!.requestId, '', [call('big', 'doc_search')]);
   s.toolDone(s.take().tools[0]!, 'y'.repeat(CHAT_LIMITS.maxMessageChars + 10));
@@ -457,6 +476,75 @@ test('a tool result longer than one request message may be is cut to that length
   const cut = answer.messages.at(-1)!;
   assert.ok(cut.content.length <= CHAT_LIMITS.maxMessageChars);
   assert.match(cut.content, /bytes shown\]$/);
+});
+
+test('a turn whose own steps carry more messages than one request takes completes: its older steps are folded into text, recorded and resubmitted the same', () => {
+  const s = new Sim();
+  s.start({ maxSteps: 12, tokenBudget: AGENT_LIMITS.maxTokenBudget });
+  s.message('look everywhere');
+  let req = s.take().calls[0]!;
+  for (let step = 1; step < 12; step++) {
+    s.answer(req.requestId, `step ${step}`, Array.from({ length: 30 }, (_, i) => call(`s${step}c${i}`, 'doc_search')));
+    req = s.runTools((id) => `result ${id}`);
+    assert.doesNotThrow(() => encodeCall(req), `the request of step ${step + 1}`);
+  }
+  assert.ok(answerMessages(s.state).length > INFERENCE_LIMITS.maxMessages, 'unfolded, the turn is over the message limit');
+  assert.ok(req.messages.length <= INFERENCE_LIMITS.maxMessages);
+  const started = s.events.findLast((e) => e.type === 'model-call-started');
+  assert.ok(started?.type === 'model-call-started' && started.foldedSteps !== undefined && started.foldedSteps < 11, 'the fold is recorded; the latest step stays as tool messages');
+  const text = req.messages.map((m) => m.content).join('\n');
+  assert.match(text, /\[Loom folded steps 1-\d+ of this turn into text/);
+  assert.match(text, /Tool doc_search returned: result s1c0/, 'folded results still reach the model');
+  assert.deepEqual(req.messages.filter((m) => m.role === 'tool').map((m) => m.role === 'tool' && m.toolCallId).slice(-30), Array.from({ length: 30 }, (_, i) => `s11c${i}`));
+  assert.deepEqual(s.resubmitted(), req, 'resubmitted after a crash: the same request');
+  s.answer(req.requestId, 'Found it.');
+  assert.equal(s.state.turn?.status, 'completed');
+  assert.equal(s.state.turn?.error, null);
+});
+
+test('a long turn after earlier ones has the earlier turns summarised first, then its own older steps folded: every request is taken', () => {
+  const s = new Sim();
+  s.start({ maxSteps: 12, tokenBudget: AGENT_LIMITS.maxTokenBudget });
+  s.message('hello');
+  s.answer(s.take().calls[0]!.requestId, 'Hello.');
+  s.message('now look everywhere');
+  let req = s.take().calls[0]!;
+  let summaries = 0;
+  for (let step = 1; step < 12; step++) {
+    s.answer(req.requestId, '', Array.from({ length: 30 }, (_, i) => call(`s${step}c${i}`, 'doc_search')));
+    req = s.runTools((id) => `result ${id}`);
+    assert.doesNotThrow(() => encodeCall(req), `the request after step ${step}`);
+    if (s.state.turn?.modelCall?.purpose === 'summary') {
+      summaries++;
+      s.answer(req.requestId, 'The user said hello.');
+      req = s.take().calls[0]!;
+      assert.doesNotThrow(() => encodeCall(req), `the answer request after the summary in step ${step}`);
+    }
+  }
+  assert.equal(summaries, 1, 'turn 1 is summarised once, never the running turn');
+  assert.match(req.messages.map((m) => m.content).join('\n'), /\[Loom folded steps 1-\d+ of this turn into text/);
+  s.answer(req.requestId, 'Found it.');
+  assert.equal(s.state.turn?.status, 'completed');
+});
+
+test("a turn's own tool results are cut to the session's token budget, as the context manager estimates it, even when the request's bytes have room", () => {
+  const s = new Sim();
+  const tokenBudget = 4_000;
+  s.start({ tokenBudget });
+  s.message('read four long documents');
+  s.answer(s.take().calls[0]!.requestId, '', Array.from({ length: 5 }, (_, i) => call(`r${i}`, 'doc_search')));
+  const answer = s.runTools((id) => (id === 'r4' ? 'ok' : 'w'.repeat(10_000)));
+  assert.equal(s.state.turn?.modelCall?.purpose, 'answer');
+  assert.doesNotThrow(() => encodeCall(answer));
+  assert.ok(estimateTokens(answer.messages, answer.tools) <= tokenBudget, `${estimateTokens(answer.messages, answer.tools)} estimated tokens`);
+  const results = answer.messages.filter((m) => m.role === 'tool');
+  assert.equal(results.at(-1)?.content, 'ok', 'a result shorter than a note is never cut');
+  results.pop();
+  assert.equal(new Set(results.map((m) => m.content)).size, 1, 'one common cut');
+  assert.match(results[0]!.content, /^w+\n\[cut by Loom: this turn's tool results exceed one model request or the session's token budget; \d+ of 10000 bytes shown\]$/);
+  assert.ok(results[0]!.content.length > 2_000, 'cut no more than the budget needs');
+  const started = s.events.findLast((e) => e.type === 'model-call-started');
+  assert.ok(started?.type === 'model-call-started' && started.cuts?.length === 4);
 });
 
 test('with the largest token budget, earlier turns are summarised before the request would exceed the bytes the queue takes', () => {

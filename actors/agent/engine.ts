@@ -13,7 +13,8 @@ import type { AgentEvent, AgentTool, AgentToolResult, ModelCallPurpose } from '.
 import { ProtocolError } from '../../protocol/errors.ts';
 import { CHAT_LIMITS, type ChatMessage, type InferenceResult, type ToolCall } from '../../protocol/inference.ts';
 import { canonicalJson, priceUsage, requestIdFor, type PriceTable } from '../ports/index.ts';
-import { answerMessages, resultCuts, summariseThrough, summaryMessages, toolDefinitions } from './context.ts';
+import { answerMessages, NO_FIT, summariseThrough, turnFit } from './answer-request.ts';
+import { summaryMessages, toolDefinitions } from './context.ts';
 import type { AgentEffect, AgentModelCall, ToolOutcome } from './effects.ts';
 import { evolve, isTurnRunning, turnIdOf, type AgentState, type ToolCallState, type TurnState } from './state.ts';
 
@@ -258,27 +259,28 @@ function argumentsError(text: string): string | null {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? null : 'arguments must be a JSON object';
 }
 
-/** `uncut`: the answer's messages when the caller built them already and the call has no cuts (built here otherwise). */
+/** `uncut`: the answer's messages when the caller built them already and the call neither folds nor cuts (built here otherwise). */
 function modelCall(state: AgentState, t: TurnState, purpose: ModelCallPurpose, step: number, requestId: string, uncut?: ChatMessage[]): AgentModelCall {
   const started = state.started;
   if (started === null) throw new Error(`agent session ${state.id} does not exist`);
   const meta = { sessionId: state.id, turnId: t.id, step };
   if (purpose === 'summary') return { requestId, model: started.model, messages: summaryMessages(state, t.number - 1), meta };
   const tools = toolDefinitions(started.tools);
-  // The cuts recorded when the call started: the same request when it is resubmitted after a crash.
-  const cuts = t.modelCall?.requestId === requestId ? t.modelCall.cuts : [];
-  const messages = cuts.length === 0 && uncut !== undefined ? uncut : answerMessages(state, cuts);
+  // The fit recorded when the call started: the same request when it is resubmitted after a crash.
+  const fit = t.modelCall?.requestId === requestId ? t.modelCall.fit : NO_FIT;
+  const messages = fit === NO_FIT && uncut !== undefined ? uncut : answerMessages(state, fit);
   return { requestId, model: started.model, messages, ...(tools.length === 0 ? {} : { tools }), meta };
 }
 
 function startModelCall(d: Draft, t: TurnState, purpose: ModelCallPurpose, step: number): void {
   const requestId = requestIdFor(d.state.id, purpose === 'answer' ? t.id : `${t.id}-summary`, step);
   const deadlineAt = d.now + d.env.modelCallTimeoutMs;
-  // A turn whose own tool results outgrow one request sees them cut (with a note) instead of failing.
+  // A turn that alone outgrows one request (or the token budget) sees its older steps folded and its tool results cut, with notes, instead of failing.
   // Built once: model-call-started changes nothing the answer's messages are made of.
   const messages = purpose === 'answer' ? answerMessages(d.state) : undefined;
-  const cuts = messages === undefined ? [] : resultCuts(d.state, messages);
-  d.emit({ type: 'model-call-started', v: 1, at: d.now, turnId: t.id, step, purpose, requestId, deadlineAt, ...(cuts.length === 0 ? {} : { cuts }) });
+  const { foldedSteps, cuts } = messages === undefined ? NO_FIT : turnFit(d.state, messages);
+  const fit = { ...(foldedSteps === 0 ? {} : { foldedSteps }), ...(cuts.length === 0 ? {} : { cuts: [...cuts] }) };
+  d.emit({ type: 'model-call-started', v: 1, at: d.now, turnId: t.id, step, purpose, requestId, deadlineAt, ...fit });
   const turn = d.state.turn;
   if (turn === null) throw new Error('model call started without a turn');
   d.effect({ type: 'submit-inference', call: modelCall(d.state, turn, purpose, step, requestId, messages) });

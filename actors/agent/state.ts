@@ -5,7 +5,7 @@
  * turn is kept in detail; earlier turns live on in the transcript.
  */
 import { AGENT_LIMITS, type AgentStatus, type AgentUsage } from '../../protocol/agent.ts';
-import type { ResultCut } from './context.ts';
+import { NO_FIT, type TurnFit } from './answer-request.ts';
 import type { AgentError, AgentEvent, AgentEventOf, AgentToolCall, AgentToolResult, ModelCallPurpose, TurnStatus } from '../../protocol/agent-events.ts';
 
 /**
@@ -35,8 +35,8 @@ export interface ModelCallState {
   readonly purpose: ModelCallPurpose;
   readonly startedAt: number;
   readonly deadlineAt: number;
-  /** How the request cut the turn's tool results (resultCuts in context.ts); [] when it did not. */
-  readonly cuts: readonly ResultCut[];
+  /** How the request folded and cut the running turn (turnFit in answer-request.ts); NO_FIT when it did not. */
+  readonly fit: TurnFit;
 }
 
 export interface TurnState {
@@ -201,6 +201,13 @@ function withCall(t: TurnState, callId: string, type: string, patch: (c: ToolCal
   return { ...t, toolCalls };
 }
 
+/** The recorded fit; NO_FIT itself when the call neither folded nor cut. */
+function fitOf(event: AgentEventOf<'model-call-started'>): TurnFit {
+  const foldedSteps = event.foldedSteps ?? 0;
+  const cuts = event.cuts ?? [];
+  return foldedSteps === 0 && cuts.length === 0 ? NO_FIT : { foldedSteps, cuts };
+}
+
 /**
  * Folds one event into the state.
  *
@@ -235,7 +242,7 @@ export function evolve(state: AgentState, event: AgentEvent, seq: number, opts?:
     }
     case 'model-call-started': {
       const t = requireTurn(state, event.turnId, event.type);
-      const modelCall: ModelCallState = { requestId: event.requestId, step: event.step, purpose: event.purpose, startedAt: at, deadlineAt: event.deadlineAt, cuts: event.cuts ?? [] };
+      const modelCall: ModelCallState = { requestId: event.requestId, step: event.step, purpose: event.purpose, startedAt: at, deadlineAt: event.deadlineAt, fit: fitOf(event) };
       const turn = event.purpose === 'answer' ? { ...t, modelCall, steps: event.step, toolCalls: [] } : { ...t, modelCall };
       return next({ turn });
     }
