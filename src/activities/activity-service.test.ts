@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { pino } from 'pino';
 import { requestIdFor } from '../../actors/ports/index.ts';
 import {
   ACTIVITY_CLAIM_SUBJECT,
@@ -27,14 +28,14 @@ import {
   type ActivityTask,
 } from '../../protocol/activity.ts';
 import { replyError } from '../../protocol/reply.ts';
-import { createRootLogger } from '../log.ts';
+import { createRootLogger, type Logger } from '../log.ts';
 import { registry } from '../metrics/index.ts';
 import { fromNatsHeaders } from '../nats/headers.ts';
 import { ActorClient } from '../placement/actor-client.ts';
 import { parsePrometheusText, startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
 import { ActivityService } from './activity-service.ts';
 import { provisionActivities } from './provision.ts';
-import { ActivityWorker, type TaskEvent } from './worker.ts';
+import { ActivityWorker, type ActivityContext, type TaskEvent } from './worker.ts';
 
 const log = createRootLogger({ level: 'silent', instanceId: 'test' });
 let server: NatsServerHandle;
@@ -124,6 +125,39 @@ async function refusedCount(command: string, bound: string): Promise<number> {
   return parsePrometheusText(await registry.metrics()).sum('loom_activity_messages_refused_total', { command, bound });
 }
 
+/**
+ * An ActivityWorker on `queue` whose handler waits for `go()` (then runs `afterGate`), with one task published
+ * for job `jobId`: `running()` says when it was claimed and started, `events` what the worker reported.
+ */
+async function gatedWorker(opts: { queue: string; jobId: string; log: Logger; afterGate?: (ctx: ActivityContext) => Promise<void> }) {
+  let go: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (go = resolve));
+  let started = false;
+  const worker = new ActivityWorker({
+    nc,
+    jsm,
+    presence,
+    queue: opts.queue,
+    workerId: `${opts.queue}-worker`,
+    heartbeatMs: 600_000,
+    log: opts.log,
+    handler: async (_task, ctx) => {
+      started = true;
+      await gate;
+      await opts.afterGate?.(ctx);
+      return { done: true };
+    },
+  });
+  const events: TaskEvent[] = [];
+  worker.onTask((e) => events.push(e));
+  await worker.start();
+  const { jobId, queue } = opts;
+  const task: ActivityTask = { v: ACTIVITY_VERSION, taskId: requestIdFor(jobId, 'fetch', 1), jobId, step: 'fetch', attempt: 1, queue, input: {}, startToCloseMs: 60_000, heartbeatTimeoutMs: null, enqueuedAt: Date.now() };
+  await jetstream(nc).publish(activityTaskSubject(queue, 'batch'), encodeActivity(task), { msgID: task.taskId });
+  await waitFor(() => started, { what: 'the task claimed and running' });
+  return { worker, events, task, go };
+}
+
 test('past maxInFlight a worker message is refused mailbox-full at once and never reaches its job; sent again later it is applied once', { timeout: 30_000 }, async () => {
   const jobs = standInJobs();
   const service = startService(3);
@@ -160,30 +194,7 @@ test('ActivityWorker sends a completion refused mailbox-full again until it is t
       sends.set(taskId, (sends.get(taskId) ?? 0) + 1);
     },
   });
-  let go: () => void = () => undefined;
-  const finish = new Promise<void>((resolve) => (go = resolve));
-  let started = false;
-  const worker = new ActivityWorker({
-    nc,
-    jsm,
-    presence,
-    queue,
-    workerId: 'bound-worker',
-    heartbeatMs: 600_000,
-    log,
-    handler: async () => {
-      started = true;
-      await finish;
-      return { done: true };
-    },
-  });
-  const events: TaskEvent[] = [];
-  worker.onTask((e) => events.push(e));
-  await worker.start();
-  const jobId = 'job-bound-1';
-  const task: ActivityTask = { v: ACTIVITY_VERSION, taskId: requestIdFor(jobId, 'fetch', 1), jobId, step: 'fetch', attempt: 1, queue, input: {}, startToCloseMs: 60_000, heartbeatTimeoutMs: null, enqueuedAt: Date.now() };
-  await jetstream(nc).publish(activityTaskSubject(queue, 'batch'), encodeActivity(task), { msgID: task.taskId });
-  await waitFor(() => started, { what: 'the task claimed and running' });
+  const { worker, events, task, go } = await gatedWorker({ queue, jobId: 'job-bound-1', log });
 
   // Another worker's completion, held by a slow job, fills the service's one slot.
   const blocker = complete('job-bound-blocker');
@@ -238,6 +249,40 @@ test('past the overall bound a heartbeat is refused too, and counted under bound
   assert.equal(await refusedCount('activity-heartbeat', 'all'), before + 1);
   jobs.release();
   assert.deepEqual(await Promise.all(held), ['accepted', 'accepted']);
+  await service.stop();
+  jobs.sub.unsubscribe();
+});
+
+test('ActivityWorker sends a completion again while no activity service answers; once one is back the job applies it once, and the lost heartbeat is logged', { timeout: 60_000 }, async () => {
+  const queue = 'absent-test';
+  const jobs = standInJobs();
+  jobs.holding = false;
+  let service = startService(8);
+  await nc.flush();
+  // The worker's log lines, read back: a heartbeat or completion Loom could not take must be said, with the task's ids.
+  const lines: Array<Record<string, unknown>> = [];
+  const workerLog = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const jobId = 'job-absent-1';
+  const { worker, events, task, go } = await gatedWorker({ queue, jobId, log: workerLog, afterGate: (ctx) => ctx.heartbeat({ stage: 'done' }) });
+
+  // The actors hosts go away (a restart): nobody subscribes to activity.* while the task finishes.
+  await service.stop();
+  await nc.flush();
+  go();
+  const said = (msg: string) => lines.find((l) => l.msg === msg && l.jobId === jobId && l.step === 'fetch' && l.attempt === 1 && l.code === 'unavailable');
+  await waitFor(() => said('heartbeat not taken; the next one will do') !== undefined, { what: 'the unanswered heartbeat logged with its task' });
+  await waitFor(() => said('completion not taken yet; sending it again') !== undefined, { what: 'the unanswered completion logged and kept' });
+  assert.equal(jobs.arrivals.get(task.taskId), undefined, 'nothing reached the job while no service ran');
+  assert.deepEqual(events.filter((e) => e.type === 'completed'), [], 'the completion is not given up');
+
+  // The hosts are back: the completion is taken, once.
+  service = startService(8);
+  await waitFor(() => events.some((e) => e.type === 'completed'), { what: "the worker's completion taken after the restart" });
+  assert.deepEqual(events.filter((e) => e.type === 'completed'), [{ type: 'completed', taskId: task.taskId, accepted: true, ok: true, reason: null }]);
+  assert.equal(jobs.arrivals.get(task.taskId), 1, 'the job saw the completion once');
+  assert.ok(lines.some((l) => l.msg === 'completion delivered after Loom could not take it' && l.jobId === jobId));
+  assert.equal(lines.filter((l) => l.level === 50).length, 0, `no error logged: ${JSON.stringify(lines.filter((l) => l.level === 50))}`);
+  await worker.stop();
   await service.stop();
   jobs.sub.unsubscribe();
 });
