@@ -278,13 +278,19 @@ export class ActivityWorker {
     this.running.set(task.taskId, abort);
     const log = this.taskLog(task);
     // Best effort: a heartbeat Loom could not take is not sent again (the next one will do), but it is never silent.
+    // The first of a run of lost ones is a warning, the rest debug (a long absence of Loom must not flood the log).
+    let lostInARow = 0;
     const beat = async (progress?: unknown) => {
       try {
         const reply = await this.request(ACTIVITY_HEARTBEAT_SUBJECT, encodeActivity({ ...this.ids(task), ...(progress === undefined ? {} : { progress }) }));
+        if (lostInARow > 0) log.info({ lost: lostInARow }, 'heartbeats taken again');
+        lostInARow = 0;
         if (!reply.accepted) abort.abort(new Error(reply.reason ?? 'refused'));
       } catch (err) {
-        if (err instanceof ProtocolError && err.retryable) log.warn({ err, code: err.code }, 'heartbeat not taken; the next one will do');
-        else log.error({ err }, 'heartbeat refused');
+        lostInARow++;
+        if (!(err instanceof ProtocolError && err.retryable)) log.error({ err }, 'heartbeat refused');
+        else if (lostInARow === 1) log.warn({ err, code: err.code }, 'heartbeat not taken; the next one will do');
+        else log.debug({ err, code: err.code, lost: lostInARow }, 'heartbeat not taken; the next one will do');
       }
     };
     const period = task.heartbeatTimeoutMs === null ? (this.opts.heartbeatMs ?? 5_000) : Math.max(50, Math.floor(task.heartbeatTimeoutMs / 3));
