@@ -121,3 +121,14 @@ test('LOOM_NATS_REPLICAS: 1 by default, 1-5 on a cluster, the outbound stream fo
   assert.throws(() => loadConfig({ NATS_URL: 'nats://a:4222', LOOM_NATS_REPLICAS: '6' }), /LOOM_NATS_REPLICAS/);
   assert.throws(() => loadConfig({ LOOM_NATS_REPLICAS: '3' }), (err) => err instanceof ConfigError && /LOOM_NATS_REPLICAS/.test(err.message));
 });
+
+test('activity bounds: claims take half the in-flight bound unless set, and never more than all of it', () => {
+  assert.deepEqual(pickBounds(loadConfig({})), [256, 128]);
+  assert.deepEqual(pickBounds(loadConfig({ LOOM_ACTIVITY_MAX_IN_FLIGHT: '5' })), [5, 3]);
+  assert.deepEqual(pickBounds(loadConfig({ LOOM_ACTIVITY_MAX_IN_FLIGHT: '64', LOOM_ACTIVITY_MAX_CLAIMS_IN_FLIGHT: '60' })), [64, 60]);
+  assert.throws(() => loadConfig({ LOOM_ACTIVITY_MAX_CLAIMS_IN_FLIGHT: '300' }), (err) => err instanceof ConfigError && /LOOM_ACTIVITY_MAX_CLAIMS_IN_FLIGHT/.test(err.message));
+});
+
+function pickBounds(config: ReturnType<typeof loadConfig>): [number, number] {
+  return [config.jobs.activityMaxInFlight, config.jobs.activityMaxClaimsInFlight];
+}

@@ -219,6 +219,8 @@ export const ENV_SCHEMA = z
     LOOM_JOB_SUPERVISOR_INTERVAL_MS: int(100, 3_600_000).default(5_000),
     // Workers' claims, heartbeats and completions one actor host forwards to job actors at once (src/activities/activity-service.ts).
     LOOM_ACTIVITY_MAX_IN_FLIGHT: int(1, 100_000).default(256),
+    // Of those, claims at most (default: half, rounded up): the rest stays for heartbeats and completions.
+    LOOM_ACTIVITY_MAX_CLAIMS_IN_FLIGHT: int(1, 100_000).optional(),
     LOOM_JOB_STUCK_AFTER_MS: int(100, 604_800_000).default(1_800_000),
     // Agent sessions (issue 7): the model's answer deadline and tool calls run at once per step.
     LOOM_AGENT_MODEL_CALL_TIMEOUT_MS: int(1_000, 3_600_000).default(300_000),
@@ -400,6 +402,8 @@ export interface Config {
     readonly supervisorIntervalMs: number;
     /** Worker messages (claims, heartbeats, completions) one actor host forwards to job actors at once; past it they are refused `mailbox-full`. */
     readonly activityMaxInFlight: number;
+    /** Of those, claims at most (1..activityMaxInFlight), so claims never starve heartbeats and completions. */
+    readonly activityMaxClaimsInFlight: number;
     /** A pending or running job with no new event this long is flagged stuck (a `job-stuck` event). */
     readonly stuckAfterMs: number;
     /** USD per million tokens, by model. */
@@ -523,6 +527,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.NATS_URL === undefined && e.LOOM_NATS_REPLICAS > 1) {
     throw new ConfigError(['LOOM_NATS_REPLICAS: more than 1 needs a NATS cluster in NATS_URL (the embedded server is a single node)']);
   }
+  if (e.LOOM_ACTIVITY_MAX_CLAIMS_IN_FLIGHT !== undefined && e.LOOM_ACTIVITY_MAX_CLAIMS_IN_FLIGHT > e.LOOM_ACTIVITY_MAX_IN_FLIGHT) {
+    throw new ConfigError([`LOOM_ACTIVITY_MAX_CLAIMS_IN_FLIGHT: must not be more than LOOM_ACTIVITY_MAX_IN_FLIGHT (${e.LOOM_ACTIVITY_MAX_IN_FLIGHT})`]);
+  }
   if (e.LOOM_S3_ENDPOINT !== undefined && (e.LOOM_S3_ACCESS_KEY === undefined || e.LOOM_S3_SECRET_KEY === undefined)) {
     throw new ConfigError(['LOOM_S3_ACCESS_KEY and LOOM_S3_SECRET_KEY: both are required with LOOM_S3_ENDPOINT']);
   }
@@ -618,6 +625,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxInputBytes: e.LOOM_JOB_MAX_INPUT_BYTES,
       supervisorIntervalMs: e.LOOM_JOB_SUPERVISOR_INTERVAL_MS,
       activityMaxInFlight: e.LOOM_ACTIVITY_MAX_IN_FLIGHT,
+      activityMaxClaimsInFlight: e.LOOM_ACTIVITY_MAX_CLAIMS_IN_FLIGHT ?? Math.ceil(e.LOOM_ACTIVITY_MAX_IN_FLIGHT / 2),
       stuckAfterMs: e.LOOM_JOB_STUCK_AFTER_MS,
       modelPrices: e.LOOM_MODEL_PRICES,
     },

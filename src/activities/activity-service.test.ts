@@ -1,8 +1,9 @@
 /**
- * ActivityService's bound on a real nats-server: at most `maxInFlight`
- * worker messages are forwarded to job actors at once; the rest are answered
- * `mailbox-full` at once and never reach a job, and a completion refused so
- * is sent again by ActivityWorker and applied once. The job actors are a
+ * ActivityService's bounds on a real nats-server: at most `maxInFlight`
+ * worker messages are forwarded to job actors at once, and of them at most
+ * `maxClaimsInFlight` claims; the rest are answered `mailbox-full` at once
+ * and never reach a job, and a completion refused so is sent again by
+ * ActivityWorker and applied once. The job actors are a
  * stand-in on their command subjects that holds its answers (slow actors)
  * and takes the first completion of a task, as the job actor does (the
  * real actor's first-wins rule is covered by the job engine's tests).
@@ -12,9 +13,12 @@ import { after, before, test } from 'node:test';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { pino } from 'pino';
 import { requestIdFor } from '../../actors/ports/index.ts';
 import {
+  ACTIVITY_CLAIM_SUBJECT,
   ACTIVITY_COMPLETE_SUBJECT,
+  ACTIVITY_HEARTBEAT_SUBJECT,
   ACTIVITY_VERSION,
   activityReply,
   activityTaskSubject,
@@ -24,13 +28,14 @@ import {
   type ActivityTask,
 } from '../../protocol/activity.ts';
 import { replyError } from '../../protocol/reply.ts';
-import { createRootLogger } from '../log.ts';
+import { createRootLogger, type Logger } from '../log.ts';
+import { registry } from '../metrics/index.ts';
 import { fromNatsHeaders } from '../nats/headers.ts';
 import { ActorClient } from '../placement/actor-client.ts';
-import { startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
+import { parsePrometheusText, startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
 import { ActivityService } from './activity-service.ts';
 import { provisionActivities } from './provision.ts';
-import { ActivityWorker, type TaskEvent } from './worker.ts';
+import { ActivityWorker, type ActivityContext, type TaskEvent } from './worker.ts';
 
 const log = createRootLogger({ level: 'silent', instanceId: 'test' });
 let server: NatsServerHandle;
@@ -49,8 +54,11 @@ after(async () => {
   await server.dispose();
 });
 
-/** Job actors that answer claims and heartbeats at once and hold completions while `holding`; the first completion of a task is taken. */
-function standInJobs(): { held: Msg[]; holding: boolean; arrivals: Map<string, number>; release(): void; sub: Subscription } {
+/**
+ * Job actors that answer heartbeats at once, hold completions while `holding` (claims while `holdingClaims`),
+ * and take the first completion of a task.
+ */
+function standInJobs(opts: { holdClaims?: boolean } = {}): { held: Msg[]; heldClaims: Msg[]; holding: boolean; holdingClaims: boolean; arrivals: Map<string, number>; release(): void; sub: Subscription } {
   const taken = new Set<string>();
   const answer = (msg: Msg) => {
     const done = decodeActivityComplete(msg.data);
@@ -60,14 +68,22 @@ function standInJobs(): { held: Msg[]; holding: boolean; arrivals: Map<string, n
   };
   const jobs = {
     held: [] as Msg[],
+    heldClaims: [] as Msg[],
     holding: true,
+    holdingClaims: opts.holdClaims === true,
     arrivals: new Map<string, number>(),
     release() {
       jobs.holding = false;
+      jobs.holdingClaims = false;
       for (const msg of jobs.held.splice(0)) answer(msg);
+      for (const msg of jobs.heldClaims.splice(0)) msg.respond(activityReply(true).body);
     },
     sub: nc.subscribe('actor.job.*.*', {
       callback: (_err, msg) => {
+        if (msg.subject.endsWith('.activity-claim') && jobs.holdingClaims) {
+          jobs.heldClaims.push(msg);
+          return;
+        }
         if (!msg.subject.endsWith('.activity-complete')) {
           msg.respond(activityReply(true).body);
           return;
@@ -82,22 +98,64 @@ function standInJobs(): { held: Msg[]; holding: boolean; arrivals: Map<string, n
   return jobs;
 }
 
-function startService(maxInFlight: number): ActivityService {
-  const service = new ActivityService(nc, new ActorClient(nc, { requestTimeoutMs: 20_000, deadlineMs: 30_000, log }), log, { maxInFlight });
+function startService(maxInFlight: number, maxClaimsInFlight = maxInFlight): ActivityService {
+  const service = new ActivityService(nc, new ActorClient(nc, { requestTimeoutMs: 20_000, deadlineMs: 30_000, log }), log, { maxInFlight, maxClaimsInFlight });
   service.start();
   return service;
 }
 
-function completion(jobId: string): Uint8Array {
-  return encodeActivity({ v: ACTIVITY_VERSION, taskId: requestIdFor(jobId, 'fetch', 1), jobId, step: 'fetch', attempt: 1, workerId: 'w-1', outcome: { ok: true, output: { jobId } } });
+function ids(jobId: string) {
+  return { v: ACTIVITY_VERSION, taskId: requestIdFor(jobId, 'fetch', 1), jobId, step: 'fetch', attempt: 1, workerId: 'w-1' } as const;
 }
 
-/** `accepted` or the error code of a worker's request to `activity.complete`. */
-async function complete(jobId: string): Promise<string> {
-  const msg = await nc.request(ACTIVITY_COMPLETE_SUBJECT, completion(jobId), { timeout: 20_000 });
+/** `accepted`, `stale` or the error code of a worker's request. */
+async function ask(subject: string, body: Uint8Array): Promise<string> {
+  const msg = await nc.request(subject, body, { timeout: 20_000 });
   const err = replyError({ headers: fromNatsHeaders(msg.headers), body: msg.data });
   if (err !== null) return `${err.code}${err.retryable ? ' (retryable)' : ''}`;
   return decodeActivityReply(msg.data).accepted ? 'accepted' : 'stale';
+}
+
+const complete = (jobId: string) => ask(ACTIVITY_COMPLETE_SUBJECT, encodeActivity({ ...ids(jobId), outcome: { ok: true, output: { jobId } } }));
+const claim = (jobId: string) => ask(ACTIVITY_CLAIM_SUBJECT, encodeActivity(ids(jobId)));
+const heartbeat = (jobId: string) => ask(ACTIVITY_HEARTBEAT_SUBJECT, encodeActivity({ ...ids(jobId), progress: { at: 'half' } }));
+
+/** loom_activity_messages_refused_total for one command and bound, as /metrics shows it. */
+async function refusedCount(command: string, bound: string): Promise<number> {
+  return parsePrometheusText(await registry.metrics()).sum('loom_activity_messages_refused_total', { command, bound });
+}
+
+/**
+ * An ActivityWorker on `queue` whose handler waits for `go()` (then runs `afterGate`), with one task published
+ * for job `jobId`: `running()` says when it was claimed and started, `events` what the worker reported.
+ */
+async function gatedWorker(opts: { queue: string; jobId: string; log: Logger; afterGate?: (ctx: ActivityContext) => Promise<void> }) {
+  let go: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (go = resolve));
+  let started = false;
+  const worker = new ActivityWorker({
+    nc,
+    jsm,
+    presence,
+    queue: opts.queue,
+    workerId: `${opts.queue}-worker`,
+    heartbeatMs: 600_000,
+    log: opts.log,
+    handler: async (_task, ctx) => {
+      started = true;
+      await gate;
+      await opts.afterGate?.(ctx);
+      return { done: true };
+    },
+  });
+  const events: TaskEvent[] = [];
+  worker.onTask((e) => events.push(e));
+  await worker.start();
+  const { jobId, queue } = opts;
+  const task: ActivityTask = { v: ACTIVITY_VERSION, taskId: requestIdFor(jobId, 'fetch', 1), jobId, step: 'fetch', attempt: 1, queue, input: {}, startToCloseMs: 60_000, heartbeatTimeoutMs: null, enqueuedAt: Date.now() };
+  await jetstream(nc).publish(activityTaskSubject(queue, 'batch'), encodeActivity(task), { msgID: task.taskId });
+  await waitFor(() => started, { what: 'the task claimed and running' });
+  return { worker, events, task, go };
 }
 
 test('past maxInFlight a worker message is refused mailbox-full at once and never reaches its job; sent again later it is applied once', { timeout: 30_000 }, async () => {
@@ -136,30 +194,7 @@ test('ActivityWorker sends a completion refused mailbox-full again until it is t
       sends.set(taskId, (sends.get(taskId) ?? 0) + 1);
     },
   });
-  let go: () => void = () => undefined;
-  const finish = new Promise<void>((resolve) => (go = resolve));
-  let started = false;
-  const worker = new ActivityWorker({
-    nc,
-    jsm,
-    presence,
-    queue,
-    workerId: 'bound-worker',
-    heartbeatMs: 600_000,
-    log,
-    handler: async () => {
-      started = true;
-      await finish;
-      return { done: true };
-    },
-  });
-  const events: TaskEvent[] = [];
-  worker.onTask((e) => events.push(e));
-  await worker.start();
-  const jobId = 'job-bound-1';
-  const task: ActivityTask = { v: ACTIVITY_VERSION, taskId: requestIdFor(jobId, 'fetch', 1), jobId, step: 'fetch', attempt: 1, queue, input: {}, startToCloseMs: 60_000, heartbeatTimeoutMs: null, enqueuedAt: Date.now() };
-  await jetstream(nc).publish(activityTaskSubject(queue, 'batch'), encodeActivity(task), { msgID: task.taskId });
-  await waitFor(() => started, { what: 'the task claimed and running' });
+  const { worker, events, task, go } = await gatedWorker({ queue, jobId: 'job-bound-1', log });
 
   // Another worker's completion, held by a slow job, fills the service's one slot.
   const blocker = complete('job-bound-blocker');
@@ -176,6 +211,78 @@ test('ActivityWorker sends a completion refused mailbox-full again until it is t
   assert.deepEqual(completed, [{ type: 'completed', taskId: task.taskId, accepted: true, ok: true, reason: null }]);
   assert.equal(jobs.arrivals.get(task.taskId), 1, 'the job saw the completion once');
   spy.unsubscribe();
+  await service.stop();
+  jobs.sub.unsubscribe();
+});
+
+test('with claims at their own bound, a heartbeat and a completion are still forwarded and accepted; the refusal is counted by kind and bound', { timeout: 30_000 }, async () => {
+  const jobs = standInJobs({ holdClaims: true });
+  jobs.holding = false; // completions are answered at once; only claims are held
+  const service = startService(4, 2);
+  await nc.flush();
+  const claimsRefusedBefore = await refusedCount('activity-claim', 'claims');
+  const claims = ['job-s1', 'job-s2'].map((id) => claim(id));
+  await waitFor(() => jobs.heldClaims.length === 2, { what: 'two claims held by slow jobs' });
+  assert.equal(await claim('job-s3'), 'mailbox-full (retryable)', 'a third claim is past the claim bound');
+  assert.equal(await refusedCount('activity-claim', 'claims'), claimsRefusedBefore + 1);
+
+  // The claims saturate their bound, not the service's: heartbeats and completions go through.
+  assert.equal(await heartbeat('job-s1'), 'accepted');
+  assert.equal(await complete('job-s2'), 'accepted');
+  assert.equal(jobs.arrivals.get(requestIdFor('job-s2', 'fetch', 1)), 1, 'the completion reached its job');
+  assert.equal(service.forwarding, 2, 'only the held claims are in flight');
+
+  jobs.release();
+  assert.deepEqual(await Promise.all(claims), ['accepted', 'accepted']);
+  await service.stop();
+  jobs.sub.unsubscribe();
+});
+
+test('past the overall bound a heartbeat is refused too, and counted under bound "all"', { timeout: 30_000 }, async () => {
+  const jobs = standInJobs();
+  const service = startService(2, 1);
+  await nc.flush();
+  const before = await refusedCount('activity-heartbeat', 'all');
+  const held = ['job-a1', 'job-a2'].map((id) => complete(id));
+  await waitFor(() => jobs.held.length === 2, { what: 'two completions held by slow jobs' });
+  assert.equal(await heartbeat('job-a3'), 'mailbox-full (retryable)');
+  assert.equal(await refusedCount('activity-heartbeat', 'all'), before + 1);
+  jobs.release();
+  assert.deepEqual(await Promise.all(held), ['accepted', 'accepted']);
+  await service.stop();
+  jobs.sub.unsubscribe();
+});
+
+test('ActivityWorker sends a completion again while no activity service answers; once one is back the job applies it once, and the lost heartbeat is logged', { timeout: 60_000 }, async () => {
+  const queue = 'absent-test';
+  const jobs = standInJobs();
+  jobs.holding = false;
+  let service = startService(8);
+  await nc.flush();
+  // The worker's log lines, read back: a heartbeat or completion Loom could not take must be said, with the task's ids.
+  const lines: Array<Record<string, unknown>> = [];
+  const workerLog = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const jobId = 'job-absent-1';
+  const { worker, events, task, go } = await gatedWorker({ queue, jobId, log: workerLog, afterGate: (ctx) => ctx.heartbeat({ stage: 'done' }) });
+
+  // The actors hosts go away (a restart): nobody subscribes to activity.* while the task finishes.
+  await service.stop();
+  await nc.flush();
+  go();
+  const said = (msg: string) => lines.find((l) => l.msg === msg && l.jobId === jobId && l.step === 'fetch' && l.attempt === 1 && l.code === 'unavailable');
+  await waitFor(() => said('heartbeat not taken; the next one will do') !== undefined, { what: 'the unanswered heartbeat logged with its task' });
+  await waitFor(() => said('completion not taken yet; sending it again') !== undefined, { what: 'the unanswered completion logged and kept' });
+  assert.equal(jobs.arrivals.get(task.taskId), undefined, 'nothing reached the job while no service ran');
+  assert.deepEqual(events.filter((e) => e.type === 'completed'), [], 'the completion is not given up');
+
+  // The hosts are back: the completion is taken, once.
+  service = startService(8);
+  await waitFor(() => events.some((e) => e.type === 'completed'), { what: "the worker's completion taken after the restart" });
+  assert.deepEqual(events.filter((e) => e.type === 'completed'), [{ type: 'completed', taskId: task.taskId, accepted: true, ok: true, reason: null }]);
+  assert.equal(jobs.arrivals.get(task.taskId), 1, 'the job saw the completion once');
+  assert.ok(lines.some((l) => l.msg === 'completion delivered after Loom could not take it' && l.jobId === jobId));
+  assert.equal(lines.filter((l) => l.level === 50).length, 0, `no error logged: ${JSON.stringify(lines.filter((l) => l.level === 50))}`);
+  await worker.stop();
   await service.stop();
   jobs.sub.unsubscribe();
 });

@@ -10,11 +10,16 @@
  *
  * Bounded: at most `maxInFlight` messages are being forwarded at once (a
  * flood of completions, or job actors slow to answer, would otherwise hold
- * work and message bodies without limit). Past it a message is answered at
- * once with the retryable `mailbox-full` error, before anything is decoded
- * or forwarded, so the job never saw it: the worker sends it again later
- * (ActivityWorker does, for completions; a refused claim goes back to the
- * queue) and it is applied then, once.
+ * work and message bodies without limit), and of them at most
+ * `maxClaimsInFlight` claims. Heartbeats and completions may use the whole
+ * bound, so a flood of claims cannot starve them: a refused heartbeat could
+ * let a healthy task run into its heartbeat timeout, and a completion is
+ * what finishes work and frees capacity, while a refused claim only leaves
+ * its task in the queue a little longer. Past a bound a message is answered
+ * at once with the retryable `mailbox-full` error, before anything is
+ * decoded or forwarded, so the job never saw it: the worker sends it again
+ * later (ActivityWorker does, for completions; a refused claim goes back to
+ * the queue) and it is applied then, once.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { requestIdFor } from '../../actors/ports/index.ts';
@@ -32,7 +37,7 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import { errorReply, type WireMessage } from '../../protocol/reply.ts';
 import type { Logger } from '../log.ts';
-import { observeActivityRefused } from '../metrics/index.ts';
+import { observeActivityRefused, type ActivityBound } from '../metrics/index.ts';
 import { toNatsHeaders } from '../nats/headers.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
 
@@ -46,18 +51,21 @@ const ROUTES: ReadonlyArray<{ subject: string; command: ActivityCommand; decode:
 const REFUSAL_LOG_EVERY_MS = 5_000;
 
 export interface ActivityServiceOptions {
-  /** Messages forwarded at once (LOOM_ACTIVITY_MAX_IN_FLIGHT); past it they are refused `mailbox-full`. */
+  /** Messages of any kind forwarded at once (LOOM_ACTIVITY_MAX_IN_FLIGHT); past it they are refused `mailbox-full`. */
   readonly maxInFlight: number;
+  /** Claims forwarded at once (LOOM_ACTIVITY_MAX_CLAIMS_IN_FLIGHT), 1..maxInFlight: the rest of the bound stays for heartbeats and completions. */
+  readonly maxClaimsInFlight: number;
 }
 
 export class ActivityService {
   private readonly subs: Subscription[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  private claimsInFlight = 0;
   private readonly stopping = new AbortController();
   private refusedSinceLog = 0;
   private lastRefusalLogAt = 0;
 
-  /** @throws RangeError when `maxInFlight` is not a positive integer. */
+  /** @throws RangeError when `maxInFlight` is not a positive integer, or `maxClaimsInFlight` not one up to it. */
   constructor(
     private readonly nc: NatsConnection,
     private readonly actors: ActorClient,
@@ -65,6 +73,9 @@ export class ActivityService {
     private readonly opts: ActivityServiceOptions,
   ) {
     if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1) throw new RangeError(`maxInFlight must be a positive integer, got ${opts.maxInFlight}`);
+    if (!Number.isInteger(opts.maxClaimsInFlight) || opts.maxClaimsInFlight < 1 || opts.maxClaimsInFlight > opts.maxInFlight) {
+      throw new RangeError(`maxClaimsInFlight must be an integer in 1..${opts.maxInFlight}, got ${opts.maxClaimsInFlight}`);
+    }
   }
 
   /** Messages being forwarded now. */
@@ -82,11 +93,17 @@ export class ActivityService {
               this.log.error({ err, subject: route.subject }, 'activity subscription failed');
               return;
             }
-            if (this.inFlight.size >= this.opts.maxInFlight) {
-              this.refuse(route, msg);
+            const bound = this.boundReached(route.command);
+            if (bound !== null) {
+              this.refuse(route, msg, bound);
               return;
             }
-            const done = this.handle(route, msg).finally(() => this.inFlight.delete(done));
+            const claim = route.command === 'activity-claim';
+            if (claim) this.claimsInFlight++;
+            const done = this.handle(route, msg).finally(() => {
+              this.inFlight.delete(done);
+              if (claim) this.claimsInFlight--;
+            });
             this.inFlight.add(done);
           },
         }),
@@ -100,6 +117,13 @@ export class ActivityService {
     this.subs.length = 0;
     await Promise.allSettled([...this.inFlight]);
     this.stopping.abort();
+  }
+
+  /** Which bound refuses a message of `command` now, or null when it may be forwarded. */
+  private boundReached(command: ActivityCommand): ActivityBound | null {
+    if (this.inFlight.size >= this.opts.maxInFlight) return 'all';
+    if (command === 'activity-claim' && this.claimsInFlight >= this.opts.maxClaimsInFlight) return 'claims';
+    return null;
   }
 
   private async handle(route: (typeof ROUTES)[number], msg: Msg): Promise<void> {
@@ -118,16 +142,18 @@ export class ActivityService {
   }
 
   /** Answers `mailbox-full` at once: nothing is decoded, forwarded or kept. */
-  private refuse(route: (typeof ROUTES)[number], msg: Msg): void {
-    observeActivityRefused(route.command);
+  private refuse(route: (typeof ROUTES)[number], msg: Msg, bound: ActivityBound): void {
+    observeActivityRefused(route.command, bound);
     this.refusedSinceLog++;
     const now = Date.now();
     if (now - this.lastRefusalLogAt >= REFUSAL_LOG_EVERY_MS) {
-      this.log.warn({ subject: route.subject, refused: this.refusedSinceLog, limit: this.opts.maxInFlight }, 'activity service at its bound: worker messages refused mailbox-full');
+      const limit = bound === 'all' ? this.opts.maxInFlight : this.opts.maxClaimsInFlight;
+      this.log.warn({ subject: route.subject, bound, refused: this.refusedSinceLog, limit }, 'activity service at its bound: worker messages refused mailbox-full');
       this.refusedSinceLog = 0;
       this.lastRefusalLogAt = now;
     }
-    this.answer(route, msg, errorReply('mailbox-full', `this host is forwarding ${this.opts.maxInFlight} worker messages already; send it again later`));
+    const what = bound === 'all' ? `${this.opts.maxInFlight} worker messages` : `${this.opts.maxClaimsInFlight} claims`;
+    this.answer(route, msg, errorReply('mailbox-full', `this host is forwarding ${what} already; send it again later`));
   }
 
   private answer(route: (typeof ROUTES)[number], msg: Msg, reply: WireMessage): void {

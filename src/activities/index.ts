@@ -20,13 +20,21 @@ export interface ActivitiesRuntime {
   stop(): Promise<void>;
 }
 
-/** `maxInFlight`: worker messages forwarded at once (LOOM_ACTIVITY_MAX_IN_FLIGHT). */
-export function startActivities(opts: { nc: NatsConnection; nats: Provisioned; client: ActorClient; timeoutMs: number; maxInFlight: number; log: Logger }): ActivitiesRuntime {
+/** `maxInFlight`: worker messages forwarded at once (LOOM_ACTIVITY_MAX_IN_FLIGHT); `maxClaimsInFlight`: of them, claims (LOOM_ACTIVITY_MAX_CLAIMS_IN_FLIGHT). */
+export function startActivities(opts: {
+  nc: NatsConnection;
+  nats: Provisioned;
+  client: ActorClient;
+  timeoutMs: number;
+  maxInFlight: number;
+  maxClaimsInFlight: number;
+  log: Logger;
+}): ActivitiesRuntime {
   const log = opts.log.child({ component: 'activities' });
   const services = new NatsServiceQueue(opts.nc, opts.nats.jsm, { timeoutMs: opts.timeoutMs, log });
   const presence = new WorkerPresenceWatch(opts.nats.workerPresence, log);
   presence.start().catch((err: unknown) => log.error({ err }, 'worker presence watch did not start; jobs will show waiting-for-worker'));
-  const service = new ActivityService(opts.nc, opts.client, log, { maxInFlight: opts.maxInFlight });
+  const service = new ActivityService(opts.nc, opts.client, log, { maxInFlight: opts.maxInFlight, maxClaimsInFlight: opts.maxClaimsInFlight });
   service.start();
   return {
     services,

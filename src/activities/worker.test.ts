@@ -3,13 +3,16 @@
  * activity service that accepts claims at once but holds its answers to
  * completions: a slot is freed when the handler ends, so with concurrency
  * 1 the next task runs while the previous completion still waits for
- * Loom's answer (it waited for that answer before).
+ * Loom's answer (it waited for that answer before). Stand-ins that answer
+ * late or not at all show a completion sent again until answered, and
+ * stop() ending that.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
 import {
   ACTIVITY_CLAIM_SUBJECT,
   ACTIVITY_COMPLETE_SUBJECT,
@@ -24,7 +27,7 @@ import {
 import { createRootLogger } from '../log.ts';
 import { startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
 import { provisionActivities } from './provision.ts';
-import { ActivityWorker } from './worker.ts';
+import { ActivityWorker, type TaskEvent } from './worker.ts';
 
 const log = createRootLogger({ level: 'silent', instanceId: 'test' });
 const QUEUE = 'slot-test';
@@ -164,4 +167,59 @@ test('a completion Loom would refuse is not sent as it is: long errors are cut, 
     assert.ok(!o.ok && o.error.code === 'invalid-output' && !o.retryable, JSON.stringify(o));
     assert.match(o.error.message, why);
   }
+});
+
+/** A worker on `queue` whose handler returns at once, logging into `lines`, with claims answered `accepted` by a stand-in. */
+async function loggedWorker(queue: string, requestTimeoutMs: number) {
+  const lines: Array<Record<string, unknown>> = [];
+  const claims = nc.subscribe(ACTIVITY_CLAIM_SUBJECT, { callback: (_err, msg) => void msg.respond(activityReply(true).body) });
+  await nc.flush();
+  const connections = { nc, jsm, presence };
+  const worker = new ActivityWorker({
+    ...connections,
+    queue,
+    workerId: `${queue}-worker`,
+    requestTimeoutMs,
+    log: pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }),
+    handler: async () => ({ done: true }),
+  });
+  const events: TaskEvent[] = [];
+  worker.onTask((e) => events.push(e));
+  await worker.start();
+  const t = { ...task(7), queue, taskId: `job-${queue}.fetch.1`, jobId: `job-${queue}` };
+  await jetstream(nc).publish(activityTaskSubject(queue, 'batch'), encodeActivity(t), { msgID: t.taskId });
+  const said = (msg: string) => lines.find((l) => l.msg === msg && l.jobId === t.jobId && l.step === 'fetch' && l.attempt === 1);
+  return { worker, events, task: t, said, stopClaims: () => claims.unsubscribe() };
+}
+
+test('a completion without an answer in time is sent again, and the first answer ends the sending', { timeout: 30_000 }, async () => {
+  const queue = 'timeout-test';
+  // Loom took the first copy but its answer was lost: only later copies are answered.
+  let arrivals = 0;
+  const completions = nc.subscribe(ACTIVITY_COMPLETE_SUBJECT, {
+    callback: (_err, msg) => {
+      if (decodeActivityComplete(msg.data).jobId !== `job-${queue}`) return;
+      arrivals++;
+      if (arrivals > 1) msg.respond(activityReply(false, 'step fetch is succeeded').body);
+    },
+  });
+  const w = await loggedWorker(queue, 2_000);
+  await waitFor(() => w.events.some((e) => e.type === 'completed'), { what: 'the completion answered' });
+  assert.equal(w.said('completion not taken yet; sending it again')?.code, 'timeout');
+  assert.deepEqual(w.events.filter((e) => e.type === 'completed'), [{ type: 'completed', taskId: w.task.taskId, accepted: false, ok: true, reason: 'step fetch is succeeded' }]);
+  await w.worker.stop();
+  assert.equal(arrivals, 2, 'sent until answered, then no more');
+  w.stopClaims();
+  completions.unsubscribe();
+});
+
+test('stop() ends the sending of a completion that nothing answers, and says it was not delivered', { timeout: 30_000 }, async () => {
+  // No subscriber on activity.complete: every send gets no responders, as while the actors hosts restart.
+  const w = await loggedWorker('stop-test', 10_000);
+  await waitFor(() => w.said('completion not taken yet; sending it again') !== undefined, { what: 'the completion kept after no responders' });
+  assert.equal(w.said('completion not taken yet; sending it again')?.code, 'unavailable');
+  await w.worker.stop();
+  assert.ok(w.said('completion not delivered: the worker stopped before Loom could take it; the attempt times out at Loom and is retried'), 'the loss is logged with its task');
+  assert.deepEqual(w.events.filter((e) => e.type === 'completed'), []);
+  w.stopClaims();
 });

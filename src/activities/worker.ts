@@ -12,10 +12,12 @@
  * A slot is freed when the handler ends: the completion travels to Loom
  * while the slot already serves the next task (under load, waiting for
  * Loom's answer held slots far longer than the work itself).
- * A completion Loom refuses with a retryable error (`mailbox-full` from a
- * host at its LOOM_ACTIVITY_MAX_IN_FLIGHT bound, `unavailable`, `not-owner`)
- * is sent again with backoff until the attempt's start-to-close time would
- * have run out; Loom applies the first completion it takes, once.
+ * A completion Loom cannot take yet (a retryable error such as
+ * `mailbox-full`, or no answer at all while the actors hosts restart) is
+ * sent again with backoff until Loom answers it or the worker stops
+ * (deliver-completion.ts); Loom applies the first completion it takes, once.
+ * A heartbeat that gets no answer is not sent again (the next one will do),
+ * and is logged with the task's ids.
  * With nothing ready it sleeps until a task is published on the queue (a
  * core-NATS "doorbell" subscription on its task subjects) or `idlePollMs`
  * passes (a nak'ed task is redelivered without a publish).
@@ -50,6 +52,7 @@ import { apiPrefixOf } from '../nats/api-prefix.ts';
 import { sharedRequestMux } from '../nats/request-mux.ts';
 import { Slots } from '../inference/slots.ts';
 import { completionFor, type Completion } from './completion.ts';
+import { deliverCompletion } from './deliver-completion.ts';
 import { PresenceBeacon } from './presence.ts';
 import { ensureActivityConsumers } from './provision.ts';
 
@@ -88,6 +91,7 @@ export interface ActivityWorkerOptions {
   readonly idlePollMs?: number;
   /** Heartbeat period when the task sets no heartbeat timeout; default 5_000 ms. */
   readonly heartbeatMs?: number;
+  /** How long a claim, heartbeat or completion waits for Loom's answer; default 10_000 ms (an unanswered completion is sent again). */
   readonly requestTimeoutMs?: number;
 }
 
@@ -102,9 +106,6 @@ export type TaskEvent =
 const MAX_PULL_BATCH = 16;
 /** After a doorbell, the stream may store the task a moment after we hear of it. */
 const AFTER_RING_RETRY_MS = 10;
-/** Backoff between sends of a completion Loom refused for now: doubling from the first, capped, with jitter. */
-const COMPLETE_RETRY_FIRST_MS = 100;
-const COMPLETE_RETRY_MAX_MS = 2_000;
 
 export class ActivityWorker {
   private readonly stop$ = new AbortController();
@@ -269,20 +270,27 @@ export class ActivityWorker {
       return;
     }
     this.emit({ type: 'claimed', taskId: task.taskId });
-    // The attempt's start-to-close clock runs at Loom from the claim: a completion after it is stale anyway.
-    const completeBy = Date.now() + task.startToCloseMs;
-    await Promise.all([acked, this.work(task, release, completeBy)]);
+    await Promise.all([acked, this.work(task, release)]);
   }
 
-  private async work(task: ActivityTask, release: () => void, completeBy: number): Promise<void> {
+  private async work(task: ActivityTask, release: () => void): Promise<void> {
     const abort = new AbortController();
     this.running.set(task.taskId, abort);
+    const log = this.taskLog(task);
+    // Best effort: a heartbeat Loom could not take is not sent again (the next one will do), but it is never silent.
+    // The first of a run of lost ones is a warning, the rest debug (a long absence of Loom must not flood the log).
+    let lostInARow = 0;
     const beat = async (progress?: unknown) => {
       try {
         const reply = await this.request(ACTIVITY_HEARTBEAT_SUBJECT, encodeActivity({ ...this.ids(task), ...(progress === undefined ? {} : { progress }) }));
+        if (lostInARow > 0) log.info({ lost: lostInARow }, 'heartbeats taken again');
+        lostInARow = 0;
         if (!reply.accepted) abort.abort(new Error(reply.reason ?? 'refused'));
       } catch (err) {
-        this.opts.log.warn({ err, taskId: task.taskId }, 'heartbeat not answered');
+        lostInARow++;
+        if (!(err instanceof ProtocolError && err.retryable)) log.error({ err }, 'heartbeat refused');
+        else if (lostInARow === 1) log.warn({ err, code: err.code }, 'heartbeat not taken; the next one will do');
+        else log.debug({ err, code: err.code, lost: lostInARow }, 'heartbeat not taken; the next one will do');
       }
     };
     const period = task.heartbeatTimeoutMs === null ? (this.opts.heartbeatMs ?? 5_000) : Math.max(50, Math.floor(task.heartbeatTimeoutMs / 3));
@@ -302,34 +310,39 @@ export class ActivityWorker {
       release();
     }
     if (abort.signal.aborted) return;
-    await this.complete(task, outcome, completeBy);
+    await this.complete(task, outcome, log);
   }
 
-  /** Sends the completion; again, with backoff, while Loom refuses it with a retryable error and the attempt's time lasts. */
-  private async complete(task: ActivityTask, outcome: ActivityOutcomeMessage, completeBy: number): Promise<void> {
+  /** Sends the completion until Loom answers it, refuses it for good, or the worker stops (deliver-completion.ts). */
+  private async complete(task: ActivityTask, outcome: ActivityOutcomeMessage, log: Logger): Promise<void> {
     let done: Completion;
     try {
       done = completionFor(this.ids(task), outcome);
     } catch (err) {
-      this.opts.log.error({ err, taskId: task.taskId }, 'completion not delivered');
+      log.error({ err }, 'completion not delivered: it could not be encoded');
       return;
     }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const reply = await this.request(ACTIVITY_COMPLETE_SUBJECT, done.body);
-        this.emit({ type: 'completed', taskId: task.taskId, accepted: reply.accepted, ok: done.message.outcome.ok, reason: reply.reason });
+    const delivery = await deliverCompletion(() => this.request(ACTIVITY_COMPLETE_SUBJECT, done.body), { signal: this.stop$.signal, log });
+    switch (delivery.kind) {
+      case 'answered':
+        this.emit({ type: 'completed', taskId: task.taskId, accepted: delivery.reply.accepted, ok: done.message.outcome.ok, reason: delivery.reply.reason });
         return;
-      } catch (err) {
-        const ceiling = Math.min(COMPLETE_RETRY_MAX_MS, COMPLETE_RETRY_FIRST_MS * 2 ** attempt);
-        const waitMs = ceiling / 2 + Math.random() * (ceiling / 2);
-        if (!(err instanceof ProtocolError && err.retryable) || Date.now() + waitMs >= completeBy) {
-          this.opts.log.error({ err, taskId: task.taskId, sends: attempt + 1 }, 'completion not delivered');
-          return;
-        }
-        this.opts.log.debug({ err, taskId: task.taskId, sends: attempt + 1 }, 'completion refused for now; sending it again');
-        await new Promise<void>((resolve) => setTimeout(resolve, waitMs));
+      case 'refused':
+        log.error({ err: delivery.err, sends: delivery.sends }, 'completion not delivered: refused; the attempt times out at Loom and is retried');
+        return;
+      case 'stopped':
+        log.error({ err: delivery.err, sends: delivery.sends }, 'completion not delivered: the worker stopped before Loom could take it; the attempt times out at Loom and is retried');
+        return;
+      default: {
+        const unknown: never = delivery;
+        throw new Error(`unknown delivery ${JSON.stringify(unknown)}`);
       }
     }
+  }
+
+  /** The task's logger: every line about it names job, step, attempt and task. */
+  private taskLog(task: ActivityTask): Logger {
+    return this.opts.log.child({ jobId: task.jobId, step: task.step, attempt: task.attempt, taskId: task.taskId });
   }
 
   private ids(task: ActivityTask) {
@@ -340,13 +353,15 @@ export class ActivityWorker {
    * Over the connection's request mux (request-mux.ts): nats.js's request()
    * builds an Error with a stack for every request it completes, and a
    * worker makes two or more per task.
-   * @throws ProtocolError with Loom's error code (its `retryable` says whether the same message may be sent again); Error when nothing answers.
+   * @throws ProtocolError with Loom's error code (its `retryable` says whether the same message may be sent again):
+   * `unavailable` when no actors host is subscribed, `timeout` when none answered in time (both retryable);
+   * Error when it could not be sent (the connection closed).
    */
   private async request(subject: string, body: Uint8Array): Promise<ActivityReply> {
     const timeoutMs = this.opts.requestTimeoutMs ?? 10_000;
     const outcome = await sharedRequestMux(this.opts.nc).request(subject, body, { timeoutMs });
-    if (outcome.kind === 'no-responders') throw new Error(`${subject}: no Loom actors host answers`);
-    if (outcome.kind === 'timeout') throw new Error(`${subject}: no answer within ${timeoutMs} ms`);
+    if (outcome.kind === 'no-responders') throw new ProtocolError('unavailable', `${subject}: no Loom actors host answers`);
+    if (outcome.kind === 'timeout') throw new ProtocolError('timeout', `${subject}: no answer within ${timeoutMs} ms`);
     const reply = outcome.msg;
     const refused = replyError({ headers: fromNatsHeaders(reply.headers), body: reply.data });
     if (refused !== null) throw new ProtocolError(refused.code, `${subject}: ${refused.code}: ${refused.message}`, { cause: refused });

@@ -14,7 +14,7 @@ import type { JobView } from '../../protocol/job.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { OWNER_BUCKET, leaseKey } from '../../protocol/subjects.ts';
 import { startActivityCluster, type ActivityCluster } from '../testing/activity-fixture.ts';
-import { MODEL_TEST_KIND } from '../testing/service-test-pipeline.ts';
+import { gateSubject, MODEL_TEST_KIND } from '../testing/service-test-pipeline.ts';
 import { waitFor } from '../testing/index.ts';
 
 let cluster: ActivityCluster;
@@ -116,6 +116,34 @@ test('SIGKILL of the job host while its task runs: the job goes on elsewhere, on
   await cluster.startHost(`${holder}-b`);
 });
 
+test('the actors hosts restart while a task finishes: the worker sends its completion until a host is back, and the job takes it once', async () => {
+  const id = await cluster.startJob({ behave: 'gated', value: 'through-restart' });
+  await waitFor(() => cluster.events(id).some((e) => e.task === 'working'), { what: 'a worker to start the task', timeoutMs: 30_000 });
+  const working = cluster.events(id).find((e) => e.task === 'working');
+  assert.ok(working);
+  // No actors host runs, so nothing subscribes to activity.*: the worker's completion gets no responders.
+  const gone = cluster.hosts.splice(0);
+  await Promise.all(gone.map((h) => h.stop(5_000)));
+  cluster.nc.publish(gateSubject(working.taskId), new Uint8Array(0));
+  const worker = cluster.workers.find((w) => w.name === working.workerId);
+  assert.ok(worker, `the worker that took it: ${working.workerId}`);
+  await waitFor(() => worker.output().some((l) => l.includes('completion not taken yet') && l.includes(id)), { what: 'the worker to keep its unanswered completion' });
+  assert.deepEqual(cluster.events(id).filter((e) => e.task === 'completed'), [], 'the completion is not given up');
+
+  for (const h of gone) await cluster.startHost(`${h.name}-r`);
+  const done = await cluster.waitForJob(id, ended, 'to end once the hosts are back');
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  assert.deepEqual((done.output as { saw: { echoed: string; by: string } }).saw.echoed, 'through-restart');
+  await waitFor(() => accepted(id).length >= 1, { what: 'the completion answered' });
+  assert.deepEqual(
+    cluster.events(id).filter((e) => e.task === 'completed').map((e) => e.accepted),
+    [true],
+    'one completion answered, accepted',
+  );
+  assert.equal(cluster.events(id).filter((e) => e.task === 'working').length, 1, 'the task ran once');
+  assert.equal(done.steps.find((s) => s.id === 'work')?.attempt, 1);
+});
+
 test('cancelling the job tells the worker to stop; its task is not completed', async () => {
   const id = await cluster.startJob({ behave: 'hang' });
   await waitFor(() => cluster.events(id).some((e) => e.task === 'working'), { what: 'a worker to start the task', timeoutMs: 30_000 });
@@ -206,4 +234,25 @@ test('the plain nats.js worker of PROTOCOL.md §17 serves a queue with nothing f
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
   assert.deepEqual((done.output as { saw: unknown }).saw, { text: 'SHOUT' });
   await waitFor(() => plain.output().some((l) => l.includes(`"taskId":"${id}.work.1","accepted":true`)), { what: 'the plain worker to log its accepted completion' });
+});
+
+test('the plain worker of PROTOCOL.md §17 keeps its completion while no actors host runs, and the job takes it once', async () => {
+  const plain = await cluster.startPlainWorker('plain-restart-worker', 'plain-restart');
+  const id = await cluster.startJob({ behave: 'gated', value: 'late', queue: 'plain-restart' });
+  await waitFor(() => plain.output().some((l) => l.includes('"plain":"working","value":"late"')), { what: 'the plain worker to start the task', timeoutMs: 30_000 });
+  const gone = cluster.hosts.splice(0);
+  await Promise.all(gone.map((h) => h.stop(5_000)));
+  cluster.nc.publish('test.gate.plain.late', new Uint8Array(0));
+  await waitFor(() => plain.output().some((l) => l.includes('"completion":"not taken yet"')), { what: 'the plain worker to keep its unanswered completion' });
+
+  for (const h of gone) await cluster.startHost(`${h.name}-p`);
+  const done = await cluster.waitForJob(id, ended, 'to end once the hosts are back');
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  assert.deepEqual((done.output as { saw: unknown }).saw, { text: 'LATE' });
+  await waitFor(() => plain.output().some((l) => l.includes(`"taskId":"${id}.work.1"`)), { what: 'the plain worker to log its completion' });
+  assert.deepEqual(
+    plain.output().filter((l) => l.includes(`"plain":"completed","taskId":"${id}.work.1"`)),
+    [JSON.stringify({ plain: 'completed', taskId: `${id}.work.1`, accepted: true })],
+  );
+  assert.equal(done.steps.find((s) => s.id === 'work')?.attempt, 1);
 });

@@ -1,4 +1,4 @@
-export { observeActivityRefused } from './activity-metrics.ts';
+export { observeActivityRefused, type ActivityBound } from './activity-metrics.ts';
 export { observeActivation, observeActorEnded, observeLeaseLost, observeMailboxBatch, type ActivationOutcome } from './actor-metrics.ts';
 export { MeteredDocumentLog, MeteredSnapshotStore } from './document-metrics.ts';
 export { httpMetrics, matchedRoutePattern } from './http-metrics.ts';

@@ -55,7 +55,7 @@ export function startActorsRole(opts: {
   const hostClient = new ActorClient(nc, { requestTimeoutMs: config.gateway.requestTimeoutMs, deadlineMs: config.gateway.activationDeadlineMs, local: opts.local, log: hostLog });
   const jobProjection = new PostgresJobProjection(opts.database.db);
   // Service activities: the job actors' task queue and worker presence, and the service that answers workers.
-  const activities = startActivities({ nc, nats: opts.nats, client: hostClient, timeoutMs: config.gateway.requestTimeoutMs, maxInFlight: config.jobs.activityMaxInFlight, log: hostLog });
+  const activities = startActivities({ nc, nats: opts.nats, client: hostClient, timeoutMs: config.gateway.requestTimeoutMs, maxInFlight: config.jobs.activityMaxInFlight, maxClaimsInFlight: config.jobs.activityMaxClaimsInFlight, log: hostLog });
   const agents = wireAgentSessions({ config, nc, nats: opts.nats, database: opts.database, objects: opts.artifacts, jobLog: opts.jobLog, client: hostClient, maxPayload, log: hostLog });
   const host = new ActorHost({
     nc,

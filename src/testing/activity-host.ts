@@ -37,7 +37,7 @@ const nc = await connect({ servers: required('NATS_URL'), maxReconnectAttempts: 
 const provisioned = await provisionNats(nc, { leaseTtlMs, logger: log });
 const database = await openDatabase({ url: required('DATABASE_URL'), logger: log });
 const client = new ActorClient(nc, { requestTimeoutMs: 2_000, deadlineMs: 15_000, log });
-const activities = startActivities({ nc, nats: provisioned, client, timeoutMs: 5_000, maxInFlight: 256, log });
+const activities = startActivities({ nc, nats: provisioned, client, timeoutMs: 5_000, maxInFlight: 256, maxClaimsInFlight: 128, log });
 const artifacts = new FsObjectStore({ root: path.join(required('DATA_DIR'), 'objects'), signer: new GatewayUrlSigner(randomBytes(32), () => 'http://127.0.0.1') });
 const host = new ActorHost({
   nc,

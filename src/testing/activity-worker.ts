@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connectWorkerProcess } from './activity-worker-process.ts';
 import { z } from 'zod';
 import { ActivityFailure, ActivityWorker } from '../activities/worker.ts';
-import { WORKER_BEHAVIOURS } from './service-test-pipeline.ts';
+import { gateSubject, WORKER_BEHAVIOURS } from './service-test-pipeline.ts';
 
 const workerId = process.env.WORKER_ID ?? `worker-${process.pid}`;
 const queue = process.env.QUEUE ?? 'test-work';
@@ -29,6 +29,9 @@ const worker = new ActivityWorker({
   log,
   handler: async (task, ctx) => {
     const input = taskInput.parse(task.input);
+    // Subscribed before 'working' is printed: the test may open the gate as soon as it reads that line.
+    const gate = input.behave === 'gated' ? nc.subscribe(gateSubject(task.taskId), { max: 1 }) : null;
+    if (gate !== null) await nc.flush();
     console.log(JSON.stringify({ task: 'working', taskId: task.taskId, attempt: task.attempt, workerId }));
     switch (input.behave) {
       case 'echo':
@@ -42,6 +45,12 @@ const worker = new ActivityWorker({
         await ctx.heartbeat({ stage: 'started' });
         await sleep(input.ms, undefined, { signal: ctx.signal });
         return { echoed: input.value, by: workerId };
+      case 'gated':
+        ctx.signal.addEventListener('abort', () => gate?.unsubscribe(), { once: true });
+        for await (const opened of gate ?? []) {
+          return { echoed: input.value, by: workerId, gate: opened.subject };
+        }
+        throw new ActivityFailure('gate-closed', 'the gate subscription ended unopened', true);
       case 'hang':
         await sleep(600_000, undefined, { signal: ctx.signal });
         return null;

@@ -11,7 +11,12 @@ export const SERVICE_TEST_KIND = 'test.service';
 export const SERVICE_TEST_QUEUE = 'test-work';
 
 /** What the test worker does with a task. */
-export const WORKER_BEHAVIOURS = ['echo', 'fail-first-attempt', 'fail-terminal', 'slow', 'hang'] as const;
+export const WORKER_BEHAVIOURS = ['echo', 'fail-first-attempt', 'fail-terminal', 'slow', 'hang', 'gated'] as const;
+
+/** Where a test opens the gate of a `gated` task (any message): the worker finishes it then, e.g. while no actors host runs. */
+export function gateSubject(taskId: string): string {
+  return `test.gate.${taskId}`;
+}
 
 const input = z
   .object({
