@@ -50,6 +50,7 @@ import {
   type EngineEnv,
   type JobDefaults,
 } from './engine.ts';
+import { maxOutputBytesFor } from './output-limit.ts';
 import type { AnyPipeline } from './pipeline.ts';
 import type { PriceTable } from './planner.ts';
 import {
@@ -92,7 +93,8 @@ export interface JobActorDeps {
   /**
    * Largest reply body, in bytes, a view is fitted into (encodeViewWithin
    * leaves its largest outputs out, served by `output`); unlimited when absent.
-   * Hosts pass the NATS max_payload less room for headers.
+   * It also holds each output under what one `output` reply carries
+   * (output-limit.ts). Hosts pass the NATS max_payload less room for headers.
    */
   readonly maxReplyBytes?: number;
 }
@@ -135,7 +137,14 @@ export class JobActor implements ActorInstance {
   }
 
   private env(): EngineEnv {
-    return { now: this.deps.clock.now(), random: () => this.deps.clock.random(), pipelines: this.deps.pipelines, prices: this.deps.prices };
+    return {
+      now: this.deps.clock.now(),
+      random: () => this.deps.clock.random(),
+      pipelines: this.deps.pipelines,
+      prices: this.deps.prices,
+      // An output is refused when recorded rather than recorded and never servable by `output`.
+      maxOutputBytes: maxOutputBytesFor(this.deps.maxReplyBytes),
+    };
   }
 
   handle(batch: readonly MailboxMessage[]): Promise<void> {

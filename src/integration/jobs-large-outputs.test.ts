@@ -10,12 +10,21 @@ import { scriptedAnswer, startJobsCluster, taskOfRequest, type JobBody, type Job
 
 let cluster: JobsCluster;
 const SECTION_CHARS = 200_000;
+/** The harness's nats-server has the default max_payload (1 MiB): outputs are held to 1 MiB less 32 KiB (actors/job/output-limit.ts). */
+const OUTPUT_LIMIT = 1024 * 1024 - 32 * 1024;
+/** Section answers by topic: just under the limit once collected and composed, and over it alone. */
+const SIZED_SECTIONS: Record<string, number> = { 'Near the limit': OUTPUT_LIMIT - 10_000, 'Over the limit': OUTPUT_LIMIT + 1_000 };
+
+function sectionAnswer(user: string): string {
+  const sized = Object.entries(SIZED_SECTIONS).find(([topic]) => user.includes(`Topic: ${topic}\n`));
+  return sized === undefined ? `${'s'.repeat(SECTION_CHARS)} ${user.length}` : 'n'.repeat(sized[1]);
+}
 
 before(async () => {
   cluster = await startJobsCluster();
   // Sections of 200 kB: four of them, the step collecting them and the composed document pass 1 MiB together (each output stays under it).
   cluster.model.configure({
-    respond: (r) => (taskOfRequest(r) === 'document.generate/section' ? `${'s'.repeat(SECTION_CHARS)} ${r.messages.at(-1)?.content.length ?? 0}` : scriptedAnswer(r)),
+    respond: (r) => (taskOfRequest(r) === 'document.generate/section' ? sectionAnswer(r.messages.at(-1)?.content ?? '') : scriptedAnswer(r)),
   });
 });
 after(async () => {
@@ -58,6 +67,37 @@ test('a job whose outputs pass 1 MiB is viewable, its largest outputs flagged as
   // Cancel of an ended job is a conflict, not a 413: the view it would carry fits too.
   const cancel = await cluster.api('POST', `/v1/jobs/${job.id}/cancel`, { body: {} });
   assert.notEqual(cancel.status, 413);
+});
+
+test('outputs just under the limit are recorded and each is served whole, on every path (model call, map, artifact, result)', async () => {
+  const r = await cluster.createJob({ kind: 'document.generate', input: { topic: 'Near the limit', sections: 1 } });
+  assert.equal(r.status, 201);
+  const job = await cluster.waitForJob(r.body.job.id, (j) => j.status === 'succeeded' || j.status === 'failed', 'the job ends', 60_000);
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  const got = await cluster.api<ViewWithFlags>('GET', `/v1/jobs/${job.id}`);
+  assert.equal(got.status, 200);
+  for (const s of got.body.steps) {
+    const out = await cluster.api<OutputBody>('GET', `/v1/jobs/${job.id}/steps/${encodeURIComponent(s.id)}/output`);
+    assert.equal(out.status, 200, s.id);
+  }
+  const own = await cluster.api<OutputBody>('GET', `/v1/jobs/${job.id}/output`);
+  assert.equal(own.status, 200);
+  const bytes = Buffer.byteLength(JSON.stringify(own.body.output));
+  assert.ok(bytes > OUTPUT_LIMIT - 10_000 && bytes <= OUTPUT_LIMIT, `the job's result, ${bytes} bytes, is whole`);
+});
+
+test('an output over the limit is refused when recorded: the step fails for good naming the limit, and nothing answers 413', async () => {
+  const r = await cluster.createJob({ kind: 'document.generate', input: { topic: 'Over the limit', sections: 1 } });
+  assert.equal(r.status, 201);
+  const job = await cluster.waitForJob(r.body.job.id, (j) => j.status === 'succeeded' || j.status === 'failed', 'the job ends', 60_000);
+  assert.equal(job.status, 'failed');
+  const got = await cluster.api<ViewWithFlags & { steps: Array<{ id: string; error: { code: string; message: string } | null }> }>('GET', `/v1/jobs/${job.id}`);
+  assert.equal(got.status, 200);
+  const refused = got.body.steps.find((s) => s.error?.code === 'output-too-large');
+  assert.ok(refused !== undefined, JSON.stringify(got.body.steps.map((s) => [s.id, s.status, s.error])));
+  assert.match(refused.error?.message ?? '', new RegExp(`its output is ${OUTPUT_LIMIT + 1_002} bytes of JSON, over ${OUTPUT_LIMIT}, the most one output may hold`));
+  const out = await cluster.api<OutputBody>('GET', `/v1/jobs/${job.id}/steps/${encodeURIComponent(refused.id)}/output`);
+  assert.deepEqual([out.status, out.body.output], [200, null]);
 });
 
 test('the output routes are for the owner only, and an unknown step is a 404', async () => {
