@@ -1,7 +1,7 @@
 /**
- * The job actor's `output` command, pure: an actor over a folded state, no
- * NATS and no storage (its ports throw if touched: reading an output is no
- * I/O). What a reply carries is what the host sends back on the wire.
+ * The job actor's read commands (`output`, `steps`, `get`), pure: an actor over a folded state, no
+ * NATS and no storage (its ports throw if touched: a read does no I/O).
+ * What a reply carries is what the host sends back on the wire.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import type { ActorContext, CommandMessage } from '../actor.ts';
 import { HEADERS } from '../../protocol/headers.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import type { JobEvent } from '../../protocol/job-events.ts';
-import { jobOutputReplySchema, jobViewSchema } from '../../protocol/job.ts';
+import { jobOutputReplySchema, jobStepsReplySchema, jobViewSchema } from '../../protocol/job.ts';
 import { decodeJson, encodeJson, type WireMessage } from '../../protocol/reply.ts';
 import { JobActor, type JobActorDeps } from './job-actor.ts';
 import { maxOutputBytesFor } from './output-limit.ts';
@@ -146,4 +146,58 @@ test('an output at the output limit fits one reply of maxReplyBytes', async () =
   const reply = await send(actorOver(state, maxReplyBytes), 'output', { step });
   assert.equal(outputOf(reply).step, step);
   assert.ok(reply.body.length <= maxReplyBytes, `${reply.body.length} bytes, over ${maxReplyBytes}`);
+});
+
+/** 250 steps with 1 kB outputs, one of 50 kB (`fetch.100`); the job's view and pages must fit `maxReplyBytes`. */
+const crowded = foldAll('job-many', [
+  created,
+  ...Array.from({ length: 250 }, (_, i) => [started(`fetch.${i + 1}`), succeeded(`fetch.${i + 1}`, i === 99 ? BIG : 'o'.repeat(1_000))]).flat(),
+]);
+
+test('steps pages every step instance in start order, each page within one reply, until nextOffset is null', async () => {
+  const maxReplyBytes = 20_000;
+  const actor = actorOver(crowded, maxReplyBytes);
+  const seen: string[] = [];
+  let offset: number | null = 0;
+  let pages = 0;
+  while (offset !== null) {
+    const reply = await send(actor, 'steps', { offset, limit: 1_000 });
+    assert.ok(reply.body.length <= maxReplyBytes, `${reply.body.length} bytes, over ${maxReplyBytes}`);
+    const page = decodeJson(reply.body, jobStepsReplySchema, 'steps reply');
+    assert.deepEqual([page.total, page.offset], [250, offset]);
+    assert.ok(page.steps.length > 0, 'a page holds at least one step');
+    for (const s of page.steps) {
+      // The one output too large for any page is left out, flagged; the others are whole.
+      if (s.id === 'fetch.100') assert.deepEqual([s.output, s.outputOmitted], [null, true]);
+      else assert.deepEqual([s.output, s.outputOmitted], ['o'.repeat(1_000), undefined]);
+    }
+    seen.push(...page.steps.map((s) => s.id));
+    offset = page.nextOffset;
+    pages++;
+  }
+  assert.deepEqual(seen, Array.from({ length: 250 }, (_, i) => `fetch.${i + 1}`));
+  assert.ok(pages > 10, `${pages} pages: they stop early to fit`);
+  // `limit` bounds a page too, and an offset past the end is an empty last page.
+  const two = decodeJson((await send(actor, 'steps', { offset: 3, limit: 2 })).body, jobStepsReplySchema, 'steps reply');
+  assert.deepEqual([two.steps.map((s) => s.id), two.nextOffset], [['fetch.4', 'fetch.5'], 5]);
+  const past = decodeJson((await send(actor, 'steps', { offset: 900 })).body, jobStepsReplySchema, 'steps reply');
+  assert.deepEqual([past.steps, past.nextOffset], [[], null]);
+});
+
+test("get of a job whose steps alone pass one reply is summarised, counting them, and steps has them", async () => {
+  const actor = actorOver(crowded, 20_000);
+  const view = decodeJson((await send(actor, 'get', undefined)).body, jobViewSchema, 'view');
+  assert.deepEqual([view.steps, view.stepsOmitted, view.stepCounts], [[], true, { succeeded: 250 }]);
+  const all = decodeJson((await send(actorOver(crowded), 'steps', { limit: 1_000 })).body, jobStepsReplySchema, 'steps reply');
+  assert.deepEqual([all.steps.length, all.nextOffset], [250, null]);
+});
+
+test('a malformed steps request is refused naming the field, and steps of an unknown job is not-found', async () => {
+  for (const [body, field] of [[{ limit: 0 }, /limit/], [{ offset: -1 }, /offset/], [{ limit: 1_001 }, /limit/], [{ after: 'x' }, /after|body/]] as const) {
+    const refused = errorOf(await send(actorOver(crowded), 'steps', body));
+    assert.equal(refused.code, 'malformed-message', JSON.stringify(body));
+    assert.match(refused.message, field);
+  }
+  const unknown = errorOf(await send(actorOver(emptyJobState('job-none')), 'steps', {}));
+  assert.equal(unknown.code, 'not-found');
 });

@@ -3,7 +3,7 @@
  *
  * States (protocol/job.ts JobStatus): pending -> running <-> waiting-approval
  * -> succeeded | failed | cancelled | rejected.
- * Messages: commands start, get, cancel, approve, resume, output,
+ * Messages: commands start, get, cancel, approve, resume, output, steps,
  * inference-result (protocol/job.ts); its own timers `job-timer` (attempt deadlines, retry
  * backoffs), `activity-done` (a local activity ended), `recover` (first
  * message after activation) and `projection-retry`.
@@ -31,6 +31,7 @@ import {
   cancelJobRequestSchema,
   isJobCommand,
   jobOutputRequestSchema,
+  jobStepsRequestSchema,
   startJobRequestSchema,
   type JobOutputReply,
   type JobView,
@@ -51,6 +52,7 @@ import {
   type JobDefaults,
 } from './engine.ts';
 import { maxOutputBytesFor } from './output-limit.ts';
+import { encodeStepsPage } from './step-pages.ts';
 import type { AnyPipeline } from './pipeline.ts';
 import type { PriceTable } from './planner.ts';
 import {
@@ -69,7 +71,8 @@ import { isActivityCommand } from '../../protocol/activity.ts';
 import { ProjectionSync } from '../ports/index.ts';
 import { evolve, type JobState } from './state.ts';
 import { decideStuck, STUCK_CHECK_TIMER, stuckDueAt } from './stuck-watchdog.ts';
-import { encodeViewWithin, jobView, needsHost, projectionRecord } from './view.ts';
+import { encodeViewWithin } from './view-fit.ts';
+import { jobView, needsHost, projectionRecord } from './view.ts';
 
 /** Everything a job activation needs; built once per host by the definition. */
 export interface JobActorDeps {
@@ -192,6 +195,12 @@ export class JobActor implements ActorInstance {
       case 'output': {
         const req = decodeJson(command.body, jobOutputRequestSchema, 'output request');
         command.respond({ headers: {}, body: encodeJson(this.output(req.step)) });
+        return;
+      }
+      case 'steps': {
+        const req = decodeJson(command.body, jobStepsRequestSchema, 'steps request');
+        this.requireJob();
+        command.respond({ headers: {}, body: encodeStepsPage(this.state, req, this.deps.maxReplyBytes ?? Number.POSITIVE_INFINITY) });
         return;
       }
       case 'inference-result': {
