@@ -12,6 +12,7 @@ import { MAX_JOB_STEP_INSTANCES } from '../../protocol/pipeline-definition.ts';
 import { requestIdFor, type PriceTable } from '../ports/index.ts';
 import type { JobEffect, InferenceCall, ServiceTask } from './effects.ts';
 import type { Activity, AnyPipeline, PipelineContext, StepSpec } from './pipeline.ts';
+import { withBoundedError } from './bounded-error.ts';
 import { outputTooLargeMessage } from './output-limit.ts';
 import { nextRetryAt } from './retry-policy.ts';
 import { compiledPipeline } from './definitions/compile.ts';
@@ -40,8 +41,10 @@ export class Draft {
   ) {}
 
   emit(event: JobEvent): void {
-    this.state = evolve(this.state, event, this.state.lastSeq);
-    this.events.push(event);
+    // Every event is one the log's decoders accept: an over-long error text would make the job unreplayable.
+    const bounded = withBoundedError(event);
+    this.state = evolve(this.state, bounded, this.state.lastSeq);
+    this.events.push(bounded);
   }
 
   effect(effect: JobEffect): void {
