@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { refineStorable, storableText } from './storable-json.ts';
 import { JOB_PRIORITIES, artifactRefSchema, jobErrorSchema, jobPipelineSchema, usageSchema, ACTIVITY_TYPES, SKIP_REASONS } from './job-events.ts';
 
-export const JOB_COMMANDS = ['start', 'get', 'cancel', 'approve', 'resume', 'output', 'inference-result'] as const;
+export const JOB_COMMANDS = ['start', 'get', 'cancel', 'approve', 'resume', 'output', 'steps', 'inference-result'] as const;
 export type JobCommand = (typeof JOB_COMMANDS)[number];
 
 export function isJobCommand(name: string): name is JobCommand {
@@ -129,6 +129,14 @@ export const jobViewSchema = z.object({
   output: z.unknown(),
   /** Present only when `output` (then null) was left out to keep the view within one message; the `output` command (GET …/output) serves it. */
   outputOmitted: z.literal(true).optional(),
+  /**
+   * Present only when the step list alone would not fit one message (thousands of map instances, long errors): `steps`
+   * is then empty, `stepCounts` counts them by status, and the `steps` command (GET …/steps) pages them.
+   */
+  stepsOmitted: z.literal(true).optional(),
+  stepCounts: z.record(z.enum(STEP_STATUSES), z.number().int().nonnegative()).optional(),
+  /** Present only with `stepsOmitted`, when waitingFor, artifacts, serviceTasks or waitingForWorker were cut to their first VIEW_LIST_LIMIT entries. */
+  listsTruncated: z.literal(true).optional(),
   artifacts: z.array(artifactRefSchema),
   error: jobErrorSchema.nullable(),
   usage: usageTotalsSchema.extend({ durationMs: z.number().nonnegative() }),
@@ -156,6 +164,33 @@ export type JobOutputRequest = z.input<typeof jobOutputRequestSchema>;
 /** What `output` returns: `step` null for the job's own output; `output` null while there is none yet. */
 export const jobOutputReplySchema = z.object({ step: z.string().nullable(), output: z.unknown() });
 export type JobOutputReply = z.infer<typeof jobOutputReplySchema>;
+
+/** Most step instances one `steps` page holds (a page also stops early to fit one message). */
+export const MAX_STEPS_PAGE = 1_000;
+/** Entries a summarised view keeps of each of its lists (`listsTruncated`). */
+export const VIEW_LIST_LIMIT = 20;
+
+/** `steps`: a page of the job's step instances, in start order, from `offset`. */
+export const jobStepsRequestSchema = z
+  .object({ offset: z.number().int().min(0).max(1_000_000).default(0), limit: z.number().int().min(1).max(MAX_STEPS_PAGE).default(100) })
+  .strict();
+export type JobStepsRequest = z.input<typeof jobStepsRequestSchema>;
+
+/** A step of a `steps` page: its view plus the artifact it stored (null when none). */
+export const jobStepPageEntrySchema = jobStepViewSchema.extend({ artifact: artifactRefSchema.nullable() });
+
+/**
+ * What `steps` returns: `total` step instances, the page's `steps` from `offset`, and `nextOffset` to ask for
+ * next (null at the end). A page holds at most `limit` steps and stops early to fit one message; a step whose
+ * output alone would not fit has it left out (`outputOmitted`, served by `output`).
+ */
+export const jobStepsReplySchema = z.object({
+  total: z.number().int().nonnegative(),
+  offset: z.number().int().nonnegative(),
+  nextOffset: z.number().int().nonnegative().nullable(),
+  steps: z.array(jobStepPageEntrySchema),
+});
+export type JobStepsReply = z.infer<typeof jobStepsReplySchema>;
 
 export const startJobReplySchema = z.object({ created: z.boolean(), job: jobViewSchema });
 export type StartJobReply = z.infer<typeof startJobReplySchema>;

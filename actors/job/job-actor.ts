@@ -3,7 +3,7 @@
  *
  * States (protocol/job.ts JobStatus): pending -> running <-> waiting-approval
  * -> succeeded | failed | cancelled | rejected.
- * Messages: commands start, get, cancel, approve, resume, output,
+ * Messages: commands start, get, cancel, approve, resume, output, steps,
  * inference-result (protocol/job.ts); its own timers `job-timer` (attempt deadlines, retry
  * backoffs), `activity-done` (a local activity ended), `recover` (first
  * message after activation) and `projection-retry`.
@@ -31,6 +31,7 @@ import {
   cancelJobRequestSchema,
   isJobCommand,
   jobOutputRequestSchema,
+  jobStepsRequestSchema,
   startJobRequestSchema,
   type JobOutputReply,
   type JobView,
@@ -50,6 +51,8 @@ import {
   type EngineEnv,
   type JobDefaults,
 } from './engine.ts';
+import { maxOutputBytesFor } from './output-limit.ts';
+import { encodeStepsPage } from './step-pages.ts';
 import type { AnyPipeline } from './pipeline.ts';
 import type { PriceTable } from './planner.ts';
 import {
@@ -68,7 +71,8 @@ import { isActivityCommand } from '../../protocol/activity.ts';
 import { ProjectionSync } from '../ports/index.ts';
 import { evolve, type JobState } from './state.ts';
 import { decideStuck, STUCK_CHECK_TIMER, stuckDueAt } from './stuck-watchdog.ts';
-import { encodeViewWithin, jobView, needsHost, projectionRecord } from './view.ts';
+import { encodeViewWithin } from './view-fit.ts';
+import { jobView, needsHost, projectionRecord } from './view.ts';
 
 /** Everything a job activation needs; built once per host by the definition. */
 export interface JobActorDeps {
@@ -92,7 +96,8 @@ export interface JobActorDeps {
   /**
    * Largest reply body, in bytes, a view is fitted into (encodeViewWithin
    * leaves its largest outputs out, served by `output`); unlimited when absent.
-   * Hosts pass the NATS max_payload less room for headers.
+   * It also holds each output under what one `output` reply carries
+   * (output-limit.ts). Hosts pass the NATS max_payload less room for headers.
    */
   readonly maxReplyBytes?: number;
 }
@@ -135,7 +140,14 @@ export class JobActor implements ActorInstance {
   }
 
   private env(): EngineEnv {
-    return { now: this.deps.clock.now(), random: () => this.deps.clock.random(), pipelines: this.deps.pipelines, prices: this.deps.prices };
+    return {
+      now: this.deps.clock.now(),
+      random: () => this.deps.clock.random(),
+      pipelines: this.deps.pipelines,
+      prices: this.deps.prices,
+      // An output is refused when recorded rather than recorded and never servable by `output`.
+      maxOutputBytes: maxOutputBytesFor(this.deps.maxReplyBytes),
+    };
   }
 
   handle(batch: readonly MailboxMessage[]): Promise<void> {
@@ -183,6 +195,12 @@ export class JobActor implements ActorInstance {
       case 'output': {
         const req = decodeJson(command.body, jobOutputRequestSchema, 'output request');
         command.respond({ headers: {}, body: encodeJson(this.output(req.step)) });
+        return;
+      }
+      case 'steps': {
+        const req = decodeJson(command.body, jobStepsRequestSchema, 'steps request');
+        this.requireJob();
+        command.respond({ headers: {}, body: encodeStepsPage(this.state, req, this.deps.maxReplyBytes ?? Number.POSITIVE_INFINITY) });
         return;
       }
       case 'inference-result': {

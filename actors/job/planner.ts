@@ -12,6 +12,8 @@ import { MAX_JOB_STEP_INSTANCES } from '../../protocol/pipeline-definition.ts';
 import { requestIdFor, type PriceTable } from '../ports/index.ts';
 import type { JobEffect, InferenceCall, ServiceTask } from './effects.ts';
 import type { Activity, AnyPipeline, PipelineContext, StepSpec } from './pipeline.ts';
+import { withBoundedError } from './bounded-error.ts';
+import { outputTooLargeMessage } from './output-limit.ts';
 import { nextRetryAt } from './retry-policy.ts';
 import { compiledPipeline } from './definitions/compile.ts';
 import { evolve, isBusy, isTerminal, outputBytes, type JobState, type StepState } from './state.ts';
@@ -25,6 +27,8 @@ export interface EngineEnv {
   readonly random: () => number;
   readonly pipelines: ReadonlyMap<string, AnyPipeline>;
   readonly prices: PriceTable;
+  /** Largest output a step or the job may record (output-limit.ts: under one reply); MAX_STEP_OUTPUT_BYTES when absent. */
+  readonly maxOutputBytes?: number;
 }
 
 /** Events to append (in order) and effects to perform once they are durable. */
@@ -37,8 +41,10 @@ export class Draft {
   ) {}
 
   emit(event: JobEvent): void {
-    this.state = evolve(this.state, event, this.state.lastSeq);
-    this.events.push(event);
+    // Every event is one the log's decoders accept: an over-long error text would make the job unreplayable.
+    const bounded = withBoundedError(event);
+    this.state = evolve(this.state, bounded, this.state.lastSeq);
+    this.events.push(bounded);
   }
 
   effect(effect: JobEffect): void {
@@ -166,8 +172,9 @@ export function failJob(d: Draft, step: string | null, error: JobError, attempts
  */
 export function succeedStep(d: Draft, s: StepState, output: unknown, usage: Usage | null, artifact: ArtifactRef | null): void {
   const bytes = outputBytes(output);
-  if (bytes > MAX_STEP_OUTPUT_BYTES) {
-    attemptFailed(d, s, { code: 'output-too-large', message: `step ${s.id}: its output is ${bytes} bytes of JSON, over ${MAX_STEP_OUTPUT_BYTES}` }, usage, true);
+  const limit = outputLimit(d);
+  if (bytes > limit) {
+    attemptFailed(d, s, { code: 'output-too-large', message: outputTooLargeMessage(`step ${s.id}: its output`, bytes, limit) }, usage, true);
     return;
   }
   if (d.state.outputBytes + bytes > MAX_JOB_OUTPUT_BYTES) {
@@ -176,6 +183,10 @@ export function succeedStep(d: Draft, s: StepState, output: unknown, usage: Usag
     return;
   }
   d.emit({ type: 'step-succeeded', v: 1, at: d.now, step: s.id, attempt: s.attempt, output: output ?? null, usage, artifact });
+}
+
+function outputLimit(d: Draft): number {
+  return d.env.maxOutputBytes ?? MAX_STEP_OUTPUT_BYTES;
 }
 
 /** The step's spec, or null when the pipeline no longer lists it (a superseded instance) or cannot plan. */
@@ -453,8 +464,9 @@ export function plan(d: Draft): void {
       return;
     }
     const bytes = outputBytes(output);
-    if (bytes > MAX_STEP_OUTPUT_BYTES) {
-      failJob(d, null, { code: 'output-too-large', message: `the job's result is ${bytes} bytes of JSON, over ${MAX_STEP_OUTPUT_BYTES}; name a smaller one in "result"` }, 0);
+    const limit = outputLimit(d);
+    if (bytes > limit) {
+      failJob(d, null, { code: 'output-too-large', message: `${outputTooLargeMessage("the job's result", bytes, limit)}; name a smaller one in "result"` }, 0);
       return;
     }
     d.emit({ type: 'job-succeeded', v: 1, at: d.now, output: output ?? null });

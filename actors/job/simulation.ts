@@ -43,6 +43,8 @@ export class JobSimulation {
   /** Objects `read-object` effects find, by key. */
   readonly objects = new Map<string, string>();
   private draws = 0;
+  /** The engine's output limit (EngineEnv.maxOutputBytes); MAX_STEP_OUTPUT_BYTES when absent. */
+  maxOutputBytes: number | undefined;
 
   constructor(
     readonly pipelines: ReadonlyMap<string, AnyPipeline>,
@@ -54,7 +56,13 @@ export class JobSimulation {
 
   env(): EngineEnv {
     // A fixed sequence of draws keeps runs reproducible.
-    return { now: this.now, random: () => ((this.draws++ * 0.37) % 1), pipelines: this.pipelines, prices: { 'test-model': { promptPerMillionUsd: 1, completionPerMillionUsd: 2 } } };
+    return {
+      now: this.now,
+      random: () => ((this.draws++ * 0.37) % 1),
+      pipelines: this.pipelines,
+      prices: { 'test-model': { promptPerMillionUsd: 1, completionPerMillionUsd: 2 } },
+      ...(this.maxOutputBytes === undefined ? {} : { maxOutputBytes: this.maxOutputBytes }),
+    };
   }
 
   apply(draft: Draft): Draft {

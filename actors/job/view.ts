@@ -2,12 +2,12 @@
  * Read models of a job's state: the JobView clients get (`get`, GET
  * /v1/jobs/:id) and the rows of the PostgreSQL projection. Both are pure
  * functions of the folded state, so a rebuild from the log gives the same.
+ * Fitting a view into one message is view-fit.ts.
  */
 import type { ArtifactRef, Usage } from '../../protocol/job-events.ts';
 import type { JobStepView, JobView, UsageTotals } from '../../protocol/job.ts';
-import { encodeJson } from '../../protocol/reply.ts';
 import type { JobProjectionRecord } from './ports.ts';
-import { isBusy, outputBytes, type JobState, type StepState } from './state.ts';
+import { isBusy, type JobState, type StepState } from './state.ts';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -24,7 +24,8 @@ export function sumUsage(calls: readonly Usage[]): UsageTotals {
   return totals;
 }
 
-function stepView(s: StepState): JobStepView {
+/** One step as views and step pages show it. */
+export function stepView(s: StepState): JobStepView {
   return {
     id: s.id,
     activity: s.activity,
@@ -81,59 +82,6 @@ export function jobView(state: JobState): JobView {
     waitingForWorker: [],
     serviceTasks: [],
   };
-}
-
-/** What leaving an output out adds: `null` replaces it, plus the flag. */
-const OMITTED_EXTRA_BYTES = Buffer.byteLength('null,"outputOmitted":true');
-
-/**
- * A view as JSON bytes within `maxBytes`, for a reply that must fit in one
- * NATS message. A view that fits is encoded once and returned as is.
- * Otherwise the largest outputs (steps' and the job's) are left out first,
- * each becoming `output: null, outputOmitted: true`, until the encoding
- * fits; the `output` command serves them. When nothing more can be left
- * out, the smallest encoding reached is returned, over `maxBytes` (the host
- * then answers `reply-too-large`).
- * @param wrap what to encode around the view (start's `{created, job}`); the view itself when absent.
- * @example encodeViewWithin(view, 1_032_192, (job) => ({ created, job }))
- */
-export function encodeViewWithin(view: JobView, maxBytes: number, wrap: (job: JobView) => unknown = (job) => job): Uint8Array {
-  let bytes = encodeJson(wrap(view));
-  if (bytes.length <= maxBytes) return bytes;
-  // Outputs are measured as the log's JSON (cached per object), the same text the view encodes them as.
-  const candidates = [
-    { step: null as number | null, bytes: outputSize(view.output) },
-    ...view.steps.map((s, i) => ({ step: i as number | null, bytes: outputSize(s.output) })),
-  ]
-    .filter((c) => c.bytes > OMITTED_EXTRA_BYTES)
-    .sort((a, b) => b.bytes - a.bytes);
-  // One copy to edit; the caller's view is left as it was.
-  const fitted: JobView = { ...view, steps: [...view.steps] };
-  let estimate = bytes.length;
-  let stale = false;
-  for (const candidate of candidates) {
-    if (candidate.step === null) {
-      fitted.output = null;
-      fitted.outputOmitted = true;
-    } else {
-      const step = fitted.steps[candidate.step];
-      if (step !== undefined) fitted.steps[candidate.step] = { ...step, output: null, outputOmitted: true };
-    }
-    stale = true;
-    estimate -= candidate.bytes - OMITTED_EXTRA_BYTES;
-    if (estimate > maxBytes) continue;
-    // The estimate can be off (an output absent from the view's JSON, say): the encoding decides.
-    bytes = encodeJson(wrap(fitted));
-    stale = false;
-    if (bytes.length <= maxBytes) return bytes;
-    estimate = bytes.length;
-  }
-  return stale ? encodeJson(wrap(fitted)) : bytes;
-}
-
-/** Bytes an output takes in the view's JSON; nothing is gained by leaving out an absent one. */
-function outputSize(output: unknown): number {
-  return output === null || output === undefined ? 0 : outputBytes(output);
 }
 
 /** Whether the job has work that needs a live host (a running or retrying step); approvals alone do not. */

@@ -1,6 +1,6 @@
 /**
  * /v1/jobs: create a job (idempotent by `Idempotency-Key`), list your jobs, read one (and
- * any output its view left out to fit one message), cancel it, approve or reject its waiting step, and follow its events as
+ * any output its view left out to fit one message, and its steps by pages: job-steps.ts), cancel it, approve or reject its waiting step, and follow its events as
  * Server-Sent Events (job-events-sse.ts). Jobs belong to their creator:
  * everyone else gets 404, as if the job did not exist. A job that writes
  * into a document needs editor rights on it at creation. Bad input (unknown
@@ -20,9 +20,11 @@ import {
   JOB_KIND_PATTERN,
   JOB_STATUSES,
   jobOutputReplySchema,
+  jobStepsReplySchema,
   jobViewSchema,
   startJobReplySchema,
   type JobOutputRequest,
+  type JobStepsRequest,
   type JobView,
   type StartJobRequest,
 } from '../../../protocol/job.ts';
@@ -41,6 +43,7 @@ import { servedModel } from '../served-model.ts';
 import { createRouter, errorResponses, jsonContent, SECURITY, type Router } from '../router.ts';
 import { queryInt, safeJson, safeText } from '../safe-text.ts';
 import { jobEventsHandler } from './job-events-sse.ts';
+import { stepsRouteDef, type HttpStepsPage } from './job-steps.ts';
 
 export interface JobsRoutesDeps {
   readonly client: ActorClient;
@@ -279,11 +282,12 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     }
   };
 
+  const urlOf = async (key: string): Promise<string | null> => (deps.downloadUrl === undefined ? null : await deps.downloadUrl(key));
   const withUrls = async (job: JobView): Promise<HttpJobView> => ({
     ...job,
     output: (job.output ?? null) as JSONValue,
     steps: job.steps.map((st) => ({ ...st, output: (st.output ?? null) as JSONValue })),
-    artifacts: await Promise.all(job.artifacts.map(async (a) => ({ ...a, downloadUrl: deps.downloadUrl === undefined ? null : await deps.downloadUrl(a.key) }))),
+    artifacts: await Promise.all(job.artifacts.map(async (a) => ({ ...a, downloadUrl: await urlOf(a.key) }))),
   });
 
   /** The job as its owner sees it; 404 for everyone else and for jobs that do not exist. */
@@ -381,6 +385,20 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   router.openapi(stepOutputRouteDef, async (c) => {
     const { id, step } = c.req.valid('param');
     return c.json(await ownOutput(c, id, step), 200);
+  });
+
+  router.openapi(stepsRouteDef, async (c) => {
+    const principal = deps.getPrincipal(c);
+    requireJobsScope(principal);
+    const id = parseJobId(c.req.valid('param').id);
+    await ownJob(id, principal);
+    const request: JobStepsRequest = c.req.valid('query');
+    const page = decodeJson((await deps.client.request('job', id, 'steps', encodeJson(request))).body, jobStepsReplySchema, 'job steps');
+    const steps = await Promise.all(
+      page.steps.map(async (st) => ({ ...st, output: (st.output ?? null) as JSONValue, artifact: st.artifact === null ? null : { ...st.artifact, downloadUrl: await urlOf(st.artifact.key) } })),
+    );
+    const out: HttpStepsPage = { ...page, steps };
+    return c.json(out, 200);
   });
 
   router.openapi(cancelRouteDef, async (c) => {

@@ -3,7 +3,8 @@
  * many jobs made at once go out as one statement, each job's row and step
  * rows only move forward (an older save never replaces a newer row, in one
  * batch or across batches), a failed job's dead letter is kept, a record
- * PostgreSQL refuses fails alone while the rest of its batch is written, and
+ * PostgreSQL refuses fails alone while the rest of its batch is written, text
+ * jsonb refuses (NUL, a lone surrogate) is stored with U+FFFD, and
  * the supervisor's query finds jobs that need a host.
  */
 import assert from 'node:assert/strict';
@@ -132,14 +133,41 @@ for (const [driver, open] of Object.entries(drivers)) {
       const projection = new PostgresJobProjection(db.db);
       const good = Array.from({ length: 3 }, () => `job-${randomUUID()}`);
       const bad = `job-${randomUUID()}`;
-      // jsonb cannot hold U+0000: the statement carrying this input fails.
-      const saves = [...good.map((id) => projection.save(record(id, 1, 'running', { fetch: ['running', 1] }))), projection.save(record(bad, 1, 'running', {}, { topic: 'nul \u0000 here' }))];
+      // `calls` is an integer column: 2^40 calls is out of its range, so the statement carrying this record fails.
+      const refused = record(bad, 1, 'running', {});
+      const saves = [
+        ...good.map((id) => projection.save(record(id, 1, 'running', { fetch: ['running', 1] }))),
+        projection.save({ ...refused, job: { ...refused.job, usage: { ...refused.job.usage, calls: 2 ** 40 } } }),
+      ];
       const outcomes = await Promise.allSettled(saves);
       assert.deepEqual(outcomes.slice(0, 3).map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled']);
       const last = outcomes[3];
       assert.ok(last?.status === 'rejected' && last.reason instanceof StorageError, 'the bad record is refused with a StorageError');
       const rows = await db.db.select({ id: jobs.id }).from(jobs).where(inArray(jobs.id, [...good, bad]));
       assert.deepEqual(new Set(rows.map((r) => r.id)), new Set(good));
+    });
+
+    it('stores outputs, errors and inputs holding NUL or a lone surrogate with U+FFFD in their place, and the row keeps moving', async () => {
+      const projection = new PostgresJobProjection(db.db);
+      const id = `job-${randomUUID()}`;
+      // What a model or a worker may answer: jsonb refuses U+0000 and a lone surrogate, in values and keys alike.
+      const error = { code: 'model-error', message: 'bad \u0000 byte' };
+      const base = record(id, 1, 'running', { fetch: ['running', 1] }, { topic: 'in\u0000put' });
+      await projection.save({ ...base, steps: base.steps.map((s) => ({ ...s, status: 'retry-wait', error })) });
+      const failed = record(id, 2, 'failed', { fetch: ['failed', 2] }, { topic: 'in\u0000put' });
+      await projection.save({
+        ...failed,
+        job: { ...failed.job, output: { text: 'half \uD800 pair', ['k\u0000ey']: ['x\u0000'] }, error },
+        steps: failed.steps.map((s) => ({ ...s, error })),
+        deadLetter: failed.deadLetter === null ? null : { ...failed.deadLetter, error, lastAttemptError: error },
+      });
+      const [row] = await db.db.select({ lastSeq: jobs.lastSeq, status: jobs.status, input: jobs.input, output: jobs.output, error: jobs.error }).from(jobs).where(inArray(jobs.id, [id]));
+      const stored = { code: 'model-error', message: 'bad \uFFFD byte' };
+      assert.deepEqual(row, { lastSeq: 2, status: 'failed', input: { topic: 'in\uFFFDput' }, output: { text: 'half \uFFFD pair', ['k\uFFFDey']: ['x\uFFFD'] }, error: stored });
+      const [step] = await db.db.select({ status: jobSteps.status, error: jobSteps.error }).from(jobSteps).where(inArray(jobSteps.jobId, [id]));
+      assert.deepEqual(step, { status: 'failed', error: stored });
+      const [dead] = await db.db.select({ error: jobDeadLetters.error, last: jobDeadLetters.lastAttemptError }).from(jobDeadLetters).where(inArray(jobDeadLetters.jobId, [id]));
+      assert.deepEqual(dead, { error: stored, last: stored });
     });
   });
 }

@@ -17,6 +17,7 @@ import type { LoomDatabase } from './database.ts';
 import { jobDeadLetters, jobs, jobSteps } from './jobs-schema.ts';
 import { CoalescedWrites } from './coalesced-writes.ts';
 import { StorageError } from './storage-error.ts';
+import { toStorableJson } from './storable-json-value.ts';
 
 /** A job the supervisor may need to resume. */
 export interface JobNeedingHost {
@@ -59,9 +60,10 @@ function jobRow(j: JobProjectionRecord['job']) {
     status: j.status,
     needs_host: j.needsHost,
     last_seq: j.lastSeq,
-    input: j.input ?? null,
-    output: j.output ?? null,
-    error: j.error,
+    // Free values from models and workers: a NUL in one of them would freeze the row (storable-json-value.ts).
+    input: toStorableJson(j.input ?? null),
+    output: toStorableJson(j.output ?? null),
+    error: toStorableJson(j.error),
     calls: j.usage.calls,
     prompt_tokens: j.usage.promptTokens,
     completion_tokens: j.usage.completionTokens,
@@ -81,7 +83,7 @@ function stepRow(s: StepRecord) {
     activity: s.activity,
     status: s.status,
     attempt: s.attempt,
-    error: s.error,
+    error: toStorableJson(s.error),
     calls: s.usage.calls,
     prompt_tokens: s.usage.promptTokens,
     completion_tokens: s.usage.completionTokens,
@@ -100,8 +102,8 @@ function deadLetterRow(d: NonNullable<JobProjectionRecord['deadLetter']>) {
     owner_id: d.owner,
     step: d.step,
     attempts: d.attempts,
-    error: d.error,
-    last_attempt_error: d.lastAttemptError,
+    error: toStorableJson(d.error),
+    last_attempt_error: toStorableJson(d.lastAttemptError),
     failed_at: d.failedAt.toISOString(),
   };
 }
