@@ -17,6 +17,7 @@ import { eq } from 'drizzle-orm';
 import * as Y from 'yjs';
 import type { ToolCallContext, ToolResult, ToolRunner } from '../../actors/agent/tool.ts';
 import { attributionReplySchema } from '../../protocol/doc.ts';
+import { jobViewSchema } from '../../protocol/job.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import { decodeJson } from '../../protocol/reply.ts';
 import { API_SCOPES, createAuth } from '../auth/index.ts';
@@ -48,6 +49,8 @@ let config: Config;
 let runner: ToolRunner;
 let registry: PostgresDocumentRegistry;
 const users = {} as Record<'owner' | 'viewer' | 'stranger', string>;
+const VAST_TOPIC = 'Vast oceans';
+const VAST_MARK = 'The vast section begins: ';
 /** Model calls whose prompt names `topic` wait until `released` (a job kept running). */
 let held: { topic: string; released: Promise<void> } | null = null;
 
@@ -55,7 +58,15 @@ before(async () => {
   [nats, pg, model, dataDir] = await Promise.all([
     startNatsServer(),
     startPostgresServer(),
-    startFakeModelServer({ respond: (request) => (held !== null && JSON.stringify(request.messages).includes(held.topic) ? held.released.then(() => scriptedAnswer(request)) : scriptedAnswer(request)) }),
+    startFakeModelServer({
+      respond: (request) => {
+        const prompt = JSON.stringify(request.messages);
+        if (held !== null && prompt.includes(held.topic)) return held.released.then(() => scriptedAnswer(request));
+        // Sections of a "Vast" topic are long enough that the job's view cannot hold every copy of the text.
+        if (prompt.includes(VAST_TOPIC) && prompt.includes('document.generate/section')) return `${VAST_MARK}${'v'.repeat(400_000)}`;
+        return scriptedAnswer(request);
+      },
+    }),
     mkdtemp(path.join(tmpdir(), 'loom-agent-tools-')),
   ]);
   const databaseUrl = await pg.createDatabase();
@@ -299,6 +310,18 @@ describe('job_start', () => {
     };
     assert.equal(result.status, 'succeeded', JSON.stringify(result));
     assert.match(JSON.stringify(result.output), /written by the model/);
+  });
+
+  it("returns the job's output when its view had to leave it out", async () => {
+    const text = content(await runner.call('job_start', { kind: 'document.generate', input: { topic: VAST_TOPIC, sections: 1 } }, ctx(users.owner)));
+    const jobId = /"jobId":"([^"]+)"/.exec(text)?.[1];
+    assert.ok(jobId !== undefined, text.slice(0, 200));
+    // The case under test: the view that fits one message has no output.
+    const view = decodeJson((await client.request('job', parseActorId(jobId), 'get', new Uint8Array(0))).body, jobViewSchema, 'job');
+    assert.equal(view.status, 'succeeded');
+    assert.deepEqual([view.output, view.outputOmitted], [null, true]);
+    // The tool served it whole (and the runner cut it to the result cap): the text, not null.
+    assert.match(text, new RegExp(`"output":\\{"title":"${VAST_TOPIC}".*${VAST_MARK}v{100}`));
   });
 
   it('starts one job for a retried call (same session and call id)', async () => {

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { ActorId, DocId } from '../../../protocol/ids.ts';
 import { parseActorId } from '../../../protocol/ids.ts';
-import { jobViewSchema, startJobReplySchema, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
+import { jobOutputReplySchema, jobViewSchema, startJobReplySchema, type JobOutputRequest, type JobView, type StartJobRequest } from '../../../protocol/job.ts';
 import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
 import type { Principal } from '../../auth/index.ts';
 import { followJobEvents, jobIdForKey, resolveJobSources, type JobEventFeedDeps, type JobFeedEnd } from '../../jobs/index.ts';
@@ -97,7 +97,9 @@ export function jobStartTool(deps: JobStartDeps): RunnableTool {
         throw err;
       }
       const job = ended ? decodeJson((await deps.client.request('job', id, 'get', EMPTY, undefined, call.signal)).body, jobViewSchema, 'job') : started.job;
-      return JSON.stringify(summary(job, ended));
+      // A view that must fit one message leaves a large output out; the output command serves it whole.
+      const output = ended && job.outputOmitted === true ? await jobOutput(deps.client, id, call.signal) : job.output;
+      return JSON.stringify(summary(job, ended, output));
     },
   };
 }
@@ -133,12 +135,17 @@ async function waitForEnd(feed: JobEventFeedDeps, jobId: string, signal: AbortSi
   throw new ToolFailure('unavailable', `following job ${jobId} failed (${end.why}); ask again later`, { cause: end.err });
 }
 
-function summary(job: JobView, ended: boolean) {
+async function jobOutput(client: JobStartDeps['client'], id: ActorId, signal: AbortSignal): Promise<unknown> {
+  const request: JobOutputRequest = {};
+  return decodeJson((await client.request('job', id, 'output', encodeJson(request), undefined, signal)).body, jobOutputReplySchema, 'job output').output;
+}
+
+function summary(job: JobView, ended: boolean, output: unknown) {
   return {
     jobId: job.id,
     kind: job.kind,
     status: job.status,
-    ...(ended ? { output: job.output ?? null, error: job.error } : { note: 'the job is still running; it goes on without this call' }),
+    ...(ended ? { output: output ?? null, error: job.error } : { note: 'the job is still running; it goes on without this call' }),
     ...(job.targetDocId === null ? {} : { targetDocId: job.targetDocId }),
   };
 }
