@@ -8,7 +8,18 @@ import { DocUpdateSource } from './doc-update-source.ts';
 import type { LogEntry } from './log-relay.ts';
 
 const log = createRootLogger({ level: 'silent', instanceId: 'doc-update-source-test' });
-const audience = { recipients: async (docId: string) => (docId === 'orphan' ? [] : ['owner-1', 'member-2']) };
+/** Everyone but `orphan` has an owner and a member; each question (the documents asked about together) is kept. */
+function audienceOf() {
+  const asked: string[][] = [];
+  return {
+    asked,
+    recipientsOf: async (docIds: readonly string[]) => {
+      asked.push([...docIds]);
+      return new Map(docIds.filter((d) => d !== 'orphan').map((d) => [d, ['owner-1', 'member-2']]));
+    },
+  };
+}
+const audience = audienceOf();
 
 /** Where each document's log ends, moved by the test; reads counted. */
 function tailOf(lastSeq: Map<string, number>) {
@@ -44,12 +55,17 @@ test('marks inside one window make one doc.updated with the log\'s last seq, onc
   assert.equal(source.oldestHeldSeq(), undefined);
 });
 
-test('a mark past the window closes it at once (a replay after a restart) and opens the next', async () => {
+test('a mark past the window ends it (a replay after a restart) and opens the next; the ended one closes at the next tick', async () => {
   const source = new DocUpdateSource(audience, tailOf(new Map([['notes', 15]])), 1_000, log);
   await source.onEntry(mark('notes', 10, 0));
-  const [closed] = await source.onEntry(mark('notes', 20, 5_000));
-  assert.equal(closed?.data.seq, 15);
-  assert.equal(source.oldestHeldSeq(), 20);
+  assert.deepEqual(await source.onEntry(mark('notes', 20, 5_000)), []);
+  assert.equal(source.oldestHeldSeq(), 10, 'the ended window holds the cursor until its event is built');
+  // A third mark far later (a replay runs ahead of the ticks): the two ended windows close as one.
+  assert.deepEqual(await source.onEntry(mark('notes', 30, 9_000)), []);
+  assert.equal(source.oldestHeldSeq(), 10);
+  const closed = await source.due(9_000);
+  assert.deepEqual(closed.map((e) => e.data.seq), [15]);
+  assert.equal(source.oldestHeldSeq(), 30, 'only the open window is held now');
 });
 
 test('the same last update gives the same id (a re-recorded window is a duplicate); a later one gives another', async () => {
@@ -86,4 +102,21 @@ test('an entry that is not a change mark is logged and passed over', async () =>
   const source = new DocUpdateSource(audience, tailOf(new Map()), 100, log);
   assert.deepEqual(await source.onEntry({ ...mark('notes', 1, 0), subject: 'log.doc.bm90ZXM' }), []);
   assert.equal(source.oldestHeldSeq(), undefined);
+});
+
+test('windows that close together ask for their audiences in one question', async () => {
+  const asked = audienceOf();
+  const tail = tailOf(new Map([['notes', 4], ['plans', 9], ['orphan', 2]]));
+  const source = new DocUpdateSource(asked, tail, 1_000, log);
+  await source.onEntry(mark('notes', 1, 0));
+  await source.onEntry(mark('plans', 2, 100));
+  await source.onEntry(mark('orphan', 3, 200));
+  await source.onEntry(mark('later', 5, 900));
+  // A mark found the notes window past its end: it waits for the tick too.
+  await source.onEntry(mark('notes', 6, 1_200));
+  const events = await source.due(1_500);
+  assert.deepEqual(asked.asked, [['notes', 'plans', 'orphan']], 'one question for the three windows due, none for the open ones');
+  assert.deepEqual(events.map((e) => [e.data.docId, e.data.seq]), [['notes', 4], ['plans', 9]]);
+  assert.deepEqual(tail.reads, ['notes', 'plans'], 'the orphan costs no log read');
+  assert.equal(source.oldestHeldSeq(), 5, 'the open windows still hold the cursor');
 });

@@ -27,8 +27,12 @@ import type { LogEntry, LogEventSource } from './log-relay.ts';
 
 /** Who is told that a document changed. */
 export interface DocAudience {
-  /** The owner and members of a registered, undeleted document; empty otherwise. */
-  recipients(docId: string): Promise<string[]>;
+  /**
+   * The owner and members of each registered, undeleted document among
+   * `docIds` (asked together: windows close in bursts); a document with
+   * nobody to tell is absent or empty.
+   */
+  recipientsOf(docIds: readonly string[]): Promise<ReadonlyMap<string, readonly string[]>>;
 }
 
 /** Where a document's log ends. */
@@ -49,6 +53,12 @@ export class DocUpdateSource implements LogEventSource {
   readonly filterSubject = DOC_CHANGE_MARKS;
   readonly headersOnly = true;
   private readonly windows = new Map<DocId, Window>();
+  /**
+   * Windows a later mark found past their end: closed at the next tick with
+   * every other window due then, so the audience is asked once per tick,
+   * not once per document (the host's next mark arrives as a window ends).
+   */
+  private readonly ended = new Map<DocId, Window>();
 
   constructor(
     private readonly audience: DocAudience,
@@ -59,6 +69,7 @@ export class DocUpdateSource implements LogEventSource {
 
   reset(): void {
     this.windows.clear();
+    this.ended.clear();
   }
 
   async onEntry(entry: LogEntry): Promise<OutboundEvent[]> {
@@ -71,32 +82,42 @@ export class DocUpdateSource implements LogEventSource {
     }
     const open = this.windows.get(docId);
     if (open !== undefined && entry.storedAtMs < open.openedAtMs + this.debounceMs) return [];
-    // Past the open window (replaying after a restart, or a window the timer has not closed yet): close it first.
-    const closed = open === undefined ? [] : await this.close(docId);
+    // Past the open window (replaying after a restart, or a window the timer has not closed yet): it ends, and closes at the next tick.
+    if (open !== undefined) {
+      // Two ended windows of one document (a replay) close as one: the older mark holds the cursor.
+      const before = this.ended.get(docId);
+      if (before === undefined || open.markSeq < before.markSeq) this.ended.set(docId, open);
+    }
     this.windows.set(docId, { markSeq: entry.seq, openedAtMs: entry.storedAtMs });
-    return closed;
+    return [];
   }
 
   async due(nowMs: number): Promise<OutboundEvent[]> {
+    const closing = new Set(this.ended.keys());
+    for (const [docId, window] of this.windows) if (window.openedAtMs + this.debounceMs <= nowMs) closing.add(docId);
+    if (closing.size === 0) return [];
+    // One audience query for every window closing now.
+    const audience = await this.audience.recipientsOf([...closing]);
     const out: OutboundEvent[] = [];
-    for (const [docId, window] of [...this.windows]) {
-      if (window.openedAtMs + this.debounceMs <= nowMs) out.push(...(await this.close(docId)));
+    for (const docId of closing) {
+      out.push(...(await this.close(docId, audience.get(docId) ?? [])));
+      // Dropped only once its event (if any) is built: a failed read throws and the relay restarts below these windows.
+      this.ended.delete(docId);
+      const open = this.windows.get(docId);
+      if (open !== undefined && open.openedAtMs + this.debounceMs <= nowMs) this.windows.delete(docId);
     }
     return out;
   }
 
   oldestHeldSeq(): number | undefined {
     let oldest: number | undefined;
-    for (const w of this.windows.values()) if (oldest === undefined || w.markSeq < oldest) oldest = w.markSeq;
+    for (const w of [...this.windows.values(), ...this.ended.values()]) if (oldest === undefined || w.markSeq < oldest) oldest = w.markSeq;
     return oldest;
   }
 
-  private async close(docId: DocId): Promise<OutboundEvent[]> {
-    // Recipients first: a document nobody owns (open access mode) costs no log read.
-    const recipients = await this.audience.recipients(docId);
+  /** `recipients`: the document's audience, read before: a document nobody owns (open access mode) costs no log read. */
+  private async close(docId: DocId, recipients: readonly string[]): Promise<OutboundEvent[]> {
     const last = recipients.length === 0 ? null : await this.tail.last(docId);
-    // Dropped only once its event (if any) is built: a failed read throws and the relay restarts below this window.
-    this.windows.delete(docId);
     if (last === null || recipients.length === 0) {
       this.log.debug({ docId, seq: last?.seq }, 'document has no log or no owner to tell; no doc.updated');
       return [];
@@ -107,7 +128,7 @@ export class DocUpdateSource implements LogEventSource {
         id: logEventId('doc', docId, last.seq, type),
         type,
         timestamp: new Date(last.storedAtMs).toISOString(),
-        ownerIds: recipients,
+        ownerIds: [...recipients],
         orderKey: orderKeys.doc(docId),
         data: { docId, seq: last.seq, link: eventLinks.doc(docId) },
       },

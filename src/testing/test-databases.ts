@@ -4,9 +4,11 @@
  * PGlite. Every database opened is closed, and the server stopped, after
  * the file's tests.
  */
+import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
 import { createRootLogger } from '../log.ts';
 import { startPostgresServer, type PostgresServerHandle } from './index.ts';
+import { users } from '../storage/postgres/accounts-schema.ts';
 import { openDatabase, type Database } from '../storage/postgres/database.ts';
 
 export function testDatabases(): Record<string, () => Promise<Database>> {
@@ -29,4 +31,11 @@ export function testDatabases(): Record<string, () => Promise<Database>> {
     },
     PGlite: () => track(openDatabase({ logger })),
   };
+}
+
+/** Inserts a user with a random address (no password that works) and returns its id. */
+export async function insertTestUser(db: Database): Promise<string> {
+  const [row] = await db.db.insert(users).values({ email: `${randomUUID()}@test`, passwordHash: 'x' }).returning({ id: users.id });
+  if (row === undefined) throw new Error('inserting a test user returned no row');
+  return row.id;
 }

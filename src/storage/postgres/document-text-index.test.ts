@@ -9,9 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import * as Y from 'yjs';
 import { parseActorId } from '../../../protocol/ids.ts';
-import { users } from './accounts-schema.ts';
 import type { Database } from './database.ts';
-import { testDatabases } from '../../testing/test-databases.ts';
+import { insertTestUser, testDatabases } from '../../testing/test-databases.ts';
 import { searchableText, searchDocuments } from './document-text-index.ts';
 import { PostgresDocumentRegistry } from './postgres-document-registry.ts';
 import { PostgresSnapshotStore } from './postgres-snapshot-store.ts';
@@ -41,11 +40,7 @@ for (const [driver, open] of Object.entries(drivers)) {
     let db: Database;
     let registry: PostgresDocumentRegistry;
     let snapshots: PostgresSnapshotStore;
-    const user = async (): Promise<string> => {
-      const [row] = await db.db.insert(users).values({ email: `${randomUUID()}@test`, passwordHash: 'x' }).returning({ id: users.id });
-      assert.ok(row);
-      return row.id;
-    };
+    const user = (): Promise<string> => insertTestUser(db);
 
     it('migrates from empty', async () => {
       db = await open();

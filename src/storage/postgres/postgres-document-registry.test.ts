@@ -8,9 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { parseActorId } from '../../../protocol/ids.ts';
 import { DocumentExistsError, UnknownUserError } from '../../documents/registry.ts';
-import { users } from './accounts-schema.ts';
 import type { Database } from './database.ts';
-import { testDatabases } from '../../testing/test-databases.ts';
+import { insertTestUser, testDatabases } from '../../testing/test-databases.ts';
 import { PostgresDocumentRegistry } from './postgres-document-registry.ts';
 
 const drivers = testDatabases();
@@ -19,11 +18,7 @@ for (const [driver, open] of Object.entries(drivers)) {
   describe(`PostgresDocumentRegistry on ${driver}`, () => {
     let db: Database;
     let registry: PostgresDocumentRegistry;
-    const user = async (): Promise<string> => {
-      const [row] = await db.db.insert(users).values({ email: `${randomUUID()}@test`, passwordHash: 'x' }).returning({ id: users.id });
-      assert.ok(row);
-      return row.id;
-    };
+    const user = (): Promise<string> => insertTestUser(db);
     const docId = () => parseActorId(`doc-${randomUUID()}`);
 
     it('migrates from empty', async () => {
