@@ -36,6 +36,31 @@ export function toStorableText(value: string): string {
   return isStorableText(value) ? value : value.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }
 
+/**
+ * `value` with every string and key made storable (toStorableText), for
+ * free JSON (a job's input, output, errors) going to jsonb; the same value,
+ * uncopied, when nothing needs it. The check allocates nothing: a
+ * projection writes the same large outputs again and again.
+ */
+export function toStorableJson<T>(value: T): T {
+  return hasUnstorableText(value) ? (replaceUnstorableTexts(value) as T) : value;
+}
+
+function hasUnstorableText(value: unknown): boolean {
+  if (typeof value === 'string') return !isStorableText(value);
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasUnstorableText);
+  for (const key in value) if (!isStorableText(key) || hasUnstorableText((value as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
+function replaceUnstorableTexts(value: unknown): unknown {
+  if (typeof value === 'string') return toStorableText(value);
+  if (Array.isArray(value)) return value.map(replaceUnstorableTexts);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, child]) => [toStorableText(key), replaceUnstorableTexts(child)]));
+}
+
 /** A string schema for recorded text; it stays a ZodString, so `.min()`, `.max()` chain on it. */
 export function storableText(): z.ZodString {
   return z.string().regex(STORABLE_TEXT, UNSTORABLE_TEXT_MESSAGE);

@@ -25,7 +25,7 @@ const created: JobEvent = {
 const started = (step: string): JobEvent => ({ type: 'step-started', v: 1, at: 2, step, activity: 'inference', attempt: 1, requestId: `r-${step}`, deadlineAt: 1_000 });
 const succeeded = (step: string, output: unknown): JobEvent => ({ type: 'step-succeeded', v: 1, at: 3, step, attempt: 1, output, usage: null, artifact: null });
 
-/** Ports a read must not touch: any use fails the test. */
+/** Ports a read must not touch: every use fails the test. */
 function untouched<T extends object>(name: string): T {
   return new Proxy({} as T, {
     get: (_, key) => () => {

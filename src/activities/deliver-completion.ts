@@ -14,7 +14,9 @@
  */
 import type { ActivityReply } from '../../protocol/activity.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
+import { backoffDelayMs } from '../inference/failure.ts';
 import type { Logger } from '../log.ts';
+import { pause } from '../pause.ts';
 
 /** Backoff between sends: doubling from the first, capped, with jitter (half to all of the ceiling). */
 export const COMPLETE_RETRY_FIRST_MS = 100;
@@ -41,25 +43,11 @@ export async function deliverCompletion(send: () => Promise<ActivityReply>, opts
     } catch (err) {
       if (!(err instanceof ProtocolError && err.retryable)) return { kind: 'refused', err, sends };
       if (opts.signal.aborted) return { kind: 'stopped', err, sends };
-      const ceiling = Math.min(COMPLETE_RETRY_MAX_MS, COMPLETE_RETRY_FIRST_MS * 2 ** Math.min(sends - 1, 16));
-      const waitMs = ceiling / 2 + Math.random() * (ceiling / 2);
-      const fields = { err, code: err.code, sends, waitMs: Math.round(waitMs) };
+      const waitMs = backoffDelayMs(sends, { initialMs: COMPLETE_RETRY_FIRST_MS, maxMs: COMPLETE_RETRY_MAX_MS });
+      const fields = { err, code: err.code, sends, waitMs };
       if (sends === 1) opts.log.warn(fields, 'completion not taken yet; sending it again');
       else opts.log.debug(fields, 'completion not taken yet; sending it again');
       await pause(waitMs, opts.signal);
     }
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts (the next send is then the last). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -19,6 +19,7 @@ import type { WireMessage } from '../../protocol/reply.ts';
 import { eventWildcard, parseEventSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
 import { fromNatsHeaders } from '../nats/headers.ts';
+import { pause } from '../pause.ts';
 
 /** What a follower reads of an actor's log. */
 export interface EventLogReader {
@@ -154,7 +155,7 @@ export async function followActorEvents<E, L>(deps: EventFeedDeps, source: Event
       // that stays ahead of what was delivered for a whole interval is read again from there.
       let suspect = -1;
       while (!ended) {
-        await sleep(deps.repairIntervalMs ?? REPAIR_INTERVAL_MS, opts.signal);
+        await pause(deps.repairIntervalMs ?? REPAIR_INTERVAL_MS, opts.signal);
         if (ended) return;
         const logSeq = (await source.log.last(id))?.seq ?? 0;
         if (logSeq <= lastSeq) suspect = -1;
@@ -171,17 +172,6 @@ export async function followActorEvents<E, L>(deps: EventFeedDeps, source: Event
   })();
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 async function bounded<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

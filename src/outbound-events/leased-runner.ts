@@ -10,6 +10,7 @@
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../log.ts';
 import { acquireLease, type Lease } from '../placement/lease.ts';
+import { pause } from '../pause.ts';
 
 export interface LeasedRunnerOptions {
   /** Lease key, `task.<name>` (no actor kind is called `task`). */
@@ -78,18 +79,4 @@ export class LeasedRunner {
       }
     }
   }
-}
-
-/** Waits `ms` or until `signal` aborts, whichever comes first. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -15,7 +15,7 @@ import { and, asc, inArray, isNotNull, isNull, lt } from 'drizzle-orm';
 import { outboundEventSchema } from '../../protocol/outbound-events.ts';
 import type { Logger } from '../log.ts';
 import { outboundOutbox, type LoomDatabase } from '../storage/index.ts';
-import { pause } from './leased-runner.ts';
+import { pause } from '../pause.ts';
 import { OutboundEventRefusedError, type OutboundPublisher } from './outbound-publisher.ts';
 
 const BATCH = 100;

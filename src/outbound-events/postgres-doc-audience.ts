@@ -6,7 +6,7 @@
  * on PGlite (in the process, synchronous) that stalled the event loop for
  * tens of milliseconds every debounce period.
  */
-import { and, inArray, isNull, lte, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
 import { documentMembers, documents, type LoomDatabase } from '../storage/index.ts';
 import type { DocAudience } from './doc-update-source.ts';
 
@@ -40,7 +40,7 @@ export class PostgresDocAudience implements DocAudience {
         rank: sql<number>`row_number() over (partition by ${documentMembers.docId} order by ${documentMembers.createdAt}, ${documentMembers.userId})`.as('rank'),
       })
       .from(documentMembers)
-      .innerJoin(documents, sql`${documents.id} = ${documentMembers.docId}`)
+      .innerJoin(documents, eq(documents.id, documentMembers.docId))
       .where(and(inArray(documentMembers.docId, [...docIds]), isNull(documents.deletedAt)))
       .as('ranked');
     return this.db

@@ -17,7 +17,7 @@ import type { LoomDatabase } from './database.ts';
 import { jobDeadLetters, jobs, jobSteps } from './jobs-schema.ts';
 import { CoalescedWrites } from './coalesced-writes.ts';
 import { StorageError } from './storage-error.ts';
-import { toStorableJson } from './storable-json-value.ts';
+import { toStorableJson } from '../../../protocol/storable-json.ts';
 
 /** A job the supervisor may need to resume. */
 export interface JobNeedingHost {
@@ -60,7 +60,7 @@ function jobRow(j: JobProjectionRecord['job']) {
     status: j.status,
     needs_host: j.needsHost,
     last_seq: j.lastSeq,
-    // Free values from models and workers: a NUL in one of them would freeze the row (storable-json-value.ts).
+    // Free values from models and workers: a NUL in one of them would freeze the row (toStorableJson).
     input: toStorableJson(j.input ?? null),
     output: toStorableJson(j.output ?? null),
     error: toStorableJson(j.error),
