@@ -59,6 +59,12 @@ export interface ActorContext {
   /** Publishes a fact on event.<kind>.<id>.<event> (fire and forget, ordered per actor). */
   publish(event: string, body: Uint8Array, headers?: HeaderMap): void;
   /**
+   * Hands an event to this process's own subscribers only (rooms of a gateway
+   * in the same process), for an event NATS already carries: a document
+   * update its log stream republishes. Nothing happens without such rooms.
+   */
+  publishLocal(event: string, body: Uint8Array, headers?: HeaderMap): void;
+  /**
    * Delivers `{ source: 'timer', name, payload }` to this actor's mailbox after
    * `delayMs`. Timers die with the activation: durable waits must be
    * re-armed from durable state in `activate`.

@@ -35,6 +35,17 @@ export const HEADERS = {
   source: 'Loom-Source',
 } as const;
 
+/**
+ * The headers JetStream puts on a document update event when the log stream
+ * republishes its entries (DOC_UPDATE_REPUBLISH): the entry's stream
+ * sequence, and the sequence of the subject's entry before it. They carry
+ * what Loom-Seq and Loom-Prev-Seq carry on an event the actor publishes.
+ */
+export const JETSTREAM_HEADERS = {
+  sequence: 'Nats-Sequence',
+  lastSequence: 'Nats-Last-Sequence',
+} as const;
+
 export type HeaderMap = Readonly<Record<string, string>>;
 
 export const CURRENT_VERSION = 1;
@@ -63,6 +74,17 @@ export function readSeqHeader(raw: string | undefined): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * Where a document update event stands in the log, whoever published it: the
+ * actor (Loom-Seq, Loom-Prev-Seq) or the log stream (Nats-Sequence,
+ * Nats-Last-Sequence). Raw values, for readSeqHeader.
+ */
+export function updateEventSeqs(get: (name: string) => string | undefined): { seq: string | undefined; prev: string | undefined } {
+  const seq = get(HEADERS.seq);
+  if (seq !== undefined && seq !== '') return { seq, prev: get(HEADERS.prevSeq) };
+  return { seq: get(JETSTREAM_HEADERS.sequence), prev: get(JETSTREAM_HEADERS.lastSequence) };
 }
 
 /** Reads an optional opaque header (origin, gateway id), validating its shape. */

@@ -7,6 +7,7 @@ import {
   docChangeMarkSubject,
   DOC_CHANGE_MARKS,
   docLogSubject,
+  DOC_UPDATE_REPUBLISH,
   eventSubject,
   gatewaySignalSubject,
   hostLivenessKey,
@@ -47,4 +48,20 @@ test('parsers reject malformed subjects with a clear error', () => {
   assert.equal(DOC_CHANGE_MARKS.split('.').length, 4);
   assert.equal(hostLivenessKey('pod-7_a'), 'host.pod-7_a');
   assert.throws(() => hostLivenessKey('has.dot'), ProtocolError);
+});
+
+test('the log stream republishes a document\'s entries on its update event subject, and never its change marks', () => {
+  const matches = (pattern: string, subject: string) => {
+    const p = pattern.split('.');
+    const s = subject.split('.');
+    return p.length === s.length && p.every((t, i) => t === '*' || t === s[i]);
+  };
+  for (const id of ids) {
+    const log = docLogSubject(id);
+    assert.ok(matches(DOC_UPDATE_REPUBLISH.src, log));
+    assert.ok(!matches(DOC_UPDATE_REPUBLISH.src, docChangeMarkSubject(id)));
+    // What nats-server makes of {{wildcard(1)}}: the token the first `*` matched.
+    const token = log.split('.')[2]!;
+    assert.equal(DOC_UPDATE_REPUBLISH.dest.replace('{{wildcard(1)}}', token), eventSubject('doc', id, 'update'));
+  }
 });

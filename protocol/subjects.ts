@@ -96,6 +96,14 @@ export function parseDocLogSubject(subject: string): ActorId {
 }
 
 /**
+ * The document log stream's republish rule: nats-server publishes every
+ * stored update on the document's update event subject
+ * (`eventSubject('doc', id, 'update')`), so the actor does not. Change marks
+ * (four tokens) do not match `src`.
+ */
+export const DOC_UPDATE_REPUBLISH = { src: 'log.doc.*', dest: 'event.doc.{{wildcard(1)}}.update' } as const;
+
+/**
  * `log.doc.<token>.changed`: a document's change marks, in DOC_LOG_STREAM
  * beside its updates. The actor host writes one before the first update of
  * each window of LOOM_WEBHOOK_DOC_DEBOUNCE_MS, so the doc.updated relay

@@ -52,6 +52,7 @@ function activate(id: string, overrides: Partial<DocumentLimits> = {}, deps: Par
     log,
     signal: new AbortController().signal,
     publish: (event, body, headers) => published.push({ event, body, headers: { ...headers } }),
+    publishLocal: () => undefined,
     schedule: () => undefined,
   };
   return documentActorDefinition({ log: docLog, snapshots: new PostgresSnapshotStore(database.db), limits: { ...limits, ...overrides }, ...deps }).activate(ctx);

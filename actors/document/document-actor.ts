@@ -255,9 +255,14 @@ export class DocumentActor implements ActorInstance {
     }
     const merged = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates);
     const attribution = entryAttribution(batch);
+    const origins = new Set(batch.map((p) => p.origin));
+    const [only] = origins;
+    // With one origin, its gateway can skip echoing the update back to that socket.
+    const origin = origins.size === 1 ? only : undefined;
+    const announced = this.log.announcesUpdates === true;
     let seq: number;
     try {
-      seq = await this.log.append(this.ctx.id, merged, this.lastSeq, attribution);
+      seq = await this.log.append(this.ctx.id, merged, this.lastSeq, announced && origin !== undefined ? { ...attribution, origin } : attribution);
     } catch (err) {
       const fenced = err instanceof FencingError;
       for (const p of batch) {
@@ -267,13 +272,12 @@ export class DocumentActor implements ActorInstance {
     }
     const prevSeq = this.lastSeq;
     this.lastSeq = seq;
-    const origins = new Set(batch.map((p) => p.origin));
-    const [only] = origins;
     const headers: Record<string, string> = { [HEADERS.seq]: String(seq), [HEADERS.prevSeq]: String(prevSeq) };
-    // With one origin, its gateway can skip echoing the update back to that socket.
-    if (origins.size === 1 && only !== undefined) headers[HEADERS.origin] = only;
+    if (origin !== undefined) headers[HEADERS.origin] = origin;
     if (attribution.author !== undefined) headers[HEADERS.author] = attribution.author;
-    this.ctx.publish('update', merged, headers);
+    // A log that announces its entries already told NATS; rooms in this process still hear it first-hand.
+    if (announced) this.ctx.publishLocal('update', merged, headers);
+    else this.ctx.publish('update', merged, headers);
     const ack = encodeJson({ seq });
     for (const p of batch) p.command.respond({ headers: { [HEADERS.seq]: String(seq) }, body: ack });
     if (!this.suspect) this.compactor.afterAppend(this.doc, seq, merged.length);

@@ -51,7 +51,7 @@ after(async () => {
 });
 
 function activate(id: DocId): Promise<ActorInstance> {
-  const ctx: ActorContext = { kind: 'doc', id, log, signal: new AbortController().signal, publish: () => undefined, schedule: () => undefined };
+  const ctx: ActorContext = { kind: 'doc', id, log, signal: new AbortController().signal, publish: () => undefined, publishLocal: () => undefined, schedule: () => undefined };
   return documentActorDefinition({ log: docLog, snapshots, limits }).activate(ctx);
 }
 

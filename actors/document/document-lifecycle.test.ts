@@ -52,6 +52,7 @@ function activate(id: DocId): Promise<ActorInstance> {
     log,
     signal: new AbortController().signal,
     publish: (event, body) => published.push({ event, body }),
+    publishLocal: () => undefined,
     schedule: () => undefined,
   };
   const directory = { isDeleted: (d: DocId) => Promise.resolve(deleted.has(d)), isRegistered: () => Promise.resolve(true) };

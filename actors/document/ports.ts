@@ -23,8 +23,21 @@ export interface EntryAttribution {
   readonly attribution?: Uint8Array | undefined;
 }
 
+/** What an append carries besides the update: its attribution, and for a log that announces its entries, the connection it came from. */
+export interface AppendMeta extends EntryAttribution {
+  /** The one connection the entry's updates came from (Loom-Origin), so its gateway does not echo them back; kept only by a log that announces. */
+  readonly origin?: string | undefined;
+}
+
 /** The durable, per-document, append-only update log. */
 export interface DocumentLog {
+  /**
+   * True when the log itself publishes each appended entry as the document's
+   * `update` event, with the entry's sequences and origin (the JetStream log
+   * with its stream's republish rule): the actor then only hands the update
+   * to rooms in its own process.
+   */
+  readonly announcesUpdates?: boolean;
   /**
    * Appends an update if the document's last entry still is `expectedLastSeq`
    * (0 = no entry yet). That check fences a stale owner out.
@@ -32,7 +45,7 @@ export interface DocumentLog {
    * @returns the new entry's seq.
    * @throws FencingError when another writer appended meanwhile.
    */
-  append(id: DocId, update: Uint8Array, expectedLastSeq: number, meta?: EntryAttribution): Promise<number>;
+  append(id: DocId, update: Uint8Array, expectedLastSeq: number, meta?: AppendMeta): Promise<number>;
   /** Entries with seq > afterSeq in order, up to the log's current end. */
   readAfter(id: DocId, afterSeq: number): AsyncIterable<LogEntry>;
   /** Seq of the document's last entry, or 0 when its log is empty. */

@@ -41,6 +41,7 @@ function actorOver(state: JobState, maxReplyBytes?: number): JobActor {
     log,
     signal: new AbortController().signal,
     publish: () => assert.fail('a read published an event'),
+    publishLocal: () => assert.fail('a read published an event'),
     schedule: () => assert.fail('a read scheduled a timer'),
   };
   const deps: JobActorDeps = {

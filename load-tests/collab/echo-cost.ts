@@ -10,7 +10,11 @@
  *   nats-server sends every event back, and the room drops it by Loom-Source;
  * - `no-echo`: the event goes out on a second connection with noEcho, which
  *   the room subscribes with (src/host/local-actors.ts);
- * - `no-room`: one connection, no subscription at all (the floor).
+ * - `no-room`: one connection, no subscription at all (the floor);
+ * - `republish`: the actor publishes nothing; the stream republishes each
+ *   stored entry as the event (DOC_UPDATE_REPUBLISH), and the room gets that
+ *   copy, as Loom's rooms beside their actor do;
+ * - `republish-no-room`: the same with no room subscribed (a split actor host).
  *
  * Prints CPU-seconds of this process and of nats-server per 1,000 edits.
  * Run: node --import tsx load-tests/collab/echo-cost.ts [--edits N] [--rate R] [--rounds K]
@@ -20,10 +24,11 @@ import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { HEADERS } from '../../protocol/headers.ts';
+import { DOC_UPDATE_REPUBLISH } from '../../protocol/subjects.ts';
 import { startNatsServer } from '../../src/testing/index.ts';
 import { readProcess } from './proc-stats.ts';
 
-type Mode = 'echo' | 'no-echo' | 'no-room';
+type Mode = 'echo' | 'no-echo' | 'no-room' | 'republish' | 'republish-no-room';
 
 const { values } = parseArgs({ options: { edits: { type: 'string', default: '5000' }, rate: { type: 'string', default: '500' }, rounds: { type: 'string', default: '2' } } });
 const edits = Number(values.edits);
@@ -47,10 +52,11 @@ async function runMode(url: string, serverPid: number, mode: Mode, round: number
   const nc = await connect({ servers: url, noAsyncTraces: true });
   const events: NatsConnection = mode === 'no-echo' ? await connect({ servers: url, noEcho: true, noAsyncTraces: true }) : nc;
   const js = jetstream(nc);
+  const republished = mode === 'republish' || mode === 'republish-no-room';
   const subject = `event.doc.d${round}${mode}.update`;
   const source = 'p-this-process';
   let dropped = 0;
-  if (mode !== 'no-room') {
+  if (mode !== 'no-room' && mode !== 'republish-no-room') {
     events.subscribe(`event.doc.d${round}${mode}.*`, {
       callback: (_err, msg) => {
         if (msg.headers?.get(HEADERS.source) === source) dropped++;
@@ -68,7 +74,8 @@ async function runMode(url: string, serverPid: number, mode: Mode, round: number
       await sleep(intervalMs);
       if (next >= edits) return;
       next++;
-      await js.publish(`log.bench.${round}`, body);
+      await js.publish(republished ? `log.doc.d${round}${mode}` : `log.bench.${round}`, body);
+      if (republished) continue;
       const h = natsHeaders();
       h.set(HEADERS.seq, String(next));
       h.set(HEADERS.source, source);
@@ -92,8 +99,9 @@ try {
   const admin = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(admin);
   await jsm.streams.add({ name: 'BENCH', subjects: ['log.bench.>'] });
+  await jsm.streams.add({ name: 'BENCH_REPUBLISH', subjects: ['log.doc.*'], republish: { ...DOC_UPDATE_REPUBLISH } });
   for (let round = 0; round < rounds; round++) {
-    for (const mode of ['echo', 'no-echo', 'no-room'] as const) {
+    for (const mode of ['echo', 'no-echo', 'no-room', 'republish', 'republish-no-room'] as const) {
       const r = await runMode(nats.url, pid, mode, round);
       const per = (s: number) => ((s * 1000) / edits).toFixed(4);
       console.log(JSON.stringify({ round, mode, edits, echoesDropped: r.dropped, nodeCpuSPer1000: per(r.node), natsServerCpuSPer1000: per(r.server) }));

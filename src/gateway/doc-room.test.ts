@@ -1,7 +1,8 @@
 /**
  * A room on a real nats-server follows the document log's sequence through
  * its events. The test publishes the events a document actor would (update
- * with Loom-Seq / Loom-Prev-Seq, head) and stands in for the actor's sync
+ * with Loom-Seq / Loom-Prev-Seq, head), or the log stream's republished
+ * copies (Nats-Sequence / Nats-Last-Sequence), and stands in for the actor's sync
  * reply with a Y.Doc of its own: a missed entry makes the room send every
  * member the whole state, an unbroken chain does not, failed fetches are
  * retried.
@@ -11,7 +12,7 @@ import assert from 'node:assert/strict';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import * as Y from 'yjs';
 import { decodeCollabFrame } from '../../protocol/collab.ts';
-import { HEADERS } from '../../protocol/headers.ts';
+import { HEADERS, JETSTREAM_HEADERS } from '../../protocol/headers.ts';
 import { parseActorId, type DocId } from '../../protocol/ids.ts';
 import { eventSubject } from '../../protocol/subjects.ts';
 import { createRootLogger } from '../log.ts';
@@ -37,6 +38,8 @@ class FakeLogPublisher {
   seq = 0;
   fetches = 0;
   failNextFetches = 0;
+  /** Who announces updates: the actor (Loom-Seq) or the log stream's republish (Nats-Sequence). */
+  announcer: 'actor' | 'stream' = 'actor';
   constructor(readonly id: DocId) {}
 
   /** Appends an edit; publishes its event unless `lost` (a NATS server died with it). */
@@ -46,8 +49,16 @@ class FakeLogPublisher {
     const update = Y.encodeStateAsUpdate(this.doc, before);
     const prev = this.seq;
     this.seq += 3; // another document's entries sit between in the shared stream
-    if (opts.lost !== true) this.publish('update', update, { [HEADERS.seq]: String(this.seq), [HEADERS.prevSeq]: String(prev) });
+    if (opts.lost !== true) this.announce(update, this.seq, prev, this.announcer);
     return update;
+  }
+
+  announce(update: Uint8Array, seq: number, prev: number, by: 'actor' | 'stream'): void {
+    const h: Record<string, string> =
+      by === 'actor'
+        ? { [HEADERS.seq]: String(seq), [HEADERS.prevSeq]: String(prev) }
+        : { [JETSTREAM_HEADERS.sequence]: String(seq), [JETSTREAM_HEADERS.lastSequence]: String(prev), 'Nats-Stream': 'LOOM_DOC_LOG' };
+    this.publish('update', update, h);
   }
 
   head(): void {
@@ -146,5 +157,37 @@ test('a resync that fails is retried until the actor answers', async () => {
   await waitFor(() => m.items().length === 2, { what: 'repaired after two failed fetches' });
   assert.deepEqual(m.items(), ['a', 'b']);
   assert.equal(actor.fetches, 3);
+  room.leave(m);
+});
+
+test('updates the log stream republishes are followed by their JetStream sequences: a chain is relayed, a gap repaired', async () => {
+  const { actor, room, m } = await openRoom('stream');
+  actor.announcer = 'stream';
+  actor.edit('a');
+  actor.edit('b');
+  await nc.flush();
+  await waitFor(() => m.items().length === 2, { what: 'two republished updates relayed' });
+  assert.equal(actor.fetches, 0, 'an unbroken chain asks for nothing');
+  actor.edit('c', { lost: true });
+  actor.edit('d');
+  await waitFor(() => m.items().length === 4, { what: 'the missed entry repaired' });
+  assert.deepEqual(m.items(), ['a', 'b', 'c', 'd']);
+  assert.equal(actor.fetches, 1);
+  room.leave(m);
+});
+
+test('an update reaches each member once when it comes twice, first-hand and as the log stream\'s copy, in either order', async () => {
+  const { actor, room, m } = await openRoom('twice');
+  const first = actor.edit('a');
+  actor.announce(first, actor.seq, actor.seq - 3, 'stream');
+  actor.announcer = 'stream';
+  const second = actor.edit('b');
+  actor.announce(second, actor.seq, actor.seq - 3, 'actor');
+  actor.head();
+  await nc.flush();
+  await waitFor(() => m.items().length === 2, { what: 'both updates relayed' });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(m.frames, 2, 'one frame per update');
+  assert.equal(actor.fetches, 0);
   room.leave(m);
 });

@@ -8,17 +8,22 @@
  * Events are core NATS messages, which a dying NATS server can drop, and a
  * Yjs client that misses one update of a peer holds back every later update
  * of that peer. So the room follows the log's sequence (Loom-Seq and
- * Loom-Prev-Seq on updates, Loom-Seq on `head`) and, when it sees it missed
- * an entry, sends every member the document's state from its actor.
+ * Loom-Prev-Seq on updates the actor publishes, Nats-Sequence and
+ * Nats-Last-Sequence on those the log stream republishes, Loom-Seq on
+ * `head`) and, when it sees it missed an entry, sends every member the
+ * document's state from its actor. An update at or below the sequence the
+ * room has reached is not relayed again.
  *
  * When the document's actor runs in this process (the fast path of
- * src/host/local-actors.ts), its events arrive here directly; their NATS
- * copies carry this process's Loom-Source and are skipped.
+ * src/host/local-actors.ts), its events arrive here directly; the NATS
+ * copies of those it publishes carry this process's Loom-Source and are
+ * skipped, and the log stream's copy of an update is one the room has
+ * already reached (or the first-hand one arrives second, and is the copy).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { encodeAwarenessFrame, encodeUpdateFrame } from '../../protocol/collab.ts';
-import { HEADERS, readSeqHeader, type HeaderMap } from '../../protocol/headers.ts';
+import { HEADERS, readSeqHeader, updateEventSeqs, type HeaderMap } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import { eventWildcard } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
@@ -150,7 +155,9 @@ export class DocRoom {
     const name = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
     if (name === 'update' || name === 'head') {
       const h = msg.headers;
-      this.onEvent(name, msg.data, h?.get(HEADERS.origin), h?.get(HEADERS.seq), h?.get(HEADERS.prevSeq));
+      // Published by the actor (Loom-Seq) or by the log stream itself (Nats-Sequence).
+      const { seq, prev } = h === undefined ? { seq: undefined, prev: undefined } : updateEventSeqs((n) => h.get(n));
+      this.onEvent(name, msg.data, h?.get(HEADERS.origin), seq, prev);
     } else {
       this.onEvent(name, msg.data, name === 'access' ? undefined : msg.headers?.get(HEADERS.origin), undefined, undefined);
     }
@@ -158,7 +165,10 @@ export class DocRoom {
 
   private onEvent(name: string, data: Uint8Array, origin: string | undefined, seq: string | undefined, prev: string | undefined): void {
     if (name === 'update' || name === 'head') {
-      if (this.missedEntry(readSeqHeader(seq), readSeqHeader(prev))) this.repair('missed-event', `an entry before seq ${seq}`);
+      const at = readSeqHeader(seq);
+      // Relayed already, or inside a state sent since: the log stream's copy of an update this process's actor handed over first-hand, or the reverse.
+      if (name === 'update' && at !== undefined && this.lastSeq !== undefined && at <= this.lastSeq) return;
+      if (this.missedEntry(at, readSeqHeader(prev))) this.repair('missed-event', `an entry before seq ${seq}`);
       if (name === 'head') return;
     }
     if (name === 'access') {

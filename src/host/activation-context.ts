@@ -74,6 +74,16 @@ export class ActivationContext implements ActorContext {
     nc.publish(eventSubject(kind, id, event), body, { headers: toNatsHeaders({ ...headers, [HEADERS.source]: local.source }) });
   }
 
+  publishLocal(event: string, body: Uint8Array, headers?: HeaderMap): void {
+    const { kind, id, local } = this.deps;
+    if (local === undefined || !local.events) return;
+    try {
+      local.emit(kind, id, event, body, headers ?? {});
+    } catch (err) {
+      this.log.error({ err, event }, 'local event delivery failed');
+    }
+  }
+
   schedule(delayMs: number, name: string, payload?: unknown): void {
     const timers = (this.timers ??= new Set());
     const t = setTimeout(() => {

@@ -3,14 +3,17 @@
  * gateway and the actors, a second process is a gateway only. Updates from
  * the first process's sockets reach their actor without NATS and still
  * converge with clients on the other gateway; a SIGKILL of the first
- * process while it writes loses nothing that any client had seen.
+ * process while it writes loses nothing that any client had seen. The log
+ * stream announces each stored update on NATS (its republish rule), and a
+ * client beside the actor, which hears it first-hand too, gets it once.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import * as Y from 'yjs';
 import { parseActorId } from '../../protocol/ids.ts';
-import { commandSubject } from '../../protocol/subjects.ts';
+import { HEADERS, JETSTREAM_HEADERS } from '../../protocol/headers.ts';
+import { commandSubject, eventSubject } from '../../protocol/subjects.ts';
 import {
   connectCollabClient,
   startLoomProcess,
@@ -112,4 +115,42 @@ test('a SIGKILL of the gateway-and-actors process while it writes loses nothing 
     assert.deepEqual(lost, [], `watcher ${i} saw ${keys.size} edits; ${lost.length} are gone after the kill`);
   }
   assert.ok(seen[0]!.size >= 100 && seen[1]!.size >= 100);
+});
+
+test('the log stream announces each stored update once on NATS, and a client beside the actor gets each once', async () => {
+  const room = uniqueDocName('announced');
+  const writer = open(both, room);
+  const watcher = open(both, room);
+  const remote = open(gateway, room);
+  await Promise.all([writer, watcher, remote].map((c) => c.synced()));
+  const events: MsgHdrs[] = [];
+  const sub = nc.subscribe(eventSubject('doc', parseActorId(room), 'update'), {
+    callback: (_err, msg) => {
+      if (msg.headers !== undefined) events.push(msg.headers);
+    },
+  });
+  await nc.flush();
+  // y-websocket frames: messageSync (0), then syncUpdate (2).
+  let updateFrames = 0;
+  watcher.provider.ws!.addEventListener('message', (event: MessageEvent) => {
+    const data = new Uint8Array(event.data as ArrayBuffer);
+    if (data[0] === 0 && data[1] === 2) updateFrames++;
+  });
+  for (let k = 0; k < 20; k++) writer.doc.getMap('m').set(`k${k}`, k);
+  await waitFor(() => [watcher, remote].every((c) => c.doc.getMap('m').size === 20), { what: 'edits everywhere', timeoutMs: 20_000 });
+  await nc.flush();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  sub.unsubscribe();
+  assert.ok(events.length >= 1 && events.length <= 20, `${events.length} update events for 20 edits`);
+  let prev: number | undefined;
+  for (const h of events) {
+    // JetStream's copy, not the actor's: the stream's sequences, the sender's origin, no Loom-Source.
+    assert.equal(h.get(HEADERS.seq), '');
+    assert.equal(h.get(HEADERS.source), '');
+    assert.notEqual(h.get(HEADERS.origin), '');
+    const seq = Number(h.get(JETSTREAM_HEADERS.sequence));
+    if (prev !== undefined) assert.equal(Number(h.get(JETSTREAM_HEADERS.lastSequence)), prev, 'each event names the entry before it');
+    prev = seq;
+  }
+  assert.equal(updateFrames, events.length, 'the client beside the actor got each update once');
 });

@@ -13,6 +13,7 @@ import { headers as natsHeaders, RequestError, type Msg, type MsgHdrs } from '@n
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { decodeSyncReply } from '../../protocol/doc.ts';
+import { updateEventSeqs } from '../../protocol/headers.ts';
 import { idToToken, parseActorId } from '../../protocol/ids.ts';
 import { connectCollabClient, waitFor, type CollabClient } from '../testing/index.ts';
 import { startCluster, uniqueDocName, type ClusterFixture } from './cluster-fixture.ts';
@@ -45,6 +46,12 @@ function textUpdate(text: string, root = 't'): Uint8Array {
   const update = Y.encodeStateAsUpdate(doc);
   doc.destroy();
   return update;
+}
+
+/** An update event's log sequence, whoever announced it (PROTOCOL.md §6: the log stream, or the actor on an older stream). */
+function eventSeq(m: Msg): number {
+  const h = m.headers;
+  return Number(h === undefined ? undefined : updateEventSeqs((name) => h.get(name)).seq);
 }
 
 async function request(subject: string, body: Uint8Array, headers?: MsgHdrs): Promise<Msg> {
@@ -163,8 +170,8 @@ test('an internal service follows a document on its update events and its own up
     { what: 'the follower to rebuild the editor text from update events' },
   );
   assert.equal(follower.getText('t').toString(), 'edit 0;edit 1;edit 2;edit 3;edit 4;');
-  const seqs = seen.map((m) => Number(m.headers?.get('Loom-Seq')));
-  assert.ok(seqs.every((s) => Number.isInteger(s) && s > 0), `Loom-Seq on every event: ${seqs.join(',')}`);
+  const seqs = seen.map(eventSeq);
+  assert.ok(seqs.every((s) => Number.isInteger(s) && s > 0), `a log sequence on every event: ${seqs.join(',')}`);
   assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'events arrive in log order');
 
   // (e) The service applies an update; the connected editor sees it live.
@@ -172,7 +179,7 @@ test('an internal service follows a document on its update events and its own up
   const seq = ackSeq(await command(id, id, 'update', textUpdate('from the service;')));
   await waitFor(() => editor.doc.getText('t').toString().includes('from the service;'), { what: 'the editor to see the service update' });
   // The service's own update is published too, with the seq it was acknowledged with.
-  await waitFor(() => seen.slice(before).some((m) => m.headers?.get('Loom-Seq') === String(seq)), { what: 'the event of the service update' });
+  await waitFor(() => seen.slice(before).some((m) => eventSeq(m) === seq), { what: 'the event of the service update' });
   // A client that joins later gets it in its first sync.
   const late = connectCollabClient(cluster.gateways[0]!.wsUrl, id);
   clients.push(late);
@@ -254,10 +261,10 @@ test('bad NATS input gets an error reply with its code and the actor keeps servi
   // The actor is still there and still sound: a valid update lands right after the first.
   const seq = ackSeq(await request(`actor.doc.${id}.update`, textUpdate('still serving;')));
   assert.ok(seq > firstSeq);
-  await waitFor(() => events.some((m) => m.headers?.get('Loom-Seq') === String(seq)), { what: 'the event of the last update' });
+  await waitFor(() => events.some((m) => eventSeq(m) === seq), { what: 'the event of the last update' });
   sub.unsubscribe();
   await pump;
-  assert.deepEqual(events.map((m) => m.headers?.get('Loom-Seq')), [String(seq)], 'no refused input was appended and published');
+  assert.deepEqual(events.map(eventSeq), [seq], 'no refused input was appended and published');
   const content = (await request(`actor.doc.${id}.content`, new Uint8Array(0))).json<Content>();
   assert.equal(content.seq, seq);
   const text = content.text ?? '';

@@ -42,7 +42,7 @@ const compactionDuration = new Histogram({
   registers: [registry],
 });
 
-type EntryAttribution = Parameters<DocumentLog['append']>[3];
+type AppendMeta = Parameters<DocumentLog['append']>[3];
 
 const appendOk = appendDuration.labels('ok');
 const appendError = appendDuration.labels('error');
@@ -62,10 +62,14 @@ async function timed<T>(run: () => Promise<T>, done: (ok: boolean, seconds: numb
 
 /** The same log, with appends and truncations measured. */
 export class MeteredDocumentLog implements DocumentLog {
-  constructor(private readonly inner: DocumentLog) {}
+  readonly announcesUpdates: boolean;
+
+  constructor(private readonly inner: DocumentLog) {
+    this.announcesUpdates = inner.announcesUpdates === true;
+  }
 
   // Once per update: written out (no closures) so the hot path only adds a clock read and an observe.
-  async append(id: DocId, update: Uint8Array, expectedLastSeq: number, meta?: EntryAttribution): Promise<number> {
+  async append(id: DocId, update: Uint8Array, expectedLastSeq: number, meta?: AppendMeta): Promise<number> {
     const started = performance.now();
     try {
       const seq = await this.inner.append(id, update, expectedLastSeq, meta);

@@ -8,12 +8,15 @@
  * for entries one author does not describe. Before the first update of each
  * window a change mark goes to the same stream (document-change-marks.ts),
  * for the doc.updated relay; marks are purged with the log they announce.
+ * Where the stream republishes its updates (DOC_UPDATE_REPUBLISH), each
+ * stored entry reaches subscribers as the document's update event, with its
+ * headers (so Loom-Origin rides in the entry) and JetStream's sequences.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log.ts';
 import { FencedSubjectLog, type SubjectLogTarget } from './fenced-subject-log.ts';
-import { type DocumentLog, type EntryAttribution, FencingError, type LogEntry } from '../../actors/document/ports.ts';
+import { type AppendMeta, type DocumentLog, FencingError, type LogEntry } from '../../actors/document/ports.ts';
 import { HEADERS } from '../../protocol/headers.ts';
 import type { DocId } from '../../protocol/ids.ts';
 import { DOC_LOG_STREAM, docChangeMarkSubject, docLogSubject } from '../../protocol/subjects.ts';
@@ -26,13 +29,18 @@ const EMPTY = new Uint8Array(0);
 export class JetStreamDocumentLog implements DocumentLog {
   private readonly log: FencedSubjectLog;
   private readonly marks: DocumentChangeMarks;
+  readonly announcesUpdates: boolean;
 
-  /** `docDebounceMs`: the doc.updated window (LOOM_WEBHOOK_DOC_DEBOUNCE_MS) the change marks serve. */
+  /**
+   * `docDebounceMs`: the doc.updated window (LOOM_WEBHOOK_DOC_DEBOUNCE_MS) the change marks serve.
+   * `announcesUpdates`: the stream republishes its updates as events (provisionNats says).
+   */
   constructor(
     nc: NatsConnection,
     private readonly jsm: JetStreamManager,
-    opts: { timeoutMs: number; logger: Logger; docDebounceMs: number },
+    opts: { timeoutMs: number; logger: Logger; docDebounceMs: number; announcesUpdates?: boolean },
   ) {
+    this.announcesUpdates = opts.announcesUpdates === true;
     this.log = new FencedSubjectLog(nc, jsm, { stream: DOC_LOG_STREAM, timeoutMs: opts.timeoutMs, logger: opts.logger });
     this.marks = new DocumentChangeMarks(async (id) => {
       // Unfenced: a stale owner's mark only opens a window early.
@@ -40,10 +48,12 @@ export class JetStreamDocumentLog implements DocumentLog {
     }, opts.docDebounceMs);
   }
 
-  async append(id: DocId, update: Uint8Array, expectedLastSeq: number, meta?: EntryAttribution): Promise<number> {
+  async append(id: DocId, update: Uint8Array, expectedLastSeq: number, meta?: AppendMeta): Promise<number> {
     const extra: Record<string, string> = {};
     if (meta?.attribution !== undefined) extra[ATTRIBUTION_HEADER] = Buffer.from(meta.attribution).toString('base64');
     else if (meta?.author !== undefined) extra[HEADERS.author] = meta.author;
+    // The republished event carries the entry's headers: the origin lets its gateway skip the sender.
+    if (this.announcesUpdates && meta?.origin !== undefined) extra[HEADERS.origin] = meta.origin;
     // The mark is sent first on the same connection, so the stream stores it
     // first; both are awaited together, sparing the window's first update a round trip.
     const marked = this.marks.beforeUpdate(id);

@@ -5,7 +5,7 @@
 import { DiscardPolicy, jetstreamManager, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DOC_LOG_STREAM, DOC_LOG_SUBJECTS, LEASE_BUCKET, OWNER_BUCKET } from '../../protocol/subjects.ts';
+import { DOC_LOG_STREAM, DOC_LOG_SUBJECTS, DOC_UPDATE_REPUBLISH, LEASE_BUCKET, OWNER_BUCKET } from '../../protocol/subjects.ts';
 import { provisionActivities } from '../activities/provision.ts';
 import { provisionInferenceQueue } from '../inference/provision.ts';
 import { ensureAgentLogStream, ensureJobLogStream } from './provision-job-log.ts';
@@ -19,6 +19,8 @@ const DOC_LOG_STREAM_CONFIG: WantedStream = {
   storage: StorageType.File,
   discard: DiscardPolicy.New,
   max_msg_size: 64 * 1024 * 1024,
+  // nats-server announces each stored update itself: one publish per edit fewer for the actor (issue 10).
+  republish: { ...DOC_UPDATE_REPUBLISH },
 };
 
 export interface Provisioned {
@@ -31,6 +33,8 @@ export interface Provisioned {
   readonly inferenceCancels: KV;
   /** Live workers of inference models and service queues (src/activities/presence.ts); the activity stream exists too. */
   readonly workerPresence: KV;
+  /** Whether the document log stream publishes every stored update as its event (DOC_UPDATE_REPUBLISH); else the actors do. */
+  readonly docLogAnnouncesUpdates: boolean;
 }
 
 export interface ProvisionOptions {
@@ -45,6 +49,7 @@ export async function provisionNats(nc: NatsConnection, opts: ProvisionOptions):
   const log = opts.logger;
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   await ensureStream(jsm, DOC_LOG_STREAM_CONFIG, replicas, log);
+  const docLogAnnouncesUpdates = await ensureDocUpdateRepublish(jsm, log);
   // Bucket-wide TTL is how a lease expires once its owner stops refreshing
   // (per-key TTLs are ignored by nats-server 2.9).
   const leases = await ensureBucket(nc, jsm, LEASE_BUCKET, { ttl: opts.leaseTtlMs, history: 1, storage: StorageType.File }, replicas, log);
@@ -60,5 +65,29 @@ export async function provisionNats(nc: NatsConnection, opts: ProvisionOptions):
   // Callers publish to the work queue from any role, so every process provisions it.
   const inferenceCancels = await provisionInferenceQueue(nc, jsm, log, replicas);
   const workerPresence = await provisionActivities(nc, jsm, log, replicas);
-  return { jsm, leases, owners, inferenceCancels, workerPresence };
+  return { jsm, leases, owners, inferenceCancels, workerPresence, docLogAnnouncesUpdates };
+}
+
+/**
+ * A document log stream made before the republish rule lacks it. Newer
+ * servers add it on update; nats-server 2.9 refuses to change a stream's
+ * RePublish, and then the document actors keep publishing update events
+ * themselves, as before. Either way subscribers see one event per entry.
+ */
+async function ensureDocUpdateRepublish(jsm: JetStreamManager, log: Logger): Promise<boolean> {
+  const info = await jsm.streams.info(DOC_LOG_STREAM);
+  const have = info.config.republish;
+  if (have?.src === DOC_UPDATE_REPUBLISH.src && have.dest === DOC_UPDATE_REPUBLISH.dest && have.headers_only !== true) return true;
+  if (have !== undefined) {
+    log.warn({ stream: DOC_LOG_STREAM, republish: have }, 'document log stream republishes with another rule; actors publish update events themselves');
+    return false;
+  }
+  try {
+    await jsm.streams.update(DOC_LOG_STREAM, { republish: { ...DOC_UPDATE_REPUBLISH } });
+    log.info({ stream: DOC_LOG_STREAM }, 'document log stream now republishes its updates as events');
+    return true;
+  } catch (err) {
+    log.info({ stream: DOC_LOG_STREAM, reason: err instanceof Error ? err.message : String(err) }, 'document log stream predates republishing and the server cannot add it; actors publish update events themselves');
+    return false;
+  }
 }

@@ -66,7 +66,7 @@ export function startActorsRole(opts: {
     definitions: [
       documentActorDefinition({
         // Metered: append latency, snapshots and compactions (src/metrics).
-        log: new MeteredDocumentLog(new JetStreamDocumentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: hostLog, docDebounceMs: config.outboundEvents.docDebounceMs })),
+        log: new MeteredDocumentLog(new JetStreamDocumentLog(nc, opts.nats.jsm, { timeoutMs: config.gateway.requestTimeoutMs, logger: hostLog, docDebounceMs: config.outboundEvents.docDebounceMs, announcesUpdates: opts.nats.docLogAnnouncesUpdates })),
         snapshots: new MeteredSnapshotStore(
           new PostgresSnapshotStore(opts.database.db, {
             onIndexError: (err, docId) => hostLog.warn({ err, docId }, 'a snapshot could not be indexed for search; it was saved'),
