@@ -1,7 +1,8 @@
 /**
  * ActivityService's bounds on a real nats-server: at most `maxInFlight`
  * worker messages are forwarded to job actors at once, and of them at most
- * `maxClaimsInFlight` claims; the rest are answered `mailbox-full` at once
+ * `maxClaimsInFlight` claims, with the last tenth of the bound kept for
+ * heartbeats; the rest are answered `mailbox-full` at once
  * and never reach a job, and a completion refused so is sent again by
  * ActivityWorker and applied once. The job actors are a
  * stand-in on their command subjects that holds its answers (slow actors)
@@ -33,7 +34,7 @@ import { registry } from '../metrics/index.ts';
 import { fromNatsHeaders } from '../nats/headers.ts';
 import { ActorClient } from '../placement/actor-client.ts';
 import { parsePrometheusText, startNatsServer, waitFor, type NatsServerHandle } from '../testing/index.ts';
-import { ActivityService } from './activity-service.ts';
+import { ActivityService, heartbeatReserve } from './activity-service.ts';
 import { provisionActivities } from './provision.ts';
 import { ActivityWorker, type ActivityContext, type TaskEvent } from './worker.ts';
 
@@ -55,10 +56,19 @@ after(async () => {
 });
 
 /**
- * Job actors that answer heartbeats at once, hold completions while `holding` (claims while `holdingClaims`),
- * and take the first completion of a task.
+ * Job actors that answer heartbeats at once (or hold them, with `holdHeartbeats`), hold completions while
+ * `holding` (claims while `holdingClaims`), and take the first completion of a task.
  */
-function standInJobs(opts: { holdClaims?: boolean } = {}): { held: Msg[]; heldClaims: Msg[]; holding: boolean; holdingClaims: boolean; arrivals: Map<string, number>; release(): void; sub: Subscription } {
+function standInJobs(opts: { holdClaims?: boolean; holdHeartbeats?: boolean } = {}): {
+  held: Msg[];
+  heldClaims: Msg[];
+  heldHeartbeats: Msg[];
+  holding: boolean;
+  holdingClaims: boolean;
+  arrivals: Map<string, number>;
+  release(): void;
+  sub: Subscription;
+} {
   const taken = new Set<string>();
   const answer = (msg: Msg) => {
     const done = decodeActivityComplete(msg.data);
@@ -69,6 +79,7 @@ function standInJobs(opts: { holdClaims?: boolean } = {}): { held: Msg[]; heldCl
   const jobs = {
     held: [] as Msg[],
     heldClaims: [] as Msg[],
+    heldHeartbeats: [] as Msg[],
     holding: true,
     holdingClaims: opts.holdClaims === true,
     arrivals: new Map<string, number>(),
@@ -77,11 +88,16 @@ function standInJobs(opts: { holdClaims?: boolean } = {}): { held: Msg[]; heldCl
       jobs.holdingClaims = false;
       for (const msg of jobs.held.splice(0)) answer(msg);
       for (const msg of jobs.heldClaims.splice(0)) msg.respond(activityReply(true).body);
+      for (const msg of jobs.heldHeartbeats.splice(0)) msg.respond(activityReply(true).body);
     },
     sub: nc.subscribe('actor.job.*.*', {
       callback: (_err, msg) => {
         if (msg.subject.endsWith('.activity-claim') && jobs.holdingClaims) {
           jobs.heldClaims.push(msg);
+          return;
+        }
+        if (msg.subject.endsWith('.activity-heartbeat') && opts.holdHeartbeats === true && jobs.holding) {
+          jobs.heldHeartbeats.push(msg);
           return;
         }
         if (!msg.subject.endsWith('.activity-complete')) {
@@ -158,9 +174,11 @@ async function gatedWorker(opts: { queue: string; jobId: string; log: Logger; af
   return { worker, events, task, go };
 }
 
-test('past maxInFlight a worker message is refused mailbox-full at once and never reaches its job; sent again later it is applied once', { timeout: 30_000 }, async () => {
+test('past its bound a completion is refused mailbox-full at once and never reaches its job; sent again later it is applied once', { timeout: 30_000 }, async () => {
   const jobs = standInJobs();
-  const service = startService(3);
+  // Four slots, the last kept for heartbeats: three completions at once.
+  const service = startService(4);
+  assert.equal(service.heartbeatReserve, 1);
   await nc.flush();
   const ids = ['job-b1', 'job-b2', 'job-b3', 'job-b4', 'job-b5'];
   // One connection keeps their order: the first three are forwarded and held by the slow jobs.
@@ -238,19 +256,31 @@ test('with claims at their own bound, a heartbeat and a completion are still for
   jobs.sub.unsubscribe();
 });
 
-test('past the overall bound a heartbeat is refused too, and counted under bound "all"', { timeout: 30_000 }, async () => {
-  const jobs = standInJobs();
+test('completions leave the heartbeat reserve free: a heartbeat still goes through; past the whole bound a heartbeat is refused too', { timeout: 30_000 }, async () => {
+  const jobs = standInJobs({ holdHeartbeats: true });
   const service = startService(2, 1);
   await nc.flush();
-  const before = await refusedCount('activity-heartbeat', 'all');
-  const held = ['job-a1', 'job-a2'].map((id) => complete(id));
-  await waitFor(() => jobs.held.length === 2, { what: 'two completions held by slow jobs' });
-  assert.equal(await heartbeat('job-a3'), 'mailbox-full (retryable)');
-  assert.equal(await refusedCount('activity-heartbeat', 'all'), before + 1);
+  const completionsBefore = await refusedCount('activity-complete', 'heartbeat-reserve');
+  const heartbeatsBefore = await refusedCount('activity-heartbeat', 'all');
+  const held = complete('job-a1');
+  await waitFor(() => jobs.held.length === 1, { what: 'a completion held by a slow job' });
+  // The one slot left is the heartbeats': a second completion is refused, a heartbeat is forwarded.
+  assert.equal(await complete('job-a2'), 'mailbox-full (retryable)');
+  assert.equal(await refusedCount('activity-complete', 'heartbeat-reserve'), completionsBefore + 1);
+  const beat = heartbeat('job-a3');
+  await waitFor(() => jobs.heldHeartbeats.length === 1, { what: 'the heartbeat forwarded and held' });
+  assert.equal(service.forwarding, 2);
+  assert.equal(await heartbeat('job-a4'), 'mailbox-full (retryable)');
+  assert.equal(await refusedCount('activity-heartbeat', 'all'), heartbeatsBefore + 1);
   jobs.release();
-  assert.deepEqual(await Promise.all(held), ['accepted', 'accepted']);
+  assert.deepEqual(await Promise.all([held, beat]), ['accepted', 'accepted']);
+  assert.equal(jobs.arrivals.get(requestIdFor('job-a2', 'fetch', 1)), undefined, 'the refused completion never reached its job');
   await service.stop();
   jobs.sub.unsubscribe();
+});
+
+test('the heartbeat reserve is a tenth of the bound, at least one slot, and none for a bound of one', () => {
+  assert.deepEqual([1, 2, 9, 10, 19, 20, 256].map(heartbeatReserve), [0, 1, 1, 1, 1, 2, 25]);
 });
 
 test('ActivityWorker sends a completion again while no activity service answers; once one is back the job applies it once, and the lost heartbeat is logged', { timeout: 60_000 }, async () => {

@@ -11,11 +11,13 @@
  * Bounded: at most `maxInFlight` messages are being forwarded at once (a
  * flood of completions, or job actors slow to answer, would otherwise hold
  * work and message bodies without limit), and of them at most
- * `maxClaimsInFlight` claims. Heartbeats and completions may use the whole
- * bound, so a flood of claims cannot starve them: a refused heartbeat could
- * let a healthy task run into its heartbeat timeout, and a completion is
- * what finishes work and frees capacity, while a refused claim only leaves
- * its task in the queue a little longer. Past a bound a message is answered
+ * `maxClaimsInFlight` claims. Heartbeats and completions may use the rest,
+ * so a flood of claims cannot starve them: a refused heartbeat could let a
+ * healthy task run into its heartbeat timeout, and a completion is what
+ * finishes work and frees capacity, while a refused claim only leaves its
+ * task in the queue a little longer. The last tenth of the bound (at least
+ * one slot, none when the bound is 1) is kept for heartbeats alone, so a
+ * flood of completions cannot starve them either. Past a bound a message is answered
  * at once with the retryable `mailbox-full` error, before anything is
  * decoded or forwarded, so the job never saw it: the worker sends it again
  * later (ActivityWorker does, for completions; a refused claim goes back to
@@ -78,6 +80,11 @@ export class ActivityService {
     }
   }
 
+  /** Slots only heartbeats may take: a tenth of the bound, at least one where the bound has two or more. */
+  get heartbeatReserve(): number {
+    return heartbeatReserve(this.opts.maxInFlight);
+  }
+
   /** Messages being forwarded now. */
   get forwarding(): number {
     return this.inFlight.size;
@@ -122,6 +129,7 @@ export class ActivityService {
   /** Which bound refuses a message of `command` now, or null when it may be forwarded. */
   private boundReached(command: ActivityCommand): ActivityBound | null {
     if (this.inFlight.size >= this.opts.maxInFlight) return 'all';
+    if (command !== 'activity-heartbeat' && this.inFlight.size >= this.opts.maxInFlight - this.heartbeatReserve) return 'heartbeat-reserve';
     if (command === 'activity-claim' && this.claimsInFlight >= this.opts.maxClaimsInFlight) return 'claims';
     return null;
   }
@@ -147,12 +155,17 @@ export class ActivityService {
     this.refusedSinceLog++;
     const now = Date.now();
     if (now - this.lastRefusalLogAt >= REFUSAL_LOG_EVERY_MS) {
-      const limit = bound === 'all' ? this.opts.maxInFlight : this.opts.maxClaimsInFlight;
+      const limit = bound === 'all' ? this.opts.maxInFlight : bound === 'claims' ? this.opts.maxClaimsInFlight : this.opts.maxInFlight - this.heartbeatReserve;
       this.log.warn({ subject: route.subject, bound, refused: this.refusedSinceLog, limit }, 'activity service at its bound: worker messages refused mailbox-full');
       this.refusedSinceLog = 0;
       this.lastRefusalLogAt = now;
     }
-    const what = bound === 'all' ? `${this.opts.maxInFlight} worker messages` : `${this.opts.maxClaimsInFlight} claims`;
+    const what =
+      bound === 'all'
+        ? `${this.opts.maxInFlight} worker messages`
+        : bound === 'claims'
+          ? `${this.opts.maxClaimsInFlight} claims`
+          : `${this.opts.maxInFlight - this.heartbeatReserve} worker messages, and keeps its last ${this.heartbeatReserve} for heartbeats`;
     this.answer(route, msg, errorReply('mailbox-full', `this host is forwarding ${what} already; send it again later`));
   }
 
@@ -169,4 +182,9 @@ export class ActivityService {
       this.log.warn({ err, subject: route.subject }, 'answer to a worker not sent');
     }
   }
+}
+
+/** A tenth of `maxInFlight` (at least 1) kept for heartbeats; none when the bound is a single slot. */
+export function heartbeatReserve(maxInFlight: number): number {
+  return maxInFlight < 2 ? 0 : Math.max(1, Math.floor(maxInFlight / 10));
 }
