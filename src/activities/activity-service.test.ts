@@ -145,7 +145,7 @@ async function refusedCount(command: string, bound: string): Promise<number> {
  * An ActivityWorker on `queue` whose handler waits for `go()` (then runs `afterGate`), with one task published
  * for job `jobId`: `running()` says when it was claimed and started, `events` what the worker reported.
  */
-async function gatedWorker(opts: { queue: string; jobId: string; log: Logger; afterGate?: (ctx: ActivityContext) => Promise<void> }) {
+async function gatedWorker(opts: { queue: string; jobId: string; log: Logger; afterGate?: (ctx: ActivityContext) => Promise<void>; requestTimeoutMs?: number }) {
   let go: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (go = resolve));
   let started = false;
@@ -156,6 +156,7 @@ async function gatedWorker(opts: { queue: string; jobId: string; log: Logger; af
     queue: opts.queue,
     workerId: `${opts.queue}-worker`,
     heartbeatMs: 600_000,
+    ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
     log: opts.log,
     handler: async (_task, ctx) => {
       started = true;
@@ -275,6 +276,34 @@ test('completions leave the heartbeat reserve free: a heartbeat still goes throu
   jobs.release();
   assert.deepEqual(await Promise.all([held, beat]), ['accepted', 'accepted']);
   assert.equal(jobs.arrivals.get(requestIdFor('job-a2', 'fetch', 1)), undefined, 'the refused completion never reached its job');
+  await service.stop();
+  jobs.sub.unsubscribe();
+});
+
+test('ActivityWorker stopped while no activity service answers keeps sending its completion through the drain, and stop() waits for it', { timeout: 60_000 }, async () => {
+  const queue = 'drain-test';
+  const jobs = standInJobs();
+  jobs.holding = false;
+  let service = startService(8);
+  await nc.flush();
+  // The spy below is a subscriber that never answers: each send waits out this timeout.
+  const { worker, events, task, go } = await gatedWorker({ queue, jobId: 'job-drain-1', log, requestTimeoutMs: 300 });
+  await service.stop();
+  await nc.flush();
+  const sends: number[] = [];
+  const spy = nc.subscribe(ACTIVITY_COMPLETE_SUBJECT, { callback: () => void sends.push(Date.now()) });
+  go();
+  await waitFor(() => sends.length >= 1, { what: 'the completion sent, unanswered' });
+  // The worker is told to stop while Loom is away: its completion is not given up.
+  let stopped = false;
+  const stopping = worker.stop().then(() => (stopped = true));
+  await waitFor(() => sends.length >= 3, { what: 'the completion sent again after stop()' });
+  assert.equal(stopped, false, 'stop() waits for the completion');
+  service = startService(8);
+  await stopping;
+  assert.deepEqual(events.filter((e) => e.type === 'completed'), [{ type: 'completed', taskId: task.taskId, accepted: true, ok: true, reason: null }]);
+  assert.equal(jobs.arrivals.get(task.taskId), 1, 'the job saw the completion once');
+  spy.unsubscribe();
   await service.stop();
   jobs.sub.unsubscribe();
 });

@@ -170,7 +170,7 @@ test('a completion Loom would refuse is not sent as it is: long errors are cut, 
 });
 
 /** A worker on `queue` whose handler returns at once, logging into `lines`, with claims answered `accepted` by a stand-in. */
-async function loggedWorker(queue: string, requestTimeoutMs: number) {
+async function loggedWorker(queue: string, requestTimeoutMs: number, completionDrainMs?: number) {
   const lines: Array<Record<string, unknown>> = [];
   const claims = nc.subscribe(ACTIVITY_CLAIM_SUBJECT, { callback: (_err, msg) => void msg.respond(activityReply(true).body) });
   await nc.flush();
@@ -180,6 +180,7 @@ async function loggedWorker(queue: string, requestTimeoutMs: number) {
     queue,
     workerId: `${queue}-worker`,
     requestTimeoutMs,
+    ...(completionDrainMs === undefined ? {} : { completionDrainMs }),
     log: pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }),
     handler: async () => ({ done: true }),
   });
@@ -213,13 +214,17 @@ test('a completion without an answer in time is sent again, and the first answer
   completions.unsubscribe();
 });
 
-test('stop() ends the sending of a completion that nothing answers, and says it was not delivered', { timeout: 30_000 }, async () => {
+test('stop() sends a completion that nothing answers for the drain, then gives it up and says it was not delivered', { timeout: 30_000 }, async () => {
   // No subscriber on activity.complete: every send gets no responders, as while the actors hosts restart.
-  const w = await loggedWorker('stop-test', 10_000);
+  const w = await loggedWorker('stop-test', 10_000, 800);
   await waitFor(() => w.said('completion not taken yet; sending it again') !== undefined, { what: 'the completion kept after no responders' });
   assert.equal(w.said('completion not taken yet; sending it again')?.code, 'unavailable');
+  const stopAt = performance.now();
   await w.worker.stop();
-  assert.ok(w.said('completion not delivered: the worker stopped before Loom could take it; the attempt times out at Loom and is retried'), 'the loss is logged with its task');
+  assert.ok(performance.now() - stopAt >= 700, 'stop() kept sending through the drain');
+  const given = w.said('completion not delivered: the worker stopped and Loom could not take it within the drain; the attempt times out at Loom and is retried');
+  assert.ok(given, 'the loss is logged with its task');
+  assert.equal(given.drainMs, 800);
   assert.deepEqual(w.events.filter((e) => e.type === 'completed'), []);
   w.stopClaims();
 });

@@ -14,8 +14,10 @@
  * Loom's answer held slots far longer than the work itself).
  * A completion Loom cannot take yet (a retryable error such as
  * `mailbox-full`, or no answer at all while the actors hosts restart) is
- * sent again with backoff until Loom answers it or the worker stops
- * (deliver-completion.ts); Loom applies the first completion it takes, once.
+ * sent again with backoff until Loom answers it, also while the worker
+ * stops (for up to `completionDrainMs`: stop() waits for it), so a worker
+ * and Loom restarting together lose no finished work (deliver-completion.ts);
+ * Loom applies the first completion it takes, once.
  * A heartbeat that gets no answer is not sent again (the next one will do),
  * and is logged with the task's ids.
  * With nothing ready it sleeps until a task is published on the queue (a
@@ -93,6 +95,12 @@ export interface ActivityWorkerOptions {
   readonly heartbeatMs?: number;
   /** How long a claim, heartbeat or completion waits for Loom's answer; default 10_000 ms (an unanswered completion is sent again). */
   readonly requestTimeoutMs?: number;
+  /**
+   * After stop(), how long completions Loom has not taken yet are still sent
+   * again (Loom restarting while the worker shuts down); default 20_000 ms,
+   * inside a usual 30 s termination grace. 0 gives them up at stop().
+   */
+  readonly completionDrainMs?: number;
 }
 
 /** How one task ended at this worker, for its owner to count. */
@@ -102,6 +110,8 @@ export type TaskEvent =
   | { readonly type: 'completed'; readonly taskId: string; readonly accepted: boolean; readonly ok: boolean; readonly reason: string | null }
   | { readonly type: 'cancelled'; readonly taskId: string; readonly reason: string };
 
+/** completionDrainMs when not given. */
+const DEFAULT_COMPLETION_DRAIN_MS = 20_000;
 /** Tasks asked for per pull: a pull takes no more than free slots, and no more than this. */
 const MAX_PULL_BATCH = 16;
 /** After a doorbell, the stream may store the task a moment after we hear of it. */
@@ -109,6 +119,9 @@ const AFTER_RING_RETRY_MS = 10;
 
 export class ActivityWorker {
   private readonly stop$ = new AbortController();
+  /** Aborted completionDrainMs after stop(): until then completions are still sent again. */
+  private readonly deliveries$ = new AbortController();
+  private drainTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private cancelSub: Subscription | undefined;
   private readonly doorbells: Subscription[] = [];
@@ -161,13 +174,23 @@ export class ActivityWorker {
     this.loop = this.run();
   }
 
-  /** Stops pulling and waits for the tasks in hand to end. */
+  /**
+   * Stops pulling and waits for the tasks in hand to end, and for their
+   * completions: one Loom cannot take yet is sent again for up to
+   * completionDrainMs, then given up (the attempt times out at Loom and runs again).
+   */
   async stop(): Promise<void> {
     this.stop$.abort();
+    if (this.drainTimer === undefined && !this.deliveries$.signal.aborted) {
+      const drainMs = this.opts.completionDrainMs ?? DEFAULT_COMPLETION_DRAIN_MS;
+      if (drainMs <= 0) this.deliveries$.abort();
+      else this.drainTimer = setTimeout(() => this.deliveries$.abort(), drainMs);
+    }
     this.wake?.();
     for (const sub of this.doorbells) sub.unsubscribe();
     await this.loop;
     await Promise.allSettled([...this.tasks]);
+    clearTimeout(this.drainTimer);
     this.cancelSub?.unsubscribe();
     await this.beacon?.stop();
   }
@@ -322,7 +345,7 @@ export class ActivityWorker {
       log.error({ err }, 'completion not delivered: it could not be encoded');
       return;
     }
-    const delivery = await deliverCompletion(() => this.request(ACTIVITY_COMPLETE_SUBJECT, done.body), { signal: this.stop$.signal, log });
+    const delivery = await deliverCompletion(() => this.request(ACTIVITY_COMPLETE_SUBJECT, done.body), { signal: this.deliveries$.signal, log });
     switch (delivery.kind) {
       case 'answered':
         this.emit({ type: 'completed', taskId: task.taskId, accepted: delivery.reply.accepted, ok: done.message.outcome.ok, reason: delivery.reply.reason });
@@ -331,7 +354,7 @@ export class ActivityWorker {
         log.error({ err: delivery.err, sends: delivery.sends }, 'completion not delivered: refused; the attempt times out at Loom and is retried');
         return;
       case 'stopped':
-        log.error({ err: delivery.err, sends: delivery.sends }, 'completion not delivered: the worker stopped before Loom could take it; the attempt times out at Loom and is retried');
+        log.error({ err: delivery.err, sends: delivery.sends, drainMs: this.opts.completionDrainMs ?? DEFAULT_COMPLETION_DRAIN_MS }, 'completion not delivered: the worker stopped and Loom could not take it within the drain; the attempt times out at Loom and is retried');
         return;
       default: {
         const unknown: never = delivery;
