@@ -108,6 +108,11 @@ export const jobStepViewSchema = z.object({
 });
 export type JobStepView = z.infer<typeof jobStepViewSchema>;
 
+/** A running service task a worker holds (JobView.serviceTasks, without its step). */
+export const heldServiceTaskSchema = z.object({ attempt: z.number().int(), workerId: z.string(), claimedAt: z.string(), lastHeartbeatAt: z.string(), progress: z.unknown() });
+/** A running step's queue with no live worker (JobView.waitingForWorker, without its step). */
+export const waitingForWorkerSchema = z.object({ activity: z.enum(['service', 'inference']), queue: z.string() });
+
 /** What `get` (and GET /v1/jobs/:id, minus download URLs) returns. */
 export const jobViewSchema = z.object({
   id: z.string(),
@@ -135,7 +140,10 @@ export const jobViewSchema = z.object({
    */
   stepsOmitted: z.literal(true).optional(),
   stepCounts: z.record(z.enum(STEP_STATUSES), z.number().int().nonnegative()).optional(),
-  /** Present only with `stepsOmitted`, when waitingFor, artifacts, serviceTasks or waitingForWorker were cut to their first VIEW_LIST_LIMIT entries. */
+  /**
+   * Present only with `stepsOmitted`, when waitingFor, artifacts, serviceTasks or waitingForWorker were cut to their
+   * first VIEW_LIST_LIMIT entries; the `steps` pages carry each step's status, artifact, service task and waiting state.
+   */
   listsTruncated: z.literal(true).optional(),
   artifacts: z.array(artifactRefSchema),
   error: jobErrorSchema.nullable(),
@@ -149,11 +157,9 @@ export const jobViewSchema = z.object({
   /** `waiting-for-worker` while a running step waits on a model or service queue with no live worker (see waitingForWorker); else null. */
   statusDetail: z.enum(['waiting-for-worker']).nullable().default(null),
   /** The running steps whose queue (a service queue, or an inference model) has no live worker. */
-  waitingForWorker: z.array(z.object({ step: z.string(), activity: z.enum(['service', 'inference']), queue: z.string() })).default([]),
+  waitingForWorker: z.array(waitingForWorkerSchema.extend({ step: z.string() })).default([]),
   /** Running service tasks a worker holds: which worker, since when, its last heartbeat and the progress it reported (PROTOCOL.md §17). */
-  serviceTasks: z
-    .array(z.object({ step: z.string(), attempt: z.number().int(), workerId: z.string(), claimedAt: z.string(), lastHeartbeatAt: z.string(), progress: z.unknown() }))
-    .default([]),
+  serviceTasks: z.array(heldServiceTaskSchema.extend({ step: z.string() })).default([]),
 });
 export type JobView = z.infer<typeof jobViewSchema>;
 
@@ -176,8 +182,16 @@ export const jobStepsRequestSchema = z
   .strict();
 export type JobStepsRequest = z.input<typeof jobStepsRequestSchema>;
 
-/** A step of a `steps` page: its view plus the artifact it stored (null when none). */
-export const jobStepPageEntrySchema = jobStepViewSchema.extend({ artifact: artifactRefSchema.nullable() });
+/**
+ * A step of a `steps` page: its view plus the artifact it stored (null when none), and, while it runs, the
+ * worker holding its service task and whether its queue has no live worker: what a summarised view's
+ * `serviceTasks` and `waitingForWorker` list, for every step (null when not the case).
+ */
+export const jobStepPageEntrySchema = jobStepViewSchema.extend({
+  artifact: artifactRefSchema.nullable(),
+  serviceTask: heldServiceTaskSchema.nullable().default(null),
+  waitingForWorker: waitingForWorkerSchema.nullable().default(null),
+});
 
 /**
  * What `steps` returns: `total` step instances, the page's `steps` from `offset`, and `nextOffset` to ask for

@@ -200,7 +200,8 @@ export class JobActor implements ActorInstance {
       case 'steps': {
         const req = decodeJson(command.body, jobStepsRequestSchema, 'steps request');
         this.requireJob();
-        command.respond({ headers: {}, body: encodeStepsPage(this.state, req, this.deps.maxReplyBytes ?? Number.POSITIVE_INFINITY) });
+        const live = { serviceTasks: this.services.heldTasks(), waitingForWorker: this.services.waitingForWorkers() };
+        command.respond({ headers: {}, body: encodeStepsPage(this.state, req, this.deps.maxReplyBytes ?? Number.POSITIVE_INFINITY, live) });
         return;
       }
       case 'inference-result': {

@@ -10,7 +10,7 @@ import { ACTIVITY_COMPLETE_SUBJECT, ACTIVITY_HEARTBEAT_SUBJECT, ACTIVITY_VERSION
 import { modelToToken } from '../../protocol/inference.ts';
 import { HEADERS } from '../../protocol/headers.ts';
 import { parseActorId } from '../../protocol/ids.ts';
-import type { JobView } from '../../protocol/job.ts';
+import { jobStepsReplySchema, type JobView } from '../../protocol/job.ts';
 import { encodeJson } from '../../protocol/reply.ts';
 import { OWNER_BUCKET, leaseKey } from '../../protocol/subjects.ts';
 import { startActivityCluster, type ActivityCluster } from '../testing/activity-fixture.ts';
@@ -198,6 +198,8 @@ test('waiting-for-worker: a job on a queue without a live worker says so, and go
   const waiting = await cluster.waitForJob(id, (j) => j.statusDetail === 'waiting-for-worker', 'to wait for a worker');
   assert.deepEqual(waiting.waitingForWorker, [{ step: 'work', activity: 'service', queue: 'lonely' }]);
   assert.equal(waiting.status, 'running');
+  const waitingPage = jobStepsReplySchema.parse(await cluster.command(id, 'steps', {}));
+  assert.deepEqual(waitingPage.steps.find((s) => s.id === 'work')?.waitingForWorker, { activity: 'service', queue: 'lonely' });
 
   await cluster.startWorker('lonely-worker', 'lonely');
   const working = await cluster.waitForJob(id, (j) => j.statusDetail === null && j.serviceTasks.length > 0, 'to stop waiting once a worker holds it');
@@ -207,6 +209,11 @@ test('waiting-for-worker: a job on a queue without a live worker says so, and go
   assert.equal(held.status, 'running');
   assert.equal(held.serviceTasks[0]?.workerId, 'lonely-worker');
   assert.deepEqual(held.serviceTasks[0]?.progress, { stage: 'started' });
+  // A page of steps says the same per step (what a summarised view's lists are read from).
+  const page = jobStepsReplySchema.parse(await cluster.command(id, 'steps', { offset: 0, limit: 10 }));
+  const work = page.steps.find((s) => s.id === 'work');
+  assert.equal(work?.serviceTask?.workerId, 'lonely-worker');
+  assert.equal(work?.waitingForWorker, null);
   const done = await cluster.waitForJob(id, ended, 'to end');
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
   // The worker logs its completion once Loom's answer reaches it, which may be after the job ended.
