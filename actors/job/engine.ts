@@ -9,30 +9,15 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import type { JobPolicy } from '../../protocol/job-events.ts';
 import type { InferenceResult } from '../../protocol/inference.ts';
 import type { ParsedStartJobRequest } from '../../protocol/job.ts';
-import { canonicalJson } from '../ports/index.ts';
+import { canonicalJson, priceUsage } from '../ports/index.ts';
 import type { ActivityOutcome, JobTimer } from './effects.ts';
 import { validatePipelineDefinition } from '../../protocol/pipeline-definition.ts';
 import { compiledPipeline, knownPipeline } from './definitions/compile.ts';
 import type { AnyPipeline } from './pipeline.ts';
-import {
-  activityOf,
-  attemptFailed,
-  contextFor,
-  Draft,
-  type EngineEnv,
-  pipelineOf,
-  plan,
-  priceUsage,
-  runEffects,
-  specOf,
-  startStep,
-  stopInFlight,
-  stopStep,
-  succeedStep,
-} from './planner.ts';
+import { activityOf, contextFor, Draft, type EngineEnv, pipelineOf, specOf } from './draft.ts';
+import { plan } from './planner.ts';
+import { attemptFailed, runEffects, startStep, stopInFlight, stopStep, succeedStep } from './step-transitions.ts';
 import { evolve, isBusy, isTerminal, type JobState } from './state.ts';
-
-export { Draft, type EngineEnv, type PriceTable, priceUsage, requestIdFor } from './planner.ts';
 
 /** Inference failures a new attempt of the step may overcome (the model was unavailable, or the call was cancelled under it). */
 const STEP_RETRYABLE_CODES: ReadonlySet<string> = new Set(['dead-lettered', 'cancelled']);

@@ -4,7 +4,7 @@ export type { JobDefaults } from './engine.ts';
 export type { InferenceCall, ServiceTask } from './effects.ts';
 export type { AnyPipeline, Pipeline, ServiceActivity } from './pipeline.ts';
 export { BUILT_IN_DEFINITIONS, builtInPipelines, pipelineCatalog } from './pipelines/catalog.ts';
-export type { PriceTable } from './planner.ts';
+export type { PriceTable } from '../ports/index.ts';
 export {
   JobLogFencingError,
   type DocumentPort,

@@ -47,14 +47,12 @@ import {
   decideRecover,
   decideStart,
   decideTimer,
-  type Draft,
-  type EngineEnv,
   type JobDefaults,
 } from './engine.ts';
+import type { Draft, EngineEnv } from './draft.ts';
 import { maxOutputBytesFor } from './output-limit.ts';
 import { encodeStepsPage } from './step-pages.ts';
 import type { AnyPipeline } from './pipeline.ts';
-import type { PriceTable } from './planner.ts';
 import {
   JobLogFencingError,
   type ArtifactStore,
@@ -68,7 +66,7 @@ import {
 } from './ports.ts';
 import { SERVICE_CHECK_TIMER, ServiceSupervisor } from './service-supervisor.ts';
 import { isActivityCommand } from '../../protocol/activity.ts';
-import { ProjectionSync } from '../ports/index.ts';
+import { ProjectionSync, type PriceTable } from '../ports/index.ts';
 import { evolve, type JobState } from './state.ts';
 import { decideStuck, STUCK_CHECK_TIMER, stuckDueAt } from './stuck-watchdog.ts';
 import { encodeViewWithin } from './view-fit.ts';

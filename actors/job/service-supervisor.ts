@@ -22,9 +22,10 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import type { JobError } from '../../protocol/job-events.ts';
 import type { WireMessage } from '../../protocol/reply.ts';
 import type { ActivityOutcome, JobEffect } from './effects.ts';
-import { decideActivityDone, type Draft, type EngineEnv } from './engine.ts';
+import { requestIdFor } from '../ports/index.ts';
+import { activityOf, Draft, type EngineEnv } from './draft.ts';
+import { decideActivityDone } from './engine.ts';
 import type { Activity, ServiceActivity } from './pipeline.ts';
-import { activityOf, Draft as PlanDraft, requestIdFor } from './planner.ts';
 import type { ServiceQueue, WorkerPresence } from './ports.ts';
 import { ServiceWatch, type Verdict } from './service-watch.ts';
 import { isTerminal, type JobState } from './state.ts';
@@ -253,7 +254,7 @@ export class ServiceSupervisor {
 
   private build(state: JobState, step: string): Activity | null {
     try {
-      return activityOf(new PlanDraft(state, this.deps.env()), step);
+      return activityOf(new Draft(state, this.deps.env()), step);
     } catch (err) {
       this.deps.log.warn({ err, step }, 'step activity could not be rebuilt');
       return null;

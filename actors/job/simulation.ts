@@ -17,10 +17,9 @@ import {
   decideRecover,
   decideStart,
   decideTimer,
-  type Draft,
-  type EngineEnv,
   type JobDefaults,
 } from './engine.ts';
+import type { Draft, EngineEnv } from './draft.ts';
 import type { AnyPipeline } from './pipeline.ts';
 import { emptyJobState, evolve, isTerminal, type JobState } from './state.ts';
 

@@ -12,7 +12,7 @@
  * watched: it waits as long as it takes, and may passivate meanwhile.
  */
 import { JOB_EVENT_VERSION } from '../../protocol/job-events.ts';
-import { Draft, type EngineEnv } from './planner.ts';
+import { Draft, type EngineEnv } from './draft.ts';
 import { isTerminal, type JobState } from './state.ts';
 
 /** The actor's timer that checks for a stall. */
