@@ -6,6 +6,7 @@ import type { TimerMessage } from '../../actors/actor.ts';
 import { parseActorId } from '../../protocol/ids.ts';
 import { waitFor } from '../testing/index.ts';
 import { ActivationContext } from './activation-context.ts';
+import { LocalActors } from './local-actors.ts';
 
 const published: string[] = [];
 /** Only `publish` is used when no in-process gateway is attached. */
@@ -19,6 +20,21 @@ test('events are published on the actor\'s event subject', () => {
   published.length = 0;
   context().publish('head', new Uint8Array(0));
   assert.deepEqual(published, ['event.doc.ctx-test.head']);
+});
+
+test('publishLocal hands an event to listeners in this process and never to NATS; without them it does nothing', () => {
+  published.length = 0;
+  const id = parseActorId('ctx-test');
+  const local = new LocalActors({ events: true });
+  const heard: Array<[string, string | undefined]> = [];
+  local.listen('doc', id, (event, _body, headers) => void heard.push([event, headers['Loom-Seq']]));
+  const ctx = new ActivationContext({ nc, kind: 'doc', id, log: pino({ level: 'silent' }), local }, { timerDue: () => undefined });
+  ctx.publishLocal('update', Uint8Array.of(1), { 'Loom-Seq': '7' });
+  assert.deepEqual(heard, [['update', '7']]);
+  assert.deepEqual(published, [], 'the log stream carries it on NATS, not the actor');
+  context().publishLocal('update', Uint8Array.of(1));
+  new ActivationContext({ nc, kind: 'doc', id, log: pino({ level: 'silent' }), local: new LocalActors({ events: false }) }, { timerDue: () => undefined }).publishLocal('update', Uint8Array.of(1));
+  assert.deepEqual(published, []);
 });
 
 test('a scheduled timer reaches the activation once due, and counts as waiting until then', async () => {
