@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HEADERS, JETSTREAM_HEADERS, updateEventSeqs } from './headers.ts';
 
-const from = (h: Record<string, string>) => (name: string) => h[name];
+const from = (h: Record<string, string>) => ({ get: (name: string) => h[name] });
 
 test('an update event stands where its publisher says: the actor\'s headers, else the log stream\'s', () => {
   assert.deepEqual(updateEventSeqs(from({ [HEADERS.seq]: '7', [HEADERS.prevSeq]: '5' })), { seq: '7', prev: '5' });

@@ -79,12 +79,13 @@ export function readSeqHeader(raw: string | undefined): number | undefined {
 /**
  * Where a document update event stands in the log, whoever published it: the
  * actor (Loom-Seq, Loom-Prev-Seq) or the log stream (Nats-Sequence,
- * Nats-Last-Sequence). Raw values, for readSeqHeader.
+ * Nats-Last-Sequence). Raw values, for readSeqHeader. `headers`: a NATS
+ * message's headers as they are (nats.js MsgHdrs has this `get`).
  */
-export function updateEventSeqs(get: (name: string) => string | undefined): { seq: string | undefined; prev: string | undefined } {
-  const seq = get(HEADERS.seq);
-  if (seq !== undefined && seq !== '') return { seq, prev: get(HEADERS.prevSeq) };
-  return { seq: get(JETSTREAM_HEADERS.sequence), prev: get(JETSTREAM_HEADERS.lastSequence) };
+export function updateEventSeqs(headers: { get(name: string): string | undefined }): { seq: string | undefined; prev: string | undefined } {
+  const seq = headers.get(HEADERS.seq);
+  if (seq !== undefined && seq !== '') return { seq, prev: headers.get(HEADERS.prevSeq) };
+  return { seq: headers.get(JETSTREAM_HEADERS.sequence), prev: headers.get(JETSTREAM_HEADERS.lastSequence) };
 }
 
 /** Reads an optional opaque header (origin, gateway id), validating its shape. */

@@ -203,14 +203,15 @@ function resultCuts(state: AgentState, messages: readonly ChatMessage[], foldedS
  * The last finished turn not yet summarised, when the next answer call would
  * exceed the session's token budget; null when it fits or nothing can be
  * summarised (only whole earlier turns are, never the running one).
+ * `messages`: the state's answerMessages, when the caller has them already.
  */
-export function summariseThrough(state: AgentState): number | null {
+export function summariseThrough(state: AgentState, messages?: readonly ChatMessage[]): number | null {
   const started = state.started;
   const current = state.turn;
   if (started === null || current === null) return null;
   const through = current.status === 'running' ? current.number - 1 : current.number;
   if (through <= (state.summary?.throughTurn ?? 0)) return null;
-  const messages = answerMessages(state);
+  const answer = messages ?? answerMessages(state);
   const tools = toolDefinitions(started.tools);
-  return estimateTokens(messages, tools) > started.tokenBudget || !fitsInferenceRequest(messages, tools) ? through : null;
+  return estimateTokens(answer, tools) > started.tokenBudget || !fitsInferenceRequest(answer, tools) ? through : null;
 }

@@ -272,12 +272,13 @@ function modelCall(state: AgentState, t: TurnState, purpose: ModelCallPurpose, s
   return { requestId, model: started.model, messages, ...(tools.length === 0 ? {} : { tools }), meta };
 }
 
-function startModelCall(d: Draft, t: TurnState, purpose: ModelCallPurpose, step: number): void {
+/** `answer`: the state's answerMessages, when the caller built them already (an answer call only). */
+function startModelCall(d: Draft, t: TurnState, purpose: ModelCallPurpose, step: number, answer?: ChatMessage[]): void {
   const requestId = requestIdFor(d.state.id, purpose === 'answer' ? t.id : `${t.id}-summary`, step);
   const deadlineAt = d.now + d.env.modelCallTimeoutMs;
   // A turn that alone outgrows one request (or the token budget) sees its older steps folded and its tool results cut, with notes, instead of failing.
   // Built once: model-call-started changes nothing the answer's messages are made of.
-  const messages = purpose === 'answer' ? answerMessages(d.state) : undefined;
+  const messages = purpose === 'answer' ? (answer ?? answerMessages(d.state)) : undefined;
   const { foldedSteps, cuts } = messages === undefined ? NO_FIT : turnFit(d.state, messages);
   const fit = { ...(foldedSteps === 0 ? {} : { foldedSteps }), ...(cuts.length === 0 ? {} : { cuts: [...cuts] }) };
   d.emit({ type: 'model-call-started', v: 1, at: d.now, turnId: t.id, step, purpose, requestId, deadlineAt, ...fit });
@@ -341,7 +342,9 @@ function advance(d: Draft): void {
   }
   const t = d.state.turn ?? t0;
   if (t.toolCalls.some((c) => c.status !== 'completed')) return;
-  const through = summariseThrough(d.state);
+  // The answer's messages, built once: the summary check measures them, and the answer call sends them.
+  const messages = answerMessages(d.state);
+  const through = summariseThrough(d.state, messages);
   if (through !== null) startModelCall(d, t, 'summary', t.steps);
-  else startModelCall(d, t, 'answer', t.steps + 1);
+  else startModelCall(d, t, 'answer', t.steps + 1, messages);
 }

@@ -259,10 +259,9 @@ export class DocumentActor implements ActorInstance {
     const [only] = origins;
     // With one origin, its gateway can skip echoing the update back to that socket.
     const origin = origins.size === 1 ? only : undefined;
-    const announced = this.log.announcesUpdates === true;
     let seq: number;
     try {
-      seq = await this.log.append(this.ctx.id, merged, this.lastSeq, announced && origin !== undefined ? { ...attribution, origin } : attribution);
+      seq = await this.log.append(this.ctx.id, merged, this.lastSeq, origin === undefined ? attribution : { ...attribution, origin });
     } catch (err) {
       const fenced = err instanceof FencingError;
       for (const p of batch) {
@@ -276,7 +275,7 @@ export class DocumentActor implements ActorInstance {
     if (origin !== undefined) headers[HEADERS.origin] = origin;
     if (attribution.author !== undefined) headers[HEADERS.author] = attribution.author;
     // A log that announces its entries already told NATS; rooms in this process still hear it first-hand.
-    if (announced) this.ctx.publishLocal('update', merged, headers);
+    if (this.log.announcesUpdates === true) this.ctx.publishLocal('update', merged, headers);
     else this.ctx.publish('update', merged, headers);
     const ack = encodeJson({ seq });
     for (const p of batch) p.command.respond({ headers: { [HEADERS.seq]: String(seq) }, body: ack });

@@ -25,7 +25,7 @@ export interface EntryAttribution {
 
 /** What an append carries besides the update: its attribution, and for a log that announces its entries, the connection it came from. */
 export interface AppendMeta extends EntryAttribution {
-  /** The one connection the entry's updates came from (Loom-Origin), so its gateway does not echo them back; kept only by a log that announces. */
+  /** The one connection the entry's updates came from (Loom-Origin), so its gateway does not echo them back; a log that does not announce its entries drops it. */
   readonly origin?: string | undefined;
 }
 

@@ -66,6 +66,8 @@ export class ActivityService {
   private readonly stopping = new AbortController();
   private refusedSinceLog = 0;
   private lastRefusalLogAt = 0;
+  /** Slots only heartbeats may take (heartbeatReserve()). */
+  readonly heartbeatReserve: number;
 
   /** @throws RangeError when `maxInFlight` is not a positive integer, or `maxClaimsInFlight` not one up to it. */
   constructor(
@@ -78,11 +80,7 @@ export class ActivityService {
     if (!Number.isInteger(opts.maxClaimsInFlight) || opts.maxClaimsInFlight < 1 || opts.maxClaimsInFlight > opts.maxInFlight) {
       throw new RangeError(`maxClaimsInFlight must be an integer in 1..${opts.maxInFlight}, got ${opts.maxClaimsInFlight}`);
     }
-  }
-
-  /** Slots only heartbeats may take: a tenth of the bound, at least one where the bound has two or more. */
-  get heartbeatReserve(): number {
-    return heartbeatReserve(this.opts.maxInFlight);
+    this.heartbeatReserve = heartbeatReserve(opts.maxInFlight);
   }
 
   /** Messages being forwarded now. */
@@ -128,10 +126,17 @@ export class ActivityService {
 
   /** Which bound refuses a message of `command` now, or null when it may be forwarded. */
   private boundReached(command: ActivityCommand): ActivityBound | null {
-    if (this.inFlight.size >= this.opts.maxInFlight) return 'all';
-    if (command !== 'activity-heartbeat' && this.inFlight.size >= this.opts.maxInFlight - this.heartbeatReserve) return 'heartbeat-reserve';
-    if (command === 'activity-claim' && this.claimsInFlight >= this.opts.maxClaimsInFlight) return 'claims';
+    if (this.inFlight.size >= this.limitOf('all')) return 'all';
+    if (command !== 'activity-heartbeat' && this.inFlight.size >= this.limitOf('heartbeat-reserve')) return 'heartbeat-reserve';
+    if (command === 'activity-claim' && this.claimsInFlight >= this.limitOf('claims')) return 'claims';
     return null;
+  }
+
+  /** The count at which `bound` refuses: all messages, claims and completions (short of the reserve), or claims. */
+  private limitOf(bound: ActivityBound): number {
+    if (bound === 'all') return this.opts.maxInFlight;
+    if (bound === 'claims') return this.opts.maxClaimsInFlight;
+    return this.opts.maxInFlight - this.heartbeatReserve;
   }
 
   private async handle(route: (typeof ROUTES)[number], msg: Msg): Promise<void> {
@@ -154,18 +159,14 @@ export class ActivityService {
     observeActivityRefused(route.command, bound);
     this.refusedSinceLog++;
     const now = Date.now();
+    const limit = this.limitOf(bound);
     if (now - this.lastRefusalLogAt >= REFUSAL_LOG_EVERY_MS) {
-      const limit = bound === 'all' ? this.opts.maxInFlight : bound === 'claims' ? this.opts.maxClaimsInFlight : this.opts.maxInFlight - this.heartbeatReserve;
       this.log.warn({ subject: route.subject, bound, refused: this.refusedSinceLog, limit }, 'activity service at its bound: worker messages refused mailbox-full');
       this.refusedSinceLog = 0;
       this.lastRefusalLogAt = now;
     }
     const what =
-      bound === 'all'
-        ? `${this.opts.maxInFlight} worker messages`
-        : bound === 'claims'
-          ? `${this.opts.maxClaimsInFlight} claims`
-          : `${this.opts.maxInFlight - this.heartbeatReserve} worker messages, and keeps its last ${this.heartbeatReserve} for heartbeats`;
+      bound === 'all' ? `${limit} worker messages` : bound === 'claims' ? `${limit} claims` : `${limit} worker messages, and keeps its last ${this.heartbeatReserve} for heartbeats`;
     this.answer(route, msg, errorReply('mailbox-full', `this host is forwarding ${what} already; send it again later`));
   }
 

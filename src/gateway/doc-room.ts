@@ -156,7 +156,7 @@ export class DocRoom {
     if (name === 'update' || name === 'head') {
       const h = msg.headers;
       // Published by the actor (Loom-Seq) or by the log stream itself (Nats-Sequence).
-      const { seq, prev } = h === undefined ? { seq: undefined, prev: undefined } : updateEventSeqs((n) => h.get(n));
+      const { seq, prev } = h === undefined ? { seq: undefined, prev: undefined } : updateEventSeqs(h);
       this.onEvent(name, msg.data, h?.get(HEADERS.origin), seq, prev);
     } else {
       this.onEvent(name, msg.data, name === 'access' ? undefined : msg.headers?.get(HEADERS.origin), undefined, undefined);

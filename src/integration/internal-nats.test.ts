@@ -51,7 +51,7 @@ function textUpdate(text: string, root = 't'): Uint8Array {
 /** An update event's log sequence, whoever announced it (PROTOCOL.md §6: the log stream, or the actor on an older stream). */
 function eventSeq(m: Msg): number {
   const h = m.headers;
-  return Number(h === undefined ? undefined : updateEventSeqs((name) => h.get(name)).seq);
+  return Number(h === undefined ? undefined : updateEventSeqs(h).seq);
 }
 
 async function request(subject: string, body: Uint8Array, headers?: MsgHdrs): Promise<Msg> {
