@@ -290,9 +290,11 @@ describe('deploy/nats/auth/accounts.conf', { skip }, () => {
       for (const w of fleet.workers) assert.deepEqual(w.output().filter((l) => /Permissions Violation|Authorization Violation/i.test(l)), [], `${w.name} was refused something`);
     });
 
-    it('lets idle workers hear their doorbells: inference requests and service tasks as they are queued', async () => {
+    it('lets idle workers hear their doorbells: the rings of stored inference requests and service tasks, and on older streams the subjects themselves', async () => {
       for (const [user, subject] of [
+        ['inference', 'inference.ring.some-model.interactive'],
         ['inference', 'inference.request.some-model.interactive'],
+        ['worker', 'activity.ring.some-queue.interactive'],
         ['worker', 'activity.task.some-queue.interactive'],
       ] as const) {
         const nc = await as(user);

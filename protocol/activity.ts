@@ -23,6 +23,12 @@ export const ACTIVITY_VERSION = 1;
 
 export const ACTIVITY_STREAM = 'LOOM_ACTIVITIES';
 export const ACTIVITY_TASK_SUBJECTS = 'activity.task.*.*';
+/**
+ * ACTIVITY_STREAM's republish rule: once a task is stored, nats-server
+ * publishes its headers alone on `activity.ring.<queue>.<priority>`, the
+ * workers' doorbell (a ring means a pull now finds the task).
+ */
+export const ACTIVITY_RING_REPUBLISH = { src: ACTIVITY_TASK_SUBJECTS, dest: 'activity.ring.{{wildcard(1)}}.{{wildcard(2)}}', headers_only: true } as const;
 export const ACTIVITY_CLAIM_SUBJECT = 'activity.claim';
 export const ACTIVITY_HEARTBEAT_SUBJECT = 'activity.heartbeat';
 export const ACTIVITY_COMPLETE_SUBJECT = 'activity.complete';
@@ -75,6 +81,11 @@ export function parseQueueName(raw: string): string {
 
 export function activityTaskSubject(queue: string, priority: JobPriority): string {
   return `activity.task.${parseQueueName(queue)}.${priority}`;
+}
+
+/** `activity.ring.<queue>.<priority>`: where a stored task rings (ACTIVITY_RING_REPUBLISH). */
+export function activityRingSubject(queue: string, priority: JobPriority): string {
+  return `activity.ring.${parseQueueName(queue)}.${priority}`;
 }
 
 /**

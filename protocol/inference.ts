@@ -25,6 +25,13 @@ export { CHAT_LIMITS, TOOL_FUNCTION_NAME, type ChatMessage, type ToolCall, type 
 export const INFERENCE_STREAM = 'LOOM_INFERENCE';
 /** Subjects INFERENCE_STREAM captures. */
 export const INFERENCE_SUBJECTS = 'inference.request.*.*';
+/**
+ * INFERENCE_STREAM's republish rule: once a request is stored, nats-server
+ * publishes its headers alone (no body) on `inference.ring.<model-token>.<priority>`.
+ * Workers subscribe there as their doorbell: a ring means a pull now finds
+ * the request, and a worker never receives the request's body twice.
+ */
+export const INFERENCE_RING_REPUBLISH = { src: INFERENCE_SUBJECTS, dest: 'inference.ring.{{wildcard(1)}}.{{wildcard(2)}}', headers_only: true } as const;
 /** Dead-letter stream (retention: limits) holding requests that exhausted their deliveries. */
 export const INFERENCE_DLQ_STREAM = 'LOOM_INFERENCE_DLQ';
 /** Subjects INFERENCE_DLQ_STREAM captures. */
@@ -77,6 +84,12 @@ export function tokenToModel(token: string): string {
 export function inferenceRequestSubject(model: string, priority: InferencePriority): string {
   if (!isInferencePriority(priority)) throw new ProtocolError('invalid-subject', `unknown priority ${JSON.stringify(priority)}`);
   return `inference.request.${modelToToken(model)}.${priority}`;
+}
+
+/** `inference.ring.<model-token>.<priority>`: where a stored request rings (INFERENCE_RING_REPUBLISH). */
+export function inferenceRingSubject(model: string, priority: InferencePriority): string {
+  if (!isInferencePriority(priority)) throw new ProtocolError('invalid-subject', `unknown priority ${JSON.stringify(priority)}`);
+  return `inference.ring.${modelToToken(model)}.${priority}`;
 }
 
 /** `inference.request.<model-token>.*`: every priority of one model. */

@@ -19,6 +19,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import {
   ACTIVITY_LIMITS,
   ACTIVITY_PRIORITIES,
+  ACTIVITY_RING_REPUBLISH,
   ACTIVITY_STREAM,
   ACTIVITY_TASK_SUBJECTS,
   activityConsumerName,
@@ -28,6 +29,7 @@ import {
 } from '../../protocol/activity.ts';
 import type { Logger } from '../log.ts';
 import { ensureBucket, ensureStream } from '../nats/replicas.ts';
+import { ensureRepublish } from '../nats/republish.ts';
 
 const ns = (ms: number) => ms * 1_000_000;
 
@@ -47,7 +49,7 @@ const DUPLICATE_WINDOW_MS = 30 * 60_000;
  */
 export const ACTIVITY_ACK_WAIT_MS = 30_000;
 
-/** Creates LOOM_ACTIVITIES and the worker presence bucket when absent. @returns the presence bucket. */
+/** Creates LOOM_ACTIVITIES (ringing each stored task, ACTIVITY_RING_REPUBLISH) and the worker presence bucket when absent. @returns the presence bucket. */
 export async function provisionActivities(nc: NatsConnection, jsm: JetStreamManager, log: Logger, replicas = 1): Promise<KV> {
   await ensureStream(jsm, {
     name: ACTIVITY_STREAM,
@@ -58,7 +60,9 @@ export async function provisionActivities(nc: NatsConnection, jsm: JetStreamMana
     max_msgs: MAX_QUEUED_TASKS,
     max_msg_size: ACTIVITY_LIMITS.maxInputBytes + 16 * 1024,
     duplicate_window: ns(DUPLICATE_WINDOW_MS),
+    republish: { ...ACTIVITY_RING_REPUBLISH },
   }, replicas, log);
+  await ensureRepublish(jsm, ACTIVITY_STREAM, ACTIVITY_RING_REPUBLISH, log, 'workers ring on the task subjects, and look again after an empty pull');
   return ensureBucket(nc, jsm, WORKER_PRESENCE_BUCKET, { ttl: WORKER_PRESENCE_TTL_MS, history: 1, storage: StorageType.Memory }, replicas, log);
 }
 

@@ -228,3 +228,33 @@ test('stop() sends a completion that nothing answers for the drain, then gives i
   assert.deepEqual(w.events.filter((e) => e.type === 'completed'), []);
   w.stopClaims();
 });
+
+test('an idle worker pulls each priority about once per task: the queue rings once a task is stored', { timeout: 30_000 }, async () => {
+  const queue = 'ring-test';
+  const accepted = activityReply(true).body;
+  const claims = nc.subscribe(ACTIVITY_CLAIM_SUBJECT, { callback: (_err, msg) => void msg.respond(accepted) });
+  const completions = nc.subscribe(ACTIVITY_COMPLETE_SUBJECT, { callback: (_err, msg) => void msg.respond(accepted) });
+  let pulls = 0;
+  const pullCounter = nc.subscribe('$JS.API.CONSUMER.MSG.NEXT.LOOM_ACTIVITIES.>', { callback: () => void pulls++ });
+  await nc.flush();
+  const done: number[] = [];
+  // No idle polls during the test: every pull answers a ring, or is the worker's first look.
+  const worker = new ActivityWorker({ nc, jsm, presence, queue, workerId: 'ring-worker', concurrency: 4, idlePollMs: 60_000, log, handler: async (t) => ({ n: (t.input as { n: number }).n }) });
+  worker.onTask((e) => {
+    if (e.type === 'completed' && e.accepted) done.push(done.length + 1);
+  });
+  await worker.start();
+  const js = jetstream(nc);
+  const tasks = 8;
+  for (let n = 1; n <= tasks; n++) {
+    const t = { ...task(n), queue, taskId: `job-ring-${n}.fetch.1`, jobId: `job-ring-${n}` };
+    await js.publish(activityTaskSubject(queue, n % 2 === 0 ? 'interactive' : 'batch'), encodeActivity(t), { msgID: t.taskId });
+    await waitFor(() => done.length === n, { what: `task ${n} completed` });
+  }
+  // Two per task (interactive, then what it left asked of batch), and the first look; before the ring rule, four.
+  assert.ok(pulls <= 3 * tasks, `${pulls} pulls for ${tasks} tasks`);
+  await worker.stop();
+  pullCounter.unsubscribe();
+  claims.unsubscribe();
+  completions.unsubscribe();
+});

@@ -20,9 +20,9 @@
  * Loom applies the first completion it takes, once.
  * A heartbeat that gets no answer is not sent again (the next one will do),
  * and is logged with the task's ids.
- * With nothing ready it sleeps until a task is published on the queue (a
- * core-NATS "doorbell" subscription on its task subjects) or `idlePollMs`
- * passes (a nak'ed task is redelivered without a publish).
+ * With nothing ready it sleeps until the queue rings (the stream publishes
+ * each stored task's headers on activity.ring.<queue>.<priority>) or
+ * `idlePollMs` passes (a nak'ed task is redelivered without a ring).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -32,9 +32,11 @@ import {
   ACTIVITY_COMPLETE_SUBJECT,
   ACTIVITY_HEARTBEAT_SUBJECT,
   ACTIVITY_PRIORITIES,
+  ACTIVITY_RING_REPUBLISH,
   ACTIVITY_STREAM,
   ACTIVITY_VERSION,
   activityCancelSubject,
+  activityRingSubject,
   activityTaskSubject,
   activityConsumerName,
   decodeActivityCancel,
@@ -51,6 +53,7 @@ import { fromNatsHeaders } from '../nats/headers.ts';
 import type { Logger } from '../log.ts';
 import { pullNoWait, type WorkMessage } from '../inference/no-wait-pull.ts';
 import { apiPrefixOf } from '../nats/api-prefix.ts';
+import { streamRepublishes } from '../nats/republish.ts';
 import { sharedRequestMux } from '../nats/request-mux.ts';
 import { Slots } from '../inference/slots.ts';
 import { completionFor, type Completion } from './completion.ts';
@@ -114,7 +117,11 @@ export type TaskEvent =
 const DEFAULT_COMPLETION_DRAIN_MS = 20_000;
 /** Tasks asked for per pull: a pull takes no more than free slots, and no more than this. */
 const MAX_PULL_BATCH = 16;
-/** After a doorbell, the stream may store the task a moment after we hear of it. */
+/**
+ * After a ring that found nothing, one more look soon: on a stream without
+ * the ring rule the task subject is heard before the task is stored, and on
+ * a replicated stream a consumer's replica may store it a moment after the ring.
+ */
 const AFTER_RING_RETRY_MS = 10;
 
 export class ActivityWorker {
@@ -126,6 +133,8 @@ export class ActivityWorker {
   private cancelSub: Subscription | undefined;
   private readonly doorbells: Subscription[] = [];
   private rings = 0;
+  /** The task stream rings once a task is stored (ACTIVITY_RING_REPUBLISH), so a ring means a pull finds it. */
+  private ringsAfterStore = false;
   private wake: (() => void) | undefined;
   private beacon: PresenceBeacon | undefined;
   private readonly slots: Slots;
@@ -161,17 +170,30 @@ export class ActivityWorker {
         }
       },
     });
-    // A publish on one of the queue's task subjects only means "pull now"; the body is not read.
+    // A ring only means "pull now". The stream rings once a task is stored, headers only; a stream
+    // made before that rule (nats-server 2.9 cannot add it) is heard on the task subjects themselves.
+    this.ringsAfterStore = await this.streamRings();
     for (const priority of ACTIVITY_PRIORITIES) {
       const ring = () => {
         this.rings++;
         this.wake?.();
       };
-      this.doorbells.push(this.opts.nc.subscribe(activityTaskSubject(this.opts.queue, priority), { callback: ring }));
+      const subject = this.ringsAfterStore ? activityRingSubject(this.opts.queue, priority) : activityTaskSubject(this.opts.queue, priority);
+      this.doorbells.push(this.opts.nc.subscribe(subject, { callback: ring }));
     }
     this.beacon = new PresenceBeacon(this.opts.presence, [{ kind: 'service', queue: this.opts.queue }], this.opts.workerId, this.opts.log);
     await this.beacon.start();
     this.loop = this.run();
+  }
+
+  /** Whether LOOM_ACTIVITIES rings on activity.ring.*; when it cannot be read, the task subjects still wake the worker. */
+  private async streamRings(): Promise<boolean> {
+    try {
+      return await streamRepublishes(this.opts.jsm, ACTIVITY_STREAM, ACTIVITY_RING_REPUBLISH);
+    } catch (err) {
+      this.opts.log.warn({ err, stream: ACTIVITY_STREAM }, 'cannot read the task stream; listening on the task subjects for new tasks');
+      return false;
+    }
   }
 
   /**
@@ -208,15 +230,16 @@ export class ActivityWorker {
       if (stop.aborted) break;
       const ringsAtPull = this.rings;
       const batch = Math.min(this.slots.free, MAX_PULL_BATCH);
-      let pulled: WorkMessage[] = [];
+      const pulled: WorkMessage[] = [];
+      // Interactive first; what it leaves of the batch is asked of the batch consumer.
       for (const priority of ACTIVITY_PRIORITIES) {
         const consumer = activityConsumerName(this.opts.queue, priority);
         try {
-          pulled = await pullNoWait(this.opts.nc, { apiPrefix, stream: ACTIVITY_STREAM, consumer }, batch, 5_000);
+          pulled.push(...(await pullNoWait(this.opts.nc, { apiPrefix, stream: ACTIVITY_STREAM, consumer }, batch - pulled.length, 5_000)));
         } catch (err) {
           this.opts.log.warn({ err, consumer }, 'pull failed');
         }
-        if (pulled.length > 0) break;
+        if (pulled.length >= batch) break;
       }
       if (pulled.length === 0) {
         if (this.rings !== ringsAtPull) continue; // rang while pulling: look again now
@@ -246,6 +269,9 @@ export class ActivityWorker {
           });
         this.tasks.add(task);
       }
+      // Where the stream rings after storing, a short answer of both consumers means the queue is drained:
+      // the next task rings, and a redelivery (which rings no bell) waits for the idle poll, as when nothing came.
+      if (this.ringsAfterStore && pulled.length < batch && this.rings === ringsAtPull) quickRetry = await this.sleep(this.opts.idlePollMs ?? 1_000);
     }
   }
 

@@ -22,6 +22,7 @@ import {
   INFERENCE_DLQ_STREAM,
   INFERENCE_DLQ_SUBJECTS,
   INFERENCE_LIMITS,
+  INFERENCE_RING_REPUBLISH,
   INFERENCE_STREAM,
   INFERENCE_SUBJECTS,
   inferenceConsumerName,
@@ -30,6 +31,7 @@ import {
 } from '../../protocol/inference.ts';
 import type { Logger } from '../log.ts';
 import { ensureBucket, ensureStream } from '../nats/replicas.ts';
+import { ensureRepublish } from '../nats/republish.ts';
 
 const ms = (n: number) => n * 1_000_000;
 
@@ -41,7 +43,8 @@ const DLQ_MAX_AGE_MS = 14 * 24 * 3_600_000;
 const DLQ_MAX_BYTES = 1024 * 1024 * 1024;
 
 /**
- * Creates LOOM_INFERENCE, LOOM_INFERENCE_DLQ and the cancel bucket when absent.
+ * Creates LOOM_INFERENCE (ringing each stored request, INFERENCE_RING_REPUBLISH),
+ * LOOM_INFERENCE_DLQ and the cancel bucket when absent.
  * @returns the cancel bucket.
  */
 export async function provisionInferenceQueue(nc: NatsConnection, jsm: JetStreamManager, log: Logger, replicas = 1): Promise<KV> {
@@ -54,7 +57,9 @@ export async function provisionInferenceQueue(nc: NatsConnection, jsm: JetStream
     max_msgs: MAX_QUEUED_REQUESTS,
     max_msg_size: INFERENCE_LIMITS.maxBodyBytes + 64 * 1024,
     duplicate_window: ms(DUPLICATE_WINDOW_MS),
+    republish: { ...INFERENCE_RING_REPUBLISH },
   }, replicas, log);
+  await ensureRepublish(jsm, INFERENCE_STREAM, INFERENCE_RING_REPUBLISH, log, 'inference workers ring on the request subjects, and look again after an empty pull');
   await ensureStream(jsm, {
     name: INFERENCE_DLQ_STREAM,
     subjects: [INFERENCE_DLQ_SUBJECTS],

@@ -8,21 +8,23 @@
  * no-wait pull, and only when all are empty the batch consumers; so queued
  * interactive work always goes first, and nothing is pulled that cannot be
  * started at once (no prefetched message ages toward AckWait). With nothing
- * ready the loop sleeps until a request is published for one of its queues
- * (a core-NATS "doorbell" subscription on each request subject) or until
- * `idlePollMs` passes (redeliveries after a nak delay or an AckWait expiry
- * publish nothing).
+ * ready the loop sleeps until one of its queues rings (the stream publishes
+ * each stored request's headers on inference.ring.<model-token>.<priority>)
+ * or until `idlePollMs` passes (redeliveries after a nak delay or an AckWait
+ * expiry ring no bell).
  *
  * A queue that answered with fewer messages than asked is drained: it is not
  * asked again until its doorbell rings, a quick second look after a ring
- * (the stream may store a request a moment after the doorbell hears of it),
- * or `idlePollMs` passes. So a busy worker makes about one pull per request,
- * not one more per queue that finds nothing.
+ * that found nothing (on a stream without the ring rule the request subject
+ * is heard before the request is stored; on a replicated one a consumer's
+ * replica may store it a moment after the ring), or `idlePollMs` passes.
+ * So a busy worker makes about one pull per request, not one more per queue
+ * that finds nothing.
  */
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { INFERENCE_PRIORITIES, INFERENCE_STREAM, inferenceRequestSubject, type InferencePriority } from '../../protocol/inference.ts';
+import { INFERENCE_PRIORITIES, INFERENCE_RING_REPUBLISH, INFERENCE_STREAM, inferenceRequestSubject, inferenceRingSubject, type InferencePriority } from '../../protocol/inference.ts';
 import type { Logger } from '../log.ts';
 import type { ActorClient } from '../placement/actor-client.ts';
 import { CancelWatch } from './cancel-watch.ts';
@@ -30,6 +32,7 @@ import { DrainedQueues } from './drained-queues.ts';
 import type { BackoffPolicy } from './failure.ts';
 import type { ModelClient } from './model-client.ts';
 import { apiPrefixOf } from '../nats/api-prefix.ts';
+import { streamRepublishes } from '../nats/republish.ts';
 import { pullNoWait, type WorkMessage } from './no-wait-pull.ts';
 import { ensureInferenceConsumer } from './provision.ts';
 import { ResultSink } from './result-sink.ts';
@@ -64,7 +67,7 @@ export interface InferenceWorkerOptions {
 /** Messages asked for per pull; small, so a pull never takes more than it can start. */
 const MAX_PULL_BATCH = 4;
 const JS_TIMEOUT_MS = 5_000;
-/** After a doorbell, the stream may store the message a moment after we hear of it. */
+/** After a ring that found nothing, the second look (see the header). */
 const AFTER_RING_RETRY_MS = 20;
 const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 60_000 };
 
@@ -88,6 +91,8 @@ export class InferenceWorker {
   #loop: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #rings = 0;
+  /** The stream rings once a request is stored (INFERENCE_RING_REPUBLISH), so a ring means a pull finds it. */
+  #ringsAfterStore = false;
   #wake: (() => void) | undefined;
   #rotation = 0;
   readonly #drained = new DrainedQueues<Queue>();
@@ -120,14 +125,27 @@ export class InferenceWorker {
     this.#queues = queues;
     this.#cancelWatch = new CancelWatch(o.cancels, this.#log);
     await this.#cancelWatch.start();
+    // The stream rings once a request is stored, headers only; a stream made before that rule
+    // (nats-server 2.9 cannot add it) is heard on the request subjects themselves, bodies and all.
+    this.#ringsAfterStore = await this.#streamRings();
     for (const queue of queues) {
-      const sub = o.nc.subscribe(inferenceRequestSubject(queue.model, queue.priority));
+      const sub = o.nc.subscribe(this.#ringsAfterStore ? inferenceRingSubject(queue.model, queue.priority) : inferenceRequestSubject(queue.model, queue.priority));
       this.#doorbells.push(sub);
       void this.#listen(sub, queue);
     }
     const js = jetstream(o.nc, { timeout: JS_TIMEOUT_MS });
     this.#loop = this.#run(this.#serveContext(js, this.#cancelWatch));
     this.#log.info({ models: o.models, concurrency: o.concurrency, maxDeliver: o.maxDeliver, ackWaitMs: o.ackWaitMs }, 'inference worker started');
+  }
+
+  /** Whether LOOM_INFERENCE rings on inference.ring.*; when it cannot be read, the request subjects still wake the worker. */
+  async #streamRings(): Promise<boolean> {
+    try {
+      return await streamRepublishes(this.#opts.jsm, INFERENCE_STREAM, INFERENCE_RING_REPUBLISH);
+    } catch (err) {
+      this.#log.warn({ err, stream: INFERENCE_STREAM }, 'cannot read the inference stream; listening on the request subjects for new requests');
+      return false;
+    }
   }
 
   /**
@@ -205,9 +223,9 @@ export class InferenceWorker {
         }
         continue;
       }
-      // Served something: should the next round find every queue drained, it
-      // takes one quick look before the long sleep.
-      quickRetry = true;
+      // Served something: should the next round find every queue drained, it takes one quick look before
+      // the long sleep, unless rings come after the store (then the next request rings for itself).
+      quickRetry = !this.#ringsAfterStore;
       for (const msg of pulled) {
         this.#slots.take();
         const served = serveRequest(msg, ctx).finally(() => {

@@ -11,6 +11,7 @@ import { provisionInferenceQueue } from '../inference/provision.ts';
 import { ensureAgentLogStream, ensureJobLogStream } from './provision-job-log.ts';
 import type { Logger } from '../log.ts';
 import { ensureBucket, ensureStream, type WantedStream } from './replicas.ts';
+import { ensureRepublish } from './republish.ts';
 
 const DOC_LOG_STREAM_CONFIG: WantedStream = {
   name: DOC_LOG_STREAM,
@@ -49,7 +50,8 @@ export async function provisionNats(nc: NatsConnection, opts: ProvisionOptions):
   const log = opts.logger;
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   await ensureStream(jsm, DOC_LOG_STREAM_CONFIG, replicas, log);
-  const docLogAnnouncesUpdates = await ensureDocUpdateRepublish(jsm, log);
+  // Where the stream cannot take the rule (made before it, on nats-server 2.9) the actors publish each update event themselves.
+  const docLogAnnouncesUpdates = await ensureRepublish(jsm, DOC_LOG_STREAM, DOC_UPDATE_REPUBLISH, log, 'document actors publish update events themselves');
   // Bucket-wide TTL is how a lease expires once its owner stops refreshing
   // (per-key TTLs are ignored by nats-server 2.9).
   const leases = await ensureBucket(nc, jsm, LEASE_BUCKET, { ttl: opts.leaseTtlMs, history: 1, storage: StorageType.File }, replicas, log);
@@ -66,28 +68,4 @@ export async function provisionNats(nc: NatsConnection, opts: ProvisionOptions):
   const inferenceCancels = await provisionInferenceQueue(nc, jsm, log, replicas);
   const workerPresence = await provisionActivities(nc, jsm, log, replicas);
   return { jsm, leases, owners, inferenceCancels, workerPresence, docLogAnnouncesUpdates };
-}
-
-/**
- * A document log stream made before the republish rule lacks it. Newer
- * servers add it on update; nats-server 2.9 refuses to change a stream's
- * RePublish, and then the document actors keep publishing update events
- * themselves, as before. Either way subscribers see one event per entry.
- */
-async function ensureDocUpdateRepublish(jsm: JetStreamManager, log: Logger): Promise<boolean> {
-  const info = await jsm.streams.info(DOC_LOG_STREAM);
-  const have = info.config.republish;
-  if (have?.src === DOC_UPDATE_REPUBLISH.src && have.dest === DOC_UPDATE_REPUBLISH.dest && have.headers_only !== true) return true;
-  if (have !== undefined) {
-    log.warn({ stream: DOC_LOG_STREAM, republish: have }, 'document log stream republishes with another rule; actors publish update events themselves');
-    return false;
-  }
-  try {
-    await jsm.streams.update(DOC_LOG_STREAM, { republish: { ...DOC_UPDATE_REPUBLISH } });
-    log.info({ stream: DOC_LOG_STREAM }, 'document log stream now republishes its updates as events');
-    return true;
-  } catch (err) {
-    log.info({ stream: DOC_LOG_STREAM, reason: err instanceof Error ? err.message : String(err) }, 'document log stream predates republishing and the server cannot add it; actors publish update events themselves');
-    return false;
-  }
 }

@@ -83,13 +83,15 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
-export async function startInferenceFixture(): Promise<InferenceFixture> {
+/** `beforeProvision` runs on the fresh server before the streams are provisioned (a stream made by an older Loom, say). */
+export async function startInferenceFixture(opts: { beforeProvision?: (jsm: JetStreamManager) => Promise<void> } = {}): Promise<InferenceFixture> {
   const nats = await startNatsServer();
   const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const log = createRootLogger({ level: 'silent', instanceId: 'inference-test' });
   const jsm = await jetstreamManager(nc, { timeout: 5_000 });
   const js = jetstream(nc, { timeout: 5_000 });
   const submits = new RequestMux(nc);
+  await opts.beforeProvision?.(jsm);
   const cancels = await provisionInferenceQueue(nc, jsm, log);
   const model = await startFakeModelServer();
   const workers: InferenceWorker[] = [];
