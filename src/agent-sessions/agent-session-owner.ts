@@ -1,7 +1,7 @@
 /** Who owns an agent session, read from its first log entry (session-started) without activating it. */
 import { decodeAgentEntry } from '../../protocol/agent-events.ts';
 import type { EventLogReader } from '../events/index.ts';
-import { BoundedMap } from '../limits/bounded-map.ts';
+import { RememberedOwners } from '../events/remembered-owners.ts';
 
 /** What the gateway reads of session logs: the follower's reads, and the first entry for its owner. */
 export interface AgentLogReader extends EventLogReader {
@@ -26,38 +26,9 @@ export async function agentSessionOwner(log: Pick<AgentLogReader, 'first'>, sess
   return event.ownerId;
 }
 
-/** How many session owners a process remembers; each is two short strings. */
-const REMEMBERED_OWNERS = 10_000;
-
-/**
- * The owners of the sessions this process has checked. A session's owner is
- * in its first log entry, which never changes, so an owner once found is
- * kept (bounded) and the check of every later request to that session costs
- * no read of the log. "Does not exist" is not kept: the session may be made
- * a moment later. A session is deleted only with its owner's account, whose
- * tokens stop working then, so a remembered owner never lets anyone else in.
- */
-export class AgentSessionOwners {
-  private readonly known: BoundedMap<string, string>;
-
-  constructor(
-    private readonly log: Pick<AgentLogReader, 'first'>,
-    max = REMEMBERED_OWNERS,
-  ) {
-    this.known = new BoundedMap(max);
-  }
-
-  /** Keeps an owner learnt elsewhere (a reader of the log that met the session-started event). */
-  remember(sessionId: string, ownerId: string): void {
-    this.known.set(sessionId, ownerId);
-  }
-
-  /** The owner of `sessionId`, or null when the session does not exist; throws as agentSessionOwner does. */
-  async of(sessionId: string, signal?: AbortSignal): Promise<string | null> {
-    const remembered = this.known.get(sessionId);
-    if (remembered !== undefined) return remembered;
-    const owner = await agentSessionOwner(this.log, sessionId, signal);
-    if (owner !== null) this.known.set(sessionId, owner);
-    return owner;
+/** The owners of the sessions this process has checked (see RememberedOwners). */
+export class AgentSessionOwners extends RememberedOwners {
+  constructor(log: Pick<AgentLogReader, 'first'>, max?: number) {
+    super((sessionId, signal) => agentSessionOwner(log, sessionId, signal), max);
   }
 }

@@ -16,14 +16,14 @@ import { followAgentEvents, type AgentEventFeedDeps, type AgentLogReader, type A
 import type { FeedEnd } from '../events/index.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { followJobEvents, type JobEventFeedDeps } from '../jobs/job-event-feed.ts';
-import { jobOwner } from '../jobs/job-owner.ts';
+import type { JobOwners } from '../jobs/job-owner.ts';
 import type { Logger } from '../log.ts';
 import { GatewaySocket } from './gateway-socket.ts';
 import { credentialOf } from './socket-credential.ts';
-import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 
 export interface JobSocketConnectionDeps {
-  readonly jobLog: JetStreamJobLog;
+  /** Whose jobs they are (one log read per job, then remembered). */
+  readonly jobOwners: Pick<JobOwners, 'of'>;
   readonly feed: JobEventFeedDeps;
   /** Agent-session logs and feed; without them `agent:<id>` channels are refused. */
   readonly agents?: { readonly log: AgentLogReader; readonly owners: AgentSessionOwners; readonly feed: Omit<AgentEventFeedDeps, 'log'> } | undefined;
@@ -98,7 +98,7 @@ export class JobSocketConnection extends GatewaySocket {
       }
       const agents = target.kind === 'agent' ? this.deps.agents : undefined;
       if (target.kind === 'agent' && agents === undefined) throw new ProtocolError('invalid-subject', 'agent channels are not served by this gateway');
-      const owner = agents === undefined ? await jobOwner(this.deps.jobLog, target.id, abort.signal) : await agents.owners.of(target.id, abort.signal);
+      const owner = agents === undefined ? await this.deps.jobOwners.of(target.id, abort.signal) : await agents.owners.of(target.id, abort.signal);
       if (owner === null || owner !== this.principal.userId) throw new ProtocolError('not-found', `${target.kind === 'job' ? 'job' : 'agent session'} ${target.id} does not exist`);
       if (abort.signal.aborted) return;
       // Acknowledged before the replay starts, so `subscribed` precedes the channel's events.

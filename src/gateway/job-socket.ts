@@ -15,7 +15,6 @@ import { CLOSE_CODES, type CloseCode } from '../../protocol/errors.ts';
 import { MAX_SOCKET_FRAME_BYTES } from '../../protocol/socket.ts';
 import type { JobEventFeedDeps } from '../jobs/job-event-feed.ts';
 import type { Logger } from '../log.ts';
-import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import type { ConnectionQuota } from './connection-quota.ts';
 import { JobSocketConnection, type JobSocketConnectionDeps } from './job-socket-connection.ts';
 import { closeSocket } from './socket-close.ts';
@@ -25,7 +24,8 @@ export const JOB_SOCKET_PATH = '/ws';
 
 export interface JobSocketGatewayDeps {
   readonly gatewayId: string;
-  readonly jobLog: JetStreamJobLog;
+  /** Whose jobs they are (one log read per job, then remembered). */
+  readonly jobOwners: JobSocketConnectionDeps['jobOwners'];
   readonly feed: JobEventFeedDeps;
   /** Agent-session logs and feed, for `agent:<id>` channels. */
   readonly agents?: JobSocketConnectionDeps['agents'];
@@ -105,7 +105,7 @@ export class JobSocketGateway {
     }
     const log = this.deps.log.child({ connId, userId: principal.userId });
     const conn = new JobSocketConnection(connId, ws, principal, {
-      jobLog: this.deps.jobLog,
+      jobOwners: this.deps.jobOwners,
       feed: this.deps.feed,
       agents: this.deps.agents,
       maxBufferedBytes: this.deps.maxBufferedBytes,

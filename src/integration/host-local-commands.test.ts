@@ -5,7 +5,8 @@
  * with the inference role in the same process the model's result does too,
  * without a request on the job's NATS command subjects. With the inference
  * worker in another process its result still crosses NATS, and the job
- * succeeds either way.
+ * succeeds either way. With the gateway in its own process, its owner
+ * checks of a job read the job's log, not the job's view.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -41,7 +42,7 @@ function countJobCommands(nc: NatsConnection): { counts: () => Record<(typeof CO
   return { counts: () => ({ ...counts }), subs };
 }
 
-async function runOneJob(layout: JobsClusterOptions['layout']): Promise<{ cluster: JobsCluster; counts: Record<(typeof COMMANDS)[number], number> }> {
+async function runOneJob(layout: JobsClusterOptions['layout']): Promise<{ cluster: JobsCluster; jobId: string; counts: Record<(typeof COMMANDS)[number], number> }> {
   const cluster = await startJobsCluster({ layout });
   stops.push(() => cluster.stop());
   const fleet: PlatformWorkerFleet = platformWorkerFleet(cluster.nats.url);
@@ -60,7 +61,7 @@ async function runOneJob(layout: JobsClusterOptions['layout']): Promise<{ cluste
   assert.equal([...fleet.acceptedByTask(created.body.job.id).values()].reduce((a, b) => a + b, 0), 1, 'one completion accepted');
   await cluster.nc.flush();
   for (const sub of counter.subs) sub.unsubscribe();
-  return { cluster, counts: counter.counts() };
+  return { cluster, jobId: created.body.job.id, counts: counter.counts() };
 }
 
 test('actors and inference in one process: claim, completion and model result reach the job without NATS', async () => {
@@ -68,9 +69,27 @@ test('actors and inference in one process: claim, completion and model result re
   assert.deepEqual(counts, { 'activity-claim': 0, 'activity-complete': 0, 'inference-result': 0 });
 });
 
-test('actors alone in their process: the activity service stays in process, the remote worker’s result crosses NATS', async () => {
-  const { counts } = await runOneJob({ hosts: 1, gateways: 1, workers: 1 });
+test('actors alone in their process: the activity service stays in process, the remote worker’s result crosses NATS, the gateway’s owner checks ask the job nothing', async () => {
+  const { cluster, jobId, counts } = await runOneJob({ hosts: 1, gateways: 1, workers: 1 });
   assert.equal(counts['activity-claim'], 0, 'the claim went to the job in process');
   assert.equal(counts['activity-complete'], 0, 'the completion went to the job in process');
   assert.ok(counts['inference-result'] >= 1, `the model result crossed NATS from the worker process (${counts['inference-result']})`);
+
+  // The gateway checks a job's owner from its first log entry (then remembers it), not from the job's view:
+  // the owner's output and steps, and every request of a stranger, ask the job for no `get`.
+  let gets = 0;
+  const sub = cluster.nc.subscribe('actor.job.*.get', { callback: () => void gets++ });
+  await cluster.nc.flush();
+  assert.equal((await cluster.api('GET', `/v1/jobs/${jobId}/output`)).status, 200);
+  assert.equal((await cluster.api('GET', `/v1/jobs/${jobId}/steps`)).status, 200);
+  for (const [method, route] of [['GET', ''], ['GET', '/output'], ['GET', '/steps'], ['POST', '/cancel']] as const) {
+    const refused = await cluster.api(method, `/v1/jobs/${jobId}${route}`, { token: cluster.stranger.token, ...(method === 'POST' ? { body: {} } : {}) });
+    assert.equal(refused.status, 404, `a stranger's ${method} ${route || '/'}`);
+  }
+  await cluster.nc.flush();
+  assert.equal(gets, 0, 'no owner check read the view');
+  assert.equal((await cluster.api('GET', `/v1/jobs/${jobId}`)).status, 200);
+  await cluster.nc.flush();
+  assert.equal(gets, 1, 'the view itself is read for GET /v1/jobs/:id');
+  sub.unsubscribe();
 });

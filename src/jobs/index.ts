@@ -8,7 +8,7 @@ export { ActorDocumentPort } from './document-port.ts';
 export { followJobEvents, type FollowOptions, type JobEventFeedDeps, type JobFeedEnd, type JobFeedItem } from './job-event-feed.ts';
 export { jobIdForKey, newJobId } from './job-ids.ts';
 export { JobSourcesError, MAX_JOB_SOURCES, resolveJobSources } from './job-sources.ts';
-export { jobOwner } from './job-owner.ts';
+export { jobOwner, JobOwners } from './job-owner.ts';
 export { JobSupervisor, type JobSupervisorOptions } from './job-supervisor.ts';
 export { NatsInferenceQueue } from './inference-queue.ts';
 export { rebuildJobProjection, type RebuildResult } from './rebuild-projection.ts';

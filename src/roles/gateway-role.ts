@@ -17,6 +17,7 @@ import { RevocationNotices } from '../gateway/revocation-notices.ts';
 import { storedCredentialStatus } from '../gateway/socket-credential.ts';
 import type { UpgradeHandler } from '../http/server.ts';
 import type { Logger } from '../log.ts';
+import { JobOwners } from '../jobs/index.ts';
 import type { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import { AgentSessionOwners, type AgentLogReader } from '../agent-sessions/index.ts';
 import type { LocalActors } from '../host/local-actors.ts';
@@ -110,7 +111,7 @@ export async function startGatewayRole(opts: {
   // The multiplexed application socket at /ws: job and agent-session events and token streams.
   const jobSocket = new JobSocketGateway({
     gatewayId: config.instanceId,
-    jobLog,
+    jobOwners: new JobOwners(jobLog),
     feed: { nc, log: jobLog, logger: gwLog.child({ component: 'job-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs },
     agents: { log: opts.agentLog, owners: new AgentSessionOwners(opts.agentLog), feed: { nc, logger: gwLog.child({ component: 'agent-events' }), flushTimeoutMs: config.gateway.requestTimeoutMs } },
     authenticateToken: authenticateSocketToken,

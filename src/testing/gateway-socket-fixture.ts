@@ -13,6 +13,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AuthError, createRateLimiter, type Principal, type RateLimiter } from '../auth/index.ts';
 import { createRootLogger } from '../log.ts';
+import { JobOwners } from '../jobs/job-owner.ts';
 import { JetStreamJobLog } from '../nats/jetstream-job-log.ts';
 import { ActorClient } from '../placement/actor-client.ts';
 import { startNatsServer, type NatsServerHandle } from './index.ts';
@@ -62,7 +63,7 @@ export async function startSocketFixture(opts: {
   });
   const jobs = new JobSocketGateway({
     gatewayId,
-    jobLog,
+    jobOwners: new JobOwners(jobLog),
     feed: { nc, log: jobLog, logger: log, flushTimeoutMs: 5_000 },
     authenticateToken: fakeAuthenticate,
     allowedOrigins: [],

@@ -9,13 +9,13 @@ import type { AuthEnv, Principal } from '../../auth/principal.ts';
 import { ProtocolError } from '../../../protocol/errors.ts';
 import type { ActorId } from '../../../protocol/ids.ts';
 import { followJobEvents, type JobEventFeedDeps, type JobFeedItem } from '../../jobs/job-event-feed.ts';
-import { jobOwner } from '../../jobs/job-owner.ts';
-import type { JetStreamJobLog } from '../../nats/jetstream-job-log.ts';
+import type { JobOwners } from '../../jobs/job-owner.ts';
 import type { Logger } from '../../log.ts';
 import { eventStreamResponse } from './event-stream-sse.ts';
 
 export interface JobEventsRequest {
-  readonly jobLog: JetStreamJobLog;
+  /** Whose jobs they are (read from each job's first log entry, then remembered). */
+  readonly owners: Pick<JobOwners, 'of'>;
   readonly feed: JobEventFeedDeps;
   readonly logger: Logger;
   readonly principal: Principal;
@@ -28,7 +28,7 @@ export interface JobEventsRequest {
  * @throws ProtocolError `not-found` before the stream starts.
  */
 export async function jobEventsHandler(c: Context<AuthEnv>, req: JobEventsRequest): Promise<Response> {
-  const owner = await jobOwner(req.jobLog, req.jobId);
+  const owner = await req.owners.of(req.jobId);
   if (owner === null || owner !== req.principal.userId) throw new ProtocolError('not-found', `job ${req.jobId} does not exist`);
   return eventStreamResponse<JobFeedItem>(c, {
     follow: (opts) => followJobEvents(req.feed, req.jobId, { ...opts, afterSeq: req.afterSeq }),

@@ -31,7 +31,7 @@ import {
 import { decodeCursor, encodeCursor } from '../../documents/index.ts';
 import type { JobListPage, JobListQuery } from '../../storage/postgres/job-listing.ts';
 import { decodeJson, encodeJson } from '../../../protocol/reply.ts';
-import { jobIdForKey, newJobId, resolveJobSources } from '../../jobs/index.ts';
+import { jobIdForKey, JobOwners, newJobId, resolveJobSources } from '../../jobs/index.ts';
 import type { JobEventFeedDeps } from '../../jobs/job-event-feed.ts';
 import type { JetStreamJobLog } from '../../nats/jetstream-job-log.ts';
 import type { Logger } from '../../log.ts';
@@ -291,13 +291,19 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   });
 
   /** The job as its owner sees it; 404 for everyone else and for jobs that do not exist. */
+  const owners = new JobOwners(deps.jobLog);
+  /**
+   * Resolves for the owner; 404 for everyone else and for jobs that do not
+   * exist. Read from the job's first log entry (then remembered), so a
+   * made-up id activates nothing and no check reads the job's view.
+   */
+  const requireOwner = async (id: ActorId, principal: Principal): Promise<void> => {
+    const owner = await owners.of(id);
+    if (owner === null || owner !== principal.userId) throw new ProtocolError('not-found', `job ${id} does not exist`);
+  };
   const ownJob = async (id: ActorId, principal: Principal): Promise<JobView> => {
-    const notFound = () => new ProtocolError('not-found', `job ${id} does not exist`);
-    // Checking the log first keeps a lookup of a made-up id from activating an actor.
-    if ((await deps.jobLog.lastSeq(id)) === 0) throw notFound();
-    const job = decodeJson((await deps.client.request('job', id, 'get', EMPTY)).body, jobViewSchema, 'job');
-    if (job.owner !== principal.userId) throw notFound();
-    return job;
+    await requireOwner(id, principal);
+    return decodeJson((await deps.client.request('job', id, 'get', EMPTY)).body, jobViewSchema, 'job');
   };
 
   router.openapi(createRouteDef, async (c) => {
@@ -374,7 +380,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     const principal = deps.getPrincipal(c);
     requireJobsScope(principal);
     const id = parseJobId(rawId);
-    await ownJob(id, principal);
+    await requireOwner(id, principal);
     const request: JobOutputRequest = step === undefined ? {} : { step };
     const reply = decodeJson((await deps.client.request('job', id, 'output', encodeJson(request))).body, jobOutputReplySchema, 'job output');
     return { step: reply.step, output: (reply.output ?? null) as JSONValue };
@@ -391,7 +397,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     const principal = deps.getPrincipal(c);
     requireJobsScope(principal);
     const id = parseJobId(c.req.valid('param').id);
-    await ownJob(id, principal);
+    await requireOwner(id, principal);
     const request: JobStepsRequest = c.req.valid('query');
     const page = decodeJson((await deps.client.request('job', id, 'steps', encodeJson(request))).body, jobStepsReplySchema, 'job steps');
     const steps = await Promise.all(
@@ -405,7 +411,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     const principal = deps.getPrincipal(c);
     requireJobsScope(principal);
     const id = parseJobId(c.req.valid('param').id);
-    await ownJob(id, principal);
+    await requireOwner(id, principal);
     const body = (c.req.header('content-type') ?? '').includes('json') ? c.req.valid('json') : {};
     const reply = await deps.client.request('job', id, 'cancel', encodeJson({ by: principal.userId, reason: body.reason ?? null }));
     await audit(c, principal, 'job.cancel', id);
@@ -416,7 +422,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     const principal = deps.getPrincipal(c);
     requireJobsScope(principal);
     const id = parseJobId(c.req.valid('param').id);
-    await ownJob(id, principal);
+    await requireOwner(id, principal);
     const body = c.req.valid('json');
     const reply = await deps.client.request('job', id, 'approve', encodeJson({ by: principal.userId, approved: body.approved, step: body.step ?? null, comment: body.comment ?? null }));
     await audit(c, principal, 'job.approve', id, { approved: body.approved, ...(body.step === undefined ? {} : { step: body.step }) });
@@ -428,7 +434,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     requireJobsScope(principal);
     const id = parseJobId(c.req.valid('param').id);
     const raw = c.req.valid('header')['last-event-id'] ?? c.req.valid('query').lastEventId;
-    return jobEventsHandler(c, { ...deps, principal, jobId: id, afterSeq: raw === undefined ? 0 : Number(raw) });
+    return jobEventsHandler(c, { ...deps, owners, principal, jobId: id, afterSeq: raw === undefined ? 0 : Number(raw) });
   });
 
   return router;
