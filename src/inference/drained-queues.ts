@@ -1,11 +1,11 @@
 /**
  * Which work queues are worth a pull. A queue that answered a no-wait pull
  * with fewer messages than asked had no more ready at that moment: asking it
- * again before anything new is published there would find nothing. Its
- * doorbell (a publish on its subject) makes it worth asking again; so does
- * `forget()`, which the worker calls for its idle poll and for the quick
- * second look after a ring (the stream may store a request a moment after
- * the doorbell hears of it), since redeliveries ring no bell.
+ * again before anything new is stored there would find nothing. Its
+ * doorbell (the stream's ring, or a publish on its subject where the stream
+ * has no ring rule) makes it worth asking again; so does `forget()`, which
+ * the worker calls for its idle poll and for the quick second look after a
+ * ring that found nothing, since redeliveries ring no bell.
  */
 export class DrainedQueues<Q> {
   readonly #rings = new Map<Q, number>();

@@ -213,8 +213,8 @@ export class InferenceWorker {
       if (pulled.length === 0) {
         if (this.#rings !== ringsAtPull) continue; // rang while pulling: look again now
         if (quickRetry) {
-          // Woken by a ring (or just served a short pull): the stream may store a
-          // message a moment after the doorbell hears of it, so look once more soon.
+          // Woken by a ring that found nothing (or, without the ring rule, just served a short pull):
+          // the request may be stored, or reach a consumer's replica, a moment later, so look once more soon.
           quickRetry = false;
           if (!(await this.#sleep(AFTER_RING_RETRY_MS))) this.#forgetDrained();
         } else {
