@@ -50,6 +50,8 @@ export interface DriverOptions {
 export class DriverFigures {
   readonly tokenToClientMs: number[] = [];
   readonly createMs: number[] = [];
+  /** POST …/messages sent → its 202, for turns in the window: the HTTP part of a turn's first step. */
+  readonly messageAcceptedMs: number[] = [];
   readonly errors: string[] = [];
   sessions = 0;
 }
@@ -123,6 +125,7 @@ async function oneSession(opts: DriverOptions, figures: DriverFigures): Promise<
       const record = opts.ledger.open(id, turn, sentAt, sentAt >= opts.measureFrom);
       const sent = await opts.api.request<{ turnId: string }>('POST', `/v1/agent-sessions/${encodeURIComponent(id)}/messages`, { content: messageFor(id, turn) });
       if (sent.status !== 202) throw new Error(`POST messages answered ${sent.status}: ${JSON.stringify(sent.body).slice(0, 300)}`);
+      if (sentAt >= opts.measureFrom) figures.messageAcceptedMs.push(performance.now() - sentAt);
       const ended = await waiter.wait(sent.body.turnId, opts.turnTimeoutMs);
       record.endedAt = ended.at;
       record.status = ended.status;

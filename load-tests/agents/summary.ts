@@ -118,6 +118,7 @@ export function summarizeRun(input: SummaryInput): RunSummary {
     modelMs: of(modelMs),
     toolMs: of(toolMs),
     sessionCreateMs: of(input.figures.createMs),
+    messageAcceptedMs: of(input.figures.messageAcceptedMs),
     target,
     ...cpuFigures(input, windowS, completedInWindow),
   };
