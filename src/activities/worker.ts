@@ -53,7 +53,7 @@ import { fromNatsHeaders } from '../nats/headers.ts';
 import type { Logger } from '../log.ts';
 import { pullNoWait, type WorkMessage } from '../inference/no-wait-pull.ts';
 import { apiPrefixOf } from '../nats/api-prefix.ts';
-import { streamRepublishes } from '../nats/republish.ts';
+import { queueRingsAfterStore } from '../nats/republish.ts';
 import { sharedRequestMux } from '../nats/request-mux.ts';
 import { Slots } from '../inference/slots.ts';
 import { completionFor, type Completion } from './completion.ts';
@@ -172,7 +172,7 @@ export class ActivityWorker {
     });
     // A ring only means "pull now". The stream rings once a task is stored, headers only; a stream
     // made before that rule (nats-server 2.9 cannot add it) is heard on the task subjects themselves.
-    this.ringsAfterStore = await this.streamRings();
+    this.ringsAfterStore = await queueRingsAfterStore(this.opts.jsm, ACTIVITY_STREAM, ACTIVITY_RING_REPUBLISH, this.opts.log);
     for (const priority of ACTIVITY_PRIORITIES) {
       const ring = () => {
         this.rings++;
@@ -184,16 +184,6 @@ export class ActivityWorker {
     this.beacon = new PresenceBeacon(this.opts.presence, [{ kind: 'service', queue: this.opts.queue }], this.opts.workerId, this.opts.log);
     await this.beacon.start();
     this.loop = this.run();
-  }
-
-  /** Whether LOOM_ACTIVITIES rings on activity.ring.*; when it cannot be read, the task subjects still wake the worker. */
-  private async streamRings(): Promise<boolean> {
-    try {
-      return await streamRepublishes(this.opts.jsm, ACTIVITY_STREAM, ACTIVITY_RING_REPUBLISH);
-    } catch (err) {
-      this.opts.log.warn({ err, stream: ACTIVITY_STREAM }, 'cannot read the task stream; listening on the task subjects for new tasks');
-      return false;
-    }
   }
 
   /**

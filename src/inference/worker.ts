@@ -32,7 +32,7 @@ import { DrainedQueues } from './drained-queues.ts';
 import type { BackoffPolicy } from './failure.ts';
 import type { ModelClient } from './model-client.ts';
 import { apiPrefixOf } from '../nats/api-prefix.ts';
-import { streamRepublishes } from '../nats/republish.ts';
+import { queueRingsAfterStore } from '../nats/republish.ts';
 import { pullNoWait, type WorkMessage } from './no-wait-pull.ts';
 import { ensureInferenceConsumer } from './provision.ts';
 import { ResultSink } from './result-sink.ts';
@@ -127,7 +127,7 @@ export class InferenceWorker {
     await this.#cancelWatch.start();
     // The stream rings once a request is stored, headers only; a stream made before that rule
     // (nats-server 2.9 cannot add it) is heard on the request subjects themselves, bodies and all.
-    this.#ringsAfterStore = await this.#streamRings();
+    this.#ringsAfterStore = await queueRingsAfterStore(o.jsm, INFERENCE_STREAM, INFERENCE_RING_REPUBLISH, this.#log);
     for (const queue of queues) {
       const sub = o.nc.subscribe(this.#ringsAfterStore ? inferenceRingSubject(queue.model, queue.priority) : inferenceRequestSubject(queue.model, queue.priority));
       this.#doorbells.push(sub);
@@ -136,16 +136,6 @@ export class InferenceWorker {
     const js = jetstream(o.nc, { timeout: JS_TIMEOUT_MS });
     this.#loop = this.#run(this.#serveContext(js, this.#cancelWatch));
     this.#log.info({ models: o.models, concurrency: o.concurrency, maxDeliver: o.maxDeliver, ackWaitMs: o.ackWaitMs }, 'inference worker started');
-  }
-
-  /** Whether LOOM_INFERENCE rings on inference.ring.*; when it cannot be read, the request subjects still wake the worker. */
-  async #streamRings(): Promise<boolean> {
-    try {
-      return await streamRepublishes(this.#opts.jsm, INFERENCE_STREAM, INFERENCE_RING_REPUBLISH);
-    } catch (err) {
-      this.#log.warn({ err, stream: INFERENCE_STREAM }, 'cannot read the inference stream; listening on the request subjects for new requests');
-      return false;
-    }
   }
 
   /**

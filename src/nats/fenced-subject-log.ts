@@ -19,8 +19,10 @@ import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager, 
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import type { HeaderMap } from '../../protocol/headers.ts';
 import type { Logger } from '../log.ts';
+import { apiPrefixOf } from './api-prefix.ts';
 import { fromNatsHeaders } from './headers.ts';
 import { RequestMux, type RequestOutcome } from './request-mux.ts';
+import { getStreamMessage } from './stream-message-get.ts';
 
 /** JetStream's API error code for a failed expected-last-subject-sequence check. */
 const WRONG_LAST_SEQUENCE = 10071;
@@ -89,6 +91,7 @@ export interface SubjectLogTarget {
 export class FencedSubjectLog {
   private readonly js: JetStreamClient;
   private readonly mux: RequestMux;
+  private readonly apiPrefix: string;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -98,6 +101,7 @@ export class FencedSubjectLog {
     // Consumer requests (reads) get the attempt timeout: one stuck on a dead peer falls back sooner (readAfter).
     this.js = jetstream(nc, { timeout: Math.min(opts.timeoutMs, ATTEMPT_TIMEOUT_MS) });
     this.mux = new RequestMux(nc);
+    this.apiPrefix = apiPrefixOf(jsm.getOptions());
   }
 
   /**
@@ -190,6 +194,17 @@ export class FencedSubjectLog {
     const last = await this.last(subject);
     if (last === null || last.seq <= expectedLastSeq) return null;
     return Buffer.compare(Buffer.from(last.data.buffer, last.data.byteOffset, last.data.byteLength), Buffer.from(body.buffer, body.byteOffset, body.byteLength)) === 0 ? last.seq : null;
+  }
+
+  /**
+   * The subject's first message (seq and body), or null when it has none. One
+   * STREAM.MSG.GET by `next_by_subj` on the mux (stream-message-get.ts), not a
+   * consumer: the owner checks of jobs and sessions ask it.
+   */
+  async first(subject: string, signal?: AbortSignal): Promise<Omit<SubjectEntry, 'headers'> | null> {
+    signal?.throwIfAborted();
+    const msg = await getStreamMessage(this.mux, { apiPrefix: this.apiPrefix, stream: this.opts.stream }, { seq: 0, next_by_subj: subject }, this.opts.timeoutMs);
+    return msg === null ? null : { seq: msg.seq, data: msg.data };
   }
 
   /** The subject's last message, or null when it has none. */

@@ -11,10 +11,7 @@ import { AgentLogFencingError, type AgentLog, type AgentLogEntry } from '../../a
 import { parseActorId } from '../../protocol/ids.ts';
 import { AGENT_LOG_STREAM, agentLogSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
-import { apiPrefixOf } from './api-prefix.ts';
 import { FencedSubjectLog, type SubjectLogTarget } from './fenced-subject-log.ts';
-import { RequestMux } from './request-mux.ts';
-import { getStreamMessage } from './stream-message-get.ts';
 
 /** @throws {Error} from parseActorId when the id is not a valid actor id. */
 function sessionLog(id: string): SubjectLogTarget {
@@ -23,18 +20,13 @@ function sessionLog(id: string): SubjectLogTarget {
 
 export class JetStreamAgentLog implements AgentLog {
   private readonly log: FencedSubjectLog;
-  /** For first(): its owner check once per session in every gateway and relay (see stream-message-get.ts). */
-  private readonly mux: RequestMux;
-  private readonly apiPrefix: string;
 
   constructor(
     nc: NatsConnection,
     private readonly jsm: JetStreamManager,
-    private readonly opts: { timeoutMs: number; logger: Logger },
+    opts: { timeoutMs: number; logger: Logger },
   ) {
     this.log = new FencedSubjectLog(nc, jsm, { stream: AGENT_LOG_STREAM, ...opts });
-    this.mux = new RequestMux(nc);
-    this.apiPrefix = apiPrefixOf(jsm.getOptions());
   }
 
   /** @throws AgentLogFencingError when another owner appended since `expectedLastSeq`. */
@@ -50,13 +42,10 @@ export class JetStreamAgentLog implements AgentLog {
 
   /**
    * The session's first entry (its session-started event, which names the
-   * owner), or null. One STREAM.MSG.GET by `next_by_subj` instead of a
-   * consumer: the gateway asks this on every request to a session.
+   * owner), or null (one message read, not a consumer).
    */
   async first(id: string, signal?: AbortSignal): Promise<AgentLogEntry | null> {
-    signal?.throwIfAborted();
-    const query = { seq: 0, next_by_subj: agentLogSubject(parseActorId(id)) };
-    const msg = await getStreamMessage(this.mux, { apiPrefix: this.apiPrefix, stream: AGENT_LOG_STREAM }, query, this.opts.timeoutMs);
+    const msg = await this.log.first(agentLogSubject(parseActorId(id)), signal);
     return msg === null ? null : { seq: msg.seq, body: msg.data };
   }
 

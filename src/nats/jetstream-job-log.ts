@@ -13,25 +13,17 @@ import { JobLogFencingError, type JobLog, type JobLogEntry } from '../../actors/
 import { parseActorId } from '../../protocol/ids.ts';
 import { JOB_LOG_STREAM, jobLogSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../log.ts';
-import { apiPrefixOf } from './api-prefix.ts';
 import { FencedSubjectLog, type SubjectLogTarget } from './fenced-subject-log.ts';
-import { RequestMux } from './request-mux.ts';
-import { getStreamMessage } from './stream-message-get.ts';
 
 export class JetStreamJobLog implements JobLog {
   private readonly log: FencedSubjectLog;
-  /** For first(): the owner check of the job routes, /ws and the relays (see stream-message-get.ts). */
-  private readonly mux: RequestMux;
-  private readonly apiPrefix: string;
 
   constructor(
     nc: NatsConnection,
     private readonly jsm: JetStreamManager,
-    private readonly opts: { timeoutMs: number; logger: Logger },
+    opts: { timeoutMs: number; logger: Logger },
   ) {
     this.log = new FencedSubjectLog(nc, jsm, { stream: JOB_LOG_STREAM, ...opts });
-    this.mux = new RequestMux(nc);
-    this.apiPrefix = apiPrefixOf(jsm.getOptions());
   }
 
   /**
@@ -67,13 +59,10 @@ export class JetStreamJobLog implements JobLog {
 
   /**
    * The job's first entry (its job-created event, which names the owner), or
-   * null when the job does not exist. One STREAM.MSG.GET by `next_by_subj`
-   * instead of a consumer's create, fetch and delete.
+   * null when the job does not exist (one message read, not a consumer).
    */
   async first(id: string, signal?: AbortSignal): Promise<JobLogEntry | null> {
-    signal?.throwIfAborted();
-    const query = { seq: 0, next_by_subj: jobLogSubject(parseActorId(id)) };
-    const msg = await getStreamMessage(this.mux, { apiPrefix: this.apiPrefix, stream: JOB_LOG_STREAM }, query, this.opts.timeoutMs);
+    const msg = await this.log.first(jobLogSubject(parseActorId(id)), signal);
     return msg === null ? null : { seq: msg.seq, body: msg.data };
   }
 

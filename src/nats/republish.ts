@@ -20,6 +20,20 @@ export async function streamRepublishes(jsm: JetStreamManager, stream: string, r
 }
 
 /**
+ * Whether a work queue's `stream` rings after each store (a worker asks once
+ * at start). When the stream cannot be read (a user without stream info),
+ * false: the worker then hears the queue's own subjects, as before the rule.
+ */
+export async function queueRingsAfterStore(jsm: JetStreamManager, stream: string, rule: Republish, log: Logger): Promise<boolean> {
+  try {
+    return await streamRepublishes(jsm, stream, rule);
+  } catch (err) {
+    log.warn({ err, stream }, 'cannot read the work queue stream; listening on its subjects for new work');
+    return false;
+  }
+}
+
+/**
  * Gives an existing `stream` its `rule` where the server allows it.
  * @returns whether the stream carries the rule afterwards; `without` says in the log what happens when it does not.
  */

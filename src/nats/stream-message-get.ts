@@ -1,7 +1,7 @@
 /**
  * A stream's message by query (STREAM.MSG.GET) over a request mux, for the
- * reads of a session's first log entry (the owner checks of gateways and
- * the outbound relay, once per session each).
+ * reads of a job's or a session's first log entry (FencedSubjectLog.first:
+ * the owner checks of gateways and the outbound relay, once per actor each).
  * nats.js's jsm.streams.getMessage() goes through its request(), which builds
  * an Error with a captured stack for every request it completes
  * (request-mux.ts).
